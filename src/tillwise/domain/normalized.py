@@ -1,0 +1,38 @@
+"""What a connector's normalizer returns for one delivery: canonical records plus events."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from .catalog import Product, Variant, Vendor
+from .customers import Customer
+from .events import Envelope
+from .inventory import InventoryLevel, InventoryMovement
+from .locations import Location
+from .purchasing import PurchaseOrder
+from .sales import Refund, Transaction
+from .staff import Employee, Shift
+
+CanonicalRecord = (
+    Location
+    | Product
+    | Variant
+    | Vendor
+    | Customer
+    | Transaction
+    | Refund
+    | InventoryLevel
+    | InventoryMovement
+    | PurchaseOrder
+    | Employee
+    | Shift
+)
+
+
+class NormalizedBatch(BaseModel):
+    """Records to upsert and events to publish, from one POS delivery, in one transaction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    records: tuple[CanonicalRecord, ...] = ()
+    events: tuple[Envelope, ...] = ()

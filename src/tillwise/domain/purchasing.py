@@ -1,0 +1,39 @@
+"""Purchase orders (received from the POS, or drafted by replenishment later)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from .ids import SourceRecord
+from .money import Money
+
+
+class PurchaseOrderStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"  # sent to the vendor
+    PARTIAL = "partially_received"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class PurchaseOrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    quantity: Decimal
+    received: Decimal = Decimal(0)
+    unit_cost: Money | None = None
+
+
+class PurchaseOrder(SourceRecord):
+    kind: str = "purchase_order"
+    vendor_external_id: str | None = None
+    location_external_id: str | None = None
+    status: PurchaseOrderStatus = PurchaseOrderStatus.DRAFT
+    currency: str
+    lines: tuple[PurchaseOrderLine, ...] = ()
+    expected_on: date | None = None

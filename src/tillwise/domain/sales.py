@@ -1,0 +1,159 @@
+"""Sales: transactions with lines, discounts, taxes and tenders; refunds; reconciliation issues.
+
+POS data is kept as sent. Where the reported figures disagree with each other (e.g. a total that
+is not the sum of the lines), a :class:`ReconciliationIssue` is recorded beside the data; the
+data itself is never silently "fixed".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .ids import SourceRecord
+from .money import Money, sum_money
+
+
+class IssueCode(StrEnum):
+    TOTAL_MISMATCH = "total_mismatch"  # reported total differs from lines - discounts + taxes
+    UNKNOWN_SALE = "unknown_sale"  # a refund names a sale we have not seen
+
+
+class ReconciliationIssue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: IssueCode
+    detail: str
+    difference: Money | None = None
+
+
+class Discount(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    amount: Money
+
+
+class Tax(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    amount: Money
+    rate: Decimal | None = None  # e.g. Decimal("0.2") for 20 %
+    included: bool = False  # True when the tax is inside the line prices (VAT-inclusive)
+
+
+class TenderType(StrEnum):
+    CARD = "card"
+    CASH = "cash"
+    GIFT_CARD = "gift_card"
+    WALLET = "wallet"
+    OTHER = "other"
+
+
+class Tender(BaseModel):
+    """How a sale was paid. Never card data: at most a network fingerprint or last 4 digits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: TenderType = TenderType.OTHER
+    amount: Money
+    card_last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+    card_fingerprint: str | None = None
+    entry_method: str | None = None
+
+
+class TransactionLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str | None = None
+    name: str | None = None
+    quantity: Decimal
+    unit_price: Money
+    discounts: tuple[Discount, ...] = ()
+    taxes: tuple[Tax, ...] = ()
+
+    @property
+    def gross(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+    @property
+    def net(self) -> Money:
+        return self.gross - sum_money([d.amount for d in self.discounts], self.unit_price.currency)
+
+
+class TransactionStatus(StrEnum):
+    COMPLETED = "completed"
+    VOIDED = "voided"
+
+
+class Transaction(SourceRecord):
+    """A completed sale at a location."""
+
+    kind: str = "transaction"
+    location_external_id: str | None = None
+    customer_external_id: str | None = None
+    employee_external_id: str | None = None
+    occurred_at: datetime
+    status: TransactionStatus = TransactionStatus.COMPLETED
+    currency: str
+    lines: tuple[TransactionLine, ...] = ()
+    discounts: tuple[Discount, ...] = ()  # order-level
+    taxes: tuple[Tax, ...] = ()  # order-level
+    tenders: tuple[Tender, ...] = ()
+    total: Money  # as reported by the POS
+    issues: tuple[ReconciliationIssue, ...] = ()
+
+    def computed_total(self) -> Money:
+        """Lines net of their discounts, less order discounts, plus taxes not already included."""
+        cur = self.currency
+        lines = sum_money([line.net for line in self.lines], cur)
+        order_disc = sum_money([d.amount for d in self.discounts], cur)
+        added_taxes = [t.amount for line in self.lines for t in line.taxes if not t.included]
+        added_taxes += [t.amount for t in self.taxes if not t.included]
+        return lines - order_disc + sum_money(added_taxes, cur)
+
+
+def reconcile_total(txn: Transaction) -> tuple[ReconciliationIssue, ...]:
+    """Issues between the reported total and the lines; the data is left as the POS sent it."""
+    computed = txn.computed_total()
+    if computed.amount == txn.total.amount:
+        return ()
+    diff = txn.total - computed
+    return (
+        ReconciliationIssue(
+            code=IssueCode.TOTAL_MISMATCH,
+            detail=(
+                f"reported total {txn.total} differs from the lines' total {computed} "
+                f"by {diff}"
+            ),
+            difference=diff,
+        ),
+    )
+
+
+class RefundLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str | None = None
+    name: str | None = None
+    quantity: Decimal
+    amount: Money  # refunded for this line (positive)
+    restock: bool = False
+
+
+class Refund(SourceRecord):
+    kind: str = "refund"
+    transaction_external_id: str | None = None  # the sale being refunded, when known
+    location_external_id: str | None = None
+    customer_external_id: str | None = None
+    employee_external_id: str | None = None
+    occurred_at: datetime
+    currency: str
+    lines: tuple[RefundLine, ...] = ()
+    total: Money  # positive amount given back
+    reason: str | None = None
+    issues: tuple[ReconciliationIssue, ...] = ()

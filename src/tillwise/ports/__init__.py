@@ -1,0 +1,1 @@
+"""Small typing.Protocol interfaces the inner layers depend on."""

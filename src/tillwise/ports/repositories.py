@@ -1,0 +1,114 @@
+"""Repositories over the canonical store, and the unit of work that bounds a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol, TypeVar
+
+from tillwise.domain.events import Envelope
+from tillwise.domain.locations import Location
+from tillwise.domain.merge import MergeDecision
+from tillwise.domain.normalized import CanonicalRecord
+
+R = TypeVar("R", bound=CanonicalRecord)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Keyset pagination: pass ``after`` = the last item's canonical id to get the next page."""
+
+    limit: int = 100
+    after: str | None = None
+
+
+class RecordRepository(Protocol):
+    """All canonical records, one table per kind behind it."""
+
+    def upsert(self, record: CanonicalRecord) -> MergeDecision:
+        """Insert, or replace unless the stored copy is fresher (never move backwards)."""
+        ...
+
+    def get(self, record_type: type[R], canonical_id: str) -> R | None: ...
+
+    def find(
+        self,
+        record_type: type[R],
+        *,
+        external_id: str | None = None,
+        connection_id: str | None = None,
+        page: Page = Page(),
+    ) -> list[R]: ...
+
+    def location(self, connection_id: str, external_id: str) -> Location | None: ...
+
+
+class EventLog(Protocol):
+    """Canonical events as they were derived from deliveries (append-only, idempotent on id)."""
+
+    def append(self, envelope: Envelope) -> bool:
+        """False when an event with this id was already stored."""
+        ...
+
+    def list(
+        self, *, type: str | None = None, connection_id: str | None = None, page: Page = Page()
+    ) -> list[Envelope]: ...
+
+    def counts_by_type(self, since: datetime | None = None) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class DailySales:
+    location_external_id: str
+    connection_id: str
+    day: date  # the store's local calendar day
+    currency: str
+    sales_count: int
+    sales_amount: int  # minor units
+    refunds_count: int
+    refunds_amount: int  # minor units, positive
+
+
+class ReportingRepository(Protocol):
+    def add_daily_sales(
+        self,
+        *,
+        connection_id: str,
+        location_external_id: str,
+        day: date,
+        currency: str,
+        sales_count: int = 0,
+        sales_amount: int = 0,
+        refunds_count: int = 0,
+        refunds_amount: int = 0,
+    ) -> None: ...
+
+    def daily_sales(
+        self, *, since: date | None = None, until: date | None = None
+    ) -> Sequence[DailySales]: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. ``with uow:`` commits on success, rolls back on error."""
+
+    records: RecordRepository
+    events: EventLog
+    reporting: ReportingRepository
+
+    def mark_processed(self, consumer: str, message_id: str) -> bool:
+        """Record that ``consumer`` handled ``message_id`` in this transaction; False when it
+        already had (the handler must then do nothing: exactly-once in effect)."""
+        ...
+
+    def publish_after_commit(self, topic: str, message_id: str, payload: dict) -> None:
+        """Outbox: queue a bus message in this transaction; a relay publishes it after commit."""
+        ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,44 @@
+"""Settings from ``TILLWISE_*`` environment variables (or a ``.env`` file); CLI and server share them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TILLWISE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / 'tillwise.db'}",
+        description="SQLAlchemy URL; SQLite (embedded default) or postgresql+psycopg://",
+    )
+    bus: Literal["sql", "nats", "memory"] = "sql"
+    nats_url: str | None = None
+    nats_stream: str = "TILLWISE"
+    # Key that encrypts secrets at rest (Fernet, urlsafe base64 of 32 bytes). If unset, a key
+    # file is created beside the SQLite database (embedded default) with mode 0600.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # the URL POS platforms call (behind proxies)
+    embedded_workers: int = Field(default=1, ge=0, description="worker tasks inside `serve`")
+    max_attempts: int = Field(default=5, ge=1, description="handling attempts before dead letter")
+    ack_wait_seconds: float = Field(default=30.0, gt=0)
+    webhook_tolerance_seconds: int = 300
+    max_body_bytes: int = 1024 * 1024
+    group_commit_window_ms: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _nats_needs_url(self) -> Settings:
+        if self.bus == "nats" and not self.nats_url:
+            raise ValueError("TILLWISE_BUS=nats needs TILLWISE_NATS_URL")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 tables, mappers, repositories, Alembic migrations."""

@@ -1,0 +1,3 @@
+"""Placeholder until the owning part lands."""
+
+from tillwise.store.metadata import metadata  # noqa: F401

@@ -1,0 +1,73 @@
+"""Shared fixtures: a fresh migrated SQLite database per test, and the real services when configured.
+
+Service tests read ``TILLWISE_TEST_POSTGRES_URL`` / ``TILLWISE_TEST_NATS_URL``. Without them they
+skip with a reason — unless ``TILLWISE_REQUIRE_SERVICES=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tillwise.store.engine import make_engine
+from tillwise.store.migrate import upgrade
+
+REQUIRE_SERVICES = os.environ.get("TILLWISE_REQUIRE_SERVICES") == "1"
+
+
+def service_url(var: str, what: str) -> str:
+    """The URL of a required local service, or skip (fail in CI) with a clear reason."""
+    url = os.environ.get(var)
+    if not url:
+        msg = f"{what} not configured: set {var} to run this test"
+        if REQUIRE_SERVICES:
+            pytest.fail(msg + " (TILLWISE_REQUIRE_SERVICES=1)")
+        pytest.skip(msg)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'tillwise.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL schema per test (dropped afterwards)."""
+    base = service_url("TILLWISE_TEST_POSTGRES_URL", "PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # service down
+        admin.dispose()
+        if REQUIRE_SERVICES:
+            pytest.fail(f"PostgreSQL at {base} unavailable: {exc}")
+        pytest.skip(f"PostgreSQL at {base} unavailable: {exc}")
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Parametrizes a test over both databases (contract tests)."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def nats_url() -> str:
+    return service_url("TILLWISE_TEST_NATS_URL", "NATS JetStream")
