@@ -6,8 +6,10 @@ call :func:`build_container` and close it when done.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tillwise.ports.clock import Clock, SystemClock
 from tillwise.settings import Settings
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from tillwise.ports.bus import Bus, DeadLetters
     from tillwise.ports.inbox import Inbox
     from tillwise.ports.platform import Connector
+    from tillwise.pipeline.relay import OutboxRelay
+    from tillwise.pipeline.runtime import Runtime
     from tillwise.ports.repositories import UnitOfWorkFactory
 
 
@@ -39,3 +43,111 @@ class Container:
     tokens: Tokens
     audit: AuditLog
     clock: Clock = field(default_factory=SystemClock)
+    relay: OutboxRelay | None = None
+
+    async def close(self) -> None:
+        await self.inbox.close()
+        await self.bus.close()
+        self.engine.dispose()
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Build every part from settings. Call ``await container.close()`` when done."""
+    from tillwise.connectors.registry import default_connectors
+    from tillwise.governance.audit import AuditLog
+    from tillwise.governance.connections import Connections
+    from tillwise.governance.secrets import load_or_create_key
+    from tillwise.governance.tokens import Tokens
+    from tillwise.pipeline.dead_letters import SqlDeadLetters
+    from tillwise.pipeline.inbox import SqlInbox
+    from tillwise.pipeline.relay import OutboxRelay
+    from tillwise.store.engine import make_engine, make_session_factory
+    from tillwise.store.unit_of_work import SqlUnitOfWorkFactory
+
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    bus = _build_bus(settings, engine)
+    relay = OutboxRelay(engine, bus)
+    audit = AuditLog(engine, clock)
+    return Container(
+        settings=settings,
+        engine=engine,
+        uow=SqlUnitOfWorkFactory(make_session_factory(engine), on_commit=relay.notify),
+        inbox=SqlInbox(
+            engine,
+            outbox_notify=relay.notify,
+            window_ms=settings.group_commit_window_ms,
+            clock=clock,
+        ),
+        bus=bus,
+        dead_letters=SqlDeadLetters(engine),
+        connectors=default_connectors(),
+        connections=Connections(engine, load_or_create_key(settings), audit, clock),
+        tokens=Tokens(engine, audit, clock),
+        audit=audit,
+        clock=clock,
+        relay=relay,
+    )
+
+
+def _build_bus(settings: Settings, engine: Engine) -> Bus:
+    if settings.bus == "nats":
+        from tillwise.pipeline.backends.jetstream import JetStreamBus
+
+        assert settings.nats_url is not None
+        return JetStreamBus(
+            settings.nats_url, stream=settings.nats_stream, ack_wait=settings.ack_wait_seconds
+        )
+    if settings.bus == "memory":
+        from tillwise.pipeline.backends.memory import MemoryBus
+
+        return MemoryBus(ack_wait=settings.ack_wait_seconds)
+    from tillwise.pipeline.backends.sql import SqlBus
+
+    return SqlBus(engine, ack_wait=settings.ack_wait_seconds)
+
+
+def build_runtime(
+    container: Container, *, workers: int = 1, relay: bool = True
+) -> Runtime:
+    """The relay plus ``workers`` copies of each consumer loop (normalizer, each workflow)."""
+    from tillwise.pipeline.dispatch import (
+        DELIVERIES,
+        EVENTS,
+        NORMALIZER,
+        Normalizer,
+        WorkflowDispatcher,
+    )
+    from tillwise.pipeline.runtime import Runtime
+    from tillwise.pipeline.worker import Worker
+    from tillwise.workflows.registry import default_workflows
+
+    c = container
+    subscriptions: list[tuple[str, str, Any]] = [
+        (DELIVERIES, NORMALIZER, Normalizer(c.uow, c.inbox, c.connectors))
+    ]
+    for workflow in default_workflows():
+        dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.audit)
+        subscriptions.append((EVENTS, dispatcher.consumer, dispatcher))
+
+    loops: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+    if relay and c.relay is not None:
+        loops.append(c.relay.run)
+    for topic, consumer, handler in subscriptions:
+        for _ in range(workers):
+            worker = Worker(
+                c.bus,
+                topic=topic,
+                consumer=consumer,
+                handler=handler,
+                dead_letters=c.dead_letters,
+                max_attempts=c.settings.max_attempts,
+                clock=c.clock,
+            )
+            loops.append(worker.run)
+
+    async def prepare() -> None:
+        for topic, consumer, _handler in subscriptions:
+            await c.bus.ensure_consumer(topic, consumer)
+
+    return Runtime(loops=loops, prepare=prepare)

@@ -1,0 +1,54 @@
+"""create_app(container): the FastAPI application (no import-time app, engine or settings)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from tillwise import __version__
+from tillwise.bootstrap import Container
+
+from . import webhooks
+from .problems import install_problem_handlers
+from .routes import admin, pipeline, records
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+@asynccontextmanager
+async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def create_app(
+    container: Container,
+    *,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Tillwise",
+        version=__version__,
+        summary="The AI layer beside your point of sale.",
+        lifespan=lifespan or _no_lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    app.include_router(webhooks.router)
+    app.include_router(records.router)
+    app.include_router(pipeline.router)
+    app.include_router(admin.router)
+    from tillwise.web.routes import mount_dashboard
+
+    mount_dashboard(app)
+
+    @app.get("/healthz", tags=["health"], include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

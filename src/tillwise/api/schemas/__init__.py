@@ -1,0 +1,1 @@
+"""API shapes (XPublic / XsPublic), kept apart from domain and table models."""

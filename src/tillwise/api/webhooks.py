@@ -1,0 +1,85 @@
+"""POST /webhooks/{platform}/{connection_id}: raw bytes → verify → inbox (durable) → 2xx.
+
+Order matters: the body is read as bytes (bounded), the connector verifies the signature on
+exactly those bytes, and only a verified delivery is stored — before the POS gets its 2xx.
+Anything wrong gets a problem-details 4xx and nothing is stored or published.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.platform import ConnectorError, PayloadError
+
+from .deps import ContainerDep
+from .problems import Problem
+
+router = APIRouter(tags=["webhooks"])
+
+# Headers worth keeping with the raw delivery (never credentials).
+_KEPT_HEADERS = ("content-type", "user-agent", "tillwise-event-id", "tillwise-signature")
+
+
+class WebhookAccepted(BaseModel):
+    status: str  # "accepted" | "duplicate"
+    delivery_id: int
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "body_too_large", f"body exceeds {limit} bytes", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "body_too_large", f"body exceeds {limit} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/webhooks/{platform}/{connection_id}",
+    response_model=WebhookAccepted,
+    summary="Receive a POS webhook",
+)
+async def receive_webhook(
+    platform: str, connection_id: str, request: Request, container: ContainerDep
+) -> WebhookAccepted:
+    connector = container.connectors.get(platform)
+    if connector is None:
+        raise Problem(404, "unknown_platform", f"no connector for {platform!r}", field="platform")
+    body = await _read_body(request, container.settings.max_body_bytes)
+    secrets = container.connections.secrets_for(connection_id, platform=platform)
+    if not secrets:
+        raise Problem(
+            404,
+            "unknown_connection",
+            f"no active {platform} connection {connection_id!r}",
+            field="connection_id",
+        )
+    now = container.clock.now()
+    try:
+        verified = connector.verify(body, request.headers, secrets, now)
+    except PayloadError as exc:
+        status = 400 if exc.field in (None, "body") else 422
+        raise Problem(status, exc.code, exc.detail, field=exc.field or "body") from exc
+    except ConnectorError as exc:
+        raise Problem(exc.status, exc.code, exc.detail, field=exc.field) from exc
+    result = await container.inbox.accept(
+        RawDelivery(
+            platform=platform,
+            connection_id=connection_id,
+            event_id=verified.event_id,
+            topic=verified.topic,
+            body=body,
+            received_at=now,
+            headers={k: v for k in _KEPT_HEADERS if (v := request.headers.get(k)) is not None},
+        )
+    )
+    return WebhookAccepted(
+        status="duplicate" if result.duplicate else "accepted", delivery_id=result.delivery_id
+    )

@@ -1,0 +1,48 @@
+"""Helpers every sub-command shares: settings, the container, printing, error exits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from tillwise.bootstrap import Container, build_container
+from tillwise.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError names the variable
+        fail(f"invalid settings (TILLWISE_* environment): {exc}")
+
+
+@contextmanager
+def open_container(settings: Settings | None = None) -> Iterator[Container]:
+    container = build_container(settings or load_settings())
+    try:
+        yield container
+    finally:
+        asyncio.run(container.close())
+
+
+def run_async(fn: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(fn())  # type: ignore[arg-type]
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, default=str, indent=2))

@@ -1,0 +1,26 @@
+"""Sub-commands: serve, worker, demo, simulate, db, connections, tokens, deadletters, replay, audit."""
+
+from __future__ import annotations
+
+
+import typer
+
+from . import admin, runtime
+
+app = typer.Typer(
+    name="tillwise",
+    help="Tillwise: the AI layer beside your point of sale.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("serve")(runtime.serve)
+app.command("worker")(runtime.worker)
+app.command("demo")(runtime.demo)
+app.command("simulate")(runtime.simulate)
+app.command("replay")(admin.replay)
+app.add_typer(admin.db_app, name="db")
+app.add_typer(admin.connections_app, name="connections")
+app.add_typer(admin.tokens_app, name="tokens")
+app.add_typer(admin.deadletters_app, name="deadletters")
+app.add_typer(admin.audit_app, name="audit")
+

@@ -1,0 +1,171 @@
+"""Long-running commands: the server (with embedded workers), separate workers, the demo, the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from collections.abc import AsyncIterator
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from tillwise.bootstrap import Container, build_container, build_runtime
+from tillwise.settings import Settings
+
+from ._common import console, fail, load_settings
+
+
+def _app_with_pipeline(container: Container, workers: int) -> FastAPI:
+    from tillwise.api.app import create_app
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(container, workers=workers) if workers > 0 else None
+        if runtime is not None:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+            await container.close()
+
+    return create_app(container, lifespan=lifespan)
+
+
+def _migrate(settings: Settings) -> None:
+    from tillwise.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def serve(
+    host: str | None = typer.Option(None, help="bind address (default TILLWISE_HOST)"),
+    port: int | None = typer.Option(None, help="port (default TILLWISE_PORT)"),
+    workers: int | None = typer.Option(
+        None, help="embedded worker loops per consumer; 0 to run them with `tillwise worker`"
+    ),
+    migrate: bool = typer.Option(True, help="apply database migrations first"),
+) -> None:
+    """Run the API, webhook ingress and dashboard (with embedded workers by default)."""
+    settings = load_settings()
+    if migrate:
+        _migrate(settings)
+    container = build_container(settings)
+    app = _app_with_pipeline(
+        container, settings.embedded_workers if workers is None else workers
+    )
+    uvicorn.run(
+        app, host=host or settings.host, port=port or settings.port, log_level="info",
+        access_log=False,
+    )
+
+
+def worker(
+    concurrency: int = typer.Option(1, min=1, help="worker loops per consumer in this process"),
+    relay: bool = typer.Option(True, help="also relay the outbox to the bus"),
+) -> None:
+    """Run pipeline workers in this process (scale-out: run several, on several hosts)."""
+    settings = load_settings()
+
+    async def _run() -> None:
+        container = build_container(settings)
+        runtime = build_runtime(container, workers=concurrency, relay=relay)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.request_stop)
+        console.print(
+            f"worker running (bus={settings.bus}, concurrency={concurrency}); Ctrl-C stops"
+        )
+        try:
+            await runtime.run_forever()
+        finally:
+            await container.close()
+
+    asyncio.run(_run())
+
+
+def simulate(
+    url: str = typer.Option("http://127.0.0.1:8000", help="the Tillwise server"),
+    connection: str = typer.Option(..., "--connection", help="generic connection id"),
+    secret_stdin: bool = typer.Option(False, "--secret-stdin",
+                                      help="read the connection's secret from stdin"),
+    speed: float | None = typer.Option(
+        86_400.0, help="simulated seconds per real second (0 = as fast as possible)"
+    ),
+    limit: int | None = typer.Option(None, help="stop after this many events"),
+) -> None:
+    """Replay the bundled Online Retail II subset as signed webhooks to a running server."""
+    import sys
+
+    from tillwise.connectors.simulator import simulate as run_simulation
+
+    if not secret_stdin:
+        fail("pass --secret-stdin and the connection's webhook secret on standard input")
+    secret = sys.stdin.readline().strip()
+    counts = asyncio.run(
+        run_simulation(
+            url, connection, secret, speed=speed or None, limit=limit, progress=True
+        )
+    )
+    console.print(f"sent: {counts}")
+
+
+def demo(
+    port: int = typer.Option(8000, help="dashboard and API port"),
+    speed: float = typer.Option(
+        86_400.0, help="simulated seconds per real second (86400: a day of trading per second)"
+    ),
+    limit: int | None = typer.Option(None, help="stop the replay after this many events"),
+    keep_serving: bool = typer.Option(True, help="keep the server up after the replay"),
+) -> None:
+    """Migrate the SQLite database, start the server and replay a real data set into it."""
+    from tillwise.connectors.simulator import simulate as run_simulation
+
+    settings = load_settings().model_copy(update={"port": port})
+    _migrate(settings)
+    container = build_container(settings)
+    conn = next(
+        (c for c in container.connections.list()
+         if c.platform == "generic" and c.name == "Simulator" and c.status == "active"),
+        None,
+    )
+    if conn is None:
+        conn = container.connections.create(
+            "generic", "Simulator", [secrets.token_urlsafe(32)], actor="cli:demo"
+        )
+    secret = (container.connections.secrets_for(conn.id) or [""])[0]
+    _info, token = container.tokens.create(
+        "admin", name="demo dashboard", actor="cli:demo", expires_in=None
+    )
+    base = f"http://{settings.host}:{port}"
+    app = _app_with_pipeline(container, max(settings.embedded_workers, 1))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=port, log_level="warning", access_log=False)
+    )
+
+    async def _run() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving
+                fail(f"the server could not start on {base}")
+            await asyncio.sleep(0.05)
+        console.print(f"[bold green]Dashboard:[/] {base}/?token={token}")
+        console.print(f"API docs: {base}/docs   (bearer token above)")
+        counts = await run_simulation(
+            base, conn.id, secret, speed=speed or None, limit=limit, progress=True
+        )
+        console.print(f"simulator finished: {counts}")
+        if keep_serving:
+            console.print(f"still serving {base}/?token={token}  — Ctrl-C to stop")
+            await serving
+        else:
+            server.should_exit = True
+            await serving
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run())

@@ -1,0 +1,46 @@
+"""The generic connector: the vendor-neutral JSON shape, signed with ``Tillwise-Signature``.
+
+Used by any POS (or script) that can POST JSON, and by the built-in simulator. The shapes are
+documented with examples in ``docs/generic-connector.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from tillwise.domain.normalized import NormalizedBatch
+from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.platform import VerifiedDelivery
+
+from .._signatures import DEFAULT_TOLERANCE
+from . import normalize as _normalize
+from . import webhooks as _webhooks
+from .normalize import PLATFORM
+from .webhooks import EVENT_ID_HEADER
+
+
+class GenericConnector:
+    """Implements :class:`tillwise.ports.platform.Connector` for the generic shape."""
+
+    platform = PLATFORM
+
+    def __init__(self, *, tolerance: int = DEFAULT_TOLERANCE) -> None:
+        self.tolerance = tolerance
+
+    def verify(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+        now: datetime,
+    ) -> VerifiedDelivery:
+        return _webhooks.verify(raw_body, headers, secrets, now, tolerance=self.tolerance)
+
+    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
+        return _normalize.normalize(delivery)
+
+
+connector = GenericConnector()
+
+__all__ = ["EVENT_ID_HEADER", "PLATFORM", "GenericConnector", "connector"]

@@ -1,0 +1,313 @@
+"""Generic payload → canonical records + one canonical event. Pure: no I/O, no clock.
+
+* Every record carries ``SourceRef(platform="generic", connection_id=<delivery's>, external_id)``.
+* ``source_updated_at`` is ``data.updated_at`` when sent, else the delivery's ``created_at``;
+  ``source_version`` is ``data.version``.
+* Sales keep the reported total and the lines as sent; disagreements are recorded as
+  :class:`~tillwise.domain.sales.ReconciliationIssue` (never "fixed").
+* One :class:`~tillwise.domain.events.Envelope` per delivery, with a deterministic id derived
+  from (platform, connection, delivery event id), so a re-normalized delivery yields the same
+  event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from tillwise.domain.catalog import Product, Variant
+from tillwise.domain.customers import Customer
+from tillwise.domain.events import Envelope, EventType, connection_source
+from tillwise.domain.ids import SourceRecord, SourceRef
+from tillwise.domain.inventory import InventoryLevel
+from tillwise.domain.locations import Location
+from tillwise.domain.money import Money, sum_money
+from tillwise.domain.normalized import CanonicalRecord, NormalizedBatch
+from tillwise.domain.sales import (
+    Discount,
+    IssueCode,
+    ReconciliationIssue,
+    Refund,
+    RefundLine,
+    Tax,
+    Tender,
+    TenderType,
+    Transaction,
+    TransactionLine,
+    reconcile_total,
+)
+from tillwise.ports.inbox import RawDelivery
+
+from .payloads import (
+    CustomerData,
+    DiscountIn,
+    GenericEvent,
+    InventoryData,
+    LocationData,
+    ProductData,
+    RefundData,
+    SaleData,
+    TaxIn,
+    TenderIn,
+    parse_body,
+)
+
+PLATFORM = "generic"
+
+# Envelope ids: uuid5(EVENT_NAMESPACE, "<platform>\x1f<connection_id>\x1f<delivery event id>")
+EVENT_NAMESPACE = uuid.UUID("3d0f6c8e-52a1-4b7e-8f0c-9a4e1c2b7d55")
+
+EVENT_TYPES: dict[GenericEvent, EventType] = {
+    GenericEvent.SALE_COMPLETED: EventType.SALE_COMPLETED,
+    GenericEvent.SALE_REFUNDED: EventType.REFUND_CREATED,
+    GenericEvent.REFUND_CREATED: EventType.REFUND_CREATED,
+    GenericEvent.INVENTORY_UPDATED: EventType.INVENTORY_UPDATED,
+    GenericEvent.CUSTOMER_CREATED: EventType.CUSTOMER_CREATED,
+    GenericEvent.CUSTOMER_UPDATED: EventType.CUSTOMER_UPDATED,
+    GenericEvent.PRODUCT_CREATED: EventType.PRODUCT_CREATED,
+    GenericEvent.PRODUCT_UPDATED: EventType.PRODUCT_UPDATED,
+    GenericEvent.LOCATION_UPDATED: EventType.LOCATION_UPDATED,
+}
+
+
+def envelope_id(platform: str, connection_id: str, event_id: str) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{platform}\x1f{connection_id}\x1f{event_id}"))
+
+
+def iso_utc(value: datetime) -> str:
+    """``2024-01-15T14:30:00Z``: UTC, with a Z."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Context:
+    def __init__(self, connection_id: str, created_at: datetime) -> None:
+        self.connection_id = connection_id
+        self.created_at = created_at.astimezone(UTC)
+
+    def ref(self, external_id: str) -> SourceRef:
+        return SourceRef(platform=PLATFORM, connection_id=self.connection_id,
+                         external_id=external_id)
+
+    def updated_at(self, updated_at: datetime | None) -> datetime:
+        return (updated_at or self.created_at).astimezone(UTC)
+
+
+def _discount(d: DiscountIn) -> Discount:
+    return Discount(name=d.name, amount=d.amount.to_money())
+
+
+def _tax(t: TaxIn) -> Tax:
+    return Tax(name=t.name, amount=t.amount.to_money(), rate=t.rate, included=t.included)
+
+
+def _tender(t: TenderIn) -> Tender:
+    return Tender(type=TenderType(t.type.value), amount=t.amount.to_money(), card_last4=t.last4)
+
+
+def _sale(d: SaleData, ctx: _Context) -> Transaction:
+    cur = d.total_money.currency
+    txn = Transaction(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        location_external_id=d.location_id,
+        customer_external_id=d.customer_id,
+        employee_external_id=d.employee_id,
+        occurred_at=ctx.created_at,
+        currency=cur,
+        lines=tuple(
+            TransactionLine(
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=Money.from_decimal(line.price, cur),
+                discounts=tuple(_discount(x) for x in line.discounts),
+                taxes=tuple(_tax(x) for x in line.taxes),
+            )
+            for line in d.line_items
+        ),
+        discounts=tuple(_discount(x) for x in d.discounts),
+        taxes=tuple(_tax(x) for x in d.taxes),
+        tenders=tuple(_tender(x) for x in d.tenders),
+        total=d.total_money.to_money(),
+    )
+    return txn.model_copy(update={"issues": reconcile_total(txn)})
+
+
+def _refund(d: RefundData, ctx: _Context) -> Refund:
+    cur = d.total_money.currency
+    lines = tuple(
+        RefundLine(
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            amount=Money.from_decimal(line.price, cur).times(line.quantity),
+            restock=line.restock,
+        )
+        for line in d.line_items
+    )
+    total = d.total_money.to_money()
+    issues: tuple[ReconciliationIssue, ...] = ()
+    if lines:
+        computed = sum_money([line.amount for line in lines], cur)
+        if computed != total:
+            diff = total - computed
+            issues = (
+                ReconciliationIssue(
+                    code=IssueCode.TOTAL_MISMATCH,
+                    detail=(
+                        f"reported refund total {total} differs from the lines' total "
+                        f"{computed} by {diff}"
+                    ),
+                    difference=diff,
+                ),
+            )
+    return Refund(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        transaction_external_id=d.transaction_id,
+        location_external_id=d.location_id,
+        customer_external_id=d.customer_id,
+        employee_external_id=d.employee_id,
+        occurred_at=ctx.created_at,
+        currency=cur,
+        lines=lines,
+        total=total,
+        reason=d.reason,
+        issues=issues,
+    )
+
+
+def _inventory(d: InventoryData, ctx: _Context) -> InventoryLevel:
+    as_of = ctx.updated_at(d.updated_at)
+    return InventoryLevel(
+        source=ctx.ref(d.id),
+        source_updated_at=as_of,
+        source_version=d.version,
+        sku=d.sku,
+        location_external_id=d.location_id,
+        on_hand=d.on_hand,
+        available=d.available,
+        as_of=as_of,
+    )
+
+
+def _customer(d: CustomerData, ctx: _Context) -> Customer:
+    return Customer(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        email=d.email,
+        phone=d.phone,
+        first_name=d.first_name,
+        last_name=d.last_name,
+        country_code=d.country_code,
+        accepts_marketing=d.accepts_marketing,
+    )
+
+
+def _product(d: ProductData, ctx: _Context) -> tuple[Product, tuple[Variant, ...]]:
+    updated = ctx.updated_at(d.updated_at)
+    variants = tuple(
+        Variant(
+            source=ctx.ref(v.id or f"{d.id}:{v.sku}"),
+            source_updated_at=updated,
+            source_version=d.version,
+            product_external_id=d.id,
+            sku=v.sku,
+            name=v.name or d.name,
+            gtin=v.gtin,
+            price=(
+                Money.from_decimal(v.price, d.currency)
+                if v.price is not None and d.currency is not None
+                else None
+            ),
+            vendor_external_id=d.vendor_id,
+        )
+        for v in d.variant_list()
+    )
+    product = Product(
+        source=ctx.ref(d.id),
+        source_updated_at=updated,
+        source_version=d.version,
+        name=d.name,
+        vendor_external_id=d.vendor_id,
+        variants=variants,
+    )
+    return product, variants
+
+
+def _location(d: LocationData, ctx: _Context) -> Location:
+    return Location(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        name=d.name,
+        time_zone=d.time_zone,
+        country_code=d.country_code,
+        currency=d.currency,
+    )
+
+
+def _summary(record: SourceRecord) -> dict[str, Any]:
+    """The envelope's ``data``: small, JSON-ready, enough to route without a lookup."""
+    out: dict[str, Any] = {
+        "kind": record.kind,
+        "id": record.id,
+        "external_id": record.external_id,
+    }
+    if isinstance(record, Transaction | Refund):
+        out["location_external_id"] = record.location_external_id
+        out["occurred_at"] = iso_utc(record.occurred_at)
+        out["currency"] = record.currency
+        out["total_amount"] = record.total.amount
+        if isinstance(record, Refund):
+            out["transaction_external_id"] = record.transaction_external_id
+    elif isinstance(record, InventoryLevel):
+        out["sku"] = record.sku
+        out["location_external_id"] = record.location_external_id
+        out["on_hand"] = str(record.on_hand)
+    return out
+
+
+def normalize(delivery: RawDelivery) -> NormalizedBatch:
+    """One stored generic delivery → records + exactly one canonical event."""
+    parsed = parse_body(delivery.body)
+    payload = parsed.payload
+    ctx = _Context(delivery.connection_id, payload.created_at)
+    data = payload.data
+    records: tuple[CanonicalRecord, ...]
+    subject: SourceRecord
+    if isinstance(data, SaleData):
+        subject = _sale(data, ctx)
+        records = (subject,)
+    elif isinstance(data, RefundData):
+        subject = _refund(data, ctx)
+        records = (subject,)
+    elif isinstance(data, InventoryData):
+        subject = _inventory(data, ctx)
+        records = (subject,)
+    elif isinstance(data, CustomerData):
+        subject = _customer(data, ctx)
+        records = (subject,)
+    elif isinstance(data, ProductData):
+        subject, variants = _product(data, ctx)
+        records = (subject, *variants)
+    elif isinstance(data, LocationData):
+        subject = _location(data, ctx)
+        records = (subject,)
+    else:  # pragma: no cover - parse_body only returns the shapes above
+        raise TypeError(f"unhandled generic payload {type(data).__name__}")
+    envelope = Envelope(
+        id=envelope_id(PLATFORM, delivery.connection_id, delivery.event_id),
+        source=connection_source(PLATFORM, delivery.connection_id),
+        type=EVENT_TYPES[payload.event].value,
+        time=ctx.created_at,
+        subject=subject.id,
+        data=_summary(subject),
+        platform=PLATFORM,
+        connectionid=delivery.connection_id,
+    )
+    return NormalizedBatch(records=records, events=(envelope,))

@@ -1,0 +1,458 @@
+"""The generic JSON shapes (documented with examples in ``docs/generic-connector.md``).
+
+Every delivery is one JSON object ``{"event": ..., "created_at": ..., "data": {...}}``.
+Conventions:
+
+* ``*_money`` / ``amount`` objects are ``{"amount": <integer minor units>, "currency": "USD"}``;
+* ``price`` fields are **decimal major units** (``29.99`` or ``"29.99"``); the body is parsed
+  with ``parse_float=Decimal`` so a price never passes through a binary float;
+* ids may be strings or integers and are kept as strings;
+* unknown fields are ignored (forward compatible); missing required fields are errors that
+  name the JSON path (``data.line_items[1].price``).
+
+:func:`parse_body` is shared by ``verify`` (reject bad input before it is stored) and
+``normalize`` (pure mapping of an already-accepted body).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, cast
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+)
+
+from tillwise.domain.catalog import normalize_gtin
+from tillwise.domain.errors import DomainError
+from tillwise.domain.locations import check_time_zone
+from tillwise.domain.money import Money, exponent
+from tillwise.ports.platform import PayloadError
+
+
+class GenericEvent(StrEnum):
+    """Every ``event`` value the generic connector accepts."""
+
+    SALE_COMPLETED = "sale.completed"
+    SALE_REFUNDED = "sale.refunded"  # alias of refund.created
+    REFUND_CREATED = "refund.created"
+    INVENTORY_UPDATED = "inventory.updated"
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    PRODUCT_CREATED = "product.created"
+    PRODUCT_UPDATED = "product.updated"
+    LOCATION_UPDATED = "location.updated"
+
+
+# -- field types -----------------------------------------------------------------------------
+
+
+def _no_float(v: Any) -> Any:
+    if isinstance(v, float):
+        raise ValueError("must be a decimal number or string, not a binary float")
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not a boolean")
+    return v
+
+
+Id = Annotated[str, Field(min_length=1, max_length=255)]
+DecimalValue = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
+MinorUnits = Annotated[int, Strict()]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
+
+
+class MoneyIn(_Shape):
+    amount: MinorUnits
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        exponent(v)  # InvalidMoney (a ValueError) for codes that are not ISO 4217
+        return v
+
+    def to_money(self) -> Money:
+        return Money(amount=self.amount, currency=self.currency)
+
+
+class DiscountIn(_Shape):
+    name: str | None = None
+    amount: MoneyIn
+
+
+class TaxIn(_Shape):
+    name: str | None = None
+    amount: MoneyIn
+    rate: DecimalValue | None = None  # 0.2 for 20 %
+    included: bool = False  # True when the tax is inside the prices (VAT-inclusive)
+
+
+class TenderKind(StrEnum):
+    CARD = "card"
+    CASH = "cash"
+    GIFT_CARD = "gift_card"
+    WALLET = "wallet"
+    OTHER = "other"
+
+
+class TenderIn(_Shape):
+    type: TenderKind = TenderKind.OTHER
+    amount: MoneyIn
+    last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+
+
+class _Freshness(_Shape):
+    updated_at: AwareDatetime | None = None
+    version: int | None = Field(default=None, ge=0)
+
+
+# -- sales and refunds -----------------------------------------------------------------------
+
+
+class SaleLineIn(_Shape):
+    sku: Id | None = None
+    name: str | None = None
+    quantity: DecimalValue
+    price: DecimalValue  # unit price, decimal major units
+    discounts: list[DiscountIn] = []
+    taxes: list[TaxIn] = []
+
+
+class SaleData(_Freshness):
+    id: Id
+    location_id: Id
+    customer_id: Id | None = None
+    employee_id: Id | None = None
+    line_items: list[SaleLineIn] = []
+    discounts: list[DiscountIn] = []  # order-level
+    taxes: list[TaxIn] = []  # order-level
+    tenders: list[TenderIn] = []
+    total_money: MoneyIn
+
+
+class RefundLineIn(_Shape):
+    sku: Id | None = None
+    name: str | None = None
+    quantity: DecimalValue = Field(gt=0)
+    price: DecimalValue = Field(ge=0)  # unit price refunded, decimal major units
+    restock: bool = False
+
+
+class RefundData(_Freshness):
+    id: Id
+    transaction_id: Id | None = None  # the sale refunded, when the POS knows it
+    location_id: Id
+    customer_id: Id | None = None
+    employee_id: Id | None = None
+    line_items: list[RefundLineIn] = []
+    tenders: list[TenderIn] = []
+    total_money: MoneyIn
+    reason: str | None = None
+
+    @field_validator("total_money")
+    @classmethod
+    def _positive(cls, v: MoneyIn) -> MoneyIn:
+        if v.amount < 0:
+            raise ValueError("a refund total is the positive amount given back")
+        return v
+
+
+# -- stock, customers, catalog, locations ----------------------------------------------------
+
+
+class InventoryData(_Freshness):
+    sku: Id
+    location_id: Id
+    on_hand: DecimalValue
+    available: DecimalValue | None = None
+
+    @property
+    def id(self) -> str:
+        """The external id of the level: ``<location_id>:<sku>``."""
+        return f"{self.location_id}:{self.sku}"
+
+
+class CustomerData(_Freshness):
+    id: Id
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    country_code: CountryCode | None = None
+    accepts_marketing: bool = False
+
+
+def _gtin(v: str | None) -> str | None:
+    if v in (None, ""):
+        return None
+    normalize_gtin(v)  # InvalidGtin (a ValueError) names what is wrong
+    return v
+
+
+class VariantIn(_Shape):
+    id: Id | None = None  # default: "<product id>:<sku>"
+    sku: Id
+    name: str | None = None  # default: the product's name
+    price: DecimalValue | None = None
+    gtin: str | None = None
+
+    @field_validator("gtin")
+    @classmethod
+    def _valid_gtin(cls, v: str | None) -> str | None:
+        return _gtin(v)
+
+
+class ProductData(_Freshness):
+    id: Id
+    name: str = Field(min_length=1)
+    vendor_id: Id | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    variants: list[VariantIn] = []
+    # the single-SKU form (instead of variants)
+    sku: Id | None = None
+    price: DecimalValue | None = None
+    gtin: str | None = None
+
+    @field_validator("gtin")
+    @classmethod
+    def _valid_gtin(cls, v: str | None) -> str | None:
+        return _gtin(v)
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None:
+            exponent(v)
+        return v
+
+    def variant_list(self) -> list[VariantIn]:
+        if self.variants:
+            return list(self.variants)
+        if self.sku is not None:
+            return [VariantIn(sku=self.sku, price=self.price, gtin=self.gtin)]
+        return []
+
+
+class LocationData(_Freshness):
+    id: Id
+    name: str = Field(min_length=1)
+    time_zone: str = "UTC"
+    country_code: CountryCode | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_time_zone(v)
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None:
+            exponent(v)
+        return v
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+
+class _Delivery(_Shape):
+    event: GenericEvent
+    created_at: AwareDatetime
+
+
+class SaleCompleted(_Delivery):
+    data: SaleData
+
+
+class RefundCreated(_Delivery):
+    data: RefundData
+
+
+class InventoryUpdated(_Delivery):
+    data: InventoryData
+
+
+class CustomerChanged(_Delivery):
+    data: CustomerData
+
+
+class ProductChanged(_Delivery):
+    data: ProductData
+
+
+class LocationUpdated(_Delivery):
+    data: LocationData
+
+
+GenericPayload = (
+    SaleCompleted | RefundCreated | InventoryUpdated | CustomerChanged | ProductChanged
+    | LocationUpdated
+)
+
+SHAPES: dict[GenericEvent, type[_Delivery]] = {
+    GenericEvent.SALE_COMPLETED: SaleCompleted,
+    GenericEvent.SALE_REFUNDED: RefundCreated,
+    GenericEvent.REFUND_CREATED: RefundCreated,
+    GenericEvent.INVENTORY_UPDATED: InventoryUpdated,
+    GenericEvent.CUSTOMER_CREATED: CustomerChanged,
+    GenericEvent.CUSTOMER_UPDATED: CustomerChanged,
+    GenericEvent.PRODUCT_CREATED: ProductChanged,
+    GenericEvent.PRODUCT_UPDATED: ProductChanged,
+    GenericEvent.LOCATION_UPDATED: LocationUpdated,
+}
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    payload: GenericPayload
+    created_at_raw: str  # as sent, for the default idempotency key
+
+    @property
+    def event(self) -> GenericEvent:
+        return self.payload.event
+
+    @property
+    def record_id(self) -> str:
+        """``data.id`` (for inventory levels: ``<location_id>:<sku>``)."""
+        return self.payload.data.id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.payload.created_at
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    """``("data", "line_items", 1, "price")`` → ``"data.line_items[1].price"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def load_json(raw: bytes) -> Any:
+    """JSON with exact decimals: ``29.99`` becomes ``Decimal("29.99")``, never a float."""
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}", field="body") from exc
+
+
+def _from_validation_error(exc: ValidationError) -> PayloadError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    path = json_path(tuple(first["loc"])) or "body"
+    detail = f"{path}: {first['msg']}"
+    if len(errors) > 1:
+        others = ", ".join(json_path(tuple(e["loc"])) or "body" for e in errors[1:4])
+        more = f" (and {len(errors) - 1} more: {others}{', ...' if len(errors) > 4 else ''})"
+        detail += more
+    return PayloadError(detail, field=path)
+
+
+def parse_body(raw: bytes) -> ParsedBody:
+    """Parse and validate one generic delivery body; :class:`PayloadError` names the field."""
+    obj = load_json(raw)
+    if not isinstance(obj, dict):
+        raise PayloadError("body must be a JSON object", field="body")
+    if "event" not in obj or obj["event"] in (None, ""):
+        raise PayloadError("event is missing", field="event")
+    name = obj["event"]
+    try:
+        event = GenericEvent(name) if isinstance(name, str) else None
+    except ValueError:
+        event = None
+    if event is None:
+        known = ", ".join(e.value for e in GenericEvent)
+        raise PayloadError(f"unknown event {name!r}; expected one of: {known}", field="event")
+    try:
+        payload = cast(GenericPayload, SHAPES[event].model_validate(obj))
+    except ValidationError as exc:
+        raise _from_validation_error(exc) from exc
+    _check_amounts(payload)
+    return ParsedBody(payload=payload, created_at_raw=str(obj["created_at"]))
+
+
+# -- cross-field checks with exact paths -----------------------------------------------------
+
+
+def _check_price(value: Decimal, currency: str, path: str) -> None:
+    try:
+        Money.from_decimal(value, currency)
+    except DomainError as exc:
+        raise PayloadError(f"{path}: {exc}", field=path) from exc
+
+
+def _check_currency(m: MoneyIn, currency: str, path: str) -> None:
+    if m.currency != currency:
+        raise PayloadError(
+            f"{path}.currency: {m.currency} differs from the total's currency {currency}",
+            field=f"{path}.currency",
+        )
+
+
+def _check_amounts(payload: GenericPayload) -> None:
+    data = payload.data
+    if isinstance(data, SaleData | RefundData):
+        cur = data.total_money.currency
+        lines: Sequence[SaleLineIn | RefundLineIn] = data.line_items
+        for i, line in enumerate(lines):
+            base = f"data.line_items[{i}]"
+            _check_price(line.price, cur, f"{base}.price")
+            if isinstance(line, SaleLineIn):
+                for j, d in enumerate(line.discounts):
+                    _check_currency(d.amount, cur, f"{base}.discounts[{j}].amount")
+                for j, t in enumerate(line.taxes):
+                    _check_currency(t.amount, cur, f"{base}.taxes[{j}].amount")
+        if isinstance(data, SaleData):
+            for j, d in enumerate(data.discounts):
+                _check_currency(d.amount, cur, f"data.discounts[{j}].amount")
+            for j, t in enumerate(data.taxes):
+                _check_currency(t.amount, cur, f"data.taxes[{j}].amount")
+        for j, tender in enumerate(data.tenders):
+            _check_currency(tender.amount, cur, f"data.tenders[{j}].amount")
+    elif isinstance(data, ProductData):
+        single = data.sku is not None or data.price is not None or bool(data.gtin)
+        if data.variants and single:
+            raise PayloadError(
+                "data.variants: give either variants or a single sku/price/gtin, not both",
+                field="data.variants",
+            )
+        if data.sku is None and (data.price is not None or data.gtin):
+            raise PayloadError("data.sku: a single-SKU product needs a sku", field="data.sku")
+        priced = [(f"data.variants[{i}].price", v.price) for i, v in enumerate(data.variants)]
+        priced.append(("data.price", data.price))
+        for path, price in priced:
+            if price is None:
+                continue
+            if data.currency is None:
+                raise PayloadError(
+                    "data.currency: required when a price is given", field="data.currency"
+                )
+            _check_price(price, data.currency, path)

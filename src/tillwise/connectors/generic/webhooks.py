@@ -1,0 +1,53 @@
+"""Verify a generic webhook: signature on the raw bytes first, then parse and validate the body.
+
+The idempotency key (``VerifiedDelivery.event_id``) is the ``Tillwise-Event-Id`` header when the
+sender sets one, otherwise ``"<event>:<data.id>:<created_at as sent>"`` (for
+``inventory.updated``, ``data.id`` is ``<location_id>:<sku>``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from tillwise.ports.platform import PayloadError, VerifiedDelivery
+
+from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, header_value, verify_headers
+from .payloads import ParsedBody, parse_body
+
+EVENT_ID_HEADER = "Tillwise-Event-Id"
+MAX_EVENT_ID_LENGTH = 255
+
+
+def idempotency_key(parsed: ParsedBody, headers: Mapping[str, str]) -> str:
+    """The delivery's idempotency key (see the module docstring)."""
+    given = header_value(headers, EVENT_ID_HEADER)
+    if given is not None:
+        given = given.strip()
+        if not given:
+            raise PayloadError(f"{EVENT_ID_HEADER} header is empty", field=EVENT_ID_HEADER)
+        if len(given) > MAX_EVENT_ID_LENGTH:
+            raise PayloadError(
+                f"{EVENT_ID_HEADER} header is longer than {MAX_EVENT_ID_LENGTH} characters",
+                field=EVENT_ID_HEADER,
+            )
+        return given
+    key = f"{parsed.event.value}:{parsed.record_id}:{parsed.created_at_raw}"
+    if len(key) > MAX_EVENT_ID_LENGTH:  # very long ids: keep a prefix, stay unique by hash
+        key = f"{key[:180]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def verify(
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[str],
+    now: datetime,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> VerifiedDelivery:
+    """Signature first (SignatureError), then the body (PayloadError naming the field)."""
+    verify_headers(raw_body, headers, secrets, now, tolerance=tolerance, header=SIGNATURE_HEADER)
+    parsed = parse_body(raw_body)
+    return VerifiedDelivery(event_id=idempotency_key(parsed, headers), topic=parsed.event.value)

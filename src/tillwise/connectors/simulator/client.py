@@ -1,0 +1,342 @@
+"""Send the replay to a Tillwise server as signed webhooks, on an accelerated clock.
+
+* Each body is signed with :func:`tillwise.connectors._signatures.sign` at the moment it is
+  sent (real unix time: the server checks the timestamp against its own clock), and carries
+  ``Tillwise-Event-Id`` so a retried or re-run delivery is recognised as a duplicate.
+* ``speed`` is simulated seconds per real second (86 400: a day of trading per second);
+  ``None`` sends as fast as the server takes them.
+* At most ``concurrency`` requests are in flight. The ``location.updated`` events are sent
+  (and acknowledged) before anything else so every sale finds its store.
+* 5xx, 429 and connection errors are retried with capped exponential backoff and jitter
+  (``Retry-After`` is obeyed when present); any other 4xx stops the run with a
+  :class:`SimulatorError` naming the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .._signatures import SIGNATURE_HEADER, sign
+from ..generic.webhooks import EVENT_ID_HEADER
+from .replay import SimEvent
+
+USER_AGENT = "tillwise-simulator/1"
+RETRY_BASE = 0.5  # seconds
+RETRY_CAP = 5.0
+
+
+class SimulatorError(RuntimeError):
+    """The server refused an event (4xx) or kept failing past the retry limit."""
+
+    def __init__(self, message: str, *, event: SimEvent, status: int | None = None) -> None:
+        super().__init__(message)
+        self.event = event
+        self.status = status
+
+
+@dataclass
+class SimulationCounts:
+    """What was delivered: events per generic event name, plus retries and duplicates."""
+
+    by_event: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0  # answered 2xx as already received (a re-run)
+    retries: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_event.values())
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            **dict(sorted(self.by_event.items())),
+            "total": self.total,
+            "duplicates": self.duplicates,
+            "retries": self.retries,
+        }
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.by_event.items()))
+        return (
+            f"{self.total} events ({parts or 'none'}); {self.duplicates} duplicates, "
+            f"{self.retries} retries"
+        )
+
+
+def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
+    """Pure retry decision: connection errors (``status`` None), 429 and 5xx, within limits."""
+    if attempt >= max_attempts:
+        return False
+    return status is None or status == 429 or status >= 500
+
+
+def retry_delay(attempt: int, retry_after: float | None = None, *, jitter: float = 0.0) -> float:
+    """Seconds before attempt ``attempt + 1``: the server's hint, else 0.5 s doubling to 5 s.
+
+    ``jitter`` in [0, 1) scales the delay down by up to half (kept separate for testing).
+    """
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, 60.0)
+    base = min(RETRY_CAP, RETRY_BASE * (2 ** max(0, attempt - 1)))
+    return base * (1 - jitter / 2)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:300]
+    if isinstance(body, dict):
+        detail = body.get("detail") or body.get("title") or body
+        fieldname = body.get("field")
+        return f"{detail} (field {fieldname})" if fieldname else str(detail)
+    return str(body)[:300]
+
+
+class WebhookSender:
+    """Posts signed generic events to one connection's webhook URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        connection_id: str,
+        secret: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        max_attempts: int = 6,
+        timeout: float = 30.0,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be http(s)://..., not {base_url!r}")
+        if not secret:
+            raise ValueError("the connection's webhook secret is needed to sign events")
+        self.url = f"{base_url.rstrip('/')}/webhooks/generic/{connection_id}"
+        self._secret = secret
+        self._client = client
+        self._own_client = client is None
+        self._timeout = timeout
+        self.max_attempts = max_attempts
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self.counts = SimulationCounts()
+
+    async def __aenter__(self) -> WebhookSender:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def headers_for(self, event: SimEvent, body: bytes) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            EVENT_ID_HEADER: event.event_id,
+            SIGNATURE_HEADER: sign(body, self._secret, int(self._wall_clock())),
+        }
+
+    async def send(self, event: SimEvent) -> None:
+        """Deliver one event (retrying as documented); raises SimulatorError on refusal."""
+        if self._client is None:
+            raise RuntimeError("use 'async with WebhookSender(...)'")
+        body = event.body()
+        attempt = 0
+        while True:
+            attempt += 1
+            status: int | None = None
+            hint: float | None = None
+            problem: str
+            try:
+                resp = await self._client.post(
+                    self.url, content=body, headers=self.headers_for(event, body)
+                )
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                status = resp.status_code
+                if 200 <= status < 300:
+                    self.counts.by_event[event.event] += 1
+                    if _is_duplicate(resp):
+                        self.counts.duplicates += 1
+                    return
+                problem = f"HTTP {status}: {_detail(resp)}"
+                hint = _retry_after(resp)
+                if status < 500 and status != 429:  # the request itself is wrong: stop
+                    raise SimulatorError(
+                        f"the server rejected {event.event} {event.event_id!r} "
+                        f"({problem})",
+                        event=event,
+                        status=status,
+                    )
+            if not should_retry(status, attempt, self.max_attempts):
+                raise SimulatorError(
+                    f"giving up on {event.event} {event.event_id!r} after {attempt} attempts "
+                    f"({problem})",
+                    event=event,
+                    status=status,
+                )
+            self.counts.retries += 1
+            await self._sleep(retry_delay(attempt, hint, jitter=self._jitter()))
+
+
+def _is_duplicate(resp: httpx.Response) -> bool:
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") == "duplicate"
+
+
+async def replay_events(
+    events: Sequence[SimEvent],
+    sender: WebhookSender,
+    *,
+    speed: float | None,
+    concurrency: int = 8,
+    progress: bool = False,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> SimulationCounts:
+    """Send ``events`` in order on the accelerated clock; returns ``sender.counts``."""
+    if speed is not None and speed <= 0:
+        raise ValueError("speed is simulated seconds per real second (> 0), or None")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if not events:
+        return sender.counts
+    bar = _ProgressBar(len(events)) if progress else None
+    lead = 0
+    while lead < len(events) and events[lead].event == "location.updated":
+        lead += 1
+    try:
+        for ev in events[:lead]:  # stores first, acknowledged before any sale
+            await sender.send(ev)
+            if bar:
+                bar.advance(ev)
+        sim_start = events[0].at
+        real_start = monotonic()
+        gate = asyncio.Semaphore(concurrency)
+
+        async def _one(ev: SimEvent) -> None:
+            try:
+                await sender.send(ev)
+            finally:
+                gate.release()
+            if bar:
+                bar.advance(ev)
+
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for ev in events[lead:]:
+                    if speed is not None:
+                        due = real_start + (ev.at - sim_start).total_seconds() / speed
+                        wait = due - monotonic()
+                        if wait > 0:
+                            await sleep(wait)
+                    await gate.acquire()
+                    tasks.create_task(_one(ev))
+        except BaseExceptionGroup as group:
+            errors = group.subgroup(SimulatorError)
+            if errors is not None:
+                raise _first(errors) from None
+            raise
+    finally:
+        if bar:
+            bar.close()
+    return sender.counts
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+class _ProgressBar:
+    """A rich progress bar showing the simulated date (only built when asked)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]simulator[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        self._task = self._progress.add_task("", total=total)
+        self._progress.start()
+
+    def advance(self, event: SimEvent) -> None:
+        self._progress.update(
+            self._task, advance=1, description=event.at.strftime("%Y-%m-%d %H:%M UTC")
+        )
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+async def simulate(
+    base_url: str,
+    connection_id: str,
+    secret: str,
+    *,
+    speed: float | None = 86_400.0,
+    limit: int | None = None,
+    progress: bool = False,
+    concurrency: int = 8,
+    client: httpx.AsyncClient | None = None,
+    events: Sequence[SimEvent] | None = None,
+) -> SimulationCounts:
+    """Replay the bundled Online Retail II window to ``base_url`` as the generic connection
+    ``connection_id`` signed with ``secret``; returns what was delivered.
+
+    ``limit`` stops after that many events (the stores come first). ``events`` replaces the
+    bundled replay (tests); ``client`` replaces the HTTP client (tests, custom TLS).
+    """
+    if events is None:
+        events = await asyncio.to_thread(_bundled_events)
+    if limit is not None:
+        events = events[: max(0, limit)]
+    async with WebhookSender(base_url, connection_id, secret, client=client) as sender:
+        return await replay_events(
+            events, sender, speed=speed, concurrency=concurrency, progress=progress
+        )
+
+
+def _bundled_events() -> list[SimEvent]:
+    from .dataset import load_invoices
+    from .replay import build_events
+
+    return build_events(load_invoices())

@@ -1,0 +1,414 @@
+"""POS connections and their webhook secrets (encrypted at rest, never audited or logged).
+
+A connection is one integration with one POS account: its platform, a name people recognise,
+and one or more webhook signing secrets. Several secrets exist only during a rotation: add the
+new one (:meth:`Connections.add_secret`), switch the POS over, remove the old one
+(:meth:`Connections.remove_secret`); until then deliveries signed with either verify.
+
+The secrets are a JSON list encrypted with the :class:`~tillwise.governance.secrets.SecretBox`
+(newest first). Every change is audited in the same transaction, with counts, never values.
+
+:meth:`Connections.secrets_for` is on the webhook hot path, so it is cached in process (LRU,
+``cache_ttl`` by the injected clock). Changes made through this instance invalidate the entry
+at once; changes made by another process are seen within ``cache_ttl``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import secrets as _random
+import string
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection as DbConnection
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.engine import Row
+
+from tillwise.governance.audit import AuditLog
+from tillwise.governance.secrets import KnownSecrets, SecretBox
+from tillwise.ports.clock import Clock
+from tillwise.store.tables_governance import connections as connections_table
+
+ACTIVE = "active"
+REVOKED = "revoked"
+ID_PREFIX = "con_"
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_ID_LENGTH = 16  # 36**16 ≈ 2**82
+MAX_SECRETS = 5
+MAX_SECRET_LENGTH = 4096
+
+
+class UnknownConnection(LookupError):
+    code = "unknown_connection"
+
+
+class ConnectionRevoked(ValueError):
+    code = "connection_revoked"
+
+
+class InvalidConnection(ValueError):
+    """Bad input for a connection (empty name, no secret, too many secrets...)."""
+
+    code = "invalid_connection"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connection as the rest of the system sees it: never with its secrets."""
+
+    id: str
+    platform: str
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    revoked_at: datetime | None
+    secret_count: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+@dataclass
+class _Cached:
+    platform: str | None
+    secrets: tuple[str, ...] | None
+    fetched_at: datetime
+
+
+def new_connection_id() -> str:
+    return ID_PREFIX + "".join(_random.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+def _check_secret(secret: object) -> str:
+    if not isinstance(secret, str) or not secret.strip():
+        raise InvalidConnection("a secret must be a non-empty string")
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise InvalidConnection(f"a secret may be at most {MAX_SECRET_LENGTH} characters")
+    return secret
+
+
+class Connections:
+    """Create, read, rotate and revoke POS connections on ``engine``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        secret_box: SecretBox,
+        audit: AuditLog,
+        clock: Clock,
+        *,
+        cache_ttl: timedelta = timedelta(seconds=30),
+        cache_size: int = 1024,
+        known_secrets: KnownSecrets | None = None,
+    ) -> None:
+        self._engine = engine
+        self._box = secret_box
+        self._audit = audit
+        self._clock = clock
+        self._cache_ttl = cache_ttl
+        self._cache_size = cache_size
+        self._known = known_secrets
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._generation = 0  # bumped on every invalidation: a racing fill must not store
+
+    # ------------------------------------------------------------------ writes
+
+    def create(
+        self, platform: str, name: str, secrets: Sequence[str], *, actor: str
+    ) -> Connection:
+        """A new active connection; audited as ``connection.created`` (no secret in it)."""
+        if not isinstance(platform, str) or not platform.strip() or len(platform) > 32:
+            raise InvalidConnection("platform must be 1–32 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InvalidConnection("name must be 1–200 characters")
+        if isinstance(secrets, str):
+            raise InvalidConnection("secrets must be a list of strings, not one string")
+        values = list(dict.fromkeys(_check_secret(s) for s in secrets))
+        if not values:
+            raise InvalidConnection("a connection needs at least one secret")
+        if len(values) > MAX_SECRETS:
+            raise InvalidConnection(f"at most {MAX_SECRETS} secrets per connection")
+        now = self._clock.now()
+        conn_id = new_connection_id()
+        with self._engine.begin() as db:
+            db.execute(
+                insert(connections_table).values(
+                    id=conn_id,
+                    platform=platform,
+                    name=name,
+                    status=ACTIVE,
+                    secrets_encrypted=self._seal(values),
+                    created_at=now,
+                    updated_at=now,
+                    revoked_at=None,
+                )
+            )
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="connection.created",
+                store=conn_id,
+                inputs={"platform": platform, "name": name, "secret_count": len(values)},
+                outputs={"id": conn_id, "status": ACTIVE},
+            )
+        self._remember(values)
+        self._invalidate(conn_id)
+        return Connection(
+            id=conn_id,
+            platform=platform,
+            name=name,
+            status=ACTIVE,
+            created_at=now,
+            updated_at=now,
+            revoked_at=None,
+            secret_count=len(values),
+        )
+
+    def add_secret(self, connection_id: str, secret: str, *, actor: str) -> Connection:
+        """Add a secret (newest first) for a rotation; the existing ones stay valid."""
+        secret = _check_secret(secret)
+
+        def change(values: builtins.list[str]) -> builtins.list[str]:
+            if secret in values:
+                return values
+            if len(values) >= MAX_SECRETS:
+                raise InvalidConnection(
+                    f"at most {MAX_SECRETS} secrets per connection: remove an old one first"
+                )
+            return [secret, *values]
+
+        result = self._change_secrets(connection_id, change, actor, "connection.secret_added")
+        self._remember([secret])
+        return result
+
+    def remove_secret(self, connection_id: str, secret: str, *, actor: str) -> Connection:
+        """Remove a secret (the end of a rotation); the last one cannot be removed."""
+
+        def change(values: builtins.list[str]) -> builtins.list[str]:
+            if secret not in values:
+                raise InvalidConnection("that secret is not one of this connection's")
+            if len(values) == 1:
+                raise InvalidConnection(
+                    "cannot remove the last secret: add the new one first, or revoke"
+                )
+            return [v for v in values if v != secret]
+
+        result = self._change_secrets(connection_id, change, actor, "connection.secret_removed")
+        if self._known is not None:
+            self._known.discard(secret)
+        return result
+
+    def revoke(self, connection_id: str, *, actor: str) -> Connection:
+        """Revoke: webhooks for it are refused and its secrets are erased. Idempotent."""
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._locked_row(db, connection_id)
+            if row.status == REVOKED:
+                return self._public(row)
+            db.execute(
+                update(connections_table)
+                .where(connections_table.c.id == connection_id)
+                .values(
+                    status=REVOKED,
+                    revoked_at=now,
+                    updated_at=now,
+                    secrets_encrypted=self._seal([]),
+                )
+            )
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="connection.revoked",
+                store=connection_id,
+                inputs={"id": connection_id},
+                outputs={"status": REVOKED},
+            )
+            updated = self._locked_row(db, connection_id)
+        self._invalidate(connection_id)
+        return self._public(updated, secret_count=0)
+
+    def reencrypt_all(self, *, actor: str) -> int:
+        """Re-encrypt every connection's secrets under the newest key (after a key rotation)."""
+        count = 0
+        with self._engine.begin() as db:
+            rows = db.execute(
+                select(connections_table.c.id, connections_table.c.secrets_encrypted)
+                .order_by(connections_table.c.id)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                db.execute(
+                    update(connections_table)
+                    .where(connections_table.c.id == row.id)
+                    .values(secrets_encrypted=self._box.rotate(bytes(row.secrets_encrypted)))
+                )
+                count += 1
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="connections.reencrypted",
+                inputs={"key_count": self._box.key_count},
+                outputs={"connections": count},
+            )
+        return count
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, connection_id: str) -> Connection | None:
+        if not _plausible_id(connection_id):
+            return None
+        with self._engine.connect() as db:
+            row = db.execute(
+                select(connections_table).where(connections_table.c.id == connection_id)
+            ).first()
+        return None if row is None else self._public(row)
+
+    def list(self, *, status: str | None = None) -> builtins.list[Connection]:
+        query = select(connections_table).order_by(
+            connections_table.c.created_at, connections_table.c.id
+        )
+        if status is not None:
+            query = query.where(connections_table.c.status == status)
+        with self._engine.connect() as db:
+            return [self._public(row) for row in db.execute(query)]
+
+    def secrets_for(
+        self, connection_id: str, *, platform: str | None = None
+    ) -> builtins.list[str] | None:
+        """The webhook secrets (newest first), or ``None`` if unknown, revoked or (when
+        ``platform`` is given) of another platform. Cached: the webhook hot path calls it."""
+        if not _plausible_id(connection_id):
+            return None
+        now = self._clock.now()
+        with self._cache_lock:
+            cached = self._cache.get(connection_id)
+            if cached is not None and now - cached.fetched_at < self._cache_ttl:
+                self._cache.move_to_end(connection_id)
+                if cached.secrets is None or platform not in (None, cached.platform):
+                    return None
+                return builtins.list(cached.secrets)
+            generation = self._generation
+        with self._engine.connect() as db:
+            row = db.execute(
+                select(
+                    connections_table.c.platform,
+                    connections_table.c.status,
+                    connections_table.c.secrets_encrypted,
+                ).where(connections_table.c.id == connection_id)
+            ).first()
+        values: tuple[str, ...] | None = None
+        if row is not None and row.status == ACTIVE:
+            values = tuple(self._open(row.secrets_encrypted)) or None
+            if values:
+                self._remember(values)
+        row_platform = row.platform if row is not None else None
+        with self._cache_lock:
+            if generation == self._generation:
+                self._cache[connection_id] = _Cached(row_platform, values, now)
+                self._cache.move_to_end(connection_id)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if values is None or platform not in (None, row_platform):
+            return None
+        return builtins.list(values)
+
+    def invalidate_cache(self, connection_id: str | None = None) -> None:
+        """Forget cached secrets (one connection, or all)."""
+        self._invalidate(connection_id)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _change_secrets(
+        self,
+        connection_id: str,
+        change: Any,
+        actor: str,
+        action: str,
+    ) -> Connection:
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._locked_row(db, connection_id)
+            if row.status != ACTIVE:
+                raise ConnectionRevoked(f"connection {connection_id!r} is revoked")
+            before = self._open(row.secrets_encrypted)
+            after = change(before)
+            if after == before:
+                return self._public(row, secret_count=len(before))
+            db.execute(
+                update(connections_table)
+                .where(connections_table.c.id == connection_id)
+                .values(secrets_encrypted=self._seal(after), updated_at=now)
+            )
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action=action,
+                store=connection_id,
+                inputs={"id": connection_id},
+                outputs={"secret_count": len(after)},
+            )
+            updated = self._locked_row(db, connection_id)
+        self._invalidate(connection_id)
+        return self._public(updated, secret_count=len(after))
+
+    def _locked_row(self, db: DbConnection, connection_id: str) -> Row[Any]:
+        row = None
+        if _plausible_id(connection_id):
+            row = db.execute(
+                select(connections_table)
+                .where(connections_table.c.id == connection_id)
+                .with_for_update()
+            ).first()
+        if row is None:
+            raise UnknownConnection(f"no connection {connection_id!r}")
+        return row
+
+    def _seal(self, values: Sequence[str]) -> bytes:
+        return self._box.encrypt(json.dumps(list(values)))
+
+    def _open(self, blob: bytes) -> builtins.list[str]:
+        values = json.loads(self._box.decrypt(bytes(blob)))
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError("stored connection secrets are not a list of strings")
+        return values
+
+    def _public(self, row: Row[Any], *, secret_count: int | None = None) -> Connection:
+        m = row._mapping
+        if secret_count is None:
+            secret_count = len(self._open(m["secrets_encrypted"]))
+        return Connection(
+            id=m["id"],
+            platform=m["platform"],
+            name=m["name"],
+            status=m["status"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            revoked_at=m["revoked_at"],
+            secret_count=secret_count,
+        )
+
+    def _remember(self, values: Sequence[str]) -> None:
+        if self._known is not None:
+            for value in values:
+                self._known.add(value)
+
+    def _invalidate(self, connection_id: str | None) -> None:
+        with self._cache_lock:
+            self._generation += 1
+            if connection_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(connection_id, None)
+
+
+def _plausible_id(connection_id: object) -> bool:
+    return isinstance(connection_id, str) and 0 < len(connection_id) <= 64

@@ -1,0 +1,117 @@
+"""The two handlers of the spine.
+
+``deliveries`` → :class:`Normalizer`: a stored raw delivery is normalized by its platform's
+connector; records are upserted (never backwards), events appended, and each new event queued
+on the outbox for the ``events`` topic — all in one transaction that also marks the delivery
+processed, so a redelivery (crash before ack) has no second effect.
+
+``events`` → :class:`WorkflowDispatcher`: one consumer per workflow; the workflow's writes and the
+processed mark share a transaction for the same reason. Proposals and their inputs are audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from tillwise.domain.events import Envelope
+from tillwise.ports.bus import Received
+from tillwise.ports.clock import Clock
+from tillwise.ports.inbox import Inbox
+from tillwise.ports.platform import Connector
+from tillwise.ports.repositories import UnitOfWorkFactory
+from tillwise.workflows.base import Workflow, WorkflowContext
+
+if TYPE_CHECKING:
+    from tillwise.governance.audit import AuditLog
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = "deliveries"
+EVENTS = "events"
+NORMALIZER = "normalizer"
+
+
+def workflow_consumer(workflow: Workflow) -> str:
+    return f"workflow:{workflow.name}"
+
+
+class UnknownDelivery(LookupError):
+    pass
+
+
+class Normalizer:
+    """Handler for the ``deliveries`` topic."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, inbox: Inbox, connectors: Mapping[str, Connector]
+    ) -> None:
+        self._uow = uow
+        self._inbox = inbox
+        self._connectors = connectors
+
+    async def __call__(self, received: Received) -> None:
+        await asyncio.to_thread(self.handle, int(received.message.payload["delivery_id"]))
+
+    def handle(self, delivery_id: int, *, force: bool = False) -> int:
+        """Normalize one stored delivery; returns the number of new events (0 if already done).
+
+        ``force`` normalizes again even if it was done before (inbox replay after a fix)."""
+        stored = self._inbox.get(delivery_id)
+        if stored is None:
+            raise UnknownDelivery(f"inbox has no delivery {delivery_id}")
+        delivery = stored.delivery
+        connector = self._connectors[delivery.platform]
+        batch = connector.normalize(delivery)
+        new_events = 0
+        with self._uow() as uow:
+            first_time = uow.mark_processed(NORMALIZER, f"delivery:{delivery_id}")
+            if not first_time and not force:
+                return 0
+            for record in batch.records:
+                uow.records.upsert(record)
+            for envelope in batch.events:
+                if uow.events.append(envelope):
+                    uow.publish_after_commit(EVENTS, envelope.id, envelope.model_dump(mode="json"))
+                    new_events += 1
+        return new_events
+
+
+class WorkflowDispatcher:
+    """Handler for the ``events`` topic on behalf of one workflow."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.consumer = workflow_consumer(workflow)
+        self._uow = uow
+        self._clock = clock
+        self._audit = audit
+
+    async def __call__(self, received: Received) -> None:
+        envelope = Envelope.model_validate(received.message.payload)
+        await asyncio.to_thread(self.handle, envelope)
+
+    def handle(self, envelope: Envelope) -> None:
+        if envelope.type not in self.workflow.subscribes_to:
+            return
+        with self._uow() as uow:
+            if not uow.mark_processed(self.consumer, envelope.id):
+                return
+            proposals = self.workflow.handle(envelope, WorkflowContext(uow=uow, clock=self._clock))
+        if proposals and self._audit is not None:
+            for proposal in proposals:
+                self._audit.append(
+                    actor=f"workflow:{self.workflow.name}@{self.workflow.version}",
+                    action="proposal.created",
+                    store=proposal.location_external_id,
+                    inputs={"event_id": envelope.id, "event_type": envelope.type},
+                    outputs=proposal.model_dump(mode="json"),
+                )

@@ -1,0 +1,98 @@
+"""Canonical records, one table per kind; upserts never move a record backwards."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tillwise.domain.ids import SourceRecord
+from tillwise.domain.locations import Location
+from tillwise.domain.merge import MergeDecision, decide
+from tillwise.domain.normalized import CanonicalRecord
+from tillwise.ports.clock import Clock
+from tillwise.ports.repositories import Page
+
+from .. import mappers
+from ..tables import locations, record_table
+from ._insert import insert_if_absent
+
+R = TypeVar("R", bound=SourceRecord)
+
+
+class SqlRecordRepository:
+    """Implements :class:`tillwise.ports.repositories.RecordRepository` inside a session."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def upsert(self, record: CanonicalRecord) -> MergeDecision:
+        """Insert, or replace unless the stored copy is fresher (:func:`merge.decide`).
+
+        Safe when several transactions upsert the same record at once: the insert does nothing
+        on conflict, and the stored row is then locked (``FOR UPDATE`` on PostgreSQL; SQLite
+        transactions are serialized by ``BEGIN IMMEDIATE``) before it is compared and updated.
+        """
+        table = record_table(type(record))
+        values = mappers.record_values(record)
+        now = self._clock.now()
+        new_row = {**values, "first_seen_at": now, "updated_at": now}
+        if insert_if_absent(self._session, table, new_row):
+            return MergeDecision.REPLACE
+        stored = self._session.execute(
+            select(table.c.source_version, table.c.source_updated_at)
+            .where(table.c.id == values["id"])
+            .with_for_update()
+        ).one()
+        decision = decide(
+            stored.source_version,
+            mappers.utc(stored.source_updated_at),
+            values["source_version"],
+            values["source_updated_at"],
+        )
+        if decision is MergeDecision.REPLACE:
+            self._session.execute(
+                update(table).where(table.c.id == values["id"]).values(**values, updated_at=now)
+            )
+        return decision
+
+    def get(self, record_type: type[R], canonical_id: str) -> R | None:
+        table = record_table(record_type)
+        data = self._session.execute(
+            select(table.c.data).where(table.c.id == canonical_id)
+        ).scalar_one_or_none()
+        return None if data is None else mappers.record_from_data(record_type, data)
+
+    def find(
+        self,
+        record_type: type[R],
+        *,
+        external_id: str | None = None,
+        connection_id: str | None = None,
+        page: Page = Page(),
+    ) -> list[R]:
+        """Records in canonical id order; ``page.after`` continues after that id."""
+        table = record_table(record_type)
+        query = select(table.c.data).order_by(table.c.id).limit(page.limit)
+        if external_id is not None:
+            query = query.where(table.c.external_id == external_id)
+        if connection_id is not None:
+            query = query.where(table.c.connection_id == connection_id)
+        if page.after is not None:
+            query = query.where(table.c.id > page.after)
+        return [
+            mappers.record_from_data(record_type, data)
+            for data in self._session.execute(query).scalars()
+        ]
+
+    def location(self, connection_id: str, external_id: str) -> Location | None:
+        data = self._session.execute(
+            select(locations.c.data)
+            .where(locations.c.connection_id == connection_id)
+            .where(locations.c.external_id == external_id)
+            .order_by(locations.c.id)
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if data is None else mappers.record_from_data(Location, data)

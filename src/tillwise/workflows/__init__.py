@@ -1,0 +1,1 @@
+"""One package per capability; each depends on domain, ports (and ai) only."""

@@ -1,0 +1,10 @@
+"""The workflows that ship with Tillwise."""
+
+from __future__ import annotations
+
+from .base import Workflow
+from .reporting import DailySalesRollup
+
+
+def default_workflows() -> list[Workflow]:
+    return [DailySalesRollup()]

@@ -1,0 +1,80 @@
+"""Every API route is authorized on the server: no token → 401, viewer cannot write."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.api.conftest import Api
+
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def _routes(api: Api) -> list[tuple[str, str]]:
+    schema = api.client.get("/openapi.json").json()
+    routes = []
+    for path, ops in schema["paths"].items():
+        if path.startswith("/webhooks/"):
+            continue  # authenticated by the POS's signature instead (see test_webhooks)
+        for method in ops:
+            routes.append((method, re.sub(r"\{[^}]+\}", "1", path)))
+    return routes
+
+
+def test_openapi_lists_the_v1_routes(api: Api) -> None:
+    paths = {p for _, p in _routes(api)}
+    for expected in ("/v1/transactions", "/v1/products", "/v1/inventory-levels",
+                     "/v1/customers", "/v1/events", "/v1/dead-letters", "/v1/connections"):
+        assert expected in paths
+
+
+@pytest.mark.parametrize("token", [None, "Bearer tw_nope_nope", "Basic YWRtaW46YWRtaW4="])
+def test_every_route_refuses_requests_without_a_valid_token(api: Api, token: str | None) -> None:
+    headers = {"Authorization": token} if token else {}
+    for method, path in _routes(api):
+        resp = api.client.request(method, path, headers=headers, json={})
+        assert resp.status_code == 401, (method, path, resp.status_code)
+        assert resp.json()["code"] in {"missing_token", "invalid_token"}
+        assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_viewer_can_read_but_not_write(api: Api) -> None:
+    for method, path in _routes(api):
+        resp = api.client.request(method, path, headers=api.viewer, json={})
+        if method in WRITE_METHODS:
+            assert resp.status_code == 403, (method, path, resp.status_code)
+        else:
+            assert resp.status_code in (200, 404), (method, path, resp.status_code)
+
+
+def test_admin_creates_a_connection_and_it_is_audited(api: Api) -> None:
+    resp = api.client.post(
+        "/v1/connections",
+        json={"platform": "generic", "name": "Store 2", "secret": "s3cr3t-value-123"},
+        headers=api.admin,
+    )
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert created["webhook_path"] == f"/webhooks/generic/{created['id']}"
+    assert "s3cr3t" not in resp.text
+    audit = api.client.get("/v1/audit", params={"action": "connection.created"},
+                           headers=api.admin).json()["data"]
+    assert any(e["outputs"] and created["id"] in str(e["outputs"]) for e in audit)
+    assert "s3cr3t-value-123" not in str(audit)
+
+
+def test_creating_a_connection_for_an_unknown_platform_names_the_field(api: Api) -> None:
+    resp = api.client.post(
+        "/v1/connections", json={"platform": "nope", "name": "x", "secret": "y"},
+        headers=api.admin,
+    )
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "platform"
+
+
+def test_missing_field_is_named_in_the_problem(api: Api) -> None:
+    resp = api.client.post("/v1/connections", json={"platform": "generic"}, headers=api.admin)
+    assert resp.status_code == 422
+    fields = {e["field"] for e in resp.json()["errors"]}
+    assert {"name", "secret"} <= fields

@@ -1,0 +1,69 @@
+"""Roles and permissions as data."""
+
+from __future__ import annotations
+
+import pytest
+
+from tillwise.governance.rbac import (
+    PERMISSIONS,
+    ROLES,
+    Role,
+    grant_matches,
+    has_permission,
+    permissions_for,
+    validate_scopes,
+)
+
+
+def test_admin_has_everything() -> None:
+    assert all(has_permission("admin", p) for p in PERMISSIONS)
+    assert has_permission("admin", "future:thing")
+    assert permissions_for("admin") == PERMISSIONS
+
+
+def test_viewer_reads_everything_and_writes_nothing() -> None:
+    for permission in PERMISSIONS:
+        assert has_permission("viewer", permission) is permission.endswith(":read")
+    for write in ("connections:write", "tokens:write", "deadletters:replay", "inbox:replay"):
+        assert not has_permission("viewer", write)
+    assert has_permission("viewer", "transactions:read")
+    assert has_permission("viewer", "audit:read")
+
+
+@pytest.mark.parametrize("role", ["", "root", "Admin", "associate"])
+def test_unknown_role_has_no_permissions(role: str) -> None:
+    assert not has_permission(role, "transactions:read")
+    assert permissions_for(role) == frozenset()
+
+
+@pytest.mark.parametrize("perm", ["", "*", "transactions", "transactions:*", "a:b:c", "A:read"])
+def test_malformed_permissions_are_never_granted(perm: str) -> None:
+    assert not has_permission("admin", perm)
+
+
+def test_grant_patterns() -> None:
+    assert grant_matches("proposals:*", "proposals:approve")
+    assert not grant_matches("proposals:*", "audit:read")
+    assert grant_matches("*:read", "audit:read")
+    assert grant_matches("audit:read", "audit:read")
+    assert not grant_matches("audit:read", "audit:write")
+
+
+def test_roles_are_data_and_validated() -> None:
+    assert set(ROLES) == {"admin", "viewer"}
+    with pytest.raises(TypeError):
+        ROLES["x"] = Role("x", "", frozenset())  # type: ignore[index]
+    with pytest.raises(ValueError, match="malformed grant"):
+        Role("bad", "", frozenset({"transactions"}))
+    buyer = Role("buyer", "purchasing", frozenset({"purchasing:*", "*:read"}))
+    assert buyer.allows("purchasing:approve") and not buyer.allows("tokens:write")
+
+
+def test_validate_scopes() -> None:
+    assert validate_scopes(["audit:read", "deadletters:*", "audit:read"]) == (
+        "audit:read", "deadletters:*",
+    )
+    with pytest.raises(ValueError, match="unknown permission"):
+        validate_scopes(["audit:raed"])
+    with pytest.raises(ValueError, match="malformed"):
+        validate_scopes(["audit"])
