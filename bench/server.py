@@ -1,12 +1,14 @@
 """A server for the ingest benchmark: the real Tillwise app (ingest only) or a bare route.
 
-usage: python -m bench.server tillwise|bare PORT [DATABASE_URL]
-Prints one JSON line (connection id and secret for `tillwise`) once it is listening.
+usage: python -m bench.server tillwise|bare PORT WORKERS [DATABASE_URL]
+Prints one JSON line (the connection id and secret for `tillwise`) before it starts serving;
+each of the WORKERS uvicorn processes builds its own app from the same settings.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -27,37 +29,53 @@ def bare_app() -> FastAPI:
     return app
 
 
-def tillwise_app(database_url: str) -> tuple[FastAPI, dict[str, str]]:
+def _settings():  # type: ignore[no-untyped-def]
+    from tillwise.settings import Settings
+
+    return Settings(
+        database_url=os.environ["BENCH_DATABASE_URL"],
+        secret_key_file=Path(os.environ["BENCH_KEY_FILE"]),
+    )
+
+
+def tillwise_app() -> FastAPI:
     from tillwise.api.app import create_app
     from tillwise.bootstrap import build_container
-    from tillwise.settings import Settings
+
+    return create_app(build_container(_settings()))
+
+
+def _prepare(database_url: str) -> dict[str, str]:
+    from tillwise.bootstrap import build_container
     from tillwise.store.migrate import upgrade
 
+    os.environ["BENCH_DATABASE_URL"] = database_url
+    os.environ["BENCH_KEY_FILE"] = str(Path(tempfile.mkdtemp()) / "bench.key")
     upgrade(database_url)
-    key_file = Path(tempfile.mkdtemp()) / "bench.key"
-    container = build_container(Settings(database_url=database_url, secret_key_file=key_file))
+    container = build_container(_settings())
     secret = secrets.token_urlsafe(32)
     conn = container.connections.create("generic", "bench", [secret], actor="bench")
-    return create_app(container), {"connection_id": conn.id, "secret": secret}
+    container.engine.dispose()
+    return {"connection_id": conn.id, "secret": secret}
 
 
 def main() -> None:
-    kind, port = sys.argv[1], int(sys.argv[2])
+    kind, port, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if kind == "bare":
-        app, info = bare_app(), {"connection_id": "bare", "secret": "unused"}
+        factory, info = "bench.server:bare_app", {"connection_id": "bare", "secret": "unused"}
     else:
-        app, info = tillwise_app(sys.argv[3])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, backlog=2048)
-    server = uvicorn.Server(config)
-    original_startup = server.startup
-
-    async def startup(sockets=None):  # type: ignore[no-untyped-def]
-        await original_startup(sockets)
-        print(json.dumps(info), flush=True)
-
-    server.startup = startup  # type: ignore[method-assign]
-    server.run()
+        factory, info = "bench.server:tillwise_app", _prepare(sys.argv[4])
+    print(json.dumps(info), flush=True)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        backlog=2048,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh migrated SQLite database per test, and the real services when configured.
+"""Shared fixtures: a fresh migrated SQLite database per test, and the real services when
+configured.
 
 Service tests read ``TILLWISE_TEST_POSTGRES_URL`` / ``TILLWISE_TEST_NATS_URL``. Without them they
 skip with a reason — unless ``TILLWISE_REQUIRE_SERVICES=1`` (CI), where they fail.

@@ -44,11 +44,15 @@ def _sale() -> dict[str, Any]:
         "currency": "USD",
         "lines": (
             TransactionLine(
-                sku="MENS-TSHIRT-BLUE-L", name="Men's T-Shirt", quantity=Decimal(1),
+                sku="MENS-TSHIRT-BLUE-L",
+                name="Men's T-Shirt",
+                quantity=Decimal(1),
                 unit_price=Money.from_decimal("29.99", "USD"),
             ),
             TransactionLine(
-                sku="SOCKS-ANKLE-BLACK", name="Ankle Socks", quantity=Decimal(2),
+                sku="SOCKS-ANKLE-BLACK",
+                name="Ankle Socks",
+                quantity=Decimal(2),
                 unit_price=Money.from_decimal("9.99", "USD"),
             ),
         ),
@@ -65,35 +69,69 @@ def reference_sale(external_id: str = "txn_abc123", **fields: Any) -> Transactio
 # The fields each kind needs besides its source, with values worth round-tripping
 # (Decimals with trailing zeros, Money, nested models, dates).
 _REQUIRED: dict[type[SourceRecord], Callable[[], dict[str, Any]]] = {
-    Location: lambda: {"name": "Main Street", "time_zone": "America/New_York",
-                       "country_code": "US", "currency": "USD"},
+    Location: lambda: {
+        "name": "Main Street",
+        "time_zone": "America/New_York",
+        "country_code": "US",
+        "currency": "USD",
+    },
     Product: lambda: {"name": "Men's T-Shirt", "variants": (make(Variant, "var_nested"),)},
-    Variant: lambda: {"sku": "MENS-TSHIRT-BLUE-L", "name": "Blue L", "gtin": "036000291452",
-                      "price": usd(2999), "product_external_id": "prod_1"},
+    Variant: lambda: {
+        "sku": "MENS-TSHIRT-BLUE-L",
+        "name": "Blue L",
+        "gtin": "036000291452",
+        "price": usd(2999),
+        "product_external_id": "prod_1",
+    },
     Vendor: lambda: {"name": "Acme Apparel", "email": "orders@acme.example", "lead_time_days": 7},
     Customer: lambda: {"email": "ada@example.com", "first_name": "Ada", "accepts_marketing": True},
     Transaction: _sale,
     Refund: lambda: {
-        "transaction_external_id": "txn_abc123", "location_external_id": "loc_xyz789",
-        "occurred_at": AT, "currency": "USD", "total": usd(999),
+        "transaction_external_id": "txn_abc123",
+        "location_external_id": "loc_xyz789",
+        "occurred_at": AT,
+        "currency": "USD",
+        "total": usd(999),
         "lines": (RefundLine(sku="SOCKS-ANKLE-BLACK", quantity=Decimal("1"), amount=usd(999)),),
     },
-    InventoryLevel: lambda: {"sku": "SOCKS-ANKLE-BLACK", "location_external_id": "loc_xyz789",
-                             "on_hand": Decimal("12.500"), "available": Decimal("10"),
-                             "as_of": AT},
-    InventoryMovement: lambda: {"sku": "SOCKS-ANKLE-BLACK", "location_external_id": "loc_xyz789",
-                                "delta": Decimal("-2"), "reason": MovementReason.SALE,
-                                "occurred_at": AT},
+    InventoryLevel: lambda: {
+        "sku": "SOCKS-ANKLE-BLACK",
+        "location_external_id": "loc_xyz789",
+        "on_hand": Decimal("12.500"),
+        "available": Decimal("10"),
+        "as_of": AT,
+    },
+    InventoryMovement: lambda: {
+        "sku": "SOCKS-ANKLE-BLACK",
+        "location_external_id": "loc_xyz789",
+        "delta": Decimal("-2"),
+        "reason": MovementReason.SALE,
+        "occurred_at": AT,
+    },
     PurchaseOrder: lambda: {
-        "vendor_external_id": "vend_1", "status": PurchaseOrderStatus.OPEN, "currency": "KWD",
-        "lines": (PurchaseOrderLine(sku="SOCKS-ANKLE-BLACK", quantity=Decimal("24"),
-                                    unit_cost=Money.from_decimal("0.125", "KWD")),),
+        "vendor_external_id": "vend_1",
+        "status": PurchaseOrderStatus.OPEN,
+        "currency": "KWD",
+        "lines": (
+            PurchaseOrderLine(
+                sku="SOCKS-ANKLE-BLACK",
+                quantity=Decimal("24"),
+                unit_cost=Money.from_decimal("0.125", "KWD"),
+            ),
+        ),
         "expected_on": date(2024, 2, 1),
     },
-    Employee: lambda: {"first_name": "Grace", "role": "associate",
-                       "location_external_ids": ("loc_xyz789",)},
-    Shift: lambda: {"employee_external_id": "emp_1", "location_external_id": "loc_xyz789",
-                    "starts_at": AT, "ends_at": datetime(2024, 1, 15, 22, 0, tzinfo=UTC)},
+    Employee: lambda: {
+        "first_name": "Grace",
+        "role": "associate",
+        "location_external_ids": ("loc_xyz789",),
+    },
+    Shift: lambda: {
+        "employee_external_id": "emp_1",
+        "location_external_id": "loc_xyz789",
+        "starts_at": AT,
+        "ends_at": datetime(2024, 1, 15, 22, 0, tzinfo=UTC),
+    },
 }
 RECORD_TYPES: tuple[type[SourceRecord], ...] = tuple(_REQUIRED)
 

@@ -9,8 +9,14 @@ from typing import Any
 
 from tillwise.bootstrap import Container, build_container, build_runtime
 from tillwise.connectors._signatures import sign
-from tillwise.pipeline.dispatch import DELIVERIES, EVENTS, NORMALIZER, Normalizer
-from tillwise.pipeline.dispatch import WorkflowDispatcher
+from tillwise.pipeline.dispatch import (
+    DELIVERIES,
+    EVENTS,
+    NORMALIZER,
+    PERMANENT_ERRORS,
+    Normalizer,
+    WorkflowDispatcher,
+)
 from tillwise.pipeline.worker import Worker
 from tillwise.settings import Settings
 from tillwise.workflows.registry import default_workflows
@@ -34,7 +40,8 @@ REFERENCE_SALE_BYTES = (
     b'{"event": "sale.completed", "created_at": "2024-01-15T14:30:00Z",\n'
     b' "data": {"id": "txn_abc123", "location_id": "loc_xyz789", "customer_id": "cust_456def",\n'
     b'   "line_items": [\n'
-    b'     {"sku": "MENS-TSHIRT-BLUE-L", "name": "Men\'s T-Shirt", "quantity": 1, "price": 29.99},\n'
+    b'     {"sku": "MENS-TSHIRT-BLUE-L", "name": "Men\'s T-Shirt", "quantity": 1,'
+    b' "price": 29.99},\n'
     b'     {"sku": "SOCKS-ANKLE-BLACK", "name": "Ankle Socks", "quantity": 2, "price": 9.99}],\n'
     b'   "total_money": {"amount": 4987, "currency": "USD"}}}'
 )
@@ -58,7 +65,10 @@ def make_container(database_url: str, tmp_path: Path, **overrides: Any) -> Conta
 def signed_headers(
     body: bytes, secret: str, timestamp: int, event_id: str | None = None
 ) -> dict[str, str]:
-    headers = {"Tillwise-Signature": sign(body, secret, timestamp), "Content-Type": "application/json"}
+    headers = {
+        "Tillwise-Signature": sign(body, secret, timestamp),
+        "Content-Type": "application/json",
+    }
     if event_id:
         headers["Tillwise-Event-Id"] = event_id
     return headers
@@ -82,6 +92,7 @@ async def pump(container: Container, *, rounds: int = 50) -> int:
             dead_letters=container.dead_letters,
             max_attempts=container.settings.max_attempts,
             clock=container.clock,
+            permanent=PERMANENT_ERRORS,
         )
     ]
     for wf in default_workflows():

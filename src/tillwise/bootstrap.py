@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
     from tillwise.governance.tokens import Tokens
+    from tillwise.pipeline.relay import OutboxRelay
+    from tillwise.pipeline.runtime import Runtime
     from tillwise.ports.bus import Bus, DeadLetters
     from tillwise.ports.inbox import Inbox
     from tillwise.ports.platform import Connector
-    from tillwise.pipeline.relay import OutboxRelay
-    from tillwise.pipeline.runtime import Runtime
     from tillwise.ports.repositories import UnitOfWorkFactory
 
 
@@ -107,14 +107,13 @@ def _build_bus(settings: Settings, engine: Engine) -> Bus:
     return SqlBus(engine, ack_wait=settings.ack_wait_seconds)
 
 
-def build_runtime(
-    container: Container, *, workers: int = 1, relay: bool = True
-) -> Runtime:
+def build_runtime(container: Container, *, workers: int = 1, relay: bool = True) -> Runtime:
     """The relay plus ``workers`` copies of each consumer loop (normalizer, each workflow)."""
     from tillwise.pipeline.dispatch import (
         DELIVERIES,
         EVENTS,
         NORMALIZER,
+        PERMANENT_ERRORS,
         Normalizer,
         WorkflowDispatcher,
     )
@@ -143,6 +142,7 @@ def build_runtime(
                 dead_letters=c.dead_letters,
                 max_attempts=c.settings.max_attempts,
                 clock=c.clock,
+                permanent=PERMANENT_ERRORS,
             )
             loops.append(worker.run)
 

@@ -1,4 +1,5 @@
-"""Settings from ``TILLWISE_*`` environment variables (or a ``.env`` file); CLI and server share them."""
+"""Settings from ``TILLWISE_*`` environment variables (or a ``.env`` file); CLI and server
+share them."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import make_container, run
 from tillwise.api.app import create_app
 from tillwise.bootstrap import Container
-from tests.helpers import make_container, run
 
 SECRET = "whsec_test_9f8e7d6c5b4a"
 

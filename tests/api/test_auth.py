@@ -24,8 +24,15 @@ def _routes(api: Api) -> list[tuple[str, str]]:
 
 def test_openapi_lists_the_v1_routes(api: Api) -> None:
     paths = {p for _, p in _routes(api)}
-    for expected in ("/v1/transactions", "/v1/products", "/v1/inventory-levels",
-                     "/v1/customers", "/v1/events", "/v1/dead-letters", "/v1/connections"):
+    for expected in (
+        "/v1/transactions",
+        "/v1/products",
+        "/v1/inventory-levels",
+        "/v1/customers",
+        "/v1/events",
+        "/v1/dead-letters",
+        "/v1/connections",
+    ):
         assert expected in paths
 
 
@@ -58,15 +65,17 @@ def test_admin_creates_a_connection_and_it_is_audited(api: Api) -> None:
     created = resp.json()
     assert created["webhook_path"] == f"/webhooks/generic/{created['id']}"
     assert "s3cr3t" not in resp.text
-    audit = api.client.get("/v1/audit", params={"action": "connection.created"},
-                           headers=api.admin).json()["data"]
+    audit = api.client.get(
+        "/v1/audit", params={"action": "connection.created"}, headers=api.admin
+    ).json()["data"]
     assert any(e["outputs"] and created["id"] in str(e["outputs"]) for e in audit)
     assert "s3cr3t-value-123" not in str(audit)
 
 
 def test_creating_a_connection_for_an_unknown_platform_names_the_field(api: Api) -> None:
     resp = api.client.post(
-        "/v1/connections", json={"platform": "nope", "name": "x", "secret": "y"},
+        "/v1/connections",
+        json={"platform": "nope", "name": "x", "secret": "y"},
         headers=api.admin,
     )
     assert resp.status_code == 422

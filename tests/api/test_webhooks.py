@@ -44,8 +44,9 @@ def test_reference_sale_is_stored_once_and_its_mismatch_is_visible(api: Api) -> 
     run(pump(api.container))
 
     # then the canonical transaction keeps the POS's total and lines and flags the mismatch
-    resp = api.client.get("/v1/transactions", params={"external_id": "txn_abc123"},
-                          headers=api.viewer)
+    resp = api.client.get(
+        "/v1/transactions", params={"external_id": "txn_abc123"}, headers=api.viewer
+    )
     assert resp.status_code == 200
     [txn] = resp.json()["data"]
     assert txn["external_id"] == "txn_abc123"
@@ -90,10 +91,14 @@ def test_malformed_json_is_rejected_naming_the_body(api: Api) -> None:
 
 
 def test_wrong_signature_is_rejected(api: Api) -> None:
-    body = body_of({"event": "customer.created", "created_at": "2024-01-15T14:30:00Z",
-                    "data": {"id": "c1"}})
-    _problem(_post(api, body, signed_headers(body, "not-the-secret", _now(api))), 401,
-             "Tillwise-Signature")
+    body = body_of(
+        {"event": "customer.created", "created_at": "2024-01-15T14:30:00Z", "data": {"id": "c1"}}
+    )
+    _problem(
+        _post(api, body, signed_headers(body, "not-the-secret", _now(api))),
+        401,
+        "Tillwise-Signature",
+    )
     _assert_nothing_stored(api)
 
 
@@ -106,8 +111,9 @@ def test_missing_signature_is_rejected(api: Api) -> None:
 def test_stale_timestamp_is_rejected(api: Api) -> None:
     body = REFERENCE_SALE_BYTES
     stale = _now(api) - 301
-    problem = _problem(_post(api, body, signed_headers(body, SECRET, stale)), 401,
-                       "Tillwise-Signature")
+    problem = _problem(
+        _post(api, body, signed_headers(body, SECRET, stale)), 401, "Tillwise-Signature"
+    )
     assert "tolerance" in problem["detail"] or "old" in problem["detail"]
     _assert_nothing_stored(api)
 
@@ -127,15 +133,19 @@ def test_unknown_connection_is_rejected(api: Api) -> None:
 
 def test_unknown_platform_is_rejected(api: Api) -> None:
     body = REFERENCE_SALE_BYTES
-    resp = api.client.post(f"/webhooks/nosuchpos/{api.connection_id}", content=body,
-                           headers=signed_headers(body, SECRET, _now(api)))
+    resp = api.client.post(
+        f"/webhooks/nosuchpos/{api.connection_id}",
+        content=body,
+        headers=signed_headers(body, SECRET, _now(api)),
+    )
     _problem(resp, 404, "platform")
     _assert_nothing_stored(api)
 
 
 def test_unknown_event_type_is_rejected_naming_the_field(api: Api) -> None:
-    body = body_of({"event": "sale.teleported", "created_at": "2024-01-15T14:30:00Z",
-                    "data": {"id": "x"}})
+    body = body_of(
+        {"event": "sale.teleported", "created_at": "2024-01-15T14:30:00Z", "data": {"id": "x"}}
+    )
     _problem(_post(api, body, signed_headers(body, SECRET, _now(api))), 422, "event")
     _assert_nothing_stored(api)
 
@@ -148,6 +158,25 @@ def test_event_id_header_is_the_idempotency_key(api: Api) -> None:
     assert _count(api, inbox) == 2
     # two deliveries of the same sale still make one canonical transaction
     run(pump(api.container))
-    resp = api.client.get("/v1/transactions", params={"external_id": "txn_abc123"},
-                          headers=api.admin)
+    resp = api.client.get(
+        "/v1/transactions", params={"external_id": "txn_abc123"}, headers=api.admin
+    )
     assert resp.json()["count"] == 1
+
+
+def test_a_shape_error_is_stored_then_parked_as_a_dead_letter_naming_the_field(api: Api) -> None:
+    # given a correctly signed sale whose head is fine but whose second line has no price
+    payload = json.loads(REFERENCE_SALE_BYTES)
+    del payload["data"]["line_items"][1]["price"]
+    body = body_of(payload)
+
+    # then it is stored (nothing the POS sent is lost) ...
+    assert _post(api, body, signed_headers(body, SECRET, _now(api))).status_code == 200
+    run(pump(api.container))
+
+    # ... and parked at once (no pointless retries) as a dead letter naming the JSON path
+    [letter] = api.client.get("/v1/dead-letters", headers=api.admin).json()["data"]
+    assert letter["consumer"] == "normalizer"
+    assert letter["attempts"] == 1
+    assert "data.line_items[1].price" in letter["error"]
+    assert api.client.get("/v1/transactions", headers=api.admin).json()["count"] == 0

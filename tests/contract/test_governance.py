@@ -72,9 +72,7 @@ class Gov:
         if not self.url.startswith("sqlite"):
             return b""
         path = Path(self.url.split(":///", 1)[1])
-        return b"".join(
-            p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()
-        )
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
 @pytest.fixture
@@ -109,9 +107,7 @@ def test_migration_0003_creates_and_drops_the_governance_tables(database_url: st
         names = set(inspect(engine).get_table_names())
         assert not {"audit_log", "connections", "api_tokens"} & names
         upgrade(database_url)
-        assert {"audit_log", "connections", "api_tokens"} <= set(
-            inspect(engine).get_table_names()
-        )
+        assert {"audit_log", "connections", "api_tokens"} <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
 
@@ -213,9 +209,7 @@ def test_revoked_connection_has_no_secrets_and_refuses_changes(gov: Gov) -> None
 
 def test_secrets_cache_sees_other_processes_changes_after_its_ttl(gov: Gov) -> None:
     conn = gov.connections.create("generic", "Main St", [SECRET], actor="cli")
-    reader = Connections(
-        gov.engine, gov.box, gov.audit, gov.clock, cache_ttl=timedelta(seconds=30)
-    )
+    reader = Connections(gov.engine, gov.box, gov.audit, gov.clock, cache_ttl=timedelta(seconds=30))
     assert reader.secrets_for(conn.id) == [SECRET]
 
     gov.connections.revoke(conn.id, actor="cli")  # another process: reader's cache is stale
@@ -398,7 +392,10 @@ def test_audit_chain_appends_and_verifies(gov: Gov) -> None:
     result = gov.audit.verify(batch_size=5)  # several batches
 
     assert (result.ok, result.checked, result.first_broken_id, result.reason) == (
-        True, 12, None, None,
+        True,
+        12,
+        None,
+        None,
     )
     entries = gov.audit.list(limit=1000)
     assert [e.id for e in entries] == list(range(1, 13))
@@ -450,8 +447,14 @@ def test_audit_verify_detects_an_edit_whose_hash_was_recomputed(gov: Gov) -> Non
     assert forged is not None
     new_outputs = {"ok": False}
     new_hash = entry_hash(
-        id=3, at=forged.at, actor=forged.actor, action=forged.action, store=forged.store,
-        inputs=forged.inputs, outputs=new_outputs, prev_hash=forged.prev_hash,
+        id=3,
+        at=forged.at,
+        actor=forged.actor,
+        action=forged.action,
+        store=forged.store,
+        inputs=forged.inputs,
+        outputs=new_outputs,
+        prev_hash=forged.prev_hash,
     )
     _set_outputs(gov, 3, new_outputs)
     with gov.engine.begin() as conn:
@@ -543,8 +546,9 @@ def test_concurrent_appends_keep_one_chain(gov: Gov) -> None:
             for i in range(per_thread):
                 if i % 3 == 0:
                     with gov.engine.begin() as conn:
-                        gov.audit.append_in(conn, actor=f"worker:{n}", action="in.tx",
-                                            inputs={"i": i})
+                        gov.audit.append_in(
+                            conn, actor=f"worker:{n}", action="in.tx", inputs={"i": i}
+                        )
                 else:
                     gov.audit.append(actor=f"worker:{n}", action="append", inputs={"i": i})
         except BaseException as exc:  # reported below

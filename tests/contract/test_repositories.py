@@ -108,7 +108,10 @@ def test_every_kind_round_trips(store: Store, record_type: type[SourceRecord]) -
         assert uow.records.get(record_type, "00000000-0000-0000-0000-000000000000") is None
     [row] = store.rows(record_table(record_type))
     assert (row["id"], row["platform"], row["connection_id"], row["external_id"]) == (
-        record.id, "generic", CONNECTION, "ext_42",
+        record.id,
+        "generic",
+        CONNECTION,
+        "ext_42",
     )
     assert row["source_version"] == 3
     assert row["data"] == record.model_dump(mode="json")
@@ -125,7 +128,8 @@ def test_money_decimals_and_issues_survive_exactly(store: Store) -> None:
     got = store.get(sale)
     assert got.total.amount == 4987 and got.total.currency == "USD"
     assert [(line.quantity, line.unit_price.amount) for line in got.lines] == [
-        (Decimal(1), 2999), (Decimal(2), 999),
+        (Decimal(1), 2999),
+        (Decimal(2), 999),
     ]
     [issue] = got.issues
     assert issue.code is IssueCode.TOTAL_MISMATCH
@@ -206,7 +210,9 @@ def test_a_newer_record_replaces_and_keeps_first_seen(store: Store) -> None:
 
     assert store.get(second) == second
     assert (after["name"], after["time_zone"], after["source_version"]) == (
-        "After", "Europe/Berlin", 2,
+        "After",
+        "Europe/Berlin",
+        2,
     )
     assert after["first_seen_at"] == before["first_seen_at"]
     assert after["updated_at"] > before["updated_at"]
@@ -296,12 +302,14 @@ def test_events_list_newest_first_with_filters_and_pages(store: Store) -> None:
     plus_two = timezone(timedelta(hours=2))
     for i in range(5):
         with store.uow() as uow:
-            uow.events.append(envelope(
-                f"evt_{i}",
-                type="refund.created" if i == 2 else "sale.completed",
-                connection_id="other" if i == 4 else CONNECTION,
-                time=datetime(2024, 1, 15, 16, i, tzinfo=plus_two),
-            ))
+            uow.events.append(
+                envelope(
+                    f"evt_{i}",
+                    type="refund.created" if i == 2 else "sale.completed",
+                    connection_id="other" if i == 4 else CONNECTION,
+                    time=datetime(2024, 1, 15, 16, i, tzinfo=plus_two),
+                )
+            )
 
     with store.uow() as uow:
         newest = uow.events.list()
@@ -326,8 +334,11 @@ def test_events_list_newest_first_with_filters_and_pages(store: Store) -> None:
 def _add(store: Store, day: date, currency: str = "USD", **counters: int) -> None:
     with store.uow() as uow:
         uow.reporting.add_daily_sales(
-            connection_id=CONNECTION, location_external_id="loc_xyz789", day=day,
-            currency=currency, **counters,
+            connection_id=CONNECTION,
+            location_external_id="loc_xyz789",
+            day=day,
+            currency=currency,
+            **counters,
         )
 
 

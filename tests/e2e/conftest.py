@@ -66,9 +66,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     upgrade(database_url)
     settings = Settings(database_url=database_url, secret_key_file=tmp / "tillwise.key")
     container = build_container(settings)
-    connection = container.connections.create(
-        "generic", "Test", [WEBHOOK_SECRET], actor="test"
-    )
+    connection = container.connections.create("generic", "Test", [WEBHOOK_SECRET], actor="test")
     _info, token = container.tokens.create("admin", name="e2e", actor="test")
 
     @contextlib.asynccontextmanager
@@ -86,9 +84,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", ws="none"
-    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True

@@ -179,7 +179,9 @@ def test_overview_shows_the_stores_sales_events_and_the_reference_sale_mismatch(
     expect(page.locator("#lag-table tbody tr").first).to_be_visible()
     expect(page.locator("#outbox-age")).not_to_have_text("–")
     expect(page.locator("#dead-card")).to_contain_text(re.compile("No dead letters|parked"))
-    expect(page.locator("#conn-table")).to_contain_text(f"/webhooks/generic/{live_server.connection_id}")
+    expect(page.locator("#conn-table")).to_contain_text(
+        f"/webhooks/generic/{live_server.connection_id}"
+    )
     expect(page.locator("#live")).to_contain_text("Live")
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -191,9 +193,7 @@ def test_overview_shows_the_stores_sales_events_and_the_reference_sale_mismatch(
 
 
 @pytest.mark.browser
-def test_a_token_the_api_rejects_shows_the_token_form(
-    live_server: LiveServer, page: Any
-) -> None:
+def test_a_token_the_api_rejects_shows_the_token_form(live_server: LiveServer, page: Any) -> None:
     from playwright.sync_api import expect
 
     # when the page is opened with a token the API answers 401 to

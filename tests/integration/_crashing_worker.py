@@ -19,19 +19,30 @@ from tillwise.settings import Settings
 
 async def main(database_url: str, key_file: str, marker: Path, when: str) -> None:
     container = build_container(
-        Settings(database_url=database_url, secret_key_file=Path(key_file), bus="sql",
-                 ack_wait_seconds=2.0)
+        Settings(
+            database_url=database_url,
+            secret_key_file=Path(key_file),
+            bus="sql",
+            ack_wait_seconds=2.0,
+        )
     )
     normalizer = Normalizer(container.uow, container.inbox, container.connectors)
 
     async def handler(received: Received) -> None:
         if when == "after":
             await normalizer(received)  # committed the effect ...
-        marker.write_text(str(received.attempt))
+        await asyncio.to_thread(marker.write_text, str(received.attempt))
         await asyncio.Event().wait()  # ... and never acks: killed here
 
-    worker = Worker(container.bus, topic=DELIVERIES, consumer=NORMALIZER, handler=handler,
-                    dead_letters=container.dead_letters, max_attempts=5, clock=container.clock)
+    worker = Worker(
+        container.bus,
+        topic=DELIVERIES,
+        consumer=NORMALIZER,
+        handler=handler,
+        dead_letters=container.dead_letters,
+        max_attempts=5,
+        clock=container.clock,
+    )
     assert container.relay is not None
     await container.relay.relay_once()
     while True:

@@ -29,16 +29,32 @@ def test_killed_worker_event_is_handled_again_exactly_once(
         connector = container.connectors["generic"]
         headers = signed_headers(REFERENCE_SALE_BYTES, SECRET, int(now.timestamp()))
         verified = connector.verify(REFERENCE_SALE_BYTES, headers, [SECRET], now)
-        run(container.inbox.accept(RawDelivery(
-            platform="generic", connection_id=conn.id, event_id=verified.event_id,
-            topic=verified.topic, body=REFERENCE_SALE_BYTES, received_at=now)))
+        run(
+            container.inbox.accept(
+                RawDelivery(
+                    platform="generic",
+                    connection_id=conn.id,
+                    event_id=verified.event_id,
+                    topic=verified.topic,
+                    body=REFERENCE_SALE_BYTES,
+                    received_at=now,
+                )
+            )
+        )
         run(pump_registration(container))
 
         # a worker process takes the delivery, (handles it,) and is killed before acking
         marker = tmp_path / "marker"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration._crashing_worker", sqlite_url,
-             str(tmp_path / "tillwise.key"), str(marker), when],
+            [
+                sys.executable,
+                "-m",
+                "tests.integration._crashing_worker",
+                sqlite_url,
+                str(tmp_path / "tillwise.key"),
+                str(marker),
+                when,
+            ],
             cwd=Path(__file__).resolve().parents[2],
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )

@@ -1,1 +1,1 @@
-"""Model-facing helpers (LLM providers, PII tokenization, retrieval) — used from the governance issue on."""
+"""Model-facing helpers: LLM providers, PII tokenization, retrieval (from issue 3 on)."""

@@ -5,7 +5,7 @@ Authorization happens here, once, not inside route bodies.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -17,7 +17,7 @@ from .problems import Problem
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tillwise"'}
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -25,7 +25,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def current_principal(request: Request, container: ContainerDep) -> Principal:
+async def current_principal(request: Request, container: ContainerDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -51,7 +51,7 @@ def current_principal(request: Request, container: ContainerDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: str) -> object:
+def require(permission: str) -> Any:
     """Dependency factory: the principal must hold ``permission``."""
 
     def _check(principal: CurrentPrincipal) -> Principal:

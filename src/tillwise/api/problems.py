@@ -1,11 +1,12 @@
 """RFC 9457 problem details: every error the API returns has this shape.
 
-    {"type": "urn:tillwise:problem:<code>", "title": ..., "status": 4xx, "detail": ...,
-     "instance": "/path", "code": "<code>", "errors": [{"field": ..., "message": ...}]}
+{"type": "urn:tillwise:problem:<code>", "title": ..., "status": 4xx, "detail": ...,
+ "instance": "/path", "code": "<code>", "errors": [{"field": ..., "message": ...}]}
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,7 +58,7 @@ def problem_response(
     detail: str,
     *,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"urn:tillwise:problem:{code}",
@@ -69,7 +70,9 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=MEDIA_TYPE, headers=dict(headers or {})
+    )
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

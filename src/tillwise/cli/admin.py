@@ -12,11 +12,13 @@ from rich.table import Table
 from ._common import console, fail, load_settings, open_container, print_json
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-connections_app = typer.Typer(help="POS connections (webhook secrets are stored encrypted).",
-                              no_args_is_help=True)
+connections_app = typer.Typer(
+    help="POS connections (webhook secrets are stored encrypted).", no_args_is_help=True
+)
 tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
-deadletters_app = typer.Typer(help="Messages a worker gave up on: list and replay.",
-                              no_args_is_help=True)
+deadletters_app = typer.Typer(
+    help="Messages a worker gave up on: list and replay.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
@@ -137,8 +139,13 @@ def deadletters_list(
     table = Table("id", "consumer", "topic", "message", "attempts", "failed at", "error")
     for d in letters:
         table.add_row(
-            str(d.id), d.consumer, d.message.topic, d.message.id, str(d.attempts),
-            str(d.failed_at), d.error.splitlines()[-1][:80] if d.error else "",
+            str(d.id),
+            d.consumer,
+            d.message.topic,
+            d.message.id,
+            str(d.attempts),
+            str(d.failed_at),
+            d.error.splitlines()[-1][:80] if d.error else "",
         )
     console.print(table)
 

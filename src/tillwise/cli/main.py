@@ -1,7 +1,7 @@
-"""Sub-commands: serve, worker, demo, simulate, db, connections, tokens, deadletters, replay, audit."""
+"""Sub-commands: serve, worker, demo, simulate, db, connections, tokens, deadletters,
+replay, audit."""
 
 from __future__ import annotations
-
 
 import typer
 
@@ -23,4 +23,3 @@ app.add_typer(admin.connections_app, name="connections")
 app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(admin.deadletters_app, name="deadletters")
 app.add_typer(admin.audit_app, name="audit")
-

@@ -1,4 +1,5 @@
-"""Long-running commands: the server (with embedded workers), separate workers, the demo, the simulator."""
+"""Long-running commands: the server (with embedded workers), separate workers, the demo,
+the simulator."""
 
 from __future__ import annotations
 
@@ -55,11 +56,12 @@ def serve(
     if migrate:
         _migrate(settings)
     container = build_container(settings)
-    app = _app_with_pipeline(
-        container, settings.embedded_workers if workers is None else workers
-    )
+    app = _app_with_pipeline(container, settings.embedded_workers if workers is None else workers)
     uvicorn.run(
-        app, host=host or settings.host, port=port or settings.port, log_level="info",
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
         access_log=False,
     )
 
@@ -91,8 +93,9 @@ def worker(
 def simulate(
     url: str = typer.Option("http://127.0.0.1:8000", help="the Tillwise server"),
     connection: str = typer.Option(..., "--connection", help="generic connection id"),
-    secret_stdin: bool = typer.Option(False, "--secret-stdin",
-                                      help="read the connection's secret from stdin"),
+    secret_stdin: bool = typer.Option(
+        False, "--secret-stdin", help="read the connection's secret from stdin"
+    ),
     speed: float | None = typer.Option(
         86_400.0, help="simulated seconds per real second (0 = as fast as possible)"
     ),
@@ -107,9 +110,7 @@ def simulate(
         fail("pass --secret-stdin and the connection's webhook secret on standard input")
     secret = sys.stdin.readline().strip()
     counts = asyncio.run(
-        run_simulation(
-            url, connection, secret, speed=speed or None, limit=limit, progress=True
-        )
+        run_simulation(url, connection, secret, speed=speed or None, limit=limit, progress=True)
     )
     console.print(f"sent: {counts}")
 
@@ -129,8 +130,11 @@ def demo(
     _migrate(settings)
     container = build_container(settings)
     conn = next(
-        (c for c in container.connections.list()
-         if c.platform == "generic" and c.name == "Simulator" and c.status == "active"),
+        (
+            c
+            for c in container.connections.list()
+            if c.platform == "generic" and c.name == "Simulator" and c.status == "active"
+        ),
         None,
     )
     if conn is None:

@@ -1,1 +1,1 @@
-"""Heavy batch compute backends (local process pool; Dask) — used from the replenishment issue on."""
+"""Heavy batch compute backends: local process pool, Dask (from the replenishment issue on)."""

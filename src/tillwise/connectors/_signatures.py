@@ -184,9 +184,7 @@ def verify(
     parsed = parse_header(signature, header=header)
     usable = [s for s in secrets if s]
     if not usable:
-        raise SignatureError(
-            f"no webhook secret is configured to check {header}", field=header
-        )
+        raise SignatureError(f"no webhook secret is configured to check {header}", field=header)
     expected = [compute_signature(body, s, parsed.timestamp) for s in usable]
     provided = [s.lower() for s in parsed.signatures if s and set(s) <= _HEX]
     if not matches_any(expected, provided):

@@ -1,10 +1,10 @@
 """Domain errors, each with a stable ``code`` that reaches the API as a problem type.
 
-    DomainError
-    ├── InvalidMoney          amount or currency that cannot be represented exactly
-    ├── InvalidGtin           bad length, non-digits or wrong check digit
-    ├── InvalidTimeZone       not an IANA zone name
-    └── StaleUpdate           an upsert that would move a record backwards (raised only on request)
+DomainError
+├── InvalidMoney          amount or currency that cannot be represented exactly
+├── InvalidGtin           bad length, non-digits or wrong check digit
+├── InvalidTimeZone       not an IANA zone name
+└── StaleUpdate           an upsert that would move a record backwards (raised only on request)
 """
 
 from __future__ import annotations

@@ -127,8 +127,7 @@ def reconcile_total(txn: Transaction) -> tuple[ReconciliationIssue, ...]:
         ReconciliationIssue(
             code=IssueCode.TOTAL_MISMATCH,
             detail=(
-                f"reported total {txn.total} differs from the lines' total {computed} "
-                f"by {diff}"
+                f"reported total {txn.total} differs from the lines' total {computed} by {diff}"
             ),
             difference=diff,
         ),

@@ -122,9 +122,7 @@ class Connections:
 
     # ------------------------------------------------------------------ writes
 
-    def create(
-        self, platform: str, name: str, secrets: Sequence[str], *, actor: str
-    ) -> Connection:
+    def create(self, platform: str, name: str, secrets: Sequence[str], *, actor: str) -> Connection:
         """A new active connection; audited as ``connection.created`` (no secret in it)."""
         if not isinstance(platform, str) or not platform.strip() or len(platform) > 32:
             raise InvalidConnection("platform must be 1–32 characters")

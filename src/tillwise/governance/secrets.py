@@ -98,8 +98,10 @@ class SecretBox:
         if not keys:
             raise SecretKeyError(f"{source}: no key given")
         parsed = [
-            _parse_key(k.decode("ascii", "replace") if isinstance(k, bytes) else k,
-                       f"{source} (key {i + 1})" if len(keys) > 1 else source)
+            _parse_key(
+                k.decode("ascii", "replace") if isinstance(k, bytes) else k,
+                f"{source} (key {i + 1})" if len(keys) > 1 else source,
+            )
             for i, k in enumerate(keys)
         ]
         self._fernet = MultiFernet([Fernet(k) for k in parsed])
@@ -302,9 +304,7 @@ class KnownSecrets:
         return len(self._values)
 
 
-def _redact_str(
-    text: str, known: Iterable[str], patterns: Sequence[re.Pattern[str]]
-) -> str:
+def _redact_str(text: str, known: Iterable[str], patterns: Sequence[re.Pattern[str]]) -> str:
     # Longest first so a secret containing another is masked whole.
     for value in sorted(known, key=len, reverse=True):
         if value in text:

@@ -253,9 +253,7 @@ class Tokens:
                 raise UnknownToken(f"no token {token_id!r}")
             if row.revoked_at is not None:
                 return _info(row)
-            db.execute(
-                update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now)
-            )
+            db.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
             self._audit.append_in(
                 db,
                 actor=actor,

@@ -20,7 +20,7 @@ from tillwise.domain.events import Envelope
 from tillwise.ports.bus import Received
 from tillwise.ports.clock import Clock
 from tillwise.ports.inbox import Inbox
-from tillwise.ports.platform import Connector
+from tillwise.ports.platform import Connector, PayloadError
 from tillwise.ports.repositories import UnitOfWorkFactory
 from tillwise.workflows.base import Workflow, WorkflowContext
 
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 DELIVERIES = "deliveries"
 EVENTS = "events"
 NORMALIZER = "normalizer"
+# Failures that no retry can fix: the delivery is parked as a dead letter at once.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (PayloadError,)
 
 
 def workflow_consumer(workflow: Workflow) -> str:

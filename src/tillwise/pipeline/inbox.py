@@ -99,8 +99,9 @@ class SqlInbox:
                 )
                 self._thread.start()
             self._queue.put(request)
-        # shield: if the caller goes away the batch is still committed; only the answer is lost.
-        return await asyncio.shield(request.future)
+        # If the caller goes away (cancelled) the delivery is still committed; only the answer
+        # is dropped (the writer skips futures that are already done).
+        return await request.future
 
     def get(self, delivery_id: int) -> StoredDelivery | None:
         with self._engine.connect() as conn:
@@ -176,13 +177,11 @@ class SqlInbox:
                 results = self._store(conn, [r.delivery for r in batch])
         except Exception as exc:
             log.exception("inbox batch of %d failed; every request in it fails", len(batch))
-            for request in batch:
-                _resolve(request, error=exc)
+            _resolve_all(batch, [exc] * len(batch))
             return
         self.batches += 1
         self.accepted += len(batch)
-        for request, result in zip(batch, results, strict=True):
-            _resolve(request, result=result)
+        _resolve_all(batch, results)
         if self._notify is not None and any(not r.duplicate for r in results):
             try:
                 self._notify()
@@ -215,8 +214,9 @@ class SqlInbox:
         missing = [key for key in first if key not in new]
         if missing:  # already stored by an earlier batch (or another process)
             found = conn.execute(
-                select(inbox.c.id, inbox.c.platform, inbox.c.connection_id, inbox.c.event_id)
-                .where(inbox.c.event_id.in_({e for _, _, e in missing}))
+                select(inbox.c.id, inbox.c.platform, inbox.c.connection_id, inbox.c.event_id).where(
+                    inbox.c.event_id.in_({e for _, _, e in missing})
+                )
             ).all()
             for r in found:
                 known.setdefault((r.platform, r.connection_id, r.event_id), r.id)
@@ -242,17 +242,22 @@ class SqlInbox:
         return results
 
 
-def _resolve(
-    request: _Request, *, result: AcceptResult | None = None, error: BaseException | None = None
-) -> None:
-    def settle(future: asyncio.Future[Any] = request.future) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+def _resolve_all(batch: list[_Request], outcomes: list[AcceptResult] | list[Exception]) -> None:
+    """Settle every future of the batch with one wake-up per event loop (not one per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for request, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(request.loop, []).append((request.future, outcome))
+    for loop, settlements in by_loop.items():
+        # The caller's loop may already be gone (client disconnected, test loop closed).
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, settlements)
 
-    # The caller's loop may already be gone (client disconnected, test loop closed).
-    with contextlib.suppress(RuntimeError):
-        request.loop.call_soon_threadsafe(settle)
+
+def _settle(settlements: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in settlements:
+        if future.done():  # the caller was cancelled
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

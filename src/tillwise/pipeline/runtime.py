@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 
-
-
 @dataclass
 class Runtime:
     loops: list[Callable[[asyncio.Event], Awaitable[None]]]

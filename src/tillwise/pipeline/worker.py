@@ -5,6 +5,9 @@ full jitter). When the failing attempt is the ``max_attempts``-th, the message i
 dead-letter list (with the error and the tail of its traceback) and terminated on the bus, so it
 is never delivered again unless a person replays it.
 
+Errors listed as ``permanent`` (e.g. a payload that does not match its documented shape) are
+dead-lettered at once: retrying cannot change the outcome.
+
 A crash (no ack, no nack) is covered by the bus: the lease runs out and the message comes back
 with the next attempt number.
 """
@@ -62,6 +65,7 @@ class Worker:
         rng: random.Random | None = None,
         batch: int = 8,
         fetch_timeout: float = 1.0,
+        permanent: tuple[type[BaseException], ...] = (),
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -75,6 +79,7 @@ class Worker:
         self.backoff = backoff or exponential_backoff(rng=rng)
         self.batch = batch
         self.fetch_timeout = fetch_timeout
+        self.permanent = permanent
         # Counters for the dashboard and tests.
         self.handled = 0
         self.retried = 0
@@ -108,7 +113,7 @@ class Worker:
 
     async def _failed(self, received: Received, exc: Exception) -> None:
         message_id = received.message.id
-        if received.attempt >= self.max_attempts:
+        if received.attempt >= self.max_attempts or isinstance(exc, self.permanent):
             # The exception class only: its text may quote payload data (kept in the dead letter).
             log.error(
                 "%s gave up on message %s after %d attempts: %s",

@@ -66,8 +66,14 @@ def _load(case: str) -> tuple[bytes, dict[str, Any]]:
 
 def test_every_shape_has_a_golden() -> None:
     assert set(CASES) >= {
-        "sale_completed_reference", "sale_completed_full", "refund_created", "sale_refunded",
-        "inventory_updated", "customer_updated", "product_created", "product_updated",
+        "sale_completed_reference",
+        "sale_completed_full",
+        "refund_created",
+        "sale_refunded",
+        "inventory_updated",
+        "customer_updated",
+        "product_created",
+        "product_updated",
         "location_updated",
     }
     assert all(Path(PAYLOADS / f"{c}.json").exists() for c in CASES)
@@ -83,8 +89,9 @@ def test_golden(case: str) -> None:
     envelope_id = str(
         uuid.uuid5(DOCUMENTED_EVENT_NAMESPACE, f"generic\x1f{conn}\x1f{expected['event_id']}")
     )
-    want = _resolve({"records": expected["records"], "events": expected["events"]}, conn,
-                    envelope_id)
+    want = _resolve(
+        {"records": expected["records"], "events": expected["events"]}, conn, envelope_id
+    )
 
     got = connector.normalize(delivery).model_dump(mode="json")
 

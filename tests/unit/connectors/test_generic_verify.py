@@ -11,6 +11,7 @@ import pytest
 from tillwise.connectors._signatures import sign
 from tillwise.connectors.generic import connector
 from tillwise.connectors.generic.payloads import json_path, parse_body
+from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import PayloadError, SignatureError, VerifiedDelivery
 
 from ._fixtures import PAYLOADS
@@ -29,9 +30,32 @@ def _verify(body: bytes, **extra: str) -> VerifiedDelivery:
 
 
 def _payload_error(body: bytes | dict[str, Any]) -> PayloadError:
+    """An error found before the 2xx (the endpoint answers it as a problem)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     with pytest.raises(PayloadError) as info:
         _verify(raw)
+    return info.value
+
+
+def _shape_error(body: bytes | dict[str, Any]) -> PayloadError:
+    """A shape error: found before the 2xx when it is in the delivery's head (event, data,
+    its id, created_at), else when the stored delivery is normalized (it becomes a dead letter
+    naming the path; the delivery was stored, so nothing is lost)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body, default=str).encode()
+    try:
+        _verify(raw)
+    except PayloadError as early:
+        return early
+    delivery = RawDelivery(
+        platform="generic",
+        connection_id="con_t",
+        event_id="e1",
+        topic="sale.completed",
+        body=raw,
+        received_at=NOW,
+    )
+    with pytest.raises(PayloadError) as info:
+        connector.normalize(delivery)
     return info.value
 
 
@@ -45,8 +69,7 @@ def _reference() -> dict[str, Any]:
 def test_signature_is_checked_before_the_body_is_parsed() -> None:
     garbage = b"{not json"
     with pytest.raises(SignatureError):
-        connector.verify(garbage, {"Tillwise-Signature": sign(garbage, "wrong", 1)}, [SECRET],
-                         NOW)
+        connector.verify(garbage, {"Tillwise-Signature": sign(garbage, "wrong", 1)}, [SECRET], NOW)
     with pytest.raises(SignatureError):
         connector.verify(garbage, {}, [SECRET], NOW)
 
@@ -128,7 +151,7 @@ def test_field_errors_name_the_json_path(path: list[Any], value: Any, field: str
     raw = json.dumps(_mutate(path, value), default=str).encode()
     if value == 49.87:  # send a JSON number, as a POS would
         raw = raw.replace(b'"49.87"', b"49.87")
-    err = _payload_error(raw)
+    err = _shape_error(raw)
     assert err.field == field, err.detail
     assert err.detail.startswith(field)
 
@@ -145,47 +168,47 @@ def test_field_errors_name_the_json_path(path: list[Any], value: Any, field: str
     ],
 )
 def test_missing_required_fields_name_the_json_path(path: list[Any], field: str) -> None:
-    err = _payload_error(_mutate(path, None, delete=True))
+    err = _shape_error(_mutate(path, None, delete=True))
     assert err.field == field, err.detail
 
 
 def test_mixed_currencies_name_the_offending_amount() -> None:
     body = json.loads((PAYLOADS / "sale_completed_full.json").read_text())
     body["data"]["tenders"][1]["amount"]["currency"] = "EUR"
-    assert _payload_error(body).field == "data.tenders[1].amount.currency"
+    assert _shape_error(body).field == "data.tenders[1].amount.currency"
 
 
 def test_refund_quantities_and_totals_are_positive() -> None:
     body = json.loads((PAYLOADS / "refund_created.json").read_text())
     body["data"]["line_items"][0]["quantity"] = -1
-    assert _payload_error(body).field == "data.line_items[0].quantity"
+    assert _shape_error(body).field == "data.line_items[0].quantity"
     body = json.loads((PAYLOADS / "refund_created.json").read_text())
     body["data"]["total_money"]["amount"] = -999
-    assert _payload_error(body).field == "data.total_money"
+    assert _shape_error(body).field == "data.total_money"
 
 
 def test_product_shape_errors() -> None:
     base = json.loads((PAYLOADS / "product_updated.json").read_text())
     no_currency = {**base, "data": {**base["data"], "currency": None}}
-    assert _payload_error(no_currency).field == "data.currency"
+    assert _shape_error(no_currency).field == "data.currency"
     both = {**base, "data": {**base["data"], "variants": [{"sku": "X"}]}}
-    assert _payload_error(both).field == "data.variants"
+    assert _shape_error(both).field == "data.variants"
     variants = json.loads((PAYLOADS / "product_created.json").read_text())
     variants["data"]["variants"][0]["gtin"] = "4006381333932"  # wrong check digit
-    err = _payload_error(variants)
+    err = _shape_error(variants)
     assert err.field == "data.variants[0].gtin" and "check digit" in err.detail
 
 
 def test_location_time_zone_must_be_iana() -> None:
     body = json.loads((PAYLOADS / "location_updated.json").read_text())
     body["data"]["time_zone"] = "Eastern Standard Time"
-    assert _payload_error(body).field == "data.time_zone"
+    assert _shape_error(body).field == "data.time_zone"
 
 
 def test_several_errors_report_the_first_and_count_the_rest() -> None:
     body = _mutate(["data", "line_items", 0, "price"], "x")
     body["data"]["line_items"][1]["quantity"] = "y"
-    err = _payload_error(body)
+    err = _shape_error(body)
     assert err.field == "data.line_items[0].price"
     assert "1 more" in err.detail and "data.line_items[1].quantity" in err.detail
 

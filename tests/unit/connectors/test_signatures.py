@@ -49,12 +49,14 @@ def _fails(
 
 
 def test_compute_signature_matches_the_openssl_vectors() -> None:
-    assert compute_signature(BODY, "whsec_current", T) == VECTORS["signatures"][
-        "current_at_1705329000"
-    ]
-    assert compute_signature(BODY, "whsec_previous", T) == VECTORS["signatures"][
-        "previous_at_1705329000"
-    ]
+    assert (
+        compute_signature(BODY, "whsec_current", T)
+        == VECTORS["signatures"]["current_at_1705329000"]
+    )
+    assert (
+        compute_signature(BODY, "whsec_previous", T)
+        == VECTORS["signatures"]["previous_at_1705329000"]
+    )
 
 
 @pytest.mark.parametrize("case", VECTORS["good"], ids=lambda c: c["name"])

@@ -29,25 +29,53 @@ T0 = datetime(2011, 1, 10, 9, 0, tzinfo=UTC)
 
 
 def _events() -> list[SimEvent]:
-    loc = {"id": "store-eire", "name": "EIRE", "time_zone": "Europe/Dublin",
-           "country_code": "IE", "currency": "GBP"}
-    sale = {"id": "536365", "location_id": "store-eire", "customer_id": None,
-            "line_items": [{"sku": "85123A", "name": "HEART", "quantity": 2, "price": "2.55"}],
-            "total_money": {"amount": 510, "currency": "GBP"}}
+    loc = {
+        "id": "store-eire",
+        "name": "EIRE",
+        "time_zone": "Europe/Dublin",
+        "country_code": "IE",
+        "currency": "GBP",
+    }
+    sale = {
+        "id": "536365",
+        "location_id": "store-eire",
+        "customer_id": None,
+        "line_items": [{"sku": "85123A", "name": "HEART", "quantity": 2, "price": "2.55"}],
+        "total_money": {"amount": 510, "currency": "GBP"},
+    }
     return [
         SimEvent("sim:location.updated:store-eire", "location.updated", T0, loc),
-        SimEvent("sim:location.updated:store-uk", "location.updated", T0,
-                 {**loc, "id": "store-uk", "time_zone": "Europe/London"}),
-        SimEvent("sim:product.created:85123A", "product.created", T0,
-                 {"id": "85123A", "name": "HEART", "sku": "85123A", "price": "2.55",
-                  "currency": "GBP"}),
+        SimEvent(
+            "sim:location.updated:store-uk",
+            "location.updated",
+            T0,
+            {**loc, "id": "store-uk", "time_zone": "Europe/London"},
+        ),
+        SimEvent(
+            "sim:product.created:85123A",
+            "product.created",
+            T0,
+            {"id": "85123A", "name": "HEART", "sku": "85123A", "price": "2.55", "currency": "GBP"},
+        ),
         SimEvent("sim:sale.completed:536365", "sale.completed", T0 + timedelta(hours=1), sale),
-        SimEvent("sim:inventory.updated:store-eire:85123A:v1", "inventory.updated",
-                 T0 + timedelta(hours=1),
-                 {"sku": "85123A", "location_id": "store-eire", "on_hand": 3, "version": 1,
-                  "updated_at": "2011-01-10T10:00:00Z"}),
-        SimEvent("sim:sale.completed:536366", "sale.completed", T0 + timedelta(hours=2),
-                 {**sale, "id": "536366"}),
+        SimEvent(
+            "sim:inventory.updated:store-eire:85123A:v1",
+            "inventory.updated",
+            T0 + timedelta(hours=1),
+            {
+                "sku": "85123A",
+                "location_id": "store-eire",
+                "on_hand": 3,
+                "version": 1,
+                "updated_at": "2011-01-10T10:00:00Z",
+            },
+        ),
+        SimEvent(
+            "sim:sale.completed:536366",
+            "sale.completed",
+            T0 + timedelta(hours=2),
+            {**sale, "id": "536366"},
+        ),
     ]
 
 
@@ -80,13 +108,17 @@ class FakeServer:
         assert verified.event_id == event_id  # the header is the idempotency key
         duplicate = event_id in self.accepted
         self.accepted.append(event_id)
-        return httpx.Response(200, json={"status": "duplicate" if duplicate else "accepted",
-                                         "delivery_id": len(self.accepted)})
+        return httpx.Response(
+            200,
+            json={
+                "status": "duplicate" if duplicate else "accepted",
+                "delivery_id": len(self.accepted),
+            },
+        )
 
 
 def _client(server: FakeServer) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(server))
-
 
 
 def _run(server: FakeServer, events: list[SimEvent], **kw: Any) -> Any:
@@ -96,9 +128,12 @@ def _run(server: FakeServer, events: list[SimEvent], **kw: Any) -> Any:
         sleeps.append(seconds)
 
     async def go() -> Any:
-        async with _client(server) as client, WebhookSender(
-            BASE, CONN, SECRET, client=client, sleep=fake_sleep, jitter=lambda: 0.0
-        ) as sender:
+        async with (
+            _client(server) as client,
+            WebhookSender(
+                BASE, CONN, SECRET, client=client, sleep=fake_sleep, jitter=lambda: 0.0
+            ) as sender,
+        ):
             return await replay_events(events, sender, speed=None, **kw)
 
     return asyncio.run(go()), sleeps
@@ -112,8 +147,10 @@ def test_every_event_is_signed_and_delivered_once() -> None:
     assert counts.total == 6 and counts.retries == 0 and counts.duplicates == 0
     assert counts.by_event["sale.completed"] == 2
     # the stores are acknowledged before anything else is sent
-    assert server.accepted[:2] == ["sim:location.updated:store-eire",
-                                   "sim:location.updated:store-uk"]
+    assert server.accepted[:2] == [
+        "sim:location.updated:store-eire",
+        "sim:location.updated:store-uk",
+    ]
 
 
 def test_a_503_is_retried_with_backoff() -> None:
@@ -172,9 +209,10 @@ def test_a_wrong_secret_is_a_clear_401() -> None:
     server = FakeServer()
 
     async def go() -> None:
-        async with _client(server) as client, WebhookSender(
-            BASE, CONN, "not-the-secret", client=client
-        ) as sender:
+        async with (
+            _client(server) as client,
+            WebhookSender(BASE, CONN, "not-the-secret", client=client) as sender,
+        ):
             await replay_events(_events(), sender, speed=None)
 
     with pytest.raises(SimulatorError, match="HTTP 401.*Tillwise-Signature"):
@@ -205,11 +243,13 @@ def test_accelerated_clock_waits_in_simulated_time() -> None:
     server = FakeServer()
 
     async def go() -> None:
-        async with _client(server) as client, WebhookSender(
-            BASE, CONN, SECRET, client=client
-        ) as sender:
-            await replay_events(_events(), sender, speed=3600.0, monotonic=lambda: clock["now"],
-                                sleep=fake_sleep)
+        async with (
+            _client(server) as client,
+            WebhookSender(BASE, CONN, SECRET, client=client) as sender,
+        ):
+            await replay_events(
+                _events(), sender, speed=3600.0, monotonic=lambda: clock["now"], sleep=fake_sleep
+            )
 
     asyncio.run(go())
     # one simulated hour per real second: the sale at +1 h waits 1 s, the next at +2 h 1 s more
@@ -222,8 +262,16 @@ def test_simulate_returns_counts_and_respects_limit() -> None:
 
     async def go() -> Any:
         async with _client(server) as client:
-            return await simulate(BASE, CONN, SECRET, speed=None, limit=4, progress=False,
-                                  client=client, events=_events())
+            return await simulate(
+                BASE,
+                CONN,
+                SECRET,
+                speed=None,
+                limit=4,
+                progress=False,
+                client=client,
+                events=_events(),
+            )
 
     counts = asyncio.run(go())
     assert counts.total == 4 and len(server.accepted) == 4
@@ -236,8 +284,9 @@ def test_simulate_with_a_progress_bar() -> None:
 
     async def go() -> Any:
         async with _client(server) as client:
-            return await simulate(BASE, CONN, SECRET, speed=None, progress=True,
-                                  client=client, events=_events())
+            return await simulate(
+                BASE, CONN, SECRET, speed=None, progress=True, client=client, events=_events()
+            )
 
     assert asyncio.run(go()).total == 6
 

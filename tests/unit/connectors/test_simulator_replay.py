@@ -29,15 +29,22 @@ from tillwise.ports.inbox import RawDelivery
 T0 = datetime(2011, 1, 10, 9, 0, tzinfo=UTC)
 
 
-def _inv(number: str, minutes: int, lines: list[tuple[str, int, str]], *,
-         customer: str | None = "12345", country: str = "United Kingdom") -> Invoice:
+def _inv(
+    number: str,
+    minutes: int,
+    lines: list[tuple[str, int, str]],
+    *,
+    customer: str | None = "12345",
+    country: str = "United Kingdom",
+) -> Invoice:
     return Invoice(
         invoice=number,
         invoiced_at=T0 + timedelta(minutes=minutes),
         customer_id=customer,
         country=country,
-        lines=tuple(InvoiceLine(code, f"ITEM {code}", qty, Decimal(price))
-                    for code, qty, price in lines),
+        lines=tuple(
+            InvoiceLine(code, f"ITEM {code}", qty, Decimal(price)) for code, qty, price in lines
+        ),
     )
 
 
@@ -98,15 +105,36 @@ def test_uk_wall_clock_is_converted_to_utc() -> None:
 
 def test_rows_group_into_invoices_in_time_order() -> None:
     rows: list[dict[str, Any]] = [
-        {"invoice": "2", "stock_code": "22222", "description": "B", "quantity": 1,
-         "invoice_date": datetime(2011, 1, 1, 10), "price": "1.00", "customer_id": None,
-         "country": "France"},
-        {"invoice": "1", "stock_code": "11111", "description": "A", "quantity": 3,
-         "invoice_date": datetime(2011, 1, 1, 9), "price": "0.85", "customer_id": "7",
-         "country": "EIRE"},
-        {"invoice": "2", "stock_code": "33333", "description": None, "quantity": 2,
-         "invoice_date": datetime(2011, 1, 1, 10), "price": "2.10", "customer_id": None,
-         "country": "France"},
+        {
+            "invoice": "2",
+            "stock_code": "22222",
+            "description": "B",
+            "quantity": 1,
+            "invoice_date": datetime(2011, 1, 1, 10),
+            "price": "1.00",
+            "customer_id": None,
+            "country": "France",
+        },
+        {
+            "invoice": "1",
+            "stock_code": "11111",
+            "description": "A",
+            "quantity": 3,
+            "invoice_date": datetime(2011, 1, 1, 9),
+            "price": "0.85",
+            "customer_id": "7",
+            "country": "EIRE",
+        },
+        {
+            "invoice": "2",
+            "stock_code": "33333",
+            "description": None,
+            "quantity": 2,
+            "invoice_date": datetime(2011, 1, 1, 10),
+            "price": "2.10",
+            "customer_id": None,
+            "country": "France",
+        },
     ]
     first, second = invoices_from_rows(rows)
     assert (first.invoice, second.invoice) == ("1", "2")
@@ -128,50 +156,69 @@ def test_bundled_subset(bundled: Bundled) -> None:
 
 
 def test_stores_first_then_products_and_customers_before_their_sale() -> None:
-    events = build_events([
-        _inv("500", 0, [("85123A", 6, "2.55"), ("POST", 1, "18.00")]),
-        _inv("501", 5, [("85123A", 2, "2.95")], customer=None, country="Germany"),
-    ])
+    events = build_events(
+        [
+            _inv("500", 0, [("85123A", 6, "2.55"), ("POST", 1, "18.00")]),
+            _inv("501", 5, [("85123A", 2, "2.95")], customer=None, country="Germany"),
+        ]
+    )
     names = [e.event for e in events]
     assert names[:2] == ["location.updated", "location.updated"]
-    assert names[2:6] == ["product.created", "product.created", "customer.created",
-                          "sale.completed"]
+    assert names[2:6] == [
+        "product.created",
+        "product.created",
+        "customer.created",
+        "sale.completed",
+    ]
     product = events[2]
-    assert product.data == {"id": "85123A", "name": "ITEM 85123A", "sku": "85123A",
-                            "price": "2.55", "currency": "GBP"}
+    assert product.data == {
+        "id": "85123A",
+        "name": "ITEM 85123A",
+        "sku": "85123A",
+        "price": "2.55",
+        "currency": "GBP",
+    }
     assert _of(events, "product.created")[0].data["price"] == "2.55"  # first seen price
     assert len(_of(events, "customer.created")) == 1  # guests have none
     sale = _of(events, "sale.completed")[0]
     assert sale.data["total_money"] == {"amount": 6 * 255 + 1800, "currency": CURRENCY}
-    assert sale.data["line_items"][0] == {"sku": "85123A", "name": "ITEM 85123A",
-                                         "quantity": 6, "price": "2.55"}
+    assert sale.data["line_items"][0] == {
+        "sku": "85123A",
+        "name": "ITEM 85123A",
+        "quantity": 6,
+        "price": "2.55",
+    }
     assert sale.payload()["created_at"] == "2011-01-10T09:00:00Z"
 
 
 def test_c_invoices_become_refunds_with_positive_amounts() -> None:
-    events = build_events([
-        _inv("500", 0, [("22222", 4, "1.25")]),
-        _inv("C501", 10, [("22222", -2, "1.25"), ("POST", -1, "18.00")]),
-    ])
+    events = build_events(
+        [
+            _inv("500", 0, [("22222", 4, "1.25")]),
+            _inv("C501", 10, [("22222", -2, "1.25"), ("POST", -1, "18.00")]),
+        ]
+    )
     [refund] = _of(events, "refund.created")
     assert refund.event_id == "sim:refund.created:C501"
     assert refund.data["transaction_id"] is None
     assert refund.data["total_money"] == {"amount": 2 * 125 + 1800, "currency": "GBP"}
-    assert [(x["sku"], x["quantity"], x["price"], x["restock"])
-            for x in refund.data["line_items"]] == [
-        ("22222", 2, "1.25", True), ("POST", 1, "18.00", False)]
+    assert [
+        (x["sku"], x["quantity"], x["price"], x["restock"]) for x in refund.data["line_items"]
+    ] == [("22222", 2, "1.25", True), ("POST", 1, "18.00", False)]
     assert not _of(events, "sale.completed")[1:]
 
 
 def test_stock_is_never_negative_and_restocks_on_refund() -> None:
     # 12 units sold over the window → opening stock 6
-    events = build_events([
-        _inv("500", 0, [("22222", 6, "1.00")]),
-        _inv("501", 1, [("22222", 6, "1.00")]),  # sold past zero: stays 0, no change
-        _inv("C502", 2, [("22222", -2, "1.00")]),
-        _inv("503", 3, [("22222", -1, "0.00")], customer=None),  # the data's own adjustment
-        _inv("504", 4, [("POST", 1, "18.00")]),  # not merchandise: not stocked
-    ])
+    events = build_events(
+        [
+            _inv("500", 0, [("22222", 6, "1.00")]),
+            _inv("501", 1, [("22222", 6, "1.00")]),  # sold past zero: stays 0, no change
+            _inv("C502", 2, [("22222", -2, "1.00")]),
+            _inv("503", 3, [("22222", -1, "0.00")], customer=None),  # the data's own adjustment
+            _inv("504", 4, [("POST", 1, "18.00")]),  # not merchandise: not stocked
+        ]
+    )
     levels = [(e.data["on_hand"], e.data["version"]) for e in _of(events, "inventory.updated")]
     assert levels == [(0, 1), (2, 2), (1, 3)]
     assert [e.event_id for e in _of(events, "inventory.updated")] == [
@@ -184,8 +231,10 @@ def test_stock_is_never_negative_and_restocks_on_refund() -> None:
 
 def test_merchandise_codes() -> None:
     assert is_merchandise("85123A") and is_merchandise("22423")
-    assert not any(is_merchandise(c) for c in ["POST", "DOT", "M", "D", "C2", "BANK CHARGES",
-                                               "AMAZONFEE", "gift_0001_20"])
+    assert not any(
+        is_merchandise(c)
+        for c in ["POST", "DOT", "M", "D", "C2", "BANK CHARGES", "AMAZONFEE", "gift_0001_20"]
+    )
 
 
 def test_bundled_stream_invariants(bundled: Bundled) -> None:
@@ -235,8 +284,10 @@ def test_simulated_events_are_valid_generic_deliveries(bundled: Bundled) -> None
     for e in sample:
         body = e.body()
         assert json.loads(body)["event"] == e.event
-        headers = {"Tillwise-Signature": sign(body, "k", int(now.timestamp())),
-                   "Tillwise-Event-Id": e.event_id}
+        headers = {
+            "Tillwise-Signature": sign(body, "k", int(now.timestamp())),
+            "Tillwise-Event-Id": e.event_id,
+        }
         verified = connector.verify(body, headers, ["k"], now)
         assert verified.event_id == e.event_id
         batch = connector.normalize(

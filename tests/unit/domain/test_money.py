@@ -27,8 +27,9 @@ def test_exponent_follows_iso_4217(currency: str, digits: int) -> None:
         (7, "usd", 700, "7.00 USD"),
     ],
 )
-def test_from_decimal_is_exact(value: str | Decimal | int, currency: str, minor: int,
-                               shown: str) -> None:
+def test_from_decimal_is_exact(
+    value: str | Decimal | int, currency: str, minor: int, shown: str
+) -> None:
     money = Money.from_decimal(value, currency)
     assert money.amount == minor
     assert str(money) == shown
@@ -44,8 +45,9 @@ def test_floats_are_refused() -> None:
         Money(amount=999, currency="USD").times(1.5)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("value", "currency"), [("29.999", "USD"), ("1500.5", "JPY"),
-                                                 ("1.2345", "KWD")])
+@pytest.mark.parametrize(
+    ("value", "currency"), [("29.999", "USD"), ("1500.5", "JPY"), ("1.2345", "KWD")]
+)
 def test_too_many_decimals_are_refused(value: str, currency: str) -> None:
     with pytest.raises(InvalidMoney, match=f"more than {exponent(currency)} decimal places"):
         Money.from_decimal(value, currency)

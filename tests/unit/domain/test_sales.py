@@ -44,17 +44,24 @@ def test_a_consistent_sale_has_no_issue() -> None:
 
 def test_computed_total_applies_discounts_and_only_added_taxes() -> None:
     line = TransactionLine(
-        sku="A", quantity=Decimal(3), unit_price=usd(1000),
+        sku="A",
+        quantity=Decimal(3),
+        unit_price=usd(1000),
         discounts=(Discount(amount=usd(500)),),
         taxes=(Tax(amount=usd(200), rate=Decimal("0.08")),),
     )
     vat_line = TransactionLine(
-        sku="B", quantity=Decimal("0.5"), unit_price=usd(999),  # weighed: 499.5 → 500
+        sku="B",
+        quantity=Decimal("0.5"),
+        unit_price=usd(999),  # weighed: 499.5 → 500
         taxes=(Tax(amount=usd(83), included=True),),
     )
     sale = make(
-        Transaction, lines=(line, vat_line), discounts=(Discount(amount=usd(100)),),
-        taxes=(Tax(amount=usd(50)),), total=usd(3150),
+        Transaction,
+        lines=(line, vat_line),
+        discounts=(Discount(amount=usd(100)),),
+        taxes=(Tax(amount=usd(50)),),
+        total=usd(3150),
     )
     # 3000 - 500 + 500 - 100 + 200 + 50 (the included VAT is already in the price)
     assert sale.computed_total() == usd(3150)

@@ -61,7 +61,8 @@ def test_roles_are_data_and_validated() -> None:
 
 def test_validate_scopes() -> None:
     assert validate_scopes(["audit:read", "deadletters:*", "audit:read"]) == (
-        "audit:read", "deadletters:*",
+        "audit:read",
+        "deadletters:*",
     )
     with pytest.raises(ValueError, match="unknown permission"):
         validate_scopes(["audit:raed"])

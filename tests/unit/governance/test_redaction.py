@@ -36,7 +36,10 @@ def test_redact_leaves_ordinary_text_alone() -> None:
     text = "actor token:abc123 did tokens:write on store loc_1 (secret_count=2)"
     assert redact(text) == text
     assert redact({"token_id": "abc", "n": 3, "ok": True, "none": None}) == {
-        "token_id": "abc", "n": 3, "ok": True, "none": None,
+        "token_id": "abc",
+        "n": 3,
+        "ok": True,
+        "none": None,
     }
 
 
@@ -59,9 +62,19 @@ def test_redact_walks_structures_and_masks_sensitive_keys() -> None:
 
 @pytest.mark.parametrize(
     ("key", "sensitive"),
-    [("secret", True), ("webhook_secret", True), ("clientSecret", True), ("password", True),
-     ("access_token", True), ("Authorization", True), ("apiKey", True), ("token_id", False),
-     ("secret_count", False), ("name", False), ("tokens_used", False)],
+    [
+        ("secret", True),
+        ("webhook_secret", True),
+        ("clientSecret", True),
+        ("password", True),
+        ("access_token", True),
+        ("Authorization", True),
+        ("apiKey", True),
+        ("token_id", False),
+        ("secret_count", False),
+        ("name", False),
+        ("tokens_used", False),
+    ],
 )
 def test_sensitive_keys(key: str, sensitive: bool) -> None:
     assert is_sensitive_key(key) is sensitive

@@ -122,9 +122,10 @@ def test_default_key_file_sits_beside_the_sqlite_database(tmp_path: Path) -> Non
     box = load_or_create_key(settings(database_url=f"sqlite:///{db}"))
     assert (tmp_path / "shop.key").exists()
     assert stat.S_IMODE((tmp_path / "shop.key").stat().st_mode) == 0o600
-    assert SecretBox((tmp_path / "shop.key").read_text().split()).decrypt(
-        box.encrypt("v-12345")
-    ) == "v-12345"
+    assert (
+        SecretBox((tmp_path / "shop.key").read_text().split()).decrypt(box.encrypt("v-12345"))
+        == "v-12345"
+    )
     assert default_key_path(f"sqlite:///{db}") == tmp_path / "shop.key"
     assert default_key_path("sqlite://") == Path.cwd() / "tillwise.key"
     assert default_key_path(PG_URL) is None

@@ -10,10 +10,17 @@ SECRET = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"
 def test_parse_token() -> None:
     assert parse_token(f"tw_0123456789abcdef_{SECRET}") == ("0123456789abcdef", SECRET)
     assert parse_token(f"tw_0123456789abcdef_{SECRET[:-1]}_") == (
-        "0123456789abcdef", SECRET[:-1] + "_",
+        "0123456789abcdef",
+        SECRET[:-1] + "_",
     )
-    for bad in ("", "tw_nope_nope", f"tw_0123456789ABCDEF_{SECRET}",
-                f"xx_0123456789abcdef_{SECRET}", f"tw_0123456789abcdef_{SECRET}x", None):
+    for bad in (
+        "",
+        "tw_nope_nope",
+        f"tw_0123456789ABCDEF_{SECRET}",
+        f"xx_0123456789abcdef_{SECRET}",
+        f"tw_0123456789abcdef_{SECRET}x",
+        None,
+    ):
         assert parse_token(bad) is None  # type: ignore[arg-type]
 
 

@@ -65,7 +65,7 @@ def list_connections(container: ContainerDep) -> dict[str, Any]:
 def create_connection(
     body: ConnectionCreate,
     container: ContainerDep,
-    principal: Principal = require("connections:write"),  # type: ignore[assignment]
+    principal: Principal = require("connections:write"),
 ) -> ConnectionPublic:
     if body.platform not in container.connectors:
         known = ", ".join(sorted(container.connectors))
@@ -102,7 +102,7 @@ class TokenCreated(BaseModel):
 def create_token(
     body: TokenCreate,
     container: ContainerDep,
-    principal: Principal = require("tokens:write"),  # type: ignore[assignment]
+    principal: Principal = require("tokens:write"),
 ) -> TokenCreated:
     from tillwise.governance.rbac import ROLES
 

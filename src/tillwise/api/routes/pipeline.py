@@ -124,7 +124,7 @@ class ReplayPublic(BaseModel):
 async def replay(
     dead_letter_id: int,
     container: ContainerDep,
-    principal: Principal = require("deadletters:replay"),  # type: ignore[assignment]
+    principal: Principal = require("deadletters:replay"),
 ) -> ReplayPublic:
     letter = container.dead_letters.get(dead_letter_id)
     if letter is None:

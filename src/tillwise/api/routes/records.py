@@ -82,11 +82,23 @@ def _add(
         return to_public(item)
 
 
-_add("/transactions", Transaction, TransactionPublic, TransactionPublic.of,
-     "transactions:read", "transaction")
+_add(
+    "/transactions",
+    Transaction,
+    TransactionPublic,
+    TransactionPublic.of,
+    "transactions:read",
+    "transaction",
+)
 _add("/refunds", Refund, RefundPublic, RefundPublic.of, "transactions:read", "refund")
 _add("/products", Product, ProductPublic, ProductPublic.of, "products:read", "product")
-_add("/inventory-levels", InventoryLevel, InventoryLevelPublic, InventoryLevelPublic.of,
-     "inventory:read", "inventory level")
+_add(
+    "/inventory-levels",
+    InventoryLevel,
+    InventoryLevelPublic,
+    InventoryLevelPublic.of,
+    "inventory:read",
+    "inventory level",
+)
 _add("/customers", Customer, CustomerPublic, CustomerPublic.of, "customers:read", "customer")
 _add("/locations", Location, LocationPublic, LocationPublic.of, "locations:read", "location")

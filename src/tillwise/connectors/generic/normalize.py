@@ -86,8 +86,9 @@ class _Context:
         self.created_at = created_at.astimezone(UTC)
 
     def ref(self, external_id: str) -> SourceRef:
-        return SourceRef(platform=PLATFORM, connection_id=self.connection_id,
-                         external_id=external_id)
+        return SourceRef(
+            platform=PLATFORM, connection_id=self.connection_id, external_id=external_id
+        )
 
     def updated_at(self, updated_at: datetime | None) -> datetime:
         return (updated_at or self.created_at).astimezone(UTC)

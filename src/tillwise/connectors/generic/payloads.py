@@ -302,7 +302,11 @@ class LocationUpdated(_Delivery):
 
 
 GenericPayload = (
-    SaleCompleted | RefundCreated | InventoryUpdated | CustomerChanged | ProductChanged
+    SaleCompleted
+    | RefundCreated
+    | InventoryUpdated
+    | CustomerChanged
+    | ProductChanged
     | LocationUpdated
 )
 
@@ -376,21 +380,65 @@ def _from_validation_error(exc: ValidationError) -> PayloadError:
     return PayloadError(detail, field=path)
 
 
+@dataclass(frozen=True)
+class DeliveryHead:
+    """What the webhook endpoint needs before storing a delivery: its event and identity."""
+
+    event: GenericEvent
+    record_id: str
+    created_at_raw: str
+
+
+def _event_of(obj: Any) -> GenericEvent:
+    if not isinstance(obj, dict):
+        raise PayloadError("body must be a JSON object", field="body")
+    name = obj.get("event")
+    if name in (None, ""):
+        raise PayloadError("event is missing", field="event")
+    try:
+        return GenericEvent(name) if isinstance(name, str) else _unknown_event(name)
+    except ValueError:
+        return _unknown_event(name)
+
+
+def _unknown_event(name: Any) -> GenericEvent:
+    known = ", ".join(e.value for e in GenericEvent)
+    raise PayloadError(f"unknown event {name!r}; expected one of: {known}", field="event")
+
+
+def parse_head(raw: bytes) -> DeliveryHead:
+    """The cheap check done before the 2xx: well-formed JSON, a known ``event``, a ``data``
+    object naming its record, and ``created_at``. The full shape is validated by
+    :func:`parse_body` when the delivery is normalized (after it is safely stored); an error
+    there parks the delivery as a dead letter naming the JSON path."""
+    try:
+        obj = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}", field="body") from exc
+    event = _event_of(obj)
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        raise PayloadError("data must be a JSON object", field="data")
+    if event is GenericEvent.INVENTORY_UPDATED:
+        parts = [data.get("location_id"), data.get("sku")]
+        names = ["data.location_id", "data.sku"]
+    else:
+        parts, names = [data.get("id")], ["data.id"]
+    for value, name in zip(parts, names, strict=True):
+        if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
+            raise PayloadError(f"{name} is missing or not a string", field=name)
+    created_at = obj.get("created_at")
+    if not isinstance(created_at, str) or not created_at:
+        raise PayloadError("created_at is missing", field="created_at")
+    return DeliveryHead(
+        event=event, record_id=":".join(str(p) for p in parts), created_at_raw=created_at
+    )
+
+
 def parse_body(raw: bytes) -> ParsedBody:
     """Parse and validate one generic delivery body; :class:`PayloadError` names the field."""
     obj = load_json(raw)
-    if not isinstance(obj, dict):
-        raise PayloadError("body must be a JSON object", field="body")
-    if "event" not in obj or obj["event"] in (None, ""):
-        raise PayloadError("event is missing", field="event")
-    name = obj["event"]
-    try:
-        event = GenericEvent(name) if isinstance(name, str) else None
-    except ValueError:
-        event = None
-    if event is None:
-        known = ", ".join(e.value for e in GenericEvent)
-        raise PayloadError(f"unknown event {name!r}; expected one of: {known}", field="event")
+    event = _event_of(obj)
     try:
         payload = cast(GenericPayload, SHAPES[event].model_validate(obj))
     except ValidationError as exc:

@@ -1,4 +1,8 @@
-"""Verify a generic webhook: signature on the raw bytes first, then parse and validate the body.
+"""Verify a generic webhook: signature on the raw bytes first, then the delivery's head.
+
+Only what is needed to store the delivery is checked before the 2xx (well-formed JSON, a known
+event, the record's id, ``created_at``); the full shape is validated when the stored delivery is
+normalized, and a shape error parks it as a dead letter naming the JSON path — nothing is lost.
 
 The idempotency key (``VerifiedDelivery.event_id``) is the ``Tillwise-Event-Id`` header when the
 sender sets one, otherwise ``"<event>:<data.id>:<created_at as sent>"`` (for
@@ -14,13 +18,13 @@ from datetime import datetime
 from tillwise.ports.platform import PayloadError, VerifiedDelivery
 
 from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, header_value, verify_headers
-from .payloads import ParsedBody, parse_body
+from .payloads import DeliveryHead, parse_head
 
 EVENT_ID_HEADER = "Tillwise-Event-Id"
 MAX_EVENT_ID_LENGTH = 255
 
 
-def idempotency_key(parsed: ParsedBody, headers: Mapping[str, str]) -> str:
+def idempotency_key(parsed: DeliveryHead, headers: Mapping[str, str]) -> str:
     """The delivery's idempotency key (see the module docstring)."""
     given = header_value(headers, EVENT_ID_HEADER)
     if given is not None:
@@ -47,7 +51,7 @@ def verify(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> VerifiedDelivery:
-    """Signature first (SignatureError), then the body (PayloadError naming the field)."""
+    """Signature first (SignatureError), then the head (PayloadError naming the field)."""
     verify_headers(raw_body, headers, secrets, now, tolerance=tolerance, header=SIGNATURE_HEADER)
-    parsed = parse_body(raw_body)
-    return VerifiedDelivery(event_id=idempotency_key(parsed, headers), topic=parsed.event.value)
+    head = parse_head(raw_body)
+    return VerifiedDelivery(event_id=idempotency_key(head, headers), topic=head.event.value)

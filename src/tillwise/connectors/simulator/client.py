@@ -187,8 +187,7 @@ class WebhookSender:
                 hint = _retry_after(resp)
                 if status < 500 and status != 429:  # the request itself is wrong: stop
                     raise SimulatorError(
-                        f"the server rejected {event.event} {event.event_id!r} "
-                        f"({problem})",
+                        f"the server rejected {event.event} {event.event_id!r} ({problem})",
                         event=event,
                         status=status,
                     )

@@ -20,8 +20,14 @@ from zoneinfo import ZoneInfo
 SOURCE_ZONE = ZoneInfo("Europe/London")
 SUBSET_FILE = "online_retail_subset.parquet"
 COLUMNS = (
-    "invoice", "stock_code", "description", "quantity", "invoice_date", "price",
-    "customer_id", "country",
+    "invoice",
+    "stock_code",
+    "description",
+    "quantity",
+    "invoice_date",
+    "price",
+    "customer_id",
+    "country",
 )
 
 

@@ -1,8 +1,10 @@
-"""Alembic environment: URL from the config (set by tillwise.store.migrate), batch mode for SQLite."""
+"""Alembic environment: URL from the config (set by tillwise.store.migrate), batch mode for
+SQLite."""
 
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from tillwise.store import tables_all  # noqa: F401  (registers every table on metadata)
 from tillwise.store.engine import make_engine
@@ -24,7 +26,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -86,9 +86,7 @@ def _create_record_table(name: str, query_columns: list[sa.Column]) -> None:
             name=op.f(f"uq_{name}_platform_connection_id_external_id"),
         ),
     )
-    op.create_index(
-        f"ix_{name}_connection_id_external_id", name, ["connection_id", "external_id"]
-    )
+    op.create_index(f"ix_{name}_connection_id_external_id", name, ["connection_id", "external_id"])
     for column in query_columns:
         op.create_index(op.f(f"ix_{name}_{column.name}"), name, [column.name])
 
@@ -124,7 +122,10 @@ def upgrade() -> None:
         sa.Column("refunds_count", sa.BigInteger(), nullable=False),
         sa.Column("refunds_amount", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "connection_id", "location_external_id", "day", "currency",
+            "connection_id",
+            "location_external_id",
+            "day",
+            "currency",
             name=op.f("pk_daily_sales"),
         ),
     )

@@ -50,9 +50,7 @@ def upgrade() -> None:
         sa.Column("created_at", _UTC, nullable=False),
         sa.Column("updated_at", _UTC, nullable=False),
         sa.Column("revoked_at", _UTC, nullable=True),
-        sa.CheckConstraint(
-            "status IN ('active', 'revoked')", name=op.f("ck_connections_status")
-        ),
+        sa.CheckConstraint("status IN ('active', 'revoked')", name=op.f("ck_connections_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connections")),
     )
 
