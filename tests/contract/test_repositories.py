@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from tillwise.domain.merge import MergeDecision
 from tillwise.domain.normalized import CanonicalRecord
 from tillwise.domain.purchasing import PurchaseOrder
 from tillwise.domain.sales import IssueCode, Transaction
-from tillwise.ports.repositories import DailySales, Page
+from tillwise.ports.repositories import DailySales, Page, SalesContribution
 from tillwise.store.engine import make_engine, make_session_factory
 from tillwise.store.tables import RECORD_TABLES, outbox, processed_messages, record_table
 from tillwise.store.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
@@ -331,14 +332,13 @@ def test_events_list_newest_first_with_filters_and_pages(store: Store) -> None:
 # -- reporting ---------------------------------------------------------------------------------
 
 
-def _add(store: Store, day: date, currency: str = "USD", **counters: int) -> None:
+def _add(
+    store: Store, day: date, currency: str = "USD", *, record: str | None = None, **counters: int
+) -> None:
     with store.uow() as uow:
-        uow.reporting.add_daily_sales(
-            connection_id=CONNECTION,
-            location_external_id="loc_xyz789",
-            day=day,
-            currency=currency,
-            **counters,
+        uow.reporting.set_contribution(
+            record or str(uuid.uuid4()),
+            SalesContribution(CONNECTION, "loc_xyz789", day, currency, **counters),
         )
 
 
@@ -362,6 +362,27 @@ def test_daily_sales_accumulate(store: Store) -> None:
     assert rows == [eur, usd_on(day, 2, 5987, 1, 999), usd_on(next_day, 1, 100, 0, 0)]
     assert only_next == [usd_on(next_day, 1, 100, 0, 0)]
     assert only_first == [eur, usd_on(day, 2, 5987, 1, 999)]
+
+
+def test_a_record_contributes_once_however_often_it_is_set(store: Store) -> None:
+    day, next_day = date(2024, 1, 15), date(2024, 1, 16)
+    # given a sale counted on the 15th, delivered twice
+    _add(store, day, record="sale-1", sales_count=1, sales_amount=4987)
+    _add(store, day, record="sale-1", sales_count=1, sales_amount=4987)
+    with store.uow() as uow:
+        assert [(r.day, r.sales_count, r.sales_amount) for r in uow.reporting.daily_sales()] == [
+            (day, 1, 4987)
+        ]
+    # when the POS corrects it (another day, another total), it moves instead of adding up
+    _add(store, next_day, record="sale-1", sales_count=1, sales_amount=5000)
+    with store.uow() as uow:
+        rows = [(r.day, r.sales_count, r.sales_amount) for r in uow.reporting.daily_sales()]
+    assert rows == [(day, 0, 0), (next_day, 1, 5000)]
+    # and withdrawing it (a void) takes it back out
+    with store.uow() as uow:
+        uow.reporting.set_contribution("sale-1", None)
+    with store.uow() as uow:
+        assert all(r.sales_count == 0 for r in uow.reporting.daily_sales())
 
 
 def test_concurrent_daily_sales_additions_are_not_lost(store: Store) -> None:

@@ -70,19 +70,26 @@ class DailySales:
     refunds_amount: int  # minor units, positive
 
 
+@dataclass(frozen=True)
+class SalesContribution:
+    """What one sale or refund adds to its store's day (a voided sale adds nothing)."""
+
+    connection_id: str
+    location_external_id: str
+    day: date  # the store's local calendar day
+    currency: str
+    sales_count: int = 0
+    sales_amount: int = 0  # minor units
+    refunds_count: int = 0
+    refunds_amount: int = 0  # minor units, positive
+
+
 class ReportingRepository(Protocol):
-    def add_daily_sales(
-        self,
-        *,
-        connection_id: str,
-        location_external_id: str,
-        day: date,
-        currency: str,
-        sales_count: int = 0,
-        sales_amount: int = 0,
-        refunds_count: int = 0,
-        refunds_amount: int = 0,
-    ) -> None: ...
+    def set_contribution(self, record_id: str, contribution: SalesContribution | None) -> None:
+        """Make ``record_id``'s share of ``daily_sales`` equal ``contribution`` (None: nothing):
+        its previous share, if any, is taken back first, so re-deliveries and corrections of a
+        record never count twice."""
+        ...
 
     def daily_sales(
         self, *, since: date | None = None, until: date | None = None

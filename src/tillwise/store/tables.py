@@ -175,6 +175,22 @@ daily_sales = Table(
     Column("refunds_amount", BigInteger, nullable=False),  # minor units, positive
 )
 
+# What each sale or refund currently adds to ``daily_sales`` (one row per record), so that a
+# re-delivered or corrected record replaces its contribution instead of adding a second one.
+sales_contributions = Table(
+    "sales_contributions",
+    metadata,
+    Column("record_id", String(36), primary_key=True),
+    Column("connection_id", CONNECTION_ID, nullable=False),
+    Column("location_external_id", EXTERNAL_ID, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("currency", CURRENCY, nullable=False),
+    Column("sales_count", BigInteger, nullable=False),
+    Column("sales_amount", BigInteger, nullable=False),
+    Column("refunds_count", BigInteger, nullable=False),
+    Column("refunds_amount", BigInteger, nullable=False),
+)
+
 # Which consumer handled which message (exactly-once effects under at-least-once delivery).
 processed_messages = Table(
     "processed_messages",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from tillwise.ports.repositories import DailySales
+from tillwise.ports.repositories import DailySales, SalesContribution
 
 from .. import mappers
-from ..tables import daily_sales
+from ..tables import daily_sales, sales_contributions
 from ._insert import insert_for
 
 _COUNTERS = ("sales_count", "sales_amount", "refunds_count", "refunds_amount")
@@ -23,34 +24,54 @@ class SqlReportingRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add_daily_sales(
-        self,
-        *,
-        connection_id: str,
-        location_external_id: str,
-        day: date,
-        currency: str,
-        sales_count: int = 0,
-        sales_amount: int = 0,
-        refunds_count: int = 0,
-        refunds_amount: int = 0,
-    ) -> None:
-        """Add to the day's counters (creating the row at the first addition), in one statement,
-        so concurrent additions never lose one another."""
-        insert = insert_for(self._session, daily_sales).values(
-            connection_id=connection_id,
-            location_external_id=location_external_id,
-            day=day,
-            currency=currency,
-            sales_count=sales_count,
-            sales_amount=sales_amount,
-            refunds_count=refunds_count,
-            refunds_amount=refunds_amount,
+    def set_contribution(self, record_id: str, contribution: SalesContribution | None) -> None:
+        """Replace the record's share of the daily counters (see the port). The contribution row
+        is locked first, so concurrent handling of one record serializes on it."""
+        row = (
+            self._session.execute(
+                select(sales_contributions)
+                .where(sales_contributions.c.record_id == record_id)
+                .with_for_update()
+            )
+            .mappings()
+            .first()
+        )
+        old = _contribution(row) if row is not None else None
+        if old == contribution:
+            return
+        if old is not None:
+            self._add(old, sign=-1)
+        if contribution is not None:
+            self._add(contribution, sign=1)
+        values = asdict(contribution) if contribution is not None else None
+        if row is None and values is not None:
+            self._session.execute(insert(sales_contributions).values(record_id=record_id, **values))
+        elif values is not None:
+            self._session.execute(
+                update(sales_contributions)
+                .where(sales_contributions.c.record_id == record_id)
+                .values(**values)
+            )
+        else:
+            self._session.execute(
+                delete(sales_contributions).where(sales_contributions.c.record_id == record_id)
+            )
+
+    def _add(self, c: SalesContribution, *, sign: int) -> None:
+        """Add to the day's counters in one statement (creating the row at the first addition),
+        so concurrent additions for different records never lose one another."""
+        counters = {name: sign * getattr(c, name) for name in _COUNTERS}
+        statement = insert_for(self._session, daily_sales).values(
+            connection_id=c.connection_id,
+            location_external_id=c.location_external_id,
+            day=c.day,
+            currency=c.currency,
+            **counters,
         )
         self._session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[c.name for c in daily_sales.primary_key],
-                set_={name: daily_sales.c[name] + insert.excluded[name] for name in _COUNTERS},
+            statement.on_conflict_do_update(
+                index_elements=[col.name for col in daily_sales.primary_key],
+                set_={name: daily_sales.c[name] + statement.excluded[name] for name in _COUNTERS},
             )
         )
 
@@ -70,3 +91,8 @@ class SqlReportingRepository:
             query = query.where(daily_sales.c.day <= until)
         rows = self._session.execute(query).mappings()
         return [mappers.daily_sales_from_row(row) for row in rows]
+
+
+def _contribution(row: object) -> SalesContribution:
+    values = {f: row[f] for f in SalesContribution.__dataclass_fields__}  # type: ignore[index]
+    return SalesContribution(**values)
