@@ -34,6 +34,7 @@ class Container:
 
     settings: Settings
     engine: Engine
+    work_engine: Engine
     uow: UnitOfWorkFactory
     inbox: Inbox
     bus: Bus
@@ -49,6 +50,7 @@ class Container:
         await self.inbox.close()
         await self.bus.close()
         self.engine.dispose()
+        self.work_engine.dispose()
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
@@ -65,14 +67,21 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     from tillwise.store.unit_of_work import SqlUnitOfWorkFactory
 
     clock = clock or SystemClock()
-    engine = make_engine(settings.database_url)
-    bus = _build_bus(settings, engine)
-    relay = OutboxRelay(engine, bus)
+    engine = make_engine(settings.database_url)  # inbox and governance: fsync'd commits
+    # What the pipeline derives from the inbox can be rebuilt from it (see store.engine).
+    work_engine = (
+        make_engine(settings.database_url, durable=False) if settings.is_sqlite else engine
+    )
+    bus = _build_bus(settings, work_engine)
+    relay = OutboxRelay(work_engine, bus)
     audit = AuditLog(engine, clock)
     return Container(
         settings=settings,
         engine=engine,
-        uow=SqlUnitOfWorkFactory(make_session_factory(engine), on_commit=relay.notify),
+        work_engine=work_engine,
+        uow=SqlUnitOfWorkFactory(
+            make_session_factory(work_engine), on_commit=relay.notify, clock=clock
+        ),
         inbox=SqlInbox(
             engine,
             outbox_notify=relay.notify,
@@ -80,7 +89,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             clock=clock,
         ),
         bus=bus,
-        dead_letters=SqlDeadLetters(engine),
+        dead_letters=SqlDeadLetters(work_engine),
         connectors=default_connectors(),
         connections=Connections(engine, load_or_create_key(settings), audit, clock),
         tokens=Tokens(engine, audit, clock),

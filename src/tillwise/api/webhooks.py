@@ -28,25 +28,29 @@ class WebhookAccepted(BaseModel):
     delivery_id: int
 
 
+def _too_large(limit: int) -> Problem:
+    return Problem(413, "body_too_large", f"body exceeds {limit} bytes", field="body")
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     """The body as bytes, refusing it as soon as it passes ``limit`` (declared or streamed)."""
     declared = request.headers.get("content-length")
-    too_large = Problem(413, "body_too_large", f"body exceeds {limit} bytes", field="body")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise too_large
-            chunks.append(chunk)
+                raise _too_large(limit)
+            if chunk:
+                chunks.append(chunk)
     except ClientDisconnect as exc:  # the sender hung up: nothing to store, nobody to answer
         raise Problem(
             400, "client_disconnected", "the request body was not received whole", field="body"
         ) from exc
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one chunk: no copy
 
 
 @router.post(

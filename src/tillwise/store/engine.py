@@ -1,40 +1,99 @@
-"""Engine and session factory from a database URL; SQLite gets WAL, FULL sync and foreign keys."""
+"""Engine and session factory from a database URL; SQLite gets WAL, foreign keys and a sync level.
+
+``durable=True`` (the default) makes every SQLite commit fsync the WAL before it returns
+(``synchronous=FULL``): what the inbox and governance need, since a 2xx or an audit entry must
+survive a power cut. Data the pipeline derives from the inbox (canonical records, events, bus
+leases) may use ``durable=False`` (``synchronous=NORMAL``: safe against a process crash; a power
+cut can lose the newest commits, but never out of order, and they are rebuilt from the inbox).
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# One writer at a time per SQLite file in this process, queued on a lock rather than on
+# SQLite's busy handler (which sleeps in steps of up to 100 ms while another thread commits).
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+
+def _write_lock(path: str) -> threading.Lock:
+    key = str(Path(path).resolve()) if path and path != ":memory:" else f":memory:{id(path)}"
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
+class _SerializedConnection(sqlite3.Connection):
+    """A sqlite3 connection that gives the file's write lock back when its transaction ends."""
+
+    write_lock: threading.Lock
+    holding = False
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.release_write_lock()
+
+    def release_write_lock(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.write_lock.release()
+
+
+def make_engine(url: str, *, durable: bool = True, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        lock = _write_lock(path)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": 30,
+                "factory": _SerializedConnection,
+            },
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
             dbapi_conn.isolation_level = None
+            dbapi_conn.write_lock = lock
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is fsync'd before it returns, so a 2xx means durably stored.
-            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: no deadlock upgrading a read to a write
-            # when several threads write (busy_timeout then queues them instead of failing).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # IMMEDIATE takes SQLite's write lock up front: no deadlock upgrading a read to a
+            # write. Threads of this process queue on the Python lock first (fair, no sleeping);
+            # other processes still meet busy_timeout.
+            dbapi_conn = conn.connection.dbapi_connection
+            lock.acquire()
+            dbapi_conn.holding = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                dbapi_conn.release_write_lock()
+                raise
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -406,13 +406,17 @@ def _unknown_event(name: Any) -> GenericEvent:
     raise PayloadError(f"unknown event {name!r}; expected one of: {known}", field="event")
 
 
+_HEAD_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def parse_head(raw: bytes) -> DeliveryHead:
     """The cheap check done before the 2xx: well-formed JSON, a known ``event``, a ``data``
     object naming its record, and ``created_at``. The full shape is validated by
     :func:`parse_body` when the delivery is normalized (after it is safely stored); an error
     there parks the delivery as a dead letter naming the JSON path."""
     try:
-        obj = json.loads(raw, parse_constant=_refuse_constant)
+        # json.loads(raw, parse_constant=...) without building a decoder per call
+        obj = _HEAD_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PayloadError(f"body is not valid JSON: {exc}", field="body") from exc
     event = _event_of(obj)
