@@ -268,7 +268,7 @@ def main() -> None:
         "p99 ms",
         "CPU µs/req",
         "non-2xx",
-        "stored rows",
+        "inbox rows (incl. warm-up)",
     ):
         table.add_column(col, justify="right")
     for r in results:

@@ -193,7 +193,8 @@ def test_unacked_message_is_redelivered_after_ack_wait(make_bus: BusFactory) -> 
         # the worker "crashes": no ack, no nack; the lease runs out
         again = await bus.fetch("events", "c", timeout=REDELIVERY_TIMEOUT)
         assert ns(again) == [1]
-        assert again[0].attempt == 2
+        meta = getattr(again[0].handle, "metadata", None)
+        assert again[0].attempt == 2, (first, again, meta, getattr(first.handle, "metadata", None))
         await bus.ack(again[0])
         assert await bus.pending("events", "c") == 0
 

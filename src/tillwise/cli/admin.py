@@ -105,7 +105,9 @@ def tokens_create(
             {"id": info.id, "role": info.role, "expires_at": info.expires_at, "token": plaintext}
         )
     else:
-        console.print(f"token {info.id} ({info.role}): [bold]{plaintext}[/]  (shown once)")
+        console.print(
+            f"token {info.id} ({info.role}): [bold]{plaintext}[/]  (shown once)", soft_wrap=True
+        )
 
 
 @deadletters_app.command("list")

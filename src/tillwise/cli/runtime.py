@@ -158,14 +158,15 @@ def demo(
                 await serving
                 fail(f"the server could not start on {base}")
             await asyncio.sleep(0.05)
-        console.print(f"[bold green]Dashboard:[/] {base}/?token={token}")
+        # soft_wrap: the link must stay on one line to be clickable and copyable
+        console.print(f"[bold green]Dashboard:[/] {base}/?token={token}", soft_wrap=True)
         console.print(f"API docs: {base}/docs   (bearer token above)")
         counts = await run_simulation(
             base, conn.id, secret, speed=speed or None, limit=limit, progress=True
         )
         console.print(f"simulator finished: {counts}")
         if keep_serving:
-            console.print(f"still serving {base}/?token={token}  — Ctrl-C to stop")
+            console.print(f"still serving {base}/?token={token}  — Ctrl-C to stop", soft_wrap=True)
             await serving
         else:
             server.should_exit = True
