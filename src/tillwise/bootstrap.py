@@ -152,6 +152,7 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
                 max_attempts=c.settings.max_attempts,
                 clock=c.clock,
                 permanent=PERMANENT_ERRORS,
+                batch=64,
             )
             loops.append(worker.run)
 

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from tillwise.pipeline import as_utc
 from tillwise.ports.clock import Clock
 from tillwise.ports.inbox import AcceptResult, RawDelivery, StoredDelivery
+from tillwise.store.engine import READ_ONLY
 from tillwise.store.tables import outbox
 from tillwise.store.tables_pipeline import inbox
 
@@ -93,8 +94,8 @@ class SqlInbox:
         return await request.future
 
     def get(self, delivery_id: int) -> StoredDelivery | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(inbox).where(inbox.c.id == delivery_id)).mappings().first()
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            row = conn.execute(_GET_DELIVERY, {"delivery_id": delivery_id}).mappings().first()
         if row is None:
             return None
         return StoredDelivery(
@@ -117,7 +118,7 @@ class SqlInbox:
             query = query.where(inbox.c.connection_id == connection_id)
         if since is not None:
             query = query.where(inbox.c.received_at >= as_utc(since))
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             return list(conn.execute(query).scalars())
 
     async def close(self) -> None:
@@ -175,6 +176,10 @@ class SqlInbox:
                 self._notify()
             except Exception:
                 log.exception("outbox notify failed")
+
+
+# Built once: building a select per call costs more than running it.
+_GET_DELIVERY = select(inbox).where(inbox.c.id == bindparam("delivery_id"))
 
 
 def _resolve_all(batch: list[_Request], outcomes: list[AcceptResult] | list[Exception]) -> None:

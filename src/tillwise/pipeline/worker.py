@@ -98,18 +98,19 @@ class Worker:
         batch = await self.bus.fetch(
             self.topic, self.consumer, max_messages=self.batch, timeout=timeout
         )
+        done: list[Received] = []
         for received in batch:
-            await self._settle(received)
+            try:
+                await self.handler(received)
+            except Exception as exc:
+                await self._failed(received, exc)
+            else:
+                done.append(received)
+        # One acknowledgement for the batch: a crash before it only means redelivery, which the
+        # handlers' processed marks turn into no-ops.
+        await self.bus.ack_many(done)
+        self.handled += len(done)
         return len(batch)
-
-    async def _settle(self, received: Received) -> None:
-        try:
-            await self.handler(received)
-        except Exception as exc:
-            await self._failed(received, exc)
-            return
-        await self.bus.ack(received)
-        self.handled += 1
 
     async def _failed(self, received: Received, exc: Exception) -> None:
         message_id = received.message.id

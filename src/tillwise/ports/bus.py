@@ -11,6 +11,7 @@ Topics used by the spine:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -46,6 +47,11 @@ class Bus(Protocol):
         ...
 
     async def ack(self, received: Received) -> None: ...
+
+    async def ack_many(self, received: Sequence[Received]) -> None:
+        """Acknowledge several messages (of one consumer) at once: one round trip or
+        transaction where the backend can, which is what a worker does after a batch."""
+        ...
 
     async def nack(self, received: Received, *, delay: float = 0.0) -> None:
         """Give the message back for redelivery after ``delay`` seconds."""

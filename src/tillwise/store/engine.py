@@ -23,6 +23,11 @@ _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
+# Execution option for connections that only read: they skip the write lock (WAL readers never
+# block writers nor wait for them).
+READ_ONLY = "tillwise_read_only"
+
+
 def _write_lock(path: str) -> threading.Lock:
     key = str(Path(path).resolve()) if path and path != ":memory:" else f":memory:{id(path)}"
     with _WRITE_LOCKS_GUARD:
@@ -87,6 +92,9 @@ def make_engine(url: str, *, durable: bool = True, **kwargs: Any) -> Engine:
             # write. Threads of this process queue on the Python lock first (fair, no sleeping);
             # other processes still meet busy_timeout.
             dbapi_conn = conn.connection.dbapi_connection
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")  # a WAL reader: no lock, sees the last commit
+                return
             lock.acquire()
             dbapi_conn.holding = True
             try:

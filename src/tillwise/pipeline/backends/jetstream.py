@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from tillwise.ports.bus import Message, Received
@@ -139,6 +140,10 @@ class JetStreamBus:
                     msgs += await self._pull(main, max_messages - 1)
             if msgs or deadline - loop.time() <= 0:
                 return [self._received(m, topic, consumer) for m in msgs]
+
+    async def ack_many(self, received: Sequence[Received]) -> None:
+        for one in received:
+            await self.ack(one)
 
     async def ack(self, received: Received) -> None:
         await self._reply(received, b"+ACK")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tillwise.ports.bus import Message, Received
@@ -88,6 +89,10 @@ class MemoryBus:
                     await asyncio.wait_for(waiter, max(wake_at - now, 0.0))
             finally:
                 self._waiters.discard((loop, waiter))
+
+    async def ack_many(self, received: Sequence[Received]) -> None:
+        for one in received:
+            await self.ack(one)
 
     async def ack(self, received: Received) -> None:
         self._remove(received)

@@ -14,7 +14,7 @@ Database work runs in threads (``asyncio.to_thread``); waiting for messages poll
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -120,6 +120,10 @@ class SqlBus:
     async def ack(self, received: Received) -> None:
         await asyncio.to_thread(self._delete, received.handle)
 
+    async def ack_many(self, received: Sequence[Received]) -> None:
+        if received:
+            await asyncio.to_thread(self._delete_many, [r.handle for r in received])
+
     async def term(self, received: Received) -> None:
         await asyncio.to_thread(self._delete, received.handle)
 
@@ -195,8 +199,11 @@ class SqlBus:
         ]
 
     def _delete(self, handle: _Handle) -> None:
+        self._delete_many([handle])
+
+    def _delete_many(self, handles: Sequence[_Handle]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(bus_queue).where(bus_queue.c.id == handle.row_id))
+            conn.execute(delete(bus_queue).where(bus_queue.c.id.in_([h.row_id for h in handles])))
 
 
 def _now() -> datetime:

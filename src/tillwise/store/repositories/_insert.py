@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,11 +23,20 @@ def insert_for(session: Session, table: Table) -> postgresql.Insert | sqlite.Ins
 def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> bool:
     """Insert the row unless one with the same key exists (then change nothing); True when it
     was inserted. Atomic: of concurrent inserts of one key exactly one returns True."""
-    # RETURNING, not rowcount: the DBAPI need not report a row count for an INSERT.
-    statement = (
-        insert_for(session, table)
-        .values(**values)
+    # RETURNING, not rowcount: the DBAPI need not report a row count for an INSERT. The values
+    # go as parameters of one statement per table and column set, so SQLAlchemy compiles it once
+    # (building ``.values(**values)`` anew costs more than the insert itself).
+    statement = _insert_if_absent_statement(
+        session.get_bind().dialect.name, table, tuple(sorted(values))
+    )
+    return session.connection().execute(statement, values).first() is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_if_absent_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Executable:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return (
+        insert.values({c: bindparam(c) for c in columns})
         .on_conflict_do_nothing()
         .returning(*table.primary_key.columns)
     )
-    return session.execute(statement).first() is not None

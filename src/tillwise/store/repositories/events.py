@@ -50,7 +50,7 @@ class SqlEventLog:
                     and_(events.c.recorded_at == cursor_at, events.c.id < page.after),
                 )
             )
-        rows = self._session.execute(query).mappings()
+        rows = self._session.connection().execute(query).mappings()
         return [mappers.envelope_from_row(row) for row in rows]
 
     def counts_by_type(self, since: datetime | None = None) -> dict[str, int]:
@@ -58,4 +58,4 @@ class SqlEventLog:
         query = select(events.c.type, func.count().label("n")).group_by(events.c.type)
         if since is not None:
             query = query.where(events.c.recorded_at >= mappers.utc(since))
-        return {row.type: row.n for row in self._session.execute(query)}
+        return {row.type: row.n for row in self._session.connection().execute(query)}

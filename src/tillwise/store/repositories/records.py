@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tillwise.domain.ids import SourceRecord
@@ -41,11 +42,15 @@ class SqlRecordRepository:
         new_row = {**values, "first_seen_at": now, "updated_at": now}
         if insert_if_absent(self._session, table, new_row):
             return MergeDecision.REPLACE
-        stored = self._session.execute(
-            select(table.c.source_version, table.c.source_updated_at)
-            .where(table.c.id == values["id"])
-            .with_for_update()
-        ).one()
+        stored = (
+            self._session.connection()
+            .execute(
+                select(table.c.source_version, table.c.source_updated_at)
+                .where(table.c.id == values["id"])
+                .with_for_update()
+            )
+            .one()
+        )
         decision = decide(
             stored.source_version,
             mappers.utc(stored.source_updated_at),
@@ -53,16 +58,23 @@ class SqlRecordRepository:
             values["source_updated_at"],
         )
         if decision is MergeDecision.REPLACE:
-            self._session.execute(
-                update(table).where(table.c.id == values["id"]).values(**values, updated_at=now)
+            self._session.connection().execute(
+                _update_statement(table, tuple(sorted(values))),
+                {
+                    **{f"v_{k}": v for k, v in values.items()},
+                    "v_updated_at": now,
+                    "key": values["id"],
+                },
             )
         return decision
 
     def get(self, record_type: type[R], canonical_id: str) -> R | None:
         table = record_table(record_type)
-        data = self._session.execute(
-            select(table.c.data).where(table.c.id == canonical_id)
-        ).scalar_one_or_none()
+        data = (
+            self._session.connection()
+            .execute(select(table.c.data).where(table.c.id == canonical_id))
+            .scalar_one_or_none()
+        )
         return None if data is None else mappers.record_from_data(record_type, data)
 
     def find(
@@ -84,15 +96,30 @@ class SqlRecordRepository:
             query = query.where(table.c.id > page.after)
         return [
             mappers.record_from_data(record_type, data)
-            for data in self._session.execute(query).scalars()
+            for data in self._session.connection().execute(query).scalars()
         ]
 
     def location(self, connection_id: str, external_id: str) -> Location | None:
-        data = self._session.execute(
-            select(locations.c.data)
-            .where(locations.c.connection_id == connection_id)
-            .where(locations.c.external_id == external_id)
-            .order_by(locations.c.id)
-            .limit(1)
-        ).scalar_one_or_none()
+        data = (
+            self._session.connection()
+            .execute(
+                select(locations.c.data)
+                .where(locations.c.connection_id == connection_id)
+                .where(locations.c.external_id == external_id)
+                .order_by(locations.c.id)
+                .limit(1)
+            )
+            .scalar_one_or_none()
+        )
         return None if data is None else mappers.record_from_data(Location, data)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
+    """One compiled UPDATE per table and column set (values are bound, not built per call)."""
+    names = (*columns, "updated_at")
+    return (
+        update(table)
+        .where(table.c.id == bindparam("key"))
+        .values({name: bindparam(f"v_{name}") for name in names})
+    )

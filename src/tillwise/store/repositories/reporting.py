@@ -28,7 +28,8 @@ class SqlReportingRepository:
         """Replace the record's share of the daily counters (see the port). The contribution row
         is locked first, so concurrent handling of one record serializes on it."""
         row = (
-            self._session.execute(
+            self._session.connection()
+            .execute(
                 select(sales_contributions)
                 .where(sales_contributions.c.record_id == record_id)
                 .with_for_update()
@@ -45,15 +46,17 @@ class SqlReportingRepository:
             self._add(contribution, sign=1)
         values = asdict(contribution) if contribution is not None else None
         if row is None and values is not None:
-            self._session.execute(insert(sales_contributions).values(record_id=record_id, **values))
+            self._session.connection().execute(
+                insert(sales_contributions).values(record_id=record_id, **values)
+            )
         elif values is not None:
-            self._session.execute(
+            self._session.connection().execute(
                 update(sales_contributions)
                 .where(sales_contributions.c.record_id == record_id)
                 .values(**values)
             )
         else:
-            self._session.execute(
+            self._session.connection().execute(
                 delete(sales_contributions).where(sales_contributions.c.record_id == record_id)
             )
 
@@ -68,7 +71,7 @@ class SqlReportingRepository:
             currency=c.currency,
             **counters,
         )
-        self._session.execute(
+        self._session.connection().execute(
             statement.on_conflict_do_update(
                 index_elements=[col.name for col in daily_sales.primary_key],
                 set_={name: daily_sales.c[name] + statement.excluded[name] for name in _COUNTERS},
@@ -89,7 +92,7 @@ class SqlReportingRepository:
             query = query.where(daily_sales.c.day >= since)
         if until is not None:
             query = query.where(daily_sales.c.day <= until)
-        rows = self._session.execute(query).mappings()
+        rows = self._session.connection().execute(query).mappings()
         return [mappers.daily_sales_from_row(row) for row in rows]
 
 
