@@ -180,3 +180,22 @@ def test_a_shape_error_is_stored_then_parked_as_a_dead_letter_naming_the_field(a
     assert letter["attempts"] == 1
     assert "data.line_items[1].price" in letter["error"]
     assert api.client.get("/v1/transactions", headers=api.admin).json()["count"] == 0
+
+
+def test_one_bad_delivery_in_a_batch_does_not_hold_up_the_others(api: Api) -> None:
+    # given three good sales and one with a malformed line, normalized in one fetched batch
+    for i, bad in enumerate([False, True, False, False]):
+        payload = json.loads(REFERENCE_SALE_BYTES)
+        payload["data"]["id"] = f"txn_{i}"
+        if bad:
+            payload["data"]["line_items"][0]["price"] = "twenty"
+        body = body_of(payload)
+        assert _post(api, body, signed_headers(body, SECRET, _now(api))).status_code == 200
+
+    run(pump(api.container))
+
+    # then the good ones are in the store and only the bad one is a dead letter
+    txns = api.client.get("/v1/transactions", headers=api.admin).json()["data"]
+    assert sorted(t["external_id"] for t in txns) == ["txn_0", "txn_2", "txn_3"]
+    [letter] = api.client.get("/v1/dead-letters", headers=api.admin).json()["data"]
+    assert "data.line_items[0].price" in letter["error"]

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tillwise.domain.events import Envelope
+from tillwise.domain.normalized import NormalizedBatch
+from tillwise.domain.proposals import Proposal
 from tillwise.ports.bus import Received
 from tillwise.ports.clock import Clock
 from tillwise.ports.inbox import Inbox
@@ -55,29 +57,43 @@ class Normalizer:
         self._connectors = connectors
 
     async def __call__(self, received: Received) -> None:
-        await asyncio.to_thread(self.handle, int(received.message.payload["delivery_id"]))
+        await self.handle_batch([received])
+
+    async def handle_batch(self, batch: Sequence[Received]) -> None:
+        """Normalize several deliveries in one transaction (all or nothing; the worker falls
+        back to one at a time when a batch fails, so one bad delivery does not hold up others)."""
+        ids = [int(r.message.payload["delivery_id"]) for r in batch]
+        await asyncio.to_thread(self.handle_many, ids)
 
     def handle(self, delivery_id: int, *, force: bool = False) -> int:
         """Normalize one stored delivery; returns the number of new events (0 if already done).
 
         ``force`` normalizes again even if it was done before (inbox replay after a fix)."""
-        stored = self._inbox.get(delivery_id)
-        if stored is None:
-            raise UnknownDelivery(f"inbox has no delivery {delivery_id}")
-        delivery = stored.delivery
-        connector = self._connectors[delivery.platform]
-        batch = connector.normalize(delivery)
+        return self.handle_many([delivery_id], force=force)
+
+    def handle_many(self, delivery_ids: Sequence[int], *, force: bool = False) -> int:
+        normalized: list[tuple[int, NormalizedBatch]] = []
+        for delivery_id in delivery_ids:
+            stored = self._inbox.get(delivery_id)
+            if stored is None:
+                raise UnknownDelivery(f"inbox has no delivery {delivery_id}")
+            delivery = stored.delivery
+            normalized.append(
+                (delivery_id, self._connectors[delivery.platform].normalize(delivery))
+            )
         new_events = 0
         with self._uow() as uow:
-            first_time = uow.mark_processed(NORMALIZER, f"delivery:{delivery_id}")
-            if not first_time and not force:
-                return 0
-            for record in batch.records:
-                uow.records.upsert(record)
-            for envelope in batch.events:
-                if uow.events.append(envelope):
-                    uow.publish_after_commit(EVENTS, envelope.id, envelope.model_dump(mode="json"))
-                    new_events += 1
+            for delivery_id, batch in normalized:
+                first_time = uow.mark_processed(NORMALIZER, f"delivery:{delivery_id}")
+                if not first_time and not force:
+                    continue
+                for record in batch.records:
+                    uow.records.upsert(record)
+                for envelope in batch.events:
+                    if uow.events.append(envelope):
+                        payload = envelope.model_dump(mode="json")
+                        uow.publish_after_commit(EVENTS, envelope.id, payload)
+                        new_events += 1
         return new_events
 
 
@@ -98,17 +114,32 @@ class WorkflowDispatcher:
         self._audit = audit
 
     async def __call__(self, received: Received) -> None:
-        envelope = Envelope.model_validate(received.message.payload)
-        await asyncio.to_thread(self.handle, envelope)
+        await self.handle_batch([received])
+
+    async def handle_batch(self, batch: Sequence[Received]) -> None:
+        """Handle several events in one transaction (the worker falls back to one at a time
+        when a batch fails)."""
+        envelopes = [Envelope.model_validate(r.message.payload) for r in batch]
+        wanted = [e for e in envelopes if e.type in self.workflow.subscribes_to]
+        if wanted:
+            await asyncio.to_thread(self.handle_many, wanted)
 
     def handle(self, envelope: Envelope) -> None:
-        if envelope.type not in self.workflow.subscribes_to:
-            return
+        self.handle_many([envelope])
+
+    def handle_many(self, envelopes: Sequence[Envelope]) -> None:
+        done: list[tuple[Envelope, list[Proposal]]] = []
         with self._uow() as uow:
-            if not uow.mark_processed(self.consumer, envelope.id):
-                return
-            proposals = self.workflow.handle(envelope, WorkflowContext(uow=uow, clock=self._clock))
-        if proposals and self._audit is not None:
+            ctx = WorkflowContext(uow=uow, clock=self._clock)
+            for envelope in envelopes:
+                if envelope.type not in self.workflow.subscribes_to:
+                    continue
+                if not uow.mark_processed(self.consumer, envelope.id):
+                    continue
+                done.append((envelope, self.workflow.handle(envelope, ctx)))
+        if self._audit is None:
+            return
+        for envelope, proposals in done:
             for proposal in proposals:
                 self._audit.append(
                     actor=f"workflow:{self.workflow.name}@{self.workflow.version}",

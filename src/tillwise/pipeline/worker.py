@@ -5,6 +5,10 @@ full jitter). When the failing attempt is the ``max_attempts``-th, the message i
 dead-letter list (with the error and the tail of its traceback) and terminated on the bus, so it
 is never delivered again unless a person replays it.
 
+A handler may offer ``handle_batch(messages)``: the fetched batch is then handled in one go
+(one transaction), and if that fails, again one message at a time, so a single bad message is
+retried or dead-lettered on its own.
+
 Errors listed as ``permanent`` (e.g. a payload that does not match its documented shape) are
 dead-lettered at once: retrying cannot change the outcome.
 
@@ -99,13 +103,22 @@ class Worker:
             self.topic, self.consumer, max_messages=self.batch, timeout=timeout
         )
         done: list[Received] = []
-        for received in batch:
+        handle_batch = getattr(self.handler, "handle_batch", None)
+        if handle_batch is not None and len(batch) > 1:
             try:
-                await self.handler(received)
-            except Exception as exc:
-                await self._failed(received, exc)
+                await handle_batch(batch)
+            except Exception:
+                log.info("%s: batch of %d failed; handling one by one", self.consumer, len(batch))
             else:
-                done.append(received)
+                done = list(batch)
+        if not done:
+            for received in batch:
+                try:
+                    await self.handler(received)
+                except Exception as exc:
+                    await self._failed(received, exc)
+                else:
+                    done.append(received)
         # One acknowledgement for the batch: a crash before it only means redelivery, which the
         # handlers' processed marks turn into no-ops.
         await self.bus.ack_many(done)
