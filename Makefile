@@ -32,6 +32,7 @@ test: install
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = "0" ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); } || true
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.pipeline
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -28,7 +28,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -156,17 +156,7 @@ def _check_text(name: str, value: str | None, limit: int, *, required: bool) -> 
 
 def _entry(row: Row[Any]) -> AuditEntry:
     m = row._mapping
-    return AuditEntry(
-        id=int(m["id"]),
-        at=m["at"],
-        actor=m["actor"],
-        action=m["action"],
-        store=m["store"],
-        inputs=m["inputs"],
-        outputs=m["outputs"],
-        prev_hash=m["prev_hash"],
-        hash=m["hash"],
-    )
+    return AuditEntry(**{f.name: m[f.name] for f in fields(AuditEntry)})
 
 
 class AuditLog:
@@ -233,20 +223,7 @@ class AuditLog:
             outputs=clean_outputs,
             prev_hash=prev_hash,
         )
-        connection.execute(
-            insert(audit_log).values(
-                id=new_id,
-                at=at,
-                actor=actor,
-                action=action,
-                store=store,
-                inputs=clean_inputs,
-                outputs=clean_outputs,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-        )
-        return AuditEntry(
+        entry = AuditEntry(
             id=new_id,
             at=at,
             actor=actor,
@@ -257,6 +234,8 @@ class AuditLog:
             prev_hash=prev_hash,
             hash=digest,
         )
+        connection.execute(insert(audit_log).values(**asdict(entry)))
+        return entry
 
     @staticmethod
     def _lock(connection: Connection) -> None:

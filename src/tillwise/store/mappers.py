@@ -9,6 +9,7 @@ offset.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -18,11 +19,11 @@ from sqlalchemy import RowMapping
 
 from tillwise.domain.events import Envelope
 from tillwise.domain.ids import SourceRecord
-from tillwise.ports.repositories import DailySales
 
 from .tables import RECORD_COLUMNS, record_table
 
 R = TypeVar("R", bound=SourceRecord)
+D = TypeVar("D")
 
 # Query columns that are not simply the record's attribute of the same name.
 _DERIVED: dict[str, Callable[[Any], Any]] = {
@@ -106,14 +107,6 @@ def envelope_from_row(row: RowMapping) -> Envelope:
     )
 
 
-def daily_sales_from_row(row: RowMapping) -> DailySales:
-    return DailySales(
-        location_external_id=row["location_external_id"],
-        connection_id=row["connection_id"],
-        day=row["day"],
-        currency=row["currency"],
-        sales_count=row["sales_count"],
-        sales_amount=row["sales_amount"],
-        refunds_count=row["refunds_count"],
-        refunds_amount=row["refunds_amount"],
-    )
+def dataclass_from_row(cls: type[D], row: RowMapping) -> D:
+    """A port dataclass (DailySales, SalesContribution, ...) from a row with its field names."""
+    return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ class SqlReportingRepository:
             .mappings()
             .first()
         )
-        old = _contribution(row) if row is not None else None
+        old = mappers.dataclass_from_row(SalesContribution, row) if row is not None else None
         if old == contribution:
             return
         if old is not None:
@@ -93,9 +93,4 @@ class SqlReportingRepository:
         if until is not None:
             query = query.where(daily_sales.c.day <= until)
         rows = self._session.connection().execute(query).mappings()
-        return [mappers.daily_sales_from_row(row) for row in rows]
-
-
-def _contribution(row: object) -> SalesContribution:
-    values = {f: row[f] for f in SalesContribution.__dataclass_fields__}  # type: ignore[index]
-    return SalesContribution(**values)
+        return [mappers.dataclass_from_row(DailySales, row) for row in rows]
