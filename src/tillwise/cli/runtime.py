@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import sys
 from collections.abc import AsyncIterator
 
 import typer
@@ -102,7 +103,6 @@ def simulate(
     limit: int | None = typer.Option(None, help="stop after this many events"),
 ) -> None:
     """Replay the bundled Online Retail II subset as signed webhooks to a running server."""
-    import sys
 
     from tillwise.connectors.simulator import simulate as run_simulation
 
@@ -124,8 +124,6 @@ def demo(
     keep_serving: bool = typer.Option(True, help="keep the server up after the replay"),
 ) -> None:
     """Migrate the SQLite database, start the server and replay a real data set into it."""
-    from tillwise.connectors.simulator import simulate as run_simulation
-
     settings = load_settings().model_copy(update={"port": port})
     _migrate(settings)
     container = build_container(settings)
@@ -161,10 +159,20 @@ def demo(
         # soft_wrap: the link must stay on one line to be clickable and copyable
         console.print(f"[bold green]Dashboard:[/] {base}/?token={token}", soft_wrap=True)
         console.print(f"API docs: {base}/docs   (bearer token above)")
-        counts = await run_simulation(
-            base, conn.id, secret, speed=speed or None, limit=limit, progress=True
+        # The simulated POS runs in its own process, as a real POS would: the server keeps
+        # this process (and its interpreter lock) to itself.
+        args = ["simulate", "--url", base, "--connection", conn.id, "--secret-stdin"]
+        args += ["--speed", str(speed)] + (["--limit", str(limit)] if limit else [])
+        simulator = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from tillwise.cli import main; main()",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
         )
-        console.print(f"simulator finished: {counts}")
+        await simulator.communicate(f"{secret}\n".encode())
+        if simulator.returncode != 0:
+            console.print(f"[red]simulator exited with {simulator.returncode}[/]")
         if keep_serving:
             console.print(f"still serving {base}/?token={token}  — Ctrl-C to stop", soft_wrap=True)
             await serving
