@@ -31,7 +31,8 @@ def decide(
             if incoming_updated_at >= stored_updated_at
             else MergeDecision.KEEP
         )
-    if stored_updated_at is not None and incoming_updated_at is None and incoming_version is None:
+    stored_known = stored_version is not None or stored_updated_at is not None
+    if stored_known and incoming_updated_at is None and incoming_version is None:
         # An incoming record without any freshness cannot prove it is newer.
         return MergeDecision.KEEP
     return MergeDecision.REPLACE

@@ -27,6 +27,7 @@ EARLIER = T - timedelta(seconds=1)
         ((None, T), (None, EARLIER), KEEP),  # older updated-at
         ((3, T), (None, EARLIER), KEEP),  # only times comparable: older
         ((None, T), (None, None), KEEP),  # no freshness cannot prove it is newer
+        ((3, None), (None, None), KEEP),  # ... whichever freshness the stored copy has
         ((None, None), (None, None), REPLACE),  # nothing known on either side: last writer
         ((None, None), (1, None), REPLACE),
     ],
