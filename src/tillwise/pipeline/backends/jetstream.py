@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +38,10 @@ _HDR_MSG_ID = "Nats-Msg-Id"
 _HDR_TOPIC = "Tillwise-Topic"
 _HDR_CONSUMER = "Tillwise-Consumer"
 _WAIT_SLICE = 1.0  # longest lingering pull, so the direct durable is looked at every second
-_GRACE = 0.5  # how long past a pull's expiry we wait for the server's closing status
+_GRACE = 0.5
+_ATTEMPTS_REMEMBERED = (
+    100_000  # how long past a pull's expiry we wait for the server's closing status
+)
 
 
 def _token(name: str) -> str:
@@ -68,6 +72,8 @@ class JetStreamBus:
         self.duplicate_window = duplicate_window
         self.max_age = max_age
         self._nc: Any = None
+        # (durable, stream sequence) -> deliveries seen here, for messages not yet settled
+        self._attempts: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._js: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Lock | None = None
@@ -146,6 +152,7 @@ class JetStreamBus:
             await self.ack(one)
 
     async def ack(self, received: Received) -> None:
+        self._forget(received)
         await self._reply(received, b"+ACK")
 
     async def nack(self, received: Received, *, delay: float = 0.0) -> None:
@@ -155,6 +162,7 @@ class JetStreamBus:
         await self._reply(received, payload)
 
     async def term(self, received: Received) -> None:
+        self._forget(received)
         await self._reply(received, b"+TERM")
 
     async def pending(self, topic: str, consumer: str) -> int:
@@ -276,12 +284,19 @@ class JetStreamBus:
             payload=json.loads(msg.data) if msg.data else {},
             consumer=headers.get(_HDR_CONSUMER),
         )
-        return Received(
-            message=message,
-            consumer=consumer,
-            attempt=int(msg.metadata.num_delivered),
-            handle=msg,
-        )
+        # nats-server 2.9 can report a redelivery as delivery 1 again (its count is lowered when
+        # it believes a delivery reached nobody), so deliveries this process saw count too.
+        meta = msg.metadata
+        key = (meta.consumer or "", int(meta.sequence.stream))
+        attempt = max(int(meta.num_delivered), self._attempts.pop(key, 0) + 1)
+        self._attempts[key] = attempt
+        while len(self._attempts) > _ATTEMPTS_REMEMBERED:
+            self._attempts.popitem(last=False)
+        return Received(message=message, consumer=consumer, attempt=attempt, handle=msg)
+
+    def _forget(self, received: Received) -> None:
+        meta = received.handle.metadata
+        self._attempts.pop((meta.consumer or "", int(meta.sequence.stream)), None)
 
     async def _reply(self, received: Received, payload: bytes) -> None:
         msg = received.handle
