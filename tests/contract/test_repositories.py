@@ -267,6 +267,27 @@ def test_find_pages_by_canonical_id(store: Store) -> None:
     assert [r for p in pages for r in p] == sorted(records, key=lambda r: r.id)
 
 
+def test_find_pages_sales_newest_first(store: Store) -> None:
+    base = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
+    # two sales share an instant: the id breaks the tie, so no page repeats or skips one
+    times = [base, base + timedelta(hours=2), base + timedelta(hours=1), base + timedelta(hours=1)]
+    sales = [reference_sale(f"txn_{i}", occurred_at=t) for i, t in enumerate(times)]
+    with store.uow() as uow:
+        for sale in sales:
+            uow.records.upsert(sale)
+
+    seen: list[Transaction] = []
+    after = None
+    with store.uow() as uow:
+        while page := uow.records.find(Transaction, page=Page(3, after, newest_first=True)):
+            seen += page
+            after = page[-1].id
+
+    expected = sorted(sales, key=lambda t: (t.occurred_at, t.id), reverse=True)
+    assert [t.external_id for t in seen] == [t.external_id for t in expected]
+    assert seen[0].external_id == "txn_1"
+
+
 def test_location_by_connection_and_external_id(store: Store) -> None:
     here = make(Location, "loc_xyz789", name="Here")
     elsewhere = make(Location, "loc_xyz789", connection_id="other", name="Elsewhere")

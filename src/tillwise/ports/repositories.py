@@ -21,6 +21,7 @@ class Page:
 
     limit: int = 100
     after: str | None = None
+    newest_first: bool = False  # by when it happened (sales, refunds), then id
 
 
 class RecordRepository(Protocol):

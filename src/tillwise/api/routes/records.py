@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -37,6 +37,8 @@ def _add(
     to_public: Callable[[Any], BaseModel],
     permission: str,
     noun: str,
+    *,
+    dated: bool = False,
 ) -> None:
     tag = path.strip("/")
 
@@ -54,13 +56,18 @@ def _add(
         connection_id: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
         after: str | None = Query(None, description="canonical id of the last item seen"),
+        order: Literal["id", "newest"] = Query(
+            "id", description="'newest': most recent first (sales and refunds only)"
+        ),
     ) -> dict[str, Any]:
+        if order == "newest" and not dated:
+            raise Problem(422, "unsupported_order", f"{noun}s have no time order", field="order")
         with container.uow() as uow:
             items = uow.records.find(
                 record_type,
                 external_id=external_id,
                 connection_id=connection_id,
-                page=Page(limit=limit, after=after),
+                page=Page(limit=limit, after=after, newest_first=order == "newest"),
             )
         data = [to_public(item) for item in items]
         next_after = items[-1].id if len(items) == limit else None
@@ -89,8 +96,9 @@ _add(
     TransactionPublic.of,
     "transactions:read",
     "transaction",
+    dated=True,
 )
-_add("/refunds", Refund, RefundPublic, RefundPublic.of, "transactions:read", "refund")
+_add("/refunds", Refund, RefundPublic, RefundPublic.of, "transactions:read", "refund", dated=True)
 _add("/products", Product, ProductPublic, ProductPublic.of, "products:read", "product")
 _add(
     "/inventory-levels",

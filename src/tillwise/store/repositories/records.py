@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import TypeVar
 
-from sqlalchemy import Table, Update, bindparam, select, update
+from sqlalchemy import Table, Update, bindparam, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tillwise.domain.ids import SourceRecord
@@ -85,14 +85,25 @@ class SqlRecordRepository:
         connection_id: str | None = None,
         page: Page = Page(),
     ) -> list[R]:
-        """Records in canonical id order; ``page.after`` continues after that id."""
+        """Records in canonical id order, or newest first (kinds that record when they
+        happened); ``page.after`` continues after that record."""
         table = record_table(record_type)
-        query = select(table.c.data).order_by(table.c.id).limit(page.limit)
+        newest = page.newest_first and "occurred_at" in table.c
+        query = select(table.c.data).limit(page.limit)
+        if newest:
+            query = query.order_by(table.c.occurred_at.desc(), table.c.id.desc())
+        else:
+            query = query.order_by(table.c.id)
         if external_id is not None:
             query = query.where(table.c.external_id == external_id)
         if connection_id is not None:
             query = query.where(table.c.connection_id == connection_id)
-        if page.after is not None:
+        if page.after is not None and newest:
+            anchor = select(table.c.occurred_at).where(table.c.id == page.after).scalar_subquery()
+            query = query.where(
+                tuple_(table.c.occurred_at, table.c.id) < tuple_(anchor, literal(page.after))
+            )
+        elif page.after is not None:
             query = query.where(table.c.id > page.after)
         return [
             mappers.record_from_data(record_type, data)

@@ -89,7 +89,7 @@ const SOURCES = {
   overview: "/v1/stats/overview",
   sales: "/v1/reports/daily-sales",
   dead: "/v1/dead-letters",
-  tx: "/v1/transactions?limit=20",
+  tx: "/v1/transactions?limit=20&order=newest",
   conn: "/v1/connections",
 };
 
