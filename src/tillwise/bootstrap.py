@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.secrets import KnownSecrets
     from tillwise.governance.tokens import Tokens
     from tillwise.pipeline.relay import OutboxRelay
     from tillwise.pipeline.runtime import Runtime
@@ -45,6 +46,7 @@ class Container:
     audit: AuditLog
     clock: Clock = field(default_factory=SystemClock)
     relay: OutboxRelay | None = None
+    known_secrets: KnownSecrets | None = None
 
     async def close(self) -> None:
         await self.inbox.close()
@@ -58,7 +60,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     from tillwise.connectors.registry import default_connectors
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
-    from tillwise.governance.secrets import load_or_create_key
+    from tillwise.governance.secrets import KnownSecrets, load_or_create_key
     from tillwise.governance.tokens import Tokens
     from tillwise.pipeline.dead_letters import SqlDeadLetters
     from tillwise.pipeline.inbox import SqlInbox
@@ -74,7 +76,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     bus = _build_bus(settings, work_engine)
     relay = OutboxRelay(work_engine, bus)
-    audit = AuditLog(engine, clock)
+    known = KnownSecrets()  # secrets seen in this process, masked in logs and audit entries
+    audit = AuditLog(engine, clock, known_secrets=known)
     return Container(
         settings=settings,
         engine=engine,
@@ -91,11 +94,14 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         bus=bus,
         dead_letters=SqlDeadLetters(work_engine),
         connectors=default_connectors(),
-        connections=Connections(engine, load_or_create_key(settings), audit, clock),
+        connections=Connections(
+            engine, load_or_create_key(settings), audit, clock, known_secrets=known
+        ),
         tokens=Tokens(engine, audit, clock),
         audit=audit,
         clock=clock,
         relay=relay,
+        known_secrets=known,
     )
 
 

@@ -133,3 +133,13 @@ def test_replay_rebuilds_canonical_state_from_the_inbox(cli: CliRunner, tmp_path
     with container.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM transactions")).scalar_one() == 1
     run(container.close())
+
+
+def test_worker_refuses_an_unmigrated_database_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TILLWISE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    monkeypatch.setenv("TILLWISE_SECRET_KEY_FILE", str(tmp_path / "tillwise.key"))
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "tillwise db upgrade" in result.output and "revision none" in result.output

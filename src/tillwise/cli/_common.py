@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,7 +16,6 @@ from tillwise.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
-T = TypeVar("T")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -38,10 +37,6 @@ def open_container(settings: Settings | None = None) -> Iterator[Container]:
         yield container
     finally:
         asyncio.run(container.close())
-
-
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(fn())  # type: ignore[arg-type]
 
 
 def print_json(value: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import signal
 import sys
@@ -25,6 +26,7 @@ def _app_with_pipeline(container: Container, workers: int) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _mask_secrets_in_logs(container)  # after uvicorn has set up its log handlers
         runtime = build_runtime(container, workers=workers) if workers > 0 else None
         if runtime is not None:
             await runtime.start()
@@ -36,6 +38,27 @@ def _app_with_pipeline(container: Container, workers: int) -> FastAPI:
             await container.close()
 
     return create_app(container, lifespan=lifespan)
+
+
+def _mask_secrets_in_logs(container: Container) -> None:
+    from tillwise.governance.secrets import install_log_redaction
+
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        install_log_redaction(logging.getLogger(name), known=container.known_secrets)
+
+
+def _require_migrated(settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tillwise.store.migrate import current_revision, head_revision
+
+    at, head = current_revision(settings.database_url), head_revision()
+    if at != head:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        fail(
+            f"the database at {where} is at revision {at or 'none'}, not {head}: "
+            "run `tillwise db upgrade` (or start `tillwise serve`, which migrates) first"
+        )
 
 
 def _migrate(settings: Settings) -> None:
@@ -56,6 +79,8 @@ def serve(
     settings = load_settings()
     if migrate:
         _migrate(settings)
+    else:
+        _require_migrated(settings)
     container = build_container(settings)
     app = _app_with_pipeline(container, settings.embedded_workers if workers is None else workers)
     uvicorn.run(
@@ -74,8 +99,12 @@ def worker(
     """Run pipeline workers in this process (scale-out: run several, on several hosts)."""
     settings = load_settings()
 
+    _require_migrated(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
     async def _run() -> None:
         container = build_container(settings)
+        _mask_secrets_in_logs(container)
         runtime = build_runtime(container, workers=concurrency, relay=relay)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,8 +3,7 @@
 DomainError
 ├── InvalidMoney          amount or currency that cannot be represented exactly
 ├── InvalidGtin           bad length, non-digits or wrong check digit
-├── InvalidTimeZone       not an IANA zone name
-└── StaleUpdate           an upsert that would move a record backwards (raised only on request)
+└── InvalidTimeZone       not an IANA zone name
 """
 
 from __future__ import annotations
@@ -24,7 +23,3 @@ class InvalidGtin(DomainError):
 
 class InvalidTimeZone(DomainError):
     code = "invalid_time_zone"
-
-
-class StaleUpdate(DomainError):
-    code = "stale_update"

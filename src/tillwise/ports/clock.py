@@ -1,8 +1,7 @@
-"""Clock and id generation, injected so tests are deterministic."""
+"""The clock, injected so tests are deterministic."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -16,12 +15,3 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class IdGenerator(Protocol):
-    def new_id(self) -> str: ...
-
-
-class UuidGenerator:
-    def new_id(self) -> str:
-        return uuid.uuid4().hex
