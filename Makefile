@@ -24,7 +24,7 @@ browser:
 	fi
 
 demo: $(STAMP)
-	$(BIN)/tillwise demo
+	$(BIN)/tillwise demo $(DEMO_ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
