@@ -127,7 +127,7 @@ def test_concurrent_accepts_are_group_committed(engine: Engine) -> None:
     assert count(engine, inbox_table) == n
     assert len(outbox_rows(engine)) == n
     assert inbox.accepted == n
-    assert 1 <= inbox.batches < n  # fewer transactions than requests
+    assert 0 < inbox.batches < n  # fewer transactions than requests
     for i in (0, 57, n - 1):
         stored = inbox.get(ids[i])
         assert stored is not None and stored.delivery.event_id == f"evt-{i}"

@@ -213,27 +213,17 @@ class AuditLog:
         ).first()
         new_id = 1 if last is None else int(last.id) + 1
         prev_hash = GENESIS_HASH if last is None else last.hash
-        digest = entry_hash(
-            id=new_id,
-            at=at,
-            actor=actor,
-            action=action,
-            store=store,
-            inputs=clean_inputs,
-            outputs=clean_outputs,
-            prev_hash=prev_hash,
-        )
-        entry = AuditEntry(
-            id=new_id,
-            at=at,
-            actor=actor,
-            action=action,
-            store=store,
-            inputs=clean_inputs,
-            outputs=clean_outputs,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        fields: dict[str, Any] = {
+            "id": new_id,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "store": store,
+            "inputs": clean_inputs,
+            "outputs": clean_outputs,
+            "prev_hash": prev_hash,
+        }
+        entry = AuditEntry(**fields, hash=entry_hash(**fields))
         connection.execute(insert(audit_log).values(**asdict(entry)))
         return entry
 

@@ -66,9 +66,10 @@ class SqlBus:
         if batch:
             await asyncio.to_thread(run)
 
-    def publish_in(self, conn: Connection, messages: list[Message]) -> int:
+    def publish_in(self, conn: Connection, messages: list[Message]) -> None:
         """Queue ``messages`` inside the caller's transaction (the outbox relay's fast path when
-        outbox and bus share a database). Returns the rows queued (duplicates excluded)."""
+        outbox and bus share a database); a message id already queued for a consumer is
+        skipped."""
         topics = {m.topic for m in messages if m.consumer is None}
         consumers: dict[str, list[str]] = {t: [] for t in topics}
         if topics:
@@ -94,11 +95,11 @@ class SqlBus:
             for consumer in ([m.consumer] if m.consumer is not None else consumers[m.topic])
         ]
         if not values:
-            return 0
+            return
         stmt = self._dialect_insert(bus_queue).on_conflict_do_nothing(
             index_elements=[bus_queue.c.consumer, bus_queue.c.message_id]
         )
-        return conn.execute(stmt, values).rowcount or 0
+        conn.execute(stmt, values)
 
     async def fetch(
         self,
