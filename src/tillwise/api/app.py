@@ -45,6 +45,7 @@ def create_app(
         if isinstance(route, APIRoute):  # the operation id an inclusion would have given it
             route.unique_id = route.operation_id or _operation_id(route)
     app.router.routes[:0] = webhooks.router.routes
+    app.add_middleware(webhooks.WebhookFastPath)
     app.include_router(records.router)
     app.include_router(pipeline.router)
     app.include_router(admin.router)

@@ -80,13 +80,17 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+def problem_for(request: Request, exc: Problem) -> JSONResponse:
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    return problem_response(
+        request, exc.status, exc.code, exc.detail, errors=errors, headers=exc.headers
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        return problem_response(
-            request, exc.status, exc.code, exc.detail, errors=errors, headers=exc.headers
-        )
+        return problem_for(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tillwise.bootstrap import Container
 from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import ConnectorError, PayloadError
 
-from .problems import Problem
+from .problems import Problem, problem_for
 
 router = APIRouter(tags=["webhooks"])
 
@@ -99,3 +100,25 @@ async def receive_webhook(platform: str, connection_id: str, request: Request) -
         f'{{"status":"{outcome}","delivery_id":{result.delivery_id}}}',
         media_type="application/json",
     )
+
+
+class WebhookFastPath:
+    """ASGI middleware that hands ``POST /webhooks/{platform}/{connection_id}`` straight to
+    :func:`receive_webhook`, skipping the router's per-request work (the route stays registered
+    for OpenAPI and behaves the same: errors are the same problem-details responses)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            parts = scope["path"].split("/")
+            if len(parts) == 4 and parts[1] == "webhooks" and parts[2] and parts[3]:
+                request = Request(scope, receive)
+                try:
+                    response = await receive_webhook(parts[2], parts[3], request)
+                except Problem as exc:
+                    response = problem_for(request, exc)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
