@@ -19,6 +19,8 @@ from fastapi import FastAPI, Request
 
 
 def bare_app() -> FastAPI:
+    from tillwise.cli.runtime import tune_gc
+
     app = FastAPI()
 
     @app.post("/webhooks/{platform}/{connection_id}")
@@ -26,6 +28,7 @@ def bare_app() -> FastAPI:
         await request.body()
         return {"status": "accepted"}
 
+    tune_gc()  # the same process settings as the Tillwise server: a fair baseline
     return app
 
 
@@ -41,8 +44,11 @@ def _settings():  # type: ignore[no-untyped-def]
 def tillwise_app() -> FastAPI:
     from tillwise.api.app import create_app
     from tillwise.bootstrap import build_container
+    from tillwise.cli.runtime import tune_gc
 
-    return create_app(build_container(_settings()))
+    app = create_app(build_container(_settings()))
+    tune_gc()  # as `tillwise serve` does
+    return app
 
 
 def _prepare(database_url: str) -> dict[str, str]:
