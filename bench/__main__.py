@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 HERE = Path(__file__).parent
-console = Console()
+console = Console(width=120)  # the table stays readable when piped
 
 
 @dataclass

@@ -27,7 +27,7 @@ from tillwise.settings import Settings
 from tillwise.store.migrate import upgrade
 from tillwise.workflows.registry import default_workflows
 
-console = Console()
+console = Console(width=120)  # the table stays readable when piped
 
 
 async def run(database_url: str, key_file: Path, n: int) -> None:
