@@ -21,7 +21,7 @@ from rich.console import Console
 from tillwise.bootstrap import build_container, build_runtime
 from tillwise.connectors.simulator.dataset import load_invoices
 from tillwise.connectors.simulator.replay import build_events
-from tillwise.pipeline.dispatch import DELIVERIES, EVENTS, NORMALIZER
+from tillwise.pipeline.dispatch import spine_consumers
 from tillwise.ports.inbox import RawDelivery
 from tillwise.settings import Settings
 from tillwise.store.migrate import upgrade
@@ -56,9 +56,7 @@ async def run(database_url: str, key_file: Path, n: int) -> None:
     stored = time.perf_counter() - t0
 
     runtime = build_runtime(container, workers=1)
-    consumers = [(DELIVERIES, NORMALIZER)] + [
-        (EVENTS, f"workflow:{w.name}") for w in default_workflows()
-    ]
+    consumers = spine_consumers(default_workflows())
     t1 = time.perf_counter()
     await runtime.start()
     try:

@@ -7,17 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tillwise.bootstrap import Container, build_container, build_runtime
+from tillwise.bootstrap import Container, build_container, build_workers, register_consumers
 from tillwise.connectors._signatures import sign
-from tillwise.pipeline.dispatch import (
-    DELIVERIES,
-    EVENTS,
-    NORMALIZER,
-    PERMANENT_ERRORS,
-    Normalizer,
-    WorkflowDispatcher,
-)
-from tillwise.pipeline.worker import Worker
+from tillwise.pipeline.dispatch import spine_consumers
 from tillwise.settings import Settings
 from tillwise.workflows.registry import default_workflows
 
@@ -80,39 +72,11 @@ def body_of(payload: dict[str, Any]) -> bytes:
 
 async def pump(container: Container, *, rounds: int = 50) -> int:
     """Relay and handle messages until the pipeline is idle; returns messages handled."""
-    runtime = build_runtime(container, workers=0)  # only to register consumers
-    assert runtime.prepare is not None
-    await runtime.prepare()
-    workers = [
-        Worker(
-            container.bus,
-            topic=DELIVERIES,
-            consumer=NORMALIZER,
-            handler=Normalizer(container.uow, container.inbox, container.connectors),
-            dead_letters=container.dead_letters,
-            max_attempts=container.settings.max_attempts,
-            clock=container.clock,
-            permanent=PERMANENT_ERRORS,
-        )
-    ]
-    for wf in default_workflows():
-        d = WorkflowDispatcher(wf, container.uow, container.clock, container.audit)
-        workers.append(
-            Worker(
-                container.bus,
-                topic=EVENTS,
-                consumer=d.consumer,
-                handler=d,
-                dead_letters=container.dead_letters,
-                max_attempts=container.settings.max_attempts,
-                clock=container.clock,
-            )
-        )
+    await register_consumers(container)
+    workers = build_workers(container)
+    consumers = spine_consumers(default_workflows())
     handled = 0
     assert container.relay is not None
-    consumers = [(DELIVERIES, NORMALIZER)] + [
-        (EVENTS, f"workflow:{wf.name}") for wf in default_workflows()
-    ]
     for _ in range(rounds):
         moved = await container.relay.relay_once()
         done = 0

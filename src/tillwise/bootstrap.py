@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tillwise.governance.tokens import Tokens
     from tillwise.pipeline.relay import OutboxRelay
     from tillwise.pipeline.runtime import Runtime
+    from tillwise.pipeline.worker import Worker
     from tillwise.ports.bus import Bus, DeadLetters
     from tillwise.ports.inbox import Inbox
     from tillwise.ports.platform import Connector
@@ -122,8 +123,8 @@ def _build_bus(settings: Settings, engine: Engine) -> Bus:
     return SqlBus(engine, ack_wait=settings.ack_wait_seconds)
 
 
-def build_runtime(container: Container, *, workers: int = 1, relay: bool = True) -> Runtime:
-    """The relay plus ``workers`` copies of each consumer loop (normalizer, each workflow)."""
+def build_workers(container: Container, *, copies: int = 1) -> list[Worker]:
+    """``copies`` worker loops for each consumer of the spine (normalizer, each workflow)."""
     from tillwise.pipeline.dispatch import (
         DELIVERIES,
         EVENTS,
@@ -132,38 +133,52 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
         Normalizer,
         WorkflowDispatcher,
     )
-    from tillwise.pipeline.runtime import Runtime
     from tillwise.pipeline.worker import Worker
     from tillwise.workflows.registry import default_workflows
 
     c = container
-    subscriptions: list[tuple[str, str, Any]] = [
+    handlers: list[tuple[str, str, Any]] = [
         (DELIVERIES, NORMALIZER, Normalizer(c.uow, c.inbox, c.connectors))
     ]
     for workflow in default_workflows():
         dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.audit)
-        subscriptions.append((EVENTS, dispatcher.consumer, dispatcher))
+        handlers.append((EVENTS, dispatcher.consumer, dispatcher))
+    return [
+        Worker(
+            c.bus,
+            topic=topic,
+            consumer=consumer,
+            handler=handler,
+            dead_letters=c.dead_letters,
+            max_attempts=c.settings.max_attempts,
+            clock=c.clock,
+            permanent=PERMANENT_ERRORS,
+            batch=64,
+        )
+        for topic, consumer, handler in handlers
+        for _ in range(copies)
+    ]
+
+
+async def register_consumers(container: Container) -> None:
+    """Create every durable consumer of the spine, so nothing published later misses one."""
+    from tillwise.pipeline.dispatch import spine_consumers
+    from tillwise.workflows.registry import default_workflows
+
+    for topic, consumer in spine_consumers(default_workflows()):
+        await container.bus.ensure_consumer(topic, consumer)
+
+
+def build_runtime(container: Container, *, workers: int = 1, relay: bool = True) -> Runtime:
+    """The relay plus ``workers`` copies of each consumer loop; consumers registered first."""
+    from tillwise.pipeline.runtime import Runtime
 
     loops: list[Callable[[asyncio.Event], Awaitable[None]]] = []
-    if relay and c.relay is not None:
-        loops.append(c.relay.run)
-    for topic, consumer, handler in subscriptions:
-        for _ in range(workers):
-            worker = Worker(
-                c.bus,
-                topic=topic,
-                consumer=consumer,
-                handler=handler,
-                dead_letters=c.dead_letters,
-                max_attempts=c.settings.max_attempts,
-                clock=c.clock,
-                permanent=PERMANENT_ERRORS,
-                batch=64,
-            )
-            loops.append(worker.run)
+    if relay and container.relay is not None:
+        loops.append(container.relay.run)
+    loops += [w.run for w in build_workers(container, copies=workers)]
 
     async def prepare() -> None:
-        for topic, consumer, _handler in subscriptions:
-            await c.bus.ensure_consumer(topic, consumer)
+        await register_consumers(container)
 
     return Runtime(loops=loops, prepare=prepare)

@@ -180,6 +180,8 @@ def test_a_shape_error_is_stored_then_parked_as_a_dead_letter_naming_the_field(a
     assert letter["attempts"] == 1
     assert "data.line_items[1].price" in letter["error"]
     assert api.client.get("/v1/transactions", headers=api.admin).json()["count"] == 0
+    overview = api.client.get("/v1/stats/overview", headers=api.viewer).json()
+    assert overview["dead_letters"] == 1
 
 
 def test_one_bad_delivery_in_a_batch_does_not_hold_up_the_others(api: Api) -> None:

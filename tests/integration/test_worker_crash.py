@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.api.conftest import SECRET
 from tests.helpers import REFERENCE_SALE_BYTES, make_container, pump, run, signed_headers
+from tillwise.bootstrap import register_consumers
 from tillwise.ports.inbox import RawDelivery
 from tillwise.store.tables import daily_sales, events, processed_messages, transactions
 
@@ -41,7 +42,7 @@ def test_killed_worker_event_is_handled_again_exactly_once(
                 )
             )
         )
-        run(pump_registration(container))
+        run(register_consumers(container))
 
         # a worker process takes the delivery, (handles it,) and is killed before acking
         marker = tmp_path / "marker"
@@ -78,14 +79,6 @@ def test_killed_worker_event_is_handled_again_exactly_once(
         assert run(container.bus.pending("deliveries", "normalizer")) == 0
     finally:
         run(container.close())
-
-
-async def pump_registration(container) -> None:  # type: ignore[no-untyped-def]
-    from tillwise.bootstrap import build_runtime
-
-    runtime = build_runtime(container, workers=0, relay=False)
-    assert runtime.prepare is not None
-    await runtime.prepare()
 
 
 def _wait_for(marker: Path, proc: subprocess.Popen[bytes]) -> None:

@@ -42,6 +42,11 @@ def workflow_consumer(workflow: Workflow) -> str:
     return f"workflow:{workflow.name}"
 
 
+def spine_consumers(workflows: Sequence[Workflow]) -> list[tuple[str, str]]:
+    """Every (topic, consumer) of the spine: the normalizer, then one consumer per workflow."""
+    return [(DELIVERIES, NORMALIZER)] + [(EVENTS, workflow_consumer(w)) for w in workflows]
+
+
 class UnknownDelivery(LookupError):
     pass
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # One writer at a time per SQLite file in this process, queued on a lock rather than on
 # SQLite's busy handler (which sleeps in steps of up to 100 ms while another thread commits).
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS: dict[str, _WriteLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
@@ -28,16 +28,41 @@ _WRITE_LOCKS_GUARD = threading.Lock()
 READ_ONLY = "tillwise_read_only"
 
 
-def _write_lock(path: str) -> threading.Lock:
+class NestedWriteTransaction(RuntimeError):
+    """A thread asked for a second write transaction on a SQLite file while its first is open."""
+
+
+class _WriteLock:
+    """The per-file writer lock; a thread that already holds it gets an error, not a hang."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> None:
+        if self._owner == threading.get_ident():
+            raise NestedWriteTransaction(
+                "this thread already has a write transaction open on this SQLite file; a second "
+                "one would wait for itself forever: finish the first, or read with READ_ONLY"
+            )
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+
+def _write_lock(path: str) -> _WriteLock:
     key = str(Path(path).resolve()) if path and path != ":memory:" else f":memory:{id(path)}"
     with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+        return _WRITE_LOCKS.setdefault(key, _WriteLock())
 
 
 class _SerializedConnection(sqlite3.Connection):
     """A sqlite3 connection that gives the file's write lock back when its transaction ends."""
 
-    write_lock: threading.Lock
+    write_lock: _WriteLock
     holding = False
 
     def commit(self) -> None:

@@ -42,6 +42,9 @@ class MemoryDeadLetters:
     def list(self, *, include_replayed: bool = False, limit: int = 100) -> list[DeadLetter]:
         return [d for d in self.letters if include_replayed or d.replayed_at is None][:limit]
 
+    def count(self) -> int:
+        return len(self.list(limit=len(self.letters)))
+
     def get(self, dead_letter_id: int) -> DeadLetter | None:
         return next((d for d in self.letters if d.id == dead_letter_id), None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 
 from tillwise.governance.tokens import Principal
 from tillwise.pipeline.dead_letters import replay_dead_letter
-from tillwise.pipeline.dispatch import DELIVERIES, EVENTS, NORMALIZER, workflow_consumer
+from tillwise.pipeline.dispatch import spine_consumers
 from tillwise.ports.repositories import Page
 from tillwise.workflows.registry import default_workflows
 
@@ -169,23 +170,28 @@ class OverviewPublic(BaseModel):
     dependencies=[require("stats:read")],
 )
 async def overview(container: ContainerDep) -> OverviewPublic:
-    with container.uow() as uow:
-        counts = uow.events.counts_by_type()
-    consumers = [(DELIVERIES, NORMALIZER)] + [
-        (EVENTS, workflow_consumer(w)) for w in default_workflows()
-    ]
+    # Database reads go to a thread: this route is async (the bus is) and must not hold the
+    # event loop, which also acknowledges webhooks, while it waits for the database.
+    def read() -> tuple[dict[str, int], int]:
+        with container.uow() as uow:
+            counts = uow.events.counts_by_type()
+        return counts, container.dead_letters.count()  # not nested: one transaction at a time
+
+    counts, dead = await asyncio.to_thread(read)
+    consumers = spine_consumers(default_workflows())
     lags = [
         ConsumerLag(topic=t, consumer=c, pending=await container.bus.pending(t, c))
         for t, c in consumers
     ]
     now = container.clock.now()
-    oldest = container.relay.oldest_unpublished_age(now) if container.relay else None
+    relay = container.relay
+    oldest = await asyncio.to_thread(relay.oldest_unpublished_age, now) if relay else None
     return OverviewPublic(
         events_by_type=counts,
         events_total=sum(counts.values()),
         consumers=lags,
         outbox_oldest_seconds=oldest,
-        dead_letters=len(container.dead_letters.list(limit=10_000)),
+        dead_letters=dead,
         as_of=now,
     )
 
