@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from tillwise.store.engine import READ_ONLY, NestedWriteTransaction, make_engine
+from tillwise.store.engine import NestedWriteTransaction, make_engine, read_only
 
 
 def test_a_nested_write_transaction_in_one_thread_is_an_error_not_a_hang(sqlite_url: str) -> None:
@@ -17,7 +17,7 @@ def test_a_nested_write_transaction_in_one_thread_is_an_error_not_a_hang(sqlite_
             with pytest.raises(NestedWriteTransaction), work.begin():
                 pass
             # a read-only connection may still look while the write is open
-            with work.connect().execution_options(**{READ_ONLY: True}) as conn:
+            with read_only(work) as conn:
                 assert conn.execute(text("SELECT 1")).scalar_one() == 1
         with work.begin() as conn:  # the lock was given back
             conn.execute(text("SELECT 1"))

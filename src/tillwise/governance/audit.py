@@ -41,6 +41,7 @@ from sqlalchemy.engine import Row
 
 from tillwise.governance.secrets import KnownSecrets, redact
 from tillwise.ports.clock import Clock
+from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import audit_log
 
 GENESIS_HASH = "0" * 64
@@ -238,13 +239,13 @@ class AuditLog:
     # ------------------------------------------------------------------ reading
 
     def get(self, entry_id: int) -> AuditEntry | None:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(select(audit_log).where(audit_log.c.id == entry_id)).first()
         return None if row is None else _entry(row)
 
     def head(self) -> AuditEntry | None:
         """The newest entry (anchor its hash elsewhere to detect truncation)."""
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(1)).first()
         return None if row is None else _entry(row)
 
@@ -285,7 +286,7 @@ class AuditLog:
             query = query.where(audit_log.c.id > after_id)
         order = audit_log.c.id.desc() if newest_first else audit_log.c.id.asc()
         query = query.order_by(order).limit(min(limit, _MAX_LIST))
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return [_entry(row) for row in conn.execute(query)]
 
     # ------------------------------------------------------------------ verifying
@@ -303,7 +304,7 @@ class AuditLog:
         prev_hash = GENESIS_HASH
         last_id = 0
         while True:
-            with self._engine.connect() as conn:
+            with read_only(self._engine) as conn:
                 rows = conn.execute(
                     select(audit_log)
                     .where(audit_log.c.id > last_id)

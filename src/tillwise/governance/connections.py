@@ -33,6 +33,7 @@ from sqlalchemy.engine import Row
 from tillwise.governance.audit import AuditLog
 from tillwise.governance.secrets import KnownSecrets, SecretBox
 from tillwise.ports.clock import Clock
+from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import connections as connections_table
 
 ACTIVE = "active"
@@ -264,7 +265,7 @@ class Connections:
     def get(self, connection_id: str) -> Connection | None:
         if not _plausible_id(connection_id):
             return None
-        with self._engine.connect() as db:
+        with read_only(self._engine) as db:
             row = db.execute(
                 select(connections_table).where(connections_table.c.id == connection_id)
             ).first()
@@ -276,7 +277,7 @@ class Connections:
         )
         if status is not None:
             query = query.where(connections_table.c.status == status)
-        with self._engine.connect() as db:
+        with read_only(self._engine) as db:
             return [self._public(row) for row in db.execute(query)]
 
     def secrets_for(
@@ -295,7 +296,7 @@ class Connections:
                     return None
                 return builtins.list(cached.secrets)
             generation = self._generation
-        with self._engine.connect() as db:
+        with read_only(self._engine) as db:
             row = db.execute(
                 select(
                     connections_table.c.platform,

@@ -35,6 +35,7 @@ from tillwise.governance.rbac import (
     validate_scopes,
 )
 from tillwise.ports.clock import Clock
+from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import api_tokens
 
 PREFIX = "tw"
@@ -213,7 +214,7 @@ class Tokens:
             return None
         token_id, secret = parsed
         presented = hash_secret(secret)
-        with self._engine.connect() as db:
+        with read_only(self._engine) as db:
             row = db.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
         if row is None:
             hmac.compare_digest(presented, presented)  # similar work on the unknown-id path
@@ -265,7 +266,7 @@ class Tokens:
         return _info(row)
 
     def get(self, token_id: str) -> TokenInfo | None:
-        with self._engine.connect() as db:
+        with read_only(self._engine) as db:
             row = db.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
         return None if row is None else _info(row)
 
@@ -273,5 +274,5 @@ class Tokens:
         query = select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
         if not include_revoked:
             query = query.where(api_tokens.c.revoked_at.is_(None))
-        with self._engine.connect() as db:
+        with read_only(self._engine) as db:
             return [_info(row) for row in db.execute(query)]

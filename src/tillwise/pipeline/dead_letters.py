@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from tillwise.pipeline import as_utc
 from tillwise.ports.bus import Bus, DeadLetter, DeadLetters, Message, Received
-from tillwise.store.engine import READ_ONLY
+from tillwise.store.engine import read_only
 from tillwise.store.tables_pipeline import dead_letters as dead_letters_table
 
 _t = dead_letters_table
@@ -41,16 +41,16 @@ class SqlDeadLetters:
         query = select(_t).order_by(_t.c.id).limit(limit)
         if not include_replayed:
             query = query.where(_t.c.replayed_at.is_(None))
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with read_only(self._engine) as conn:
             return [_letter(row) for row in conn.execute(query).mappings()]
 
     def count(self) -> int:
         query = select(func.count()).select_from(_t).where(_t.c.replayed_at.is_(None))
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with read_only(self._engine) as conn:
             return int(conn.execute(query).scalar_one())
 
     def get(self, dead_letter_id: int) -> DeadLetter | None:
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(select(_t).where(_t.c.id == dead_letter_id)).mappings().first()
         return None if row is None else _letter(row)
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, bindparam, select
 from tillwise.pipeline import as_utc
 from tillwise.ports.clock import Clock
 from tillwise.ports.inbox import AcceptResult, RawDelivery, StoredDelivery
-from tillwise.store.engine import READ_ONLY
+from tillwise.store.engine import read_only
 from tillwise.store.tables import outbox
 from tillwise.store.tables_pipeline import inbox
 
@@ -94,7 +94,7 @@ class SqlInbox:
         return await request.future
 
     def get(self, delivery_id: int) -> StoredDelivery | None:
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(_GET_DELIVERY, {"delivery_id": delivery_id}).mappings().first()
         if row is None:
             return None
@@ -118,7 +118,7 @@ class SqlInbox:
             query = query.where(inbox.c.connection_id == connection_id)
         if since is not None:
             query = query.where(inbox.c.received_at >= as_utc(since))
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with read_only(self._engine) as conn:
             return list(conn.execute(query).scalars())
 
     async def close(self) -> None:

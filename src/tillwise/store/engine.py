@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 # One writer at a time per SQLite file in this process, queued on a lock rather than on
@@ -133,6 +133,12 @@ def make_engine(url: str, *, durable: bool = True, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+def read_only(engine: Engine) -> Connection:
+    """A connection for reading only: on SQLite it takes no write lock (a WAL reader sees the
+    last commit and never waits for writers). Use it as ``with read_only(engine) as conn:``."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
