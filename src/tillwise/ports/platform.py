@@ -17,6 +17,7 @@ from typing import Protocol
 from tillwise.domain.normalized import NormalizedBatch
 
 from .inbox import RawDelivery
+from .writeback import WriteBack
 
 
 class ConnectorError(Exception):
@@ -49,6 +50,7 @@ class VerifiedDelivery:
 
 class Connector(Protocol):
     platform: str
+    writeback: WriteBack | None  # None: this platform cannot be written to (yet)
 
     def verify(
         self,

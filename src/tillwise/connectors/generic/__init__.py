@@ -12,6 +12,7 @@ from datetime import datetime
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import VerifiedDelivery
+from tillwise.ports.writeback import WriteBack
 
 from .._signatures import DEFAULT_TOLERANCE
 from . import normalize as _normalize
@@ -27,6 +28,7 @@ class GenericConnector:
 
     def __init__(self, *, tolerance: int = DEFAULT_TOLERANCE) -> None:
         self.tolerance = tolerance
+        self.writeback: WriteBack | None = None  # set by the generic write-back client
 
     def verify(
         self,

@@ -1,0 +1,69 @@
+"""Write-back: carrying out an approved proposal on the POS (and undoing it where it can).
+
+Each platform's connector provides one :class:`WriteBack`; governance calls it only for a
+proposal that its store's mode and the approval rules allow. Writes carry an idempotency key
+(derived from the proposal id), so a retried write has one effect on the POS.
+
+Errors::
+
+    WriteBackError            the POS refused or could not be reached
+    ├── NotSupported          this connector cannot write this kind (or cannot reverse it)
+    └── (retryable=True)      a transient failure: 429 / 5xx / network, after the client's retries
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tillwise.domain.proposals import Proposal
+
+
+class WriteBackError(Exception):
+    code = "writeback_failed"
+
+    def __init__(self, detail: str, *, retryable: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retryable = retryable
+
+
+class NotSupported(WriteBackError):
+    code = "writeback_not_supported"
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """Where and how to write: the connection, its POS API base URL and its credentials."""
+
+    connection_id: str
+    platform: str
+    api_base_url: str | None
+    secrets: Sequence[str] = ()  # decrypted; never logged
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What the POS answered: its reference for the write, and details for the audit log."""
+
+    reference: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class WriteBack(Protocol):
+    kinds: frozenset[str]  # proposal kinds this connector can write
+    reversible: frozenset[str]  # kinds it can also undo
+
+    async def apply(
+        self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
+    ) -> WriteResult: ...
+
+    async def revert(
+        self,
+        target: WriteTarget,
+        proposal: Proposal,
+        applied: WriteResult,
+        *,
+        idempotency_key: str,
+    ) -> WriteResult: ...
