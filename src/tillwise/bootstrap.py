@@ -17,10 +17,13 @@ from tillwise.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets
     from tillwise.governance.tokens import Tokens
+    from tillwise.governance.users import Users
     from tillwise.pipeline.relay import OutboxRelay
     from tillwise.pipeline.runtime import Runtime
     from tillwise.pipeline.worker import Worker
@@ -45,6 +48,9 @@ class Container:
     connections: Connections
     tokens: Tokens
     audit: AuditLog
+    users: Users
+    modes: Modes
+    approvals: Approvals
     clock: Clock = field(default_factory=SystemClock)
     relay: OutboxRelay | None = None
     known_secrets: KnownSecrets | None = None
@@ -59,10 +65,13 @@ class Container:
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build every part from settings. Call ``await container.close()`` when done."""
     from tillwise.connectors.registry import default_connectors
+    from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets, load_or_create_key
     from tillwise.governance.tokens import Tokens
+    from tillwise.governance.users import Users
     from tillwise.pipeline.dead_letters import SqlDeadLetters
     from tillwise.pipeline.inbox import SqlInbox
     from tillwise.pipeline.relay import OutboxRelay
@@ -79,6 +88,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     relay = OutboxRelay(work_engine, bus)
     known = KnownSecrets()  # secrets seen in this process, masked in logs and audit entries
     audit = AuditLog(engine, clock, known_secrets=known)
+    connectors = default_connectors()
+    connections = Connections(
+        engine, load_or_create_key(settings), audit, clock, known_secrets=known
+    )
+    modes = Modes(engine, audit, clock)
+    writebacks = {name: c.writeback for name, c in connectors.items()}
     return Container(
         settings=settings,
         engine=engine,
@@ -94,12 +109,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         ),
         bus=bus,
         dead_letters=SqlDeadLetters(work_engine),
-        connectors=default_connectors(),
-        connections=Connections(
-            engine, load_or_create_key(settings), audit, clock, known_secrets=known
-        ),
+        connectors=connectors,
+        connections=connections,
         tokens=Tokens(engine, audit, clock),
         audit=audit,
+        users=Users(engine, audit, clock),
+        modes=modes,
+        approvals=Approvals(engine, audit, clock, modes, connections, writebacks),
         clock=clock,
         relay=relay,
         known_secrets=known,
@@ -141,7 +157,7 @@ def build_workers(container: Container, *, copies: int = 1) -> list[Worker]:
         (DELIVERIES, NORMALIZER, Normalizer(c.uow, c.inbox, c.connectors))
     ]
     for workflow in default_workflows():
-        dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.audit)
+        dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.approvals.route_new)
         handlers.append((EVENTS, dispatcher.consumer, dispatcher))
     return [
         Worker(
@@ -177,6 +193,7 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
     if relay and container.relay is not None:
         loops.append(container.relay.run)
     loops += [w.run for w in build_workers(container, copies=workers)]
+    loops.append(container.approvals.run)  # route, expire, retry write-backs
 
     async def prepare() -> None:
         await register_consumers(container)

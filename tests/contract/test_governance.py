@@ -132,7 +132,12 @@ def test_connection_create_get_list_and_secrets(gov: Gov) -> None:
     [entry] = gov.audit.list(action="connection.created")
     assert entry.actor == "user:alice" and entry.store == created.id
     assert entry.outputs == {"id": created.id, "status": "active"}
-    assert entry.inputs == {"platform": "generic", "name": "Main St", "secret_count": 1}
+    assert entry.inputs == {
+        "platform": "generic",
+        "name": "Main St",
+        "secret_count": 1,
+        "api_base_url": None,
+    }
 
 
 def test_connection_secret_is_never_stored_or_audited_in_clear(gov: Gov) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from tillwise.bootstrap import Container
-from tillwise.governance.tokens import Principal
+from tillwise.governance.principal import Principal
 
 from .problems import Problem
 

@@ -33,3 +33,9 @@ class Location(SourceRecord):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+
+def store_key(connection_id: str, location_external_id: str) -> str:
+    """How governance names a store: ``<connection_id>:<location_external_id>`` (unique across
+    connections, readable in the audit log and in user scopes)."""
+    return f"{connection_id}:{location_external_id}"

@@ -71,6 +71,7 @@ class Connection:
     updated_at: datetime
     revoked_at: datetime | None
     secret_count: int
+    api_base_url: str | None = None  # where write-backs go (the POS's API)
 
     @property
     def active(self) -> bool:
@@ -123,8 +124,18 @@ class Connections:
 
     # ------------------------------------------------------------------ writes
 
-    def create(self, platform: str, name: str, secrets: Sequence[str], *, actor: str) -> Connection:
+    def create(
+        self,
+        platform: str,
+        name: str,
+        secrets: Sequence[str],
+        *,
+        actor: str,
+        api_base_url: str | None = None,
+    ) -> Connection:
         """A new active connection; audited as ``connection.created`` (no secret in it)."""
+        if api_base_url is not None and not api_base_url.startswith(("http://", "https://")):
+            raise InvalidConnection("api_base_url must be an http(s) URL")
         if not isinstance(platform, str) or not platform.strip() or len(platform) > 32:
             raise InvalidConnection("platform must be 1–32 characters")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -149,6 +160,7 @@ class Connections:
                     created_at=now,
                     updated_at=now,
                     revoked_at=None,
+                    api_base_url=api_base_url,
                 )
             )
             self._audit.append_in(
@@ -156,7 +168,12 @@ class Connections:
                 actor=actor,
                 action="connection.created",
                 store=conn_id,
-                inputs={"platform": platform, "name": name, "secret_count": len(values)},
+                inputs={
+                    "platform": platform,
+                    "name": name,
+                    "secret_count": len(values),
+                    "api_base_url": api_base_url,
+                },
                 outputs={"id": conn_id, "status": ACTIVE},
             )
         self._remember(values)
@@ -170,6 +187,7 @@ class Connections:
             updated_at=now,
             revoked_at=None,
             secret_count=len(values),
+            api_base_url=api_base_url,
         )
 
     def add_secret(self, connection_id: str, secret: str, *, actor: str) -> Connection:
@@ -393,6 +411,7 @@ class Connections:
             updated_at=m["updated_at"],
             revoked_at=m["revoked_at"],
             secret_count=secret_count,
+            api_base_url=m["api_base_url"],
         )
 
     def _remember(self, values: Sequence[str]) -> None:

@@ -5,8 +5,13 @@ A permission is ``"<resource>:<action>"`` (``transactions:read``, ``connections:
 ``*`` for a whole part — ``"*"`` (everything), ``"*:read"`` (read anything),
 ``"proposals:*"`` (any action on proposals). Patterns keep roles correct as resources are added.
 
-To add a role, add a :class:`Role` to :data:`ROLES`; nothing else changes. (Store-scoped roles
-— associate, store manager, buyer — will add a scope check beside the permission check.)
+Roles are also *scoped*: a store-scoped role (associate, store manager, buyer, loss prevention,
+regional manager) sees and acts on the stores (and regions) its user or token is given, and
+nothing else; admin and viewer see every store. Which proposal kinds a role may approve is
+data too (:attr:`Role.approves`), and :data:`SENIOR_APPROVERS` are the roles that can give
+the approvals a threshold reserves for a regional manager.
+
+To add a role, add a :class:`Role` to :data:`ROLES`; nothing else changes.
 """
 
 from __future__ import annotations
@@ -42,10 +47,19 @@ PERMISSIONS: frozenset[str] = frozenset(
         "inbox:replay",
         "proposals:read",
         "proposals:approve",
+        "proposals:create",
         "workflows:read",
         "workflows:write",
+        "audit:export",
+        "users:read",
+        "users:write",
+        "settings:read",
+        "settings:write",
     }
 )
+
+
+ANY_KIND = "*"
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class Role:
     name: str
     description: str
     grants: frozenset[str]
+    scoped: bool = True  # limited to the stores/regions it is given
+    approves: frozenset[str] = frozenset()  # proposal kinds (or ANY_KIND) it may approve
 
     def __post_init__(self) -> None:
         for grant in self.grants:
@@ -61,6 +77,11 @@ class Role:
 
     def allows(self, permission: str) -> bool:
         return any(grant_matches(g, permission) for g in self.grants)
+
+    def may_approve(self, kind: str) -> bool:
+        return self.allows("proposals:approve") and (
+            ANY_KIND in self.approves or kind in self.approves
+        )
 
 
 def grant_matches(grant: str, permission: str) -> bool:
@@ -74,12 +95,74 @@ def grant_matches(grant: str, permission: str) -> bool:
     return g_res in ("*", p_res) and g_act in ("*", p_act)
 
 
-ROLES: Mapping[str, Role] = MappingProxyType(
+_STORE_READS = frozenset(
     {
-        "admin": Role("admin", "everything", frozenset({"*"})),
-        "viewer": Role("viewer", "read everything, change nothing", frozenset({"*:read"})),
+        "transactions:read",
+        "products:read",
+        "inventory:read",
+        "locations:read",
+        "stats:read",
+        "reports:read",
+        "proposals:read",
     }
 )
+
+ROLES: Mapping[str, Role] = MappingProxyType(
+    {
+        "associate": Role(
+            "associate",
+            "works the floor of a store: reads its sales, stock and proposals; approves nothing",
+            _STORE_READS,
+        ),
+        "store_manager": Role(
+            "store_manager",
+            "runs their store: approves its proposals of every kind, reads its audit trail",
+            _STORE_READS
+            | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
+            | {"workflows:read"},
+            approves=frozenset({ANY_KIND}),
+        ),
+        "buyer": Role(
+            "buyer",
+            "buys stock for their stores: approves purchase orders, transfers and stock changes",
+            _STORE_READS | {"proposals:approve", "proposals:create", "workflows:read"},
+            approves=frozenset({"draft_purchase_order", "transfer", "stock_adjustment"}),
+        ),
+        "loss_prevention": Role(
+            "loss_prevention",
+            "guards against loss: approves risk decisions, returns and stock corrections",
+            _STORE_READS
+            | {"customers:read", "proposals:approve", "audit:read", "audit:export"}
+            | {"workflows:read"},
+            approves=frozenset({"risk_decision", "return_draft", "stock_adjustment"}),
+        ),
+        "regional_manager": Role(
+            "regional_manager",
+            "runs a region: approves anything in it, sets workflow modes and rollouts there",
+            _STORE_READS
+            | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
+            | {"audit:export", "workflows:read", "workflows:write", "settings:read"}
+            | {"users:read"},
+            approves=frozenset({ANY_KIND}),
+        ),
+        "admin": Role(
+            "admin",
+            "everything, every store",
+            frozenset({"*"}),
+            scoped=False,
+            approves=frozenset({ANY_KIND}),
+        ),
+        "viewer": Role(
+            "viewer",
+            "read everything in every store, change nothing (monitoring, BI exports)",
+            frozenset({"*:read"}),
+            scoped=False,
+        ),
+    }
+)
+
+# Roles whose approval satisfies a threshold that "needs a regional manager".
+SENIOR_APPROVERS: frozenset[str] = frozenset({"regional_manager", "admin"})
 
 
 def has_permission(role: str, permission: str) -> bool:
@@ -107,3 +190,7 @@ def validate_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
             raise ValueError(f"unknown permission {scope!r} in scopes")
         out.add(scope)
     return tuple(sorted(out))
+
+
+def role(name: str) -> Role | None:
+    return ROLES.get(name)

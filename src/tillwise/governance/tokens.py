@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets as _random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,13 +27,8 @@ from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from tillwise.governance.audit import AuditLog
-from tillwise.governance.rbac import (
-    PERMISSIONS,
-    ROLES,
-    grant_matches,
-    has_permission,
-    validate_scopes,
-)
+from tillwise.governance.principal import Principal, permissions_of, scope_for
+from tillwise.governance.rbac import ROLES, validate_scopes
 from tillwise.ports.clock import Clock
 from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import api_tokens
@@ -65,31 +60,10 @@ class TokenInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    stores: tuple[str, ...] | None = None  # store scope (scoped roles); None: every store
 
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Principal:
-    """Who is calling. ``permissions`` is what the role grants, narrowed by the token's
-    scopes if it has any (catalogued permissions; use :meth:`can` for the check)."""
-
-    kind: str = "token"
-    id: str
-    role: str
-    scopes: tuple[str, ...] | None = None
-    permissions: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def actor(self) -> str:
-        """How this principal is named in the audit log (``token:<id>``)."""
-        return f"{self.kind}:{self.id}"
-
-    def can(self, permission: str) -> bool:
-        if not has_permission(self.role, permission):
-            return False
-        return self.scopes is None or any(grant_matches(s, permission) for s in self.scopes)
 
 
 def hash_secret(secret: str) -> str:
@@ -105,14 +79,15 @@ def parse_token(plaintext: str) -> tuple[str, str] | None:
 
 
 def _principal(info: TokenInfo) -> Principal:
-    scopes = info.scopes
-    perms = frozenset(
-        p
-        for p in PERMISSIONS
-        if has_permission(info.role, p)
-        and (scopes is None or any(grant_matches(s, p) for s in scopes))
+    return Principal(
+        kind="token",
+        id=info.id,
+        role=info.role,
+        name=info.name,
+        scopes=info.scopes,
+        permissions=permissions_of(info.role, info.scopes),
+        stores=scope_for(info.role, info.stores),
     )
-    return Principal(kind="token", id=info.id, role=info.role, scopes=scopes, permissions=perms)
 
 
 def _info(row: Row[Any]) -> TokenInfo:
@@ -128,6 +103,7 @@ def _info(row: Row[Any]) -> TokenInfo:
         expires_at=m["expires_at"],
         revoked_at=m["revoked_at"],
         last_used_at=m["last_used_at"],
+        stores=None if m["stores"] is None else tuple(m["stores"]),
     )
 
 
@@ -147,6 +123,7 @@ class Tokens:
         actor: str,
         expires_in: timedelta | None = None,
         scopes: builtins.list[str] | tuple[str, ...] | None = None,
+        stores: builtins.list[str] | tuple[str, ...] | None = None,
     ) -> tuple[TokenInfo, str]:
         """A new token and its plaintext (shown once). Audited as ``token.created``."""
         if role not in ROLES:
@@ -159,6 +136,9 @@ class Tokens:
             clean_scopes = None if scopes is None else validate_scopes(scopes)
         except ValueError as exc:
             raise InvalidToken(str(exc)) from None
+        clean_stores = None if stores is None else tuple(sorted(set(stores)))
+        if ROLES[role].scoped and not clean_stores:
+            raise InvalidToken(f"role {role!r} is store-scoped: give the token's stores")
         token_id = _random.token_hex(_ID_HEX // 2)
         secret = _random.token_urlsafe(32)  # 43 characters
         plaintext = f"{PREFIX}_{token_id}_{secret}"
@@ -177,6 +157,7 @@ class Tokens:
                     expires_at=expires_at,
                     revoked_at=None,
                     last_used_at=None,
+                    stores=None if clean_stores is None else list(clean_stores),
                 )
             )
             self._audit.append_in(
@@ -187,6 +168,7 @@ class Tokens:
                     "role": role,
                     "name": name,
                     "scopes": None if clean_scopes is None else list(clean_scopes),
+                    "stores": None if clean_stores is None else list(clean_stores),
                     "expires_in_seconds": None
                     if expires_in is None
                     else int(expires_in.total_seconds()),
@@ -203,6 +185,7 @@ class Tokens:
             expires_at=expires_at,
             revoked_at=None,
             last_used_at=None,
+            stores=clean_stores,
         )
         return info, plaintext
 

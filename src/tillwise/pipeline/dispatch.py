@@ -6,15 +6,17 @@ on the outbox for the ``events`` topic — all in one transaction that also mark
 processed, so a redelivery (crash before ack) has no second effect.
 
 ``events`` → :class:`WorkflowDispatcher`: one consumer per workflow; the workflow's writes and the
-processed mark share a transaction for the same reason. Proposals and their inputs are audited.
+processed mark share a transaction for the same reason. Proposals are stored in that same
+transaction (as ``new``; their ids are deterministic), then handed to governance to route —
+which audits them — by the ``on_proposals`` hook.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from tillwise.domain.events import Envelope
 from tillwise.domain.normalized import NormalizedBatch
@@ -25,9 +27,6 @@ from tillwise.ports.inbox import Inbox
 from tillwise.ports.platform import Connector, PayloadError
 from tillwise.ports.repositories import UnitOfWorkFactory
 from tillwise.workflows.base import Workflow, WorkflowContext
-
-if TYPE_CHECKING:
-    from tillwise.governance.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +109,13 @@ class WorkflowDispatcher:
         workflow: Workflow,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        audit: AuditLog | None = None,
+        on_proposals: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.workflow = workflow
         self.consumer = workflow_consumer(workflow)
         self._uow = uow
         self._clock = clock
-        self._audit = audit
+        self._on_proposals = on_proposals
 
     async def __call__(self, received: Received) -> None:
         await self.handle_batch([received])
@@ -126,14 +125,21 @@ class WorkflowDispatcher:
         when a batch fails)."""
         envelopes = [Envelope.model_validate(r.message.payload) for r in batch]
         wanted = [e for e in envelopes if e.type in self.workflow.subscribes_to]
-        if wanted:
-            await asyncio.to_thread(self.handle_many, wanted)
+        if not wanted:
+            return
+        proposed = await asyncio.to_thread(self.handle_many, wanted)
+        if proposed and self._on_proposals is not None:
+            try:
+                await self._on_proposals()
+            except Exception:  # stored as new: the governance sweep routes them later
+                log.exception("routing proposals of %s failed; the sweep will retry", self.consumer)
 
-    def handle(self, envelope: Envelope) -> None:
-        self.handle_many([envelope])
+    def handle(self, envelope: Envelope) -> int:
+        return self.handle_many([envelope])
 
-    def handle_many(self, envelopes: Sequence[Envelope]) -> None:
-        done: list[tuple[Envelope, list[Proposal]]] = []
+    def handle_many(self, envelopes: Sequence[Envelope]) -> int:
+        """Run the workflow on each new event; returns how many proposals it stored."""
+        stored = 0
         with self._uow() as uow:
             ctx = WorkflowContext(uow=uow, clock=self._clock)
             for envelope in envelopes:
@@ -141,15 +147,18 @@ class WorkflowDispatcher:
                     continue
                 if not uow.mark_processed(self.consumer, envelope.id):
                     continue
-                done.append((envelope, self.workflow.handle(envelope, ctx)))
-        if self._audit is None:
-            return
-        for envelope, proposals in done:
-            for proposal in proposals:
-                self._audit.append(
-                    actor=f"workflow:{self.workflow.name}@{self.workflow.version}",
-                    action="proposal.created",
-                    store=proposal.location_external_id,
-                    inputs={"event_id": envelope.id, "event_type": envelope.type},
-                    outputs=proposal.model_dump(mode="json"),
-                )
+                proposals: list[Proposal] = self.workflow.handle(envelope, ctx)
+                for proposal in proposals:
+                    stored += uow.proposals.add(_stamped(proposal, self.workflow))
+        return stored
+
+
+def _stamped(proposal: Proposal, workflow: Workflow) -> Proposal:
+    """The proposal with its workflow's name, version and actor filled in where missing."""
+    return proposal.model_copy(
+        update={
+            "workflow": proposal.workflow or workflow.name,
+            "workflow_version": proposal.workflow_version or workflow.version,
+            "proposed_by": proposal.proposed_by or f"workflow:{workflow.name}@{workflow.version}",
+        }
+    )

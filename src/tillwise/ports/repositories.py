@@ -11,6 +11,7 @@ from tillwise.domain.events import Envelope
 from tillwise.domain.locations import Location
 from tillwise.domain.merge import MergeDecision
 from tillwise.domain.normalized import CanonicalRecord
+from tillwise.domain.proposals import Proposal
 
 R = TypeVar("R", bound=CanonicalRecord)
 
@@ -97,12 +98,19 @@ class ReportingRepository(Protocol):
     ) -> Sequence[DailySales]: ...
 
 
+class ProposalInbox(Protocol):
+    def add(self, proposal: Proposal) -> bool:
+        """Store a workflow's proposal for governance to route (False: already stored)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. ``with uow:`` commits on success, rolls back on error."""
 
     records: RecordRepository
     events: EventLog
     reporting: ReportingRepository
+    proposals: ProposalInbox
 
     def mark_processed(self, consumer: str, message_id: str) -> bool:
         """Record that ``consumer`` handled ``message_id`` in this transaction; False when it

@@ -16,10 +16,16 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tillwise.ports.clock import Clock, SystemClock
-from tillwise.ports.repositories import EventLog, RecordRepository, ReportingRepository
+from tillwise.ports.repositories import (
+    EventLog,
+    ProposalInbox,
+    RecordRepository,
+    ReportingRepository,
+)
 
 from .repositories import SqlEventLog, SqlRecordRepository, SqlReportingRepository
 from .repositories._insert import insert_if_absent
+from .repositories.proposals import SqlProposalInbox
 from .tables import outbox, processed_messages
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,7 @@ class SqlUnitOfWork:
         self.records: RecordRepository = SqlRecordRepository(session, clock)
         self.events: EventLog = SqlEventLog(session, clock)
         self.reporting: ReportingRepository = SqlReportingRepository(session)
+        self.proposals: ProposalInbox = SqlProposalInbox(session, clock.now)
 
     def __enter__(self) -> SqlUnitOfWork:
         self._session.begin()

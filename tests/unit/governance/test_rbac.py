@@ -30,7 +30,7 @@ def test_viewer_reads_everything_and_writes_nothing() -> None:
     assert has_permission("viewer", "audit:read")
 
 
-@pytest.mark.parametrize("role", ["", "root", "Admin", "associate"])
+@pytest.mark.parametrize("role", ["", "root", "Admin", "store manager"])
 def test_unknown_role_has_no_permissions(role: str) -> None:
     assert not has_permission(role, "transactions:read")
     assert permissions_for(role) == frozenset()
@@ -50,7 +50,15 @@ def test_grant_patterns() -> None:
 
 
 def test_roles_are_data_and_validated() -> None:
-    assert set(ROLES) == {"admin", "viewer"}
+    assert set(ROLES) == {
+        "associate",
+        "store_manager",
+        "buyer",
+        "loss_prevention",
+        "regional_manager",
+        "admin",
+        "viewer",
+    }
     with pytest.raises(TypeError):
         ROLES["x"] = Role("x", "", frozenset())  # type: ignore[index]
     with pytest.raises(ValueError, match="malformed grant"):
@@ -68,3 +76,24 @@ def test_validate_scopes() -> None:
         validate_scopes(["audit:raed"])
     with pytest.raises(ValueError, match="malformed"):
         validate_scopes(["audit"])
+
+
+def test_who_approves_what() -> None:
+    assert not ROLES["associate"].may_approve("stock_adjustment")
+    assert not ROLES["viewer"].may_approve("stock_adjustment")
+    assert ROLES["store_manager"].may_approve("draft_purchase_order")
+    assert ROLES["buyer"].may_approve("draft_purchase_order")
+    assert not ROLES["buyer"].may_approve("risk_decision")
+    assert ROLES["loss_prevention"].may_approve("risk_decision")
+    assert not ROLES["loss_prevention"].may_approve("draft_purchase_order")
+    assert ROLES["admin"].may_approve("anything_new")
+
+
+def test_only_admin_and_viewer_see_every_store() -> None:
+    assert {name for name, r in ROLES.items() if not r.scoped} == {"admin", "viewer"}
+
+
+def test_store_roles_cannot_administer() -> None:
+    for name in ("associate", "store_manager", "buyer", "loss_prevention", "regional_manager"):
+        for permission in ("users:write", "connections:write", "tokens:write", "inbox:replay"):
+            assert not has_permission(name, permission), (name, permission)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tillwise.governance.tokens import Principal, hash_secret, parse_token
+from tillwise.governance.principal import Principal
+from tillwise.governance.tokens import hash_secret, parse_token
 
 SECRET = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, SecretStr
 
-from tillwise.governance.tokens import Principal
+from tillwise.governance.principal import Principal
 
 from ..deps import ContainerDep, require
 from ..problems import Problem

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from tillwise.governance.tokens import Principal
+from tillwise.governance.principal import Principal
 from tillwise.pipeline.dead_letters import replay_dead_letter
 from tillwise.pipeline.dispatch import spine_consumers
 from tillwise.ports.repositories import Page

@@ -1,0 +1,663 @@
+"""The approval queue: every proposal of every kind, routed by its store's mode, decided by
+people under the approval rules, written back by the platform's connector, and audited.
+
+Life of a proposal (``proposals.status``)::
+
+    new ─route─► discarded            (mode off)
+             ├─► shadow               (mode shadow: kept for comparison, never written)
+             ├─► pending ─approve×n─► approved ─write─► applied ─revert─► reverted
+             │       ├─reject─► rejected                   └─► failed (the POS refused)
+             │       └─expire─► expired
+             └─► approved (mode auto, within its limit and rules) ─write─► applied
+
+* Workflows store proposals as ``new`` in their own transaction; :meth:`Approvals.route_new`
+  routes them (right after, and in a sweep that also covers a crash in between).
+* An approver needs ``proposals:approve``, the store in scope, a role that approves the kind,
+  and must not be whoever proposed it; a threshold may demand a senior approver (regional
+  manager or admin) and/or two different approvers. Editing (then approving) replaces the
+  payload, starts the approvals afresh, and counts as an override for the guardrail.
+* ``approved`` is committed before the write, and the write carries an idempotency key derived
+  from the proposal id, so a crash or retry never writes twice; a transient failure leaves the
+  proposal ``approved`` for the sweep to retry, a refusal marks it ``failed``.
+
+Every step appends to the audit log with the actor, the store, the proposal, the approval trail
+and what the POS answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.engine import Row
+
+from tillwise.domain.money import Money
+from tillwise.domain.proposals import Proposal
+from tillwise.governance.audit import AuditLog
+from tillwise.governance.connections import Connections
+from tillwise.governance.principal import Principal
+from tillwise.governance.rbac import SENIOR_APPROVERS
+from tillwise.governance.rollout import AUTO, DRAFT, OFF, SHADOW, Modes, exceeds
+from tillwise.ports.clock import Clock
+from tillwise.ports.writeback import (
+    NotSupported,
+    WriteBack,
+    WriteBackError,
+    WriteResult,
+    WriteTarget,
+)
+from tillwise.store.engine import read_only
+from tillwise.store.repositories.proposals import proposal_row
+from tillwise.store.tables_governance import proposals
+
+log = logging.getLogger(__name__)
+
+NEW, DISCARDED, SHADOWED, PENDING = "new", "discarded", "shadow", "pending"
+APPROVED, APPLIED, FAILED = "approved", "applied", "failed"
+REJECTED, EXPIRED, REVERTED = "rejected", "expired", "reverted"
+STATUSES: tuple[str, ...] = (NEW, DISCARDED, SHADOWED, PENDING, APPROVED, APPLIED, FAILED)
+STATUSES += (REJECTED, EXPIRED, REVERTED)
+SENIOR = "regional_manager"
+
+# What an approver may change before approving, per kind: payload field → type and bounds.
+EDITABLE: dict[str, dict[str, tuple[type, int, int]]] = {
+    "stock_adjustment": {"delta": (int, -1_000_000, 1_000_000)},
+    "draft_purchase_order": {},
+}
+
+
+class ApprovalError(Exception):
+    """A decision that is not allowed (who, what state, what input); ``status`` is the HTTP
+    status the API answers with, ``field`` the input at fault."""
+
+    code = "approval_refused"
+
+    def __init__(
+        self, detail: str, *, status: int = 409, code: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class UnknownProposal(LookupError):
+    code = "unknown_proposal"
+
+
+@dataclass(frozen=True)
+class ProposalRecord:
+    """A proposal and what governance made of it."""
+
+    proposal: Proposal
+    status: str
+    mode: str | None
+    store: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    required_role: str | None
+    required_approvals: int
+    approvals: tuple[dict[str, Any], ...]
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    result: dict[str, Any] | None
+
+    @property
+    def id(self) -> str:
+        return self.proposal.id
+
+    def trail(self) -> dict[str, Any]:
+        """The approval trail, as the audit log records it."""
+        return {
+            "status": self.status,
+            "mode": self.mode,
+            "required_role": self.required_role,
+            "required_approvals": self.required_approvals,
+            "approvals": list(self.approvals),
+            "decided_by": self.decided_by,
+            "reason": self.reason,
+        }
+
+
+def _record(row: Row[Any]) -> ProposalRecord:
+    m = row._mapping
+    return ProposalRecord(
+        proposal=Proposal.model_validate(m["data"]),
+        status=m["status"],
+        mode=m["mode"],
+        store=m["store"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        expires_at=m["expires_at"],
+        required_role=m["required_role"],
+        required_approvals=int(m["required_approvals"]),
+        approvals=tuple(m["approvals"] or ()),
+        decided_by=m["decided_by"],
+        decided_at=m["decided_at"],
+        reason=m["reason"],
+        result=m["result"],
+    )
+
+
+class Approvals:
+    def __init__(
+        self,
+        engine: Engine,
+        audit: AuditLog,
+        clock: Clock,
+        modes: Modes,
+        connections: Connections,
+        writebacks: Mapping[str, WriteBack | None],
+    ) -> None:
+        self._engine = engine
+        self._audit = audit
+        self._clock = clock
+        self._modes = modes
+        self._connections = connections
+        self._writebacks = writebacks
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, proposal_id: str, principal: Principal | None = None) -> ProposalRecord:
+        """The proposal, if it exists and (given a principal) its store is in scope."""
+        with read_only(self._engine) as db:
+            row = db.execute(select(proposals).where(proposals.c.id == proposal_id)).first()
+        if row is None or (principal is not None and not principal.sees(row.store)):
+            raise UnknownProposal(f"no proposal {proposal_id!r}")
+        return _record(row)
+
+    def list(
+        self,
+        principal: Principal | None = None,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        workflow: str | None = None,
+        store: str | None = None,
+        limit: int = 100,
+        before: str | None = None,
+    ) -> builtins.list[ProposalRecord]:
+        """Newest first; ``before`` = the last id seen continues the list."""
+        p = proposals.c
+        query = select(proposals).order_by(p.created_at.desc(), p.id.desc()).limit(limit)
+        for column, value in ((p.status, status), (p.kind, kind), (p.workflow, workflow)):
+            if value is not None:
+                query = query.where(column == value)
+        if store is not None:
+            query = query.where(p.store == store)
+        if principal is not None and principal.stores is not None:
+            query = query.where(p.store.in_(sorted(principal.stores)))
+        if before is not None:
+            anchor = select(p.created_at).where(p.id == before).scalar_subquery()
+            query = query.where(
+                or_(p.created_at < anchor, and_(p.created_at == anchor, p.id < before))
+            )
+        with read_only(self._engine) as db:
+            return [_record(r) for r in db.execute(query)]
+
+    def counts(self, principal: Principal | None = None) -> dict[str, int]:
+        from sqlalchemy import func
+
+        p = proposals.c
+        query = select(p.status, func.count()).group_by(p.status)
+        if principal is not None and principal.stores is not None:
+            query = query.where(p.store.in_(sorted(principal.stores)))
+        with read_only(self._engine) as db:
+            return {status: int(n) for status, n in db.execute(query)}
+
+    # ------------------------------------------------------------------ routing
+
+    def submit(self, proposal: Proposal, principal: Principal) -> ProposalRecord:
+        """A person's own proposal (``proposals:create``): always waits for someone else's
+        approval, whatever the store's mode."""
+        store = self._store_of(proposal)
+        if not principal.sees(store):
+            raise ApprovalError("that store is not in your scope", status=403, code="forbidden")
+        now = self._clock.now()
+        proposal = proposal.model_copy(
+            update={"proposed_by": principal.actor, "workflow": "manual"}
+        )
+        with self._engine.begin() as db:
+            db.execute(insert(proposals).values(**proposal_row(proposal, status=NEW, now=now)))
+            return self._route(db, self._lock(db, proposal.id), force_mode=DRAFT)
+
+    async def route_new(self, limit: int = 500) -> int:
+        """Route proposals that workflows stored as ``new``; then write back those that auto
+        mode approved. Returns how many were routed."""
+        with read_only(self._engine) as db:
+            ids = list(
+                db.execute(
+                    select(proposals.c.id)
+                    .where(proposals.c.status == NEW)
+                    .order_by(proposals.c.created_at)
+                    .limit(limit)
+                ).scalars()
+            )
+        routed = 0
+        for pid in ids:
+            with self._engine.begin() as db:
+                row = self._lock(db, pid)
+                if row.status != NEW:
+                    continue
+                record = self._route(db, row)
+                routed += 1
+            if record.status == APPROVED:
+                await self._write(record)
+        return routed
+
+    def _route(
+        self, db: Connection, row: Row[Any], *, force_mode: str | None = None
+    ) -> ProposalRecord:
+        record = _record(row)
+        proposal = record.proposal
+        setting = self._modes.mode_for(proposal.workflow, record.store)
+        mode = force_mode or setting.mode
+        rule = self._modes.rule_for(proposal.kind, record.store)
+        now = self._clock.now()
+        needs_senior = exceeds(proposal.value, rule.regional_above) or (
+            proposal.new_vendor and rule.new_vendor_needs_regional
+        )
+        needed = 2 if exceeds(proposal.value, rule.two_approvers_above) else 1
+        values: dict[str, Any] = {
+            "mode": mode,
+            "updated_at": now,
+            "required_role": SENIOR if needs_senior else None,
+            "required_approvals": needed,
+        }
+        actor = proposal.proposed_by or f"workflow:{proposal.workflow}"
+        if mode == OFF:
+            values["status"], action = DISCARDED, "proposal.discarded"
+        elif mode == SHADOW:
+            values["status"], action = SHADOWED, "proposal.shadowed"
+        elif mode == AUTO and self._within_auto(proposal.value, setting.auto_limit, needs_senior):
+            values.update(status=APPROVED, decided_by=actor, decided_at=now)
+            values["approvals"] = [{"by": actor, "role": "auto", "at": now.isoformat()}]
+            action = "proposal.auto_approved"
+        else:
+            values["status"], action = PENDING, "proposal.queued"
+            values["expires_at"] = now + timedelta(hours=rule.expire_after_hours)
+            if mode == AUTO:
+                values["reason"] = "over the auto limit or the approval rules: needs a person"
+        db.execute(update(proposals).where(proposals.c.id == proposal.id).values(**values))
+        routed = _record(self._lock(db, proposal.id))
+        self._audit.append_in(
+            db,
+            actor=actor,
+            action=action,
+            store=routed.store,
+            inputs={
+                "proposal": proposal.model_dump(mode="json"),
+                "mode": mode,
+                "auto_limit": None if setting.auto_limit is None else str(setting.auto_limit),
+            },
+            outputs=routed.trail(),
+        )
+        return routed
+
+    @staticmethod
+    def _within_auto(value: Money | None, limit: Any, needs_senior: bool) -> bool:
+        return not needs_senior and not exceeds(value, limit)
+
+    # ------------------------------------------------------------------ deciding
+
+    async def approve(
+        self,
+        proposal_id: str,
+        principal: Principal,
+        *,
+        edits: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> ProposalRecord:
+        """Add ``principal``'s approval (after applying ``edits`` to the payload, if any);
+        when the approvals are complete, write the proposal back to the POS."""
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._lock(db, proposal_id)
+            record = self._decidable(row, principal, now)
+            if not principal.may_approve(record.proposal.kind):
+                raise ApprovalError(
+                    f"role {principal.role!r} cannot approve {record.proposal.kind} proposals",
+                    status=403,
+                    code="forbidden",
+                )
+            if record.required_role == SENIOR and principal.role not in SENIOR_APPROVERS:
+                raise ApprovalError(
+                    "this proposal needs a regional manager's approval (approval rules)",
+                    status=403,
+                    code="needs_regional_manager",
+                )
+            approvals = list(record.approvals)
+            proposal = record.proposal
+            edited = False
+            if edits:
+                proposal = self._edited(proposal, edits)
+                approvals, edited = [], True  # earlier approvals were of something else
+            elif any(a["by"] == principal.actor for a in approvals):
+                raise ApprovalError(
+                    "you have already approved this proposal; it needs another approver",
+                    code="already_approved",
+                )
+            approvals.append(
+                {
+                    "by": principal.actor,
+                    "name": principal.name,
+                    "role": principal.role,
+                    "at": now.isoformat(),
+                    "edited": edited,
+                    "comment": (comment or "")[:500] or None,
+                }
+            )
+            complete = len(approvals) >= record.required_approvals
+            values: dict[str, Any] = {
+                "approvals": approvals,
+                "data": proposal.model_dump(mode="json"),
+                "value_amount": None if proposal.value is None else proposal.value.amount,
+                "updated_at": now,
+            }
+            if complete:
+                values.update(status=APPROVED, decided_by=principal.actor, decided_at=now)
+            db.execute(update(proposals).where(proposals.c.id == proposal_id).values(**values))
+            after = _record(self._lock(db, proposal_id))
+            self._audit.append_in(
+                db,
+                actor=principal.actor,
+                action="proposal.approved" if complete else "proposal.approval_added",
+                store=after.store,
+                inputs={
+                    "proposal_id": proposal_id,
+                    "edits": dict(edits) if edits else None,
+                    "before": record.proposal.payload if edited else None,
+                    "comment": comment,
+                },
+                outputs={"payload": proposal.payload, **after.trail()},
+            )
+        if complete:
+            after = await self._write(after)
+            self._modes.check_guardrails(after.proposal.workflow)
+        return after
+
+    def reject(self, proposal_id: str, principal: Principal, *, reason: str) -> ProposalRecord:
+        if not isinstance(reason, str) or not reason.strip():
+            raise ApprovalError(
+                "say why it is rejected", status=422, code="invalid", field="reason"
+            )
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._lock(db, proposal_id)
+            record = self._decidable(row, principal, now)
+            if not principal.may_approve(record.proposal.kind):
+                raise ApprovalError(
+                    f"role {principal.role!r} cannot decide {record.proposal.kind} proposals",
+                    status=403,
+                    code="forbidden",
+                )
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id)
+                .values(
+                    status=REJECTED,
+                    decided_by=principal.actor,
+                    decided_at=now,
+                    reason=reason.strip()[:1000],
+                    updated_at=now,
+                )
+            )
+            after = _record(self._lock(db, proposal_id))
+            self._audit.append_in(
+                db,
+                actor=principal.actor,
+                action="proposal.rejected",
+                store=after.store,
+                inputs={"proposal_id": proposal_id, "reason": reason.strip()},
+                outputs=after.trail(),
+            )
+        self._modes.check_guardrails(after.proposal.workflow)
+        return after
+
+    async def revert(
+        self, proposal_id: str, principal: Principal, *, reason: str
+    ) -> ProposalRecord:
+        """Undo an applied proposal on the POS, where the platform allows it."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise ApprovalError(
+                "say why it is reverted", status=422, code="invalid", field="reason"
+            )
+        with read_only(self._engine) as db:
+            row = db.execute(select(proposals).where(proposals.c.id == proposal_id)).first()
+        if row is None or not principal.sees(row.store):
+            raise UnknownProposal(f"no proposal {proposal_id!r}")
+        record = _record(row)
+        if record.status != APPLIED:
+            raise ApprovalError(
+                f"only an applied proposal can be reverted; this one is {record.status}"
+            )
+        if not principal.may_approve(record.proposal.kind):
+            raise ApprovalError(
+                f"role {principal.role!r} cannot revert {record.proposal.kind} proposals",
+                status=403,
+                code="forbidden",
+            )
+        target, writeback = self._target(record.proposal)
+        if writeback is None or record.proposal.kind not in writeback.reversible:
+            raise ApprovalError(
+                f"the {target.platform} connector cannot reverse {record.proposal.kind}",
+                code="not_reversible",
+            )
+        applied = WriteResult(
+            reference=str((record.result or {}).get("reference", "")),
+            details=dict((record.result or {}).get("details") or {}),
+        )
+        result = await writeback.revert(
+            target, record.proposal, applied, idempotency_key=f"{proposal_id}:revert"
+        )
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            self._lock(db, proposal_id)
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id)
+                .values(
+                    status=REVERTED,
+                    decided_by=principal.actor,
+                    decided_at=now,
+                    reason=reason.strip()[:1000],
+                    updated_at=now,
+                    result={**(record.result or {}), "reverted": _result(result)},
+                )
+            )
+            after = _record(self._lock(db, proposal_id))
+            self._audit.append_in(
+                db,
+                actor=principal.actor,
+                action="proposal.reverted",
+                store=after.store,
+                inputs={"proposal_id": proposal_id, "reason": reason.strip()},
+                outputs={"result": _result(result), **after.trail()},
+            )
+        self._modes.check_guardrails(after.proposal.workflow)
+        return after
+
+    def expire_due(self) -> int:
+        """Expire pending proposals whose time is up; audited one by one."""
+        now = self._clock.now()
+        with read_only(self._engine) as db:
+            ids = list(
+                db.execute(
+                    select(proposals.c.id)
+                    .where(proposals.c.status == PENDING)
+                    .where(proposals.c.expires_at <= now)
+                ).scalars()
+            )
+        for pid in ids:
+            with self._engine.begin() as db:
+                row = self._lock(db, pid)
+                if row.status != PENDING:
+                    continue
+                db.execute(
+                    update(proposals)
+                    .where(proposals.c.id == pid)
+                    .values(status=EXPIRED, decided_at=now, updated_at=now, decided_by="system")
+                )
+                self._audit.append_in(
+                    db,
+                    actor="system:expiry",
+                    action="proposal.expired",
+                    store=row.store,
+                    inputs={"proposal_id": pid, "expires_at": row.expires_at},
+                )
+        return len(ids)
+
+    async def write_approved(self) -> int:
+        """Retry write-backs of approved proposals (after a crash or a transient failure)."""
+        with read_only(self._engine) as db:
+            rows = db.execute(select(proposals).where(proposals.c.status == APPROVED)).all()
+        for row in rows:
+            await self._write(_record(row))
+        return len(rows)
+
+    async def sweep(self) -> dict[str, int]:
+        """One pass of the background duties: route, expire, retry writes."""
+        return {
+            "routed": await self.route_new(),
+            "expired": self.expire_due(),
+            "retried": await self.write_approved(),
+        }
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 30.0) -> None:
+        """The background loop of :meth:`sweep`, every ``interval`` seconds until ``stop``."""
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("governance sweep failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    # ------------------------------------------------------------------ internals
+
+    def _decidable(self, row: Row[Any], principal: Principal, now: datetime) -> ProposalRecord:
+        if not principal.sees(row.store):
+            raise UnknownProposal(f"no proposal {row.id!r}")
+        record = _record(row)
+        if record.status != PENDING:
+            raise ApprovalError(f"the proposal is {record.status}, not pending", code="not_pending")
+        if record.expires_at is not None and now >= record.expires_at:
+            raise ApprovalError("the proposal has expired", code="expired")
+        if principal.actor == record.proposal.proposed_by:
+            raise ApprovalError(
+                "whoever proposed cannot approve or reject their own proposal",
+                status=403,
+                code="own_proposal",
+            )
+        return record
+
+    @staticmethod
+    def _edited(proposal: Proposal, edits: Mapping[str, Any]) -> Proposal:
+        allowed = EDITABLE.get(proposal.kind, {})
+        payload = dict(proposal.payload)
+        for key, value in edits.items():
+            if key not in allowed:
+                raise ApprovalError(
+                    f"{key!r} cannot be edited on a {proposal.kind}"
+                    + (f" (editable: {', '.join(allowed)})" if allowed else ""),
+                    status=422,
+                    code="invalid",
+                    field=f"edits.{key}",
+                )
+            kind, low, high = allowed[key]
+            if (
+                type(value) is not kind
+                or not isinstance(value, int)
+                or not low <= value <= high
+                or value == 0
+            ):
+                raise ApprovalError(
+                    f"{key} must be a non-zero {kind.__name__} in {low}..{high}",
+                    status=422,
+                    code="invalid",
+                    field=f"edits.{key}",
+                )
+            payload[key] = value
+        value = proposal.value
+        old, new = proposal.payload.get("delta"), payload.get("delta")
+        if value is not None and isinstance(old, int) and isinstance(new, int) and old:
+            value = Money(amount=abs(value.amount * new // old), currency=value.currency)
+        return proposal.model_copy(update={"payload": payload, "value": value})
+
+    def _target(self, proposal: Proposal) -> tuple[WriteTarget, WriteBack | None]:
+        connection = self._connections.get(proposal.connection_id)
+        if connection is None:
+            raise WriteBackError(f"connection {proposal.connection_id} no longer exists")
+        target = WriteTarget(
+            connection_id=connection.id,
+            platform=connection.platform,
+            api_base_url=connection.api_base_url,
+            secrets=tuple(self._connections.secrets_for(connection.id) or ()),
+        )
+        return target, self._writebacks.get(connection.platform)
+
+    async def _write(self, record: ProposalRecord) -> ProposalRecord:
+        proposal = record.proposal
+        try:
+            target, writeback = self._target(proposal)
+            if writeback is None or proposal.kind not in writeback.kinds:
+                raise NotSupported(f"this platform cannot write {proposal.kind} proposals")
+            result = await writeback.apply(target, proposal, idempotency_key=proposal.id)
+        except WriteBackError as exc:
+            status = APPROVED if exc.retryable else FAILED
+            outcome: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
+            action = "proposal.write_deferred" if exc.retryable else "proposal.write_failed"
+        else:
+            status, outcome, action = APPLIED, _result(result), "proposal.applied"
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._lock(db, proposal.id)
+            if row.status != APPROVED:  # another process wrote it meanwhile
+                return _record(row)
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal.id)
+                .values(status=status, result=outcome, updated_at=now)
+            )
+            after = _record(self._lock(db, proposal.id))
+            self._audit.append_in(
+                db,
+                actor=f"connector:{proposal.connection_id}",
+                action=action,
+                store=after.store,
+                inputs={"proposal_id": proposal.id, "payload": proposal.payload},
+                outputs={"result": outcome, **after.trail()},
+            )
+        return after
+
+    @staticmethod
+    def _lock(db: Connection, proposal_id: str) -> Row[Any]:
+        row = db.execute(
+            select(proposals).where(proposals.c.id == proposal_id).with_for_update()
+        ).first()
+        if row is None:
+            raise UnknownProposal(f"no proposal {proposal_id!r}")
+        return row
+
+    @staticmethod
+    def _store_of(proposal: Proposal) -> str | None:
+        from tillwise.domain.locations import store_key
+
+        if not proposal.location_external_id:
+            return None
+        return store_key(proposal.connection_id, proposal.location_external_id)
+
+
+def _result(result: WriteResult) -> dict[str, Any]:
+    return {"reference": result.reference, "details": result.details}
