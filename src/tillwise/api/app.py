@@ -13,7 +13,7 @@ from tillwise.bootstrap import Container
 
 from . import webhooks
 from .problems import install_problem_handlers
-from .routes import admin, pipeline, records
+from .routes import admin, governance, pipeline, records
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -49,6 +49,7 @@ def create_app(
     app.include_router(records.router)
     app.include_router(pipeline.router)
     app.include_router(admin.router)
+    app.include_router(governance.router)
     from tillwise.web.routes import mount_dashboard
 
     mount_dashboard(app)

@@ -92,6 +92,38 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_for(request, exc)
 
+    from tillwise.governance.approvals import ApprovalError, UnknownProposal
+    from tillwise.governance.connections import InvalidConnection
+    from tillwise.governance.rollout import InvalidSetting, UnknownRollout
+    from tillwise.governance.tokens import InvalidToken
+    from tillwise.governance.users import InvalidUser, UnknownUser
+    from tillwise.ports.writeback import WriteBackError
+
+    # The governance services' own errors, each with a stable code and the field at fault.
+    statuses: dict[type[Exception], int] = {
+        UnknownProposal: 404,
+        UnknownRollout: 404,
+        UnknownUser: 404,
+        InvalidSetting: 422,
+        InvalidUser: 422,
+        InvalidToken: 422,
+        InvalidConnection: 422,
+        WriteBackError: 502,
+    }
+
+    async def _domain(request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status", None) or next(
+            code for kind, code in statuses.items() if isinstance(exc, kind)
+        )
+        detail = getattr(exc, "detail", None) or str(exc)
+        field = getattr(exc, "field", None)
+        errors = [{"field": field, "message": detail}] if field else None
+        return problem_response(request, status, exc.code, detail, errors=errors)  # type: ignore[attr-defined]
+
+    handled: list[type[Exception]] = [ApprovalError, *statuses]
+    for kind in handled:
+        app.add_exception_handler(kind, _domain)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [

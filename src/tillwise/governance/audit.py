@@ -28,6 +28,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -259,12 +260,15 @@ class AuditLog:
         until: datetime | None = None,
         limit: int = 100,
         after_id: int | None = None,
+        before_id: int | None = None,
         newest_first: bool = False,
+        stores: Collection[str] | None = None,
     ) -> builtins.list[AuditEntry]:
         """Entries matching every given filter, by id (oldest first unless ``newest_first``).
 
         ``since`` is inclusive and ``until`` exclusive; ``after_id`` pages forward (ids greater
-        than it). ``limit`` is capped at 10,000.
+        than it), ``before_id`` backward; ``stores`` keeps only entries about those stores (a
+        principal's scope). ``limit`` is capped at 10,000.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -278,6 +282,10 @@ class AuditLog:
             query = query.where(audit_log.c.action == action)
         if store is not None:
             query = query.where(audit_log.c.store == store)
+        if stores is not None:
+            query = query.where(audit_log.c.store.in_(sorted(stores)))
+        if before_id is not None:
+            query = query.where(audit_log.c.id < before_id)
         if since is not None:
             query = query.where(audit_log.c.at >= since)
         if until is not None:

@@ -101,7 +101,6 @@ _STORE_READS = frozenset(
         "products:read",
         "inventory:read",
         "locations:read",
-        "stats:read",
         "reports:read",
         "proposals:read",
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, TypeVar
@@ -41,7 +41,10 @@ class RecordRepository(Protocol):
         external_id: str | None = None,
         connection_id: str | None = None,
         page: Page = Page(),
-    ) -> list[R]: ...
+        stores: Collection[tuple[str, str]] | None = None,
+    ) -> list[R]:
+        """``stores``: only records of those (connection id, location external id) pairs."""
+        ...
 
     def location(self, connection_id: str, external_id: str) -> Location | None: ...
 

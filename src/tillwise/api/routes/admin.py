@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, SecretStr
 
 from tillwise.governance.principal import Principal
@@ -73,7 +78,7 @@ def create_connection(
             422, "unknown_platform", f"platform must be one of: {known}", field="platform"
         )
     created = container.connections.create(
-        body.platform, body.name, [body.secret.get_secret_value()], actor=f"token:{principal.id}"
+        body.platform, body.name, [body.secret.get_secret_value()], actor=principal.actor
     )
     return _connection_public(created)
 
@@ -82,6 +87,9 @@ class TokenCreate(BaseModel):
     role: str
     name: str = Field(min_length=1, max_length=200)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    stores: list[str] | None = Field(
+        default=None, description="store scope (store-scoped roles); null: every store"
+    )
 
 
 class TokenCreated(BaseModel):
@@ -112,7 +120,7 @@ def create_token(
         )
     expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
     info, plaintext = container.tokens.create(
-        body.role, name=body.name, actor=f"token:{principal.id}", expires_in=expires
+        body.role, name=body.name, actor=principal.actor, expires_in=expires, stores=body.stores
     )
     return TokenCreated(
         id=info.id, role=info.role, name=info.name, expires_at=info.expires_at, token=plaintext
@@ -131,19 +139,115 @@ class AuditEntryPublic(BaseModel):
     hash: str
 
 
+class AuditList(BaseModel):
+    data: list[AuditEntryPublic]
+    count: int
+    next_before_id: int | None = None
+
+
+def _audit_filters(
+    actor: str | None = Query(None, max_length=200),
+    action: str | None = Query(None, max_length=100),
+    store: str | None = Query(None, max_length=330),
+    since: datetime | None = Query(None, description="inclusive, RFC 3339 with offset"),
+    until: datetime | None = Query(None, description="exclusive, RFC 3339 with offset"),
+) -> dict[str, Any]:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise Problem(422, "naive_datetime", f"{name} needs a UTC offset", field=name)
+    return {"actor": actor, "action": action, "store": store, "since": since, "until": until}
+
+
+AuditFilters = Annotated[dict[str, Any], Depends(_audit_filters)]
+
+
+def _scope(principal: Principal) -> frozenset[str] | None:
+    return principal.stores
+
+
 @router.get(
     "/audit",
-    response_model=ListPublic[AuditEntryPublic],
+    response_model=AuditList,
     tags=["audit"],
     operation_id="audit-list",
-    dependencies=[require("audit:read")],
 )
 def list_audit(
     container: ContainerDep,
-    actor: str | None = None,
-    action: str | None = None,
+    filters: AuditFilters,
     limit: int = Query(100, ge=1, le=1000),
+    before_id: int | None = Query(None, ge=1, description="id of the last entry seen"),
+    principal: Principal = require("audit:read"),
 ) -> dict[str, Any]:
-    entries = container.audit.list(actor=actor, action=action, limit=limit)
+    """Newest first. A store-scoped caller sees only entries about its stores."""
+    entries = container.audit.list(
+        **filters,
+        limit=limit,
+        before_id=before_id,
+        newest_first=True,
+        stores=_scope(principal),
+    )
     data = [AuditEntryPublic.model_validate(e, from_attributes=True) for e in entries]
-    return {"data": data, "count": len(data)}
+    next_before = data[-1].id if len(data) == limit else None
+    return {"data": data, "count": len(data), "next_before_id": next_before}
+
+
+_EXPORT_COLUMNS = ("id", "at", "actor", "action", "store", "inputs", "outputs", "prev_hash", "hash")
+
+
+@router.get(
+    "/audit/export",
+    tags=["audit"],
+    operation_id="audit-export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def export_audit(
+    container: ContainerDep,
+    filters: AuditFilters,
+    format: Literal["csv", "jsonl"] = Query("jsonl"),
+    principal: Principal = require("audit:export"),
+) -> StreamingResponse:
+    """Every matching entry, oldest first, as CSV or JSON Lines (hashes included, so a copy
+    can be checked against the chain). The export itself is audited."""
+    scope = _scope(principal)
+    container.audit.append(
+        actor=principal.actor,
+        action="audit.exported",
+        inputs={**{k: v for k, v in filters.items() if v is not None}, "format": format},
+    )
+
+    def rows() -> Iterator[str]:
+        after: int | None = None
+        if format == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(_EXPORT_COLUMNS)
+            yield buffer.getvalue()
+        while True:
+            page = container.audit.list(**filters, limit=1000, after_id=after, stores=scope)
+            for e in page:
+                record = AuditEntryPublic.model_validate(e, from_attributes=True).model_dump(
+                    mode="json"
+                )
+                if format == "jsonl":
+                    yield json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+                else:
+                    buffer = io.StringIO()
+                    csv.writer(buffer).writerow(
+                        json.dumps(record[c], sort_keys=True)
+                        if c in ("inputs", "outputs")
+                        else record[c]
+                        for c in _EXPORT_COLUMNS
+                    )
+                    yield buffer.getvalue()
+            if len(page) < 1000:
+                return
+            after = page[-1].id
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    filename = f"tillwise-audit.{format}"
+    return StreamingResponse(
+        rows(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from tillwise.domain.locations import store_key
 from tillwise.governance.principal import Principal
 from tillwise.pipeline.dead_letters import replay_dead_letter
 from tillwise.pipeline.dispatch import spine_consumers
@@ -136,7 +137,7 @@ async def replay(
         container.dead_letters, container.bus, dead_letter_id, container.clock.now()
     )
     container.audit.append(
-        actor=f"token:{principal.id}",
+        actor=principal.actor,
         action="deadletter.replayed",
         store=None,
         inputs={"dead_letter_id": dead_letter_id, "consumer": letter.consumer},
@@ -213,13 +214,19 @@ class DailySalesPublic(BaseModel):
     response_model=ListPublic[DailySalesPublic],
     tags=["reports"],
     operation_id="reports-daily-sales",
-    dependencies=[require("reports:read")],
 )
 def daily_sales(
-    container: ContainerDep, since: date | None = None, until: date | None = None
+    container: ContainerDep,
+    since: date | None = None,
+    until: date | None = None,
+    principal: Principal = require("reports:read"),
 ) -> dict[str, Any]:
     with container.uow() as uow:
-        rows = uow.reporting.daily_sales(since=since, until=until)
+        rows = [
+            r
+            for r in uow.reporting.daily_sales(since=since, until=until)
+            if principal.sees(store_key(r.connection_id, r.location_external_id))
+        ]
         names: dict[tuple[str, str], str | None] = {}
         for r in rows:
             key = (r.connection_id, r.location_external_id)

@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from tillwise.domain.catalog import Product
 from tillwise.domain.customers import Customer
 from tillwise.domain.inventory import InventoryLevel
-from tillwise.domain.locations import Location
+from tillwise.domain.locations import Location, store_key
 from tillwise.domain.sales import Refund, Transaction
+from tillwise.governance.principal import Principal
 from tillwise.ports.repositories import Page
 
 from ..deps import ContainerDep, require
@@ -39,7 +40,11 @@ def _add(
     noun: str,
     *,
     dated: bool = False,
+    store_of: Callable[[Any], str | None] | None = None,
 ) -> None:
+    """``store_of``: the store a record belongs to, for kinds that belong to one (the list and
+    get routes then keep to the caller's store scope); ``None`` for shared kinds (catalog,
+    customers), which any holder of the permission reads."""
     tag = path.strip("/")
 
     @router.get(
@@ -48,10 +53,10 @@ def _add(
         tags=[tag],
         summary=f"List {noun}s",
         operation_id=f"{tag}-list",
-        dependencies=[require(permission)],
     )
     def list_records(
         container: ContainerDep,
+        principal: Principal = require(permission),
         external_id: str | None = Query(None, description="the POS's id"),
         connection_id: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
@@ -62,12 +67,16 @@ def _add(
     ) -> dict[str, Any]:
         if order == "newest" and not dated:
             raise Problem(422, "unsupported_order", f"{noun}s have no time order", field="order")
+        scope = None
+        if store_of is not None and principal.stores is not None:
+            scope = [_split(s) for s in principal.stores]
         with container.uow() as uow:
             items = uow.records.find(
                 record_type,
                 external_id=external_id,
                 connection_id=connection_id,
                 page=Page(limit=limit, after=after, newest_first=order == "newest"),
+                stores=scope,
             )
         data = [to_public(item) for item in items]
         next_after = items[-1].id if len(items) == limit else None
@@ -79,14 +88,29 @@ def _add(
         tags=[tag],
         summary=f"Get a {noun}",
         operation_id=f"{tag}-get",
-        dependencies=[require(permission)],
     )
-    def get_record(record_id: str, container: ContainerDep) -> BaseModel:
+    def get_record(
+        record_id: str, container: ContainerDep, principal: Principal = require(permission)
+    ) -> BaseModel:
         with container.uow() as uow:
             item = uow.records.get(record_type, record_id)
-        if item is None:
+        if item is None or (store_of is not None and not principal.sees(store_of(item))):
             raise Problem(404, "not_found", f"no {noun} {record_id!r}", field="record_id")
         return to_public(item)
+
+
+def _split(store: str) -> tuple[str, str]:
+    connection_id, _, location = store.partition(":")
+    return connection_id, location
+
+
+def _at_location(record: Any) -> str | None:
+    location = getattr(record, "location_external_id", None)
+    return store_key(record.source.connection_id, location) if location else None
+
+
+def _location_itself(record: Location) -> str:
+    return store_key(record.source.connection_id, record.external_id)
 
 
 _add(
@@ -97,8 +121,18 @@ _add(
     "transactions:read",
     "transaction",
     dated=True,
+    store_of=_at_location,
 )
-_add("/refunds", Refund, RefundPublic, RefundPublic.of, "transactions:read", "refund", dated=True)
+_add(
+    "/refunds",
+    Refund,
+    RefundPublic,
+    RefundPublic.of,
+    "transactions:read",
+    "refund",
+    dated=True,
+    store_of=_at_location,
+)
 _add("/products", Product, ProductPublic, ProductPublic.of, "products:read", "product")
 _add(
     "/inventory-levels",
@@ -107,6 +141,15 @@ _add(
     InventoryLevelPublic.of,
     "inventory:read",
     "inventory level",
+    store_of=_at_location,
 )
 _add("/customers", Customer, CustomerPublic, CustomerPublic.of, "customers:read", "customer")
-_add("/locations", Location, LocationPublic, LocationPublic.of, "locations:read", "location")
+_add(
+    "/locations",
+    Location,
+    LocationPublic,
+    LocationPublic.of,
+    "locations:read",
+    "location",
+    store_of=_location_itself,
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from typing import TypeVar
 
 from sqlalchemy import Table, Update, bindparam, literal, select, tuple_, update
@@ -84,9 +85,11 @@ class SqlRecordRepository:
         external_id: str | None = None,
         connection_id: str | None = None,
         page: Page = Page(),
+        stores: Collection[tuple[str, str]] | None = None,
     ) -> list[R]:
         """Records in canonical id order, or newest first (kinds that record when they
-        happened); ``page.after`` continues after that record."""
+        happened); ``page.after`` continues after that record. ``stores`` keeps the records of
+        those (connection id, location external id) pairs (kinds that belong to a store)."""
         table = record_table(record_type)
         newest = page.newest_first and "occurred_at" in table.c
         query = select(table.c.data).limit(page.limit)
@@ -98,6 +101,13 @@ class SqlRecordRepository:
             query = query.where(table.c.external_id == external_id)
         if connection_id is not None:
             query = query.where(table.c.connection_id == connection_id)
+        if stores is not None:
+            column = table.c.location_external_id if "location_external_id" in table.c else None
+            if column is None and record_type is Location:
+                column = table.c.external_id
+            if column is None:
+                raise ValueError(f"{record_type.__name__} records do not belong to a store")
+            query = query.where(tuple_(table.c.connection_id, column).in_(sorted(stores)))
         if page.after is not None and newest:
             anchor = select(table.c.occurred_at).where(table.c.id == page.after).scalar_subquery()
             query = query.where(

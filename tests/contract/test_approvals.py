@@ -1,0 +1,333 @@
+"""The approval queue, on SQLite and PostgreSQL: modes route proposals, rules decide who must
+approve, decisions are written back exactly once and audited, guardrails roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import make_settings, run
+from tillwise.bootstrap import Container, build_container
+from tillwise.domain.money import Money
+from tillwise.domain.proposals import Proposal, proposal_id
+from tillwise.governance.approvals import ApprovalError, Approvals, UnknownProposal
+from tillwise.governance.principal import Principal, permissions_of
+from tillwise.governance.rollout import Guardrail
+from tillwise.ports.writeback import WriteBackError, WriteResult, WriteTarget
+
+T0 = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
+WF = "stock_counts"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self._now = T0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **kwargs: float) -> None:
+        self._now += timedelta(**kwargs)
+
+
+@dataclass
+class RecordingWriteBack:
+    """Stands in for a POS: records what it was asked to write, keyed by idempotency key."""
+
+    kinds: frozenset[str] = frozenset({"stock_adjustment"})
+    reversible: frozenset[str] = frozenset({"stock_adjustment"})
+    writes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_next: list[WriteBackError] = field(default_factory=list)
+
+    async def apply(
+        self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
+    ) -> WriteResult:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.writes.setdefault(idempotency_key, dict(proposal.payload))
+        return WriteResult(
+            reference=f"adj-{len(self.writes)}", details={"target": target.api_base_url}
+        )
+
+    async def revert(
+        self, target: WriteTarget, proposal: Proposal, applied: WriteResult, *, idempotency_key: str
+    ) -> WriteResult:
+        undo = dict(proposal.payload, delta=-proposal.payload["delta"])
+        self.writes.setdefault(idempotency_key, undo)
+        return WriteResult(reference=f"undo-{applied.reference}")
+
+
+@dataclass
+class World:
+    container: Container
+    clock: FakeClock
+    approvals: Approvals
+    pos: RecordingWriteBack
+    connection_id: str
+
+    def store(self, location: str) -> str:
+        return f"{self.connection_id}:{location}"
+
+    def propose(
+        self, key: str, *, delta: int = -3, value: str | None = "12.00", loc: str = "a"
+    ) -> str:
+        p = Proposal(
+            id=proposal_id(WF, "stock_adjustment", key),
+            kind="stock_adjustment",
+            workflow=WF,
+            workflow_version="1.0",
+            proposed_by="workflow:stock_counts@1.0",
+            connection_id=self.connection_id,
+            location_external_id=loc,
+            created_at=self.clock.now(),
+            summary=f"adjust {delta}",
+            payload={"sku": "SKU-1", "location_external_id": loc, "delta": delta},
+            value=None if value is None else Money.from_decimal(value, "GBP"),
+        )
+        with self.container.uow() as uow:
+            assert uow.proposals.add(p)
+        run(self.approvals.route_new())
+        return p.id
+
+    def person(self, role: str, name: str, *stores: str) -> Principal:
+        scope = None if role in ("admin", "viewer") else frozenset(self.store(s) for s in stores)
+        return Principal(
+            kind="user",
+            id=name,
+            role=role,
+            name=name,
+            permissions=permissions_of(role, None),
+            stores=scope,
+        )
+
+    def status(self, pid: str) -> str:
+        return self.approvals.get(pid).status
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[World]:
+    clock = FakeClock()
+    container = build_container(make_settings(database_url, tmp_path), clock=clock)
+    conn = container.connections.create(
+        "generic", "Shop", ["whsec_approvals_test_1"], actor="test", api_base_url="http://pos"
+    )
+    pos = RecordingWriteBack()
+    approvals = Approvals(
+        container.engine,
+        container.audit,
+        clock,
+        container.modes,
+        container.connections,
+        {"generic": pos},
+    )
+    yield World(container, clock, approvals, pos, conn.id)
+    run(container.close())
+
+
+def actions(world: World, pid: str) -> list[str]:
+    entries = world.container.audit.list(limit=1000)
+    return [e.action for e in entries if pid in str(e.inputs) or pid in str(e.outputs)]
+
+
+def test_modes_route_proposals(world: World) -> None:
+    modes = world.container.modes
+    assert world.status(world.propose("default")) == "shadow"  # the default: compare only
+    modes.set_mode(WF, world.store("a"), "off", actor="user:boss")
+    assert world.status(world.propose("off")) == "discarded"
+    modes.set_mode(WF, world.store("a"), "draft", actor="user:boss")
+    assert world.status(world.propose("draft")) == "pending"
+    modes.set_mode(WF, world.store("a"), "auto", actor="user:boss", auto_limit="20")
+    auto = world.propose("auto", value="12.00")
+    assert world.status(auto) == "applied"
+    big = world.propose("auto-big", value="25.00")
+    assert world.status(big) == "pending"
+    assert list(world.pos.writes) == [auto]  # shadow, off, draft, over-limit: nothing written
+    assert world.approvals.get(auto).result["reference"] == "adj-1"
+    assert actions(world, auto) == ["proposal.auto_approved", "proposal.applied"]
+    changes = world.container.audit.list(action="mode.changed")
+    assert [(c.inputs["before"]["mode"], c.outputs["mode"]) for c in changes] == [
+        ("shadow", "off"),
+        ("off", "draft"),
+        ("draft", "auto"),
+    ]
+
+
+def test_a_store_manager_approves_and_it_is_written_once_and_audited(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    manager = world.person("store_manager", "mia", "a")
+    record = run(world.approvals.approve(pid, manager, comment="counted twice"))
+    assert record.status == "applied"
+    assert world.pos.writes == {pid: {"sku": "SKU-1", "location_external_id": "a", "delta": -3}}
+    run(world.approvals.write_approved())  # the sweep finds nothing more to write
+    assert len(world.pos.writes) == 1
+    with pytest.raises(ApprovalError, match="not pending"):
+        run(world.approvals.approve(pid, world.person("admin", "root")))
+    [approved] = world.container.audit.list(action="proposal.approved")
+    assert approved.actor == "user:mia" and approved.store == world.store("a")
+    assert approved.outputs["approvals"][0]["comment"] == "counted twice"
+    assert world.container.audit.verify().ok
+
+
+def test_who_may_not_approve(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    with pytest.raises(ApprovalError) as refused:
+        run(world.approvals.approve(pid, world.person("associate", "al", "a")))
+    assert refused.value.status == 403
+    with pytest.raises(UnknownProposal):  # another store's manager does not even see it
+        run(world.approvals.approve(pid, world.person("store_manager", "bo", "b")))
+    with pytest.raises(ApprovalError) as wrong_kind:
+        run(world.approvals.approve(pid, world.person("viewer", "vi")))
+    assert wrong_kind.value.status == 403
+    assert world.status(pid) == "pending" and not world.pos.writes
+
+
+def test_whoever_proposed_cannot_approve_their_own(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "auto", actor="user:boss")  # manual: always draft
+    manager = world.person("store_manager", "mia", "a")
+    p = Proposal(
+        id="11111111-1111-1111-1111-111111111111",
+        kind="stock_adjustment",
+        workflow="manual",
+        connection_id=world.connection_id,
+        location_external_id="a",
+        created_at=world.clock.now(),
+        summary="found 2 more in the back",
+        payload={"sku": "SKU-1", "location_external_id": "a", "delta": 2},
+    )
+    record = world.approvals.submit(p, manager)
+    assert record.status == "pending" and record.proposal.proposed_by == "user:mia"
+    with pytest.raises(ApprovalError) as own:
+        run(world.approvals.approve(p.id, manager))
+    assert own.value.code == "own_proposal"
+    run(world.approvals.approve(p.id, world.person("buyer", "ben", "a")))
+    assert world.status(p.id) == "applied"
+
+
+def test_thresholds_need_a_regional_manager_and_two_approvers(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    world.container.modes.set_rule(
+        actor="user:boss", kind="stock_adjustment", regional_above="50", two_approvers_above="100"
+    )
+    mid = world.propose("mid", value="60.00")
+    with pytest.raises(ApprovalError) as senior:
+        run(world.approvals.approve(mid, world.person("store_manager", "mia", "a")))
+    assert senior.value.code == "needs_regional_manager"
+    run(world.approvals.approve(mid, world.person("regional_manager", "rex", "a", "b")))
+    assert world.status(mid) == "applied"
+
+    high = world.propose("high", value="150.00")
+    rex = world.person("regional_manager", "rex", "a")
+    first = run(world.approvals.approve(high, rex))
+    assert first.status == "pending" and len(first.approvals) == 1
+    with pytest.raises(ApprovalError, match="already approved"):
+        run(world.approvals.approve(high, rex))
+    assert high not in world.pos.writes
+    second = run(world.approvals.approve(high, world.person("admin", "ada")))
+    assert second.status == "applied" and [a["by"] for a in second.approvals] == [
+        "user:rex",
+        "user:ada",
+    ]
+
+
+def test_edit_then_approve_writes_the_edited_payload(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1", delta=-4, value="16.00")
+    manager = world.person("store_manager", "mia", "a")
+    with pytest.raises(ApprovalError) as bad:
+        run(world.approvals.approve(pid, manager, edits={"sku": "OTHER"}))
+    assert bad.value.field == "edits.sku"
+    record = run(world.approvals.approve(pid, manager, edits={"delta": -1}))
+    assert record.status == "applied"
+    assert world.pos.writes[pid]["delta"] == -1
+    assert record.proposal.value == Money.from_decimal("4.00", "GBP")
+    assert record.approvals[0]["edited"] is True
+    [entry] = world.container.audit.list(action="proposal.approved")
+    assert entry.inputs["edits"] == {"delta": -1} and entry.inputs["before"]["delta"] == -4
+
+
+def test_reject_needs_a_reason_and_expiry_is_audited(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    manager = world.person("store_manager", "mia", "a")
+    pid = world.propose("p1")
+    with pytest.raises(ApprovalError) as no_reason:
+        world.approvals.reject(pid, manager, reason="  ")
+    assert no_reason.value.field == "reason"
+    rejected = world.approvals.reject(pid, manager, reason="count was wrong")
+    assert rejected.status == "rejected" and rejected.reason == "count was wrong"
+
+    stale = world.propose("p2")
+    world.clock.advance(hours=71)
+    assert world.approvals.expire_due() == 0
+    world.clock.advance(hours=2)
+    assert world.approvals.expire_due() == 1
+    assert world.status(stale) == "expired"
+    with pytest.raises(ApprovalError):
+        run(world.approvals.approve(stale, manager))
+    assert world.container.audit.list(action="proposal.expired")[0].store == world.store("a")
+    assert not world.pos.writes
+
+
+def test_revert_undoes_on_the_pos(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1", delta=-3)
+    manager = world.person("store_manager", "mia", "a")
+    run(world.approvals.approve(pid, manager))
+    reverted = run(world.approvals.revert(pid, manager, reason="found the missing stock"))
+    assert reverted.status == "reverted"
+    assert world.pos.writes[f"{pid}:revert"]["delta"] == 3
+    assert reverted.result["reverted"]["reference"] == "undo-adj-1"
+
+
+def test_transient_write_failures_are_retried_and_refusals_fail(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    manager = world.person("store_manager", "mia", "a")
+    world.pos.fail_next.append(WriteBackError("POS busy (429)", retryable=True))
+    pid = world.propose("p1")
+    record = run(world.approvals.approve(pid, manager))
+    assert record.status == "approved" and record.result["error"] == "writeback_failed"
+    assert run(world.approvals.write_approved()) == 1
+    assert world.status(pid) == "applied" and pid in world.pos.writes
+
+    world.pos.fail_next.append(WriteBackError("unknown SKU", retryable=False))
+    refused = world.propose("p2")
+    assert run(world.approvals.approve(refused, manager)).status == "failed"
+    assert world.approvals.get(refused).result["detail"] == "unknown SKU"
+
+
+def test_a_guardrail_rolls_a_rollout_back_when_people_override_it(world: World) -> None:
+    modes = world.container.modes
+    stores = [world.store("a"), world.store("b")]
+    rollout = modes.start_rollout(
+        WF,
+        actor="user:rex",
+        stores=stores,
+        canary=True,
+        target_mode="draft",
+        fallback_mode="shadow",
+        guardrail=Guardrail(max_override_share=0.5, window_hours=24, min_decisions=3),
+    )
+    assert rollout.enrolled == (world.store("a"),)
+    assert modes.mode_for(WF, world.store("a")).mode == "draft"
+    assert modes.mode_for(WF, world.store("b")).mode == "shadow"
+    rollout = modes.advance(rollout.id, actor="user:rex")
+    assert rollout.status == "completed" and modes.mode_for(WF, world.store("b")).mode == "draft"
+
+    manager = world.person("store_manager", "mia", "a")
+    run(world.approvals.approve(world.propose("k1"), manager))
+    world.approvals.reject(world.propose("k2"), manager, reason="wrong")
+    assert modes.get_rollout(rollout.id).status == "completed"  # 2 decisions: too few to judge
+    world.approvals.reject(world.propose("k3"), manager, reason="wrong again")
+    after = modes.get_rollout(rollout.id)
+    assert after.status == "rolled_back" and "67%" in (after.reason or "")
+    assert modes.mode_for(WF, world.store("a")).mode == "shadow"
+    assert modes.mode_for(WF, world.store("b")).mode == "shadow"
+    [entry] = world.container.audit.list(action="rollout.rolled_back")
+    assert entry.actor == f"guardrail:{rollout.id}"
+    assert world.container.audit.verify().ok
