@@ -143,3 +143,49 @@ def test_worker_refuses_an_unmigrated_database_with_a_clear_message(
     result = CliRunner().invoke(app, ["worker"])
     assert result.exit_code == 1
     assert "tillwise db upgrade" in result.output and "revision none" in result.output
+
+
+def test_users_are_added_listed_and_disabled_and_the_audit_exports(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    added = cli.invoke(
+        app,
+        [
+            "users",
+            "add",
+            "mia",
+            "--role",
+            "store_manager",
+            "--store",
+            "con_x:loc-1",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+    )
+    assert added.exit_code == 0, added.output
+    short = cli.invoke(
+        app, ["users", "add", "bo", "--role", "admin", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code == 1 and "password" in short.output
+    unscoped = cli.invoke(
+        app,
+        ["users", "add", "al", "--role", "associate", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert unscoped.exit_code == 1 and "stores" in unscoped.output
+
+    listed = cli.invoke(app, ["users", "list", "--json"])
+    [user] = json.loads(listed.output)
+    assert user["username"] == "mia" and user["stores"] == ["con_x:loc-1"]
+    assert "password" not in listed.output
+
+    assert cli.invoke(app, ["users", "disable", "mia"]).exit_code == 0
+    assert json.loads(cli.invoke(app, ["users", "list", "--json"]).output)[0]["disabled_at"]
+
+    out = tmp_path / "audit.jsonl"
+    exported = cli.invoke(app, ["audit", "export", "--output", str(out)])
+    assert exported.exit_code == 0, exported.output
+    actions = [json.loads(line)["action"] for line in out.read_text().splitlines()]
+    assert actions == ["user.added", "user.disabled"]
+    assert "a long enough password" not in out.read_text()
+    assert cli.invoke(app, ["audit", "verify"]).exit_code == 0

@@ -1,11 +1,11 @@
 """Sub-commands: serve, worker, demo, simulate, db, connections, tokens, deadletters,
-replay, audit."""
+replay, audit, users, regions, modes."""
 
 from __future__ import annotations
 
 import typer
 
-from . import admin, runtime
+from . import admin, people, runtime
 
 app = typer.Typer(
     name="tillwise",
@@ -23,3 +23,7 @@ app.add_typer(admin.connections_app, name="connections")
 app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(admin.deadletters_app, name="deadletters")
 app.add_typer(admin.audit_app, name="audit")
+admin.audit_app.command("export")(people.audit_export)
+app.add_typer(people.users_app, name="users")
+app.add_typer(people.regions_app, name="regions")
+app.add_typer(people.modes_app, name="modes")

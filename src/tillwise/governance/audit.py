@@ -26,9 +26,11 @@ to plain JSON before they are hashed and stored; never pass secrets anyway.
 from __future__ import annotations
 
 import builtins
+import csv
 import hashlib
+import io
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -60,6 +62,16 @@ class AuditEntry:
     outputs: Any
     prev_hash: str
     hash: str
+
+
+EXPORT_FORMATS = ("jsonl", "csv")
+EXPORT_COLUMNS = ("id", "at", "actor", "action", "store", "inputs", "outputs", "prev_hash", "hash")
+
+
+def _csv_line(values: Any) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(list(values))
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -296,6 +308,61 @@ class AuditLog:
         query = query.order_by(order).limit(min(limit, _MAX_LIST))
         with read_only(self._engine) as conn:
             return [_entry(row) for row in conn.execute(query)]
+
+    def export(
+        self,
+        format: str,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        store: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        stores: Collection[str] | None = None,
+    ) -> Iterator[str]:
+        """Matching entries, oldest first, as JSON Lines or CSV text chunks (with the hashes,
+        so an exported copy can be checked against the chain). CSV carries ``inputs`` and
+        ``outputs`` as JSON text."""
+        if format not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {EXPORT_FORMATS}")
+        if format == "csv":
+            yield _csv_line(EXPORT_COLUMNS)
+        after: int | None = None
+        while True:
+            page = self.list(
+                actor=actor,
+                action=action,
+                store=store,
+                since=since,
+                until=until,
+                stores=stores,
+                limit=1000,
+                after_id=after,
+            )
+            for entry in page:
+                row = {
+                    "id": entry.id,
+                    "at": entry.at.isoformat(),
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "store": entry.store,
+                    "inputs": entry.inputs,
+                    "outputs": entry.outputs,
+                    "prev_hash": entry.prev_hash,
+                    "hash": entry.hash,
+                }
+                if format == "jsonl":
+                    yield json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
+                else:
+                    yield _csv_line(
+                        json.dumps(row[c], ensure_ascii=False, sort_keys=True)
+                        if c in ("inputs", "outputs")
+                        else row[c]
+                        for c in EXPORT_COLUMNS
+                    )
+            if len(page) < 1000:
+                return
+            after = page[-1].id
 
     # ------------------------------------------------------------------ verifying
 

@@ -59,6 +59,16 @@ class UnknownUser(LookupError):
     code = "unknown_user"
 
 
+class TooManyAttempts(Exception):
+    """Too many failed logins for one username in the window (kept in process memory)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many failed logins for this user; try again later")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class User:
     """A user without its password hash."""
@@ -164,6 +174,8 @@ class Users:
         hasher: PasswordHasher | None = None,
         idle: timedelta = SESSION_IDLE,
         absolute: timedelta = SESSION_ABSOLUTE,
+        max_failures: int = 5,
+        failure_window: timedelta = timedelta(minutes=15),
     ) -> None:
         self._engine = engine
         self._audit = audit
@@ -172,6 +184,9 @@ class Users:
         self._dummy_hash = self._hasher.hash(_random.token_urlsafe(16))
         self._idle = idle
         self._absolute = absolute
+        self._max_failures = max_failures
+        self._failure_window = failure_window
+        self._failures: dict[str, list[datetime]] = {}
 
     # ------------------------------------------------------------------ users
 
@@ -348,8 +363,15 @@ class Users:
     def login(self, username: str, password: str) -> NewSession | None:
         """A new session for the right password of an active user, else ``None`` (unknown
         user, wrong password and disabled user are indistinguishable, in answer and timing).
-        Audited as ``user.login`` / ``user.login_failed``."""
+        Audited as ``user.login`` / ``user.login_failed``. After ``max_failures`` failures for
+        one username within ``failure_window``, raises :class:`TooManyAttempts` without
+        checking the password."""
         name = (username or "").strip().lower()
+        now = self._clock.now()
+        recent = [t for t in self._failures.get(name, []) if now - t < self._failure_window]
+        if len(recent) >= self._max_failures:
+            wait = self._failure_window - (now - recent[0])
+            raise TooManyAttempts(wait.total_seconds())
         with read_only(self._engine) as db:
             row = db.execute(select(users).where(users.c.username == name)).first()
         stored = row.password_hash if row is not None else self._dummy_hash
@@ -358,13 +380,17 @@ class Users:
         except (VerificationError, InvalidHashError):
             ok = False
         if row is None or not ok or row.disabled_at is not None:
+            recent.append(now)
+            self._failures[name[:100]] = recent
+            if len(self._failures) > 10_000:  # bounded: forget the oldest usernames
+                self._failures.pop(next(iter(self._failures)))
             self._audit.append(
                 actor="anonymous",
                 action="user.login_failed",
                 inputs={"username": name[:100]},
             )
             return None
-        now = self._clock.now()
+        self._failures.pop(name, None)
         token = _random.token_urlsafe(32)
         csrf = _random.token_urlsafe(32)
         expires_at = now + self._absolute

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -191,9 +187,6 @@ def list_audit(
     return {"data": data, "count": len(data), "next_before_id": next_before}
 
 
-_EXPORT_COLUMNS = ("id", "at", "actor", "action", "store", "inputs", "outputs", "prev_hash", "hash")
-
-
 @router.get(
     "/audit/export",
     tags=["audit"],
@@ -209,45 +202,16 @@ def export_audit(
 ) -> StreamingResponse:
     """Every matching entry, oldest first, as CSV or JSON Lines (hashes included, so a copy
     can be checked against the chain). The export itself is audited."""
-    scope = _scope(principal)
     container.audit.append(
         actor=principal.actor,
         action="audit.exported",
         inputs={**{k: v for k, v in filters.items() if v is not None}, "format": format},
     )
-
-    def rows() -> Iterator[str]:
-        after: int | None = None
-        if format == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(_EXPORT_COLUMNS)
-            yield buffer.getvalue()
-        while True:
-            page = container.audit.list(**filters, limit=1000, after_id=after, stores=scope)
-            for e in page:
-                record = AuditEntryPublic.model_validate(e, from_attributes=True).model_dump(
-                    mode="json"
-                )
-                if format == "jsonl":
-                    yield json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
-                else:
-                    buffer = io.StringIO()
-                    csv.writer(buffer).writerow(
-                        json.dumps(record[c], sort_keys=True)
-                        if c in ("inputs", "outputs")
-                        else record[c]
-                        for c in _EXPORT_COLUMNS
-                    )
-                    yield buffer.getvalue()
-            if len(page) < 1000:
-                return
-            after = page[-1].id
-
+    rows = container.audit.export(format, **filters, stores=_scope(principal))
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"tillwise-audit.{format}"
     return StreamingResponse(
-        rows(),
+        rows,
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -4,7 +4,6 @@ change is audited by the governance services it calls."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -19,7 +18,7 @@ from tillwise.governance.approvals import STATUSES, ProposalRecord
 from tillwise.governance.principal import Principal
 from tillwise.governance.rbac import ROLES
 from tillwise.governance.rollout import ANY, MODES, Guardrail, Rollout
-from tillwise.governance.users import User
+from tillwise.governance.users import TooManyAttempts, User
 from tillwise.ports.repositories import Page
 from tillwise.workflows.registry import default_workflows
 
@@ -86,49 +85,21 @@ def _me(principal: Principal) -> MePublic:
     )
 
 
-class _Throttle:
-    """At most ``limit`` failed logins per username in ``window`` seconds (in process)."""
-
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, list[float]] = {}
-
-    def blocked_for(self, key: str) -> float:
-        now = time.monotonic()
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-        self._failures[key] = recent
-        return 0.0 if len(recent) < self.limit else self.window - (now - recent[0])
-
-    def failed(self, key: str) -> None:
-        self._failures.setdefault(key, []).append(time.monotonic())
-        if len(self._failures) > 10_000:
-            self._failures.pop(next(iter(self._failures)))
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
-_throttle = _Throttle()
-
-
 @router.post("/auth/login", response_model=MePublic, tags=["auth"], operation_id="auth-login")
 def login(body: LoginBody, request: Request, response: Response, container: ContainerDep) -> Any:
     """Log in to the dashboard: sets the session cookie; answers with the CSRF token."""
-    key = body.username.strip().lower()
-    wait = _throttle.blocked_for(key)
-    if wait > 0:
+    try:
+        session = container.users.login(body.username, body.password.get_secret_value())
+    except TooManyAttempts as exc:
         raise Problem(
             429,
-            "too_many_attempts",
-            "too many failed logins for this user; try again later",
+            exc.code,
+            str(exc),
             field="username",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    session = container.users.login(body.username, body.password.get_secret_value())
+            headers={"Retry-After": str(int(exc.retry_after) + 1)},
+        ) from None
     if session is None:
-        _throttle.failed(key)
         raise Problem(401, "invalid_credentials", "wrong username or password", field="password")
-    _throttle.succeeded(key)
     response.set_cookie(
         SESSION_COOKIE,
         session.token,

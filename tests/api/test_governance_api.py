@@ -1,0 +1,109 @@
+"""People and approvals over HTTP: sessions with CSRF, store scope, audit export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.api.conftest import Api, add_store, bearer, deliver
+
+PASSWORD = "correct horse battery staple"
+
+
+def login(api: Api, username: str, password: str = PASSWORD) -> str:
+    resp = api.client.post("/auth/login", json={"username": username, "password": password})
+    assert resp.status_code == 200, resp.text
+    assert "tillwise_session" in resp.cookies
+    return str(resp.json()["csrf_token"])
+
+
+def test_a_session_needs_its_csrf_token_for_changes(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    api.container.users.add("rex", PASSWORD, role="regional_manager", actor="t", stores=[store])
+    csrf = login(api, "rex")
+    me = api.client.get("/auth/me").json()
+    assert me["role"] == "regional_manager" and me["stores"] == [store]
+    body = {"mode": "draft"}
+    path = f"/v1/workflows/reporting/modes/{store}"
+    forged = api.client.put(path, json=body)  # what a cross-site form could send
+    assert forged.status_code == 403 and forged.json()["code"] == "csrf_failed"
+    wrong = api.client.put(path, json=body, headers={"X-CSRF-Token": "not-it"})
+    assert wrong.status_code == 403
+    assert api.container.audit.list(action="mode.changed") == []
+    ok = api.client.put(path, json=body, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200, ok.text
+    [entry] = api.container.audit.list(action="mode.changed")
+    assert entry.actor.startswith("user:usr_") and entry.store == store
+
+    assert api.client.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert api.client.get("/auth/me").status_code == 401
+
+
+def test_wrong_passwords_are_refused_alike_and_throttled(api: Api) -> None:
+    api.container.users.add("ada", PASSWORD, role="admin", actor="t")
+    unknown = api.client.post("/auth/login", json={"username": "nobody", "password": "x" * 12})
+    wrong = api.client.post("/auth/login", json={"username": "ada", "password": "x" * 12})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["detail"] == wrong.json()["detail"]
+    for _ in range(4):
+        api.client.post("/auth/login", json={"username": "ada", "password": "y" * 12})
+    blocked = api.client.post("/auth/login", json={"username": "ada", "password": PASSWORD})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    failures = api.container.audit.list(action="user.login_failed")
+    assert len(failures) == 6 and all(PASSWORD not in str(f.inputs) for f in failures)
+
+
+def test_a_disabled_users_session_ends(api: Api) -> None:
+    user = api.container.users.add("ada", PASSWORD, role="admin", actor="t")
+    login(api, "ada")
+    assert api.client.get("/auth/me").status_code == 200
+    api.container.users.update(user.id, actor="t", disabled=True)
+    assert api.client.get("/auth/me").status_code == 401
+
+
+def test_an_associate_of_store_a_cannot_read_store_b(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    add_store(api, "loc-b", "Store B")
+    for loc, txn in (("loc-a", "txn-a"), ("loc-b", "txn-b")):
+        deliver(
+            api,
+            "sale.completed",
+            {
+                "id": txn,
+                "location_id": loc,
+                "line_items": [{"sku": "S1", "name": "Socks", "quantity": 1, "price": "5.00"}],
+                "total_money": {"amount": 500, "currency": "USD"},
+            },
+        )
+    associate = bearer(api, "associate", stores=[a])
+    sales = api.client.get("/v1/transactions", headers=associate).json()["data"]
+    assert [s["external_id"] for s in sales] == ["txn-a"]
+    everything = api.client.get("/v1/transactions", headers=api.admin).json()["data"]
+    b_sale = next(s for s in everything if s["external_id"] == "txn-b")
+    resp = api.client.get(f"/v1/transactions/{b_sale['id']}", headers=associate)
+    assert resp.status_code == 404
+    stores = api.client.get("/v1/stores", headers=associate).json()["data"]
+    assert [s["store"] for s in stores] == [a]
+    report = api.client.get("/v1/reports/daily-sales", headers=associate).json()["data"]
+    assert {r["location_id"] for r in report} == {"loc-a"}
+
+
+def test_audit_export_as_csv_and_json_lines_keeps_to_the_scope(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    b = add_store(api, "loc-b", "Store B")
+    api.container.modes.set_mode("reporting", a, "draft", actor="user:x")
+    api.container.modes.set_mode("reporting", b, "draft", actor="user:x")
+    lp = bearer(api, "loss_prevention", stores=[a])
+    lines = api.client.get("/v1/audit/export", params={"format": "jsonl"}, headers=lp)
+    assert lines.status_code == 200
+    assert lines.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in lines.text.splitlines()]
+    assert [r["store"] for r in rows] == [a]
+    assert rows[0]["action"] == "mode.changed" and len(rows[0]["hash"]) == 64
+
+    full = api.client.get("/v1/audit/export", params={"format": "csv"}, headers=api.admin)
+    table = list(csv.DictReader(io.StringIO(full.text)))
+    assert {r["store"] for r in table if r["action"] == "mode.changed"} == {a, b}
+    assert json.loads(table[-1]["outputs"]) is None or table[-1]["hash"]
+    assert api.container.audit.list(action="audit.exported")  # the export is audited
