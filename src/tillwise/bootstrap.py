@@ -17,6 +17,7 @@ from tillwise.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from tillwise.ai import AuditedLLM
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
@@ -51,11 +52,13 @@ class Container:
     users: Users
     modes: Modes
     approvals: Approvals
+    llm: AuditedLLM  # NoLLM unless TILLWISE_LLM_BASE_URL is set; PII tokenized, every call audited
     clock: Clock = field(default_factory=SystemClock)
     relay: OutboxRelay | None = None
     known_secrets: KnownSecrets | None = None
 
     async def close(self) -> None:
+        await self.llm.aclose()
         await self.inbox.close()
         await self.bus.close()
         self.engine.dispose()
@@ -64,6 +67,7 @@ class Container:
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build every part from settings. Call ``await container.close()`` when done."""
+    from tillwise.ai import AuditedLLM, make_provider
     from tillwise.connectors.registry import default_connectors
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
@@ -93,6 +97,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         engine, load_or_create_key(settings), audit, clock, known_secrets=known
     )
     modes = Modes(engine, audit, clock)
+    if settings.llm_api_key is not None:  # masked wherever it might surface
+        known.add(settings.llm_api_key.get_secret_value())
+    llm = AuditedLLM(
+        make_provider(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            settings.llm_timeout_seconds,
+        ),
+        audit,
+    )
     writebacks = {name: c.writeback for name, c in connectors.items()}
     return Container(
         settings=settings,
@@ -116,6 +131,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         users=Users(engine, audit, clock),
         modes=modes,
         approvals=Approvals(engine, audit, clock, modes, connections, writebacks),
+        llm=llm,
         clock=clock,
         relay=relay,
         known_secrets=known,

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
     group_commit_window_ms: float = Field(default=2.0, ge=0)
+    # LLM (optional): any OpenAI-compatible endpoint, e.g. https://api.example.com/v1 or
+    # http://localhost:11434/v1 (Ollama). Unset: no model, deterministic explanations.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=30, gt=0)
 
     @model_validator(mode="after")
     def _nats_needs_url(self) -> Settings:

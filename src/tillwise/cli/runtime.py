@@ -20,6 +20,7 @@ from tillwise.bootstrap import Container, build_container, build_runtime
 from tillwise.settings import Settings
 
 from ._common import console, fail, load_settings
+from .people import ensure_first_admin
 
 
 def _app_with_pipeline(container: Container, workers: int) -> FastAPI:
@@ -79,6 +80,16 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
+def _announce_first_admin(container: Container) -> None:
+    password = ensure_first_admin(container)
+    if password is not None:
+        console.print(
+            f"first run: created user [bold]admin[/] with password [bold]{password}[/] "
+            "(shown once; change it with `tillwise users set-password admin`)",
+            soft_wrap=True,
+        )
+
+
 def serve(
     host: str | None = typer.Option(None, help="bind address (default TILLWISE_HOST)"),
     port: int | None = typer.Option(None, help="port (default TILLWISE_PORT)"),
@@ -94,6 +105,7 @@ def serve(
     else:
         _require_migrated(settings)
     container = build_container(settings)
+    _announce_first_admin(container)
     app = _app_with_pipeline(container, settings.embedded_workers if workers is None else workers)
     uvicorn.run(
         app,
@@ -166,27 +178,38 @@ def demo(
     keep_serving: bool = typer.Option(True, help="keep the server up after the replay"),
 ) -> None:
     """Migrate the SQLite database, start the server and replay a real data set into it."""
+    from tillwise.connectors.simulator import SimulatorError, SimulatorPos
+    from tillwise.connectors.simulator import simulate as run_simulation
+
     settings = load_settings().model_copy(update={"port": port})
     _migrate(settings)
     container = build_container(settings)
+    base = f"http://{settings.host}:{port}"
+    pos_url = f"{base}/simulator"  # the simulated POS's API: approved write-backs go there
     conn = next(
         (
             c
             for c in container.connections.list()
-            if c.platform == "generic" and c.name == "Simulator" and c.status == "active"
+            if c.platform == "generic"
+            and c.name == "Simulator"
+            and c.status == "active"
+            and c.api_base_url == pos_url
         ),
         None,
     )
     if conn is None:
         conn = container.connections.create(
-            "generic", "Simulator", [secrets.token_urlsafe(32)], actor="cli:demo"
+            "generic",
+            "Simulator",
+            [secrets.token_urlsafe(32)],
+            actor="cli:demo",
+            api_base_url=pos_url,
         )
     secret = (container.connections.secrets_for(conn.id) or [""])[0]
-    _info, token = container.tokens.create(
-        "admin", name="demo dashboard", actor="cli:demo", expires_in=None
-    )
-    base = f"http://{settings.host}:{port}"
+    password = ensure_first_admin(container)
     app = _app_with_pipeline(container, max(settings.embedded_workers, 1))
+    pos = SimulatorPos(base, conn.id, secret)
+    app.mount("/simulator", pos.app)
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.host, port=port, log_level="warning", access_log=False)
     )
@@ -199,28 +222,30 @@ def demo(
                 fail(f"the server could not start on {base}")
             await asyncio.sleep(0.05)
         # soft_wrap: the link must stay on one line to be clickable and copyable
-        console.print(f"[bold green]Dashboard:[/] {base}/?token={token}", soft_wrap=True)
-        console.print(f"API docs: {base}/docs   (bearer token above)")
-        # The simulated POS runs in its own process, as a real POS would: the server keeps
-        # this process (and its interpreter lock) to itself.
-        args = ["simulate", "--url", base, "--connection", conn.id, "--secret-stdin"]
-        args += ["--speed", str(speed)] + (["--limit", str(limit)] if limit else [])
-        simulator = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from tillwise.cli import main; main()",
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-        )
-        await simulator.communicate(f"{secret}\n".encode())
-        if simulator.returncode != 0:
-            console.print(f"[red]simulator exited with {simulator.returncode}[/]")
-        if keep_serving:
-            console.print(f"still serving {base}/?token={token}  — Ctrl-C to stop", soft_wrap=True)
-            await serving
+        console.print(f"[bold green]Dashboard:[/] {base}/", soft_wrap=True)
+        if password is not None:
+            console.print(
+                f"log in as [bold]admin[/] with password [bold]{password}[/] (shown once)"
+            )
         else:
-            server.should_exit = True
-            await serving
+            console.print("log in with your user (`tillwise users add` makes one)")
+        console.print(f"API docs: {base}/docs   (API tokens: `tillwise tokens create`)")
+        # The simulated POS lives in this process: its API is mounted at /simulator, so an
+        # approved stock adjustment is written back to the stock the replay is selling from.
+        async with pos:
+            try:
+                counts = await run_simulation(
+                    base, conn.id, secret, pos=pos, speed=speed or None, limit=limit, progress=True
+                )
+                console.print(f"sent: {counts}")
+            except SimulatorError as exc:
+                console.print(f"[red]simulator stopped: {exc}[/]")
+            if keep_serving:
+                console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)
+                await serving
+            else:
+                server.should_exit = True
+                await serving
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run())

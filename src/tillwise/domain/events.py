@@ -18,6 +18,7 @@ class EventType(StrEnum):
     SALE_COMPLETED = "sale.completed"
     REFUND_CREATED = "refund.created"
     INVENTORY_UPDATED = "inventory.updated"
+    INVENTORY_COUNTED = "inventory.counted"  # a physical count at a store (no record changes)
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
     PRODUCT_CREATED = "product.created"

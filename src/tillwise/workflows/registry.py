@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .base import Workflow
 from .reporting import DailySalesRollup
+from .stock import StockCountCheck
 
 
 def default_workflows() -> list[Workflow]:
-    return [DailySalesRollup()]
+    return [DailySalesRollup(), StockCountCheck()]

@@ -71,6 +71,7 @@ def test_every_shape_has_a_golden() -> None:
         "refund_created",
         "sale_refunded",
         "inventory_updated",
+        "inventory_counted",
         "customer_updated",
         "product_created",
         "product_updated",

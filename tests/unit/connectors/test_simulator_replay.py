@@ -1,4 +1,5 @@
-"""Simulator replay: stores, refunds from C invoices, simulated stock, order, determinism."""
+"""Simulator replay: stores, refunds from C invoices, simulated stock, cycle counts, order,
+determinism."""
 
 from __future__ import annotations
 
@@ -22,7 +23,16 @@ from tillwise.connectors.simulator.dataset import (
     load_invoices,
     to_utc,
 )
-from tillwise.connectors.simulator.replay import SimEvent, build_events, is_merchandise
+from tillwise.connectors.simulator.pos import Stock, play_step
+from tillwise.connectors.simulator.replay import (
+    COUNT_ONE_IN,
+    SimEvent,
+    StockChange,
+    build_events,
+    build_replay,
+    count_shrink,
+    is_merchandise,
+)
 from tillwise.connectors.simulator.stores import COUNTRIES, CURRENCY, store_for
 from tillwise.ports.inbox import RawDelivery
 
@@ -281,6 +291,7 @@ def test_simulated_events_are_valid_generic_deliveries(bundled: Bundled) -> None
     _, events = bundled
     now = datetime.now(UTC)
     sample = events[:1500] + _of(events, "refund.created")[:100]
+    sample += _of(events, "inventory.counted")
     for e in sample:
         body = e.body()
         assert json.loads(body)["event"] == e.event
@@ -295,3 +306,53 @@ def test_simulated_events_are_valid_generic_deliveries(bundled: Bundled) -> None
         )
         for record in batch.records:
             assert not getattr(record, "issues", ())  # totals are exact sums
+
+
+# -- cycle counts ----------------------------------------------------------------------------
+
+
+def test_stock_moves_are_steps_the_pos_applies_when_sent() -> None:
+    replay = build_replay([_inv("500", 0, [("22222", 6, "1.00"), ("POST", 1, "18.00")])])
+    changes = [s for s in replay.steps if isinstance(s, StockChange)]
+    assert [(c.location_id, c.sku, c.delta, c.cause) for c in changes] == [
+        ("store-united-kingdom", "22222", -6, "500")
+    ]
+    assert replay.opening == {("store-united-kingdom", "22222"): 3}
+    assert not any(isinstance(s, SimEvent) and s.event == "inventory.updated" for s in replay.steps)
+
+
+def test_cycle_counts_are_rare_deterministic_and_find_a_little_shrink(bundled: Bundled) -> None:
+    invoices, _ = bundled
+    first, second = build_replay(invoices), build_replay(list(invoices))
+    counts = [s for s in first.steps if isinstance(s, StockChange) and s.count_shrink is not None]
+    assert counts == [
+        s for s in second.steps if isinstance(s, StockChange) and s.count_shrink is not None
+    ]
+    changes = sum(isinstance(s, StockChange) for s in first.steps)
+    assert changes / (2 * COUNT_ONE_IN) < len(counts) < 2 * changes / COUNT_ONE_IN
+    assert {c.count_shrink for c in counts} == {0, 1, 2, 3}  # sometimes the count is exact
+    # stable across runs and machines (a hash of the data, not Python's hash() or a global RNG)
+    assert [(c.count_id, c.count_shrink) for c in counts[:3]] == [
+        ("count:store-united-kingdom:22810:536401", 2),
+        ("count:store-norway:21506:536532", 0),
+        ("count:store-united-kingdom:22112:536534", 1),
+    ]
+    assert count_shrink("store-united-kingdom", "22810", "536401") == 2
+
+
+def test_a_count_finds_the_book_less_its_shrink_and_follows_its_change(bundled: Bundled) -> None:
+    invoices, events = bundled
+    replay = build_replay(invoices)
+    stock = Stock(replay.opening)
+    seen = 0
+    for step in replay.steps:
+        sent = play_step(stock, step)
+        if isinstance(step, StockChange) and step.count_shrink is not None:
+            count = sent[-1]
+            book = stock.level((step.location_id, step.sku)).on_hand
+            assert count.event == "inventory.counted"
+            assert count.data["counted"] == max(0, book - step.count_shrink)
+            assert count.data["count_id"] == step.count_id
+            assert [e.event for e in sent[:-1]] in ([], ["inventory.updated"])
+            seen += 1
+    assert seen == len(_of(events, "inventory.counted")) > 100

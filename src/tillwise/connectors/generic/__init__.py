@@ -19,6 +19,7 @@ from . import normalize as _normalize
 from . import webhooks as _webhooks
 from .normalize import PLATFORM
 from .webhooks import EVENT_ID_HEADER
+from .writeback import GenericWriteBack
 
 
 class GenericConnector:
@@ -26,9 +27,14 @@ class GenericConnector:
 
     platform = PLATFORM
 
-    def __init__(self, *, tolerance: int = DEFAULT_TOLERANCE) -> None:
+    def __init__(
+        self, *, tolerance: int = DEFAULT_TOLERANCE, writeback: WriteBack | None = None
+    ) -> None:
         self.tolerance = tolerance
-        self.writeback: WriteBack | None = None  # set by the generic write-back client
+        # stock adjustments to the POS's API (docs/generic-connector.md, "Write-back")
+        self.writeback: WriteBack | None = (
+            writeback if writeback is not None else GenericWriteBack()
+        )
 
     def verify(
         self,
@@ -45,4 +51,4 @@ class GenericConnector:
 
 connector = GenericConnector()
 
-__all__ = ["EVENT_ID_HEADER", "PLATFORM", "GenericConnector", "connector"]
+__all__ = ["EVENT_ID_HEADER", "PLATFORM", "GenericConnector", "GenericWriteBack", "connector"]

@@ -5,6 +5,9 @@
   ``source_version`` is ``data.version``.
 * Sales keep the reported total and the lines as sent; disagreements are recorded as
   :class:`~tillwise.domain.sales.ReconciliationIssue` (never "fixed").
+* ``inventory.counted`` (a physical cycle count) changes no record: the count is a fact about
+  the shelf, not the book. Its event's subject is the canonical id of the level counted (the id
+  the ``inventory.updated`` level for that SKU and location has), and its data carries the count.
 * One :class:`~tillwise.domain.events.Envelope` per delivery, with a deterministic id derived
   from (platform, connection, delivery event id), so a re-normalized delivery yields the same
   event.
@@ -40,6 +43,7 @@ from tillwise.domain.sales import (
 from tillwise.ports.inbox import RawDelivery
 
 from .payloads import (
+    CountData,
     CustomerData,
     DiscountIn,
     GenericEvent,
@@ -63,6 +67,7 @@ EVENT_TYPES: dict[GenericEvent, EventType] = {
     GenericEvent.SALE_REFUNDED: EventType.REFUND_CREATED,
     GenericEvent.REFUND_CREATED: EventType.REFUND_CREATED,
     GenericEvent.INVENTORY_UPDATED: EventType.INVENTORY_UPDATED,
+    GenericEvent.INVENTORY_COUNTED: EventType.INVENTORY_COUNTED,
     GenericEvent.CUSTOMER_CREATED: EventType.CUSTOMER_CREATED,
     GenericEvent.CUSTOMER_UPDATED: EventType.CUSTOMER_UPDATED,
     GenericEvent.PRODUCT_CREATED: EventType.PRODUCT_CREATED,
@@ -195,6 +200,26 @@ def _inventory(d: InventoryData, ctx: _Context) -> InventoryLevel:
     )
 
 
+def level_id(connection_id: str, location_id: str, sku: str) -> str:
+    """The canonical id of the inventory level of ``sku`` at ``location_id`` on a connection:
+    the id an ``inventory.updated`` delivery for them gives its :class:`InventoryLevel`."""
+    ref = SourceRef(
+        platform=PLATFORM, connection_id=connection_id, external_id=f"{location_id}:{sku}"
+    )
+    return ref.canonical_id(InventoryLevel.model_fields["kind"].default)
+
+
+def _count_summary(d: CountData) -> dict[str, Any]:
+    """The ``inventory.counted`` event's ``data``: the count itself (no record is written)."""
+    return {
+        "sku": d.sku,
+        "location_external_id": d.location_id,
+        "counted": str(d.counted),
+        "counted_at": iso_utc(d.counted_at),
+        "count_id": d.count_id,
+    }
+
+
 def _customer(d: CustomerData, ctx: _Context) -> Customer:
     return Customer(
         source=ctx.ref(d.id),
@@ -279,6 +304,19 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
     payload = parsed.payload
     ctx = _Context(delivery.connection_id, payload.created_at)
     data = payload.data
+    if isinstance(data, CountData):
+        return NormalizedBatch(
+            records=(),
+            events=(
+                _envelope(
+                    delivery,
+                    payload.event,
+                    ctx.created_at,
+                    level_id(delivery.connection_id, data.location_id, data.sku),
+                    _count_summary(data),
+                ),
+            ),
+        )
     records: tuple[CanonicalRecord, ...]
     subject: SourceRecord
     if isinstance(data, SaleData):
@@ -301,14 +339,24 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
         records = (subject,)
     else:  # pragma: no cover - parse_body only returns the shapes above
         raise TypeError(f"unhandled generic payload {type(data).__name__}")
-    envelope = Envelope(
+    envelope = _envelope(delivery, payload.event, ctx.created_at, subject.id, _summary(subject))
+    return NormalizedBatch(records=records, events=(envelope,))
+
+
+def _envelope(
+    delivery: RawDelivery,
+    event: GenericEvent,
+    time: datetime,
+    subject: str,
+    data: dict[str, Any],
+) -> Envelope:
+    return Envelope(
         id=envelope_id(PLATFORM, delivery.connection_id, delivery.event_id),
         source=connection_source(PLATFORM, delivery.connection_id),
-        type=EVENT_TYPES[payload.event].value,
-        time=ctx.created_at,
-        subject=subject.id,
-        data=_summary(subject),
+        type=EVENT_TYPES[event].value,
+        time=time,
+        subject=subject,
+        data=data,
         platform=PLATFORM,
         connectionid=delivery.connection_id,
     )
-    return NormalizedBatch(records=records, events=(envelope,))

@@ -49,6 +49,7 @@ class GenericEvent(StrEnum):
     SALE_REFUNDED = "sale.refunded"  # alias of refund.created
     REFUND_CREATED = "refund.created"
     INVENTORY_UPDATED = "inventory.updated"
+    INVENTORY_COUNTED = "inventory.counted"
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
     PRODUCT_CREATED = "product.created"
@@ -188,6 +189,26 @@ class InventoryData(_Freshness):
         return f"{self.location_id}:{self.sku}"
 
 
+class CountData(_Shape):
+    """A physical cycle count of one SKU at one store: what was on the shelf, not the book."""
+
+    sku: Id
+    location_id: Id
+    counted: DecimalValue = Field(ge=0)
+    counted_at: AwareDatetime
+    count_id: Id
+
+    @property
+    def id(self) -> str:
+        """The count's own id (``count_id``): a count is an occurrence, not a record."""
+        return self.count_id
+
+    @property
+    def level_id(self) -> str:
+        """The external id of the level counted: ``<location_id>:<sku>``."""
+        return f"{self.location_id}:{self.sku}"
+
+
 class CustomerData(_Freshness):
     id: Id
     email: str | None = None
@@ -289,6 +310,10 @@ class InventoryUpdated(_Delivery):
     data: InventoryData
 
 
+class InventoryCounted(_Delivery):
+    data: CountData
+
+
 class CustomerChanged(_Delivery):
     data: CustomerData
 
@@ -305,6 +330,7 @@ GenericPayload = (
     SaleCompleted
     | RefundCreated
     | InventoryUpdated
+    | InventoryCounted
     | CustomerChanged
     | ProductChanged
     | LocationUpdated
@@ -315,6 +341,7 @@ SHAPES: dict[GenericEvent, type[_Delivery]] = {
     GenericEvent.SALE_REFUNDED: RefundCreated,
     GenericEvent.REFUND_CREATED: RefundCreated,
     GenericEvent.INVENTORY_UPDATED: InventoryUpdated,
+    GenericEvent.INVENTORY_COUNTED: InventoryCounted,
     GenericEvent.CUSTOMER_CREATED: CustomerChanged,
     GenericEvent.CUSTOMER_UPDATED: CustomerChanged,
     GenericEvent.PRODUCT_CREATED: ProductChanged,
@@ -334,7 +361,7 @@ class ParsedBody:
 
     @property
     def record_id(self) -> str:
-        """``data.id`` (for inventory levels: ``<location_id>:<sku>``)."""
+        """``data.id`` (inventory levels: ``<location_id>:<sku>``; counts: ``count_id``)."""
         return self.payload.data.id
 
     @property
@@ -426,6 +453,8 @@ def parse_head(raw: bytes) -> DeliveryHead:
     if event is GenericEvent.INVENTORY_UPDATED:
         parts = [data.get("location_id"), data.get("sku")]
         names = ["data.location_id", "data.sku"]
+    elif event is GenericEvent.INVENTORY_COUNTED:
+        parts, names = [data.get("count_id")], ["data.count_id"]
     else:
         parts, names = [data.get("id")], ["data.id"]
     for value, name in zip(parts, names, strict=True):

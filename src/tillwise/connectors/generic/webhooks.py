@@ -6,7 +6,8 @@ normalized, and a shape error parks it as a dead letter naming the JSON path —
 
 The idempotency key (``VerifiedDelivery.event_id``) is the ``Tillwise-Event-Id`` header when the
 sender sets one, otherwise ``"<event>:<data.id>:<created_at as sent>"`` (for
-``inventory.updated``, ``data.id`` is ``<location_id>:<sku>``).
+``inventory.updated``, ``data.id`` is ``<location_id>:<sku>``; for ``inventory.counted`` it is
+``data.count_id``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@
   ``None`` sends as fast as the server takes them.
 * At most ``concurrency`` requests are in flight. The ``location.updated`` events are sent
   (and acknowledged) before anything else so every sale finds its store.
+* A replay step that changes stock is applied to the live POS
+  (:class:`~tillwise.connectors.simulator.pos.SimulatorPos`) when its time comes, just before
+  it is sent, so the level reported builds on any write-back made meanwhile; a cycle count is
+  sent after the change it follows.
 * 5xx, 429 and connection errors are retried with capped exponential backoff and jitter
   (``Retry-After`` is obeyed when present); any other 4xx stops the run with a
   :class:`SimulatorError` naming the event.
@@ -20,13 +24,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._signatures import SIGNATURE_HEADER, sign
 from ..generic.webhooks import EVENT_ID_HEADER
-from .replay import SimEvent
+from .replay import Replay, SimEvent, Step, StockChange
+
+if TYPE_CHECKING:
+    from .pos import SimulatorPos
 
 USER_AGENT = "tillwise-simulator/1"
 RETRY_BASE = 0.5  # seconds
@@ -110,6 +117,10 @@ def _detail(resp: httpx.Response) -> str:
     return str(body)[:300]
 
 
+def webhook_url(base_url: str, connection_id: str) -> str:
+    return f"{base_url.rstrip('/')}/webhooks/generic/{connection_id}"
+
+
 class WebhookSender:
     """Posts signed generic events to one connection's webhook URL."""
 
@@ -130,7 +141,7 @@ class WebhookSender:
             raise ValueError(f"base_url must be http(s)://..., not {base_url!r}")
         if not secret:
             raise ValueError("the connection's webhook secret is needed to sign events")
-        self.url = f"{base_url.rstrip('/')}/webhooks/generic/{connection_id}"
+        self.url = webhook_url(base_url, connection_id)
         self._secret = secret
         self._client = client
         self._own_client = client is None
@@ -211,53 +222,87 @@ def _is_duplicate(resp: httpx.Response) -> bool:
 
 
 async def replay_events(
-    events: Sequence[SimEvent],
+    events: Sequence[Step],
     sender: WebhookSender,
     *,
     speed: float | None,
+    pos: SimulatorPos | None = None,
+    limit: int | None = None,
     concurrency: int = 8,
     progress: bool = False,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> SimulationCounts:
-    """Send ``events`` in order on the accelerated clock; returns ``sender.counts``."""
+    """Send the replay's steps in order on the accelerated clock; returns ``sender.counts``.
+
+    Stock changes need the live ``pos`` that applies them (and it learns its stores from the
+    ``location.updated`` events); a list of finished events can be sent without one.
+    ``limit`` stops after that many events. The progress bar counts steps.
+    """
     if speed is not None and speed <= 0:
         raise ValueError("speed is simulated seconds per real second (> 0), or None")
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    if not events:
+    if pos is None and any(isinstance(step, StockChange) for step in events):
+        raise ValueError("stock changes are applied by a live SimulatorPos: pass pos=...")
+    left = None if limit is None else max(0, limit)
+    if not events or left == 0:
         return sender.counts
+
+    def _play(step: Step) -> list[SimEvent]:
+        """The step's events, now (a stock change moves the POS's stock at send time)."""
+        nonlocal left
+        batch = [step] if isinstance(step, SimEvent) else []  # (stock changes need a pos)
+        if pos is not None:
+            batch = pos.play(step)
+        if left is not None:
+            batch = batch[:left]
+            left -= len(batch)
+        return batch
+
     bar = _ProgressBar(len(events)) if progress else None
     lead = 0
-    while lead < len(events) and events[lead].event == "location.updated":
+    while lead < len(events) and _is_store(events[lead]):
         lead += 1
     try:
-        for ev in events[:lead]:  # stores first, acknowledged before any sale
-            await sender.send(ev)
+        for step in events[:lead]:  # stores first, acknowledged before any sale
+            for ev in _play(step):
+                await sender.send(ev)
             if bar:
-                bar.advance(ev)
+                bar.advance(step)
+            if left == 0:
+                return sender.counts
         sim_start = events[0].at
         real_start = monotonic()
         gate = asyncio.Semaphore(concurrency)
 
-        async def _one(ev: SimEvent) -> None:
+        async def _one(step: Step, batch: list[SimEvent]) -> None:
             try:
-                await sender.send(ev)
+                for ev in batch:  # a count goes after the change it follows
+                    await sender.send(ev)
             finally:
                 gate.release()
             if bar:
-                bar.advance(ev)
+                bar.advance(step)
 
         try:
             async with asyncio.TaskGroup() as tasks:
-                for ev in events[lead:]:
+                for step in events[lead:]:
                     if speed is not None:
-                        due = real_start + (ev.at - sim_start).total_seconds() / speed
+                        due = real_start + (step.at - sim_start).total_seconds() / speed
                         wait = due - monotonic()
                         if wait > 0:
                             await sleep(wait)
                     await gate.acquire()
-                    tasks.create_task(_one(ev))
+                    batch = _play(step)
+                    if batch:
+                        tasks.create_task(_one(step, batch))
+                    else:  # sold past zero, nothing counted: nothing to send
+                        gate.release()
+                        if bar:
+                            bar.advance(step)
+                    if left == 0:
+                        break
         except BaseExceptionGroup as group:
             errors = group.subgroup(SimulatorError)
             if errors is not None:
@@ -267,6 +312,10 @@ async def replay_events(
         if bar:
             bar.close()
     return sender.counts
+
+
+def _is_store(step: Step) -> bool:
+    return isinstance(step, SimEvent) and step.event == "location.updated"
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:
@@ -297,7 +346,7 @@ class _ProgressBar:
         self._task = self._progress.add_task("", total=total)
         self._progress.start()
 
-    def advance(self, event: SimEvent) -> None:
+    def advance(self, event: Step) -> None:
         self._progress.update(
             self._task, advance=1, description=event.at.strftime("%Y-%m-%d %H:%M UTC")
         )
@@ -311,31 +360,65 @@ async def simulate(
     connection_id: str,
     secret: str,
     *,
+    pos: SimulatorPos | None = None,
     speed: float | None = 86_400.0,
     limit: int | None = None,
     progress: bool = False,
     concurrency: int = 8,
     client: httpx.AsyncClient | None = None,
-    events: Sequence[SimEvent] | None = None,
+    events: Replay | Sequence[SimEvent] | None = None,
 ) -> SimulationCounts:
     """Replay the bundled Online Retail II window to ``base_url`` as the generic connection
     ``connection_id`` signed with ``secret``; returns what was delivered.
 
-    ``limit`` stops after that many events (the stores come first). ``events`` replaces the
-    bundled replay (tests); ``client`` replaces the HTTP client (tests, custom TLS).
+    ``pos`` is the live POS to replay through — one whose API is served somewhere (the demo
+    mounts ``pos.app`` in its server), opened by the caller (``async with pos``) and reporting
+    to the same connection; by default a private one is made for the run (its stock then
+    cannot be written back to). ``limit`` stops after that many events (the stores come
+    first). ``events`` replaces the bundled replay (tests); ``client`` replaces the HTTP
+    client of a POS made here (tests, custom TLS).
     """
-    if events is None:
-        events = await asyncio.to_thread(_bundled_events)
-    if limit is not None:
-        events = events[: max(0, limit)]
-    async with WebhookSender(base_url, connection_id, secret, client=client) as sender:
-        return await replay_events(
-            events, sender, speed=speed, concurrency=concurrency, progress=progress
+    if pos is None:
+        from .pos import SimulatorPos
+
+        async with SimulatorPos(base_url, connection_id, secret, client=client) as own:
+            return await _run(own, speed, limit, progress, concurrency, events)
+    if pos.webhooks.url != webhook_url(base_url, connection_id):
+        raise ValueError(
+            f"the POS reports to {pos.webhooks.url}, not {webhook_url(base_url, connection_id)}"
         )
+    return await _run(pos, speed, limit, progress, concurrency, events)
 
 
-def _bundled_events() -> list[SimEvent]:
+async def _run(
+    pos: SimulatorPos,
+    speed: float | None,
+    limit: int | None,
+    progress: bool,
+    concurrency: int,
+    events: Replay | Sequence[SimEvent] | None,
+) -> SimulationCounts:
+    if events is None:
+        events = await asyncio.to_thread(_bundled_replay)
+    steps: Sequence[Step]
+    if isinstance(events, Replay):
+        pos.load(events)
+        steps = events.steps
+    else:
+        steps = events
+    return await replay_events(
+        steps,
+        pos.webhooks,
+        pos=pos,
+        speed=speed,
+        limit=limit,
+        concurrency=concurrency,
+        progress=progress,
+    )
+
+
+def _bundled_replay() -> Replay:
     from .dataset import load_invoices
-    from .replay import build_events
+    from .replay import build_replay
 
-    return build_events(load_invoices())
+    return build_replay(load_invoices())

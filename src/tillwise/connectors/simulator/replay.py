@@ -1,6 +1,11 @@
-"""Invoices → the ordered stream of generic webhook events a POS would have sent. Pure.
+"""Invoices → the ordered steps of the replay: the webhooks a POS would have sent. Pure.
 
-Deterministic: the same invoices always give the same events, ids and bodies. Order:
+Deterministic: the same invoices always give the same steps, ids and bodies. A step is either a
+finished :class:`SimEvent` or a :class:`StockChange`, which the live POS
+(:class:`~tillwise.connectors.simulator.pos.SimulatorPos`) applies to its stock *when the step
+is sent* and reports as ``inventory.updated`` — so a write-back made mid-replay is kept, and
+later levels follow from it. :func:`build_events` plays the steps on a fresh, untouched stock
+(the stream when nobody adjusts anything). Order:
 
 1. ``location.updated`` for every store (one per country, see :mod:`.stores`), first;
 2. then, invoice by invoice in time order (ties keep file order):
@@ -13,7 +18,8 @@ Deterministic: the same invoices always give the same events, ids and bodies. Or
    * ``refund.created`` for a cancellation (invoice number starting with ``C``): positive
      quantities and amounts, ``transaction_id`` null because the data does not say which
      invoice was cancelled;
-   * ``inventory.updated`` after each change of a store's simulated stock (below).
+   * a stock change per SKU the invoice moves (below): ``inventory.updated`` with the new
+     level, and now and then an ``inventory.counted`` (cycle counts, below).
 
 Simulated stock. The data set has no stock figures, so each (store, SKU) starts with an
 opening stock derived from the window itself: half (rounded up) of the units that store sells
@@ -24,18 +30,28 @@ of merchandise are restocked (``restock: true``) and increment it; negative-quan
 ordinary invoices (the data's own stock adjustments: "damaged", "missing", ...) decrement it.
 Only merchandise is stocked (StockCodes starting with five digits); postage, fees, manual
 lines and discounts are not. Each change emits ``inventory.updated`` with the new
-``on_hand`` and a per-level ``version`` (1, 2, ...) so upserts can order them. There are no
+``on_hand`` and a per-level ``version`` (1, 2, ...; a write-back to the POS takes a version
+too) so upserts can order them. There are no
 purchase orders in the data: when the purchasing workflow exists, its orders will deliver
 stock to the store after the vendor's lead time, and the simulator will emit those receipts.
+
+Cycle counts. Stores count their shelves now and then, and a count finds less than the book
+says (shrinkage: theft, damage, mis-scans). About one stock change in :data:`COUNT_ONE_IN` is
+followed by a count of that SKU at that store, chosen by a stable hash of (store, SKU,
+invoice) — no random generator — which also fixes what the count finds: 0 to 3 units fewer
+than the POS's on-hand at that moment (never below zero). The count is sent as
+``inventory.counted`` right after the change's ``inventory.updated``; the POS's book is not
+changed by it (that is what an approved stock adjustment does).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,6 +62,8 @@ from .dataset import Invoice, InvoiceLine
 from .stores import CURRENCY, Store, store_for
 
 OPENING_COVER_NUMERATOR, OPENING_COVER_DENOMINATOR = 1, 2  # opening = ceil(sold * 1/2)
+COUNT_ONE_IN = 400  # about one stock change in 400 is followed by a cycle count
+MAX_SHRINK = 3  # a count finds 0..3 units fewer than the book
 _MERCHANDISE = re.compile(r"^\d{5}")
 
 
@@ -88,48 +106,65 @@ def _name(line: InvoiceLine) -> str:
     return (line.description or "").strip() or line.stock_code
 
 
-class _Stock:
-    """Simulated on-hand per (store, sku): lazily opened, never negative, versioned."""
+@dataclass(frozen=True)
+class StockChange:
+    """One invoice's change of one SKU's stock at one store, applied by the POS when sent."""
 
-    def __init__(self, invoices: Sequence[Invoice], stores: dict[str, Store]) -> None:
-        sold: dict[tuple[str, str], int] = defaultdict(int)
-        for inv in invoices:
-            if inv.is_cancellation:
-                continue
-            for line in inv.lines:
-                if line.quantity > 0 and is_merchandise(line.stock_code):
-                    sold[(stores[inv.country].id, line.stock_code)] += line.quantity
-        self._sold = sold
-        self._on_hand: dict[tuple[str, str], int] = {}
-        self._version: dict[tuple[str, str], int] = defaultdict(int)
+    location_id: str
+    sku: str
+    delta: int  # units: negative for sales and the data's own adjustments
+    at: datetime  # simulated time (UTC)
+    cause: str  # the invoice number
+    count_shrink: int | None = None  # a cycle count follows, finding this many units fewer
 
-    def level(self, key: tuple[str, str]) -> int:
-        if key not in self._on_hand:
-            self._on_hand[key] = opening_stock(self._sold.get(key, 0))
-        return self._on_hand[key]
-
-    def change(self, key: tuple[str, str], delta: int) -> tuple[int, int] | None:
-        """Apply ``delta``; returns (new on_hand, version) or None when nothing changed."""
-        old = self.level(key)
-        new = max(0, old + delta)
-        if new == old:
-            return None
-        self._on_hand[key] = new
-        self._version[key] += 1
-        return new, self._version[key]
+    @property
+    def count_id(self) -> str:
+        return f"count:{self.location_id}:{self.sku}:{self.cause}"
 
 
-def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
+Step = SimEvent | StockChange
+StockKey = tuple[str, str]  # (location id, sku)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The steps in order, and each stocked (store, SKU)'s opening stock."""
+
+    steps: list[Step]
+    opening: dict[StockKey, int] = field(default_factory=dict)
+
+
+def count_shrink(location_id: str, sku: str, cause: str) -> int | None:
+    """Whether a cycle count follows this change, and what it finds (units fewer than the book):
+    ``None`` for no count. Stable across runs and machines (SHA-256, not ``hash()``)."""
+    digest = hashlib.sha256(f"{location_id}\x1f{sku}\x1f{cause}".encode()).digest()
+    if int.from_bytes(digest[:8], "big") % COUNT_ONE_IN:
+        return None
+    return digest[8] % (MAX_SHRINK + 1)
+
+
+def opening_levels(invoices: Sequence[Invoice], stores: dict[str, Store]) -> dict[StockKey, int]:
+    """Opening stock per (store, SKU) sold in the window (see the module docstring)."""
+    sold: dict[StockKey, int] = defaultdict(int)
+    for inv in invoices:
+        if inv.is_cancellation:
+            continue
+        for line in inv.lines:
+            if line.quantity > 0 and is_merchandise(line.stock_code):
+                sold[(stores[inv.country].id, line.stock_code)] += line.quantity
+    return {key: opening_stock(units) for key, units in sorted(sold.items())}
+
+
+def build_replay(invoices: Sequence[Invoice]) -> Replay:
     """The whole replay, in order (see the module docstring)."""
     if not invoices:
-        return []
+        return Replay(steps=[])
     stores = {country: store_for(country) for country in sorted({i.country for i in invoices})}
     start = min(inv.invoiced_at for inv in invoices)
-    events = [
+    steps: list[Step] = [
         SimEvent(f"sim:location.updated:{s.id}", "location.updated", start, s.payload())
         for s in sorted(stores.values(), key=lambda s: s.id)
     ]
-    stock = _Stock(invoices, stores)
     products: set[str] = set()
     customers: set[str] = set()
     for inv in sorted(invoices, key=lambda i: i.invoiced_at):
@@ -138,7 +173,7 @@ def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
         for line in inv.lines:
             if line.stock_code not in products:
                 products.add(line.stock_code)
-                events.append(
+                steps.append(
                     SimEvent(
                         f"sim:product.created:{line.stock_code}",
                         "product.created",
@@ -154,7 +189,7 @@ def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
                 )
         if inv.customer_id and inv.customer_id not in customers:
             customers.add(inv.customer_id)
-            events.append(
+            steps.append(
                 SimEvent(
                     f"sim:customer.created:{inv.customer_id}",
                     "customer.created",
@@ -176,7 +211,7 @@ def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
                 for q, line in lines
             ]
             if items:
-                events.append(
+                steps.append(
                     SimEvent(
                         f"sim:refund.created:{inv.invoice}",
                         "refund.created",
@@ -200,7 +235,7 @@ def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
         else:
             sold = [line for line in inv.lines if line.quantity > 0]
             if sold:
-                events.append(
+                steps.append(
                     SimEvent(
                         f"sim:sale.completed:{inv.invoice}",
                         "sale.completed",
@@ -230,22 +265,24 @@ def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
                     delta = -abs(line.quantity)
                     deltas[line.stock_code] = deltas.get(line.stock_code, 0) + delta
         for sku, delta in deltas.items():
-            changed = stock.change((store.id, sku), delta)
-            if changed is None:
+            if delta == 0:
                 continue
-            on_hand, version = changed
-            events.append(
-                SimEvent(
-                    f"sim:inventory.updated:{store.id}:{sku}:v{version}",
-                    "inventory.updated",
-                    at,
-                    {
-                        "sku": sku,
-                        "location_id": store.id,
-                        "on_hand": on_hand,
-                        "updated_at": iso_utc(at),
-                        "version": version,
-                    },
+            steps.append(
+                StockChange(
+                    location_id=store.id,
+                    sku=sku,
+                    delta=delta,
+                    at=at,
+                    cause=inv.invoice,
+                    count_shrink=count_shrink(store.id, sku, inv.invoice),
                 )
             )
-    return events
+    return Replay(steps=steps, opening=opening_levels(invoices, stores))
+
+
+def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:
+    """The replay's events when nobody adjusts the stock: its steps played, in order, on a
+    fresh stock (the live POS sends exactly these until a write-back changes a level)."""
+    from .pos import play_offline  # the stock lives with the POS, which imports this module
+
+    return play_offline(build_replay(invoices))

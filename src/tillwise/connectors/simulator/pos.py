@@ -1,0 +1,458 @@
+"""The simulator as a live POS: it owns the stock, takes write-backs, and reports every change.
+
+:class:`SimulatorPos` keeps the on-hand of every (store, SKU), applies the replay's stock
+changes *as they are sent* (:func:`play_step`), and serves the generic write-back contract
+(``docs/generic-connector.md``, "Write-back") as an ASGI app, ``pos.app``, with relative routes
+so it can be mounted anywhere (the demo mounts it at ``/simulator`` of the Tillwise server):
+
+``POST /inventory/adjustments``
+    ``{"location_id", "sku", "delta", "reason"?, "reference"?}``, signed with
+    ``Tillwise-Signature`` under the connection's secret (constant-time check, 401 problem
+    details otherwise) and carrying an ``Idempotency-Key`` (400 without one). Applies ``delta``,
+    never below zero, and answers 201 ``{"id", "location_id", "sku", "delta", "applied",
+    "on_hand", "version"}`` (``applied`` is the change made: less than asked when stock would go
+    below zero). The same key again returns the first answer (with ``Idempotent-Replayed:
+    true``) and changes nothing; the same key with a different request is a 409. Bad input is a
+    422 naming the field (``location_id`` must be a store the POS has announced); only
+    successful adjustments use up a key.
+
+``GET /inventory/{location_id}/{sku}``
+    ``{"location_id", "sku", "on_hand", "version"}``. Reads are signed like writes (the HMAC of
+    ``"<t>."`` and the empty body): stock figures are the merchant's data.
+
+After a change (replayed or written back) the POS sends ``inventory.updated`` with the new level
+and a per-level ``version`` that only goes up, through its :class:`WebhookSender`; write-backs
+are reported in the background after the answer, as a POS's webhooks are (:meth:`drain` waits
+for them). A report that cannot be delivered is kept in :attr:`SimulatorPos.undelivered`; the
+next change of that level sends the whole level again, so the copy catches up.
+
+Thread-safe: the stock and the idempotency records are guarded by locks, so the replay and the
+API may run on different threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tillwise.domain.inventory import MovementReason
+from tillwise.ports.platform import SignatureError
+
+from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, verify_headers
+from .client import SimulatorError, WebhookSender
+from .replay import Replay, SimEvent, Step, StockChange, StockKey, iso_utc
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY = 64 * 1024
+MAX_DELTA = 1_000_000
+
+
+# -- the stock -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Level:
+    location_id: str
+    sku: str
+    on_hand: int
+    version: int  # 0 until the level first changes; +1 per change
+
+
+class Stock:
+    """On-hand per (store, SKU): opened lazily at its opening figure (0 when none is known),
+    never negative, versioned per level. Thread-safe."""
+
+    def __init__(self, opening: Mapping[StockKey, int] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._opening: dict[StockKey, int] = dict(opening or {})
+        self._on_hand: dict[StockKey, int] = {}
+        self._version: dict[StockKey, int] = {}
+
+    def open_with(self, opening: Mapping[StockKey, int]) -> None:
+        """Opening figures for levels not yet touched (touched levels keep their stock)."""
+        with self._lock:
+            self._opening.update(opening)
+
+    def level(self, key: StockKey) -> Level:
+        with self._lock:
+            return self._level(key)
+
+    def change(self, key: StockKey, delta: int) -> tuple[Level, int]:
+        """Apply ``delta`` (never below zero): the level after, and the change actually made."""
+        with self._lock:
+            old = self._level(key).on_hand
+            new = max(0, old + delta)
+            if new != old:
+                self._on_hand[key] = new
+                self._version[key] = self._version.get(key, 0) + 1
+            return self._level(key), new - old
+
+    def _level(self, key: StockKey) -> Level:
+        if key not in self._on_hand:
+            self._on_hand[key] = self._opening.get(key, 0)
+        return Level(key[0], key[1], self._on_hand[key], self._version.get(key, 0))
+
+
+def level_event(level: Level, at: datetime) -> SimEvent:
+    """The ``inventory.updated`` a POS sends for a level (its id names the version)."""
+    return SimEvent(
+        f"sim:inventory.updated:{level.location_id}:{level.sku}:v{level.version}",
+        "inventory.updated",
+        at,
+        {
+            "sku": level.sku,
+            "location_id": level.location_id,
+            "on_hand": level.on_hand,
+            "updated_at": iso_utc(at),
+            "version": level.version,
+        },
+    )
+
+
+def count_event(change: StockChange, counted: int) -> SimEvent:
+    """The ``inventory.counted`` of the cycle count that follows ``change``."""
+    return SimEvent(
+        f"sim:inventory.counted:{change.location_id}:{change.sku}:{change.cause}",
+        "inventory.counted",
+        change.at,
+        {
+            "sku": change.sku,
+            "location_id": change.location_id,
+            "counted": counted,
+            "counted_at": iso_utc(change.at),
+            "count_id": change.count_id,
+        },
+    )
+
+
+def play_step(stock: Stock, step: Step) -> list[SimEvent]:
+    """What the POS sends for one replay step, applying a stock change to ``stock`` now."""
+    if isinstance(step, SimEvent):
+        return [step]
+    level, applied = stock.change((step.location_id, step.sku), step.delta)
+    events = [level_event(level, step.at)] if applied else []
+    if step.count_shrink is not None:
+        events.append(count_event(step, max(0, level.on_hand - step.count_shrink)))
+    return events
+
+
+def play_offline(replay: Replay) -> list[SimEvent]:
+    """Every event of ``replay`` played on a fresh stock that nobody adjusts."""
+    stock = Stock(replay.opening)
+    return [event for step in replay.steps for event in play_step(stock, step)]
+
+
+# -- the adjustments API ---------------------------------------------------------------------
+
+
+class AdjustmentIn(BaseModel):
+    """``POST /inventory/adjustments`` body."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    location_id: str = Field(min_length=1, max_length=255, strict=True)
+    sku: str = Field(min_length=1, max_length=255, strict=True)
+    delta: StrictInt = Field(ge=-MAX_DELTA, le=MAX_DELTA)
+    reason: MovementReason = MovementReason.ADJUSTMENT
+    reference: str | None = Field(default=None, max_length=255, strict=True)
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("must not be 0")
+        return v
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.field = status, code, detail, field
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Unprocessable content",
+}
+
+
+def _problem(
+    request: Request, status: int, code: str, detail: str, field: str | None = None
+) -> JSONResponse:
+    """RFC 9457 problem details, shaped like the Tillwise API's own."""
+    body: dict[str, Any] = {
+        "type": f"urn:tillwise:problem:{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+    }
+    if field:
+        body["field"] = field
+        body["errors"] = [{"field": field, "message": detail}]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def _parse(body: bytes) -> AdjustmentIn:
+    try:
+        return AdjustmentIn.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] in ("json_invalid", "model_type") or not first["loc"]:
+            raise _Refused(400, "invalid_body", "the body must be a JSON object", "body") from exc
+        path = _field(tuple(first["loc"]))
+        raise _Refused(422, "invalid_field", f"{path}: {first['msg']}", path) from exc
+
+
+@dataclass(frozen=True)
+class _Answer:
+    fingerprint: str
+    body: dict[str, Any]
+
+
+class SimulatorPos:
+    """A live simulated POS for one Tillwise generic connection (see the module docstring).
+
+    ``tillwise_url``, ``connection_id`` and ``secret`` say where its webhooks go and how they
+    are signed; the same secret authenticates calls to its API. Open it (``async with pos``)
+    before replaying or taking write-backs, on the event loop that serves ``pos.app``.
+    """
+
+    def __init__(
+        self,
+        tillwise_url: str,
+        connection_id: str,
+        secret: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        tolerance: int = DEFAULT_TOLERANCE,
+        wall_clock: Callable[[], float] = time.time,
+        max_attempts: int = 6,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.webhooks = WebhookSender(
+            tillwise_url,
+            connection_id,
+            secret,
+            client=client,
+            max_attempts=max_attempts,
+            wall_clock=wall_clock,
+            sleep=sleep,
+            jitter=jitter,
+        )
+        self.stock = Stock()
+        self.undelivered: list[SimulatorError] = []
+        self._secret = secret
+        self._tolerance = tolerance
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()  # locations, simulated time, idempotency records
+        self._locations: set[str] = set()
+        self._sim_now: datetime | None = None
+        self._answers: dict[str, _Answer] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self.app = Starlette(
+            routes=[
+                Route("/inventory/adjustments", self._post_adjustment, methods=["POST"]),
+                Route("/inventory/{location_id}/{sku:path}", self._get_level, methods=["GET"]),
+            ],
+            exception_handlers={HTTPException: self._http_problem},
+        )
+
+    async def __aenter__(self) -> SimulatorPos:
+        await self.webhooks.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.drain()
+        finally:
+            await self.webhooks.__aexit__(*exc)
+
+    # -- the replay side ---------------------------------------------------------------------
+
+    def load(self, replay: Replay) -> None:
+        """Take the replay's opening stock (levels already touched keep theirs)."""
+        self.stock.open_with(replay.opening)
+
+    def play(self, step: Step) -> list[SimEvent]:
+        """What to send for one replay step, now: a stock change is applied to the live stock
+        (so it builds on any write-back made before it)."""
+        with self._lock:
+            if self._sim_now is None or step.at > self._sim_now:
+                self._sim_now = step.at
+            if isinstance(step, SimEvent) and step.event == "location.updated":
+                self._locations.add(str(step.data["id"]))
+        return play_step(self.stock, step)
+
+    @property
+    def locations(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._locations)
+
+    def now(self) -> datetime:
+        """The POS's (simulated) time: the latest replayed moment, else the wall clock."""
+        with self._lock:
+            sim_now = self._sim_now
+        return sim_now or datetime.fromtimestamp(self._wall_clock(), UTC)
+
+    # -- the write-back side -----------------------------------------------------------------
+
+    def adjust(self, request: AdjustmentIn, idempotency_key: str) -> tuple[dict[str, Any], bool]:
+        """Apply an adjustment once per key: (the answer, whether it is a replayed answer).
+        Reports the change to Tillwise in the background (needs a running event loop)."""
+        fingerprint = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        with self._lock:
+            known = self._answers.get(idempotency_key)
+            if known is not None:
+                if known.fingerprint != fingerprint:
+                    raise _Refused(
+                        409,
+                        "idempotency_key_reused",
+                        f"{IDEMPOTENCY_HEADER} {idempotency_key!r} was used for another request",
+                        IDEMPOTENCY_HEADER,
+                    )
+                return known.body, True
+            if request.location_id not in self._locations:
+                raise _Refused(
+                    422,
+                    "unknown_location",
+                    f"location_id: this POS has no store {request.location_id!r}",
+                    "location_id",
+                )
+            level, applied = self.stock.change((request.location_id, request.sku), request.delta)
+            answer = {
+                "id": f"adj_{uuid.uuid4().hex}",
+                "location_id": request.location_id,
+                "sku": request.sku,
+                "delta": request.delta,
+                "applied": applied,
+                "on_hand": level.on_hand,
+                "version": level.version,
+            }
+            self._answers[idempotency_key] = _Answer(fingerprint, answer)
+            at = self._sim_now
+        if applied:
+            self._report(level_event(level, at or self.now()))
+        return answer, False
+
+    def _report(self, event: SimEvent) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _deliver(self, event: SimEvent) -> None:
+        try:
+            await self.webhooks.send(event)
+        except SimulatorError as exc:
+            log.warning("simulator POS could not report %s: %s", event.event_id, exc)
+            self.undelivered.append(exc)
+        except RuntimeError as exc:  # the POS was not opened: nowhere to send from
+            log.warning("simulator POS could not report %s: %s", event.event_id, exc)
+            self.undelivered.append(SimulatorError(str(exc), event=event))
+
+    async def drain(self) -> None:
+        """Wait until every change reported so far has been delivered (or given up on)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending))
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _authenticate(self, body: bytes, request: Request) -> None:
+        try:
+            verify_headers(
+                body,
+                request.headers,
+                [self._secret],
+                self._wall_clock(),
+                tolerance=self._tolerance,
+                header=SIGNATURE_HEADER,
+            )
+        except SignatureError as exc:
+            raise _Refused(401, exc.code, exc.detail, exc.field) from exc
+
+    async def _post_adjustment(self, request: Request) -> Response:
+        try:
+            body = await _read_body(request)
+            self._authenticate(body, request)
+            key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+            if not key or len(key) > 255:
+                raise _Refused(
+                    400,
+                    "idempotency_key_required",
+                    f"{IDEMPOTENCY_HEADER} header is required (1-255 characters)",
+                    IDEMPOTENCY_HEADER,
+                )
+            answer, replayed = self.adjust(_parse(body), key)
+        except _Refused as exc:
+            return _problem(request, exc.status, exc.code, exc.detail, exc.field)
+        headers = {REPLAYED_HEADER: "true"} if replayed else {}
+        return JSONResponse(answer, status_code=201, headers=headers)
+
+    async def _get_level(self, request: Request) -> Response:
+        location_id = request.path_params["location_id"]
+        sku = request.path_params["sku"]
+        try:
+            self._authenticate(await _read_body(request), request)
+            if location_id not in self.locations:
+                raise _Refused(
+                    404, "unknown_location", f"this POS has no store {location_id!r}", "location_id"
+                )
+        except _Refused as exc:
+            return _problem(request, exc.status, exc.code, exc.detail, exc.field)
+        level = self.stock.level((location_id, sku))
+        return JSONResponse(
+            {
+                "location_id": level.location_id,
+                "sku": level.sku,
+                "on_hand": level.on_hand,
+                "version": level.version,
+            }
+        )
+
+    async def _http_problem(self, request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        return _problem(request, status, code, str(getattr(exc, "detail", exc)))
+
+
+async def _read_body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _Refused(413, "body_too_large", f"body exceeds {MAX_BODY} bytes", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)
