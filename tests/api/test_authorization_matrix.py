@@ -68,6 +68,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "proposals-list": ALL,
     "proposals-counts": ALL,
     "proposals-get": ALL,
+    "proposals-explain": ALL,
     "proposals-create": frozenset({"store_manager", "buyer", "regional_manager", "admin"}),
     "proposals-approve": STAFF_WHO_DECIDE,
     "proposals-reject": STAFF_WHO_DECIDE,

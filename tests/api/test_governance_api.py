@@ -107,3 +107,42 @@ def test_audit_export_as_csv_and_json_lines_keeps_to_the_scope(api: Api) -> None
     assert {r["store"] for r in table if r["action"] == "mode.changed"} == {a, b}
     assert json.loads(table[-1]["outputs"]) is None or table[-1]["hash"]
     assert api.container.audit.list(action="audit.exported")  # the export is audited
+
+
+def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    manager = bearer(api, "store_manager", stores=[a])
+    body = {
+        "kind": "stock_adjustment",
+        "connection_id": api.connection_id,
+        "location_id": "loc-a",
+        "summary": "Found 2 more in the back room",
+        "explanation": "Cycle count in aisle 4",
+        "sku": "SKU-1",
+        "delta": 2,
+        "value": "10.00",
+        "currency": "GBP",
+    }
+    created = api.client.post("/v1/proposals", json=body, headers=manager)
+    assert created.status_code == 201, created.text
+    proposal = created.json()
+    assert proposal["status"] == "pending" and proposal["value"] == {
+        "amount": 1000,
+        "currency": "GBP",
+    }
+    own = api.client.post(f"/v1/proposals/{proposal['id']}/approve", json={}, headers=manager)
+    assert own.status_code == 403 and own.json()["code"] == "own_proposal"
+
+    other_store = bearer(api, "store_manager", stores=[f"{api.connection_id}:loc-b"])
+    hidden = api.client.get(f"/v1/proposals/{proposal['id']}", headers=other_store)
+    assert hidden.status_code == 404
+
+    associate = bearer(api, "associate", stores=[a])
+    why = api.client.post(f"/v1/proposals/{proposal['id']}/explain", headers=associate)
+    assert why.status_code == 200
+    assert why.json()["model"] is None  # no LLM configured: the deterministic explanation
+    assert "Found 2 more in the back room" in why.json()["text"]
+    assert "Cycle count in aisle 4" in why.json()["text"]
+
+    bad = api.client.post("/v1/proposals", json={**body, "delta": 0}, headers=manager)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "delta"

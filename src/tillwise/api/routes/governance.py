@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
+from tillwise.ai import explain
 from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, proposal_id
@@ -507,6 +508,46 @@ def create_proposal(
         value=value,
     )
     return ProposalPublic.of(container.approvals.submit(proposal, principal))
+
+
+class ExplanationPublic(BaseModel):
+    text: str
+    model: str | None = Field(description="the model that worded it; null: deterministic")
+
+
+@router.post(
+    f"{v1}/proposals/{{proposal_id}}/explain",
+    response_model=ExplanationPublic,
+    tags=["proposals"],
+    operation_id="proposals-explain",
+)
+async def explain_proposal(
+    proposal_id: str, container: ContainerDep, principal: Principal = require("proposals:read")
+) -> Any:
+    """Why the workflow proposed this, in plain words: the configured language model rewords
+    the deterministic explanation (personal data replaced by placeholders before anything is
+    sent, the call audited), or, with no model, the deterministic explanation itself."""
+    record = container.approvals.get(proposal_id, principal)
+    p = record.proposal
+    facts = "\n".join(
+        line
+        for line in (
+            p.summary,
+            p.explanation,
+            f"Value: {p.value}" if p.value is not None else "",
+            f"Payload: {p.payload}",
+        )
+        if line
+    )
+    result = await explain(
+        facts,
+        llm=container.llm,
+        actor=principal.actor,
+        purpose=f"proposal.explain:{p.kind}",
+        store=record.store,
+        context={"inputs": p.inputs},
+    )
+    return ExplanationPublic(text=result.text, model=result.model)
 
 
 class ApproveBody(BaseModel):
