@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillwise.ports.clock import Clock, SystemClock
@@ -91,7 +92,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     bus = _build_bus(settings, work_engine)
     relay = OutboxRelay(work_engine, bus)
     known = KnownSecrets()  # secrets seen in this process, masked in logs and audit entries
-    audit = AuditLog(engine, clock, known_secrets=known)
+    audit = AuditLog(engine, clock, known_secrets=known, anchor_path=_audit_anchor_path(settings))
     connectors = default_connectors()
     connections = Connections(
         engine, load_or_create_key(settings), audit, clock, known_secrets=known
@@ -136,6 +137,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         relay=relay,
         known_secrets=known,
     )
+
+
+def _audit_anchor_path(settings: Settings) -> Path | None:
+    if settings.audit_anchor_file is not None:
+        return settings.audit_anchor_file
+    from tillwise.governance.secrets import default_key_path
+
+    if not settings.is_sqlite:
+        return None
+    key = default_key_path(settings.database_url)
+    return None if key is None else key.with_name(key.stem + ".audit-anchor")
 
 
 def _build_bus(settings: Settings, engine: Engine) -> Bus:
@@ -210,6 +222,7 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
         loops.append(container.relay.run)
     loops += [w.run for w in build_workers(container, copies=workers)]
     loops.append(container.approvals.run)  # route, expire, retry write-backs
+    loops.append(container.audit.run_anchor)  # the audit head, copied outside the database
 
     async def prepare() -> None:
         await register_consumers(container)

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # file is created beside the SQLite database (embedded default) with mode 0600.
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # Where the audit log's newest (id, hash) is copied, outside the database, so deleting the
+    # newest entries is detected. Default: beside the SQLite database; none for PostgreSQL
+    # unless set (put it on another host's storage).
+    audit_anchor_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None  # the URL POS platforms call (behind proxies)

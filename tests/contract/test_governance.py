@@ -572,3 +572,24 @@ def test_concurrent_appends_keep_one_chain(gov: Gov) -> None:
     entries = gov.audit.list(limit=10_000)
     assert [e.id for e in entries] == list(range(1, threads_n * per_thread + 1))
     assert len({e.prev_hash for e in entries}) == len(entries)  # no fork
+
+
+def test_audit_verify_detects_deleted_newest_entries_with_the_anchor(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(database_url)
+    anchor = tmp_path / "audit.anchor"
+    log = AuditLog(engine, FakeClock(), anchor_path=anchor)
+    for i in range(5):
+        log.append(actor="user:alice", action="thing.done", inputs={"i": i})
+    assert log.verify().ok and log.anchor() == (5, log.head().hash)  # type: ignore[union-attr]
+    log.append(actor="user:alice", action="thing.done", inputs={"i": 5})
+    assert log.record_anchor() == (6, log.head().hash)  # type: ignore[union-attr]
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE id >= 5"))
+    result = log.verify()
+    assert not result.ok and result.first_broken_id == 6
+    assert "deleted" in (result.reason or "") and "ends at 4" in (result.reason or "")
+    # without the anchor the shorter chain looks whole: that is what the anchor is for
+    assert AuditLog(engine, FakeClock()).verify().ok
+    engine.dispose()

@@ -207,6 +207,10 @@ def demo(
         )
     secret = (container.connections.secrets_for(conn.id) or [""])[0]
     password = ensure_first_admin(container)
+    if not container.modes.modes("stock_counts"):  # the demo's counts wait for a person
+        container.modes.set_mode(
+            "stock_counts", "*", "draft", actor="cli:demo", reason="demo: corrections need approval"
+        )
     app = _app_with_pipeline(container, max(settings.embedded_workers, 1))
     pos = SimulatorPos(base, conn.id, secret)
     app.mount("/simulator", pos.app)

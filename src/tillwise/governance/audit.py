@@ -25,17 +25,21 @@ to plain JSON before they are hashed and stored; never pass secrets anyway.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import logging
+import os
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 from uuid import UUID
 
@@ -48,6 +52,7 @@ from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import audit_log
 
 GENESIS_HASH = "0" * 64
+log = logging.getLogger(__name__)
 _MAX_LIST = 10_000
 
 
@@ -177,11 +182,55 @@ class AuditLog:
     """Append to, read and verify the audit log on ``engine``."""
 
     def __init__(
-        self, engine: Engine, clock: Clock, *, known_secrets: KnownSecrets | None = None
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        known_secrets: KnownSecrets | None = None,
+        anchor_path: Path | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._known = known_secrets if known_secrets is not None else KnownSecrets()
+        self._anchor_path = anchor_path
+
+    # ------------------------------------------------------------------ anchoring
+
+    def anchor(self) -> tuple[int, str] | None:
+        """The newest (id, hash) recorded outside the database, if any."""
+        if self._anchor_path is None:
+            return None
+        try:
+            data = json.loads(self._anchor_path.read_text(encoding="utf-8"))
+            return int(data["id"]), str(data["hash"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"audit anchor {self._anchor_path} is unreadable: {exc}") from None
+
+    def record_anchor(self) -> tuple[int, str] | None:
+        """Copy the newest entry's id and hash to the anchor file (only ever forward), so that
+        deleting the newest entries — which leaves a valid, shorter chain — is detected."""
+        if self._anchor_path is None:
+            return None
+        head = self.head()
+        current = self.anchor()
+        if head is None or (current is not None and current[0] >= head.id):
+            return current
+        tmp = self._anchor_path.with_name(self._anchor_path.name + ".tmp")
+        tmp.write_text(json.dumps({"id": head.id, "hash": head.hash}), encoding="utf-8")
+        os.replace(tmp, self._anchor_path)
+        return head.id, head.hash
+
+    async def run_anchor(self, stop: asyncio.Event, *, interval: float = 10.0) -> None:
+        """Keep the anchor within ``interval`` seconds of the head until ``stop``."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.record_anchor)
+            except Exception:
+                log.exception("could not record the audit anchor")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
 
     # ------------------------------------------------------------------ writing
 
@@ -387,7 +436,7 @@ class AuditLog:
                     .limit(batch_size)
                 ).all()
             if not rows:
-                return AuditVerification(ok=True, checked=checked)
+                return self._check_anchor(checked)
             for row in rows:
                 entry = _entry(row)
                 broken = self._check(entry, expected_id, prev_hash)
@@ -399,6 +448,32 @@ class AuditLog:
                 expected_id = entry.id + 1
                 prev_hash = entry.hash
                 last_id = entry.id
+
+    def _check_anchor(self, checked: int) -> AuditVerification:
+        """The chain is intact as far as it goes: does it still reach the anchor?"""
+        anchor = self.anchor()
+        if anchor is not None:
+            anchored_id, anchored_hash = anchor
+            entry = self.get(anchored_id)
+            if entry is None:
+                return AuditVerification(
+                    ok=False,
+                    checked=checked,
+                    first_broken_id=anchored_id,
+                    reason=(
+                        f"entries from {checked + 1} to at least {anchored_id} were deleted: the "
+                        f"anchor recorded entry {anchored_id}, the log now ends at {checked}"
+                    ),
+                )
+            if entry.hash != anchored_hash:
+                return AuditVerification(
+                    ok=False,
+                    checked=checked,
+                    first_broken_id=anchored_id,
+                    reason=f"entry {anchored_id} differs from the anchor (the tail was rewritten)",
+                )
+        self.record_anchor()
+        return AuditVerification(ok=True, checked=checked)
 
     @staticmethod
     def _check(entry: AuditEntry, expected_id: int, prev_hash: str) -> str | None:
