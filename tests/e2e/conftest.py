@@ -1,8 +1,8 @@
-"""End-to-end fixtures: the real app on a free 127.0.0.1 port, and Debian's Chromium.
+"""End-to-end fixtures: the real app on a free 127.0.0.1 port (:mod:`tests.live`: the app of
+``tillwise serve`` with the simulator POS at ``/simulator``, as ``tillwise demo`` runs it), and
+Debian's Chromium. Data goes in through the real webhook endpoint, signed.
 
-The server is the composition root's own app (``create_app(build_container(settings))``) with the
-pipeline running in its lifespan, served by uvicorn in a background thread — the same shape as
-``tillwise serve``. Data goes in through the real webhook endpoint, signed.
+People log in to the dashboard as users made with ``live_server.add_user(...)``.
 
 Chromium comes from the distribution (``/usr/bin/chromium``; ``playwright install`` cannot
 download here). Without it the browser tests skip with a reason, unless
@@ -11,25 +11,14 @@ download here). Without it the browser tests skip with a reason, unless
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
-from tillwise.api.app import create_app
-from tillwise.bootstrap import Container, build_container, build_runtime
-from tillwise.settings import Settings
-from tillwise.store.migrate import upgrade
+from tests.live import LiveServer, serve_live
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,75 +30,17 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WEBHOOK_SECRET = "whsec_e2e_5a4b3c2d1e"
-
-
-@dataclass
-class LiveServer:
-    url: str  # http://127.0.0.1:<port>
-    container: Container
-    connection_id: str
-    token: str  # an admin API token
-
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(
-            f"{self.url}{path}",
-            params=params,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
+TABLET_LANDSCAPE = {"width": 1024, "height": 768}
+TABLET_PORTRAIT = {"width": 768, "height": 1024}
 
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    database_url = f"sqlite:///{tmp / 'tillwise.db'}"
-    upgrade(database_url)
-    settings = Settings(database_url=database_url, secret_key_file=tmp / "tillwise.key")
-    container = build_container(settings)
-    connection = container.connections.create("generic", "Test", [WEBHOOK_SECRET], actor="test")
-    _info, token = container.tokens.create("admin", name="e2e", actor="test")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        runtime = build_runtime(container)
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-            await container.close()
-
-    app = create_app(container, lifespan=lifespan)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(5)
-            sock.close()
-            pytest.fail("the app did not start under uvicorn within 20 s")
-        time.sleep(0.05)
     try:
-        yield LiveServer(
-            url=f"http://127.0.0.1:{port}",
-            container=container,
-            connection_id=connection.id,
-            token=token,
-        )
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop within 20 s"
+        with serve_live(tmp_path_factory.mktemp("e2e"), secret=WEBHOOK_SECRET, name="Test") as live:
+            yield live
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def _chromium_or_skip() -> str:
@@ -136,14 +67,57 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh tab (own storage) at tablet size, US English so money formats predictably."""
-    context = browser.new_context(
-        viewport={"width": 1180, "height": 820}, locale="en-US", timezone_id="UTC"
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open fresh tabs (each with its own cookies), US English so money formats predictably;
+    tablet landscape unless another viewport is given. Each tab records script errors in
+    ``tab.errors``, every URL it requested in ``tab.requests`` and every answer of 400 or more
+    as ``(status, url)`` in ``tab.refused`` (Chromium also logs those to the console, which is
+    why console lines about failed resources are not counted as script errors)."""
+    contexts: list[Any] = []
+
+    def open_tab(viewport: dict[str, int] | None = None) -> Any:
+        context = browser.new_context(
+            viewport=viewport or TABLET_LANDSCAPE,
+            locale="en-US",
+            timezone_id="UTC",
+            has_touch=True,
+        )
+        contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        tab.errors, tab.requests, tab.refused = [], [], []
+        tab.on("pageerror", lambda e: tab.errors.append(str(e)))
+        tab.on("console", lambda m: _console_error(tab, m))
+        tab.on("request", lambda r: tab.requests.append(r.url))
+        tab.on(
+            "response", lambda r: tab.refused.append((r.status, r.url)) if r.status >= 400 else None
+        )
+        return tab
+
     try:
-        yield tab
+        yield open_tab
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
+
+
+def _console_error(tab: Any, message: Any) -> None:
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        tab.errors.append(message.text)
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Any]) -> Any:
+    """A fresh tab at tablet landscape size (1024 × 768)."""
+    return new_page()
+
+
+def log_in(page: Any, server: LiveServer, username: str, password: str) -> None:
+    """Log in through the dashboard's form, as a person would, and wait for the frame."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#session")).to_be_visible()

@@ -15,17 +15,16 @@ import logging
 import re
 import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from tests.live import bind_local, run_in_thread
 from tillwise.ai import AuditedLLM, NoLLM, OpenAICompatible, explain
 from tillwise.governance.audit import AuditEntry, AuditLog
 from tillwise.ports.clock import SystemClock
@@ -255,32 +254,13 @@ def fake_app(endpoint: FakeEndpoint) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeEndpoint]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    endpoint = FakeEndpoint(base_url=f"http://127.0.0.1:{port}/v1")
-    config = uvicorn.Config(
-        fake_app(endpoint), log_level="warning", access_log=False, lifespan="off", ws="none"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            uv.should_exit = True
-            thread.join(5)
-            sock.close()
-            pytest.fail("the fake LLM endpoint did not start within 20 s")
-        time.sleep(0.02)
+    sock, url = bind_local()
+    endpoint = FakeEndpoint(base_url=f"{url}/v1")
     try:
-        yield endpoint
-    finally:
-        uv.should_exit = True
-        thread.join(20)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop within 20 s"
+        with run_in_thread(fake_app(endpoint), sock, lifespan="off"):
+            yield endpoint
+    except RuntimeError as exc:
+        pytest.fail(f"the fake LLM endpoint: {exc}")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
@@ -22,8 +23,16 @@ from tillwise.settings import Settings
 from ._common import console, fail, load_settings
 from .people import ensure_first_admin
 
+if TYPE_CHECKING:
+    from tillwise.connectors.simulator import SimulatorPos
 
-def _app_with_pipeline(container: Container, workers: int) -> FastAPI:
+
+def app_with_pipeline(
+    container: Container, workers: int, *, pos: SimulatorPos | None = None
+) -> FastAPI:
+    """The served app: the API with ``workers`` pipeline loops per consumer in its lifespan
+    and, given a simulator POS, that POS's API at ``/simulator`` (its webhook sender open for
+    the server's lifetime, on the server's event loop)."""
     from tillwise.api.app import create_app
 
     @contextlib.asynccontextmanager
@@ -34,13 +43,19 @@ def _app_with_pipeline(container: Container, workers: int) -> FastAPI:
             await runtime.start()
         tune_gc()
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if pos is not None:
+                    await stack.enter_async_context(pos)
+                yield
         finally:
             if runtime is not None:
                 await runtime.stop()
             await container.close()
 
-    return create_app(container, lifespan=lifespan)
+    app = create_app(container, lifespan=lifespan)
+    if pos is not None:
+        app.mount("/simulator", pos.app)
+    return app
 
 
 def tune_gc() -> None:
@@ -106,7 +121,7 @@ def serve(
         _require_migrated(settings)
     container = build_container(settings)
     _announce_first_admin(container)
-    app = _app_with_pipeline(container, settings.embedded_workers if workers is None else workers)
+    app = app_with_pipeline(container, settings.embedded_workers if workers is None else workers)
     uvicorn.run(
         app,
         host=host or settings.host,
@@ -211,9 +226,8 @@ def demo(
         container.modes.set_mode(
             "stock_counts", "*", "draft", actor="cli:demo", reason="demo: corrections need approval"
         )
-    app = _app_with_pipeline(container, max(settings.embedded_workers, 1))
     pos = SimulatorPos(base, conn.id, secret)
-    app.mount("/simulator", pos.app)
+    app = app_with_pipeline(container, max(settings.embedded_workers, 1), pos=pos)
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.host, port=port, log_level="warning", access_log=False)
     )
@@ -236,20 +250,19 @@ def demo(
         console.print(f"API docs: {base}/docs   (API tokens: `tillwise tokens create`)")
         # The simulated POS lives in this process: its API is mounted at /simulator, so an
         # approved stock adjustment is written back to the stock the replay is selling from.
-        async with pos:
-            try:
-                counts = await run_simulation(
-                    base, conn.id, secret, pos=pos, speed=speed or None, limit=limit, progress=True
-                )
-                console.print(f"sent: {counts}")
-            except SimulatorError as exc:
-                console.print(f"[red]simulator stopped: {exc}[/]")
-            if keep_serving:
-                console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)
-                await serving
-            else:
-                server.should_exit = True
-                await serving
+        try:
+            counts = await run_simulation(
+                base, conn.id, secret, pos=pos, speed=speed or None, limit=limit, progress=True
+            )
+            console.print(f"sent: {counts}")
+        except SimulatorError as exc:
+            console.print(f"[red]simulator stopped: {exc}[/]")
+        if keep_serving:
+            console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)
+            await serving
+        else:
+            server.should_exit = True
+            await serving
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run())

@@ -1,10 +1,12 @@
 """The dashboard: one static HTML page plus its assets, served by the API's own app.
 
-The page is a small HTML + JavaScript app that calls the JSON API with a bearer token (read once
-from ``/?token=…`` or ``/#token=…``, kept in sessionStorage, removed from the visible URL). The
-server side is therefore only file serving: no templates are rendered with data, no token is
-read or echoed here, and nothing is loaded from a CDN (the charting library is vendored under
-``static/vendor/``). This module imports nothing from tillwise, so it sits outside the layers.
+The page is a small HTML + JavaScript app (ES modules, no build step) where people log in with
+a username and password (``POST /auth/login``) and then work through the JSON API with the
+session cookie, echoing the session's CSRF token on every change. The server side is therefore
+only file serving: no templates are rendered with data, no credential is read or echoed here,
+and nothing is loaded from a CDN (the charting library is vendored under ``static/vendor/``).
+Pages live in ``static/js/pages/`` and are listed in ``static/js/pages/index.js``. This module
+imports nothing from tillwise, so it sits outside the layers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ STATIC_DIR = _HERE / "static"
 TEMPLATES_DIR = _HERE / "templates"
 
 # Everything the page needs comes from this origin; no inline script or style, no framing.
-# A token may sit in the first URL, so the page sends no Referer anywhere.
+# The page sends no Referer anywhere (old links may still carry a token in the URL).
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -114,3 +114,59 @@ export function formatSeconds(s) {
   if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }
+
+// ---- words -----------------------------------------------------------------------------------
+
+/** "stock_adjustment" → "Stock adjustment"; "proposal.auto_approved" stays as it is. */
+export function humanize(name) {
+  const text = String(name ?? "").replace(/_/g, " ").trim();
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
+/** The roles the server knows (tillwise.governance.rbac.ROLES), in the order people think of them. */
+export const ROLES = [
+  "associate", "store_manager", "buyer", "loss_prevention", "regional_manager", "admin", "viewer",
+];
+export const MODES = ["off", "shadow", "draft", "auto"];
+export const MODE_HELP = {
+  off: "proposals are discarded",
+  shadow: "computed and logged only; nothing is written",
+  draft: "each proposal waits for a person",
+  auto: "written at once within the limit; above it, waits for a person",
+};
+export const PROPOSAL_KINDS = [
+  "stock_adjustment", "draft_purchase_order", "transfer", "discount", "risk_decision",
+  "schedule", "return_draft",
+];
+export const PROPOSAL_STATUSES = [
+  "pending", "approved", "applied", "failed", "rejected", "expired", "reverted", "shadow",
+  "discarded", "new",
+];
+
+/** The pill colour of a proposal, rollout or connection status. */
+export function statusKind(status) {
+  if (["applied", "completed", "active", "auto"].includes(status)) return "ok";
+  if (["pending", "approved", "draft", "new"].includes(status)) return "warn";
+  if (["failed", "rejected", "rolled_back", "expired", "off"].includes(status)) return "bad";
+  return "";
+}
+
+/** A money value as the API sends it ({amount: minor units, currency}), or "—". */
+export function formatValue(value) {
+  return value ? formatMoney(value.amount, value.currency) : "—";
+}
+
+/** "2024-01-16T09:02:00Z" → a local date-time-local input value ("2024-01-16T10:02"). */
+export function isoToLocalInput(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local input value (the browser's local time) → RFC 3339 UTC, or "" when blank. */
+export function localInputToIso(value) {
+  if (!value) return "";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString();
+}
