@@ -160,6 +160,12 @@ def test_an_associate_cannot_approve_in_the_page_or_through_the_api(
     expect(page.get_by_role("button", name=re.compile("Approve"))).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("Reject"))).to_have_count(0)
 
+    # but they may ask why, in plain words: with no language model configured, the answer
+    # is the deterministic explanation, and the page says so
+    page.locator("#explain").click()
+    expect(page.locator("#plain-words")).to_contain_text("Write off 4 damaged mugs")
+    expect(page.locator("#plain-words")).to_contain_text("No language model is configured")
+
     # when the page's own session asks the API directly (with its CSRF token)
     answer = page.evaluate(
         """async (id) => {
