@@ -79,3 +79,19 @@ def test_missing_field_is_named_in_the_problem(api: Api) -> None:
     assert resp.status_code == 422
     fields = {e["field"] for e in resp.json()["errors"]}
     assert {"name", "secret"} <= fields
+
+
+def test_a_connection_can_name_the_pos_api_that_write_backs_go_to(api: Api) -> None:
+    body = {"platform": "generic", "name": "Store 3", "secret": "s3cr3t-value-456"}
+    bad = api.client.post(
+        "/v1/connections", json={**body, "api_base_url": "ftp://pos"}, headers=api.admin
+    )
+    assert bad.status_code == 422 and "api_base_url" in bad.json()["detail"]
+    made = api.client.post(
+        "/v1/connections",
+        json={**body, "api_base_url": "https://pos.example/api"},
+        headers=api.admin,
+    )
+    assert made.status_code == 201 and made.json()["api_base_url"] == "https://pos.example/api"
+    listed = api.client.get("/v1/connections", headers=api.admin).json()["data"]
+    assert {c["api_base_url"] for c in listed} == {None, "https://pos.example/api"}

@@ -22,6 +22,9 @@ class ConnectionCreate(BaseModel):
     platform: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
     secret: SecretStr = Field(description="webhook signing secret (stored encrypted)")
+    api_base_url: str | None = Field(
+        default=None, max_length=500, description="the POS API that approved write-backs go to"
+    )
 
 
 class ConnectionPublic(BaseModel):
@@ -31,6 +34,7 @@ class ConnectionPublic(BaseModel):
     status: str
     created_at: datetime
     webhook_path: str
+    api_base_url: str | None = None
 
 
 def _connection_public(c: Any) -> ConnectionPublic:
@@ -41,6 +45,7 @@ def _connection_public(c: Any) -> ConnectionPublic:
         status=c.status,
         created_at=c.created_at,
         webhook_path=f"/webhooks/{c.platform}/{c.id}",
+        api_base_url=c.api_base_url,
     )
 
 
@@ -74,7 +79,11 @@ def create_connection(
             422, "unknown_platform", f"platform must be one of: {known}", field="platform"
         )
     created = container.connections.create(
-        body.platform, body.name, [body.secret.get_secret_value()], actor=principal.actor
+        body.platform,
+        body.name,
+        [body.secret.get_secret_value()],
+        actor=principal.actor,
+        api_base_url=body.api_base_url,
     )
     return _connection_public(created)
 

@@ -12,7 +12,7 @@ async function render(root, ctx) {
   const tbody = h("tbody");
   const tableEl = h("table", { class: "table", id: "connections-table", hidden: true },
     h("caption", { class: "visually-hidden" }, "POS connections"),
-    h("thead", {}, h("tr", {}, ["Name", "Platform", "Status", "Webhook address", "Created"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Name", "Platform", "Status", "Webhook address", "Writes back to", "Created"].map((t) => h("th", { scope: "col" }, t)))),
     tbody);
   const form = ctx.can("connections:write") ? createForm(ctx, () => load()) : null;
   replaceChildren(root,
@@ -32,6 +32,7 @@ async function render(root, ctx) {
       h("td", {}, c.platform),
       h("td", {}, pill(c.status, c.status === "active" ? "ok" : "warn")),
       h("td", { class: "break" }, code(`${window.location.origin}${c.webhook_path}`)),
+      h("td", { class: "break" }, c.api_base_url ? code(c.api_base_url) : "—"),
       h("td", { class: "nowrap" }, formatDateTime(c.created_at)),
     )));
   };
@@ -47,6 +48,7 @@ function createForm(ctx, reload) {
   const platform = h("input", { type: "text", id: "conn-platform", list: "conn-platforms", value: "generic", required: true, autocapitalize: "off", spellcheck: "false" });
   const name = h("input", { type: "text", id: "conn-name", required: true, maxlength: 200, placeholder: "e.g. Downtown store" });
   const secret = h("input", { type: "password", id: "conn-secret", required: true, autocomplete: "new-password" });
+  const apiUrl = h("input", { type: "url", id: "conn-api", placeholder: "https://pos.example.com/api", maxlength: 500 });
   const result = h("div", { id: "conn-result" });
   const submit = h("button", { class: "btn btn-primary", type: "submit" }, "Add connection");
   const form = h("form", { class: "card card-wide form-card", id: "conn-form", "aria-labelledby": "conn-form-title" },
@@ -55,6 +57,7 @@ function createForm(ctx, reload) {
       field("Platform", platform),
       field("Name", name),
       field("Webhook signing secret", secret, "The secret the POS signs its webhooks with. Stored encrypted; never shown again."),
+      field("POS API address (optional)", apiUrl, "Where approved changes are written back."),
     ),
     h("datalist", { id: "conn-platforms" }, PLATFORMS.map((p) => h("option", { value: p }))),
     h("div", { class: "action-row" }, submit),
@@ -66,7 +69,12 @@ function createForm(ctx, reload) {
     try {
       const created = await busy(submit, "Adding…", () => api("/v1/connections", {
         method: "POST",
-        body: { platform: platform.value.trim(), name: name.value.trim(), secret: secret.value },
+        body: {
+          platform: platform.value.trim(),
+          name: name.value.trim(),
+          secret: secret.value,
+          api_base_url: apiUrl.value.trim() || null,
+        },
       }));
       secret.value = "";
       name.value = "";
