@@ -93,7 +93,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     relay = OutboxRelay(work_engine, bus)
     known = KnownSecrets()  # secrets seen in this process, masked in logs and audit entries
     audit = AuditLog(engine, clock, known_secrets=known, anchor_path=_audit_anchor_path(settings))
-    connectors = default_connectors()
+    connectors = default_connectors(settings.platform_app)
     connections = Connections(
         engine, load_or_create_key(settings), audit, clock, known_secrets=known
     )

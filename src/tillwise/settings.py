@@ -44,6 +44,37 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = Field(default=30, gt=0)
 
+    # POS platform apps (OAuth client credentials; one app per platform). Secrets stay SecretStr.
+    shopify_client_id: str | None = None
+    shopify_client_secret: SecretStr | None = None
+    shopify_api_version: str = "2024-04"
+    square_application_id: str | None = None
+    square_application_secret: SecretStr | None = None
+    square_environment: Literal["production", "sandbox"] = "production"
+    square_api_version: str = "2024-07-17"
+    clover_app_id: str | None = None
+    clover_app_secret: SecretStr | None = None
+    clover_region: Literal["na", "eu", "la", "sandbox"] = "na"
+    lightspeed_x_client_id: str | None = None
+    lightspeed_x_client_secret: SecretStr | None = None
+    lightspeed_r_client_id: str | None = None
+    lightspeed_r_client_secret: SecretStr | None = None
+
+    def platform_app(self, platform: str) -> dict[str, str]:
+        """The platform app's settings as plain strings (secrets revealed: pass them only to
+        the connector that signs or exchanges with them)."""
+        prefix = platform.replace("-", "_") + "_"
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            if name.startswith(prefix):
+                value = getattr(self, name)
+                if value is None:
+                    continue
+                out[name[len(prefix) :]] = (
+                    value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+                )
+        return out
+
     @model_validator(mode="after")
     def _nats_needs_url(self) -> Settings:
         if self.bus == "nats" and not self.nats_url:

@@ -7,6 +7,9 @@ Anything wrong gets a problem-details 4xx and nothing is stored or published.
 
 from __future__ import annotations
 
+import json
+import logging
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
@@ -18,6 +21,7 @@ from tillwise.ports.platform import ConnectorError, PayloadError
 
 from .problems import Problem, problem_for
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 # Headers worth keeping with the raw delivery (never credentials).
@@ -77,13 +81,27 @@ async def receive_webhook(platform: str, connection_id: str, request: Request) -
         )
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw}
     now = container.clock.now()
+    public = container.settings.public_url
+    # The URL the platform was told to call (Square signs it): the configured public URL, not
+    # whatever host and scheme a proxy forwarded.
+    url = f"{public.rstrip('/')}{request.url.path}" if public else str(request.url)
+    if public and request.url.query:
+        url += f"?{request.url.query}"
     try:
-        verified = connector.verify(body, headers, secrets, now)
+        verified = connector.verify(body, headers, secrets, now, url=url)
     except PayloadError as exc:
         status = 400 if exc.field in (None, "body") else 422
         raise Problem(status, exc.code, exc.detail, field=exc.field or "body") from exc
     except ConnectorError as exc:
         raise Problem(exc.status, exc.code, exc.detail, field=exc.field) from exc
+    if verified.reply is not None:  # a handshake (e.g. Clover's verification code): not an event
+        log.warning(
+            "%s connection %s sent a verification handshake: %s",
+            platform,
+            connection_id,
+            verified.reply,
+        )
+        return Response(json.dumps(verified.reply), media_type="application/json")
     result = await container.inbox.accept(
         RawDelivery(
             platform=platform,

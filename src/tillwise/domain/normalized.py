@@ -36,3 +36,13 @@ class NormalizedBatch(BaseModel):
 
     records: tuple[CanonicalRecord, ...] = ()
     events: tuple[Envelope, ...] = ()
+    # Objects the delivery only named (Clover notifications, Square order summaries): the
+    # pipeline fetches them from the platform's API into the inbox as ``resource:<name>``.
+    fetches: tuple[Fetch, ...] = ()
+
+
+class Fetch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    resource: str
+    ids: tuple[str, ...]

@@ -1,4 +1,12 @@
-"""What every platform connector provides to the spine: verify a delivery, normalize it.
+"""What every platform connector provides to the spine: verify a delivery, normalize it — and,
+where the platform has an API, the optional capabilities below (OAuth install, API pages for
+backfill and reconciliation, fetch-on-notify, write-back).
+
+Topics: a webhook delivery's ``topic`` is the platform's own event name (``orders/create``,
+``payment.updated``, ``sale.update``...). Objects fetched from the platform's API (backfill,
+reconciliation, fetch-on-notify) enter the same inbox with the topic ``resource:<name>``
+(``resource:orders``, ``resource:order``...), and ``normalize`` turns them into canonical
+records exactly like webhooks, so a backfilled store and a webhook-fed store end up the same.
 
 Errors (each carries a stable ``code`` and the ``field`` at fault, for problem details):
 
@@ -9,12 +17,12 @@ Errors (each carries a stable ``code`` and the ``field`` at fault, for problem d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from tillwise.domain.normalized import NormalizedBatch
+from tillwise.domain.normalized import Fetch, NormalizedBatch
 
 from .inbox import RawDelivery
 from .writeback import WriteBack
@@ -40,17 +48,127 @@ class PayloadError(ConnectorError):
     status = 422
 
 
+RESOURCE_PREFIX = "resource:"
+
+
+def resource_topic(resource: str) -> str:
+    """The inbox topic of an object fetched from the platform's API."""
+    return f"{RESOURCE_PREFIX}{resource}"
+
+
 @dataclass(frozen=True)
 class VerifiedDelivery:
-    """What a verified webhook tells the inbox: its idempotency key and the platform topic."""
+    """What a verified webhook tells the inbox: its idempotency key and the platform topic.
+
+    ``reply``: for a platform handshake that is not an event (Clover's verification code), what
+    to answer; nothing is stored then (the code is logged for the person setting it up)."""
 
     event_id: str
     topic: str
+    reply: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A connection's API credentials, decrypted (never logged, never audited)."""
+
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectionContext:
+    """What a connector's API code knows about one connection.
+
+    ``config`` is non-secret (shop domain, merchant id, domain prefix, account id, region,
+    API base URL, API version...). ``save_credentials`` persists rotated tokens atomically
+    (it must be called before the new refresh token is used: rotating refresh tokens are
+    single-use on Clover, Lightspeed X/R and Shopify expiring tokens)."""
+
+    connection_id: str
+    platform: str
+    config: Mapping[str, Any]
+    credentials: Credentials
+    save_credentials: Callable[[Credentials], Awaitable[None]] | None = None
+    app: Mapping[str, str] = field(
+        default_factory=dict
+    )  # the app's client id/secret, from settings
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The result of an OAuth install: credentials and the connection's non-secret config."""
+
+    credentials: Credentials
+    config: dict[str, Any]
+    name: str  # what people will recognise (shop domain, merchant name...)
+    webhook_secrets: tuple[str, ...] = ()  # when the install yields the signing secret
+
+
+class OAuth(Protocol):
+    scopes: tuple[str, ...]  # what Tillwise asks for (documented per platform)
+
+    def authorize_url(self, *, state: str, redirect_uri: str, params: Mapping[str, str]) -> str:
+        """Where to send the person (``params``: what identifies the store, e.g. ``shop``)."""
+        ...
+
+    def verify_callback(self, params: Mapping[str, str]) -> None:
+        """Check the callback's own signature where the platform signs it (Shopify's hex HMAC
+        over the sorted query); raise SignatureError otherwise. ``state`` is checked by the
+        caller."""
+        ...
+
+    async def exchange(
+        self, params: Mapping[str, str], *, redirect_uri: str, transport: Any = None
+    ) -> Installed:
+        """Trade the callback's code for tokens."""
+        ...
+
+    async def refresh(self, ctx: ConnectionContext, *, transport: Any = None) -> Credentials:
+        """New credentials from the refresh token (the caller persists them atomically)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One object from the platform's API, ready for the inbox (topic ``resource:<name>``)."""
+
+    resource: str
+    event_id: str  # stable for this version of the object: id + its updated-at/version
+    body: bytes
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    objects: tuple[Fetched, ...]
+    cursor: str | None  # continues after this page (the checkpoint); None: the end
+
+
+class Api(Protocol):
+    """A platform's API for one connection: pages for backfill and reconciliation, and
+    fetch-on-notify. Built by the connector from a :class:`ConnectionContext`."""
+
+    resources: tuple[str, ...]  # backfill order (locations before products before orders...)
+
+    def pages(
+        self, resource: str, *, since: datetime | None, cursor: str | None
+    ) -> AsyncIterator[ResourcePage]: ...
+
+    async def fetch(self, requests: Sequence[Fetch]) -> list[Fetched]:
+        """The named objects (batched as the platform allows)."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class Connector(Protocol):
     platform: str
     writeback: WriteBack | None  # None: this platform cannot be written to (yet)
+    oauth: OAuth | None  # None: no OAuth install (secrets are entered by hand)
+    api: Callable[[ConnectionContext], Api] | None  # None: no API (webhooks only)
 
     def verify(
         self,
@@ -58,11 +176,16 @@ class Connector(Protocol):
         headers: Mapping[str, str],
         secrets: Sequence[str],
         now: datetime,
+        *,
+        url: str = "",
     ) -> VerifiedDelivery:
         """Check the signature on the raw bytes (constant time, any of ``secrets`` for rotation),
-        then parse just enough to name the delivery. Raises SignatureError / PayloadError."""
+        then parse just enough to name the delivery. Raises SignatureError / PayloadError.
+        ``url``: the notification URL as the platform was configured to call it (the public
+        URL, not what a proxy forwarded) — Square signs it with the body."""
         ...
 
     def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
-        """Pure: platform payload → canonical records + canonical events."""
+        """Pure: platform payload (a webhook topic, or ``resource:<name>`` for an API object)
+        → canonical records + canonical events (+ ``fetches`` for objects only named)."""
         ...

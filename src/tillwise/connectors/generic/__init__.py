@@ -6,12 +6,12 @@ documented with examples in ``docs/generic-connector.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
-from tillwise.ports.platform import VerifiedDelivery
+from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
 from tillwise.ports.writeback import WriteBack
 
 from .._signatures import DEFAULT_TOLERANCE
@@ -35,6 +35,8 @@ class GenericConnector:
         self.writeback: WriteBack | None = (
             writeback if writeback is not None else GenericWriteBack()
         )
+        self.oauth: OAuth | None = None  # secrets are entered by hand
+        self.api: Callable[[ConnectionContext], Api] | None = None  # webhooks only
 
     def verify(
         self,
@@ -42,6 +44,8 @@ class GenericConnector:
         headers: Mapping[str, str],
         secrets: Sequence[str],
         now: datetime,
+        *,
+        url: str = "",
     ) -> VerifiedDelivery:
         return _webhooks.verify(raw_body, headers, secrets, now, tolerance=self.tolerance)
 

@@ -1,0 +1,252 @@
+"""The one HTTP client every connector's API calls go through (httpx).
+
+What it does for every platform, so no connector writes its own:
+
+* **Retries with jitter** on 429, 5xx and network failures (full jitter: a random wait in
+  ``[0, min(cap, base·2^attempt)]``), honouring the server's ``Retry-After`` in seconds *or*
+  as an HTTP date (Lightspeed X sends dates); a wait longer than ``max_retry_after`` is not
+  slept but raised as retryable, so a worker can park the job instead of blocking.
+* **Platform rate-limit signals** through a :class:`RateLimiter`: before each request it may
+  wait (a leaky bucket that the platform's own headers keep honest — Shopify's GraphQL cost
+  and ``throttleStatus``, Lightspeed R's ``X-LS-API-Bucket-Level``, Clover's token vs app
+  limit headers); after each response it learns from the headers and may ask for a wait.
+  Limiters are keyed (per merchant/token vs per app) so one busy merchant does not slow all.
+* **Auth refresh**: on a 401 it calls ``refresh_auth`` once (rotating refresh tokens are
+  persisted by the caller atomically) and repeats the request.
+* **Idempotency keys on writes**: ``idempotency_key=`` puts the key in the platform's header
+  (or the caller puts it in the body, e.g. Square), and the same key is sent on every retry.
+* **Pagination** helpers: :func:`paginate` walks any cursor protocol (Link header page_info,
+  GraphQL cursors, Square cursors, Clover offsets, Lightspeed X ``after=version``, R-Series
+  ``@attributes.next``) given a function that fetches one page and returns the next cursor.
+
+Errors: :class:`ApiError` with ``status``, ``detail`` (the platform's message) and
+``retryable``. Secrets (tokens) are only ever in headers, never in error text or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+USER_AGENT = "tillwise/1 (+https://github.com/tillwise)"
+
+
+class ApiError(Exception):
+    """The platform refused or could not be reached (after the retries)."""
+
+    def __init__(self, detail: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.retryable = retryable
+
+
+def is_retryable(status: int | None) -> bool:
+    """429, 5xx and network failures (``None``) are worth another try."""
+    return status is None or status == 429 or status >= 500
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent or
+    unreadable (never negative)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def backoff(attempt: int, jitter: float, *, base: float, cap: float) -> float:
+    """Full jitter: a uniform wait in ``[0, min(cap, base·2^attempt)]`` (``jitter`` ∈ [0, 1))."""
+    return jitter * min(cap, base * (2**attempt))
+
+
+def problem_detail(resp: httpx.Response) -> str:
+    """The platform's own words for an error response, short; never the request's headers."""
+    try:
+        body = resp.json()
+    except ValueError:
+        text = resp.text.strip()
+        return f"HTTP {resp.status_code}" + (f": {text[:300]}" if text else "")
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error_description", "error", "errors", "title"):
+            value = body.get(key)
+            if value:
+                return f"HTTP {resp.status_code}: {str(value)[:300]}"
+    return f"HTTP {resp.status_code}: {str(body)[:300]}"
+
+
+class RateLimiter(Protocol):
+    """A platform's rate-limit policy; ``key`` names the bucket (a merchant/token, or app)."""
+
+    async def before(self, key: str) -> None:
+        """Wait, if the bucket says so, before sending a request."""
+        ...
+
+    def after(self, key: str, response: httpx.Response) -> float | None:
+        """Learn from the response's headers/body; for a throttled response, how long to wait
+        before retrying (None: use ``Retry-After`` or backoff)."""
+        ...
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    base: float = 0.5
+    cap: float = 30.0
+    max_retry_after: float = 120.0
+
+
+@dataclass
+class ApiClient:
+    """One platform API (one connection, or the app): ``await client.request(...)``."""
+
+    base_url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: Callable[[], Awaitable[Mapping[str, str]]] | None = None  # current auth headers
+    refresh_auth: Callable[[], Awaitable[None]] | None = None  # on 401: refresh, once
+    limiter: RateLimiter | None = None
+    limit_key: str = ""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    transport: httpx.AsyncBaseTransport | None = None
+    timeout: float = 30.0
+    idempotency_header: str = "Idempotency-Key"
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[], float] = random.random
+    _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self.transport,
+                timeout=self.timeout,
+                headers={"User-Agent": USER_AGENT, **dict(self.headers)},
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        ok: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """Send with retries; returns the first acceptable response (2xx unless ``ok`` says
+        otherwise) or raises :class:`ApiError`."""
+        extra = dict(headers or {})
+        if idempotency_key is not None:
+            extra[self.idempotency_header] = idempotency_key
+        refreshed = False
+        attempt = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.before(self.limit_key)
+            auth = dict(await self.auth()) if self.auth is not None else {}
+            try:
+                resp = await self._http().request(
+                    method, url, params=params, json=json, data=data, headers={**auth, **extra}
+                )
+            except httpx.TransportError as exc:
+                status: int | None = None
+                detail = f"{type(exc).__name__} calling {method} {url}"
+                wait = None
+            else:
+                throttle = self.limiter.after(self.limit_key, resp) if self.limiter else None
+                accepted = ok(resp) if ok is not None else resp.is_success
+                if accepted and throttle is None:
+                    return resp
+                status, detail = resp.status_code, problem_detail(resp)
+                if status == 401 and self.refresh_auth is not None and not refreshed:
+                    refreshed = True
+                    await self.refresh_auth()
+                    continue
+                if throttle is None and not is_retryable(status):
+                    raise ApiError(detail, status=status, retryable=False)
+                # throttled (even a 200 that the limiter read as THROTTLED), 429 or 5xx
+                wait = throttle
+                if wait is None:
+                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
+            attempt += 1
+            if attempt >= self.retry.max_attempts:
+                raise ApiError(
+                    f"{detail} (gave up after {attempt} attempts)", status=status, retryable=True
+                )
+            if wait is None:
+                wait = backoff(attempt, self.jitter(), base=self.retry.base, cap=self.retry.cap)
+            if wait > self.retry.max_retry_after:
+                raise ApiError(
+                    f"{detail} (asked to wait {wait:.0f} s)", status=status, retryable=True
+                )
+            await self.sleep(wait)
+
+    async def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        return (await self.request("GET", url, params=params)).json()
+
+
+async def paginate(
+    fetch: Callable[[str | None], Awaitable[tuple[list[T], str | None]]],
+    cursor: str | None = None,
+) -> AsyncIterator[tuple[list[T], str | None]]:
+    """Pages of any cursor protocol: ``fetch(cursor)`` returns ``(items, next_cursor)``; stops
+    when the next cursor is None (or repeats, a platform bug that would loop forever). Yields
+    each page with the cursor that *continues after it* — the checkpoint to store."""
+    seen: set[str] = set()
+    while True:
+        items, next_cursor = await fetch(cursor)
+        yield items, next_cursor
+        if next_cursor is None or next_cursor in seen:
+            return
+        seen.add(next_cursor)
+        cursor = next_cursor
+
+
+def link_next(link_header: str | None) -> str | None:
+    """The ``rel="next"`` URL of an RFC 8288 ``Link`` header (Shopify REST page_info)."""
+    if not link_header:
+        return None
+    for part in link_header.split(","):
+        section = part.split(";")
+        if len(section) < 2:
+            continue
+        url = section[0].strip()
+        if not (url.startswith("<") and url.endswith(">")):
+            continue
+        if any(p.strip().replace(" ", "") in ('rel="next"', "rel=next") for p in section[1:]):
+            return url[1:-1]
+    return None
