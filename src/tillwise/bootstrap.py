@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tillwise.pipeline.worker import Worker
     from tillwise.ports.bus import Bus, DeadLetters
     from tillwise.ports.inbox import Inbox
-    from tillwise.ports.platform import Connector
+    from tillwise.ports.platform import Api, Connector
     from tillwise.ports.repositories import UnitOfWorkFactory
 
 
@@ -57,6 +57,18 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     relay: OutboxRelay | None = None
     known_secrets: KnownSecrets | None = None
+
+    def api_for(self, connection_id: str) -> Api:
+        """The platform API of one connection (credentials decrypted, rotation persisted);
+        close it when done."""
+        conn = self.connections.get(connection_id)
+        if conn is None:
+            raise LookupError(f"no connection {connection_id!r}")
+        connector = self.connectors.get(conn.platform)
+        if connector is None or connector.api is None:
+            raise LookupError(f"the {conn.platform} connector has no API")
+        app = self.settings.platform_app(conn.platform)
+        return connector.api(self.connections.context(connection_id, app))
 
     async def close(self) -> None:
         await self.llm.aclose()
@@ -182,7 +194,7 @@ def build_workers(container: Container, *, copies: int = 1) -> list[Worker]:
 
     c = container
     handlers: list[tuple[str, str, Any]] = [
-        (DELIVERIES, NORMALIZER, Normalizer(c.uow, c.inbox, c.connectors))
+        (DELIVERIES, NORMALIZER, Normalizer(c.uow, c.inbox, c.connectors, c.api_for, c.clock))
     ]
     for workflow in default_workflows():
         dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.approvals.route_new)

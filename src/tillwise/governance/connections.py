@@ -15,14 +15,15 @@ at once; changes made by another process are seen within ``cache_ttl``.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import secrets as _random
 import string
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Row
 from tillwise.governance.audit import AuditLog
 from tillwise.governance.secrets import KnownSecrets, SecretBox
 from tillwise.ports.clock import Clock
+from tillwise.ports.platform import ConnectionContext, Credentials
 from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import connections as connections_table
 
@@ -51,6 +53,21 @@ class UnknownConnection(LookupError):
 
 class ConnectionRevoked(ValueError):
     code = "connection_revoked"
+
+
+class ConcurrentRotation(RuntimeError):
+    """Another process rotated the refresh token first."""
+
+    code = "concurrent_rotation"
+
+
+def _check_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    out = dict(config)
+    if len(json.dumps(out, default=str)) > 16_000:
+        raise InvalidConnection("config is larger than 16 kB")
+    return out
 
 
 class InvalidConnection(ValueError):
@@ -72,6 +89,8 @@ class Connection:
     revoked_at: datetime | None
     secret_count: int
     api_base_url: str | None = None  # where write-backs go (the POS's API)
+    config: dict[str, Any] = field(default_factory=dict)  # non-secret platform settings
+    has_credentials: bool = False  # OAuth tokens stored (never exposed here)
 
     @property
     def active(self) -> bool:
@@ -132,8 +151,12 @@ class Connections:
         *,
         actor: str,
         api_base_url: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        credentials: Credentials | None = None,
     ) -> Connection:
-        """A new active connection; audited as ``connection.created`` (no secret in it)."""
+        """A new active connection; audited as ``connection.created`` (no secret in it).
+        A connection needs a webhook secret, or API credentials (an OAuth install of a platform
+        that signs webhooks with an app-level key, or sends none)."""
         if api_base_url is not None and not api_base_url.startswith(("http://", "https://")):
             raise InvalidConnection("api_base_url must be an http(s) URL")
         if not isinstance(platform, str) or not platform.strip() or len(platform) > 32:
@@ -143,10 +166,11 @@ class Connections:
         if isinstance(secrets, str):
             raise InvalidConnection("secrets must be a list of strings, not one string")
         values = list(dict.fromkeys(_check_secret(s) for s in secrets))
-        if not values:
+        if not values and credentials is None:
             raise InvalidConnection("a connection needs at least one secret")
         if len(values) > MAX_SECRETS:
             raise InvalidConnection(f"at most {MAX_SECRETS} secrets per connection")
+        clean_config = _check_config(config)
         now = self._clock.now()
         conn_id = new_connection_id()
         with self._engine.begin() as db:
@@ -161,6 +185,10 @@ class Connections:
                     updated_at=now,
                     revoked_at=None,
                     api_base_url=api_base_url,
+                    config=clean_config,
+                    credentials_encrypted=None
+                    if credentials is None
+                    else self._seal_credentials(credentials),
                 )
             )
             self._audit.append_in(
@@ -173,6 +201,8 @@ class Connections:
                     "name": name,
                     "secret_count": len(values),
                     "api_base_url": api_base_url,
+                    **({"config": clean_config} if clean_config else {}),
+                    **({"credentials": "stored"} if credentials is not None else {}),
                 },
                 outputs={"id": conn_id, "status": ACTIVE},
             )
@@ -188,7 +218,123 @@ class Connections:
             revoked_at=None,
             secret_count=len(values),
             api_base_url=api_base_url,
+            config=clean_config,
+            has_credentials=credentials is not None,
         )
+
+    # ------------------------------------------------------------------ API credentials
+
+    def credentials_for(self, connection_id: str) -> Credentials | None:
+        """The decrypted API credentials of an active connection (None: none stored)."""
+        with read_only(self._engine) as db:
+            row = db.execute(
+                select(connections_table.c.status, connections_table.c.credentials_encrypted).where(
+                    connections_table.c.id == connection_id
+                )
+            ).first()
+        if row is None or row.status != ACTIVE or row.credentials_encrypted is None:
+            return None
+        return self._open_credentials(row.credentials_encrypted)
+
+    def save_credentials(
+        self,
+        connection_id: str,
+        credentials: Credentials,
+        *,
+        actor: str,
+        replaces: str | None = None,
+    ) -> None:
+        """Store new credentials atomically. ``replaces``: the refresh token they were made
+        from — if another process rotated it meanwhile, :class:`ConcurrentRotation` is raised
+        and nothing changes (rotating refresh tokens are single-use: the caller reloads)."""
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._locked_row(db, connection_id)
+            if replaces is not None and row.credentials_encrypted is not None:
+                current = self._open_credentials(row.credentials_encrypted)
+                if current.refresh_token != replaces:
+                    raise ConcurrentRotation(
+                        f"connection {connection_id}'s refresh token was rotated meanwhile"
+                    )
+            db.execute(
+                update(connections_table)
+                .where(connections_table.c.id == connection_id)
+                .values(credentials_encrypted=self._seal_credentials(credentials), updated_at=now)
+            )
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="connection.credentials_saved",
+                store=connection_id,
+                inputs={"rotation": replaces is not None},
+                outputs={
+                    "expires_at": credentials.expires_at,
+                    "scopes": list(credentials.scopes),
+                },
+            )
+
+    def context(self, connection_id: str, app: Mapping[str, str]) -> ConnectionContext:
+        """What the connector's API code needs for one connection (credentials decrypted);
+        rotated credentials are saved through :meth:`save_credentials`."""
+        conn = self.get(connection_id)
+        if conn is None or not conn.active:
+            raise UnknownConnection(f"no active connection {connection_id!r}")
+        credentials = self.credentials_for(connection_id) or Credentials()
+        previous = credentials.refresh_token
+
+        async def save(new: Credentials) -> None:
+            nonlocal previous
+            await asyncio.to_thread(
+                self.save_credentials,
+                connection_id,
+                new,
+                actor=f"connector:{connection_id}",
+                replaces=previous,
+            )
+            previous = new.refresh_token
+
+        config = dict(conn.config)
+        if conn.api_base_url:
+            config.setdefault("api_base_url", conn.api_base_url)
+        return ConnectionContext(
+            connection_id=connection_id,
+            platform=conn.platform,
+            config=config,
+            credentials=credentials,
+            save_credentials=save,
+            app=app,
+        )
+
+    def _seal_credentials(self, credentials: Credentials) -> bytes:
+        doc = {
+            "access_token": credentials.access_token,
+            "refresh_token": credentials.refresh_token,
+            "expires_at": None
+            if credentials.expires_at is None
+            else credentials.expires_at.isoformat(),
+            "refresh_expires_at": None
+            if credentials.refresh_expires_at is None
+            else credentials.refresh_expires_at.isoformat(),
+            "scopes": list(credentials.scopes),
+        }
+        self._remember([v for v in (credentials.access_token, credentials.refresh_token) if v])
+        return self._box.encrypt(json.dumps(doc))
+
+    def _open_credentials(self, blob: bytes) -> Credentials:
+        doc = json.loads(self._box.decrypt(bytes(blob)))
+
+        def when(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value)
+
+        creds = Credentials(
+            access_token=doc.get("access_token"),
+            refresh_token=doc.get("refresh_token"),
+            expires_at=when(doc.get("expires_at")),
+            refresh_expires_at=when(doc.get("refresh_expires_at")),
+            scopes=tuple(doc.get("scopes") or ()),
+        )
+        self._remember([v for v in (creds.access_token, creds.refresh_token) if v])
+        return creds
 
     def add_secret(self, connection_id: str, secret: str, *, actor: str) -> Connection:
         """Add a secret (newest first) for a rotation; the existing ones stay valid."""
@@ -412,6 +558,8 @@ class Connections:
             revoked_at=m["revoked_at"],
             secret_count=secret_count,
             api_base_url=m["api_base_url"],
+            config=dict(m["config"] or {}),
+            has_credentials=m["credentials_encrypted"] is not None,
         )
 
     def _remember(self, values: Sequence[str]) -> None:

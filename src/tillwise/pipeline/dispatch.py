@@ -23,8 +23,8 @@ from tillwise.domain.normalized import NormalizedBatch
 from tillwise.domain.proposals import Proposal
 from tillwise.ports.bus import Received
 from tillwise.ports.clock import Clock
-from tillwise.ports.inbox import Inbox
-from tillwise.ports.platform import Connector, PayloadError
+from tillwise.ports.inbox import Inbox, RawDelivery
+from tillwise.ports.platform import Api, Connector, PayloadError, resource_topic
 from tillwise.ports.repositories import UnitOfWorkFactory
 from tillwise.workflows.base import Workflow, WorkflowContext
 
@@ -51,14 +51,27 @@ class UnknownDelivery(LookupError):
 
 
 class Normalizer:
-    """Handler for the ``deliveries`` topic."""
+    """Handler for the ``deliveries`` topic.
+
+    When a delivery only *names* objects (``batch.fetches``: Clover notifications, Square order
+    summaries), they are fetched from the platform's API (``api_for``) and stored in the inbox
+    as ``resource:<name>`` deliveries — durably, de-duplicated by object version — before the
+    naming delivery is marked processed; a failed fetch leaves it to be retried. The inbox relay
+    then queues the fetched objects like any webhook."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, inbox: Inbox, connectors: Mapping[str, Connector]
+        self,
+        uow: UnitOfWorkFactory,
+        inbox: Inbox,
+        connectors: Mapping[str, Connector],
+        api_for: Callable[[str], Api] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._uow = uow
         self._inbox = inbox
         self._connectors = connectors
+        self._api_for = api_for
+        self._clock = clock
 
     async def __call__(self, received: Received) -> None:
         await self.handle_batch([received])
@@ -67,24 +80,62 @@ class Normalizer:
         """Normalize several deliveries in one transaction (all or nothing; the worker falls
         back to one at a time when a batch fails, so one bad delivery does not hold up others)."""
         ids = [int(r.message.payload["delivery_id"]) for r in batch]
-        await asyncio.to_thread(self.handle_many, ids)
+        normalized = await asyncio.to_thread(self._normalize, ids)
+        for delivery, result in normalized:
+            if result.fetches:
+                await self._fetch(delivery, result)
+        await asyncio.to_thread(
+            self._commit, [(i, b) for i, (_, b) in zip(ids, normalized, strict=True)]
+        )
 
     def handle(self, delivery_id: int, *, force: bool = False) -> int:
         """Normalize one stored delivery; returns the number of new events (0 if already done).
 
-        ``force`` normalizes again even if it was done before (inbox replay after a fix)."""
+        ``force`` normalizes again even if it was done before (inbox replay after a fix). Objects
+        the delivery names are not fetched again here (they were stored when it was first
+        handled)."""
         return self.handle_many([delivery_id], force=force)
 
     def handle_many(self, delivery_ids: Sequence[int], *, force: bool = False) -> int:
-        normalized: list[tuple[int, NormalizedBatch]] = []
+        normalized = self._normalize(delivery_ids)
+        return self._commit(
+            [(i, b) for i, (_, b) in zip(delivery_ids, normalized, strict=True)], force=force
+        )
+
+    def _normalize(self, delivery_ids: Sequence[int]) -> list[tuple[RawDelivery, NormalizedBatch]]:
+        out: list[tuple[RawDelivery, NormalizedBatch]] = []
         for delivery_id in delivery_ids:
             stored = self._inbox.get(delivery_id)
             if stored is None:
                 raise UnknownDelivery(f"inbox has no delivery {delivery_id}")
             delivery = stored.delivery
-            normalized.append(
-                (delivery_id, self._connectors[delivery.platform].normalize(delivery))
+            out.append((delivery, self._connectors[delivery.platform].normalize(delivery)))
+        return out
+
+    async def _fetch(self, delivery: RawDelivery, batch: NormalizedBatch) -> None:
+        if self._api_for is None:
+            raise RuntimeError("this delivery names objects to fetch, but no API is configured")
+        api = self._api_for(delivery.connection_id)
+        try:
+            fetched = await api.fetch(batch.fetches)
+        finally:
+            await api.aclose()
+        now = self._clock.now() if self._clock is not None else delivery.received_at
+        for obj in fetched:
+            await self._inbox.accept(
+                RawDelivery(
+                    platform=delivery.platform,
+                    connection_id=delivery.connection_id,
+                    event_id=obj.event_id,
+                    topic=resource_topic(obj.resource),
+                    body=obj.body,
+                    received_at=now,
+                )
             )
+
+    def _commit(
+        self, normalized: Sequence[tuple[int, NormalizedBatch]], *, force: bool = False
+    ) -> int:
         new_events = 0
         with self._uow() as uow:
             for delivery_id, batch in normalized:

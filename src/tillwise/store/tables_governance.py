@@ -88,6 +88,8 @@ connections = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
     Column("api_base_url", String(500), nullable=True),  # where write-backs go
+    Column("config", JsonDoc, nullable=True),  # non-secret: shop domain, merchant id, region...
+    Column("credentials_encrypted", LargeBinary(), nullable=True),  # OAuth tokens (Fernet)
     CheckConstraint("status IN ('active', 'revoked')", name="status"),
 )
 
@@ -228,4 +230,18 @@ rollouts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("reason", String(1000), nullable=True),
+)
+
+# Backfill and reconciliation progress per connection and resource (resumable).
+backfill_checkpoints = Table(
+    "backfill_checkpoints",
+    metadata,
+    Column("connection_id", String(64), primary_key=True),
+    Column("resource", String(64), primary_key=True),
+    Column("since", UtcDateTime(), nullable=True),  # the run's lower bound
+    Column("cursor", String(2000), nullable=True),  # continues after the last stored page
+    Column("done", Integer(), nullable=False),
+    Column("objects", _BigId, nullable=False),  # stored by this run so far
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
