@@ -22,10 +22,12 @@ if TYPE_CHECKING:
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.oauth_state import OAuthStates
     from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets
     from tillwise.governance.tokens import Tokens
     from tillwise.governance.users import Users
+    from tillwise.pipeline.backfill import Backfill
     from tillwise.pipeline.relay import OutboxRelay
     from tillwise.pipeline.runtime import Runtime
     from tillwise.pipeline.worker import Worker
@@ -57,6 +59,35 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     relay: OutboxRelay | None = None
     known_secrets: KnownSecrets | None = None
+    backfill: Backfill = field(init=False)
+    oauth_states: OAuthStates = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        from tillwise.pipeline.backfill import Backfill
+
+        self.backfill = Backfill(
+            self.engine, self.inbox, self.api_for, self._platform_of, self.clock
+        )
+
+    def _platform_of(self, connection_id: str) -> str:
+        conn = self.connections.get(connection_id)
+        if conn is None:
+            raise LookupError(f"no connection {connection_id!r}")
+        return conn.platform
+
+    def api_connections(self) -> list[str]:
+        """Active connections whose platform has an API (backfill and reconciliation)."""
+        return [
+            c.id
+            for c in self.connections.list(status="active")
+            if (connector := self.connectors.get(c.platform)) is not None
+            and connector.api is not None
+        ]
+
+    def oauth_redirect_uri(self, platform: str) -> str:
+        """Where platforms send people back after an install (TILLWISE_PUBLIC_URL)."""
+        base = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return f"{base.rstrip('/')}/oauth/{platform}/callback"
 
     def api_for(self, connection_id: str) -> Api:
         """The platform API of one connection (credentials decrypted, rotation persisted);
@@ -85,6 +116,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.oauth_state import OAuthStates
     from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets, load_or_create_key
     from tillwise.governance.tokens import Tokens
@@ -106,9 +138,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     known = KnownSecrets()  # secrets seen in this process, masked in logs and audit entries
     audit = AuditLog(engine, clock, known_secrets=known, anchor_path=_audit_anchor_path(settings))
     connectors = default_connectors(settings.platform_app)
-    connections = Connections(
-        engine, load_or_create_key(settings), audit, clock, known_secrets=known
-    )
+    box = load_or_create_key(settings)
+    connections = Connections(engine, box, audit, clock, known_secrets=known)
     modes = Modes(engine, audit, clock)
     if settings.llm_api_key is not None:  # masked wherever it might surface
         known.add(settings.llm_api_key.get_secret_value())
@@ -148,6 +179,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         clock=clock,
         relay=relay,
         known_secrets=known,
+        oauth_states=OAuthStates(box),
     )
 
 
@@ -235,6 +267,13 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
     loops += [w.run for w in build_workers(container, copies=workers)]
     loops.append(container.approvals.run)  # route, expire, retry write-backs
     loops.append(container.audit.run_anchor)  # the audit head, copied outside the database
+    interval = container.settings.reconcile_interval_seconds
+    if interval > 0:  # fill in what webhooks missed (platforms with an API)
+
+        async def reconcile(stop: asyncio.Event) -> None:
+            await container.backfill.run_sweeps(stop, container.api_connections, interval=interval)
+
+        loops.append(reconcile)
 
     async def prepare() -> None:
         await register_consumers(container)

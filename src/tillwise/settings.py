@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
     group_commit_window_ms: float = Field(default=2.0, ge=0)
+    reconcile_interval_seconds: float = Field(
+        default=900.0, ge=0, description="reconciliation sweep period; 0 turns it off"
+    )
     # LLM (optional): any OpenAI-compatible endpoint, e.g. https://api.example.com/v1 or
     # http://localhost:11434/v1 (Ollama). Unset: no model, deterministic explanations.
     llm_base_url: str | None = None

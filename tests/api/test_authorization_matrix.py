@@ -55,6 +55,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "stats-overview": SYSTEM,
     "connections-list": SYSTEM,
     "connections-create": ADMIN,
+    "connections-backfill": ADMIN,
+    "oauth-start": ADMIN,
     "tokens-create": ADMIN,
     "audit-list": PEOPLE_DATA,
     "audit-export": frozenset({"loss_prevention", "regional_manager", "admin"}),
@@ -82,8 +84,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "approval-rules-list": REGIONAL_READ,
     "approval-rules-set": ADMIN,
 }
-# Not authorized by role: the webhook (the POS's signature) and the login itself.
-UNAUTHENTICATED = {"receive_webhook", "auth-login"}
+# Not authorized by role: the webhook (the POS's signature), the login itself, and the OAuth
+# callback (the signed state and the platform's own signature).
+UNAUTHENTICATED = {"receive_webhook", "auth-login", "oauth-callback"}
 
 
 def _operations(api: Api) -> list[tuple[str, str, str]]:

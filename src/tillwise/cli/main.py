@@ -1,11 +1,11 @@
 """Sub-commands: serve, worker, demo, simulate, db, connections, tokens, deadletters,
-replay, audit, users, regions, modes."""
+replay, backfill, inspect, connect, audit, users, regions, modes."""
 
 from __future__ import annotations
 
 import typer
 
-from . import admin, people, runtime
+from . import admin, people, platforms, runtime
 
 app = typer.Typer(
     name="tillwise",
@@ -18,6 +18,9 @@ app.command("worker")(runtime.worker)
 app.command("demo")(runtime.demo)
 app.command("simulate")(runtime.simulate)
 app.command("replay")(admin.replay)
+app.command("backfill")(platforms.backfill)
+app.command("inspect")(platforms.inspect)
+app.command("connect")(platforms.connect)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.connections_app, name="connections")
 app.add_typer(admin.tokens_app, name="tokens")

@@ -116,9 +116,10 @@ class SecretBox:
             raise TypeError("SecretBox.encrypt takes a str")
         return self._fernet.encrypt(plaintext.encode("utf-8"))
 
-    def decrypt(self, token: bytes) -> str:
+    def decrypt(self, token: bytes, *, ttl: int | None = None) -> str:
+        """``ttl``: refuse tokens older than this many seconds (Fernet's own timestamp)."""
         try:
-            return self._fernet.decrypt(bytes(token)).decode("utf-8")
+            return self._fernet.decrypt(bytes(token), ttl=ttl).decode("utf-8")
         except InvalidToken:
             raise SecretDecryptionError(
                 "cannot decrypt a stored secret: it was encrypted with a key that is not "
