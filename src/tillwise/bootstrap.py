@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from tillwise.ai import AuditedLLM
+    from tillwise.connectors._po_documents import PurchaseOrderDocuments
+    from tillwise.domain.purchasing import PurchaseOrder
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
@@ -112,6 +114,7 @@ class Container:
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build every part from settings. Call ``await container.close()`` when done."""
     from tillwise.ai import AuditedLLM, make_provider
+    from tillwise.connectors._po_documents import with_documents
     from tillwise.connectors.registry import default_connectors
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
@@ -152,14 +155,16 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         ),
         audit,
     )
-    writebacks = {name: c.writeback for name, c in connectors.items()}
+    uow = SqlUnitOfWorkFactory(
+        make_session_factory(work_engine), on_commit=relay.notify, clock=clock
+    )
+    documents = _purchase_order_documents(settings, uow, known)
+    writebacks = {name: with_documents(c.writeback, documents) for name, c in connectors.items()}
     return Container(
         settings=settings,
         engine=engine,
         work_engine=work_engine,
-        uow=SqlUnitOfWorkFactory(
-            make_session_factory(work_engine), on_commit=relay.notify, clock=clock
-        ),
+        uow=uow,
         inbox=SqlInbox(
             engine,
             outbox_notify=relay.notify,
@@ -181,6 +186,33 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         known_secrets=known,
         oauth_states=OAuthStates(box),
     )
+
+
+def _purchase_order_documents(
+    settings: Settings, uow: UnitOfWorkFactory, known: KnownSecrets
+) -> PurchaseOrderDocuments:
+    """Purchase orders as vendor documents (platforms without a PO API), recorded as open
+    canonical purchase orders so their stock counts as on order."""
+    from tillwise.connectors._po_documents import PurchaseOrderDocuments, Smtp
+    from tillwise.governance.secrets import default_key_path
+
+    directory = settings.documents_dir
+    if directory is None:
+        key = default_key_path(settings.database_url) if settings.is_sqlite else None
+        directory = (key.parent if key is not None else Path.cwd()) / "documents"
+    smtp = None
+    if settings.smtp_url is not None:
+        known.add(settings.smtp_url.get_secret_value())
+        smtp = Smtp(settings.smtp_url.get_secret_value(), settings.po_from_email)
+
+    async def record(order: PurchaseOrder) -> None:
+        def store() -> None:
+            with uow() as work:
+                work.records.upsert(order)
+
+        await asyncio.to_thread(store)
+
+    return PurchaseOrderDocuments(directory, smtp=smtp, record=record)
 
 
 def _audit_anchor_path(settings: Settings) -> Path | None:

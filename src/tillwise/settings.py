@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = Field(default=30, gt=0)
 
+    # Purchase orders for platforms without a purchase-order API: CSV + PDF written here and,
+    # with an SMTP server, e-mailed to the vendor (smtp://user:password@host:port or smtps://).
+    documents_dir: Path | None = None  # default: "documents" beside the SQLite database / cwd
+    smtp_url: SecretStr | None = None
+    po_from_email: str = "purchasing@localhost"
+
     # POS platform apps (OAuth client credentials; one app per platform). Secrets stay SecretStr.
     shopify_client_id: str | None = None
     shopify_client_secret: SecretStr | None = None
