@@ -54,6 +54,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "dead-letters-replay": ADMIN,
     "stats-overview": SYSTEM,
     "connections-list": SYSTEM,
+    "platforms-list": SYSTEM,
     "connections-create": ADMIN,
     "connections-backfill": ADMIN,
     "oauth-start": ADMIN,

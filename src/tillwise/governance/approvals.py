@@ -167,6 +167,10 @@ class Approvals:
         self._connections = connections
         self._writebacks = writebacks
 
+    def writeback_for(self, platform: str) -> WriteBack | None:
+        """What carries out approved proposals on ``platform`` (None: nothing can)."""
+        return self._writebacks.get(platform)
+
     # ------------------------------------------------------------------ reading
 
     def get(self, proposal_id: str, principal: Principal | None = None) -> ProposalRecord:

@@ -88,6 +88,35 @@ def create_connection(
     return _connection_public(created)
 
 
+class PlatformPublic(BaseModel):
+    platform: str
+    oauth: bool = Field(description="stores connect by OAuth (GET /oauth/{platform}/start)")
+    api: bool = Field(description="backfill and reconciliation from the platform's API")
+    writes: list[str] = Field(description="proposal kinds it writes back")
+    oauth_params: list[str] = Field(description="what identifies the store when connecting")
+
+
+@router.get(
+    "/platforms",
+    response_model=ListPublic[PlatformPublic],
+    tags=["connections"],
+    operation_id="platforms-list",
+    dependencies=[require("connections:read")],
+)
+def list_platforms(container: ContainerDep) -> dict[str, Any]:
+    data = [
+        PlatformPublic(
+            platform=name,
+            oauth=c.oauth is not None,
+            api=c.api is not None,
+            writes=sorted(w.kinds) if (w := container.approvals.writeback_for(name)) else [],
+            oauth_params=list(getattr(c.oauth, "store_params", ())),
+        )
+        for name, c in sorted(container.connectors.items())
+    ]
+    return {"data": data, "count": len(data)}
+
+
 class TokenCreate(BaseModel):
     role: str
     name: str = Field(min_length=1, max_length=200)

@@ -1,23 +1,37 @@
 // Connections: the POS connections and the webhook address each one posts to; roles that may
-// (admins) add one — the signing secret is sent once and stored encrypted by the server.
+// (admins) connect a store by OAuth (the platform's own approval page, then back here), add a
+// connection by hand (the signing secret is sent once and stored encrypted by the server), and
+// start a backfill of a connection's history from the platform's API.
 
 import { api } from "../api.js";
 import { busy, code, empty, errorNotice, field, h, notice, pill, replaceChildren } from "../dom.js";
 import { formatDateTime } from "../format.js";
 
-const PLATFORMS = ["generic"]; // suggestions; the server names the ones it knows when refused
+let PLATFORMS = ["generic"]; // replaced by GET /v1/platforms
 
 async function render(root, ctx) {
   const state = h("div", { id: "conn-state" });
   const tbody = h("tbody");
   const tableEl = h("table", { class: "table", id: "connections-table", hidden: true },
     h("caption", { class: "visually-hidden" }, "POS connections"),
-    h("thead", {}, h("tr", {}, ["Name", "Platform", "Status", "Webhook address", "Writes back to", "Created"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Name", "Platform", "Status", "Webhook address", "Writes back to", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
     tbody);
-  const form = ctx.can("connections:write") ? createForm(ctx, () => load()) : null;
+  const writer = ctx.can("connections:write");
+  let platforms = [];
+  try {
+    platforms = (await api("/v1/platforms", { signal: ctx.signal })).data;
+    PLATFORMS = platforms.map((p) => p.platform);
+  } catch (err) {
+    if (err.name === "AbortError") return;
+  }
+  const withApi = new Set(platforms.filter((p) => p.api).map((p) => p.platform));
+  const form = writer ? createForm(ctx, () => load()) : null;
+  const installed = new URLSearchParams(window.location.hash.split("?")[1] || "").get("installed");
   replaceChildren(root,
     h("div", { class: "page-head" }, h("h1", {}, "Connections")),
+    installed ? notice("ok", `Connected: ${installed}. Start a backfill to bring in its history.`) : null,
     h("section", { class: "card card-wide" }, state, h("div", { class: "scroll-x" }, tableEl)),
+    writer ? connectForm(platforms.filter((p) => p.oauth)) : null,
     form);
 
   const load = async () => {
@@ -34,6 +48,7 @@ async function render(root, ctx) {
       h("td", { class: "break" }, code(`${window.location.origin}${c.webhook_path}`)),
       h("td", { class: "break" }, c.api_base_url ? code(c.api_base_url) : "—"),
       h("td", { class: "nowrap" }, formatDateTime(c.created_at)),
+      h("td", {}, writer && withApi.has(c.platform) ? backfillButton(c) : null),
     )));
   };
   try {
@@ -42,6 +57,54 @@ async function render(root, ctx) {
     if (err.name === "AbortError") return;
     replaceChildren(state, errorNotice(err, "The connections could not be loaded"));
   }
+}
+
+// OAuth: the browser goes to the server's /oauth/<platform>/start, which redirects to the
+// platform's approval page with a signed state; the platform sends the person back to the
+// server's callback, which stores the connection and returns here.
+function connectForm(platforms) {
+  if (!platforms.length) return null;
+  const choice = h("select", { id: "oauth-platform" },
+    platforms.map((p) => h("option", { value: p.platform }, p.platform)));
+  const paramsBox = h("div", { class: "form-grid", id: "oauth-params" });
+  const drawParams = () => {
+    const p = platforms.find((x) => x.platform === choice.value);
+    replaceChildren(paramsBox, (p ? p.oauth_params : []).map((name) =>
+      field(name, h("input", { type: "text", name, required: true, autocapitalize: "off" }))));
+  };
+  choice.addEventListener("change", drawParams);
+  drawParams();
+  const go = h("button", { class: "btn btn-primary", type: "submit" }, "Connect");
+  const form = h("form", { class: "card card-wide form-card", id: "oauth-form" },
+    h("h2", {}, "Connect a store"),
+    h("p", { class: "muted" }, "You approve Tillwise on the platform's own page and come back here."),
+    h("div", { class: "form-grid" }, field("Platform", choice)),
+    paramsBox,
+    h("div", { class: "action-row" }, go));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    paramsBox.querySelectorAll("input").forEach((input) => query.set(input.name, input.value.trim()));
+    window.location.assign(`/oauth/${encodeURIComponent(choice.value)}/start?${query}`);
+  });
+  return form;
+}
+
+function backfillButton(conn) {
+  const button = h("button", { class: "btn", type: "button", dataset: { backfill: conn.id } }, "Backfill");
+  const out = h("span", { class: "sub" });
+  button.addEventListener("click", async () => {
+    replaceChildren(out);
+    try {
+      await busy(button, "Starting…", () => api(`/v1/connections/${encodeURIComponent(conn.id)}/backfill`, {
+        method: "POST", body: {},
+      }));
+      replaceChildren(out, "started: history flows in through the pipeline");
+    } catch (err) {
+      replaceChildren(out, errorNotice(err, "Not started"));
+    }
+  });
+  return h("div", {}, button, out);
 }
 
 function createForm(ctx, reload) {
