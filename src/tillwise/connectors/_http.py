@@ -76,8 +76,9 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def backoff(attempt: int, jitter: float, *, base: float, cap: float) -> float:
-    """Full jitter: a uniform wait in ``[0, min(cap, base·2^attempt)]`` (``jitter`` ∈ [0, 1))."""
-    return jitter * min(cap, base * (2**attempt))
+    """Full jitter before retry number ``attempt`` (1, 2, ...): a uniform wait in
+    ``[0, min(cap, base·2^(attempt-1)))`` (``jitter`` ∈ [0, 1))."""
+    return jitter * min(cap, base * 2 ** max(0, attempt - 1))
 
 
 def problem_detail(resp: httpx.Response) -> str:
@@ -88,10 +89,15 @@ def problem_detail(resp: httpx.Response) -> str:
         text = resp.text.strip()
         return f"HTTP {resp.status_code}" + (f": {text[:300]}" if text else "")
     if isinstance(body, dict):
+        field = body.get("field")
+        errors = body.get("errors")
+        if not field and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            field = errors[0].get("field")
+        at = f" (field {field})" if field else ""
         for key in ("detail", "message", "error_description", "error", "errors", "title"):
             value = body.get(key)
             if value:
-                return f"HTTP {resp.status_code}: {str(value)[:300]}"
+                return f"HTTP {resp.status_code}: {str(value)[:300]}{at}"
     return f"HTTP {resp.status_code}: {str(body)[:300]}"
 
 
@@ -128,6 +134,7 @@ class ApiClient:
     limit_key: str = ""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     transport: httpx.AsyncBaseTransport | None = None
+    wall_clock: Callable[[], float] = time.time  # for Retry-After HTTP dates
     timeout: float = 30.0
     idempotency_header: str = "Idempotency-Key"
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -163,12 +170,14 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         ok: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
         """Send with retries; returns the first acceptable response (2xx unless ``ok`` says
-        otherwise) or raises :class:`ApiError`."""
+        otherwise; ``response.extensions["attempts"]`` says how many it took) or raises
+        :class:`ApiError`."""
         extra = dict(headers or {})
         if idempotency_key is not None:
             extra[self.idempotency_header] = idempotency_key
@@ -180,7 +189,13 @@ class ApiClient:
             auth = dict(await self.auth()) if self.auth is not None else {}
             try:
                 resp = await self._http().request(
-                    method, url, params=params, json=json, data=data, headers={**auth, **extra}
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
+                    headers={**auth, **extra},
                 )
             except httpx.TransportError as exc:
                 status: int | None = None
@@ -190,6 +205,7 @@ class ApiClient:
                 throttle = self.limiter.after(self.limit_key, resp) if self.limiter else None
                 accepted = ok(resp) if ok is not None else resp.is_success
                 if accepted and throttle is None:
+                    resp.extensions["attempts"] = attempt + 1
                     return resp
                 status, detail = resp.status_code, problem_detail(resp)
                 if status == 401 and self.refresh_auth is not None and not refreshed:
@@ -201,7 +217,7 @@ class ApiClient:
                 # throttled (even a 200 that the limiter read as THROTTLED), 429 or 5xx
                 wait = throttle
                 if wait is None:
-                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                    wait = retry_after_seconds(resp.headers.get("Retry-After"), self.wall_clock())
             attempt += 1
             if attempt >= self.retry.max_attempts:
                 raise ApiError(

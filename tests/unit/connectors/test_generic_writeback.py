@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tillwise.connectors._http import backoff, retry_after_seconds
 from tillwise.connectors._signatures import verify_headers
 from tillwise.connectors.generic import GenericWriteBack, connector
-from tillwise.connectors.generic.writeback import backoff, retry_after_seconds
 from tillwise.connectors.simulator import SimulatorPos
 from tillwise.connectors.simulator.replay import Replay, SimEvent
 from tillwise.domain.proposals import Proposal

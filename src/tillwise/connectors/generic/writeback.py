@@ -36,8 +36,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -45,6 +43,7 @@ import httpx
 from tillwise.domain.proposals import Proposal, ProposalKind
 from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
 
+from .._http import ApiClient, ApiError, RetryPolicy
 from .._signatures import SIGNATURE_HEADER, sign
 
 ADJUSTMENTS_PATH = "/inventory/adjustments"
@@ -84,53 +83,6 @@ def _text(payload: dict[str, Any], name: str) -> str:
     return value
 
 
-# -- pure retry policy -----------------------------------------------------------------------
-
-
-def is_retryable(status: int | None) -> bool:
-    """Network errors (``status`` None), 429 and 5xx are worth another attempt."""
-    return status is None or status == 429 or status >= 500
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from ``now`` (unix seconds): delta-seconds or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # HTTP dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
-def backoff(attempt: int, jitter: float, *, base: float, cap: float) -> float:
-    """Full jitter: a uniform wait in [0, min(cap, base * 2^(attempt-1)))."""
-    return jitter * min(cap, base * 2 ** max(0, attempt - 1))
-
-
-def _problem(resp: httpx.Response) -> str:
-    """The POS's problem detail (RFC 9457), with the field at fault when it names one."""
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text[:300] or resp.reason_phrase
-    if not isinstance(body, dict):
-        return str(body)[:300]
-    detail = str(body.get("detail") or body.get("title") or body)[:300]
-    field = body.get("field")
-    errors = body.get("errors")
-    if not field and isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        field = errors[0].get("field")
-    return f"{detail} (field {field})" if field else detail
-
-
 class GenericWriteBack:
     """Implements :class:`tillwise.ports.writeback.WriteBack` for the generic connector."""
 
@@ -161,15 +113,6 @@ class GenericWriteBack:
         self._sleep = sleep
         self._jitter = jitter
         self._wall_clock = wall_clock
-
-    def _client(self) -> httpx.AsyncClient:
-        """The one place this module builds an HTTP client (a transport may be injected)."""
-        return httpx.AsyncClient(
-            transport=self._transport,
-            timeout=self._timeout,
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
 
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
@@ -228,49 +171,40 @@ class GenericWriteBack:
             },
             separators=(",", ":"),
         ).encode()
-        async with self._client() as client:
-            resp, attempts = await self._send(client, url, body, target.secrets[0], idempotency_key)
-        return _result(resp, adjustment, attempts)
+        secret = target.secrets[0]
 
-    async def _send(
-        self, client: httpx.AsyncClient, url: str, body: bytes, secret: str, key: str
-    ) -> tuple[httpx.Response, int]:
-        attempt = 0
-        while True:
-            attempt += 1
-            status: int | None = None
-            hint: float | None = None
-            headers = {
-                "Content-Type": "application/json",
-                IDEMPOTENCY_HEADER: key,
-                # signed per attempt: a retry after a long wait is still within the tolerance
-                SIGNATURE_HEADER: sign(body, secret, int(self._wall_clock())),
-            }
-            try:
-                resp = await client.post(url, content=body, headers=headers)
-            except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                status = resp.status_code
-                if 200 <= status < 300:
-                    return resp, attempt
-                problem = f"HTTP {status} from the POS: {_problem(resp)}"
-                if not is_retryable(status):
-                    raise WriteBackError(problem, retryable=False)
-                hint = retry_after_seconds(resp.headers.get("retry-after"), self._wall_clock())
-            if attempt >= self.max_attempts:
-                raise WriteBackError(
-                    f"{problem} (gave up after {attempt} attempts)", retryable=True
+        async def signed() -> dict[str, str]:
+            # signed per attempt: a retry after a long wait is still within the tolerance
+            return {SIGNATURE_HEADER: sign(body, secret, int(self._wall_clock()))}
+
+        client = ApiClient(
+            base_url="",
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            auth=signed,
+            retry=RetryPolicy(
+                max_attempts=self.max_attempts,
+                base=self._backoff_base,
+                cap=self._backoff_cap,
+                max_retry_after=self._max_retry_after,
+            ),
+            transport=self._transport,
+            timeout=self._timeout,
+            sleep=self._sleep,
+            jitter=self._jitter,
+            wall_clock=self._wall_clock,
+        )
+        try:
+            async with client:
+                resp = await client.request(
+                    "POST", url, content=body, idempotency_key=idempotency_key
                 )
-            if hint is not None and hint > self._max_retry_after:
-                raise WriteBackError(
-                    f"{problem} (the POS asks to retry in {hint:.0f} s)", retryable=True
-                )
-            if hint is None:
-                hint = backoff(
-                    attempt, self._jitter(), base=self._backoff_base, cap=self._backoff_cap
-                )
-            await self._sleep(hint)
+        except ApiError as exc:
+            raise WriteBackError(_from_the_pos(exc), retryable=exc.retryable) from None
+        return _result(resp, adjustment, int(resp.extensions.get("attempts", 1)))
+
+
+def _from_the_pos(exc: ApiError) -> str:
+    return exc.detail.replace(f"HTTP {exc.status}:", f"HTTP {exc.status} from the POS:", 1)
 
 
 def _result(resp: httpx.Response, asked: StockAdjustment, attempts: int) -> WriteResult:
