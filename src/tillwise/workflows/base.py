@@ -26,5 +26,6 @@ class Workflow(Protocol):
     name: str
     version: str
     subscribes_to: frozenset[str]
+    proposes: frozenset[str]  # proposal kinds it makes (empty: it only keeps figures current)
 
     def handle(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]: ...

@@ -661,6 +661,7 @@ class WorkflowPublic(BaseModel):
     name: str
     version: str
     subscribes_to: list[str]
+    proposes: list[str] = Field(description="proposal kinds it makes; empty: modes do not apply")
     default_mode: str
     modes: list[ModePublic] = Field(description="per-store modes in the caller's scope")
 
@@ -687,6 +688,7 @@ def list_workflows(
                 name=name,
                 version=wf.version,
                 subscribes_to=sorted(wf.subscribes_to),
+                proposes=sorted(wf.proposes),
                 default_mode=default or container.modes.mode_for(name, None).mode,
                 modes=[
                     ModePublic(

@@ -22,6 +22,7 @@ class DailySalesRollup:
     name = "reporting"
     version = "1.1"
     subscribes_to = frozenset({EventType.SALE_COMPLETED.value, EventType.REFUND_CREATED.value})
+    proposes: frozenset[str] = frozenset()
 
     def handle(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]:
         if event.subject is None:

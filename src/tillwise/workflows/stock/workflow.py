@@ -115,6 +115,7 @@ class StockCountCheck:
     name = "stock_counts"
     version = "1.0"
     subscribes_to = frozenset({EventType.INVENTORY_COUNTED.value})
+    proposes = frozenset({ProposalKind.STOCK_ADJUSTMENT.value})
 
     @property
     def actor(self) -> str:

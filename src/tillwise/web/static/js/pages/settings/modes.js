@@ -15,7 +15,8 @@ async function render(root, ctx) {
   let stores;
   try {
     [workflows, stores] = await Promise.all([
-      api("/v1/workflows", { signal: ctx.signal }).then((b) => b.data),
+      // only workflows that propose something have a mode (reporting just keeps figures)
+      api("/v1/workflows", { signal: ctx.signal }).then((b) => b.data.filter((w) => w.proposes.length)),
       ctx.stores(),
       ctx.people(),
     ]);
