@@ -179,7 +179,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         audit=audit,
         users=Users(engine, audit, clock),
         modes=modes,
-        approvals=Approvals(engine, audit, clock, modes, connections, writebacks),
+        approvals=Approvals(
+            engine, audit, clock, modes, connections, writebacks, settings.platform_app
+        ),
         llm=llm,
         clock=clock,
         relay=relay,

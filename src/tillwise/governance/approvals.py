@@ -30,7 +30,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -159,6 +159,7 @@ class Approvals:
         modes: Modes,
         connections: Connections,
         writebacks: Mapping[str, WriteBack | None],
+        app_settings: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self._engine = engine
         self._audit = audit
@@ -166,6 +167,7 @@ class Approvals:
         self._modes = modes
         self._connections = connections
         self._writebacks = writebacks
+        self._app_settings = app_settings
 
     def writeback_for(self, platform: str) -> WriteBack | None:
         """What carries out approved proposals on ``platform`` (None: nothing can)."""
@@ -601,13 +603,15 @@ class Approvals:
 
     def _target(self, proposal: Proposal) -> tuple[WriteTarget, WriteBack | None]:
         connection = self._connections.get(proposal.connection_id)
-        if connection is None:
-            raise WriteBackError(f"connection {proposal.connection_id} no longer exists")
+        if connection is None or not connection.active:
+            raise WriteBackError(f"connection {proposal.connection_id} is gone or revoked")
+        app = self._app_settings(connection.platform) if self._app_settings else {}
         target = WriteTarget(
             connection_id=connection.id,
             platform=connection.platform,
             api_base_url=connection.api_base_url,
             secrets=tuple(self._connections.secrets_for(connection.id) or ()),
+            context=self._connections.context(connection.id, app),
         )
         return target, self._writebacks.get(connection.platform)
 

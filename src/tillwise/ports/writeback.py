@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tillwise.domain.proposals import Proposal
+
+if TYPE_CHECKING:
+    from .platform import ConnectionContext
 
 
 class WriteBackError(Exception):
@@ -41,6 +44,8 @@ class WriteTarget:
     platform: str
     api_base_url: str | None
     secrets: Sequence[str] = ()  # decrypted; never logged
+    # OAuth platforms: the connection's config and credentials (refreshed and saved as needed)
+    context: ConnectionContext | None = None
 
 
 @dataclass(frozen=True)
