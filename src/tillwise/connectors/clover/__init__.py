@@ -1,0 +1,92 @@
+"""The Clover connector: unsigned "doorbell" webhooks (``X-Clover-Auth``), fetch-on-notify,
+REST v3 backfill with ``limit``/``offset``, OAuth v2 with single-use refresh tokens, and
+write-back of stock adjustments and customer notes. See ``docs/platforms/clover.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tillwise.domain.normalized import NormalizedBatch
+from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
+from tillwise.ports.writeback import WriteBack
+
+from . import normalize as _normalize
+from . import webhooks as _webhooks
+from .backfill import CloverApi
+from .client import CloverRateLimiter, CloverSession
+from .normalize import PLATFORM
+from .oauth import CloverOAuth
+from .writeback import CloverWriteBack, SessionFor
+
+
+class CloverConnector:
+    """Implements :class:`tillwise.ports.platform.Connector` for Clover."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: Mapping[str, str] | None = None) -> None:
+        self.app: dict[str, str] = dict(app or {})
+        if "client_id" not in self.app and self.app.get("app_id"):
+            self.app["client_id"] = self.app["app_id"]
+        if "client_secret" not in self.app and self.app.get("app_secret"):
+            self.app["client_secret"] = self.app["app_secret"]
+        # one limiter for the whole app: a bucket per merchant token plus the app's bucket
+        self.limiter = CloverRateLimiter()
+        self.clover_oauth = CloverOAuth(self.app)
+        self.oauth: OAuth | None = self.clover_oauth
+        self.api: Callable[[ConnectionContext], Api] | None = self.make_api
+        self.writeback: WriteBack | None = CloverWriteBack(session_for=None)
+
+    def session(self, ctx: ConnectionContext, **options: Any) -> CloverSession:
+        app = {**self.app, **dict(ctx.app)}
+        ctx = ConnectionContext(
+            connection_id=ctx.connection_id,
+            platform=ctx.platform,
+            config=ctx.config,
+            credentials=ctx.credentials,
+            save_credentials=ctx.save_credentials,
+            app=app,
+        )
+        options.setdefault("limiter", self.limiter)
+        return CloverSession(ctx, oauth=CloverOAuth(app), **options)
+
+    def use_sessions(self, session_for: SessionFor) -> None:
+        """Give write-back its way to a connection's session (the composition root owns the
+        credentials; :class:`~tillwise.ports.writeback.WriteTarget` carries none)."""
+        self.writeback = CloverWriteBack(session_for=session_for)
+
+    def make_api(self, ctx: ConnectionContext) -> Api:
+        return CloverApi(self.session(ctx))
+
+    def verify(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+        now: datetime,
+        *,
+        url: str = "",
+    ) -> VerifiedDelivery:
+        return _webhooks.verify(raw_body, headers, secrets)
+
+    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
+        return _normalize.normalize(delivery)
+
+
+def make_connector(app: Mapping[str, str]) -> CloverConnector:
+    return CloverConnector(app)
+
+
+__all__ = [
+    "PLATFORM",
+    "CloverApi",
+    "CloverConnector",
+    "CloverOAuth",
+    "CloverRateLimiter",
+    "CloverSession",
+    "CloverWriteBack",
+    "make_connector",
+]
