@@ -11,7 +11,7 @@ from typing import Any
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
-from tillwise.ports.writeback import WriteBack
+from tillwise.ports.writeback import WriteBack, WriteBackError, WriteTarget
 
 from . import normalize as _normalize
 from . import webhooks as _webhooks
@@ -38,7 +38,8 @@ class CloverConnector:
         self.clover_oauth = CloverOAuth(self.app)
         self.oauth: OAuth | None = self.clover_oauth
         self.api: Callable[[ConnectionContext], Api] | None = self.make_api
-        self.writeback: WriteBack | None = CloverWriteBack(session_for=None)
+        # governance passes the connection's context in WriteTarget.context
+        self.writeback: WriteBack | None = CloverWriteBack(session_for=self._session_for_target)
 
     def session(self, ctx: ConnectionContext, **options: Any) -> CloverSession:
         app = {**self.app, **dict(ctx.app)}
@@ -52,6 +53,13 @@ class CloverConnector:
         )
         options.setdefault("limiter", self.limiter)
         return CloverSession(ctx, oauth=CloverOAuth(app), **options)
+
+    async def _session_for_target(self, target: WriteTarget) -> CloverSession:
+        if target.context is None:
+            raise WriteBackError(
+                f"connection {target.connection_id} has no OAuth context to write with"
+            )
+        return self.session(target.context)
 
     def use_sessions(self, session_for: SessionFor) -> None:
         """Give write-back its way to a connection's session (the composition root owns the
