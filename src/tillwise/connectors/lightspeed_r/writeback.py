@@ -106,7 +106,7 @@ class LightspeedRWriteBack:
     async def _client(self, target: WriteTarget) -> RSeriesClient:
         if self.context_for is not None:
             ctx = await self.context_for(target)
-        elif target.context is not None:  # what governance passes for an OAuth connection
+        elif target.context is not None and target.context.credentials.access_token:
             ctx = target.context
         else:
             if not target.api_base_url or not target.secrets:
