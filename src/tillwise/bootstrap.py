@@ -7,7 +7,7 @@ call :func:`build_container` and close it when done.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,8 +111,15 @@ class Container:
         self.work_engine.dispose()
 
 
-def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
-    """Build every part from settings. Call ``await container.close()`` when done."""
+def build_container(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    connectors: Mapping[str, Connector] | None = None,
+) -> Container:
+    """Build every part from settings. Call ``await container.close()`` when done.
+
+    ``connectors`` replaces some platforms' connectors (tests point them at local fakes)."""
     from tillwise.ai import AuditedLLM, make_provider
     from tillwise.connectors._po_documents import with_documents
     from tillwise.connectors.registry import default_connectors
@@ -140,7 +147,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     relay = OutboxRelay(work_engine, bus)
     known = KnownSecrets()  # secrets seen in this process, masked in logs and audit entries
     audit = AuditLog(engine, clock, known_secrets=known, anchor_path=_audit_anchor_path(settings))
+    overrides = connectors
     connectors = default_connectors(settings.platform_app)
+    connectors.update(overrides or {})
     box = load_or_create_key(settings)
     connections = Connections(engine, box, audit, clock, known_secrets=known)
     modes = Modes(engine, audit, clock)
