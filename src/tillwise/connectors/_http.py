@@ -29,12 +29,14 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
 import httpx
+
+from tillwise.ports.platform import ConnectionContext, Credentials
 
 T = TypeVar("T")
 USER_AGENT = "tillwise/1 (+https://github.com/tillwise)"
@@ -266,3 +268,63 @@ def link_next(link_header: str | None) -> str | None:
         if any(p.strip().replace(" ", "") in ('rel="next"', "rel=next") for p in section[1:]):
             return url[1:-1]
     return None
+
+
+class TokenAuth:
+    """A connection's bearer credentials for :class:`ApiClient`: refreshed shortly before they
+    expire and once on a 401, one refresh at a time (concurrent requests wait for it and reuse
+    the result), and saved through ``ctx.save_credentials`` *before* the new token is used —
+    rotating refresh tokens are single-use on most platforms.
+
+    Use ``auth=token.headers`` and ``refresh_auth=token.refresh_on_401`` on the client."""
+
+    def __init__(
+        self,
+        ctx: ConnectionContext,
+        refresh: Callable[[ConnectionContext], Awaitable[Credentials]] | None,
+        *,
+        clock: Callable[[], datetime],
+        margin: timedelta = timedelta(minutes=5),
+        header: str = "Authorization",
+        scheme: str = "Bearer ",
+        platform_name: str = "",
+    ) -> None:
+        self.ctx = ctx
+        self.credentials = ctx.credentials
+        self._refresh_with = refresh
+        self._clock = clock
+        self._margin = margin
+        self._header = header
+        self._scheme = scheme
+        self._name = platform_name or ctx.platform
+        self._lock = asyncio.Lock()
+
+    @property
+    def can_refresh(self) -> bool:
+        return self._refresh_with is not None
+
+    def expiring(self) -> bool:
+        expires = self.credentials.expires_at
+        return expires is not None and expires - self._margin <= self._clock()
+
+    async def headers(self) -> Mapping[str, str]:
+        if self._refresh_with is not None and self.expiring():
+            await self.refresh(force=False)
+        if not self.credentials.access_token:
+            raise ApiError(f"connection {self.ctx.connection_id} has no {self._name} access token")
+        return {self._header: f"{self._scheme}{self.credentials.access_token}"}
+
+    async def refresh_on_401(self) -> None:
+        await self.refresh(force=True)
+
+    async def refresh(self, *, force: bool) -> None:
+        if self._refresh_with is None:
+            return
+        stale = self.credentials
+        async with self._lock:
+            if self.credentials is not stale or (not force and not self.expiring()):
+                return  # another request refreshed meanwhile
+            new = await self._refresh_with(replace(self.ctx, credentials=self.credentials))
+            if self.ctx.save_credentials is not None:
+                await self.ctx.save_credentials(new)  # persisted before it is used
+            self.credentials = new
