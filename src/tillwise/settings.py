@@ -66,8 +66,11 @@ class Settings(BaseSettings):
     clover_region: Literal["na", "eu", "la", "sandbox"] = "na"
     lightspeed_x_client_id: str | None = None
     lightspeed_x_client_secret: SecretStr | None = None
+    lightspeed_x_signature_over: Literal["body", "payload"] = "body"  # [UNVERIFIED] scheme
+    lightspeed_x_currency: str | None = None  # X-Series objects carry none
     lightspeed_r_client_id: str | None = None
     lightspeed_r_client_secret: SecretStr | None = None
+    lightspeed_r_currency: str | None = None  # R-Series objects carry none
 
     def platform_app(self, platform: str) -> dict[str, str]:
         """The platform app's settings as plain strings (secrets revealed: pass them only to

@@ -9,7 +9,7 @@ from tillwise.ports.platform import Connector
 
 # The platform packages; each exposes ``PLATFORM`` and ``make_connector(app) -> Connector``,
 # where ``app`` is that platform's app settings (client id, secret, API version...).
-PLATFORM_PACKAGES: tuple[str, ...] = ("lightspeed_r", "clover", "square")
+PLATFORM_PACKAGES: tuple[str, ...] = ("lightspeed_r", "clover", "square", "shopify", "lightspeed_x")
 
 
 def default_connectors(

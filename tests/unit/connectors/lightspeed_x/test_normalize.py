@@ -1,0 +1,145 @@
+"""Normalizer rules beyond the corpus: rounding, refunds, voids, bad shapes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tillwise.connectors.lightspeed_x import make_connector
+from tillwise.domain.sales import IssueCode, Refund, Transaction, TransactionStatus
+from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.platform import PayloadError
+
+from ._golden import CONNECTION, FIXTURES, RECEIVED
+
+connector = make_connector({"currency": "NZD"})
+
+
+def _sale(**changes: Any) -> dict[str, Any]:
+    sale = json.loads((FIXTURES / "api2__get_sales__sale_id__200.json").read_text())["data"]
+    sale.update(changes)
+    return sale
+
+
+def _run(obj: Any, topic: str = "resource:sales") -> Any:
+    body = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    return connector.normalize(
+        RawDelivery("lightspeed-x", CONNECTION, "e:1", topic, body, RECEIVED)
+    )
+
+
+def _line(price: str, qty: str, tax: str, **extra: Any) -> dict[str, Any]:
+    line = {"product_id": "p1", "quantity": qty, "price": price, "tax": tax, "discount": "0"}
+    line.update(extra)
+    return line
+
+
+def test_three_tax_inclusive_8_dollar_items_keep_their_24_dollar_total() -> None:
+    # 8.00 incl. 15 % GST = 6.95652 + 1.04348: 3 units → 20.86956 + 3.13044 = 24.00
+    sale = _sale(
+        line_items=[_line("6.95652", "3", "1.04348", price_total="20.86956", tax_total="3.13044")],
+        adjustments=[],
+        total_price="20.86956",
+        total_tax="3.13044",
+    )
+    (txn,) = _run(sale).records
+    assert isinstance(txn, Transaction)
+    (line,) = txn.lines
+    assert line.unit_price.amount == 696 and line.quantity == 3
+    # 6.96 × 3 = 20.88 but the line is 20.87: one cent of rounding, named
+    assert [(d.name, d.amount.amount) for d in line.discounts] == [("rounding", 1)]
+    assert line.net.amount == 2087 and line.taxes[0].amount.amount == 313
+    assert txn.total.amount == 2400 and txn.issues == ()
+
+
+def test_when_line_rounding_disagrees_with_the_reported_total_it_is_flagged() -> None:
+    # each line rounds half-even down (1.005 → 1.00, 0.005 → 0.00), the total 1.01 does not
+    sale = _sale(
+        line_items=[_line("1.005", "1", "0.005")],
+        adjustments=[],
+        payments=[],
+        total_price="1.005",
+        total_tax="0.005",
+    )
+    (txn,) = _run(sale).records
+    assert txn.total.amount == 101
+    (issue,) = txn.issues
+    assert issue.code == IssueCode.TOTAL_MISMATCH and issue.difference.amount == 1
+
+
+def test_a_discount_is_kept_beside_the_list_price() -> None:
+    sale = _sale(
+        line_items=[_line("90", "2", "13.5", discount="10")],
+        adjustments=[],
+        total_price="180",
+        total_tax="27",
+    )
+    (txn,) = _run(sale).records
+    (line,) = txn.lines
+    assert line.unit_price.amount == 10000
+    assert [(d.name, d.amount.amount) for d in line.discounts] == [("discount", 2000)]
+    assert line.net.amount == 18000 and txn.issues == ()
+
+
+def test_a_closed_return_sale_is_a_refund_of_the_original() -> None:
+    ret = json.loads((FIXTURES / "api2__put_sales__sale_id_actions_return__200.json").read_text())
+    sale = dict(ret["data"], status="CLOSED")
+    batch = _run(sale)
+    (refund,) = batch.records
+    assert isinstance(refund, Refund)
+    assert refund.transaction_external_id == "b8ca3a65-0183-11e4-fbb5-39f7fce5e39b"
+    assert refund.total.amount == 23000  # 200 + 30 tax given back
+    assert [(ln.sku, ln.quantity, ln.amount.amount) for ln in refund.lines] == [
+        ("188a87aa-06fe-11e4-a0f5-b8ca3a64f8f4", Decimal(1), 23000),
+        ("188a87aa-06fe-11e4-a0f5-b8ca3a64f8f4", Decimal(1), 0),
+    ]
+    assert refund.issues == ()
+    assert [e.type for e in batch.events] == ["refund.created"]
+
+
+def test_a_voided_sale_is_recorded_without_an_event_and_a_parked_one_not_at_all() -> None:
+    voided = _run(_sale(status="VOIDED"))
+    assert [r.status for r in voided.records if isinstance(r, Transaction)] == [
+        TransactionStatus.VOIDED
+    ]
+    assert voided.events == ()
+    assert _run(_sale(status="LAYBY")) == _run(_sale(status="SAVED")) == type(voided)()
+
+
+def test_backfill_currency_in_the_body_wins_over_the_default() -> None:
+    sale = _sale(**{"@tillwise": {"currency": "AUD"}})
+    (txn,) = _run(sale).records
+    assert txn.currency == "AUD" and txn.total.currency == "AUD"
+
+
+@pytest.mark.parametrize(
+    ("obj", "topic", "field"),
+    [
+        (
+            _sale(line_items=[{"product_id": "p", "quantity": "x"}]),
+            "resource:sales",
+            "$.line_items[0].quantity",
+        ),
+        (_sale(total_price=None, totals=None), "resource:sales", "$.total_price"),
+        ({"id": "i", "product_id": "p", "inventory_level": 1}, "resource:inventory", "$.outlet_id"),
+        ({"id": "o", "name": "X", "time_zone": "Mars/Base"}, "resource:outlets", "$.time_zone"),
+        ({"id": "s", "user_id": "u"}, "resource:shifts", "$.time_in"),
+        ({"data": [1]}, "resource:customers", "$.data[0]"),
+        (b"[1]", "resource:customers", "$"),
+        (b"{", "resource:customers", "$"),
+        ({"id": "x"}, "resource:gift_cards", "topic"),
+        ({"id": "x", "@tillwise": {"currency": "XXX"}}, "resource:customers", "@tillwise.currency"),
+    ],
+)
+def test_bad_shapes_are_payload_errors_naming_the_path(obj: Any, topic: str, field: str) -> None:
+    with pytest.raises(PayloadError) as err:
+        _run(obj, topic)
+    assert err.value.field == field
+
+
+def test_unknown_webhook_types_are_an_empty_batch() -> None:
+    body = b"type=register_closure.update&payload=%7B%22id%22%3A%22r%22%7D"
+    assert _run(body, "register_closure.update").records == ()

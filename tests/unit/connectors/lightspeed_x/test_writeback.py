@@ -1,0 +1,149 @@
+"""Write-back against the fake: consignments as purchase orders, stock adjustments, notes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.lightspeed_x import FakeLightspeedX
+from tillwise.connectors._http import RetryPolicy
+from tillwise.connectors.lightspeed_x.writeback import LightspeedXWriteBack
+from tillwise.domain.proposals import Proposal
+from tillwise.ports.writeback import NotSupported, WriteBackError, WriteTarget
+
+from ._fake import APP, Sleeps, context
+
+OUTLET = "b1e04bd8-f019-11e3-a0f5-b8ca3a64f8f4"
+PRODUCT = "b8ca3a65-0183-11e4-fbb5-7988a6ed80f8"
+
+
+def _setup() -> tuple[FakeLightspeedX, LightspeedXWriteBack, WriteTarget]:
+    fake = FakeLightspeedX()
+    wb = LightspeedXWriteBack(
+        APP,
+        transport=httpx.ASGITransport(app=fake.app),
+        retry=RetryPolicy(max_attempts=3),
+        sleep=Sleeps(),
+        jitter=lambda: 0.0,
+    )
+    target = WriteTarget("con_lsx", "lightspeed-x", None, context=context(fake))
+    return fake, wb, target
+
+
+def _proposal(kind: str, payload: dict[str, Any]) -> Proposal:
+    return Proposal(
+        id="p-1",
+        kind=kind,
+        workflow="replenishment",
+        connection_id="con_lsx",
+        created_at=datetime(2024, 3, 1, tzinfo=UTC),
+        summary="Reorder",
+        payload=payload,
+    )
+
+
+PO = {
+    "vendor_external_id": "dc85058a-a683-11e5-ef46-08f9a926615e",
+    "location_external_id": OUTLET,
+    "expected_on": "2024-03-15",
+    "lines": [{"sku": PRODUCT, "quantity": 12, "unit_cost": "2.95"}],
+}
+
+
+def test_a_purchase_order_becomes_an_open_supplier_consignment_with_its_lines() -> None:
+    fake, wb, target = _setup()
+    fake.fail_writes(1)  # the first POST fails: the retry carries the same key
+    result = asyncio.run(
+        wb.apply(target, _proposal("draft_purchase_order", PO), idempotency_key="key-1")
+    )
+    posts = fake.api_requests("/consignments", "POST")
+    assert [p["idempotency_key"] for p in posts] == ["key-1", "key-1"]
+    created = next(c for c in fake.store["consignments"] if c["id"] == result.reference)
+    assert (created["type"], created["status"], created["outlet_id"]) == (
+        "SUPPLIER",
+        "OPEN",
+        OUTLET,
+    )
+    assert created["supplier_id"] == PO["vendor_external_id"]
+    assert fake.consignment_products[result.reference][0]["count"] == "12"
+    assert fake.consignment_products[result.reference][0]["cost"] == "2.95"
+    # applying again with the same key creates nothing new
+    again = asyncio.run(
+        wb.apply(target, _proposal("draft_purchase_order", PO), idempotency_key="key-1")
+    )
+    assert again.reference == result.reference
+    assert len([c for c in fake.store["consignments"] if c.get("type") == "SUPPLIER"]) == 2
+    # reverting deletes it while OPEN
+    asyncio.run(
+        wb.revert(
+            target, _proposal("draft_purchase_order", PO), result, idempotency_key="key-1:undo"
+        )
+    )
+    assert all(c["id"] != result.reference for c in fake.store["consignments"])
+
+
+def test_a_sent_consignment_cannot_be_reverted() -> None:
+    fake, wb, target = _setup()
+    result = asyncio.run(
+        wb.apply(target, _proposal("draft_purchase_order", PO), idempotency_key="k")
+    )
+    next(c for c in fake.store["consignments"] if c["id"] == result.reference)["status"] = "SENT"
+    with pytest.raises(NotSupported, match="SENT"):
+        asyncio.run(
+            wb.revert(target, _proposal("draft_purchase_order", PO), result, idempotency_key="u")
+        )
+
+
+def test_a_purchase_order_without_lines_or_outlet_is_refused_before_any_call() -> None:
+    fake, wb, target = _setup()
+    for payload in ({**PO, "lines": []}, {**PO, "location_external_id": None}):
+        with pytest.raises(WriteBackError):
+            asyncio.run(
+                wb.apply(target, _proposal("draft_purchase_order", payload), idempotency_key="k")
+            )
+    assert not [r for r in fake.requests if r["method"] != "GET"]
+
+
+def test_a_stock_adjustment_counts_the_new_level_and_reverts() -> None:
+    fake, wb, target = _setup()
+    payload = {"sku": PRODUCT, "location_external_id": OUTLET, "delta": -4}
+    result = asyncio.run(
+        wb.apply(target, _proposal("stock_adjustment", payload), idempotency_key="adj")
+    )
+    level = next(
+        r
+        for r in fake.store["inventory"]
+        if r["product_id"] == PRODUCT and r["outlet_id"] == OUTLET
+    )
+    assert Decimal(str(level["inventory_level"])) == 15  # 19 - 4
+    assert result.details["from"] == "19" and result.details["to"] == "15"
+    asyncio.run(
+        wb.revert(
+            target, _proposal("stock_adjustment", payload), result, idempotency_key="adj:undo"
+        )
+    )
+    assert Decimal(str(level["inventory_level"])) == 19
+
+
+def test_a_customer_note_is_appended_and_reverted() -> None:
+    fake, wb, target = _setup()
+    cid = "b8ca3a65-0183-11e4-fbb5-4f73f02a9d1c"
+    fake.store["customers"][0]["note"] = "VIP"
+    payload = {"customer_external_id": cid, "note": "Prefers email"}
+    result = asyncio.run(wb.apply(target, _proposal("customer_note", payload), idempotency_key="n"))
+    assert fake.store["customers"][0]["note"] == "VIP\nPrefers email"
+    asyncio.run(
+        wb.revert(target, _proposal("customer_note", payload), result, idempotency_key="n:undo")
+    )
+    assert fake.store["customers"][0]["note"] == "VIP"
+
+
+def test_unknown_kinds_are_not_supported() -> None:
+    _, wb, target = _setup()
+    with pytest.raises(NotSupported):
+        asyncio.run(wb.apply(target, _proposal("discount", {}), idempotency_key="d"))
