@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, paginate, retry_after_seconds
+from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate, retry_after_seconds
 
 REFRESH_MARGIN = timedelta(minutes=5)
 PAGE_SIZE = 200
@@ -121,17 +120,16 @@ class LightspeedXClient:
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.ctx = ctx
-        self.credentials = ctx.credentials
-        self._refresh_with = refresh
-        self._clock = clock
-        self._lock = asyncio.Lock()
+        self.token = TokenAuth(
+            ctx, refresh, clock=clock, margin=REFRESH_MARGIN, platform_name="X-Series"
+        )
         self.page_size = page_size
         extra: dict[str, Any] = {"jitter": jitter} if jitter is not None else {}
         self.http = ApiClient(
             base_url=base_url(ctx.app or {}, ctx.config),
             headers={"Accept": "application/json"},
-            auth=self._auth,
-            refresh_auth=self._refresh_on_401 if refresh is not None else None,
+            auth=self.token.headers,
+            refresh_auth=self.token.refresh_on_401 if refresh is not None else None,
             limiter=(
                 limiter
                 if limiter is not None
@@ -154,32 +152,9 @@ class LightspeedXClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    # -- auth ------------------------------------------------------------------------------
-
-    def _expiring(self) -> bool:
-        expires = self.credentials.expires_at
-        return expires is not None and expires - REFRESH_MARGIN <= self._clock()
-
-    async def _auth(self) -> Mapping[str, str]:
-        if self._refresh_with is not None and self._expiring():
-            await self._refresh(force=False)
-        if not self.credentials.access_token:
-            raise ApiError(f"connection {self.ctx.connection_id} has no X-Series access token")
-        return {"Authorization": f"Bearer {self.credentials.access_token}"}
-
-    async def _refresh_on_401(self) -> None:
-        await self._refresh(force=True)
-
-    async def _refresh(self, *, force: bool) -> None:
-        assert self._refresh_with is not None
-        stale = self.credentials
-        async with self._lock:
-            if self.credentials is not stale or (not force and not self._expiring()):
-                return  # another request refreshed meanwhile
-            new = await self._refresh_with(replace(self.ctx, credentials=self.credentials))
-            if self.ctx.save_credentials is not None:
-                await self.ctx.save_credentials(new)  # the rotated token, before it is used
-            self.credentials = new
+    @property
+    def credentials(self) -> Credentials:
+        return self.token.credentials
 
     # -- requests --------------------------------------------------------------------------
 
