@@ -149,11 +149,15 @@ def form_payload(body: bytes) -> tuple[Json, dict[str, str]]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("the webhook body is not UTF-8", field="body") from None
-    fields = parse_qs(text, keep_blank_values=True)
-    values = fields.get("payload")
-    if not values:
-        raise PayloadError("the webhook form has no payload field", field="payload")
-    obj = loads(values[0], "payload")
+    fields: dict[str, list[str]] = {}
+    if text.lstrip().startswith("{"):  # the payload's JSON on its own (tillwise inspect)
+        obj = loads(text, "payload")
+    else:
+        fields = parse_qs(text, keep_blank_values=True)
+        values = fields.get("payload")
+        if not values:
+            raise PayloadError("the webhook form has no payload field", field="payload")
+        obj = loads(values[0], "payload")
     if not isinstance(obj, dict):
         raise PayloadError("payload is not a JSON object", field="payload")
     others = {k: v[0] for k, v in fields.items() if k != "payload" and v}

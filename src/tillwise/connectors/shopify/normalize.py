@@ -706,7 +706,13 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
     if not isinstance(body, dict):
         raise PayloadError("the body is not a JSON object", field="$")
     ctx = _Ctx(delivery.connection_id, delivery.event_id, delivery.topic)
-    out = HANDLERS[resource](body, "$", ctx)
+    path = "$"
+    # a REST response keeps the object under its name ({"order": {...}}): read what is inside
+    objects = [(k, v) for k, v in body.items() if isinstance(v, dict)]
+    if "id" not in body and len(objects) == 1:
+        key, inner = objects[0]
+        body, path = inner, f"$.{key}"
+    out = HANDLERS[resource](body, path, ctx)
     return NormalizedBatch(
         records=tuple(out.records), events=tuple(out.events), fetches=tuple(out.fetches)
     )
