@@ -208,7 +208,7 @@ def make_api(
     settings = dict(app if app is not None else ctx.app)
     if app is not None and not ctx.app:
         ctx = replace(ctx, app=settings)
-    oauth = ShopifyOAuth(settings)
+    oauth = ShopifyOAuth(settings, clock=clock)  # expiries on the same clock as the client
     refresh = None
     if ctx.credentials.refresh_token:
 

@@ -156,6 +156,8 @@ class ShopifyOAuth:
             "client_secret": self._secret(),
             "code": code,
         }
+        if self.app.get("expiring", "1") != "0":
+            body["expiring"] = "1"  # asked for in the token request, not only the authorize URL
         creds = await self._token(shop, body, transport)
         return Installed(
             credentials=creds,

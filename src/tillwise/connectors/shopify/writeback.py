@@ -267,7 +267,15 @@ class ShopifyWriteBack:
 
     async def _lookup_code(self, client: ShopifyClient, code: str) -> dict[str, Any] | None:
         try:
-            resp = await client.rest("GET", "discount_codes/lookup.json", params={"code": code})
+            # Shopify answers a found code with 303 See Other to the code's own URL
+            resp = await client.http.request(
+                "GET",
+                client.rest_path("discount_codes/lookup.json"),
+                params={"code": code},
+                ok=lambda r: r.status_code in (200, 303),
+            )
+            if resp.status_code == 303:
+                resp = await client.http.request("GET", resp.headers["location"])
         except ApiError as exc:
             if exc.status == 404:
                 return None
