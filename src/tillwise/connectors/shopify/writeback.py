@@ -29,6 +29,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -275,7 +276,8 @@ class ShopifyWriteBack:
                 ok=lambda r: r.status_code in (200, 303),
             )
             if resp.status_code == 303:
-                resp = await client.http.request("GET", resp.headers["location"])
+                # only the path: the token goes to this shop, whatever host Location names
+                resp = await client.http.request("GET", urlsplit(resp.headers["location"]).path)
         except ApiError as exc:
             if exc.status == 404:
                 return None
