@@ -160,6 +160,8 @@ class LightspeedXOAuth:
             credentials=self._credentials(data, None, datetime.now(UTC)),
             config={"domain_prefix": prefix},
             name=f"{prefix}.retail.lightspeed.app",
+            # webhooks are signed with the app's client secret [UNVERIFIED]
+            webhook_secrets=(self.app["client_secret"],) if self.app.get("client_secret") else (),
         )
 
     async def refresh(self, ctx: ConnectionContext, *, transport: Any = None) -> Credentials:
