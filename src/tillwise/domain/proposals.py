@@ -4,7 +4,7 @@ Governance decides what happens to each — per store and workflow a mode: off, 
 logged, nothing written), draft (waits for approval), auto (written at once within limits) —
 and the connector's write-back carries out the approved ones. Later workflows add their own
 kinds (``draft_purchase_order``, ``transfer``, ``discount``, ``risk_decision``, ``schedule``,
-``return_draft``); the first real kind is ``stock_adjustment``.
+``return_draft``, ``customer_note``); the first real kind is ``stock_adjustment``.
 
 A proposal's ``id`` is deterministic in what it was computed from (the triggering event and
 the workflow), so a redelivered event proposes the same thing once.
@@ -29,6 +29,7 @@ class ProposalKind(StrEnum):
     DRAFT_PURCHASE_ORDER = "draft_purchase_order"
     TRANSFER = "transfer"
     DISCOUNT = "discount"
+    CUSTOMER_NOTE = "customer_note"
     RISK_DECISION = "risk_decision"
     SCHEDULE = "schedule"
     RETURN_DRAFT = "return_draft"

@@ -37,7 +37,7 @@ from .client import CloverSession
 
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 DISCOUNT = ProposalKind.DISCOUNT.value
-CUSTOMER_NOTE = "customer_note"
+CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 
 SessionFor = Callable[[WriteTarget], Awaitable[CloverSession]]
 

@@ -48,7 +48,7 @@ from .oauth import LightspeedROAuth
 
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 PURCHASE_ORDER = ProposalKind.DRAFT_PURCHASE_ORDER.value
-CUSTOMER_NOTE = "customer_note"  # not (yet) a ProposalKind value
+CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 
 ContextFor = Callable[[WriteTarget], Awaitable[ConnectionContext]]
 

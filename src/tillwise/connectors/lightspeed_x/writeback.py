@@ -42,7 +42,7 @@ from .client import LightspeedXClient
 
 PURCHASE_ORDER = ProposalKind.DRAFT_PURCHASE_ORDER.value
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
-CUSTOMER_NOTE = "customer_note"
+CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 
 
 def _dec(value: Any, field: str) -> Decimal:

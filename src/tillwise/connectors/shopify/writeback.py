@@ -43,7 +43,7 @@ from .client import ShopifyClient
 
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 DISCOUNT = ProposalKind.DISCOUNT.value
-CUSTOMER_NOTE = "customer_note"
+CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 
 ADJUST_MUTATION = (
     "mutation Adjust($input: InventoryAdjustQuantitiesInput!) {\n"

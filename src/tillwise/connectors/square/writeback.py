@@ -48,7 +48,7 @@ from .oauth import SquareOAuth
 
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 DISCOUNT = ProposalKind.DISCOUNT.value
-CUSTOMER_NOTE = "customer_note"
+CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 
 ContextFor = Callable[[WriteTarget], Awaitable[ConnectionContext]]
 
