@@ -22,7 +22,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,7 +30,15 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, link_next, paginate, retry_after_seconds
+from .._http import (
+    ApiClient,
+    ApiError,
+    RetryPolicy,
+    TokenAuth,
+    link_next,
+    paginate,
+    retry_after_seconds,
+)
 
 DEFAULT_API_VERSION = "2024-04"
 TOKEN_HEADER = "X-Shopify-Access-Token"
@@ -153,18 +160,23 @@ class ShopifyClient:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ctx = ctx
-        self.credentials = ctx.credentials
-        self._refresh_with = refresh
-        self._clock = clock
-        self._lock = asyncio.Lock()
+        self.token = TokenAuth(
+            ctx,
+            refresh,
+            clock=clock,
+            margin=REFRESH_MARGIN,
+            header=TOKEN_HEADER,
+            scheme="",
+            platform_name="Shopify",
+        )
         self.version = api_version(ctx.app or {}, ctx.config)
         self.prefix = f"/admin/api/{self.version}"
         extra: dict[str, Any] = {"jitter": jitter} if jitter is not None else {}
         self.http = ApiClient(
             base_url=base_url(ctx.config),
             headers={"Accept": "application/json"},
-            auth=self._auth,
-            refresh_auth=self._refresh_on_401 if refresh is not None else None,
+            auth=self.token.headers,
+            refresh_auth=self.token.refresh_on_401 if refresh is not None else None,
             limiter=limiter if limiter is not None else ShopifyRateLimiter(sleep=sleep),
             limit_key=str(ctx.config.get("shop") or ctx.connection_id),
             retry=retry or RetryPolicy(),
@@ -182,32 +194,9 @@ class ShopifyClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    # -- auth ----------------------------------------------------------------------------
-
-    def _expiring(self) -> bool:
-        expires = self.credentials.expires_at
-        return expires is not None and expires - REFRESH_MARGIN <= self._clock()
-
-    async def _auth(self) -> Mapping[str, str]:
-        if self._refresh_with is not None and self._expiring():
-            await self._refresh(force=False)
-        if not self.credentials.access_token:
-            raise ApiError(f"connection {self.ctx.connection_id} has no Shopify access token")
-        return {TOKEN_HEADER: self.credentials.access_token}
-
-    async def _refresh_on_401(self) -> None:
-        await self._refresh(force=True)
-
-    async def _refresh(self, *, force: bool) -> None:
-        assert self._refresh_with is not None
-        stale = self.credentials
-        async with self._lock:
-            if self.credentials is not stale or (not force and not self._expiring()):
-                return
-            new = await self._refresh_with(replace(self.ctx, credentials=self.credentials))
-            if self.ctx.save_credentials is not None:
-                await self.ctx.save_credentials(new)  # persisted before it is used
-            self.credentials = new
+    @property
+    def credentials(self) -> Credentials:
+        return self.token.credentials
 
     # -- REST ----------------------------------------------------------------------------
 
