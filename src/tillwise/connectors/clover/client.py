@@ -23,7 +23,7 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, paginate, retry_after_seconds
+from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate, retry_after_seconds
 
 # REST hosts by region [partly UNVERIFIED]; ``api_base_url`` in the app or connection config wins
 API_HOSTS: dict[str, str] = {
@@ -127,16 +127,26 @@ class CloverSession:
             raise ValueError("a Clover connection needs config['merchant_id']")
         self.ctx = ctx
         self.merchant_id = str(merchant)
-        self.credentials = ctx.credentials
         self._oauth = oauth
         self._transport = transport
-        self._now = now
-        self._lock = asyncio.Lock()
+
+        async def refresh(c: ConnectionContext) -> Credentials:
+            assert oauth is not None
+            return await oauth.refresh(c, transport=transport)
+
+        # single-use refresh tokens: one refresh at a time, saved before anything uses it
+        self.token = TokenAuth(
+            ctx,
+            refresh if oauth is not None else None,
+            clock=now,
+            margin=REFRESH_MARGIN,
+            platform_name="Clover",
+        )
         self.client = ApiClient(
             base_url=api_base_url(ctx.app, ctx.config),
             headers={"Accept": "application/json"},
-            auth=self._auth,
-            refresh_auth=self._refresh if oauth is not None else None,
+            auth=self.token.headers,
+            refresh_auth=self.token.refresh_on_401 if oauth is not None else None,
             limiter=limiter,
             limit_key=self.merchant_id,
             transport=transport,
@@ -149,41 +159,9 @@ class CloverSession:
     def merchant_path(self) -> str:
         return f"/v3/merchants/{self.merchant_id}"
 
-    async def _auth(self) -> Mapping[str, str]:
-        creds = self.credentials
-        expires = creds.expires_at
-        if (
-            self._oauth is not None
-            and expires is not None
-            and expires - REFRESH_MARGIN <= self._now()
-        ):
-            await self._refresh(stale=creds.access_token)
-            creds = self.credentials
-        if not creds.access_token:
-            raise ApiError("this Clover connection has no access token", status=401)
-        return {"Authorization": f"Bearer {creds.access_token}"}
-
-    async def _refresh(self, stale: str | None = None) -> None:
-        """Trade the (single-use) refresh token for a new pair, persist it, then use it.
-        Concurrent callers wait for one refresh instead of spending the token twice."""
-        failing = self.credentials.access_token if stale is None else stale
-        async with self._lock:
-            if self.credentials.access_token != failing:
-                return  # another request refreshed meanwhile
-            if self._oauth is None:
-                raise ApiError("the Clover token expired and cannot be refreshed", status=401)
-            ctx = ConnectionContext(
-                connection_id=self.ctx.connection_id,
-                platform=self.ctx.platform,
-                config=self.ctx.config,
-                credentials=self.credentials,
-                save_credentials=self.ctx.save_credentials,
-                app=self.ctx.app,
-            )
-            fresh = await self._oauth.refresh(ctx, transport=self._transport)
-            if self.ctx.save_credentials is not None:
-                await self.ctx.save_credentials(fresh)  # before anything else uses it
-            self.credentials = fresh
+    @property
+    def credentials(self) -> Credentials:
+        return self.token.credentials
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.client.get_json(f"{self.merchant_path}{path}", params=params)
