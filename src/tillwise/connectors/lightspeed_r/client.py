@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, paginate
+from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate
 from .normalize import many
 
 DEFAULT_API_BASE_URL = "https://api.lightspeedapp.com/API/V3/Account/{account_id}"
@@ -153,18 +153,18 @@ class RSeriesClient:
     ) -> None:
         self.ctx = ctx
         self.app = dict(app or {})
-        self.credentials = ctx.credentials
-        self._refresh = refresh
-        self._now = now
-        self._lock = asyncio.Lock()
+        # rotating refresh tokens: one refresh at a time, saved before anything uses it
+        self.token = TokenAuth(
+            ctx, refresh, clock=now, margin=REFRESH_MARGIN, platform_name="R-Series"
+        )
         self.limiter = limiter if limiter is not None else BucketLimiter(sleep=sleep)
         self.base_url = api_base_url(ctx, self.app)
         account = str(ctx.config["account_id"])
         common: dict[str, Any] = {
             "base_url": self.base_url,
             "headers": {"Accept": "application/json"},
-            "auth": self._auth,
-            "refresh_auth": self._refresh_now if refresh is not None else None,
+            "auth": self.token.headers,
+            "refresh_auth": self.token.refresh_on_401 if refresh is not None else None,
             "limiter": self.limiter,
             "transport": transport,
             "sleep": sleep,
@@ -173,33 +173,9 @@ class RSeriesClient:
         self.reads = ApiClient(limit_key=f"{account}#{READ_COST:g}", **common)
         self.writes = ApiClient(limit_key=f"{account}#{WRITE_COST:g}", **common)
 
-    async def _auth(self) -> dict[str, str]:
-        creds = self.credentials
-        expires = creds.expires_at
-        if (
-            self._refresh is not None
-            and expires is not None
-            and expires - REFRESH_MARGIN <= self._now()
-        ):
-            await self._refresh_now(stale=creds)
-            creds = self.credentials
-        if not creds.access_token:
-            raise ApiError(f"connection {self.ctx.connection_id} has no access token", status=401)
-        return {"Authorization": f"Bearer {creds.access_token}"}
-
-    async def _refresh_now(self, stale: Credentials | None = None) -> None:
-        """Refresh once even when several requests notice at the same time; the rotated refresh
-        token is saved before anything uses it."""
-        if self._refresh is None:
-            return
-        seen = stale or self.credentials
-        async with self._lock:
-            if self.credentials is not seen and self.credentials.access_token != seen.access_token:
-                return  # another request refreshed already
-            fresh = await self._refresh(replace(self.ctx, credentials=self.credentials))
-            if self.ctx.save_credentials is not None:
-                await self.ctx.save_credentials(fresh)
-            self.credentials = fresh
+    @property
+    def credentials(self) -> Credentials:
+        return self.token.credentials
 
     async def aclose(self) -> None:
         await self.reads.aclose()
