@@ -44,11 +44,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tillwise.connectors._normalizing import Output as _Out
 from tillwise.domain.catalog import Product, Variant, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import InvalidGtin
@@ -57,7 +58,7 @@ from tillwise.domain.ids import SourceRecord, SourceRef
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.locations import Location
 from tillwise.domain.money import Money
-from tillwise.domain.normalized import CanonicalRecord, Fetch, NormalizedBatch
+from tillwise.domain.normalized import Fetch, NormalizedBatch
 from tillwise.domain.sales import (
     Discount,
     IssueCode,
@@ -263,18 +264,6 @@ class _Ctx:
         return SourceRef(
             platform=PLATFORM, connection_id=self.connection_id, external_id=external_id
         )
-
-
-@dataclass
-class _Out:
-    records: list[CanonicalRecord] = field(default_factory=list)
-    events: list[Envelope] = field(default_factory=list)
-    fetches: list[Fetch] = field(default_factory=list)
-
-    def add(self, other: _Out) -> None:
-        self.records += other.records
-        self.events += other.events
-        self.fetches += other.fetches
 
 
 def _summary(record: SourceRecord) -> dict[str, Any]:
@@ -713,6 +702,4 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
         key, inner = objects[0]
         body, path = inner, f"$.{key}"
     out = HANDLERS[resource](body, path, ctx)
-    return NormalizedBatch(
-        records=tuple(out.records), events=tuple(out.events), fetches=tuple(out.fetches)
-    )
+    return out.batch()

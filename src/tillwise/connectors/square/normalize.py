@@ -34,11 +34,12 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tillwise.connectors._normalizing import Output as _Out
 from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.events import Envelope, EventType, connection_source
@@ -46,7 +47,7 @@ from tillwise.domain.ids import SourceRecord, SourceRef
 from tillwise.domain.inventory import InventoryLevel, InventoryMovement, MovementReason
 from tillwise.domain.locations import Location
 from tillwise.domain.money import Money
-from tillwise.domain.normalized import CanonicalRecord, Fetch, NormalizedBatch
+from tillwise.domain.normalized import NormalizedBatch
 from tillwise.domain.sales import (
     Discount,
     Refund,
@@ -260,27 +261,6 @@ class _Ctx:
         return SourceRef(
             platform=PLATFORM, connection_id=self.connection_id, external_id=external_id
         )
-
-
-@dataclass
-class _Out:
-    records: list[CanonicalRecord] = field(default_factory=list)
-    events: list[Envelope] = field(default_factory=list)
-    fetches: list[Fetch] = field(default_factory=list)
-
-    def add(self, other: _Out) -> None:
-        self.records += other.records
-        self.events += other.events
-        for f in other.fetches:
-            self.fetch(f.resource, *f.ids)
-
-    def fetch(self, resource: str, *ids: str) -> None:
-        for i, f in enumerate(self.fetches):
-            if f.resource == resource:
-                merged = f.ids + tuple(x for x in ids if x not in f.ids)
-                self.fetches[i] = Fetch(resource=resource, ids=merged)
-                return
-        self.fetches.append(Fetch(resource=resource, ids=tuple(dict.fromkeys(ids))))
 
 
 def _event(
@@ -812,6 +792,4 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
         out = handler(body, "$", ctx) if handler is not None else _Out()
     else:
         out = _webhook(body, ctx)
-    return NormalizedBatch(
-        records=tuple(out.records), events=tuple(out.events), fetches=tuple(out.fetches)
-    )
+    return out.batch()
