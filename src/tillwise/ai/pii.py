@@ -50,8 +50,8 @@ PERSONAL       ``sex``/``gender``, IP addresses (``browser_ip``…), national/ta
   ``555-625-1199``-style groups (7–15 digits). A bare run of digits is *not* taken for a phone
   number (it is far more often an id), unless it is a known value;
 - card numbers: 13–19 digits, optionally grouped by spaces or hyphens, starting 2–6 (the
-  card networks' ranges) and passing the Luhn check; masked cards (``xxxx-xxxx-xxxx-4242`` in either case,
-  ``•••• 4242``, ``**********8904``) and "ending in 4242";
+  card networks' ranges) and passing the Luhn check; masked cards (``xxxx-xxxx-xxxx-4242``,
+  x in either case, ``•••• 4242``, ``**********8904``) and "ending in 4242";
 - every *known value* collected from the structured data (and any added with
   :meth:`PiiTokenizer.add_known`), case-insensitively, longest first, on word boundaries.
   A full name also makes its parts known (``Bob Norman`` → ``Bob``, ``Norman``), and a first
