@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[postgres,nats,dev]'
+	$(BIN)/pip install -q -e '.[postgres,nats,dask,dev]'
 	touch $(STAMP)
 
 install: $(STAMP) browser
