@@ -1,0 +1,1 @@
+"""Replenishment: demand forecast, reorder point, draft purchase order, approval, write-back."""

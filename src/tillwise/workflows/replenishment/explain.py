@@ -1,0 +1,275 @@
+"""Plain-words explanations of replenishment proposals, built deterministically from the facts.
+
+No model is involved: the same line, order or transfer always gives the same text (an LLM may
+rephrase it later, when one is configured, from the same structured facts). Numbers are shown
+the way a buyer reads them: units whole, demand to one decimal below 10 and whole above,
+money as ``Money`` prints it, weeks of cover to one decimal.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from .policy import Rule, Transfer
+
+if TYPE_CHECKING:
+    from .orders import DraftOrder, PlannedLine
+
+DASH = "\u2013"  # en dash for ranges: "11–26"
+
+
+def amount(x: float) -> str:
+    """A demand figure: one decimal below 10 ("3.5", "4"), whole units above ("18")."""
+    digits = Decimal("0.1") if abs(x) < 10 else Decimal(1)
+    value = Decimal(repr(float(x))).quantize(digits, rounding=ROUND_HALF_UP)
+    text = f"{value:f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def _cases(quantity: int, pack: int) -> str:
+    if pack <= 1:
+        return ""
+    if quantity % pack:
+        return f" ({pack} per case)"
+    count = quantity // pack
+    return f" ({count} case{'' if count == 1 else 's'} of {pack})"
+
+
+def _percent(fraction: float) -> str:
+    return f"{round(fraction * 100, 1):g}%"
+
+
+def _weeks(value: float) -> str:
+    return f"{max(value, 0.0):.1f} weeks"
+
+
+def _steps(steps: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """``"code:before->after"`` steps as (code, before, after); other notes are skipped."""
+    out = []
+    for step in steps:
+        code, _, rest = step.partition(":")
+        before, arrow, after = rest.partition("->")
+        if arrow:
+            out.append((code, before, after))
+    return out
+
+
+def _headline(line: PlannedLine) -> str:
+    q, pack = line.quantity, line.terms.case_pack
+    if q <= 0:
+        return "No order."
+    text = f"Order {units(q)}{_cases(q, pack)}"
+    if line.already_in_draft:
+        text += (
+            f": {line.already_in_draft} already on the pending draft and "
+            f"{line.added} added by this plan"
+        )
+    return text + "."
+
+
+def _period(line: PlannedLine) -> str:
+    o = line.outlook
+    review = f" + {o.review_period_days}-day review" if o.review_period_days else ""
+    return f"the next {o.protection_days} days ({o.lead_time_days}-day lead time{review})"
+
+
+def _demand(line: PlannedLine) -> str:
+    o, d = line.outlook, line.decision
+    if not o.has_demand:
+        return f"No demand is forecast over {_period(line)}."
+    spread = ""
+    if o.interval_80 is not None:
+        spread = f" (80% range {amount(o.interval_80[0])}{DASH}{amount(o.interval_80[1])})"
+    cycle = max(o.review_period_days, o.cycle_days)
+    return (
+        f"Expected demand over {_period(line)} is {amount(o.protection_mean)} "
+        f"units{spread}; to cover it {_percent(o.service_level)} of the time the reorder point "
+        f"is {d.reorder_point}, and the order-up-to level is {d.order_up_to} "
+        f"(about {cycle} more days of sales)."
+    )
+
+
+def _stock(line: PlannedLine) -> str:
+    p = line.position
+    text = f"On hand {p.on_hand}, on order {p.on_order}"
+    if p.in_draft:
+        text += f" ({p.in_draft} of it on the pending draft)"
+    if p.committed:
+        text += f", committed {p.committed}"
+    return text + f": stock position {p.inventory_position}."
+
+
+def _rule(line: PlannedLine) -> str:
+    d, t, p = line.decision, line.terms, line.position
+    rule = d.rule
+    if rule == Rule.NO_DEMAND:
+        skip_moq = (
+            f"; the minimum order quantity of {t.moq} is not applied to an item nobody is "
+            "expected to buy"
+            if t.moq
+            else ""
+        )
+        return f"Nothing is ordered{skip_moq}."
+    if rule == Rule.COVERED:
+        return (
+            f"That is at or above the reorder point of {d.reorder_point}, so nothing needs "
+            "ordering now."
+        )
+    below = f"That is below the reorder point of {d.reorder_point}"
+    if rule == Rule.AT_MAX_STOCK:
+        return (
+            f"{below}, but already at the maximum stock of {t.max_stock}, so nothing is ordered; "
+            "the maximum is below the reorder point, so check it."
+        )
+    text = f"{below}; reaching the order-up-to level of {d.order_up_to} needs {units(d.need)}"
+    room = (t.max_stock or 0) - d.inventory_position
+    for code, _before, after in _steps(d.steps):
+        if code == Rule.ROUNDED_TO_PACK:
+            text += f", rounded up to whole cases of {t.case_pack}: {after}"
+        elif code == Rule.RAISED_TO_MOQ:
+            with_draft = (
+                f" together with the {p.in_draft} on the pending draft" if p.in_draft else ""
+            )
+            text += f", raised to reach the minimum order quantity of {t.moq}{with_draft}: {after}"
+        elif code == Rule.CAPPED_BY_MAX and rule == Rule.CAPPED_BY_MAX:
+            whole = " and rounded down to whole cases" if t.case_pack > 1 else ""
+            text += f", capped by the maximum stock of {t.max_stock}{whole}: {after}"
+        elif code == Rule.CAPPED_BY_MAX and rule == Rule.MAX_BELOW_PACK:
+            text += (
+                f", but the maximum stock of {t.max_stock} leaves room for only {units(room)}, "
+                f"less than one case of {t.case_pack}, so nothing is ordered; raise the maximum "
+                "stock or order in smaller cases"
+            )
+        elif code == Rule.CAPPED_BY_MAX and rule == Rule.MAX_BELOW_MOQ:
+            text += (
+                f", but the maximum stock of {t.max_stock} leaves room for only {after} units in "
+                f"whole cases, below the minimum order quantity of {t.moq}, so nothing is "
+                "ordered; raise the maximum stock or agree a lower minimum with the vendor"
+            )
+    text += "."
+    for step in d.steps:
+        code, _, extra = step.partition(":")
+        if code == Rule.RAISED_FOR_VENDOR_MINIMUM:
+            text += (
+                f" Raised by {units(int(extra.lstrip('+')))} to reach the vendor's minimum "
+                "order value (the items with the least cover are raised first)."
+            )
+    return text
+
+
+def _cover(line: PlannedLine) -> str:
+    d = line.decision
+    if d.weeks_of_cover is None:
+        return ""
+    if line.added <= 0:
+        return f"Cover: {_weeks(d.weeks_of_cover)}."
+    after = d.weeks_of_cover_after
+    later = f", {_weeks(after)} with this order" if after is not None else ""
+    return f"Cover: {_weeks(d.weeks_of_cover)} now{later}."
+
+
+def _accuracy(accuracy: Any) -> str:
+    if not isinstance(accuracy, dict):
+        return "not backtested on this item (too little history)"
+    parts = []
+    if accuracy.get("wape") is not None:
+        parts.append(f"WAPE {accuracy['wape'] * 100:.0f}%")
+    if accuracy.get("rmsse") is not None:
+        parts.append(f"RMSSE {accuracy['rmsse']:.2f}")
+    if accuracy.get("coverage_80") is not None:
+        parts.append(f"80% range held {accuracy['coverage_80'] * 100:.0f}% of the time")
+    if not parts:
+        return "no backtest figures for this item"
+    windows = accuracy.get("windows")
+    over = f" over {windows} windows" if isinstance(windows, int) and windows > 1 else ""
+    return f"backtested on this item{over}: {', '.join(parts)}"
+
+
+def _method(line: PlannedLine) -> str:
+    f = line.forecast
+    method = f.get("method")
+    if not method:
+        return ""
+    model = f.get("model")
+    version = f.get("version")
+    by = f" (model {model}{f' {version}' if version else ''})" if model else ""
+    return f"Forecast by {method}{by}; {_accuracy(f.get('accuracy'))}."
+
+
+def explain_line(line: PlannedLine) -> str:
+    """One line of a purchase order (or a SKU not ordered), in plain words."""
+    parts = (
+        _headline(line),
+        _demand(line),
+        _stock(line),
+        _rule(line),
+        _cover(line),
+        _method(line),
+    )
+    return " ".join(part for part in parts if part)
+
+
+def explain_order(order: DraftOrder) -> str:
+    """A purchase order as a whole: vendor, size, value, arrival, vendor minimum, merge, hold."""
+    rows = order.payload_lines()
+    count = len(rows)
+    text = (
+        f"Purchase order to {order.vendor.name} for {order.location_external_id}: {count} "
+        f"line{'' if count == 1 else 's'}, {units(order.units())}, expected "
+        f"{order.expected_on.isoformat()} ({order.vendor.lead_time_days}-day lead time)."
+    )
+    value = order.value()
+    if value is None:
+        text += f" Total unknown: no unit cost for {', '.join(order.unknown_costs())}."
+    else:
+        text += f" Total {value}."
+    minimum = order.vendor.min_order_value
+    if minimum is not None and order.held is None:
+        if value is None:
+            text += f" The vendor's minimum order of {minimum} could not be checked."
+        elif order.raised_for_minimum:
+            text += (
+                f" To reach the vendor's minimum order of {minimum}, "
+                f"{', '.join(order.raised_for_minimum)} "
+                f"{'was' if len(order.raised_for_minimum) == 1 else 'were'} raised by whole "
+                "cases, lowest cover first."
+            )
+        else:
+            text += f" The vendor's minimum order of {minimum} is met."
+    if order.merged:
+        grown = sum(1 for line in order.lines if line.already_in_draft)
+        new = len(order.lines) - grown
+        text += (
+            f" Merged into the pending draft for this vendor: {grown} line"
+            f"{'' if grown == 1 else 's'} increased, {new} added, {len(order.kept_lines)} kept "
+            "unchanged."
+        )
+    if order.held is not None:
+        text += f" Held, not proposed: {order.held}."
+    return text
+
+
+def explain_transfer(t: Transfer) -> str:
+    """A transfer between two stores, in plain words."""
+    text = f"Move {units(t.quantity)} of {t.sku} from {t.from_location} to {t.to_location}."
+    if t.to_position is None or t.from_position is None or t.from_order_up_to is None:
+        return f"{text} {t.reason}."
+    cover = f"; {_weeks(t.to_weeks_of_cover)} of cover" if t.to_weeks_of_cover is not None else ""
+    spare = t.from_position - t.from_order_up_to
+    giver_cover = (
+        "no demand is forecast there"
+        if t.from_weeks_of_cover is None
+        else f"{_weeks(t.from_weeks_of_cover)} of cover"
+    )
+    return (
+        f"{text} {t.to_location} is below its reorder point (stock position {t.to_position}, "
+        f"reorder point {t.to_reorder_point}{cover}); {t.from_location} holds "
+        f"{t.from_position}, {spare} above its own order-up-to level of {t.from_order_up_to} "
+        f"({giver_cover}), and keeps {t.from_position - t.quantity} after the move. Moving "
+        "stock the chain already owns is quicker than a vendor order."
+    )

@@ -1,0 +1,190 @@
+"""Explanations: the deterministic text a buyer reads next to each proposed line, order and
+transfer. The figures come from the worked examples in test_orders.py:
+
+    A-1  2/day, lead 7 + review 2 = 9 days, mean 18, q95 21.3, 80% range 11.2-25.6:
+         s = 22, S = 22 + 14 = 36; on hand 5 -> need 31 -> 3 cases of 12 = 36
+         cover now 5 / 14 = 0.36 weeks, after 41 / 14 = 2.93 weeks
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tillwise.domain.money import Money
+from tillwise.workflows.replenishment.explain import (
+    amount,
+    explain_line,
+    explain_order,
+    explain_transfer,
+)
+from tillwise.workflows.replenishment.orders import PlannedLine, VendorInfo
+from tillwise.workflows.replenishment.policy import (
+    Outlook,
+    Position,
+    StoreStock,
+    Transfer,
+    plan_transfers,
+)
+
+from .test_orders import line_a, line_b, orders, planned
+
+ACCURACY = {"rmsse": 0.812, "wape": 0.423, "coverage_80": 0.78, "windows": 4}
+
+
+def with_forecast(line: PlannedLine, **forecast: Any) -> PlannedLine:
+    outlook = dataclasses.replace(line.outlook, interval_80=(11.2, 25.6))
+    facts = {"method": "ADIDA", "model": "tillwise-demand", "version": "1.0"} | forecast
+    return dataclasses.replace(line, outlook=outlook, forecast=facts)
+
+
+def test_a_line_explains_demand_interval_stock_rule_cover_and_accuracy() -> None:
+    line = with_forecast(line_a(), accuracy=ACCURACY)
+    assert explain_line(line) == (
+        "Order 36 units (3 cases of 12). "
+        "Expected demand over the next 9 days (7-day lead time + 2-day review) is 18 units "
+        "(80% range 11\u201326); to cover it 95% of the time the reorder point is 22, and the "
+        "order-up-to level is 36 (about 7 more days of sales). "
+        "On hand 5, on order 0: stock position 5. "
+        "That is below the reorder point of 22; reaching the order-up-to level of 36 needs "
+        "31 units, rounded up to whole cases of 12: 36. "
+        "Cover: 0.4 weeks now, 2.9 weeks with this order. "
+        "Forecast by ADIDA (model tillwise-demand 1.0); backtested on this item over 4 windows: "
+        "WAPE 42%, RMSSE 0.81, 80% range held 78% of the time."
+    )
+
+
+def test_the_same_facts_always_give_the_same_text() -> None:
+    line = with_forecast(line_a(), accuracy=ACCURACY)
+    assert explain_line(line) == explain_line(with_forecast(line_a(), accuracy=dict(ACCURACY)))
+
+
+def test_a_series_too_short_to_backtest_says_so() -> None:
+    text = explain_line(with_forecast(line_a(), accuracy=None))
+    assert text.endswith(
+        "Forecast by ADIDA (model tillwise-demand 1.0); not backtested on this item "
+        "(too little history)."
+    )
+
+
+def test_a_covered_line_says_why_nothing_is_ordered() -> None:
+    text = explain_line(line_a(on_hand=1, on_order=36, in_draft=36))
+    assert text.startswith("No order.")
+    assert "On hand 1, on order 36 (36 of it on the pending draft): stock position 37." in text
+    assert "That is at or above the reorder point of 22, so nothing needs ordering now." in text
+
+
+def test_no_demand_says_the_moq_is_not_applied() -> None:
+    text = explain_line(planned("N-1", on_hand=0, daily=0.0, q95=0.0, moq=24, pack=12))
+    assert text.startswith(
+        "No order. No demand is forecast over the next 9 days (7-day lead time + 2-day review)."
+    )
+    assert (
+        "Nothing is ordered; the minimum order quantity of 24 is not applied to an item "
+        "nobody is expected to buy." in text
+    )
+
+
+def test_the_moq_and_the_maximum_stock_are_named_when_they_set_the_quantity() -> None:
+    moq = explain_line(planned("S-1", on_hand=2, daily=0.3, q95=4.2, review=1, moq=10, pack=4))
+    # s 5, S 8: need 6 -> 8 (2 cases of 4) -> MOQ 10 -> 12
+    assert (
+        "needs 6 units, rounded up to whole cases of 4: 8, raised to reach the minimum order "
+        "quantity of 10: 12." in moq
+    )
+    capped = explain_line(line_a(max_stock=40))
+    assert capped.startswith("Order 24 units (2 cases of 12).")
+    assert (
+        "rounded up to whole cases of 12: 36, capped by the maximum stock of 40 and rounded "
+        "down to whole cases: 24." in capped
+    )
+    blocked = explain_line(line_a(moq=24, pack=6, max_stock=25))
+    assert (
+        "but the maximum stock of 25 leaves room for only 18 units in whole cases, below the "
+        "minimum order quantity of 24, so nothing is ordered; raise the maximum stock or agree "
+        "a lower minimum with the vendor." in blocked
+    )
+
+
+def test_a_merged_line_says_what_was_already_on_the_draft() -> None:
+    (day1,) = orders([line_a(), line_b()])
+    b = line_b(on_hand=0, on_order=18, in_draft=18, committed=5)  # adds 12 to the draft's 18
+    (merged,) = orders([b], existing={"acme": day1.payload()})
+    text = explain_line(merged.lines[0])
+    assert text.startswith(
+        "Order 30 units (5 cases of 6): 18 already on the pending draft and 12 added by this plan."
+    )
+    assert "On hand 0, on order 18 (18 of it on the pending draft), committed 5: stock " in text
+
+
+def test_an_order_explains_size_value_arrival_and_the_vendor_minimum() -> None:
+    vendors = {
+        "acme": VendorInfo(
+            "acme", "Acme Foods", None, 7, min_order_value=Money.from_decimal("170.00", "GBP")
+        )
+    }
+    (order,) = orders([line_a(), line_b()], vendors=vendors)  # raised to 60 + 24 (test_orders)
+    assert explain_order(order) == (
+        "Purchase order to Acme Foods for shop-1: 2 lines, 84 units, expected 2026-11-27 "
+        "(7-day lead time). Total 203.40 GBP. To reach the vendor's minimum order of "
+        "170.00 GBP, A-1, B-2 were raised by whole cases, lowest cover first."
+    )
+    assert "Raised by 24 units to reach the vendor's minimum order value" in explain_line(
+        order.lines[0]
+    )
+
+
+def test_a_held_order_says_why() -> None:
+    vendors = {
+        "acme": VendorInfo(
+            "acme", "Acme Foods", None, 7, min_order_value=Money.from_decimal("500.00", "GBP")
+        )
+    }
+    (order,) = orders([line_a(max_stock=45), line_b(max_stock=25)], vendors=vendors)
+    assert explain_order(order).endswith(
+        "Held, not proposed: below the vendor's minimum order of 500.00 GBP: the order is "
+        "worth 126.00 GBP, and raising lines by whole cases (within maximum stock and 13 weeks "
+        "of cover) reaches only 126.00 GBP."
+    )
+
+
+def test_a_merged_order_counts_its_lines() -> None:
+    (day1,) = orders([line_a(), line_b()])
+    b = line_b(on_hand=0, on_order=18, in_draft=18, committed=5)
+    (merged,) = orders([b], existing={"acme": day1.payload()})
+    # A-1 36 x 2.95 = 106.20 kept; B-2 30 x 1.10 = 33.00
+    assert explain_order(merged) == (
+        "Purchase order to Acme Foods for shop-1: 2 lines, 66 units, expected 2026-11-27 "
+        "(7-day lead time). Total 139.20 GBP. Merged into the pending draft for this vendor: "
+        "1 line increased, 0 added, 1 kept unchanged."
+    )
+
+
+def test_a_transfer_explains_both_stores() -> None:
+    north = StoreStock("north", Position(on_hand=3), Outlook(2.0, 2, 1, 6.0, 9.2, 0.95))
+    south = StoreStock("south", Position(on_hand=60), Outlook(1.0, 2, 1, 3.0, 4.4, 0.95))
+    (t,) = plan_transfers("A-1", [north, south])
+    # north: s 10, IP 3, cover 3 / 14 = 0.2 weeks; south: S 12, IP 60, 60 / 7 = 8.6 weeks
+    assert explain_transfer(t) == (
+        "Move 21 units of A-1 from south to north. north is below its reorder point (stock "
+        "position 3, reorder point 10; 0.2 weeks of cover); south holds 60, 48 above its own "
+        "order-up-to level of 12 (8.6 weeks of cover), and keeps 39 after the move. Moving "
+        "stock the chain already owns is quicker than a vendor order."
+    )
+
+
+def test_a_transfer_without_facts_falls_back_to_its_reason() -> None:
+    t = Transfer("A-1", "south", "north", 1, "north is short")
+    assert explain_transfer(t) == "Move 1 unit of A-1 from south to north. north is short."
+
+
+def test_demand_figures_read_like_a_buyer_would_say_them() -> None:
+    assert [amount(x) for x in (2.4, 4.0, 3.46, 9.96, 18.0, 17.5, 25.6)] == [
+        "2.4",
+        "4",
+        "3.5",
+        "10",
+        "18",
+        "18",
+        "26",
+    ]
