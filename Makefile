@@ -33,6 +33,7 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = "0" ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); } || true
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.forecast
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

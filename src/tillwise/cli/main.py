@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, people, platforms, runtime
+from . import admin, forecast, people, platforms, replenish, runtime
 
 app = typer.Typer(
     name="tillwise",
@@ -30,3 +30,5 @@ admin.audit_app.command("export")(people.audit_export)
 app.add_typer(people.users_app, name="users")
 app.add_typer(people.regions_app, name="regions")
 app.add_typer(people.modes_app, name="modes")
+app.add_typer(forecast.forecast_app, name="forecast")
+app.add_typer(replenish.replenish_app, name="replenish")

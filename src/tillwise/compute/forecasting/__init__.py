@@ -1,0 +1,28 @@
+"""Demand forecasting: the production forecaster, its backtest, metrics and the file reader.
+
+``ProductionForecaster(executor=None)`` implements :class:`tillwise.ports.forecasting.Forecaster`;
+``read_sales(path)`` reads a long-format CSV/Parquet (raising :class:`InvalidSalesFile`);
+``backtest(history, horizon, ...)`` scores every candidate and the production forecaster.
+"""
+
+from .evaluate import BacktestReport, MethodReport, backtest
+from .metrics import Scores, bias, coverage, mase, rmsse, wape
+from .production import Forecast, ProductionForecaster
+from .reader import InvalidSalesFile, read_sales, validate_history
+
+__all__ = [
+    "BacktestReport",
+    "Forecast",
+    "InvalidSalesFile",
+    "MethodReport",
+    "ProductionForecaster",
+    "Scores",
+    "backtest",
+    "bias",
+    "coverage",
+    "mase",
+    "read_sales",
+    "rmsse",
+    "validate_history",
+    "wape",
+]

@@ -1,0 +1,150 @@
+"""The backtest behind ``tillwise forecast backtest`` and ``bench/forecast.py``.
+
+Windows: the last ``horizon`` periods (the holdout) and ``windows - 1`` earlier windows, one
+every ``horizon`` periods. Every candidate is scored on each; its intervals come from the (up to
+three) windows before it. The production forecaster at each origin chooses its combination
+on those earlier windows only. The baseline is the single statsforecast method with the best
+mean volume-weighted RMSSE over the windows (chosen after the fact, in its favour).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tillwise.ports.compute import Executor
+
+from .backtest import (
+    PRODUCTION,
+    SINGLE_METHODS,
+    add_production,
+    inner_cutoffs,
+    run_grid,
+    window_scores,
+)
+from .metrics import Scores, mean_scores
+from .panel import Panel, to_panel
+from .production import describe
+from .reader import validate_history
+
+LEVELS = (80, 95)
+
+
+@dataclass
+class MethodReport:
+    name: str
+    holdout: Scores
+    mean: Scores  # mean over all windows (holdout included)
+    windows: list[Scores]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.name,
+            "holdout": self.holdout.as_dict(),
+            "mean": self.mean.as_dict(),
+            "windows": [w.as_dict() for w in self.windows],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class BacktestReport:
+    horizon: int
+    freq: str
+    series: int
+    cutoffs: list[str]  # the last training period of each window, holdout first
+    methods: list[MethodReport]
+    production: MethodReport
+    production_method: list[str]  # what production chose at each window
+    baseline: MethodReport
+    seconds: float
+
+    def ratios(self) -> dict[str, float | None]:
+        def r(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None or b == 0 else a / b
+
+        p, b = self.production, self.baseline
+        return {
+            "rmsse_holdout": r(p.holdout.rmsse, b.holdout.rmsse),
+            "wape_holdout": r(p.holdout.wape, b.holdout.wape),
+            "rmsse_mean": r(p.mean.rmsse, b.mean.rmsse),
+            "wape_mean": r(p.mean.wape, b.mean.wape),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "horizon": self.horizon,
+            "freq": self.freq,
+            "series": self.series,
+            "cutoffs": self.cutoffs,
+            "seconds": round(self.seconds, 3),
+            "methods": [m.as_dict() for m in self.methods],
+            "production": {**self.production.as_dict(), "chosen": self.production_method},
+            "baseline": self.baseline.as_dict(),
+            "ratio_to_baseline": self.ratios(),
+        }
+
+
+def backtest(
+    history: pd.DataFrame | Panel,
+    horizon: int,
+    *,
+    freq: Any = "D",
+    windows: int = 3,
+    executor: Executor | None = None,
+    lightgbm: bool = False,
+    groups: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    singles: Sequence[str] = SINGLE_METHODS,
+) -> BacktestReport:
+    from tillwise.compute.executors import InlineExecutor
+
+    t0 = time.perf_counter()
+    panel = history if isinstance(history, Panel) else to_panel(validate_history(history), freq)
+    executor = executor or InlineExecutor()
+    outer = [
+        panel.periods - k * horizon
+        for k in range(1, windows + 1)
+        if panel.periods - k * horizon > 1 and (panel.start < panel.periods - k * horizon).any()
+    ]
+    if not outer:
+        raise ValueError(
+            f"the history ({panel.periods} periods) is too short for a {horizon}-period backtest"
+        )
+    cutoffs = sorted({c for o in outer for c in [o, *inner_cutoffs(o, horizon, panel)]})
+    grid = run_grid(
+        panel, horizon, cutoffs, executor, singles, lightgbm, groups=groups, progress=progress
+    )
+    chosen = add_production(grid, outer)
+    names = [*singles, *(["LightGBM"] if lightgbm else []), PRODUCTION]
+    reports = {}
+    for name in names:
+        per = [window_scores(grid, name, c, LEVELS) for c in outer]
+        reports[name] = MethodReport(
+            name=name,
+            holdout=per[0],
+            mean=mean_scores(per),
+            windows=per,
+            seconds=grid.seconds.get(name, 0.0),
+        )
+    production = reports.pop(PRODUCTION)
+    production.name = "production"
+    single = [reports[m] for m in singles]
+    baseline = min(single, key=lambda r: (r.mean.rmsse is None, r.mean.rmsse or 0.0))
+    return BacktestReport(
+        horizon=horizon,
+        freq=str(freq) if isinstance(freq, str) else type(freq).__name__,
+        series=panel.n,
+        cutoffs=[str(panel.calendar[c - 1].date()) for c in outer],
+        methods=list(reports.values()),
+        production=production,
+        production_method=[describe(chosen[c]) for c in outer],
+        baseline=baseline,
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,300 @@
+"""The production demand forecaster (implements :class:`tillwise.ports.forecasting.Forecaster`).
+
+``ProductionForecaster.fit_predict`` builds the panel (:mod:`.panel`: zero-filled gaps,
+censored periods imputed, never zero), runs its own rolling-origin backtest over
+``INNER_WINDOWS`` windows of ``horizon`` periods, chooses the combination there
+(:mod:`.backtest`), and forecasts ``horizon`` periods past the panel's last period.
+
+Intervals are conformal: quantiles of the series' own backtest residuals (``actual -
+forecast``, all steps of all inner windows), or — with fewer than 20 residuals — the panel's
+residuals scaled by the series' mean level. Lower bounds are floored at 0.
+
+``lead_time_demand(uid, days, level)`` is the quantile of the *sum* of demand over ``days``
+periods: the forecast sum plus the ``level`` quantile of the backtest errors of ``days``-period
+sums (every offset inside each window; the panel's errors scaled by level·sqrt(days) when the
+series has fewer than 20 such sums), floored at the mean sum. With no backtest at all (a history
+shorter than two horizons) it is the Poisson quantile of the mean sum.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tillwise.ports.compute import Executor
+from tillwise.ports.forecasting import DEFAULT_LEVELS, Accuracy, LeadTimeDemand
+
+from .backtest import (
+    CAPS,
+    COMBINED,
+    MIN_OWN_RESIDUALS,
+    Residuals,
+    actuals,
+    apply_intervals,
+    cap_label,
+    choose_combination,
+    inner_cutoffs,
+    interval_quantiles,
+    residuals,
+    run_grid,
+)
+from .metrics import window_errors
+from .panel import Panel, to_panel
+from .reader import validate_history
+
+VERSION = "2026.1"
+
+
+def describe(name: str) -> str:
+    """Human words for a combination name such as ``combination(cap5)``."""
+    label = name.removeprefix("combination(").removesuffix(")")
+    caps = {cap_label(c): c for c in CAPS}
+    cap = caps.get(label)
+    spikes = "history as is" if cap is None else f"spikes capped at {cap:g}x median demand"
+    return f"combination({', '.join(COMBINED)}; {spikes})"
+
+
+class ProductionForecaster:
+    """The forecaster the backtest chose (see :mod:`.backtest`). ``executor`` runs the
+    per-series work (default: in this process)."""
+
+    name = "tillwise-intermittent-combination"
+    version = VERSION
+
+    def __init__(self, executor: Executor | None = None, inner_windows: int | None = None) -> None:
+        from tillwise.compute.executors import InlineExecutor
+
+        self.executor: Executor = executor or InlineExecutor()
+        self.inner_windows = inner_windows
+
+    def fit_predict(
+        self,
+        history: pd.DataFrame,
+        horizon: int,
+        *,
+        freq: Any = "D",
+        levels: Sequence[int] = DEFAULT_LEVELS,
+    ) -> Forecast:
+        if horizon < 1:
+            raise ValueError("horizon must be at least 1")
+        panel = to_panel(validate_history(history), freq)
+        end = panel.periods
+        kw = {} if self.inner_windows is None else {"windows": self.inner_windows}
+        inner = inner_cutoffs(end, horizon, panel, **kw)
+        grid = run_grid(panel, horizon, [*inner, end], self.executor, singles=COMBINED)
+        chosen = choose_combination(grid, end)
+        mean = grid.values[end][chosen]
+        res = residuals(grid, chosen, inner) if inner else None
+        return Forecast(
+            model=self.name,
+            version=self.version,
+            horizon=horizon,
+            freq=str(freq) if isinstance(freq, str) else getattr(freq, "freqstr", str(freq)),
+            panel=panel,
+            mean=np.nan_to_num(mean),
+            levels=tuple(levels),
+            residuals=res,
+            method_name=describe(chosen),
+            accuracy_by_row=_accuracy(grid, chosen, inner, levels, describe(chosen)),
+        )
+
+
+class Forecast:
+    """A fitted :class:`tillwise.ports.forecasting.DemandForecast`."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        version: str,
+        horizon: int,
+        freq: str,
+        panel: Panel,
+        mean: np.ndarray,
+        levels: tuple[int, ...],
+        residuals: Residuals | None,
+        method_name: str,
+        accuracy_by_row: list[Accuracy | None],
+    ) -> None:
+        self.model, self.version, self.horizon, self.freq = model, version, horizon, freq
+        self._panel = panel
+        self._mean = mean
+        self._levels = levels
+        self._res = residuals
+        self._method = method_name
+        self._accuracy = accuracy_by_row
+        self._row = {uid: i for i, uid in enumerate(panel.ids)}
+        self._pooled: dict[tuple[int, float], float] = {}
+        if residuals is not None:
+            self._q = interval_quantiles(residuals, levels)
+        else:
+            self._q = _poisson_quantiles(mean, levels)
+
+    def frame(self) -> pd.DataFrame:
+        panel, h = self._panel, self.horizon
+        ds = panel.future(panel.periods, h)
+        out = pd.DataFrame(
+            {
+                "unique_id": np.repeat(panel.ids, h),
+                "ds": np.tile(ds.to_numpy(), panel.n),
+                "mean": self._mean.reshape(-1),
+            }
+        )
+        for lv, (lo, hi) in apply_intervals(self._mean, self._q, self._panel.integer).items():
+            out[f"lo-{lv}"] = lo.reshape(-1)
+            out[f"hi-{lv}"] = hi.reshape(-1)
+        return out
+
+    def accuracy(self, unique_id: str) -> Accuracy | None:
+        return self._accuracy[self._index(unique_id)]
+
+    def method(self, unique_id: str) -> str:
+        self._index(unique_id)
+        return self._method
+
+    def lead_time_demand(self, unique_id: str, days: int, level: float) -> LeadTimeDemand:
+        i = self._index(unique_id)
+        if not 1 <= days <= self.horizon:
+            raise ValueError(f"days must be between 1 and the horizon ({self.horizon})")
+        p = level / 100 if level > 1 else level
+        if not 0 < p < 1:
+            raise ValueError("level must be a probability such as 0.95")
+        mean = float(self._mean[i, :days].sum())
+        if self._res is None:
+            from scipy.stats import poisson
+
+            q = float(poisson.ppf(p, mean)) if mean > 0 else 0.0
+            how = "Poisson quantile of the mean sum (history too short to backtest)"
+        else:
+            sums = _window_sums(self._res.values[i], days)
+            if sums.size >= MIN_OWN_RESIDUALS:
+                q = mean + float(np.quantile(sums, p))
+                how = f"conformal: {sums.size} backtest errors of {days}-period sums"
+            else:
+                z = self._pooled_quantile(days, p)
+                q = mean + z * float(self._res.scale[i]) * np.sqrt(days)
+                how = f"conformal: panel's scaled errors of {days}-period sums"
+        q = max(q, 0.0)
+        if p >= 0.5:
+            q = max(q, mean)
+        return LeadTimeDemand(unique_id, days, mean, q, p, how)
+
+    def _pooled_quantile(self, days: int, p: float) -> float:
+        key = (days, p)
+        if key not in self._pooled:
+            assert self._res is not None
+            zs = [
+                _window_sums(self._res.values[i], days) / (self._res.scale[i] * np.sqrt(days))
+                for i in range(self._panel.n)
+            ]
+            pool = np.concatenate(zs) if zs else np.zeros(0)
+            self._pooled[key] = float(np.quantile(pool, p)) if pool.size else 1.5
+        return self._pooled[key]
+
+    def _index(self, unique_id: str) -> int:
+        try:
+            return self._row[unique_id]
+        except KeyError:
+            raise KeyError(f"no forecast for series {unique_id!r}") from None
+
+
+def _window_sums(res: np.ndarray, days: int) -> np.ndarray:
+    """Errors of ``days``-period sums at every offset of every window (NaN steps skipped)."""
+    out = []
+    for row in res:
+        if not np.isfinite(row).any():
+            continue
+        filled = np.nan_to_num(row)
+        ok = np.isfinite(row).astype(float)
+        c = np.concatenate([[0.0], np.cumsum(filled)])
+        n = np.concatenate([[0.0], np.cumsum(ok)])
+        for o in range(0, len(row) - days + 1):
+            if n[o + days] - n[o] == days:
+                out.append(c[o + days] - c[o])
+    return np.asarray(out)
+
+
+def _poisson_quantiles(
+    mean: np.ndarray, levels: Sequence[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    from scipy.stats import poisson
+
+    lvl = np.nanmean(mean, axis=1)
+    out = {}
+    for lv in levels:
+        a = (1 - lv / 100) / 2
+        out[lv] = (poisson.ppf(a, lvl) - lvl, poisson.ppf(1 - a, lvl) - lvl)
+    return out
+
+
+def _accuracy(
+    grid: Any, name: str, inner: list[int], levels: Sequence[int], method: str
+) -> list[Accuracy | None]:
+    """Per-series figures of the chosen combination over the inner windows; coverage with
+    intervals from the *other* inner windows (leave one window out)."""
+    panel = grid.panel
+    n = panel.n
+    if not inner:
+        return [None] * n
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("rmsse", "mase", "wape", "bias")}
+    cover: dict[int, list[np.ndarray]] = {lv: [] for lv in levels}
+    counts: list[np.ndarray] = []
+    for j, c in enumerate(inner):
+        a, o = actuals(panel, c, grid.horizon)
+        f = grid.values[c][name]
+        ok = np.isfinite(f[:, 0])
+        f0 = np.nan_to_num(f)
+        o = o & ok[:, None]
+        others = [k for k in range(len(inner)) if k != j]
+        intervals = None
+        if others:
+            r = residuals(grid, name, [inner[k] for k in others])
+            intervals = apply_intervals(f0, interval_quantiles(r, levels), panel.integer)
+        w = window_errors(a, f0, o, panel.y[:, :c], intervals)
+        with np.errstate(all="ignore"):
+            cols["rmsse"].append(np.where(o.any(1), w.rmsse(), np.nan))
+            cols["mase"].append(np.where(o.any(1), w.mase(), np.nan))
+            cols["wape"].append(
+                np.where(w.actual > 0, w.ab / np.where(w.actual > 0, w.actual, 1), np.nan)
+            )
+            cols["bias"].append(
+                np.where(w.actual > 0, w.err / np.where(w.actual > 0, w.actual, 1), np.nan)
+            )
+        for lv in levels:
+            cover[lv].append(
+                np.where(o.any(1), w.inside[lv] / np.maximum(w.count, 1), np.nan)
+                if intervals
+                else np.full(n, np.nan)
+            )
+        counts.append(o.any(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        means = {k: np.nanmean(np.stack(v), axis=0) for k, v in cols.items()}
+        cov = {lv: np.nanmean(np.stack(v), axis=0) for lv, v in cover.items()}
+    windows = np.sum(np.stack(counts), axis=0)
+
+    def val(x: np.ndarray, i: int) -> float | None:
+        return float(x[i]) if np.isfinite(x[i]) else None
+
+    out: list[Accuracy | None] = []
+    for i in range(n):
+        if windows[i] == 0:
+            out.append(None)
+            continue
+        out.append(
+            Accuracy(
+                method=method,
+                windows=int(windows[i]),
+                rmsse=val(means["rmsse"], i),
+                mase=val(means["mase"], i),
+                wape=val(means["wape"], i),
+                bias=val(means["bias"], i),
+                coverage_80=val(cov[80], i) if 80 in cov else None,
+                coverage_95=val(cov[95], i) if 95 in cov else None,
+            )
+        )
+    return out
