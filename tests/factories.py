@@ -16,6 +16,10 @@ from tillwise.domain.locations import Location
 from tillwise.domain.money import Money
 from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from tillwise.domain.sales import (
+    EntryMethod,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
     Refund,
     RefundLine,
     Transaction,
@@ -93,6 +97,21 @@ _REQUIRED: dict[type[SourceRecord], Callable[[], dict[str, Any]]] = {
         "currency": "USD",
         "total": usd(999),
         "lines": (RefundLine(sku="SOCKS-ANKLE-BLACK", quantity=Decimal("1"), amount=usd(999)),),
+    },
+    Payment: lambda: {
+        "transaction_external_id": "txn_abc123",
+        "location_external_id": "loc_xyz789",
+        "device_external_id": "reg_1",
+        "occurred_at": AT,
+        "status": PaymentStatus.COMPLETED,
+        "payment_kind": PaymentKind.SALE,
+        "currency": "USD",
+        "amount": usd(4987),
+        "tip": usd(0),
+        "processing_fee": usd(175),
+        "card_brand": "VISA",
+        "card_last4": "4242",
+        "entry_method": EntryMethod.TAPPED,
     },
     InventoryLevel: lambda: {
         "sku": "SOCKS-ANKLE-BLACK",

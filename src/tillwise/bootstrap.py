@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tillwise.governance.tokens import Tokens
     from tillwise.governance.users import Users
     from tillwise.pipeline.backfill import Backfill
+    from tillwise.pipeline.dispatch import Normalizer
     from tillwise.pipeline.relay import OutboxRelay
     from tillwise.pipeline.runtime import Runtime
     from tillwise.pipeline.worker import Worker
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from tillwise.ports.inbox import Inbox
     from tillwise.ports.platform import Api, Connector
     from tillwise.ports.repositories import UnitOfWorkFactory
+    from tillwise.workflows.replenishment.planner import Planner
 
 
 @dataclass
@@ -91,6 +93,41 @@ class Container:
         base = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
         return f"{base.rstrip('/')}/oauth/{platform}/callback"
 
+    def connection_config(self, connection_id: str) -> Mapping[str, Any]:
+        """A connection's non-secret config, what its deliveries are normalized with ({} for
+        an unknown connection)."""
+        conn = self.connections.get(connection_id)
+        return {} if conn is None else dict(conn.config)
+
+    def normalizer(self) -> Normalizer:
+        """The ``deliveries`` handler: normalize with each connection's config, fetch what a
+        delivery only names through the connection's API."""
+        from tillwise.pipeline.dispatch import Normalizer
+
+        return Normalizer(
+            self.uow,
+            self.inbox,
+            self.connectors,
+            self.api_for,
+            self.clock,
+            config_for=self.connection_config,
+        )
+
+    def planner(self) -> Planner:
+        """The replenishment planner (built once): the production forecaster on the configured
+        executor (``TILLWISE_FORECAST_EXECUTOR``: local processes by default, or Dask)."""
+        cached = self.__dict__.get("_planner")
+        if cached is None:
+            from tillwise.compute import make_executor
+            from tillwise.compute.forecasting import ProductionForecaster
+            from tillwise.workflows.replenishment.planner import Planner
+
+            executor = make_executor(self.settings.forecast_executor, self.settings.dask_address)
+            cached = Planner(self.uow, ProductionForecaster(executor=executor), self.clock)
+            self.__dict__["_planner"] = cached
+            self.__dict__["_executor"] = executor
+        return cached
+
     def api_for(self, connection_id: str) -> Api:
         """The platform API of one connection (credentials decrypted, rotation persisted);
         close it when done."""
@@ -104,6 +141,9 @@ class Container:
         return connector.api(self.connections.context(connection_id, app))
 
     async def close(self) -> None:
+        executor = self.__dict__.pop("_executor", None)
+        if executor is not None:
+            executor.close()
         await self.llm.aclose()
         await self.inbox.close()
         await self.bus.close()
@@ -261,16 +301,13 @@ def build_workers(container: Container, *, copies: int = 1) -> list[Worker]:
         EVENTS,
         NORMALIZER,
         PERMANENT_ERRORS,
-        Normalizer,
         WorkflowDispatcher,
     )
     from tillwise.pipeline.worker import Worker
     from tillwise.workflows.registry import default_workflows
 
     c = container
-    handlers: list[tuple[str, str, Any]] = [
-        (DELIVERIES, NORMALIZER, Normalizer(c.uow, c.inbox, c.connectors, c.api_for, c.clock))
-    ]
+    handlers: list[tuple[str, str, Any]] = [(DELIVERIES, NORMALIZER, c.normalizer())]
     for workflow in default_workflows():
         dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.approvals.route_new)
         handlers.append((EVENTS, dispatcher.consumer, dispatcher))
@@ -310,6 +347,15 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
     loops += [w.run for w in build_workers(container, copies=workers)]
     loops.append(container.approvals.run)  # route, expire, retry write-backs
     loops.append(container.audit.run_anchor)  # the audit head, copied outside the database
+    hour = container.settings.replenish_hour
+    if hour >= 0:  # each store's plan at its local night (a store never planned: at once)
+
+        async def nightly(stop: asyncio.Event) -> None:
+            from tillwise.workflows.replenishment.schedule import run_nightly
+
+            await run_nightly(stop, container.planner(), container.approvals.route_new, hour=hour)
+
+        loops.append(nightly)
     interval = container.settings.reconcile_interval_seconds
     if interval > 0:  # fill in what webhooks missed (platforms with an API)
 

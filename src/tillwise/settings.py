@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(
         default=900.0, ge=0, description="reconciliation sweep period; 0 turns it off"
     )
+    replenish_hour: int = Field(
+        default=2, ge=-1, le=23, description="local hour of each store's nightly plan; -1: off"
+    )
+    forecast_executor: str = Field(
+        default="processes", pattern="^(inline|processes|dask)$", description="where forecasts run"
+    )
+    dask_address: str | None = None  # tcp://host:8786 with forecast_executor=dask
     # LLM (optional): any OpenAI-compatible endpoint, e.g. https://api.example.com/v1 or
     # http://localhost:11434/v1 (Ollama). Unset: no model, deterministic explanations.
     llm_base_url: str | None = None
@@ -64,13 +71,18 @@ class Settings(BaseSettings):
     clover_app_id: str | None = None
     clover_app_secret: SecretStr | None = None
     clover_region: Literal["na", "eu", "la", "sandbox"] = "na"
+    # Clover's published caps on concurrent requests (docs.clover.com api-usage-rate-limits)
+    clover_max_concurrent_per_token: int = Field(default=5, ge=1)
+    clover_max_concurrent_per_app: int = Field(default=10, ge=1)
     lightspeed_x_client_id: str | None = None
     lightspeed_x_client_secret: SecretStr | None = None
     lightspeed_x_signature_over: Literal["body", "payload"] = "body"  # [UNVERIFIED] scheme
-    lightspeed_x_currency: str | None = None  # X-Series objects carry none
+    # X-Series / R-Series objects name no currency: what a new connection's config starts with
+    # (each connection's own ``currency`` is what its deliveries are normalized with)
+    lightspeed_x_currency: str | None = None
     lightspeed_r_client_id: str | None = None
     lightspeed_r_client_secret: SecretStr | None = None
-    lightspeed_r_currency: str | None = None  # R-Series objects carry none
+    lightspeed_r_currency: str | None = None
 
     def platform_app(self, platform: str) -> dict[str, str]:
         """The platform app's settings as plain strings (secrets revealed: pass them only to

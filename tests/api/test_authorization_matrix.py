@@ -84,6 +84,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "rollouts-roll-back": REGIONAL,
     "approval-rules-list": REGIONAL_READ,
     "approval-rules-set": ADMIN,
+    "replenishment-stores": ALL,
+    "replenishment-plan": ALL,
+    "replenishment-forecast": ALL,
 }
 # Not authorized by role: the webhook (the POS's signature), the login itself, and the OAuth
 # callback (the signed state and the platform's own signature).

@@ -6,13 +6,19 @@ or ``X-RateLimit-crossTokenLimit``), expiring bearer tokens (401 until refreshed
 rotating refresh tokens (``POST /oauth/v2/refresh``), the code exchange
 (``POST /oauth/v2/token``), ``item_stocks`` (absolute quantity), customer metadata and
 discounts, with ``Idempotency-Key`` replays. Error bodies are ``{"message": ...}``.
+
+Concurrency probe: give one or more fakes a shared :class:`Gate` and every ``/v3`` request is
+held open until the gate opens, counted in flight per fake (per merchant token) and across
+the gate (per app) — Clover caps both (5 per token, 10 per app).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +77,42 @@ def corpus_items(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+class Gate:
+    """Holds requests open until :meth:`open`; counts those held (create it inside the loop)."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self.in_flight = 0
+        self.peak = 0
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        """Wait (no timing: woken by each arrival/departure) until ``predicate()`` holds."""
+        async with self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def hold(self, fake: FakeClover) -> None:
+        async with self._changed:
+            self.in_flight += 1
+            fake.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            fake.peak_in_flight = max(fake.peak_in_flight, fake.in_flight)
+            self._changed.notify_all()
+        try:
+            await self._open.wait()
+        finally:
+            async with self._changed:
+                self.in_flight -= 1
+                fake.in_flight -= 1
+                self._changed.notify_all()
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
 @dataclass
 class FakeClover:
     merchant_id: str = MERCHANT
@@ -91,6 +133,9 @@ class FakeClover:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     used_refresh_tokens: set[str] = field(default_factory=set)
     replays: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    gate: Gate | None = None  # holds /v3 requests open (a concurrency probe)
+    in_flight: int = 0  # /v3 requests being held by the gate now
+    peak_in_flight: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -136,15 +181,27 @@ class FakeClover:
             routes=[
                 Route("/oauth/v2/token", self.token, methods=["POST"]),
                 Route("/oauth/v2/refresh", self.refresh, methods=["POST"]),
-                Route("/v3/merchants/{mid}", self.merchant, methods=["GET"]),
-                Route("/v3/merchants/{mid}/{res}", self.collection, methods=["GET", "POST"]),
+                Route("/v3/merchants/{mid}", self._held(self.merchant), methods=["GET"]),
+                Route(
+                    "/v3/merchants/{mid}/{res}",
+                    self._held(self.collection),
+                    methods=["GET", "POST"],
+                ),
                 Route(
                     "/v3/merchants/{mid}/{res}/{oid}",
-                    self.one,
+                    self._held(self.one),
                     methods=["GET", "POST", "DELETE"],
                 ),
             ]
         )
+
+    def _held(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            if self.gate is not None:
+                await self.gate.hold(self)
+            return await handler(request)
+
+        return endpoint
 
     async def token(self, request: Request) -> Response:
         body = await request.json()

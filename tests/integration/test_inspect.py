@@ -27,6 +27,27 @@ CASES = [  # platform, --topic or --resource, file, a canonical kind it must yie
         "customer",
     ),
     ("square", ["--topic", "order.updated"], "square/webhook__order_updated_event.json", None),
+    # payments / tenders are records of their own
+    (
+        "square",
+        ["--topic", "payment.created"],
+        "square/webhook__payment_created_event.json",
+        "payment",
+    ),
+    ("square", ["--resource", "payments"], "square/api__get_payment_response.json", "payment"),
+    ("shopify", ["--resource", "transactions"], "shopify/rest__transaction.json", "payment"),
+    (
+        "shopify",
+        ["--resource", "tender_transactions"],
+        "shopify/rest__tender_transactions.json",
+        "payment",
+    ),
+    (
+        "clover",
+        ["--resource", "payments"],
+        "clover/remotepay__payment_preauth_swiped__windows_sample_messages.json",
+        "payment",
+    ),
     ("clover", ["--topic", "notification"], "clover/webhook__notification_orders__docs.json", None),
     (
         "lightspeed-x",
@@ -76,3 +97,13 @@ def test_a_payload_of_the_wrong_shape_is_named(cli: CliRunner, tmp_path: Path) -
         app, ["inspect", "--platform", "shopify", "--topic", "orders/create", str(bad)]
     )
     assert result.exit_code == 1 and str(bad) in result.output
+
+
+def test_currency_is_stated_for_payloads_that_name_none(cli: CliRunner) -> None:
+    file = FIXTURES / "lightspeed_x/webhook__sale_update__docs_example.json"
+    args = ["inspect", "--platform", "lightspeed-x", "--topic", "sale.update"]
+    result = cli.invoke(app, [*args, "--currency", "nzd", str(file)])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)["records"]
+    assert {r["currency"] for r in records if "currency" in r} == {"NZD"}
+    assert "payment" in {r["kind"] for r in records}

@@ -50,7 +50,9 @@ def fake() -> FakeRSeries:
 def container(sqlite_url: str, tmp_path: Path, fake: FakeRSeries) -> Iterator[Container]:
     transport = httpx.ASGITransport(app=fake.app)
     connector = make_connector(APP)
-    connector.oauth = FakeOAuth(APP, transport)
+    # the app's default currency is what a new connection is installed with (R-Series objects
+    # name none); its deliveries are normalized with the connection's configured currency
+    connector.oauth = FakeOAuth({**APP, "currency": "CAD"}, transport)
     connector.api = lambda ctx: LightspeedRApi(
         ctx, app=APP, transport=transport, oauth_transport=transport
     )
@@ -83,6 +85,7 @@ def test_install_backfill_reconcile_and_purchase_order(
         )
     )
     assert conn.config["account_id"] and conn.secret_count == 0  # no webhooks to sign
+    assert conn.config["currency"] == "CAD"
 
     counts = run(container.backfill.run(conn.id, since=None))
     assert sum(counts.values()) > 5

@@ -84,6 +84,7 @@ def test_install_backfill_webhook_and_purchase_order(
         )
     )
     assert conn.config["domain_prefix"] == "acme"
+    assert conn.config["currency"] == "NZD"  # the app's default, for objects that name none
 
     counts = run(container.backfill.run(conn.id, since=None))
     assert sum(counts.values()) > 5

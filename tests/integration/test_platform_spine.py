@@ -140,7 +140,7 @@ class ToyConnector:
         doc = json.loads(raw_body)
         return VerifiedDelivery(event_id=f"{doc['id']}:{doc.get('version')}", topic=doc["topic"])
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
+    def normalize(self, delivery: RawDelivery, config: Any = None) -> NormalizedBatch:
         doc = json.loads(delivery.body)
         if delivery.topic == "products.named":  # a doorbell: ids only
             return NormalizedBatch(fetches=(Fetch(resource="products", ids=tuple(doc["ids"])),))

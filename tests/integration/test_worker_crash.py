@@ -17,6 +17,7 @@ from tests.helpers import REFERENCE_SALE_BYTES, make_container, pump, run, signe
 from tillwise.bootstrap import register_consumers
 from tillwise.ports.inbox import RawDelivery
 from tillwise.store.tables import daily_sales, events, processed_messages, transactions
+from tillwise.workflows.registry import default_workflows
 
 
 @pytest.mark.parametrize("when", ["after", "before"])
@@ -75,7 +76,9 @@ def test_killed_worker_event_is_handled_again_exactly_once(
             assert count(events) == 1
             [row] = c.execute(select(daily_sales)).mappings().all()
             assert row["sales_count"] == 1 and row["sales_amount"] == 4987
-            assert count(processed_messages) == 2  # normalizer + reporting, once each
+            # the normalizer and every workflow that takes a sale, each exactly once
+            takers = [w for w in default_workflows() if "sale.completed" in w.subscribes_to]
+            assert count(processed_messages) == 1 + len(takers)
         assert run(container.bus.pending("deliveries", "normalizer")) == 0
     finally:
         run(container.close())

@@ -46,6 +46,9 @@ def connections_add(
         False, "--secret-stdin", help="read the webhook signing secret from standard input"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the connection as JSON"),
+    config: list[str] = typer.Option(
+        [], "--config", help="non-secret config KEY=VALUE, e.g. currency=NZD; repeat"
+    ),
 ) -> None:
     """Add a POS connection; prints its id (and the webhook path to give the POS)."""
     if not secret_stdin:
@@ -57,6 +60,11 @@ def connections_add(
         if platform not in c.connectors:
             fail(f"unknown platform {platform!r}; known: {', '.join(sorted(c.connectors))}")
         conn = c.connections.create(platform, name, [secret], actor="cli")
+        if config:
+            try:
+                conn = c.connections.configure(conn.id, _key_values(config), actor="cli")
+            except ValueError as exc:
+                fail(str(exc))
     if as_json:
         print_json(
             {
@@ -68,6 +76,33 @@ def connections_add(
         )
     else:
         console.print(f"connection [bold]{conn.id}[/] → POST /webhooks/{conn.platform}/{conn.id}")
+
+
+def _key_values(pairs: list[str]) -> dict[str, str | None]:
+    """``KEY=VALUE`` pairs; ``KEY=`` (empty) removes the key."""
+    out: dict[str, str | None] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"{pair!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip() or None
+    return out
+
+
+@connections_app.command("configure")
+def connections_configure(
+    connection: str = typer.Argument(..., help="the connection id"),
+    pairs: list[str] = typer.Argument(..., help="KEY=VALUE (KEY= removes it), e.g. currency=NZD"),
+) -> None:
+    """Set a connection's non-secret config, e.g. the ``currency`` its payloads are in when
+    they name none (Lightspeed X-Series and R-Series). Replay its dead letters afterwards."""
+    changes = _key_values(pairs)
+    with open_container() as c:
+        try:
+            conn = c.connections.configure(connection, changes, actor="cli")
+        except (LookupError, ValueError) as exc:
+            fail(str(exc))
+    print_json({"id": conn.id, "platform": conn.platform, "config": conn.config})
 
 
 @connections_app.command("list")
@@ -195,11 +230,9 @@ def replay(
     Upserts never move records backwards and events are stored once, so replaying is safe."""
     from rich.progress import Progress
 
-    from tillwise.pipeline.dispatch import Normalizer
-
     with open_container() as c:
         ids = c.inbox.ids(connection_id=connection, since=since)  # type: ignore[attr-defined]
-        normalizer = Normalizer(c.uow, c.inbox, c.connectors)
+        normalizer = c.normalizer()
         failures = 0
         with Progress(console=console) as progress:
             task = progress.add_task("replaying inbox", total=len(ids))

@@ -71,11 +71,18 @@ def inspect(
     resource: str | None = typer.Option(
         None, "--resource", help="an API object instead of a webhook (e.g. orders)"
     ),
+    currency: str | None = typer.Option(
+        None,
+        "--currency",
+        help="the connection's currency, for payloads that name none (Lightspeed X/R...); "
+        "default: the platform app's TILLWISE_<PLATFORM>_CURRENCY, else USD",
+    ),
 ) -> None:
     """Print the canonical objects a payload becomes, as JSON (nothing is stored)."""
     from tillwise.connectors.registry import default_connectors
 
-    connectors = default_connectors(load_settings().platform_app)
+    settings = load_settings()
+    connectors = default_connectors(settings.platform_app)
     connector = connectors.get(platform)
     if connector is None:
         fail(f"unknown platform {platform!r}; known: {', '.join(sorted(connectors))}")
@@ -91,8 +98,11 @@ def inspect(
         received_at=datetime.now(UTC),
         headers={"content-type": _content_type(file)},
     )
+    # as if from a connection configured with this currency (stated in every Money printed)
+    app_currency = settings.platform_app(platform).get("currency")
+    config = {"currency": (currency or app_currency or "USD").upper()}
     try:
-        batch = connector.normalize(delivery)
+        batch = connector.normalize(delivery, config)
     except ConnectorError as exc:
         where = f" at {exc.field}" if exc.field else ""
         fail(f"{file}: {exc.detail}{where}")

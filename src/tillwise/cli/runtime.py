@@ -184,6 +184,49 @@ def simulate(
     console.print(f"sent: {counts}")
 
 
+async def _plan_demo_stores(container: Container) -> None:
+    """The nightly replenishment batch, once, for every store the replay filled (the
+    pipeline drained first so the plan sees every sale)."""
+    from rich.progress import Progress
+
+    from tillwise.workflows.replenishment.planner import plan_stores
+
+    await _drained(container)
+    stores = await asyncio.to_thread(plan_stores, container.uow)
+    planner = container.planner()
+    proposed = 0
+    with Progress(console=console) as progress:
+        task = progress.add_task("replenishment plan", total=len(stores))
+        for conn, loc, _tz in stores:
+            progress.update(task, description=f"planning {loc}")
+            try:
+                result, _new = await asyncio.to_thread(planner.run, conn, loc)
+                proposed += len(result.proposals)
+            except Exception as exc:  # one store's failure does not stop the demo
+                console.print(f"[red]plan of {loc} failed: {exc}[/]")
+            progress.advance(task)
+    await container.approvals.route_new()
+    console.print(
+        f"replenishment: {proposed} proposals for {len(stores)} stores — approve them on the "
+        "dashboard; the simulator delivers after each vendor's lead time"
+    )
+
+
+async def _drained(container: Container, *, timeout: float = 120.0) -> None:
+    """Wait until the pipeline has handled what the replay sent (or ``timeout`` passes)."""
+    from tillwise.pipeline.dispatch import spine_consumers
+    from tillwise.workflows.registry import default_workflows
+
+    consumers = spine_consumers(default_workflows())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        pending = [await container.bus.pending(t, c) for t, c in consumers]
+        if not any(pending):
+            return
+        await asyncio.sleep(0.5)
+
+
 def demo(
     port: int = typer.Option(8000, help="dashboard and API port"),
     speed: float = typer.Option(
@@ -191,12 +234,16 @@ def demo(
     ),
     limit: int | None = typer.Option(None, help="stop the replay after this many events"),
     keep_serving: bool = typer.Option(True, help="keep the server up after the replay"),
+    plan: bool = typer.Option(
+        True, help="after the replay, run each store's replenishment plan (proposed orders)"
+    ),
 ) -> None:
     """Migrate the SQLite database, start the server and replay a real data set into it."""
     from tillwise.connectors.simulator import SimulatorError, SimulatorPos
     from tillwise.connectors.simulator import simulate as run_simulation
 
-    settings = load_settings().model_copy(update={"port": port})
+    # the demo plans once the replay is in (below), not at a real-time night mid-replay
+    settings = load_settings().model_copy(update={"port": port, "replenish_hour": -1})
     _migrate(settings)
     container = build_container(settings)
     base = f"http://{settings.host}:{port}"
@@ -226,6 +273,10 @@ def demo(
         container.modes.set_mode(
             "stock_counts", "*", "draft", actor="cli:demo", reason="demo: corrections need approval"
         )
+    if not container.modes.modes("replenishment"):  # purchase orders wait for a person
+        container.modes.set_mode(
+            "replenishment", "*", "draft", actor="cli:demo", reason="demo: orders need approval"
+        )
     pos = SimulatorPos(base, conn.id, secret)
     app = app_with_pipeline(container, max(settings.embedded_workers, 1), pos=pos)
     server = uvicorn.Server(
@@ -250,6 +301,8 @@ def demo(
         console.print(f"API docs: {base}/docs   (API tokens: `tillwise tokens create`)")
         # The simulated POS lives in this process: its API is mounted at /simulator, so an
         # approved stock adjustment is written back to the stock the replay is selling from.
+        stop_deliveries = asyncio.Event()
+        deliveries = asyncio.create_task(pos.run_deliveries(stop_deliveries))
         try:
             counts = await run_simulation(
                 base, conn.id, secret, pos=pos, speed=speed or None, limit=limit, progress=True
@@ -257,12 +310,18 @@ def demo(
             console.print(f"sent: {counts}")
         except SimulatorError as exc:
             console.print(f"[red]simulator stopped: {exc}[/]")
-        if keep_serving:
-            console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)
-            await serving
-        else:
-            server.should_exit = True
-            await serving
+        if plan:
+            await _plan_demo_stores(container)
+        try:
+            if keep_serving:
+                console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)
+                await serving
+            else:
+                server.should_exit = True
+                await serving
+        finally:
+            stop_deliveries.set()
+            await deliveries
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run())

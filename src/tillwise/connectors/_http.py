@@ -11,6 +11,10 @@ What it does for every platform, so no connector writes its own:
   and ``throttleStatus``, Lightspeed R's ``X-LS-API-Bucket-Level``, Clover's token vs app
   limit headers); after each response it learns from the headers and may ask for a wait.
   Limiters are keyed (per merchant/token vs per app) so one busy merchant does not slow all.
+* **Concurrency caps** through a :class:`ConcurrencyLimiter`, keyed like the rate limiter:
+  at most N requests in flight per key (a merchant's token) and M across all keys (the app),
+  held only while a request is on the wire (not while it backs off). Clover publishes such
+  caps; platforms that publish none pass no limiter.
 * **Auth refresh**: on a 401 it calls ``refresh_auth`` once (rotating refresh tokens are
   persisted by the caller atomically) and repeats the request.
 * **Idempotency keys on writes**: ``idempotency_key=`` puts the key in the platform's header
@@ -28,7 +32,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -39,6 +46,7 @@ import httpx
 from tillwise.ports.platform import ConnectionContext, Credentials
 
 T = TypeVar("T")
+C = TypeVar("C")
 USER_AGENT = "tillwise/1 (+https://github.com/tillwise)"
 
 
@@ -116,6 +124,79 @@ class RateLimiter(Protocol):
         ...
 
 
+class _Slots:
+    """One event loop's semaphores (asyncio primitives belong to the loop that uses them)."""
+
+    def __init__(self, per_key: int | None, total: int | None) -> None:
+        self.per_key = per_key
+        self.keys: dict[str, asyncio.Semaphore] = {}
+        self.app = asyncio.Semaphore(total) if total is not None else None
+        self.in_flight: Counter[str] = Counter()
+        self.waiting: Counter[str] = Counter()
+
+    def semaphores(self, key: str) -> list[asyncio.Semaphore]:
+        out: list[asyncio.Semaphore] = []
+        if self.per_key is not None:
+            out.append(self.keys.setdefault(key, asyncio.Semaphore(self.per_key)))
+        if self.app is not None:
+            out.append(self.app)  # taken after the key's, so a busy key holds no app slot idle
+        return out
+
+
+class ConcurrencyLimiter:
+    """At most ``per_key`` requests in flight per key (a merchant's token) and ``total`` across
+    every key (the app); None: no cap. Share one per app, like its :class:`RateLimiter`."""
+
+    def __init__(self, *, per_key: int | None = None, total: int | None = None) -> None:
+        for name, value in (("per_key", per_key), ("total", total)):
+            if value is not None and value < 1:
+                raise ValueError(f"a concurrency cap ({name}) must be at least 1, not {value}")
+        self.per_key, self.total = per_key, total
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _slots(self) -> _Slots:
+        loop = asyncio.get_running_loop()
+        slots = self._loops.get(loop)
+        if slots is None:
+            slots = self._loops[loop] = _Slots(self.per_key, self.total)
+        return slots
+
+    def in_flight(self, key: str | None = None) -> int:
+        """Requests holding a slot now: for ``key``, or in all (this event loop)."""
+        counts = self._slots().in_flight
+        return counts[key] if key is not None else sum(counts.values())
+
+    def waiting(self, key: str | None = None) -> int:
+        """Requests queued for a slot now: for ``key``, or in all (this event loop)."""
+        counts = self._slots().waiting
+        return counts[key] if key is not None else sum(counts.values())
+
+    @asynccontextmanager
+    async def slot(self, key: str) -> AsyncIterator[None]:
+        slots = self._slots()
+        held: list[asyncio.Semaphore] = []
+        slots.waiting[key] += 1
+        try:
+            for semaphore in slots.semaphores(key):
+                await semaphore.acquire()
+                held.append(semaphore)
+        except BaseException:
+            for semaphore in reversed(held):
+                semaphore.release()
+            raise
+        finally:
+            slots.waiting[key] -= 1
+        slots.in_flight[key] += 1
+        try:
+            yield
+        finally:
+            slots.in_flight[key] -= 1
+            for semaphore in reversed(held):
+                semaphore.release()
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 5
@@ -133,7 +214,8 @@ class ApiClient:
     auth: Callable[[], Awaitable[Mapping[str, str]]] | None = None  # current auth headers
     refresh_auth: Callable[[], Awaitable[None]] | None = None  # on 401: refresh, once
     limiter: RateLimiter | None = None
-    limit_key: str = ""
+    limit_key: str = ""  # the key of both the rate limiter and the concurrency caps
+    concurrency: ConcurrencyLimiter | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     transport: httpx.AsyncBaseTransport | None = None
     wall_clock: Callable[[], float] = time.time  # for Retry-After HTTP dates
@@ -190,7 +272,7 @@ class ApiClient:
                 await self.limiter.before(self.limit_key)
             auth = dict(await self.auth()) if self.auth is not None else {}
             try:
-                resp = await self._http().request(
+                resp = await self._send(
                     method,
                     url,
                     params=params,
@@ -233,6 +315,13 @@ class ApiClient:
                 )
             await self.sleep(wait)
 
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP exchange, inside a concurrency slot when the platform caps them."""
+        if self.concurrency is None:
+            return await self._http().request(method, url, **kwargs)
+        async with self.concurrency.slot(self.limit_key):
+            return await self._http().request(method, url, **kwargs)
+
     async def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
         return (await self.request("GET", url, params=params)).json()
 
@@ -268,6 +357,44 @@ def link_next(link_header: str | None) -> str | None:
         if any(p.strip().replace(" ", "") in ('rel="next"', "rel=next") for p in section[1:]):
             return url[1:-1]
     return None
+
+
+Refresh = Callable[[ConnectionContext], Awaitable[Credentials]]
+"""Exchanges a connection's refresh token for new credentials (for :class:`TokenAuth`)."""
+
+
+class Refresher(Protocol):
+    """A platform's OAuth, as far as refreshing a connection's token goes."""
+
+    async def refresh(self, ctx: ConnectionContext, *, transport: Any = None) -> Credentials: ...
+
+
+def connection_client(
+    ctx: ConnectionContext,
+    make_client: Callable[..., C],
+    make_oauth: Callable[[dict[str, str]], Refresher],
+    *,
+    app: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **options: Any,
+) -> C:
+    """A connection's platform client, refreshing its token through the platform's OAuth when
+    it has a refresh token. ``app`` (the app's settings) fills ``ctx.app`` when that is empty;
+    ``transport`` serves the API and the refresh calls alike (the local fakes in tests);
+    ``options`` given as None are left to the client's defaults."""
+    settings = dict(app if app is not None else ctx.app)
+    if app is not None and not ctx.app:
+        ctx = replace(ctx, app=settings)
+    oauth = make_oauth(settings)
+    refresh: Refresh | None = None
+    if ctx.credentials.refresh_token:
+
+        async def refresh_token(c: ConnectionContext) -> Credentials:
+            return await oauth.refresh(c, transport=transport)
+
+        refresh = refresh_token
+    given = {name: value for name, value in options.items() if value is not None}
+    return make_client(ctx, refresh=refresh, transport=transport, **given)
 
 
 class TokenAuth:

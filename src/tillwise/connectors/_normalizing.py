@@ -4,9 +4,33 @@ events, and the objects it only names (to fetch). One builder for every platform
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from tillwise.domain.events import Envelope
 from tillwise.domain.normalized import CanonicalRecord, Fetch, NormalizedBatch
+from tillwise.domain.sales import Payment
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def payment_summary(p: Payment) -> dict[str, Any]:
+    """A ``payment.updated`` event's data, the same for every platform."""
+    return {
+        "kind": p.kind,
+        "id": p.id,
+        "external_id": p.external_id,
+        "transaction_external_id": p.transaction_external_id,
+        "location_external_id": p.location_external_id,
+        "occurred_at": _iso(p.occurred_at),
+        "status": p.status.value,
+        "payment_kind": p.payment_kind.value,
+        "tender_type": p.tender_type.value,
+        "currency": p.currency,
+        "amount": p.amount.amount,
+    }
 
 
 @dataclass

@@ -340,7 +340,14 @@ class WithPurchaseOrderDocuments:
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
     ) -> WriteResult:
-        return await self._for(proposal).apply(target, proposal, idempotency_key=idempotency_key)
+        chosen = self._for(proposal)
+        try:
+            return await chosen.apply(target, proposal, idempotency_key=idempotency_key)
+        except NotSupported:
+            # a generic POS that serves no purchase-order route: the order becomes a document
+            if chosen is self.documents or proposal.kind != PURCHASE_ORDER:
+                raise
+            return await self.documents.apply(target, proposal, idempotency_key=idempotency_key)
 
     async def revert(
         self, target: WriteTarget, proposal: Proposal, applied: WriteResult, *, idempotency_key: str
@@ -351,7 +358,6 @@ class WithPurchaseOrderDocuments:
 
 
 def with_documents(primary: WriteBack | None, documents: PurchaseOrderDocuments) -> WriteBack:
-    """``primary`` itself when it writes purchase orders natively, else with the fallback."""
-    if primary is not None and PURCHASE_ORDER in primary.kinds:
-        return primary
+    """``primary`` with purchase orders as documents where it writes none, or where it says
+    this POS cannot take them (:class:`NotSupported`: a generic POS without the route)."""
     return WithPurchaseOrderDocuments(primary, documents)

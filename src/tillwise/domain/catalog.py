@@ -1,8 +1,15 @@
-"""Products, variants (the sellable SKU), vendors; GTIN validation and normalization."""
+"""Products, variants (the sellable SKU), vendors and their supply terms; GTIN validation and
+normalization.
+
+Supply terms have one home each: what a vendor asks of every order (lead time, minimum order
+value) on the :class:`Vendor`; what it asks per SKU (unit cost, case pack, minimum order
+quantity) on the vendor's :class:`VendorItem` list; a store's shelf limit per SKU on the
+:class:`~tillwise.domain.inventory.InventoryLevel` (``max_stock``).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import InvalidGtin
 from .ids import SourceRecord
@@ -55,8 +62,26 @@ class Product(SourceRecord):
     variants: tuple[Variant, ...] = ()
 
 
+class VendorItem(BaseModel):
+    """What one vendor asks for one SKU: its cost, the pack it ships in, its minimum quantity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str = Field(min_length=1, max_length=128)
+    unit_cost: Money | None = None
+    case_pack: int = Field(default=1, ge=1)  # order in multiples of this many units
+    moq: int = Field(default=0, ge=0)  # minimum order quantity in units (0: none)
+    vendor_sku: str | None = None  # the vendor's own code, when it differs
+
+
 class Vendor(SourceRecord):
     kind: str = "vendor"
     name: str
     email: str | None = None
     lead_time_days: int | None = Field(default=None, ge=0)
+    # (omitted from the serialized record while unset: records from before them read the same)
+    min_order_value: Money | None = Field(default=None, exclude_if=lambda v: v is None)
+    items: tuple[VendorItem, ...] = Field(default=(), exclude_if=lambda v: not v)
+
+    def item(self, sku: str) -> VendorItem | None:
+        return next((i for i in self.items if i.sku == sku), None)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class EventType(StrEnum):
     SALE_COMPLETED = "sale.completed"
     REFUND_CREATED = "refund.created"
+    PAYMENT_UPDATED = "payment.updated"  # a payment was seen, or its status changed
     INVENTORY_UPDATED = "inventory.updated"
     INVENTORY_COUNTED = "inventory.counted"  # a physical count at a store (no record changes)
     CUSTOMER_CREATED = "customer.created"
@@ -24,6 +25,8 @@ class EventType(StrEnum):
     PRODUCT_CREATED = "product.created"
     PRODUCT_UPDATED = "product.updated"
     LOCATION_UPDATED = "location.updated"
+    VENDOR_UPDATED = "vendor.updated"  # a vendor and its supply terms
+    PURCHASE_ORDER_UPDATED = "purchase_order.updated"  # a PO's status (open, received, ...)
 
 
 class Envelope(BaseModel):

@@ -6,6 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from pydantic import Field
+
 from .ids import SourceRecord
 
 
@@ -18,6 +20,8 @@ class InventoryLevel(SourceRecord):
     on_hand: Decimal
     available: Decimal | None = None
     as_of: datetime
+    # the store's shelf limit for the SKU, when the POS has one (omitted while unset)
+    max_stock: Decimal | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MovementReason(StrEnum):

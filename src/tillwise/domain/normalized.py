@@ -10,7 +10,7 @@ from .events import Envelope
 from .inventory import InventoryLevel, InventoryMovement
 from .locations import Location
 from .purchasing import PurchaseOrder
-from .sales import Refund, Transaction
+from .sales import Payment, Refund, Transaction
 from .staff import Employee, Shift
 
 CanonicalRecord = (
@@ -21,6 +21,7 @@ CanonicalRecord = (
     | Customer
     | Transaction
     | Refund
+    | Payment
     | InventoryLevel
     | InventoryMovement
     | PurchaseOrder

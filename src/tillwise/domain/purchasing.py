@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .ids import SourceRecord
 from .money import Money
@@ -37,3 +37,5 @@ class PurchaseOrder(SourceRecord):
     currency: str
     lines: tuple[PurchaseOrderLine, ...] = ()
     expected_on: date | None = None
+    # what it was ordered under (the proposal id, when Tillwise's); omitted while unset
+    reference: str | None = Field(default=None, exclude_if=lambda v: v is None)

@@ -1,4 +1,5 @@
-"""Sales: transactions with lines, discounts, taxes and tenders; refunds; reconciliation issues.
+"""Sales: transactions with lines, discounts, taxes and tenders; refunds; payments; reconciliation
+issues.
 
 POS data is kept as sent. Where the reported figures disagree with each other (e.g. a total that
 is not the sum of the lines), a :class:`ReconciliationIssue` is recorded beside the data; the
@@ -11,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .ids import SourceRecord
 from .money import Money, sum_money
@@ -156,3 +157,67 @@ class Refund(SourceRecord):
     total: Money  # positive amount given back
     reason: str | None = None
     issues: tuple[ReconciliationIssue, ...] = ()
+
+
+class PaymentStatus(StrEnum):
+    """Where a payment stands at its processor (the platform's own word is mapped onto these)."""
+
+    PENDING = "pending"  # started, not yet authorized (or awaiting the processor)
+    AUTHORIZED = "authorized"  # funds held, not captured
+    CAPTURED = "captured"  # a held authorization taken
+    COMPLETED = "completed"  # money moved (a sale paid, or a refund given)
+    FAILED = "failed"  # declined or errored: no money moved
+    VOIDED = "voided"  # an authorization cancelled before capture
+    REFUNDED = "refunded"  # completed, then (wholly) given back
+
+
+class PaymentKind(StrEnum):
+    SALE = "sale"  # money in (an authorization, capture or sale)
+    REFUND = "refund"  # money out, back to the buyer
+
+
+class EntryMethod(StrEnum):
+    """How a card (or wallet) reached the terminal; ``online`` = card not present."""
+
+    KEYED = "keyed"
+    SWIPED = "swiped"
+    DIPPED = "dipped"  # EMV chip
+    TAPPED = "tapped"  # contactless
+    ONLINE = "online"
+
+
+class Payment(SourceRecord):
+    """One payment or tender attempt as the POS reports it, of its own (Square ``Payment``,
+    Shopify order transaction / tender transaction, Clover payment, a Lightspeed sale payment).
+
+    ``amount`` is the total this payment moved, tip included (positive; a refund's amount is
+    what went back); ``tip`` is the tip part of it and ``processing_fee`` what the processor
+    kept, when the platform says. Never card data: at most the brand, last 4 digits and the
+    processor's fingerprint."""
+
+    kind: str = "payment"
+    transaction_external_id: str | None = None  # the order/sale it pays, when known
+    parent_external_id: str | None = None  # the payment it captures, voids or refunds
+    location_external_id: str | None = None
+    employee_external_id: str | None = None
+    device_external_id: str | None = None  # register / terminal / device, when given
+    occurred_at: datetime
+    status: PaymentStatus
+    payment_kind: PaymentKind = PaymentKind.SALE
+    currency: str
+    amount: Money
+    tip: Money | None = None
+    processing_fee: Money | None = None
+    tender_type: TenderType = TenderType.OTHER
+    card_brand: str | None = None
+    card_last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+    card_fingerprint: str | None = None
+    entry_method: EntryMethod | None = None
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> Payment:
+        for name in ("amount", "tip", "processing_fee"):
+            money = getattr(self, name)
+            if money is not None and money.currency != self.currency:
+                raise ValueError(f"{name} is in {money.currency}, the payment in {self.currency}")
+        return self

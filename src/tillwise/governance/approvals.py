@@ -8,7 +8,8 @@ Life of a proposal (``proposals.status``)::
              ├─► pending ─approve×n─► approved ─write─► applied ─revert─► reverted
              │       ├─reject─► rejected                   └─► failed (the POS refused)
              │       └─expire─► expired
-             └─► approved (mode auto, within its limit and rules) ─write─► applied
+             ├─► approved (mode auto, within its limit and rules) ─write─► applied
+             └─► merged               (a merge request: its lines went into an open draft)
 
 * Workflows store proposals as ``new`` in their own transaction; :meth:`Approvals.route_new`
   routes them (right after, and in a sweep that also covers a crash in between).
@@ -16,6 +17,12 @@ Life of a proposal (``proposals.status``)::
   and must not be whoever proposed it; a threshold may demand a senior approver (regional
   manager or admin) and/or two different approvers. Editing (then approving) replaces the
   payload, starts the approvals afresh, and counts as an override for the guardrail.
+* A workflow that wants to add to a draft still open (``new`` or ``pending``) stores a *merge
+  request*: a proposal of the same kind and store with ``inputs.merge_into`` = the draft's id.
+  Routing folds it into the draft (payload lines by SKU, value, explanation; a pending draft's
+  approvals start afresh, its approval rules are re-evaluated for the new value) and marks the
+  request ``merged``, audited as ``proposal.merged``. A draft already decided never changes:
+  the request is then ``discarded`` with the reason (the next plan proposes afresh).
 * ``approved`` is committed before the write, and the write carries an idempotency key derived
   from the proposal id, so a crash or retry never writes twice; a transient failure leaves the
   proposal ``approved`` for the sweep to retry, a refusal marks it ``failed``.
@@ -29,10 +36,12 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
@@ -61,15 +70,19 @@ log = logging.getLogger(__name__)
 
 NEW, DISCARDED, SHADOWED, PENDING = "new", "discarded", "shadow", "pending"
 APPROVED, APPLIED, FAILED = "approved", "applied", "failed"
-REJECTED, EXPIRED, REVERTED = "rejected", "expired", "reverted"
+REJECTED, EXPIRED, REVERTED, MERGED = "rejected", "expired", "reverted", "merged"
 STATUSES: tuple[str, ...] = (NEW, DISCARDED, SHADOWED, PENDING, APPROVED, APPLIED, FAILED)
-STATUSES += (REJECTED, EXPIRED, REVERTED)
+STATUSES += (REJECTED, EXPIRED, REVERTED, MERGED)
+MERGE_INTO = "merge_into"  # inputs key of a merge request: the id of the draft to merge into
 SENIOR = "regional_manager"
 
 # What an approver may change before approving, per kind: payload field → type and bounds.
+# ``lines.*.quantity`` names a purchase-order line by SKU (``lines.85123A.quantity``): whole
+# units, 0 drops the line (an order keeps at least one); the order's value follows.
+LINE_QUANTITY = "lines.*.quantity"
 EDITABLE: dict[str, dict[str, tuple[type, int, int]]] = {
     "stock_adjustment": {"delta": (int, -1_000_000, 1_000_000)},
-    "draft_purchase_order": {},
+    "draft_purchase_order": {LINE_QUANTITY: (int, 0, 1_000_000)},
 }
 
 
@@ -256,7 +269,11 @@ class Approvals:
                 row = self._lock(db, pid)
                 if row.status != NEW:
                     continue
-                record = self._route(db, row)
+                target = _record(row).proposal.inputs.get(MERGE_INTO)
+                if isinstance(target, str) and target:
+                    record = self._merge(db, row, target)
+                else:
+                    record = self._route(db, row)
                 routed += 1
             if record.status == APPROVED:
                 await self._write(record)
@@ -310,6 +327,97 @@ class Approvals:
             outputs=routed.trail(),
         )
         return routed
+
+    def _merge(self, db: Connection, row: Row[Any], target_id: str) -> ProposalRecord:
+        """Fold a merge request into the open draft it names (see the module docstring)."""
+        request = _record(row)
+        asked = request.proposal
+        now = self._clock.now()
+        actor = asked.proposed_by or f"workflow:{asked.workflow}"
+        target_row = db.execute(
+            select(proposals).where(proposals.c.id == target_id).with_for_update()
+        ).first()
+        refusal = None
+        if target_row is None:
+            refusal = f"the draft {target_id} it would merge into does not exist"
+        elif target_row.kind != asked.kind or target_row.store != request.store:
+            refusal = f"the draft {target_id} is another kind or store"
+        elif target_row.status not in (NEW, PENDING):
+            refusal = f"the draft {target_id} is already {target_row.status}; it never changes"
+        elif target_row.expires_at is not None and now >= _aware(target_row.expires_at):
+            refusal = f"the draft {target_id} has expired"
+        if refusal is not None or target_row is None:
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == asked.id)
+                .values(status=DISCARDED, reason=refusal, updated_at=now, decided_at=now)
+            )
+            after = _record(self._lock(db, asked.id))
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="proposal.discarded",
+                store=after.store,
+                inputs={"proposal": asked.model_dump(mode="json"), MERGE_INTO: target_id},
+                outputs=after.trail(),
+            )
+            return after
+        target = _record(target_row)
+        before = target.proposal
+        payload = merged_payload(before.payload, asked.payload)
+        value = order_value(payload) or asked.value or before.value
+        merged_ids = [*before.inputs.get("merged", []), asked.id]
+        proposal = before.model_copy(
+            update={
+                "payload": payload,
+                "value": value,
+                "summary": asked.summary,
+                "explanation": asked.explanation,
+                "new_vendor": before.new_vendor or asked.new_vendor,
+                "inputs": {**asked.inputs, "merged": merged_ids, MERGE_INTO: None},
+            }
+        )
+        values: dict[str, Any] = {
+            "data": proposal.model_dump(mode="json"),
+            "value_amount": None if value is None else value.amount,
+            "value_currency": None if value is None else value.currency,
+            "updated_at": now,
+        }
+        if target.status == PENDING:  # what was approved so far was something else
+            rule = self._modes.rule_for(proposal.kind, target.store)
+            needs_senior = exceeds(value, rule.regional_above) or (
+                proposal.new_vendor and rule.new_vendor_needs_regional
+            )
+            values["required_role"] = SENIOR if needs_senior else None
+            values["required_approvals"] = 2 if exceeds(value, rule.two_approvers_above) else 1
+            values["approvals"] = []
+        db.execute(update(proposals).where(proposals.c.id == target_id).values(**values))
+        db.execute(
+            update(proposals)
+            .where(proposals.c.id == asked.id)
+            .values(
+                status=MERGED,
+                result={"merged_into": target_id},
+                decided_by=actor,
+                decided_at=now,
+                updated_at=now,
+            )
+        )
+        merged = _record(self._lock(db, target_id))
+        self._audit.append_in(
+            db,
+            actor=actor,
+            action="proposal.merged",
+            store=merged.store,
+            inputs={
+                "proposal_id": target_id,
+                "merge_request": asked.id,
+                "before": before.payload,
+                "request": asked.payload,
+            },
+            outputs={"payload": payload, **merged.trail()},
+        )
+        return _record(self._lock(db, asked.id))
 
     @staticmethod
     def _within_auto(value: Money | None, limit: Any, needs_senior: bool) -> bool:
@@ -571,9 +679,11 @@ class Approvals:
     @staticmethod
     def _edited(proposal: Proposal, edits: Mapping[str, Any]) -> Proposal:
         allowed = EDITABLE.get(proposal.kind, {})
-        payload = dict(proposal.payload)
+        payload = copy.deepcopy(dict(proposal.payload))
+        lines_edited = False
         for key, value in edits.items():
-            if key not in allowed:
+            rule_key = _editable_key(key, allowed)
+            if rule_key is None:
                 raise ApprovalError(
                     f"{key!r} cannot be edited on a {proposal.kind}"
                     + (f" (editable: {', '.join(allowed)})" if allowed else ""),
@@ -581,20 +691,55 @@ class Approvals:
                     code="invalid",
                     field=f"edits.{key}",
                 )
-            kind, low, high = allowed[key]
+            kind, low, high = allowed[rule_key]
+            zero_ok = rule_key == LINE_QUANTITY
             if (
                 type(value) is not kind
                 or not isinstance(value, int)
                 or not low <= value <= high
-                or value == 0
+                or (value == 0 and not zero_ok)
             ):
+                what = "a whole number" if zero_ok else f"a non-zero {kind.__name__}"
                 raise ApprovalError(
-                    f"{key} must be a non-zero {kind.__name__} in {low}..{high}",
+                    f"{key} must be {what} in {low}..{high}",
                     status=422,
                     code="invalid",
                     field=f"edits.{key}",
                 )
-            payload[key] = value
+            if rule_key == LINE_QUANTITY:
+                sku = key[len("lines.") : -len(".quantity")]
+                line = next(
+                    (
+                        ln
+                        for ln in payload.get("lines") or []
+                        if isinstance(ln, dict) and ln.get("sku") == sku
+                    ),
+                    None,
+                )
+                if line is None:
+                    raise ApprovalError(
+                        f"the order has no line for SKU {sku!r}",
+                        status=422,
+                        code="invalid",
+                        field=f"edits.{key}",
+                    )
+                line["quantity"] = value
+                lines_edited = True
+            else:
+                payload[key] = value
+        if lines_edited:
+            payload["lines"] = [ln for ln in payload["lines"] if ln.get("quantity") != 0]
+            if not payload["lines"]:
+                raise ApprovalError(
+                    "an order keeps at least one line (reject it instead)",
+                    status=422,
+                    code="invalid",
+                    field="edits",
+                )
+            total = order_value(payload)
+            return proposal.model_copy(
+                update={"payload": payload, "value": total if total is not None else proposal.value}
+            )
         value = proposal.value
         old, new = proposal.payload.get("delta"), payload.get("delta")
         if value is not None and isinstance(old, int) and isinstance(new, int) and old:
@@ -665,6 +810,56 @@ class Approvals:
         if not proposal.location_external_id:
             return None
         return store_key(proposal.connection_id, proposal.location_external_id)
+
+
+def _editable_key(key: str, allowed: Mapping[str, Any]) -> str | None:
+    """The EDITABLE entry ``key`` falls under (exact, or ``lines.<sku>.quantity``)."""
+    if key in allowed:
+        return key
+    if (
+        LINE_QUANTITY in allowed
+        and key.startswith("lines.")
+        and key.endswith(".quantity")
+        and len(key) > len("lines..quantity")
+    ):
+        return LINE_QUANTITY
+    return None
+
+
+def merged_payload(draft: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """A draft's payload with a merge request's folded in: the request's other fields win, and
+    its lines replace the draft's lines of the same SKU; the draft's other lines stay (in
+    order), the request's new SKUs follow."""
+    out = {**copy.deepcopy(dict(draft)), **copy.deepcopy(dict(request))}
+    old, new = draft.get("lines"), request.get("lines")
+    if isinstance(old, list) and isinstance(new, list):
+        by_sku = {ln.get("sku"): ln for ln in new if isinstance(ln, dict)}
+        lines = [copy.deepcopy(by_sku.pop(ln.get("sku"), ln)) for ln in old]
+        lines += [copy.deepcopy(ln) for ln in new if ln.get("sku") in by_sku]
+        out["lines"] = lines
+    return out
+
+
+def order_value(payload: Mapping[str, Any]) -> Money | None:
+    """Σ quantity × unit cost of a purchase-order payload (None: a line has no cost, or the
+    payload is not an order)."""
+    currency, lines = payload.get("currency"), payload.get("lines")
+    if not isinstance(currency, str) or not isinstance(lines, list) or not lines:
+        return None
+    total = Money.zero(currency)
+    for line in lines:
+        cost, quantity = line.get("unit_cost"), line.get("quantity")
+        if cost in (None, "") or not isinstance(quantity, int) or isinstance(quantity, bool):
+            return None
+        try:
+            total = total + Money.from_decimal(Decimal(str(cost)), currency).times(quantity)
+        except (InvalidOperation, ValueError, ArithmeticError):
+            return None
+    return total
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _result(result: WriteResult) -> dict[str, Any]:

@@ -31,8 +31,10 @@ from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.engine import Row
 
+from tillwise.domain.errors import DomainError
+from tillwise.domain.money import exponent
 from tillwise.governance.audit import AuditLog
-from tillwise.governance.secrets import KnownSecrets, SecretBox
+from tillwise.governance.secrets import KnownSecrets, SecretBox, is_sensitive_key
 from tillwise.ports.clock import Clock
 from tillwise.ports.platform import ConnectionContext, Credentials
 from tillwise.store.engine import read_only
@@ -369,6 +371,56 @@ class Connections:
         if self._known is not None:
             self._known.discard(secret)
         return result
+
+    def configure(
+        self, connection_id: str, changes: Mapping[str, Any], *, actor: str
+    ) -> Connection:
+        """Set (or, with ``None``, remove) keys of a connection's non-secret config, e.g. its
+        ``currency``; audited as ``connection.configured`` with the keys and values. A key
+        that names a secret (``api_key``, ``client_secret``, ``access_token``…) is refused:
+        secrets live encrypted in the connection's secrets/credentials, never in its config."""
+        for key in changes:
+            if not isinstance(key, str) or not key.strip():
+                raise InvalidConnection("config keys must be non-empty strings")
+            if is_sensitive_key(key):
+                raise InvalidConnection(
+                    f"config.{key}: a secret cannot be config (it would be stored in clear)"
+                )
+        if "currency" in changes and changes["currency"] is not None:
+            code = str(changes["currency"]).strip().upper()
+            try:
+                exponent(code)
+            except DomainError:
+                raise InvalidConnection(
+                    f"config.currency: {code!r} is not an ISO 4217 currency code"
+                ) from None
+            changes = {**changes, "currency": code}
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._locked_row(db, connection_id)
+            config = dict(row._mapping["config"] or {})
+            for key, value in changes.items():
+                if value is None:
+                    config.pop(key, None)
+                else:
+                    config[key] = value
+            clean = _check_config(config)
+            db.execute(
+                update(connections_table)
+                .where(connections_table.c.id == connection_id)
+                .values(config=clean, updated_at=now)
+            )
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="connection.configured",
+                store=connection_id,
+                inputs={"id": connection_id, "changes": dict(changes)},
+                outputs={"config": clean},
+            )
+            updated = self._locked_row(db, connection_id)
+        self._invalidate(connection_id)
+        return self._public(updated)
 
     def revoke(self, connection_id: str, *, actor: str) -> Connection:
         """Revoke: webhooks for it are refused and its secrets are erased. Idempotent."""

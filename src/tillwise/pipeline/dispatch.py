@@ -53,6 +53,9 @@ class UnknownDelivery(LookupError):
 class Normalizer:
     """Handler for the ``deliveries`` topic.
 
+    Each delivery is normalized with its connection's config (``config_for``: the currency of
+    platforms whose payloads name none...), webhooks and fetched objects alike.
+
     When a delivery only *names* objects (``batch.fetches``: Clover notifications, Square order
     summaries), they are fetched from the platform's API (``api_for``) and stored in the inbox
     as ``resource:<name>`` deliveries — durably, de-duplicated by object version — before the
@@ -66,12 +69,14 @@ class Normalizer:
         connectors: Mapping[str, Connector],
         api_for: Callable[[str], Api] | None = None,
         clock: Clock | None = None,
+        config_for: Callable[[str], Mapping[str, Any]] | None = None,
     ) -> None:
         self._uow = uow
         self._inbox = inbox
         self._connectors = connectors
         self._api_for = api_for
         self._clock = clock
+        self._config_for = config_for
 
     async def __call__(self, received: Received) -> None:
         await self.handle_batch([received])
@@ -104,12 +109,17 @@ class Normalizer:
 
     def _normalize(self, delivery_ids: Sequence[int]) -> list[tuple[RawDelivery, NormalizedBatch]]:
         out: list[tuple[RawDelivery, NormalizedBatch]] = []
+        configs: dict[str, Mapping[str, Any]] = {}
         for delivery_id in delivery_ids:
             stored = self._inbox.get(delivery_id)
             if stored is None:
                 raise UnknownDelivery(f"inbox has no delivery {delivery_id}")
             delivery = stored.delivery
-            out.append((delivery, self._connectors[delivery.platform].normalize(delivery)))
+            cid = delivery.connection_id
+            if cid not in configs:
+                configs[cid] = self._config_for(cid) if self._config_for is not None else {}
+            connector = self._connectors[delivery.platform]
+            out.append((delivery, connector.normalize(delivery, configs[cid])))
         return out
 
     async def _fetch(self, delivery: RawDelivery, batch: NormalizedBatch) -> None:

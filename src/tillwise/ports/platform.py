@@ -49,6 +49,24 @@ class PayloadError(ConnectorError):
 
 
 RESOURCE_PREFIX = "resource:"
+# The connection config key naming its ISO 4217 currency: what money means in payloads that
+# name none (Lightspeed X-Series and R-Series objects, old Shopify REST transactions and
+# variants). Set at install (from the platform app's ``currency`` setting) or by
+# ``tillwise connections configure <id> currency=<code>``.
+CONNECTION_CURRENCY = "currency"
+
+
+def install_currency(app: Mapping[str, str]) -> dict[str, str]:
+    """What a new connection's config starts with when the platform app names a default
+    ``currency`` (``TILLWISE_<PLATFORM>_CURRENCY``): ``{"currency": code}``, else nothing."""
+    code = connection_currency(app)
+    return {CONNECTION_CURRENCY: code} if code else {}
+
+
+def connection_currency(config: Mapping[str, Any] | None) -> str | None:
+    """The connection's configured currency, upper-cased; None when it has none."""
+    value = (config or {}).get(CONNECTION_CURRENCY)
+    return value.strip().upper() if isinstance(value, str) and value.strip() else None
 
 
 def resource_topic(resource: str) -> str:
@@ -185,7 +203,14 @@ class Connector(Protocol):
         URL, not what a proxy forwarded) — Square signs it with the body."""
         ...
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
         """Pure: platform payload (a webhook topic, or ``resource:<name>`` for an API object)
-        → canonical records + canonical events (+ ``fetches`` for objects only named)."""
+        → canonical records + canonical events (+ ``fetches`` for objects only named).
+
+        ``config``: the delivery's connection's non-secret config (the same mapping as
+        :attr:`ConnectionContext.config`), the one way connection facts reach a normalizer,
+        for webhooks and API objects alike. Keys read: ``currency`` (see
+        :data:`CONNECTION_CURRENCY`)."""
         ...

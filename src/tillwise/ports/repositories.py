@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol, TypeVar
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
 
 from tillwise.domain.events import Envelope
 from tillwise.domain.locations import Location
@@ -101,9 +102,148 @@ class ReportingRepository(Protocol):
     ) -> Sequence[DailySales]: ...
 
 
+@dataclass(frozen=True)
+class DemandLine:
+    """Units of one SKU in one sale or refund."""
+
+    sku: str
+    sold: Decimal = Decimal(0)
+    returned: Decimal = Decimal(0)  # kept apart from sales, never netted
+
+
+@dataclass(frozen=True)
+class DemandContribution:
+    """What one sale or refund adds to its store's demand on its local day, per SKU."""
+
+    connection_id: str
+    location_external_id: str
+    day: date  # the store's local calendar day
+    lines: tuple[DemandLine, ...]
+
+
+@dataclass(frozen=True)
+class DemandDay:
+    sku: str
+    day: date  # the store's local calendar day
+    sold: Decimal
+    returned: Decimal
+
+
+@dataclass(frozen=True)
+class StockObservation:
+    """A level the POS reported (``inventory.updated``), with the store's local day of it."""
+
+    connection_id: str
+    location_external_id: str
+    sku: str
+    on_hand: Decimal
+    as_of: datetime
+    day: date  # local day of ``as_of``
+
+
+@dataclass(frozen=True)
+class ObservedStock:
+    fresh: bool  # newer than every report seen before (an older one changes no state)
+    previous: Decimal | None  # the level before it (None: none known)
+
+
+@dataclass(frozen=True)
+class StockOuts:
+    """Days a SKU was out of stock at a store: ``days`` = (sku, local day) on which the level
+    was zero at some point; ``open_since`` = SKUs still at zero, since that local day."""
+
+    days: frozenset[tuple[str, date]] = frozenset()
+    open_since: dict[str, date] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StorePlan:
+    """A store's latest replenishment plan (summary; its items are stored beside it)."""
+
+    connection_id: str
+    location_external_id: str
+    planned_at: datetime
+    model: str
+    version: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One SKU of a store's plan: its reorder point and order-up-to level, and what the event
+    trigger needs to decide without forecasting again (``data``: outlook, terms, forecast)."""
+
+    sku: str
+    reorder_point: int
+    order_up_to: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class ReplenishmentRepository(Protocol):
+    """Demand history, stock-outs and plans, per store (SQLite and PostgreSQL alike)."""
+
+    def set_demand(self, record_id: str, contribution: DemandContribution | None) -> None:
+        """Make ``record_id``'s share of daily demand equal ``contribution`` (None: nothing);
+        its previous share is replaced, so re-deliveries and corrections never count twice."""
+        ...
+
+    def observe_stock(self, observation: StockObservation) -> ObservedStock:
+        """Record a reported level for the stock-out history; says whether it is the newest
+        report so far and the level known before it."""
+        ...
+
+    def demand(self, connection_id: str, location_external_id: str) -> list[DemandDay]:
+        """Daily units per SKU at the store, by day (days with neither sales nor returns are
+        absent)."""
+        ...
+
+    def stock_outs(self, connection_id: str, location_external_id: str) -> StockOuts: ...
+
+    def demand_stores(self) -> list[tuple[str, str]]:
+        """(connection id, location external id) of every store with demand history."""
+        ...
+
+    def save_plan(self, plan: StorePlan, items: Sequence[PlanItem]) -> None:
+        """Replace the store's plan and all its items."""
+        ...
+
+    def plan(self, connection_id: str, location_external_id: str) -> StorePlan | None: ...
+
+    def plans(self) -> list[StorePlan]: ...
+
+    def plan_items(
+        self,
+        connection_id: str,
+        location_external_id: str,
+        skus: Collection[str] | None = None,
+    ) -> list[PlanItem]: ...
+
+
+@dataclass(frozen=True)
+class OpenProposal:
+    """A proposal still in play for a store, with what governance made of it so far."""
+
+    proposal: Proposal
+    status: str  # new, pending, approved (not yet written) or applied
+    updated_at: datetime
+    result: dict[str, Any] | None = None
+
+
 class ProposalInbox(Protocol):
     def add(self, proposal: Proposal) -> bool:
         """Store a workflow's proposal for governance to route (False: already stored)."""
+        ...
+
+    def in_play(
+        self,
+        connection_id: str,
+        location_external_id: str,
+        *,
+        kinds: Collection[str],
+        applied_since: datetime | None = None,
+    ) -> list[OpenProposal]:
+        """The store's proposals of ``kinds`` that are new, pending or approved (oldest first),
+        and those applied since ``applied_since`` (none when it is None)."""
         ...
 
 
@@ -113,6 +253,7 @@ class UnitOfWork(Protocol):
     records: RecordRepository
     events: EventLog
     reporting: ReportingRepository
+    replenishment: ReplenishmentRepository
     proposals: ProposalInbox
 
     def mark_processed(self, consumer: str, message_id: str) -> bool:

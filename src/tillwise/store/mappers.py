@@ -29,6 +29,7 @@ D = TypeVar("D")
 _DERIVED: dict[str, Callable[[Any], Any]] = {
     "total_amount": lambda record: record.total.amount,
     "issue_count": lambda record: len(record.issues),
+    "amount_minor": lambda record: record.amount.amount,
 }
 
 

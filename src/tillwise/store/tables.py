@@ -33,7 +33,7 @@ from tillwise.domain.ids import SourceRecord
 from tillwise.domain.inventory import InventoryLevel, InventoryMovement
 from tillwise.domain.locations import Location
 from tillwise.domain.purchasing import PurchaseOrder
-from tillwise.domain.sales import Refund, Transaction
+from tillwise.domain.sales import Payment, Refund, Transaction
 from tillwise.domain.staff import Employee, Shift
 from tillwise.store.metadata import JsonDoc, metadata
 
@@ -111,6 +111,15 @@ vendors = _record_table("vendors")
 customers = _record_table("customers", _query("email", String(320)))
 transactions = _record_table("transactions", *_sale_columns())
 refunds = _record_table("refunds", *_sale_columns())
+payments = _record_table(
+    "payments",
+    _query("transaction_external_id", EXTERNAL_ID),
+    _query("location_external_id", EXTERNAL_ID),
+    _query("occurred_at", _utc(), nullable=False),
+    _query("status", String(16), nullable=False),
+    _query("currency", CURRENCY, nullable=False),
+    _query("amount_minor", BigInteger, nullable=False),  # minor units, positive
+)
 inventory_levels = _record_table(
     "inventory_levels",
     _query("sku", String(128), nullable=False),
@@ -131,6 +140,7 @@ RECORD_TABLES: dict[type[SourceRecord], Table] = {
     Customer: customers,
     Transaction: transactions,
     Refund: refunds,
+    Payment: payments,
     InventoryLevel: inventory_levels,
     InventoryMovement: inventory_movements,
     PurchaseOrder: purchase_orders,

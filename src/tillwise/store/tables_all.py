@@ -1,3 +1,8 @@
 """Imports every table module so they are all registered on :data:`metadata`."""
 
-from tillwise.store import tables, tables_governance, tables_pipeline  # noqa: F401
+from tillwise.store import (  # noqa: F401
+    tables,
+    tables_governance,
+    tables_pipeline,
+    tables_replenishment,
+)

@@ -20,12 +20,14 @@ from tillwise.ports.repositories import (
     EventLog,
     ProposalInbox,
     RecordRepository,
+    ReplenishmentRepository,
     ReportingRepository,
 )
 
 from .repositories import SqlEventLog, SqlRecordRepository, SqlReportingRepository
 from .repositories._insert import insert_if_absent
 from .repositories.proposals import SqlProposalInbox
+from .repositories.replenishment import SqlReplenishmentRepository
 from .tables import outbox, processed_messages
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.records: RecordRepository = SqlRecordRepository(session, clock)
         self.events: EventLog = SqlEventLog(session, clock)
         self.reporting: ReportingRepository = SqlReportingRepository(session)
+        self.replenishment: ReplenishmentRepository = SqlReplenishmentRepository(session)
         self.proposals: ProposalInbox = SqlProposalInbox(session, clock.now)
 
     def __enter__(self) -> SqlUnitOfWork:

@@ -174,13 +174,14 @@ def test_stores_first_then_products_and_customers_before_their_sale() -> None:
     )
     names = [e.event for e in events]
     assert names[:2] == ["location.updated", "location.updated"]
-    assert names[2:6] == [
+    assert names[2:8] == ["vendor.updated"] * 6  # the vendors and their terms, before any sale
+    assert names[8:12] == [
         "product.created",
         "product.created",
         "customer.created",
         "sale.completed",
     ]
-    product = events[2]
+    product = events[8]
     assert product.data == {
         "id": "85123A",
         "name": "ITEM 85123A",

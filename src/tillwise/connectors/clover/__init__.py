@@ -10,16 +10,38 @@ from typing import Any
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
-from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
+from tillwise.ports.platform import (
+    Api,
+    ConnectionContext,
+    OAuth,
+    VerifiedDelivery,
+    connection_currency,
+)
 from tillwise.ports.writeback import WriteBack, WriteBackError, WriteTarget
 
 from . import normalize as _normalize
 from . import webhooks as _webhooks
 from .backfill import CloverApi
-from .client import CloverRateLimiter, CloverSession
+from .client import APP_CONCURRENCY, TOKEN_CONCURRENCY, CloverRateLimiter, CloverSession
 from .normalize import PLATFORM
 from .oauth import CloverOAuth
 from .writeback import CloverWriteBack, SessionFor
+
+
+def _cap(app: Mapping[str, str], key: str, default: int) -> int:
+    """A concurrency cap from the app settings (Clover's documented value by default)."""
+    value = app.get(key)
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        cap = int(str(value))
+    except ValueError:
+        raise ValueError(
+            f"Clover app setting {key} must be a whole number, not {value!r}"
+        ) from None
+    if cap < 1:
+        raise ValueError(f"Clover app setting {key} must be at least 1, not {cap}")
+    return cap
 
 
 class CloverConnector:
@@ -34,7 +56,10 @@ class CloverConnector:
         if "client_secret" not in self.app and self.app.get("app_secret"):
             self.app["client_secret"] = self.app["app_secret"]
         # one limiter for the whole app: a bucket per merchant token plus the app's bucket
-        self.limiter = CloverRateLimiter()
+        self.limiter = CloverRateLimiter(
+            token_concurrency=_cap(self.app, "max_concurrent_per_token", TOKEN_CONCURRENCY),
+            app_concurrency=_cap(self.app, "max_concurrent_per_app", APP_CONCURRENCY),
+        )
         self.clover_oauth = CloverOAuth(self.app)
         self.oauth: OAuth | None = self.clover_oauth
         self.api: Callable[[ConnectionContext], Api] | None = self.make_api
@@ -80,8 +105,10 @@ class CloverConnector:
     ) -> VerifiedDelivery:
         return _webhooks.verify(raw_body, headers, secrets)
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
-        return _normalize.normalize(delivery)
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
+        return _normalize.normalize(delivery, currency=connection_currency(config))
 
 
 def make_connector(app: Mapping[str, str]) -> CloverConnector:

@@ -3,11 +3,15 @@ through OAuth v2 with single-use refresh tokens), Clover's rate-limit signals, a
 ``limit``/``offset`` pagination over ``{"elements": [...]}`` lists.
 
 Rate limits (docs.clover.com/docs/api-usage-rate-limits): 16 requests/s per token and 50/s
-per app. A 429 names the limit it hit: ``X-RateLimit-tokenLimit`` (this merchant's token:
-slow only this connection) or ``X-RateLimit-crossTokenLimit`` (the app across all merchants:
-slow every connection). :class:`CloverRateLimiter` is shared by all connections of the app
-(one per connector) and keeps a bucket per merchant plus one for the app; throttled, it backs
-off 1 s, 2 s, 4 s… (Clover's advice) unless ``Retry-After`` says otherwise.
+per app, and at most 5 concurrent requests per token and 10 per app — enforced client-side:
+the limiter's :class:`~tillwise.connectors._http.ConcurrencyLimiter` holds a slot per request
+on the wire, keyed like the pacing (configurable: ``max_concurrent_per_token`` /
+``max_concurrent_per_app`` app settings). A 429 names the limit it hit:
+``X-RateLimit-tokenLimit`` (this merchant's token: slow only this connection) or
+``X-RateLimit-crossTokenLimit`` (the app across all merchants: slow every connection).
+:class:`CloverRateLimiter` is shared by all connections of the app (one per connector) and
+keeps a bucket per merchant plus one for the app; throttled, it backs off 1 s, 2 s, 4 s…
+(Clover's advice) unless ``Retry-After`` says otherwise.
 """
 
 from __future__ import annotations
@@ -17,13 +21,22 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate, retry_after_seconds
+from .._http import (
+    ApiClient,
+    ApiError,
+    ConcurrencyLimiter,
+    Refresher,
+    RetryPolicy,
+    TokenAuth,
+    paginate,
+    retry_after_seconds,
+)
 
 # REST hosts by region [partly UNVERIFIED]; ``api_base_url`` in the app or connection config wins
 API_HOSTS: dict[str, str] = {
@@ -36,8 +49,13 @@ API_HOSTS: dict[str, str] = {
 APP_KEY = "app"
 TOKEN_HEADER = "x-ratelimit-tokenlimit"
 CROSS_TOKEN_HEADER = "x-ratelimit-crosstokenlimit"
+# [UNVERIFIED] name of the app-wide concurrency 429's header (a third-party summary, not Clover)
+CROSS_TOKEN_CONCURRENT_HEADER = "x-ratelimit-crosstokenconcurrentlimit"
+APP_HEADERS = frozenset({CROSS_TOKEN_HEADER, CROSS_TOKEN_CONCURRENT_HEADER})
 DEFAULT_PAGE_SIZE = 100  # Clover accepts up to 1000 [UNVERIFIED]
 REFRESH_MARGIN = timedelta(seconds=60)
+TOKEN_CONCURRENCY = 5  # concurrent requests per token (merchant)
+APP_CONCURRENCY = 10  # concurrent requests per app, across merchants
 
 
 def api_base_url(app: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> str:
@@ -52,13 +70,16 @@ def api_base_url(app: Mapping[str, Any], config: Mapping[str, Any] | None = None
 
 
 class CloverRateLimiter:
-    """Keyed pacing (per merchant token and per app) driven by Clover's 429 headers."""
+    """Keyed pacing (per merchant token and per app) driven by Clover's 429 headers, and the
+    concurrent-request caps (``concurrency``, same keys) the app's clients share."""
 
     def __init__(
         self,
         *,
         token_rps: float = 16.0,
         app_rps: float = 50.0,
+        token_concurrency: int | None = TOKEN_CONCURRENCY,
+        app_concurrency: int | None = APP_CONCURRENCY,
         base: float = 1.0,
         cap: float = 32.0,
         clock: Callable[[], float] = time.monotonic,
@@ -67,6 +88,7 @@ class CloverRateLimiter:
         self.token_interval = 1.0 / token_rps
         self.app_interval = 1.0 / app_rps
         self.base, self.cap = base, cap
+        self.concurrency = ConcurrencyLimiter(per_key=token_concurrency, total=app_concurrency)
         self.clock, self.sleep = clock, sleep
         self._next: dict[str, float] = {}  # earliest start of the next request, per bucket
         self._paused: dict[str, float] = {}  # throttled until, per bucket
@@ -93,7 +115,7 @@ class CloverRateLimiter:
             self._strikes[key] = 0
             return None
         names = {name.lower() for name in response.headers}
-        scope = APP_KEY if CROSS_TOKEN_HEADER in names else key
+        scope = APP_KEY if names & APP_HEADERS else key
         strikes = self._strikes.get(scope, 0) + 1
         self._strikes[scope] = strikes
         wait = retry_after_seconds(response.headers.get("Retry-After"))
@@ -101,10 +123,6 @@ class CloverRateLimiter:
             wait = min(self.cap, self.base * 2 ** (strikes - 1))
         self._paused[scope] = max(self._paused.get(scope, 0.0), self.clock() + wait)
         return wait
-
-
-class Refresher(Protocol):
-    async def refresh(self, ctx: ConnectionContext, *, transport: Any = None) -> Credentials: ...
 
 
 class CloverSession:
@@ -149,6 +167,7 @@ class CloverSession:
             refresh_auth=self.token.refresh_on_401 if oauth is not None else None,
             limiter=limiter,
             limit_key=self.merchant_id,
+            concurrency=limiter.concurrency if limiter is not None else None,
             transport=transport,
             sleep=sleep,
             jitter=jitter,

@@ -14,12 +14,21 @@ Topics:
 * ``resource:<name>`` (an object from the REST API, see ``backfill.py``): ``orders`` →
   :class:`Transaction` (+ one :class:`Refund` per refund), ``items`` → Product + Variant
   (+ InventoryLevel when ``itemStock`` is expanded), ``item_stocks`` → InventoryLevel,
-  ``customers``, ``employees``, ``shifts``, ``merchant`` → Location; ``payments`` → a fetch of
-  the payment's order (tenders live on the order).
+  ``customers``, ``employees``, ``shifts``, ``merchant`` → Location; ``payments`` → a
+  :class:`Payment` (``payment.updated``) and a fetch of the payment's order (tenders live on
+  the order); payments expanded on an order are Payment records too (no extra events).
 
-Money is integer cents as Clover sends it. Orders that are not paid yet (``paymentState``
-OPEN / PARTIALLY_PAID, or an ``open`` order without a payment state) are no sale: nothing is
-recorded until the order is paid (its UPDATE notification brings it back).
+Payments [mapping UNVERIFIED against live data]: ``result`` SUCCESS → completed, or authorized
+for a ``PREAUTH`` card transaction not yet ``CLOSED``; AUTH → authorized; AUTH_COMPLETED /
+VOID_FAILED → completed; PENDING / INITIATED / OFFLINE_RETRYING / VOIDING → pending; VOIDED →
+voided; FAIL → failed. Amount = ``amount`` + ``tipAmount`` (Clover's amount excludes the tip),
+tip = ``tipAmount``. Entry types SWIPED / KEYED / EMV_CONTACT / EMV_CONTACTLESS /
+MSR_CONTACTLESS → swiped / keyed / dipped / tapped / tapped; card brand = ``cardType``.
+
+Money is integer cents as Clover sends it, in the object's ``currency`` when it names one,
+else the connection's configured ``currency``, else USD [UNVERIFIED]. Orders that are not paid
+yet (``paymentState`` OPEN / PARTIALLY_PAID, or an ``open`` order without a payment state) are
+no sale: nothing is recorded until the order is paid (its UPDATE notification brings it back).
 
 Taxes: Clover orders carry tax *rates* per line (``rate`` in millionths ×10, i.e. ×100000 of a
 percent [UNVERIFIED]: 825000 = 8.25 %), not amounts. For each rate, the order-level tax is
@@ -46,6 +55,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tillwise.connectors._normalizing import payment_summary
 from tillwise.domain.catalog import Product, Variant, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import InvalidGtin
@@ -57,6 +67,10 @@ from tillwise.domain.money import Money
 from tillwise.domain.normalized import CanonicalRecord, Fetch, NormalizedBatch
 from tillwise.domain.sales import (
     Discount,
+    EntryMethod,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
     Refund,
     Tax,
     Tender,
@@ -96,6 +110,26 @@ TENDER_TYPES: dict[str, TenderType] = {
     "com.clover.tender.external_gift_card": TenderType.GIFT_CARD,
     "com.clover.tender.gift_card": TenderType.GIFT_CARD,
 }
+PAYMENT_RESULTS: dict[str, PaymentStatus] = {
+    "SUCCESS": PaymentStatus.COMPLETED,
+    "AUTH": PaymentStatus.AUTHORIZED,
+    "AUTH_COMPLETED": PaymentStatus.COMPLETED,
+    "VOID_FAILED": PaymentStatus.COMPLETED,
+    "PENDING": PaymentStatus.PENDING,
+    "INITIATED": PaymentStatus.PENDING,
+    "OFFLINE_RETRYING": PaymentStatus.PENDING,
+    "VOIDING": PaymentStatus.PENDING,
+    "VOIDED": PaymentStatus.VOIDED,
+    "FAIL": PaymentStatus.FAILED,
+}
+ENTRY_TYPES: dict[str, EntryMethod] = {
+    "SWIPED": EntryMethod.SWIPED,
+    "KEYED": EntryMethod.KEYED,
+    "EMV_CONTACT": EntryMethod.DIPPED,
+    "EMV_CONTACTLESS": EntryMethod.TAPPED,
+    "MSR_CONTACTLESS": EntryMethod.TAPPED,
+}
+DEFAULT_CURRENCY = "USD"  # [UNVERIFIED] what a Clover object without currency is in
 _MERCHANT_IN_HREF = re.compile(r"/merchants/([A-Za-z0-9]+)")
 
 
@@ -173,8 +207,9 @@ def merchant_of(obj: Mapping[str, Any]) -> str | None:
 
 
 class _Ctx:
-    def __init__(self, delivery: RawDelivery) -> None:
+    def __init__(self, delivery: RawDelivery, currency: str | None = None) -> None:
         self.delivery = delivery
+        self.currency = currency or DEFAULT_CURRENCY  # the connection's, else USD
 
     def ref(self, external_id: str) -> SourceRef:
         return SourceRef(
@@ -256,7 +291,7 @@ def _order(o: dict[str, Any], ctx: _Ctx) -> list[CanonicalRecord]:
     if not is_paid(o):
         return []
     oid = _id(o, "$")
-    cur = _text(o, "currency") or "USD"  # [UNVERIFIED] orders without currency: merchant's
+    cur = _text(o, "currency") or ctx.currency
     lines: list[TransactionLine] = []
     bases: dict[str, tuple[str | None, Decimal, int]] = {}  # rate id → (name, rate, base)
     for i, li in enumerate(_elements(o, "lineItems", "$")):
@@ -314,6 +349,11 @@ def _order(o: dict[str, Any], ctx: _Ctx) -> list[CanonicalRecord]:
     )
     txn = txn.model_copy(update={"issues": reconcile_total(txn)})
     records: list[CanonicalRecord] = [txn]
+    for j, p in enumerate(_elements(o, "payments", "$")):
+        if p.get("id") is not None:
+            at = f"$.payments.elements[{j}]"
+            times = (txn.occurred_at, txn.source_updated_at)
+            records.append(_payment_record(p, ctx, at, oid, cur, times))
     for j, refund in enumerate(_elements(o, "refunds", "$")):
         at = f"$.refunds.elements[{j}]"
         records.append(
@@ -346,7 +386,8 @@ def _item(o: dict[str, Any], ctx: _Ctx) -> list[CanonicalRecord]:
     name = _text(o, "name") or iid
     price = None
     if o.get("price") is not None and str(o.get("priceType", "FIXED")).upper() == "FIXED":
-        price = Money(amount=_cents(o["price"], "$.price"), currency=_text(o, "currency") or "USD")
+        cur = _text(o, "currency") or ctx.currency
+        price = Money(amount=_cents(o["price"], "$.price"), currency=cur)
     variant = Variant(
         source=ctx.ref(iid),
         source_updated_at=updated,
@@ -470,13 +511,82 @@ def _merchant(o: dict[str, Any], ctx: _Ctx) -> list[CanonicalRecord]:
     ]
 
 
+def _payment_status(p: Mapping[str, Any], field: str) -> PaymentStatus:
+    result = str(p.get("result") or "SUCCESS").upper()
+    if result not in PAYMENT_RESULTS:
+        raise PayloadError(f"{field}.result {result!r} is not a Clover payment result", field=field)
+    card = _obj(p, "cardTransaction")
+    status = PAYMENT_RESULTS[result]
+    preauth = str(card.get("type") or "").upper() == "PREAUTH"
+    if status is PaymentStatus.COMPLETED and preauth and card.get("state") != "CLOSED":
+        return PaymentStatus.AUTHORIZED  # a pre-authorization: funds held until captured
+    return status
+
+
+def _payment_record(
+    p: Mapping[str, Any],
+    ctx: _Ctx,
+    field: str,
+    order: str | None,
+    cur: str,
+    order_times: tuple[datetime, datetime | None] | None = None,
+) -> Payment:
+    """A Clover payment; one expanded on its order without times takes the order's."""
+    pid = _id(p, field)
+    card, tender = _obj(p, "cardTransaction"), _obj(p, "tender")
+    amount = _cents(p.get("amount"), f"{field}.amount")
+    tip = None if p.get("tipAmount") is None else _cents(p["tipAmount"], f"{field}.tipAmount")
+    last4 = card.get("last4") if isinstance(card.get("last4"), str) else None
+    try:
+        return Payment(
+            source=ctx.ref(pid),
+            source_updated_at=ctx.updated(p, field)
+            if order_times is None or p.get("modifiedTime") or p.get("createdTime")
+            else order_times[1],
+            transaction_external_id=order,
+            location_external_id=merchant_of(p),
+            employee_external_id=_ref_id(p, "employee"),
+            device_external_id=_ref_id(p, "device"),
+            occurred_at=from_ms(p["createdTime"], f"{field}.createdTime")
+            if p.get("createdTime") is not None or order_times is None
+            else order_times[0],
+            status=_payment_status(p, field),
+            payment_kind=PaymentKind.SALE,  # money back is a Clover refund (a Refund record)
+            currency=cur,
+            amount=Money(amount=amount + (tip or 0), currency=cur),
+            tip=None if tip is None else Money(amount=tip, currency=cur),
+            tender_type=TENDER_TYPES.get(str(tender.get("labelKey")), TenderType.OTHER),
+            card_brand=_text(card, "cardType"),
+            card_last4=last4 if last4 and re.fullmatch(r"\d{4}", last4) else None,
+            entry_method=ENTRY_TYPES.get(str(card.get("entryType") or "").upper()),
+        )
+    except ValueError as exc:
+        if isinstance(exc, PayloadError):
+            raise
+        raise PayloadError(f"{field} cannot be normalized: {exc}", field=field) from None
+
+
 def _payment(o: dict[str, Any], ctx: _Ctx) -> NormalizedBatch:
     order = _ref_id(o, "order")
+    payment = _payment_record(o, ctx, "$", order, _text(o, "currency") or ctx.currency)
+    records: tuple[CanonicalRecord, ...] = (payment,)
+    event = Envelope(
+        id=envelope_id(ctx.delivery.connection_id, ctx.delivery.event_id, payment.id),
+        source=connection_source(PLATFORM, ctx.delivery.connection_id),
+        type=EventType.PAYMENT_UPDATED.value,
+        time=payment.source_updated_at,
+        subject=payment.id,
+        data=payment_summary(payment),
+        platform=PLATFORM,
+        connectionid=ctx.delivery.connection_id,
+    )
     if order is None:
-        return NormalizedBatch()
+        return NormalizedBatch(records=records, events=(event,))
     merchant = merchant_of(o)
     fetch_id = f"{merchant}/{order}" if merchant else order
-    return NormalizedBatch(fetches=(Fetch(resource="orders", ids=(fetch_id,)),))
+    return NormalizedBatch(
+        records=records, events=(event,), fetches=(Fetch(resource="orders", ids=(fetch_id,)),)
+    )
 
 
 _HANDLERS = {
@@ -563,7 +673,9 @@ def _notification(body: Any) -> NormalizedBatch:
     )
 
 
-def normalize(delivery: RawDelivery) -> NormalizedBatch:
+def normalize(delivery: RawDelivery, *, currency: str | None = None) -> NormalizedBatch:
+    """One stored delivery → records + events; ``currency``: the connection's configured one
+    (for objects that name none)."""
     topic = delivery.topic
     if topic == VERIFICATION_TOPIC:
         return NormalizedBatch()
@@ -575,10 +687,11 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
     resource = topic[len(RESOURCE_PREFIX) :]
     if not isinstance(body, dict):
         raise PayloadError("an API object is a JSON object", field="$")
+    ctx = _Ctx(delivery, currency)
     if resource in ("payments", "payment"):
-        return _payment(body, _Ctx(delivery))
+        return _payment(body, ctx)
     handler = _HANDLERS.get(resource)
     if handler is None:
         return NormalizedBatch()
-    records = handler(body, _Ctx(delivery))
+    records = handler(body, ctx)
     return NormalizedBatch(records=tuple(records), events=_events(delivery, records))

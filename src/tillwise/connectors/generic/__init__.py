@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
@@ -49,7 +50,9 @@ class GenericConnector:
     ) -> VerifiedDelivery:
         return _webhooks.verify(raw_body, headers, secrets, now, tolerance=self.tolerance)
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
         return _normalize.normalize(delivery)
 
 

@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from tillwise.domain.catalog import Product, Variant
+from tillwise.domain.catalog import Product, Variant, Vendor, VendorItem
 from tillwise.domain.customers import Customer
 from tillwise.domain.events import Envelope, EventType, connection_source
 from tillwise.domain.ids import SourceRecord, SourceRef
@@ -27,6 +27,7 @@ from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.locations import Location
 from tillwise.domain.money import Money, sum_money
 from tillwise.domain.normalized import CanonicalRecord, NormalizedBatch
+from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from tillwise.domain.sales import (
     Discount,
     IssueCode,
@@ -50,10 +51,12 @@ from .payloads import (
     InventoryData,
     LocationData,
     ProductData,
+    PurchaseOrderData,
     RefundData,
     SaleData,
     TaxIn,
     TenderIn,
+    VendorData,
     parse_body,
 )
 
@@ -73,6 +76,8 @@ EVENT_TYPES: dict[GenericEvent, EventType] = {
     GenericEvent.PRODUCT_CREATED: EventType.PRODUCT_CREATED,
     GenericEvent.PRODUCT_UPDATED: EventType.PRODUCT_UPDATED,
     GenericEvent.LOCATION_UPDATED: EventType.LOCATION_UPDATED,
+    GenericEvent.VENDOR_UPDATED: EventType.VENDOR_UPDATED,
+    GenericEvent.PURCHASE_ORDER_UPDATED: EventType.PURCHASE_ORDER_UPDATED,
 }
 
 
@@ -197,6 +202,7 @@ def _inventory(d: InventoryData, ctx: _Context) -> InventoryLevel:
         on_hand=d.on_hand,
         available=d.available,
         as_of=as_of,
+        max_stock=d.max_stock,
     )
 
 
@@ -277,6 +283,60 @@ def _location(d: LocationData, ctx: _Context) -> Location:
     )
 
 
+def _vendor(d: VendorData, ctx: _Context) -> Vendor:
+    cur = d.currency
+    return Vendor(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        name=d.name,
+        email=d.email,
+        lead_time_days=d.lead_time_days,
+        min_order_value=None if d.min_order_value is None else d.min_order_value.to_money(),
+        items=tuple(
+            VendorItem(
+                sku=item.sku,
+                unit_cost=(
+                    Money.from_decimal(item.unit_cost, cur)
+                    if item.unit_cost is not None and cur is not None
+                    else None
+                ),
+                case_pack=item.case_pack,
+                moq=item.moq,
+                vendor_sku=item.vendor_sku,
+            )
+            for item in d.items
+        ),
+    )
+
+
+def _purchase_order(d: PurchaseOrderData, ctx: _Context) -> PurchaseOrder:
+    return PurchaseOrder(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        vendor_external_id=d.vendor_id,
+        location_external_id=d.location_id,
+        status=PurchaseOrderStatus(d.status.value),
+        currency=d.currency,
+        lines=tuple(
+            PurchaseOrderLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                received=line.received,
+                unit_cost=(
+                    None
+                    if line.unit_cost is None
+                    else Money.from_decimal(line.unit_cost, d.currency)
+                ),
+            )
+            for line in d.lines
+        ),
+        expected_on=d.expected_on,
+        reference=d.reference,
+    )
+
+
 def _summary(record: SourceRecord) -> dict[str, Any]:
     """The envelope's ``data``: small, JSON-ready, enough to route without a lookup."""
     out: dict[str, Any] = {
@@ -295,6 +355,11 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         out["sku"] = record.sku
         out["location_external_id"] = record.location_external_id
         out["on_hand"] = str(record.on_hand)
+    elif isinstance(record, PurchaseOrder):
+        out["location_external_id"] = record.location_external_id
+        out["vendor_external_id"] = record.vendor_external_id
+        out["status"] = record.status.value
+        out["reference"] = record.reference
     return out
 
 
@@ -337,9 +402,18 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
     elif isinstance(data, LocationData):
         subject = _location(data, ctx)
         records = (subject,)
+    elif isinstance(data, VendorData):
+        subject = _vendor(data, ctx)
+        records = (subject,)
+    elif isinstance(data, PurchaseOrderData):
+        subject = _purchase_order(data, ctx)
+        records = (subject,)
     else:  # pragma: no cover - parse_body only returns the shapes above
         raise TypeError(f"unhandled generic payload {type(data).__name__}")
-    envelope = _envelope(delivery, payload.event, ctx.created_at, subject.id, _summary(subject))
+    summary = _summary(subject)
+    if isinstance(data, InventoryData) and data.reason is not None:
+        summary["reason"] = data.reason.value
+    envelope = _envelope(delivery, payload.event, ctx.created_at, subject.id, summary)
     return NormalizedBatch(records=records, events=(envelope,))
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, cast
@@ -31,12 +31,14 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StrictInt,
     ValidationError,
     field_validator,
 )
 
 from tillwise.domain.catalog import normalize_gtin
 from tillwise.domain.errors import DomainError
+from tillwise.domain.inventory import MovementReason
 from tillwise.domain.locations import check_time_zone
 from tillwise.domain.money import Money, exponent
 from tillwise.ports.platform import PayloadError
@@ -55,6 +57,8 @@ class GenericEvent(StrEnum):
     PRODUCT_CREATED = "product.created"
     PRODUCT_UPDATED = "product.updated"
     LOCATION_UPDATED = "location.updated"
+    VENDOR_UPDATED = "vendor.updated"
+    PURCHASE_ORDER_UPDATED = "purchase_order.updated"
 
 
 # -- field types -----------------------------------------------------------------------------
@@ -182,6 +186,8 @@ class InventoryData(_Freshness):
     location_id: Id
     on_hand: DecimalValue
     available: DecimalValue | None = None
+    max_stock: DecimalValue | None = Field(default=None, ge=0)  # the store's shelf limit
+    reason: MovementReason | None = None  # why it changed (e.g. "receipt" from a PO)
 
     @property
     def id(self) -> str:
@@ -290,6 +296,66 @@ class LocationData(_Freshness):
         return v
 
 
+# -- purchasing ------------------------------------------------------------------------------
+
+
+class VendorItemIn(_Shape):
+    sku: Id
+    unit_cost: DecimalValue | None = Field(default=None, ge=0)  # decimal major units
+    case_pack: StrictInt = Field(default=1, ge=1)
+    moq: StrictInt = Field(default=0, ge=0)
+    vendor_sku: str | None = None
+
+
+class VendorData(_Freshness):
+    id: Id
+    name: str = Field(min_length=1)
+    email: str | None = None
+    lead_time_days: StrictInt | None = Field(default=None, ge=0, le=365)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    min_order_value: MoneyIn | None = None
+    items: list[VendorItemIn] = []
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None:
+            exponent(v)
+        return v
+
+
+class PurchaseOrderStatusIn(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PARTIALLY_RECEIVED = "partially_received"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class PurchaseOrderLineIn(_Shape):
+    sku: Id
+    quantity: DecimalValue = Field(gt=0)
+    received: DecimalValue = Field(default=Decimal(0), ge=0)
+    unit_cost: DecimalValue | None = Field(default=None, ge=0)
+
+
+class PurchaseOrderData(_Freshness):
+    id: Id
+    vendor_id: Id | None = None
+    location_id: Id | None = None
+    status: PurchaseOrderStatusIn
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: list[PurchaseOrderLineIn] = []
+    expected_on: date | None = None
+    reference: str | None = Field(default=None, max_length=255)
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        exponent(v)
+        return v
+
+
 # -- deliveries ------------------------------------------------------------------------------
 
 
@@ -326,6 +392,14 @@ class LocationUpdated(_Delivery):
     data: LocationData
 
 
+class VendorUpdated(_Delivery):
+    data: VendorData
+
+
+class PurchaseOrderUpdated(_Delivery):
+    data: PurchaseOrderData
+
+
 GenericPayload = (
     SaleCompleted
     | RefundCreated
@@ -334,6 +408,8 @@ GenericPayload = (
     | CustomerChanged
     | ProductChanged
     | LocationUpdated
+    | VendorUpdated
+    | PurchaseOrderUpdated
 )
 
 SHAPES: dict[GenericEvent, type[_Delivery]] = {
@@ -347,6 +423,8 @@ SHAPES: dict[GenericEvent, type[_Delivery]] = {
     GenericEvent.PRODUCT_CREATED: ProductChanged,
     GenericEvent.PRODUCT_UPDATED: ProductChanged,
     GenericEvent.LOCATION_UPDATED: LocationUpdated,
+    GenericEvent.VENDOR_UPDATED: VendorUpdated,
+    GenericEvent.PURCHASE_ORDER_UPDATED: PurchaseOrderUpdated,
 }
 
 
@@ -518,6 +596,22 @@ def _check_amounts(payload: GenericPayload) -> None:
                 _check_currency(t.amount, cur, f"data.taxes[{j}].amount")
         for j, tender in enumerate(data.tenders):
             _check_currency(tender.amount, cur, f"data.tenders[{j}].amount")
+    elif isinstance(data, VendorData):
+        costed = [(f"data.items[{i}].unit_cost", x.unit_cost) for i, x in enumerate(data.items)]
+        if data.min_order_value is not None and data.currency is not None:
+            _check_currency(data.min_order_value, data.currency, "data.min_order_value")
+        for path, cost in costed:
+            if cost is None:
+                continue
+            if data.currency is None:
+                raise PayloadError(
+                    "data.currency: required when a unit cost is given", field="data.currency"
+                )
+            _check_price(cost, data.currency, path)
+    elif isinstance(data, PurchaseOrderData):
+        for i, po_line in enumerate(data.lines):
+            if po_line.unit_cost is not None:
+                _check_price(po_line.unit_cost, data.currency, f"data.lines[{i}].unit_cost")
     elif isinstance(data, ProductData):
         single = data.sku is not None or data.price is not None or bool(data.gtin)
         if data.variants and single:

@@ -1,4 +1,5 @@
-"""Write-back for the generic connector: approved stock adjustments go to the POS's API.
+"""Write-back for the generic connector: approved stock adjustments and purchase orders go to
+the POS's API.
 
 The contract (documented in ``docs/generic-connector.md``, "Write-back"): a POS that accepts
 write-backs serves, under the connection's ``api_base_url``::
@@ -15,6 +16,13 @@ write-backs serves, under the connection's ``api_base_url``::
 
 signed exactly like the generic webhooks, in the other direction, with the connection's first
 secret. The built-in simulator POS (:mod:`tillwise.connectors.simulator.pos`) implements it.
+
+Purchase orders (``draft_purchase_order``, not reversible: a sent order is cancelled with the
+vendor) go the same way to ``POST <api_base_url>/purchase-orders`` with the order's lines in
+whole units; the POS answers ``{"id", "status", ...}`` and later reports the order's progress
+(``purchase_order.updated``) and the stock it brings (``inventory.updated``, reason
+``receipt``). A POS without that route (404 or 405) is :class:`NotSupported`, so Tillwise falls
+back to purchase-order documents (:mod:`tillwise.connectors._po_documents`).
 
 Kinds: ``stock_adjustment`` (reversible). The proposal payload read is
 ``{"sku", "location_external_id", "delta", "book_on_hand", "counted"}``; ``revert`` posts the
@@ -47,10 +55,13 @@ from .._http import ApiClient, ApiError, RetryPolicy
 from .._signatures import SIGNATURE_HEADER, sign
 
 ADJUSTMENTS_PATH = "/inventory/adjustments"
+PURCHASE_ORDERS_PATH = "/purchase-orders"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 USER_AGENT = "tillwise-writeback/1"
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
+PURCHASE_ORDER = ProposalKind.DRAFT_PURCHASE_ORDER.value
+MAX_UNITS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,46 @@ class StockAdjustment:
         )
 
 
+def purchase_order_body(proposal: Proposal) -> dict[str, Any]:
+    """The ``POST /purchase-orders`` body of a ``draft_purchase_order`` proposal (whole units;
+    unit costs as decimal strings, as in the payload)."""
+    payload = proposal.payload
+    vendor = payload.get("vendor")
+    if not isinstance(vendor, dict) or not vendor.get("external_id"):
+        raise WriteBackError("proposal payload.vendor.external_id is missing")
+    lines = payload.get("lines")
+    if not isinstance(lines, list) or not lines:
+        raise WriteBackError("proposal payload.lines: a purchase order needs at least one line")
+    out_lines = []
+    for i, line in enumerate(lines):
+        quantity = line.get("quantity") if isinstance(line, dict) else None
+        if (
+            not isinstance(quantity, int)
+            or isinstance(quantity, bool)
+            or not 0 < quantity <= MAX_UNITS
+        ):
+            raise WriteBackError(f"proposal payload.lines[{i}].quantity must be whole units > 0")
+        assert isinstance(line, dict)
+        cost = line.get("unit_cost")
+        out_lines.append(
+            {
+                "sku": _text(line, "sku"),
+                "name": str(line.get("name") or line["sku"]),
+                "quantity": quantity,
+                "unit_cost": None if cost in (None, "") else str(cost),
+            }
+        )
+    return {
+        "reference": proposal.id,
+        "vendor_id": str(vendor["external_id"]),
+        "location_id": _text(payload, "location_external_id"),
+        "currency": _text(payload, "currency"),
+        "expected_on": payload.get("expected_on"),
+        "notes": str(payload.get("notes") or "")[:2000],
+        "lines": out_lines,
+    }
+
+
 def _text(payload: dict[str, Any], name: str) -> str:
     value = payload.get(name)
     if not isinstance(value, str) or not value:
@@ -86,7 +137,7 @@ def _text(payload: dict[str, Any], name: str) -> str:
 class GenericWriteBack:
     """Implements :class:`tillwise.ports.writeback.WriteBack` for the generic connector."""
 
-    kinds = frozenset({STOCK_ADJUSTMENT})
+    kinds = frozenset({STOCK_ADJUSTMENT, PURCHASE_ORDER})
     reversible = frozenset({STOCK_ADJUSTMENT})
 
     def __init__(
@@ -117,6 +168,8 @@ class GenericWriteBack:
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
     ) -> WriteResult:
+        if proposal.kind == PURCHASE_ORDER:
+            return await self._post_purchase_order(target, proposal, idempotency_key)
         adjustment = StockAdjustment.from_proposal(proposal)
         return await self._post_adjustment(
             target, adjustment, reference=proposal.id, idempotency_key=idempotency_key
@@ -130,6 +183,8 @@ class GenericWriteBack:
         *,
         idempotency_key: str,
     ) -> WriteResult:
+        if proposal.kind == PURCHASE_ORDER:
+            raise NotSupported("a sent purchase order is cancelled with the vendor, not reverted")
         adjustment = StockAdjustment.from_proposal(proposal)
         done = applied.details.get("applied", adjustment.delta)
         if not isinstance(done, int) or isinstance(done, bool):
@@ -144,6 +199,34 @@ class GenericWriteBack:
             target, undo, reference=f"{proposal.id}:revert", idempotency_key=idempotency_key
         )
 
+    async def _post_purchase_order(
+        self, target: WriteTarget, proposal: Proposal, idempotency_key: str
+    ) -> WriteResult:
+        if not target.api_base_url:  # a POS that only sends webhooks: documents instead
+            raise NotSupported(f"connection {target.connection_id} has no POS API to order through")
+        body = json.dumps(purchase_order_body(proposal), separators=(",", ":")).encode()
+        resp = await self._post(
+            target, PURCHASE_ORDERS_PATH, body, idempotency_key, optional_route=True
+        )
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str | int):
+            raise WriteBackError(
+                f"the POS answered HTTP {resp.status_code} without a purchase-order id: "
+                f"{resp.text[:200]!r}"
+            )
+        details: dict[str, Any] = {
+            "purchase_order_id": str(answer["id"]),
+            "status": answer.get("status"),
+            "expected_at": answer.get("expected_at"),
+            "lines": len(proposal.payload.get("lines") or ()),
+            "attempts": int(resp.extensions.get("attempts", 1)),
+            "replayed": resp.headers.get(REPLAYED_HEADER, "").lower() == "true",
+        }
+        return WriteResult(reference=str(answer["id"]), details=details)
+
     async def _post_adjustment(
         self,
         target: WriteTarget,
@@ -152,15 +235,6 @@ class GenericWriteBack:
         reference: str,
         idempotency_key: str,
     ) -> WriteResult:
-        if not target.api_base_url:
-            raise WriteBackError(
-                f"connection {target.connection_id} has no api_base_url to write back to"
-            )
-        if not target.secrets or not target.secrets[0]:
-            raise WriteBackError(f"connection {target.connection_id} has no secret to sign with")
-        if not idempotency_key:
-            raise WriteBackError("an idempotency key is required")
-        url = target.api_base_url.rstrip("/") + ADJUSTMENTS_PATH
         body = json.dumps(
             {
                 "location_id": adjustment.location_id,
@@ -171,6 +245,29 @@ class GenericWriteBack:
             },
             separators=(",", ":"),
         ).encode()
+        resp = await self._post(target, ADJUSTMENTS_PATH, body, idempotency_key)
+        return _result(resp, adjustment, int(resp.extensions.get("attempts", 1)))
+
+    async def _post(
+        self,
+        target: WriteTarget,
+        path: str,
+        body: bytes,
+        idempotency_key: str,
+        *,
+        optional_route: bool = False,
+    ) -> httpx.Response:
+        """POST a signed body with its idempotency key; POS refusals become WriteBackError
+        (:class:`NotSupported` for a 404/405 on an ``optional_route`` the POS may not serve)."""
+        if not target.api_base_url:
+            raise WriteBackError(
+                f"connection {target.connection_id} has no api_base_url to write back to"
+            )
+        if not target.secrets or not target.secrets[0]:
+            raise WriteBackError(f"connection {target.connection_id} has no secret to sign with")
+        if not idempotency_key:
+            raise WriteBackError("an idempotency key is required")
+        url = target.api_base_url.rstrip("/") + path
         secret = target.secrets[0]
 
         async def signed() -> dict[str, str]:
@@ -199,8 +296,10 @@ class GenericWriteBack:
                     "POST", url, content=body, idempotency_key=idempotency_key
                 )
         except ApiError as exc:
+            if optional_route and exc.status in (404, 405):
+                raise NotSupported(f"the POS does not serve {path}: {_from_the_pos(exc)}") from None
             raise WriteBackError(_from_the_pos(exc), retryable=exc.retryable) from None
-        return _result(resp, adjustment, int(resp.extensions.get("attempts", 1)))
+        return resp
 
 
 def _from_the_pos(exc: ApiError) -> str:

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
-from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
+from tillwise.ports.platform import (
+    Api,
+    ConnectionContext,
+    OAuth,
+    VerifiedDelivery,
+    connection_currency,
+)
 from tillwise.ports.writeback import WriteBack
 
 from . import normalize as _normalize
 from . import webhooks as _webhooks
 from .backfill import LightspeedRApi
-from .normalize import DEFAULT_CURRENCY, PLATFORM
+from .normalize import PLATFORM
 from .oauth import LightspeedROAuth
 from .writeback import LightspeedRWriteBack
 
@@ -28,14 +35,14 @@ class LightspeedRConnector:
     """Implements :class:`tillwise.ports.platform.Connector` for R-Series.
 
     ``app`` keys read: ``client_id``, ``client_secret`` (OAuth), and optionally ``currency``
-    (the default account currency when a connection's config names none), ``oauth_base_url``,
+    (the currency a new connection is installed with; deliveries are normalized with their
+    connection's configured one), ``oauth_base_url``,
     ``api_base_url`` (the [UNVERIFIED] endpoints, overridable)."""
 
     platform = PLATFORM
 
     def __init__(self, app: Mapping[str, str] | None = None) -> None:
         self.app = dict(app or {})
-        self.currency = (self.app.get("currency") or DEFAULT_CURRENCY).upper()
         self.oauth: OAuth | None = LightspeedROAuth(self.app)
         self.writeback: WriteBack | None = LightspeedRWriteBack(self.app)
         self.api: Callable[[ConnectionContext], Api] | None = self._api
@@ -54,8 +61,10 @@ class LightspeedRConnector:
     ) -> VerifiedDelivery:
         return _webhooks.verify(raw_body, headers, secrets, now, url=url)
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
-        return _normalize.normalize(delivery, currency=self.currency)
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
+        return _normalize.normalize(delivery, currency=connection_currency(config))
 
 
 def make_connector(app: Mapping[str, str]) -> LightspeedRConnector:

@@ -3,11 +3,11 @@
 R-Series has no webhooks, so this is how data arrives: a backfill walks every resource, and the
 reconciliation sweep walks them again with ``since`` (``timeStamp=>,<ISO date>``; shifts filter
 on ``checkIn``). Each object becomes a :class:`Fetched` with topic ``resource:<Entity>``,
-``event_id = "<id>:<timeStamp>"`` and its JSON as the body (plus ``{"@tillwise": {"currency"}}``
-when the connection config names the account currency), which :mod:`.normalize` reads exactly
-like a stored API response. Related objects the normalizer needs (sale lines with their items,
-payments with their type, order lines with their items, the item of an ItemShop) are requested
-with ``load_relations``.
+``event_id = "<id>:<timeStamp>"`` and its JSON as the body, which :mod:`.normalize` reads
+exactly like a stored API response (with the connection's configured currency, which the
+pipeline passes for every delivery: R-Series objects carry none). Related objects the
+normalizer needs (sale lines with their items, payments with their type, order lines with their
+items, the item of an ItemShop) are requested with ``load_relations``.
 
 The checkpoint cursor is the ``@attributes.next`` URL (or ``offset:<n>``), so a backfill resumes
 at the page after the last one stored.
@@ -37,7 +37,6 @@ from .normalize import (
     ORDER,
     SALE,
     SHOP,
-    TILLWISE_KEY,
     VENDOR,
     entity_of,
     many,
@@ -120,11 +119,9 @@ class LightspeedRApi:
         self.client = client or RSeriesClient(
             ctx, app=app or ctx.app, refresh=refresh, transport=transport
         )
-        currency = ctx.config.get("currency")
-        self._extra = {TILLWISE_KEY: {"currency": str(currency)}} if currency else {}
 
     def _fetched(self, entity: str, obj: dict[str, Any]) -> Fetched:
-        body = json.dumps({**obj, **self._extra}, separators=(",", ":"), ensure_ascii=False)
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
         return Fetched(resource=entity, event_id=event_id(entity, obj), body=body.encode())
 
     async def pages(

@@ -29,7 +29,7 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate
+from .._http import ApiClient, ApiError, Refresh, RetryPolicy, TokenAuth, paginate
 from .normalize import many
 
 DEFAULT_API_BASE_URL = "https://api.lightspeedapp.com/API/V3/Account/{account_id}"
@@ -133,9 +133,6 @@ def api_base_url(ctx: ConnectionContext, app: Mapping[str, str]) -> str:
     return template.format(account_id=account).rstrip("/")
 
 
-Refresher = Callable[[ConnectionContext], Awaitable[Credentials]]
-
-
 class RSeriesClient:
     """One connection's R-Series API (reads and writes), sharing one bucket per account."""
 
@@ -144,7 +141,7 @@ class RSeriesClient:
         ctx: ConnectionContext,
         *,
         app: Mapping[str, str] | None = None,
-        refresh: Refresher | None = None,
+        refresh: Refresh | None = None,
         limiter: BucketLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -14,14 +14,21 @@ Rules (docs/platforms/lightspeed_r.md):
 
 * every value arrives as a string; ids are kept as strings and ``"0"`` means "none";
 * money is a decimal string in the account's currency, which R-Series objects do not carry: it
-  is the connection's ``currency`` (put into the body as ``{"@tillwise": {"currency": ...}}`` by
-  backfill) or else the connector's default. Amounts with more decimals than the currency has
-  (``calcTax1: "1.49625"``) are rounded half-up, the way a receipt shows them;
+  is the connection's configured ``currency`` (``normalize(..., currency=)``, passed by the
+  pipeline from the connection's config); an object with money and no configured currency is
+  refused (``PayloadError`` at ``connection.currency``), never guessed. Amounts with more
+  decimals than the currency has (``calcTax1: "1.49625"``) are rounded half-up, the way a
+  receipt shows them;
 * a completed sale is a :class:`Transaction` (``sale.completed``); a completed sale whose total
   is negative is a return: a :class:`Refund` (``refund.created``); an open (not completed, not
   voided) sale yields nothing; a voided sale is a ``voided`` Transaction without an event;
 * sale lines and purchase-order lines know their SKU only through the embedded ``Item``
   (``customSku``, else ``systemSku``) — backfill asks for it with ``load_relations``;
+* each (not archived) ``SalePayment`` of a completed or voided sale is also a
+  :class:`~tillwise.domain.sales.Payment` (no event of its own): completed, or voided with its
+  sale; a negative amount (a gift-card load's "Gift Card −100", a return) is a refund payment;
+  ``tipAmount`` when not zero is the tip [UNVERIFIED: whether ``amount`` includes it];
+  ``PaymentType.type`` gives the tender; no card data is read;
 * sale-line notes are not copied (they can hold gift-card numbers);
 * credit accounts / gift cards have no canonical record yet: an empty batch.
 """
@@ -42,11 +49,14 @@ from tillwise.domain.events import Envelope, EventType, connection_source
 from tillwise.domain.ids import SourceRecord, SourceRef
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.locations import Location
-from tillwise.domain.money import Money, sum_money
+from tillwise.domain.money import Money, exponent, sum_money
 from tillwise.domain.normalized import CanonicalRecord, NormalizedBatch
 from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from tillwise.domain.sales import (
     Discount,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
     Refund,
     RefundLine,
     Tax,
@@ -62,8 +72,7 @@ from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import RESOURCE_PREFIX, PayloadError
 
 PLATFORM = "lightspeed-r"
-DEFAULT_CURRENCY = "USD"
-TILLWISE_KEY = "@tillwise"  # what backfill adds to an object: {"currency": "<ISO 4217>"}
+CURRENCY_FIELD = "connection.currency"  # where a missing/unknown currency is reported
 
 # Envelope ids: uuid5(EVENT_NAMESPACE, "<platform>\x1f<connection>\x1f<delivery event id>
 # \x1f<record kind>:<external id>") — one delivery can carry several objects.
@@ -231,9 +240,20 @@ def _contact_first(contact: Obj | None, group: str, child: str, key: str) -> str
 
 
 class _Ctx:
-    def __init__(self, delivery: RawDelivery, currency: str) -> None:
+    def __init__(self, delivery: RawDelivery, currency: str | None) -> None:
         self.connection_id = delivery.connection_id
-        self.currency = currency
+        self._currency = currency
+
+    @property
+    def currency(self) -> str:
+        """The connection's currency; asked for only by objects that carry money."""
+        if self._currency is None:
+            raise PayloadError(
+                "R-Series objects name no currency and this connection has none configured "
+                "(tillwise connections configure <id> currency=<ISO 4217 code>)",
+                field=CURRENCY_FIELD,
+            )
+        return self._currency
 
     def ref(self, external_id: str) -> SourceRef:
         return SourceRef(
@@ -388,6 +408,44 @@ def _tender(obj: Obj, ctx: _Ctx, path: str) -> Tender:
         type=_TENDERS.get((kind or "").lower(), TenderType.OTHER),
         amount=_money(obj, "amount", path, ctx.currency),
     )
+
+
+def _sale_payments(obj: Obj, ctx: _Ctx, path: str) -> list[Payment]:
+    """Each (not archived) SalePayment of a completed or voided sale as a Payment of its own:
+    completed (voided with its sale); a negative amount is money given back (a refund)."""
+    if not _flag(obj, "completed") and not _flag(obj, "voided"):
+        return []
+    sale_id = _required(obj, "saleID", path)
+    updated = _time(obj, "timeStamp", path)
+    out = []
+    for i, p in enumerate(many((_child(obj, "SalePayments") or {}).get("SalePayment"))):
+        at = f"{path}.SalePayments.SalePayment[{i}]"
+        if _flag(p, "archived") or _ref_id(p, "salePaymentID") is None:
+            continue
+        amount = _money(p, "amount", at, ctx.currency)
+        tip = _money(p, "tipAmount", at, ctx.currency, "0")
+        kind = _text(_child(p, "PaymentType") or {}, "type")
+        occurred = _time(p, "createTime", at) or updated
+        if occurred is None:
+            raise PayloadError(f"{at}.createTime is missing", field=f"{at}.createTime")
+        out.append(
+            Payment(
+                source=ctx.ref(_required(p, "salePaymentID", at)),
+                source_updated_at=updated or occurred,
+                transaction_external_id=sale_id,
+                location_external_id=_ref_id(obj, "shopID"),
+                employee_external_id=_ref_id(p, "employeeID") or _ref_id(obj, "employeeID"),
+                device_external_id=_ref_id(p, "registerID") or _ref_id(obj, "registerID"),
+                occurred_at=occurred,
+                status=PaymentStatus.VOIDED if _flag(obj, "voided") else PaymentStatus.COMPLETED,
+                payment_kind=PaymentKind.REFUND if amount.amount < 0 else PaymentKind.SALE,
+                currency=amount.currency,
+                amount=Money(amount=abs(amount.amount), currency=amount.currency),
+                tip=Money(amount=abs(tip.amount), currency=tip.currency) if tip.amount else None,
+                tender_type=_TENDERS.get((kind or "").lower(), TenderType.OTHER),
+            )
+        )
+    return out
 
 
 def _sale_line(line: Obj, ctx: _Ctx, path: str, sale: Obj, included: bool) -> TransactionLine:
@@ -603,6 +661,8 @@ def _one(entity: str, obj: Obj, ctx: _Ctx, path: str, out: _Out) -> None:
         elif sale is not None:
             completed = sale.status is TransactionStatus.COMPLETED
             out.add(sale, EventType.SALE_COMPLETED if completed else None)
+        for payment in _sale_payments(obj, ctx, path):
+            out.add(payment)  # no event of its own: the sale's stands for it
     elif entity == ITEM:
         product, variant = _item(obj, ctx, path)
         out.add(
@@ -646,8 +706,9 @@ def entity_of(topic: str) -> str:
     return name
 
 
-def normalize(delivery: RawDelivery, *, currency: str = DEFAULT_CURRENCY) -> NormalizedBatch:
-    """One stored R-Series object (or API response) → records + events."""
+def normalize(delivery: RawDelivery, *, currency: str | None = None) -> NormalizedBatch:
+    """One stored R-Series object (or API response) → records + events; ``currency``: the
+    connection's (R-Series objects name none)."""
     entity = entity_of(delivery.topic)
     try:
         body = json.loads(delivery.body)
@@ -655,10 +716,15 @@ def normalize(delivery: RawDelivery, *, currency: str = DEFAULT_CURRENCY) -> Nor
         raise PayloadError(f"body is not JSON: {exc}", field="$") from None
     objects = unwrap(body, entity)
     listed = isinstance(body, dict) and isinstance(body.get(entity), list)
-    extra = body.get(TILLWISE_KEY) if isinstance(body, dict) else None
-    if isinstance(extra, dict) and isinstance(extra.get("currency"), str):
-        currency = extra["currency"]
-    ctx = _Ctx(delivery, currency.upper())
+    if currency is not None:
+        try:
+            exponent(currency)
+        except ValueError:
+            raise PayloadError(
+                f"the connection's currency {currency!r} is not an ISO 4217 code",
+                field=CURRENCY_FIELD,
+            ) from None
+    ctx = _Ctx(delivery, currency.upper() if currency else None)
     out = _Out(delivery)
     for i, obj in enumerate(objects):
         path = f"{entity}[{i}]" if listed else entity

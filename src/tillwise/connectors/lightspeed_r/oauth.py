@@ -25,6 +25,7 @@ from tillwise.ports.platform import (
     Installed,
     PayloadError,
     SignatureError,
+    install_currency,
 )
 
 from .._http import ApiClient, ApiError, RetryPolicy
@@ -123,7 +124,9 @@ class LightspeedROAuth:
             account_id, name = await self._account(creds, transport)
         return Installed(
             credentials=creds,
-            config={"account_id": str(account_id)},
+            # R-Series objects name no currency: a new connection's is the app's default
+            # (``TILLWISE_LIGHTSPEED_R_CURRENCY``), changed by ``tillwise connections configure``
+            config={"account_id": str(account_id), **install_currency(self.app)},
             name=name or f"Lightspeed R-Series account {account_id}",
         )
 

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
-from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
+from tillwise.ports.platform import (
+    Api,
+    ConnectionContext,
+    OAuth,
+    VerifiedDelivery,
+    connection_currency,
+)
 from tillwise.ports.writeback import WriteBack
 
 from . import normalize as _normalize
 from . import webhooks as _webhooks
 from .backfill import LightspeedXApi, make_api
-from .normalize import DEFAULT_CURRENCY, PLATFORM
+from .normalize import PLATFORM
 from .oauth import LightspeedXOAuth
 from .writeback import LightspeedXWriteBack
 
@@ -26,14 +33,14 @@ class LightspeedXConnector:
 
     ``app`` keys read: ``client_id``, ``client_secret`` (OAuth; the secret also signs
     webhooks), and optionally ``signature_over`` (``body`` | ``payload``: what the webhook HMAC
-    covers [UNVERIFIED], default ``body``), ``currency`` (the retailer currency when a
-    delivery names none, default USD), ``oauth_base_url``, ``api_base_url``."""
+    covers [UNVERIFIED], default ``body``), ``currency`` (the currency a new connection is
+    installed with; deliveries are normalized with their connection's configured one),
+    ``oauth_base_url``, ``api_base_url``."""
 
     platform = PLATFORM
 
     def __init__(self, app: Mapping[str, str] | None = None) -> None:
         self.app = dict(app or {})
-        self.currency = (self.app.get("currency") or DEFAULT_CURRENCY).upper()
         self.signature_over = (self.app.get("signature_over") or "body").strip().lower()
         if self.signature_over not in _webhooks.SIGNATURE_OVER:
             raise ValueError(
@@ -60,8 +67,10 @@ class LightspeedXConnector:
         keys = [s for s in secrets if s] or [self.app.get("client_secret", "")]
         return _webhooks.verify(raw_body, headers, keys, signature_over=self.signature_over)
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
-        return _normalize.normalize(delivery, currency=self.currency)
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
+        return _normalize.normalize(delivery, currency=connection_currency(config))
 
 
 def make_connector(app: Mapping[str, str]) -> LightspeedXConnector:

@@ -9,9 +9,9 @@ each with its /products embedded), sales, shifts``.
 ``since`` is not used: the 2.0 collections filter by version, not time — the cursor *is* the
 change feed (a run resumed from the last checkpoint sees only newer versions).
 
-Every object is stored as its own JSON (``Fetched.body``); event id ``<id>:<version>``. When
-the connection's config names the retailer ``currency``, it is added to the body as
-``{"@tillwise": {"currency": …}}`` (X-Series objects carry none). JSON numbers are re-written
+Every object is stored as its own JSON (``Fetched.body``), as the API sent it; event id
+``<id>:<version>``. (X-Series objects carry no currency: the pipeline normalizes them with the
+connection's configured ``currency``, exactly as it does webhooks.) JSON numbers are re-written
 with Python's shortest round-trip ``repr``, which gives back the decimal text X-Series sent for
 any amount with up to 15 significant digits (the normalizer reads them as ``Decimal``).
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +31,9 @@ from urllib.parse import quote
 import httpx
 
 from tillwise.domain.normalized import Fetch
-from tillwise.ports.platform import ConnectionContext, Credentials, Fetched, ResourcePage
+from tillwise.ports.platform import ConnectionContext, Fetched, ResourcePage
 
-from .._http import ApiError, RetryPolicy
+from .._http import ApiError, RetryPolicy, connection_client
 from . import normalize as n
 from .client import LightspeedXClient, LightspeedXRateLimiter
 from .oauth import LightspeedXOAuth
@@ -78,20 +77,15 @@ class LightspeedXApi:
 
     def __init__(self, client: LightspeedXClient) -> None:
         self.client = client
-        currency = client.ctx.config.get("currency")
-        self.currency = str(currency).upper() if currency else None
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     def fetched(self, resource: str, obj: dict[str, Any]) -> Fetched:
-        body = dict(obj)
-        if self.currency and resource in (n.SALES, n.PRODUCTS, n.CONSIGNMENTS):
-            body[n.TILLWISE_KEY] = {"currency": self.currency}
         return Fetched(
             resource=resource,
             event_id=f"{obj.get('id')}:{n.object_version(obj)}",
-            body=json.dumps(body, separators=(",", ":")).encode(),
+            body=json.dumps(obj, separators=(",", ":")).encode(),
         )
 
     async def _with_products(self, consignment: dict[str, Any]) -> dict[str, Any]:
@@ -165,30 +159,17 @@ def make_api(
 ) -> LightspeedXApi:
     """The connection's API, refreshing (and rotating) its token through X-Series OAuth when
     it has a refresh token (``transport`` etc. are for tests against the local fake)."""
-    settings = dict(app if app is not None else ctx.app)
-    if app is not None and not ctx.app:
-        ctx = replace(ctx, app=settings)
-    oauth = LightspeedXOAuth(settings)
-    refresh = None
-    if ctx.credentials.refresh_token:
-
-        async def refresh_fn(c: ConnectionContext) -> Credentials:
-            return await oauth.refresh(c, transport=transport)
-
-        refresh = refresh_fn
-    extra: dict[str, Any] = {}
-    if wall_clock is not None:
-        extra["wall_clock"] = wall_clock
-    if page_size is not None:
-        extra["page_size"] = page_size
-    client = LightspeedXClient(
+    client = connection_client(
         ctx,
-        refresh=refresh,
+        LightspeedXClient,
+        LightspeedXOAuth,
+        app=app,
         transport=transport,
         limiter=limiter,
         sleep=sleep,
+        wall_clock=wall_clock,
         jitter=jitter,
         retry=retry,
-        **extra,
+        page_size=page_size,
     )
     return LightspeedXApi(client)

@@ -25,12 +25,18 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate, retry_after_seconds
+from .._http import (
+    ApiClient,
+    ApiError,
+    Refresh,
+    RetryPolicy,
+    TokenAuth,
+    paginate,
+    retry_after_seconds,
+)
 
 REFRESH_MARGIN = timedelta(minutes=5)
 PAGE_SIZE = 200
-
-Refresh = Callable[[ConnectionContext], Awaitable[Credentials]]
 
 
 def store_url(domain_prefix: str) -> str:

@@ -25,14 +25,19 @@ Rules:
   difference are a line discount named ``rounding``. The reported total is
   ``total_price + total_tax`` summed exactly, then rounded. A sale whose rounded lines and taxes
   do not add up to it carries a ``total_mismatch`` issue; nothing is "fixed";
-* X-Series objects carry no currency: it is ``{"@tillwise": {"currency": …}}`` in the body
-  (added by backfill from the connection's config) or else the connector's ``currency``;
+* X-Series objects carry no currency: money is in the connection's configured ``currency``
+  (``normalize(..., currency=)``; the pipeline passes the connection's config for webhooks and
+  backfilled objects alike). An object with money and no configured currency is refused
+  (``PayloadError`` at ``connection.currency``), never guessed;
 * a closed sale (``CLOSED``, ``ONACCOUNT_CLOSED``, ``LAYBY_CLOSED``) is a Transaction
   (``sale.completed``) or, when its total is negative, a Refund (``refund.created``); a
   ``VOIDED`` sale is a voided Transaction without an event; open/parked sales yield nothing;
 * a ``SUPPLIER`` consignment is a PurchaseOrder (lines from its embedded ``products``, which
   backfill and fetch add); transfers, stocktakes and returns have no canonical record yet; a
   consignment-product webhook only names its consignment: it becomes a fetch;
+* each payment of a closed or voided sale (``payments`` / ``register_sale_payments``) is also a
+  :class:`~tillwise.domain.sales.Payment` (completed, or voided with its sale; a negative amount
+  is a refund payment), without an event of its own; X-Series payments carry no card data;
 * registers, payment types, taxes, price books: no canonical record (an empty batch).
 """
 
@@ -60,6 +65,9 @@ from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, Purchas
 from tillwise.domain.sales import (
     Discount,
     IssueCode,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
     ReconciliationIssue,
     Refund,
     RefundLine,
@@ -76,8 +84,7 @@ from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import RESOURCE_PREFIX, PayloadError
 
 PLATFORM = "lightspeed-x"
-DEFAULT_CURRENCY = "USD"
-TILLWISE_KEY = "@tillwise"  # what backfill adds to an object: {"currency": "<ISO 4217>"}
+CURRENCY_FIELD = "connection.currency"  # where a missing/unknown currency is reported
 ROUNDING = ROUND_HALF_EVEN
 
 # Envelope ids: uuid5(EVENT_NAMESPACE, "<platform>\x1f<connection>\x1f<delivery event id>
@@ -293,10 +300,21 @@ def level_external_id(outlet_id: str, product_id: str) -> str:
 
 
 class _Ctx:
-    def __init__(self, delivery: RawDelivery, currency: str) -> None:
+    def __init__(self, delivery: RawDelivery, currency: str | None) -> None:
         self.delivery = delivery
         self.connection_id = delivery.connection_id
-        self.currency = currency
+        self._currency = currency
+
+    @property
+    def currency(self) -> str:
+        """The connection's currency; asked for only by objects that carry money."""
+        if self._currency is None:
+            raise PayloadError(
+                "X-Series objects name no currency and this connection has none configured "
+                "(tillwise connections configure <id> currency=<ISO 4217 code>)",
+                field=CURRENCY_FIELD,
+            )
+        return self._currency
 
     def ref(self, external_id: str) -> SourceRef:
         return SourceRef(
@@ -654,9 +672,10 @@ def _sale(o: Json, path: str, ctx: _Ctx) -> Out:
         "occurred_at": occurred,
         "currency": cur,
     }
+    payments = _sale_payments(o, path, pay_key, ctx, common, voided=status in VOIDED)
     if status in COMPLETED and reported.amount < 0:
         refund = _refund(o, lines, reported, common, ctx)
-        return (refund,), refund, EventType.REFUND_CREATED
+        return (refund, *payments), refund, EventType.REFUND_CREATED
     adjustments = []
     for i, adj in enumerate(o.get("adjustments") or []):
         at = f"{path}.adjustments[{i}]"
@@ -678,8 +697,39 @@ def _sale(o: Json, path: str, ctx: _Ctx) -> Out:
     )
     txn = txn.model_copy(update={"issues": reconcile_total(txn)})
     if txn.status == TransactionStatus.VOIDED:
-        return (txn,), None, None
-    return (txn,), txn, EventType.SALE_COMPLETED
+        return (txn, *payments), None, None
+    return (txn, *payments), txn, EventType.SALE_COMPLETED
+
+
+def _sale_payments(
+    o: Json, path: str, pay_key: str, ctx: _Ctx, common: dict[str, Any], *, voided: bool
+) -> tuple[Payment, ...]:
+    """Each payment of a closed or voided sale as a Payment of its own (no event: the sale's
+    event stands for them). A negative amount is money given back (a return)."""
+    out = []
+    for i, p in enumerate(o.get(pay_key) or []):
+        at = f"{path}.{pay_key}[{i}]"
+        if not isinstance(p, dict) or not _text(p, "id"):
+            continue  # the tenders loop above refused non-objects; an id-less one is not kept
+        amount = ctx.money(_dec(p.get("amount"), f"{at}.amount"))
+        out.append(
+            Payment(
+                source=ctx.ref(_id(p, "id", at)),
+                source_updated_at=common["source_updated_at"],
+                source_version=common["source_version"],
+                transaction_external_id=common["source"].external_id,
+                location_external_id=_text(p, "outlet_id") or common["location_external_id"],
+                employee_external_id=common["employee_external_id"],
+                device_external_id=_text(p, "register_id") or _text(o, "register_id"),
+                occurred_at=_opt_time(p, "payment_date", at) or common["occurred_at"],
+                status=PaymentStatus.VOIDED if voided else PaymentStatus.COMPLETED,
+                payment_kind=PaymentKind.REFUND if amount.amount < 0 else PaymentKind.SALE,
+                currency=amount.currency,
+                amount=Money(amount=abs(amount.amount), currency=amount.currency),
+                tender_type=tender_type(p),
+            )
+        )
+    return tuple(out)
 
 
 def _refund(
@@ -783,7 +833,7 @@ def _event_time(record: SourceRecord, delivery: RawDelivery) -> datetime:
 
 def _objects(body: Any) -> list[tuple[Json, str]]:
     """One object, or a ``{"data": object | [objects]}`` response → (object, JSON path)."""
-    if isinstance(body, dict) and "data" in body and set(body) <= {"data", "version", TILLWISE_KEY}:
+    if isinstance(body, dict) and "data" in body and set(body) <= {"data", "version"}:
         data = body["data"]
         if isinstance(data, list):
             out = []
@@ -800,15 +850,9 @@ def _objects(body: Any) -> list[tuple[Json, str]]:
     raise PayloadError("the body is not a JSON object", field="$")
 
 
-def _currency(body: Any, default: str) -> str:
-    extra = body.get(TILLWISE_KEY) if isinstance(body, dict) else None
-    if isinstance(extra, dict) and isinstance(extra.get("currency"), str):
-        return str(extra["currency"]).upper()
-    return default.upper()
-
-
-def normalize(delivery: RawDelivery, *, currency: str = DEFAULT_CURRENCY) -> NormalizedBatch:
-    """One stored delivery (webhook form or ``resource:<name>`` JSON) → records + events."""
+def normalize(delivery: RawDelivery, *, currency: str | None = None) -> NormalizedBatch:
+    """One stored delivery (webhook form or ``resource:<name>`` JSON) → records + events;
+    ``currency``: the connection's (X-Series objects name none)."""
     if delivery.topic.startswith(RESOURCE_PREFIX):
         body: Any = loads(delivery.body)
         resource = resource_of(delivery.topic)
@@ -831,14 +875,15 @@ def normalize(delivery: RawDelivery, *, currency: str = DEFAULT_CURRENCY) -> Nor
         raise PayloadError(
             f"lightspeed-x has no normalizer for topic {delivery.topic!r}", field="topic"
         )
-    try:
-        exponent(_currency(body, currency))
-    except DomainError:
-        raise PayloadError(
-            f"{_currency(body, currency)!r} is not an ISO 4217 currency",
-            field=f"{TILLWISE_KEY}.currency",
-        ) from None
-    ctx = _Ctx(delivery, _currency(body, currency))
+    if currency is not None:
+        try:
+            exponent(currency)
+        except DomainError:
+            raise PayloadError(
+                f"the connection's currency {currency!r} is not an ISO 4217 code",
+                field=CURRENCY_FIELD,
+            ) from None
+    ctx = _Ctx(delivery, currency.upper() if currency else None)
     records: list[CanonicalRecord] = []
     events: list[Envelope] = []
     for obj, path in _objects(body):

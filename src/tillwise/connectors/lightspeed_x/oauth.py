@@ -27,6 +27,7 @@ from tillwise.ports.platform import (
     Credentials,
     Installed,
     SignatureError,
+    install_currency,
 )
 
 from .._http import ApiClient, ApiError, RetryPolicy
@@ -158,7 +159,9 @@ class LightspeedXOAuth:
             )
         return Installed(
             credentials=self._credentials(data, None, datetime.now(UTC)),
-            config={"domain_prefix": prefix},
+            # X-Series objects name no currency: a new connection's is the app's default
+            # (``TILLWISE_LIGHTSPEED_X_CURRENCY``), changed by ``tillwise connections configure``
+            config={"domain_prefix": prefix, **install_currency(self.app)},
             name=f"{prefix}.retail.lightspeed.app",
             # webhooks are signed with the app's client secret [UNVERIFIED]
             webhook_secrets=(self.app["client_secret"],) if self.app.get("client_secret") else (),

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
-from tillwise.ports.platform import Api, ConnectionContext, OAuth, VerifiedDelivery
+from tillwise.ports.platform import (
+    Api,
+    ConnectionContext,
+    OAuth,
+    VerifiedDelivery,
+    connection_currency,
+)
 from tillwise.ports.writeback import WriteBack
 
 from . import normalize as _normalize
@@ -48,8 +55,10 @@ class ShopifyConnector:
         # no time window: Shopify retries with the original payload for 4 hours
         return _webhooks.verify(raw_body, headers, secrets)
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
-        return _normalize.normalize(delivery)
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
+        return _normalize.normalize(delivery, currency=connection_currency(config))
 
 
 def make_connector(app: Mapping[str, str]) -> ShopifyConnector:

@@ -24,16 +24,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import httpx
 
 from tillwise.domain.normalized import Fetch
-from tillwise.ports.platform import ConnectionContext, Credentials, Fetched, ResourcePage
+from tillwise.ports.platform import ConnectionContext, Fetched, ResourcePage
 
-from .._http import ApiError, RetryPolicy
+from .._http import ApiError, RetryPolicy, connection_client
 from . import normalize as n
 from .client import ShopifyClient, ShopifyRateLimiter
 from .oauth import ShopifyOAuth
@@ -205,26 +204,16 @@ def make_api(
 ) -> ShopifyApi:
     """The shop's API; refreshes expiring tokens through Shopify OAuth when it has a refresh
     token (``transport`` etc. are for tests against the local fake)."""
-    settings = dict(app if app is not None else ctx.app)
-    if app is not None and not ctx.app:
-        ctx = replace(ctx, app=settings)
-    oauth = ShopifyOAuth(settings, clock=clock)  # expiries on the same clock as the client
-    refresh = None
-    if ctx.credentials.refresh_token:
-
-        async def refresh_fn(c: ConnectionContext) -> Credentials:
-            return await oauth.refresh(c, transport=transport)
-
-        refresh = refresh_fn
-    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
-    client = ShopifyClient(
+    client = connection_client(
         ctx,
-        refresh=refresh,
+        ShopifyClient,
+        lambda settings: ShopifyOAuth(settings, clock=clock),  # expiries on the client's clock
+        app=app,
         transport=transport,
         limiter=limiter,
         sleep=sleep,
         jitter=jitter,
         retry=retry,
-        **extra,
+        clock=clock,
     )
     return ShopifyApi(client)

@@ -33,6 +33,7 @@ from tillwise.ports.platform import ConnectionContext, Credentials
 from .._http import (
     ApiClient,
     ApiError,
+    Refresh,
     RetryPolicy,
     TokenAuth,
     link_next,
@@ -45,8 +46,6 @@ TOKEN_HEADER = "X-Shopify-Access-Token"
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 REFRESH_MARGIN = timedelta(minutes=5)
 PAGE_LIMIT = 250
-
-Refresh = Callable[[ConnectionContext], Awaitable[Credentials]]
 
 
 def api_version(app: Mapping[str, str], config: Mapping[str, Any]) -> str:

@@ -24,17 +24,26 @@ Rules:
 * the canonical SKU is the merchant SKU; a line or variant without one is ``variant:<id>``;
 * refunds embedded in an order and the order's ``customer`` are upserted too (no extra events);
   a refund's total is its successful ``refund`` transactions, each line's amount its
-  ``subtotal`` + ``total_tax``;
+  ``subtotal`` + ``total_tax``; each of a refund's ``transactions[]`` is a refund ``Payment``
+  (parent = the sale transaction it refunds), with ``payment.updated`` on ``refunds/create``;
 * inventory levels are keyed by ``inventory_item_id`` and carry no SKU: a level without ``sku``
   (the ``inventory_levels/update`` webhook, a REST level) asks the pipeline to fetch
   ``inventory_levels`` ``<inventory_item_id>:<location_id>``; the API returns the level with
   ``sku`` and ``on_hand`` (Tillwise reads them through GraphQL), which becomes the record;
-* variants carry no currency in REST: their ``price`` is kept only when the object says its
-  currency (``price_currency``, set by the backfill from the shop), else ``None``;
+* variants carry no currency in REST: their ``price`` is in ``price_currency`` when the object
+  names one, else in the connection's configured ``currency``, else ``None``;
 * locations carry no time zone in REST: ``time_zone`` is the object's ``time_zone`` when the
   backfill added the shop's ``iana_timezone``, else UTC;
-* topics without a canonical record (``app/uninstalled``, draft orders, price rules, tender
-  transactions, fulfilment orders...) normalize to an empty batch;
+* order transactions (``order_transactions/create``, ``resource:transactions``) and tender
+  transactions (``tender_transactions/create``, ``resource:tender_transactions``) are
+  :class:`~tillwise.domain.sales.Payment` records (``payment.updated``): see
+  docs/platforms/shopify.md "Payments" for the kind/status/tender mapping. A tender
+  transaction's external id is ``tender:<id>`` (its own id space); a REST response holding a
+  list (``{"transactions": [...]}``) yields one record per element;
+* money without a currency of its own (old REST transactions, variants) is in the connection's
+  configured ``currency`` (``normalize(..., currency=)``); a transaction with neither is refused;
+* topics without a canonical record (``app/uninstalled``, draft orders, price rules,
+  fulfilment orders...) normalize to an empty batch;
 * one event per record that has an event type, id
   ``uuid5(EVENT_NAMESPACE, "shopify\\x1f<connection>\\x1f<delivery event id>\\x1f<subject>")``.
 """
@@ -42,6 +51,7 @@ Rules:
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +60,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tillwise.connectors._normalizing import Output as _Out
+from tillwise.connectors._normalizing import payment_summary
 from tillwise.domain.catalog import Product, Variant, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import InvalidGtin
@@ -61,11 +72,16 @@ from tillwise.domain.money import Money
 from tillwise.domain.normalized import Fetch, NormalizedBatch
 from tillwise.domain.sales import (
     Discount,
+    EntryMethod,
     IssueCode,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
     ReconciliationIssue,
     Refund,
     RefundLine,
     Tax,
+    TenderType,
     Transaction,
     TransactionLine,
     TransactionStatus,
@@ -87,6 +103,8 @@ CUSTOMERS = "customers"
 LOCATIONS = "locations"
 INVENTORY_LEVELS = "inventory_levels"
 USERS = "users"
+TRANSACTIONS = "transactions"
+TENDER_TRANSACTIONS = "tender_transactions"
 
 SALE_STATUSES = frozenset(
     {"authorized", "paid", "partially_paid", "partially_refunded", "refunded"}
@@ -110,6 +128,32 @@ TOPICS: dict[str, str] = {
     "locations/update": LOCATIONS,
     "inventory_levels/update": INVENTORY_LEVELS,
     "inventory_levels/connect": INVENTORY_LEVELS,
+    "order_transactions/create": TRANSACTIONS,
+    "tender_transactions/create": TENDER_TRANSACTIONS,
+}
+# order transaction kind → (payment kind, status when it succeeded)
+TRANSACTION_KINDS: dict[str, tuple[PaymentKind, PaymentStatus]] = {
+    "authorization": (PaymentKind.SALE, PaymentStatus.AUTHORIZED),
+    "capture": (PaymentKind.SALE, PaymentStatus.CAPTURED),
+    "sale": (PaymentKind.SALE, PaymentStatus.COMPLETED),
+    "void": (PaymentKind.SALE, PaymentStatus.VOIDED),
+    "refund": (PaymentKind.REFUND, PaymentStatus.COMPLETED),
+    "change": (PaymentKind.REFUND, PaymentStatus.COMPLETED),  # cash change handed back (POS)
+}
+TRANSACTION_STATUSES = {
+    "pending": PaymentStatus.PENDING,
+    "failure": PaymentStatus.FAILED,
+    "error": PaymentStatus.FAILED,
+}
+# tender transaction payment_method / order transaction gateway → tender type
+PAYMENT_METHODS = {
+    "credit_card": TenderType.CARD,
+    "debit_card": TenderType.CARD,
+    "cash": TenderType.CASH,
+    "gift_card": TenderType.GIFT_CARD,
+    "apple_pay": TenderType.WALLET,
+    "google_pay": TenderType.WALLET,
+    "shopify_pay": TenderType.WALLET,
 }
 CREATED_TOPICS = frozenset({"customers/create", "products/create"})
 
@@ -259,6 +303,7 @@ class _Ctx:
     connection_id: str
     event_id: str
     topic: str
+    currency: str | None = None  # the connection's configured currency
 
     def ref(self, external_id: str) -> SourceRef:
         return SourceRef(
@@ -275,6 +320,8 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         out["total_amount"] = record.total.amount
         if isinstance(record, Refund):
             out["transaction_external_id"] = record.transaction_external_id
+    elif isinstance(record, Payment):
+        out.update(payment_summary(record))
     elif isinstance(record, InventoryLevel):
         out["sku"] = record.sku
         out["location_external_id"] = record.location_external_id
@@ -414,7 +461,8 @@ def _order(o: Json, path: str, ctx: _Ctx) -> _Out:
     if txn_status is TransactionStatus.COMPLETED:
         out.events.append(_event(ctx, EventType.SALE_COMPLETED, occurred, txn))
     for i, r in enumerate(_list(o, "refunds", path)):
-        out.records.append(_refund_record(r, f"{path}.refunds[{i}]", ctx, currency))
+        embedded = _refund_out(r, f"{path}.refunds[{i}]", ctx, currency)
+        out.records.extend(embedded.records)  # upserted; the refund's own webhook has the events
     return out
 
 
@@ -501,11 +549,135 @@ def _refund_record(r: Json, path: str, ctx: _Ctx, currency: str | None = None) -
     return refund
 
 
-def _refund(r: Json, path: str, ctx: _Ctx) -> _Out:
-    refund = _refund_record(r, path, ctx)
-    return _Out(
+def _refund_out(r: Json, path: str, ctx: _Ctx, currency: str | None = None) -> _Out:
+    """The refund + one refund ``Payment`` per entry of its ``transactions[]`` (kind refund,
+    parent = the sale transaction it refunds), each with its event."""
+    refund = _refund_record(r, path, ctx, currency)
+    out = _Out(
         records=[refund], events=[_event(ctx, EventType.REFUND_CREATED, refund.occurred_at, refund)]
     )
+    order_id = _opt_id(r, "order_id")
+    for i, t in enumerate(_list(r, "transactions", path)):
+        tp = f"{path}.transactions[{i}]"
+        out.add(_order_transaction(t, tp, ctx, currency=refund.currency, order_id=order_id))
+    return out
+
+
+def _refund(r: Json, path: str, ctx: _Ctx) -> _Out:
+    return _refund_out(r, path, ctx)
+
+
+# -- payments: order transactions and tender transactions ------------------------------------
+
+_DIGITS = re.compile(r"(\d{4})\s*$")
+
+
+def _last4(number: str | None) -> str | None:
+    """The last 4 digits of a masked card number (``•••• •••• •••• 4242``, ``XXXX-…-4242``);
+    None when fewer than 4 digits are shown (``•••• 1``)."""
+    m = _DIGITS.search(number or "")
+    return m.group(1) if m else None
+
+
+def _payment_currency(t: Json, path: str, ctx: _Ctx, default: str | None = None) -> str:
+    cur = _opt_str(t, "currency", path) or default or ctx.currency
+    if cur is None:
+        raise PayloadError(
+            f"{path}.currency is missing and the connection has no currency configured",
+            field=f"{path}.currency",
+        )
+    return cur
+
+
+def _tender(method: str | None, gateway: str | None, details: Json) -> TenderType:
+    if _opt_str(details, "credit_card_wallet", "$"):
+        return TenderType.WALLET
+    for key in (method, gateway):
+        if key and key.lower() in PAYMENT_METHODS:
+            return PAYMENT_METHODS[key.lower()]
+    if details.get("credit_card_number") or details.get("credit_card_company"):
+        return TenderType.CARD
+    return TenderType.OTHER
+
+
+def _order_transaction(
+    t: Json, path: str, ctx: _Ctx, *, currency: str | None = None, order_id: str | None = None
+) -> _Out:
+    """An order transaction; ``currency``/``order_id``: what the enclosing refund says, for a
+    transaction embedded in one that names neither."""
+    tx_id = _id(t, "id", path)
+    cur = _payment_currency(t, path, ctx, currency)
+    kind = _opt_str(t, "kind", path)
+    if kind not in TRANSACTION_KINDS:
+        raise PayloadError(
+            f"{path}.kind {kind!r} is not a known transaction kind", field=f"{path}.kind"
+        )
+    payment_kind, succeeded = TRANSACTION_KINDS[kind]
+    status = _opt_str(t, "status", path)
+    pay_status = succeeded if status == "success" else TRANSACTION_STATUSES.get(str(status))
+    if pay_status is None:
+        raise PayloadError(
+            f"{path}.status {status!r} is not a known status", field=f"{path}.status"
+        )
+    details = _obj(t, "payment_details", path)
+    dp = f"{path}.payment_details"
+    tender = _tender(None, _opt_str(t, "gateway", path), details)
+    amount = _money(t, "amount", cur, path)
+    entry = None
+    if tender in (TenderType.CARD, TenderType.WALLET) and t.get("source_name") == "web":
+        entry = EntryMethod.ONLINE  # [UNVERIFIED] an online-store payment: card not present
+    occurred = _opt_time(t, "processed_at", path) or _time(t, "created_at", path)
+    payment: Payment = _build(
+        path,
+        lambda: Payment(
+            source=ctx.ref(tx_id),
+            source_updated_at=occurred,
+            transaction_external_id=_opt_id(t, "order_id") or order_id,
+            parent_external_id=_opt_id(t, "parent_id"),
+            location_external_id=_opt_id(t, "location_id"),
+            employee_external_id=_opt_id(t, "user_id"),
+            device_external_id=_opt_id(t, "device_id"),
+            occurred_at=occurred,
+            status=pay_status,
+            payment_kind=payment_kind,
+            currency=amount.currency,
+            amount=Money(amount=abs(amount.amount), currency=amount.currency),
+            tender_type=tender,
+            card_brand=_opt_str(details, "credit_card_company", dp),
+            card_last4=_last4(_opt_str(details, "credit_card_number", dp)),
+            entry_method=entry,
+        ),
+    )
+    event = _event(ctx, EventType.PAYMENT_UPDATED, occurred, payment)
+    return _Out(records=[payment], events=[event])
+
+
+def _tender_transaction(t: Json, path: str, ctx: _Ctx) -> _Out:
+    tx_id = _id(t, "id", path)
+    cur = _payment_currency(t, path, ctx)
+    amount = _money(t, "amount", cur, path)
+    details = _obj(t, "payment_details", path)
+    dp = f"{path}.payment_details"
+    occurred = _time(t, "processed_at", path)
+    payment: Payment = _build(
+        path,
+        lambda: Payment(
+            source=ctx.ref(f"tender:{tx_id}"),
+            source_updated_at=_opt_time(t, "updated_at", path) or occurred,
+            transaction_external_id=_opt_id(t, "order_id"),
+            employee_external_id=_opt_id(t, "user_id"),
+            occurred_at=occurred,
+            status=PaymentStatus.COMPLETED,  # a tender transaction is money that moved
+            payment_kind=PaymentKind.REFUND if amount.amount < 0 else PaymentKind.SALE,
+            currency=amount.currency,
+            amount=Money(amount=abs(amount.amount), currency=amount.currency),
+            tender_type=_tender(_opt_str(t, "payment_method", path), None, details),
+            card_brand=_opt_str(details, "credit_card_company", dp),
+            card_last4=_last4(_opt_str(details, "credit_card_number", dp)),
+        ),
+    )
+    event = _event(ctx, EventType.PAYMENT_UPDATED, occurred, payment)
+    return _Out(records=[payment], events=[event])
 
 
 # -- catalog, customers, locations, stock, staff ---------------------------------------------
@@ -520,7 +692,7 @@ def _variant_record(
         name = f"{product_name} - {title}"
     else:
         name = product_name or title or variant_id
-    price_currency = _opt_str(v, "price_currency", path)
+    price_currency = _opt_str(v, "price_currency", path) or ctx.currency
     price = None
     if price_currency and v.get("price") is not None:
         price = _money(v, "price", price_currency, path)
@@ -676,6 +848,8 @@ HANDLERS: dict[str, Callable[[Json, str, _Ctx], _Out]] = {
     LOCATIONS: _location,
     INVENTORY_LEVELS: _inventory_level,
     USERS: _user,
+    TRANSACTIONS: _order_transaction,
+    TENDER_TRANSACTIONS: _tender_transaction,
 }
 
 
@@ -687,19 +861,30 @@ def resource_of(topic: str) -> str | None:
     return TOPICS.get(topic)
 
 
-def normalize(delivery: RawDelivery) -> NormalizedBatch:
+def normalize(delivery: RawDelivery, *, currency: str | None = None) -> NormalizedBatch:
+    """One stored delivery → records + events; ``currency``: the connection's configured one
+    (for money that names none)."""
     resource = resource_of(delivery.topic)
     if resource is None:
         return NormalizedBatch()  # app/uninstalled, shop/update, draft orders...: no record
     body = loads(delivery.body)
     if not isinstance(body, dict):
         raise PayloadError("the body is not a JSON object", field="$")
-    ctx = _Ctx(delivery.connection_id, delivery.event_id, delivery.topic)
-    path = "$"
-    # a REST response keeps the object under its name ({"order": {...}}): read what is inside
+    ctx = _Ctx(delivery.connection_id, delivery.event_id, delivery.topic, currency)
+    handler = HANDLERS[resource]
+    # a REST response keeps the object(s) under its name ({"order": {...}},
+    # {"transactions": [...]}): read what is inside
+    if "id" not in body and len(body) == 1:
+        [(key, inner)] = body.items()
+        if isinstance(inner, dict):
+            return handler(inner, f"$.{key}", ctx).batch()
+        if isinstance(inner, list) and all(isinstance(o, dict) for o in inner):
+            out = _Out()
+            for i, obj in enumerate(inner):
+                out.add(handler(obj, f"$.{key}[{i}]", ctx))
+            return out.batch()
     objects = [(k, v) for k, v in body.items() if isinstance(v, dict)]
     if "id" not in body and len(objects) == 1:
         key, inner = objects[0]
-        body, path = inner, f"$.{key}"
-    out = HANDLERS[resource](body, path, ctx)
-    return out.batch()
+        return handler(inner, f"$.{key}", ctx).batch()
+    return handler(body, "$", ctx).batch()

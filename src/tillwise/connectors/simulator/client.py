@@ -315,7 +315,8 @@ async def replay_events(
 
 
 def _is_store(step: Step) -> bool:
-    return isinstance(step, SimEvent) and step.event == "location.updated"
+    """Set-up sent (and acknowledged) before anything else: the stores, then the vendors."""
+    return isinstance(step, SimEvent) and step.event in ("location.updated", "vendor.updated")
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:
@@ -400,6 +401,7 @@ async def _run(
 ) -> SimulationCounts:
     if events is None:
         events = await asyncio.to_thread(_bundled_replay)
+    pos.speed = speed  # its clock runs on at this speed after the replay (deliveries)
     steps: Sequence[Step]
     if isinstance(events, Replay):
         pos.load(events)

@@ -16,6 +16,17 @@ so it can be mounted anywhere (the demo mounts it at ``/simulator`` of the Tillw
     422 naming the field (``location_id`` must be a store the POS has announced); only
     successful adjustments use up a key.
 
+``POST /purchase-orders``
+    ``{"reference", "vendor_id", "location_id", "currency", "expected_on"?, "notes"?,
+    "lines": [{"sku", "name"?, "quantity", "unit_cost"?}]}``, signed and with an
+    ``Idempotency-Key`` like adjustments. Books the order and answers 201 ``{"id", "reference",
+    "status": "open", "lead_time_days", "ordered_at", "expected_at"}``; reports it as
+    ``purchase_order.updated`` (``open``). When the POS's clock passes the vendor's lead time
+    (:mod:`.purchasing`) the stock arrives: ``inventory.updated`` per line with ``reason:
+    receipt``, then ``purchase_order.updated`` (``received``). The clock is the replay's
+    simulated time, running on at the replay's ``speed`` after the last step, so an order
+    approved after the replay still arrives (:meth:`SimulatorPos.run_deliveries`).
+
 ``GET /inventory/{location_id}/{sku}``
     ``{"location_id", "sku", "on_hand", "version"}``. Reads are signed like writes (the HMAC of
     ``"<t>."`` and the empty body): stock figures are the merchant's data.
@@ -33,6 +44,7 @@ API may run on different threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -41,7 +53,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -57,6 +69,7 @@ from tillwise.ports.platform import SignatureError
 
 from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, verify_headers
 from .client import SimulatorError, WebhookSender
+from .purchasing import Order, OrderBook, OrderIn
 from .replay import Replay, SimEvent, Step, StockChange, StockKey, iso_utc
 
 log = logging.getLogger(__name__)
@@ -114,19 +127,22 @@ class Stock:
         return Level(key[0], key[1], self._on_hand[key], self._version.get(key, 0))
 
 
-def level_event(level: Level, at: datetime) -> SimEvent:
+def level_event(level: Level, at: datetime, reason: MovementReason | None = None) -> SimEvent:
     """The ``inventory.updated`` a POS sends for a level (its id names the version)."""
+    data: dict[str, Any] = {
+        "sku": level.sku,
+        "location_id": level.location_id,
+        "on_hand": level.on_hand,
+        "updated_at": iso_utc(at),
+        "version": level.version,
+    }
+    if reason is not None:
+        data["reason"] = reason.value
     return SimEvent(
         f"sim:inventory.updated:{level.location_id}:{level.sku}:v{level.version}",
         "inventory.updated",
         at,
-        {
-            "sku": level.sku,
-            "location_id": level.location_id,
-            "on_hand": level.on_hand,
-            "updated_at": iso_utc(at),
-            "version": level.version,
-        },
+        data,
     )
 
 
@@ -224,9 +240,9 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "body"
 
 
-def _parse(body: bytes) -> AdjustmentIn:
+def _parse(body: bytes, shape: type[BaseModel] = AdjustmentIn) -> Any:
     try:
-        return AdjustmentIn.model_validate_json(body)
+        return shape.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         if first["type"] in ("json_invalid", "model_type") or not first["loc"]:
@@ -273,6 +289,8 @@ class SimulatorPos:
             jitter=jitter,
         )
         self.stock = Stock()
+        self.orders = OrderBook()
+        self.speed: float | None = None  # simulated s per real s: the clock runs on after a replay
         self.undelivered: list[SimulatorError] = []
         self._secret = secret
         self._tolerance = tolerance
@@ -280,11 +298,13 @@ class SimulatorPos:
         self._lock = threading.Lock()  # locations, simulated time, idempotency records
         self._locations: set[str] = set()
         self._sim_now: datetime | None = None
+        self._sim_wall: float = 0.0  # wall-clock time of the latest replayed moment
         self._answers: dict[str, _Answer] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self.app = Starlette(
             routes=[
                 Route("/inventory/adjustments", self._post_adjustment, methods=["POST"]),
+                Route("/purchase-orders", self._post_purchase_order, methods=["POST"]),
                 Route("/inventory/{location_id}/{sku:path}", self._get_level, methods=["GET"]),
             ],
             exception_handlers={HTTPException: self._http_problem},
@@ -312,9 +332,10 @@ class SimulatorPos:
         with self._lock:
             if self._sim_now is None or step.at > self._sim_now:
                 self._sim_now = step.at
+                self._sim_wall = self._wall_clock()
             if isinstance(step, SimEvent) and step.event == "location.updated":
                 self._locations.add(str(step.data["id"]))
-        return play_step(self.stock, step)
+        return play_step(self.stock, step) + self.deliveries(step.at)
 
     @property
     def locations(self) -> frozenset[str]:
@@ -324,8 +345,76 @@ class SimulatorPos:
     def now(self) -> datetime:
         """The POS's (simulated) time: the latest replayed moment, else the wall clock."""
         with self._lock:
-            sim_now = self._sim_now
-        return sim_now or datetime.fromtimestamp(self._wall_clock(), UTC)
+            sim_now, sim_wall = self._sim_now, self._sim_wall
+        if sim_now is None:
+            return datetime.fromtimestamp(self._wall_clock(), UTC)
+        if self.speed is None:
+            return sim_now
+        return sim_now + timedelta(seconds=max(0.0, self._wall_clock() - sim_wall) * self.speed)
+
+    # -- purchase orders ---------------------------------------------------------------------
+
+    def deliveries(self, now: datetime) -> list[SimEvent]:
+        """Deliver every order due by ``now``: the stock of its lines arrives at its store
+        (``inventory.updated``, reason receipt) and the order is reported received."""
+        events: list[SimEvent] = []
+        for order in self.orders.due(now):
+            at = max(order.due_at, order.ordered_at)
+            for line in order.request.lines:
+                level, applied = self.stock.change(
+                    (order.request.location_id, line.sku), line.quantity
+                )
+                if applied:
+                    events.append(level_event(level, at, MovementReason.RECEIPT))
+            events.append(order.event(at))
+        return events
+
+    async def deliver_due(self) -> int:
+        """Deliver what is due by the POS's clock now, reporting it in the background."""
+        events = self.deliveries(self.now())
+        for event in events:
+            self._report(event)
+        return len(events)
+
+    async def run_deliveries(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
+        """Deliver due orders every ``interval`` real seconds until ``stop`` (the demo runs it
+        beside the replay, so orders approved after the replay arrive too)."""
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("simulator POS could not deliver due purchase orders")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    def order(self, request: OrderIn, idempotency_key: str) -> tuple[dict[str, Any], bool]:
+        """Book a purchase order once per key: (the answer, whether it is a replayed one)."""
+        fingerprint = hashlib.sha256(b"po\x1f" + request.model_dump_json().encode()).hexdigest()
+        with self._lock:
+            known = self._answers.get(idempotency_key)
+            if known is not None:
+                if known.fingerprint != fingerprint:
+                    raise _Refused(
+                        409,
+                        "idempotency_key_reused",
+                        f"{IDEMPOTENCY_HEADER} {idempotency_key!r} was used for another request",
+                        IDEMPOTENCY_HEADER,
+                    )
+                return known.body, True
+            if request.location_id not in self._locations:
+                raise _Refused(
+                    422,
+                    "unknown_location",
+                    f"location_id: this POS has no store {request.location_id!r}",
+                    "location_id",
+                )
+        now = self.now()
+        order: Order = self.orders.book(f"po_{uuid.uuid4().hex[:16]}", request, now)
+        answer = order.answer()
+        with self._lock:
+            self._answers[idempotency_key] = _Answer(fingerprint, answer)
+        self._report(order.event(now))
+        return answer, False
 
     # -- the write-back side -----------------------------------------------------------------
 
@@ -415,6 +504,24 @@ class SimulatorPos:
                     IDEMPOTENCY_HEADER,
                 )
             answer, replayed = self.adjust(_parse(body), key)
+        except _Refused as exc:
+            return _problem(request, exc.status, exc.code, exc.detail, exc.field)
+        headers = {REPLAYED_HEADER: "true"} if replayed else {}
+        return JSONResponse(answer, status_code=201, headers=headers)
+
+    async def _post_purchase_order(self, request: Request) -> Response:
+        try:
+            body = await _read_body(request)
+            self._authenticate(body, request)
+            key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+            if not key or len(key) > 255:
+                raise _Refused(
+                    400,
+                    "idempotency_key_required",
+                    f"{IDEMPOTENCY_HEADER} header is required (1-255 characters)",
+                    IDEMPOTENCY_HEADER,
+                )
+            answer, replayed = self.order(_parse(body, OrderIn), key)
         except _Refused as exc:
             return _problem(request, exc.status, exc.code, exc.detail, exc.field)
         headers = {REPLAYED_HEADER: "true"} if replayed else {}

@@ -8,7 +8,9 @@ later levels follow from it. :func:`build_events` plays the steps on a fresh, un
 (the stream when nobody adjusts anything). Order:
 
 1. ``location.updated`` for every store (one per country, see :mod:`.stores`), first;
-2. then, invoice by invoice in time order (ties keep file order):
+2. ``vendor.updated`` for every vendor with the SKUs it supplies and their terms (see
+   :mod:`.purchasing`);
+3. then, invoice by invoice in time order (ties keep file order):
 
    * ``product.created`` on the first sight of a StockCode (its first seen price, as a
      decimal string, and first seen description);
@@ -32,8 +34,9 @@ Only merchandise is stocked (StockCodes starting with five digits); postage, fee
 lines and discounts are not. Each change emits ``inventory.updated`` with the new
 ``on_hand`` and a per-level ``version`` (1, 2, ...; a write-back to the POS takes a version
 too) so upserts can order them. There are no
-purchase orders in the data: when the purchasing workflow exists, its orders will deliver
-stock to the store after the vendor's lead time, and the simulator will emit those receipts.
+purchase orders in the data: the orders Tillwise sends the live POS deliver stock to the store
+after the vendor's lead time (:mod:`.purchasing`), reported as ``inventory.updated`` with
+``reason: receipt``.
 
 Cycle counts. Stores count their shelves now and then, and a count finds less than the book
 says (shrinkage: theft, damage, mis-scans). About one stock change in :data:`COUNT_ONE_IN` is
@@ -161,10 +164,13 @@ def build_replay(invoices: Sequence[Invoice]) -> Replay:
         return Replay(steps=[])
     stores = {country: store_for(country) for country in sorted({i.country for i in invoices})}
     start = min(inv.invoiced_at for inv in invoices)
+    from .purchasing import vendor_events  # it builds on this module's events
+
     steps: list[Step] = [
         SimEvent(f"sim:location.updated:{s.id}", "location.updated", start, s.payload())
         for s in sorted(stores.values(), key=lambda s: s.id)
     ]
+    steps += vendor_events(invoices, start)
     products: set[str] = set()
     customers: set[str] = set()
     for inv in sorted(invoices, key=lambda i: i.invoiced_at):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.ports.inbox import RawDelivery
@@ -48,7 +49,9 @@ class SquareConnector:
         # Square's message has no timestamp: ``now`` is not used (dedupe is on event_id)
         return _webhooks.verify(raw_body, headers, secrets, url=url)
 
-    def normalize(self, delivery: RawDelivery) -> NormalizedBatch:
+    def normalize(
+        self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
+    ) -> NormalizedBatch:
         return _normalize.normalize(delivery)
 
 

@@ -31,7 +31,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -39,9 +38,9 @@ from urllib.parse import quote
 import httpx
 
 from tillwise.domain.normalized import Fetch
-from tillwise.ports.platform import ConnectionContext, Credentials, Fetched, ResourcePage
+from tillwise.ports.platform import ConnectionContext, Fetched, ResourcePage
 
-from .._http import ApiError, RetryPolicy
+from .._http import ApiError, RetryPolicy, connection_client
 from . import normalize as n
 from .client import SquareClient, SquareRateLimiter
 from .oauth import SquareOAuth
@@ -255,26 +254,16 @@ def make_api(
 ) -> SquareApi:
     """The connection's API, refreshing its token through Square OAuth when it has a refresh
     token (``transport`` etc. are for tests against the local fake)."""
-    settings = dict(app if app is not None else ctx.app)
-    if app is not None and not ctx.app:
-        ctx = replace(ctx, app=settings)
-    oauth = SquareOAuth(settings)
-    refresh = None
-    if ctx.credentials.refresh_token:
-
-        async def refresh_fn(c: ConnectionContext) -> Credentials:
-            return await oauth.refresh(c, transport=transport)
-
-        refresh = refresh_fn
-    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
-    client = SquareClient(
+    client = connection_client(
         ctx,
-        refresh=refresh,
+        SquareClient,
+        SquareOAuth,
+        app=app,
         transport=transport,
         limiter=limiter,
         sleep=sleep,
         jitter=jitter,
         retry=retry,
-        **extra,
+        clock=clock,
     )
     return SquareApi(client)

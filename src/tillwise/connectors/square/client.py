@@ -29,15 +29,21 @@ import httpx
 
 from tillwise.ports.platform import ConnectionContext, Credentials
 
-from .._http import ApiClient, ApiError, RetryPolicy, TokenAuth, paginate, retry_after_seconds
+from .._http import (
+    ApiClient,
+    ApiError,
+    Refresh,
+    RetryPolicy,
+    TokenAuth,
+    paginate,
+    retry_after_seconds,
+)
 
 PRODUCTION_URL = "https://connect.squareup.com"
 SANDBOX_URL = "https://connect.squareupsandbox.com"
 DEFAULT_API_VERSION = "2024-07-17"
 VERSION_HEADER = "Square-Version"
 REFRESH_MARGIN = timedelta(minutes=5)  # refresh a token this close to its expiry
-
-Refresh = Callable[[ConnectionContext], Awaitable[Credentials]]
 
 
 def base_url(app: Mapping[str, str], config: Mapping[str, Any] | None = None) -> str:

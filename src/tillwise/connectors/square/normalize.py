@@ -20,7 +20,13 @@ Rules:
   field: a total that does not add up is recorded as a reconciliation issue, never "fixed";
 * order webhooks carry only a summary, and payments name their order: both ask the pipeline to
   fetch the order (``fetches``: resource ``orders``); Square POS-app sales emit no
-  ``order.created``, so this is how in-person sales arrive;
+  ``order.created``, so this is how in-person sales arrive. A payment (``payment.*``,
+  ``resource:payments``) is also a :class:`~tillwise.domain.sales.Payment` record of its own
+  (``payment.updated``): status APPROVED → authorized, PENDING → pending, COMPLETED →
+  completed (refunded when ``refunded_money`` covers ``total_money``), CANCELED → voided,
+  FAILED → failed; amount = ``total_money`` (tip included), tip = ``tip_money``, fee = the sum
+  of ``processing_fee[]``; entry method KEYED/SWIPED/EMV/CONTACTLESS/ON_FILE → keyed/swiped/
+  dipped/tapped/online;
 * the canonical ``sku`` of a Square item variation is its catalog object id (what inventory
   counts, order lines and BatchChangeInventory all use);
 * inventory counts: state ``IN_STOCK`` is the on-hand quantity (other states are not stock);
@@ -40,6 +46,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tillwise.connectors._normalizing import Output as _Out
+from tillwise.connectors._normalizing import payment_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.events import Envelope, EventType, connection_source
@@ -50,6 +57,10 @@ from tillwise.domain.money import Money
 from tillwise.domain.normalized import NormalizedBatch
 from tillwise.domain.sales import (
     Discount,
+    EntryMethod,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
     Refund,
     Tax,
     Tender,
@@ -89,6 +100,25 @@ TENDER_TYPES = {
     "CASH": TenderType.CASH,
     "SQUARE_GIFT_CARD": TenderType.GIFT_CARD,
     "WALLET": TenderType.WALLET,
+}
+PAYMENT_SOURCES = {
+    "CARD": TenderType.CARD,
+    "CASH": TenderType.CASH,
+    "WALLET": TenderType.WALLET,
+}
+PAYMENT_STATUSES = {
+    "APPROVED": PaymentStatus.AUTHORIZED,
+    "PENDING": PaymentStatus.PENDING,
+    "COMPLETED": PaymentStatus.COMPLETED,
+    "CANCELED": PaymentStatus.VOIDED,
+    "FAILED": PaymentStatus.FAILED,
+}
+ENTRY_METHODS = {
+    "KEYED": EntryMethod.KEYED,
+    "SWIPED": EntryMethod.SWIPED,
+    "EMV": EntryMethod.DIPPED,
+    "CONTACTLESS": EntryMethod.TAPPED,
+    "ON_FILE": EntryMethod.ONLINE,
 }
 # the other side of an adjustment that moves stock into or out of IN_STOCK
 ADJUSTMENT_REASONS = {
@@ -291,6 +321,8 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         out["total_amount"] = record.total.amount
         if isinstance(record, Refund):
             out["transaction_external_id"] = record.transaction_external_id
+    elif isinstance(record, Payment):
+        return payment_summary(record)
     elif isinstance(record, InventoryLevel):
         out["sku"] = record.sku
         out["location_external_id"] = record.location_external_id
@@ -405,14 +437,72 @@ def _order(o: Json, path: str, ctx: _Ctx) -> _Out:
 
 
 def _payment(p: Json, path: str, ctx: _Ctx) -> _Out:
-    """A payment is a tender of its order: the order (with ``tenders[]``) is what is stored,
-    so the payment asks for its order to be fetched."""
-    _str(p, "id", path)
-    _money(p, "amount_money", path)
-    out = _Out()
-    order_id = _opt_str(p, "order_id", path)
-    if order_id is not None:
-        out.fetch(ORDERS, order_id)
+    """A payment is a record of its own (status, card, fees) and a tender of its order: it is
+    stored, and its order (with ``tenders[]``: POS sales emit no ``order.created``) fetched."""
+    payment_id = _str(p, "id", path)
+    amount = _money(p, "amount_money", path)
+    cur = amount.currency
+    tip = _money(p, "tip_money", path, cur) if p.get("tip_money") is not None else None
+    if p.get("total_money") is not None:
+        total = _money(p, "total_money", path, cur)
+    else:
+        total = amount + tip if tip is not None else amount
+    raw_status = _opt_str(p, "status", path)
+    if raw_status not in PAYMENT_STATUSES:
+        raise PayloadError(
+            f"{path}.status {raw_status!r} is not a Square payment status", field=f"{path}.status"
+        )
+    status = PAYMENT_STATUSES[raw_status]
+    refunded = (
+        _money(p, "refunded_money", path, cur) if p.get("refunded_money") is not None else None
+    )
+    if status is PaymentStatus.COMPLETED and refunded and 0 < total.amount <= refunded.amount:
+        status = PaymentStatus.REFUNDED
+    fees = [
+        _money(f, "amount_money", f"{path}.processing_fee[{i}]", cur)
+        for i, f in enumerate(_list(p, "processing_fee", path))
+        if f.get("amount_money") is not None
+    ]
+    fee = Money(amount=sum(f.amount for f in fees), currency=cur) if fees else None
+    card_details = _opt_obj(p, "card_details", path)
+    cp = f"{path}.card_details"
+    card = _opt_obj(card_details, "card", cp)
+    brand = _opt_str(card, "card_brand", f"{cp}.card")
+    tender = PAYMENT_SOURCES.get(str(p.get("source_type")), TenderType.OTHER)
+    if brand == "SQUARE_GIFT_CARD":
+        tender = TenderType.GIFT_CARD
+    last4 = _opt_str(card, "last_4", f"{cp}.card")
+    device = _opt_obj(p, "device_details", path)
+    created = _opt_time(p, "created_at", path) or _time(p, "updated_at", path)
+    payment: Payment = _build(
+        path,
+        lambda: Payment(
+            source=ctx.ref(payment_id),
+            source_updated_at=_opt_time(p, "updated_at", path) or created,
+            transaction_external_id=_opt_str(p, "order_id", path),
+            location_external_id=_opt_str(p, "location_id", path),
+            employee_external_id=_opt_str(p, "team_member_id", path)
+            or _opt_str(p, "employee_id", path),
+            device_external_id=_opt_str(device, "device_id", f"{path}.device_details"),
+            occurred_at=created,
+            status=status,
+            payment_kind=PaymentKind.SALE,  # money back is a PaymentRefund (a Refund record)
+            currency=cur,
+            amount=total,
+            tip=tip,
+            processing_fee=fee,
+            tender_type=tender,
+            card_brand=brand,
+            card_last4=last4 if last4 and re.fullmatch(r"\d{4}", last4) else None,
+            card_fingerprint=_opt_str(card, "fingerprint", f"{cp}.card"),
+            entry_method=ENTRY_METHODS.get(str(card_details.get("entry_method"))),
+        ),
+    )
+    time = payment.source_updated_at
+    event = _event(ctx, EventType.PAYMENT_UPDATED, time, payment.id, _summary(payment))
+    out = _Out(records=[payment], events=[event])
+    if payment.transaction_external_id is not None:
+        out.fetch(ORDERS, payment.transaction_external_id)
     return out
 
 
@@ -778,6 +868,32 @@ def _webhook(body: Json, ctx: _Ctx) -> _Out:
     return _Out()
 
 
+# what an API response wraps its object(s) in (``{"payment": {...}}``, ``{"payments": [...]}``)
+RESPONSE_KEYS = frozenset(
+    {
+        "payment", "payments", "order", "orders", "refund", "refunds", "customer", "customers",
+        "location", "locations", "vendor", "vendors", "team_member", "team_members",
+        "timecard", "timecards", "shift", "shifts", "object", "objects", "counts", "changes",
+    }
+)  # fmt: skip
+RESPONSE_EXTRAS = frozenset({"cursor", "errors", "related_objects", "latest_time"})
+
+
+def _response_objects(body: Json) -> list[tuple[Json, str]]:
+    """One API object as stored by backfill/fetch, or (for ``tillwise inspect``) a whole API
+    response holding one object or a list of them."""
+    keys = [k for k in body if k not in RESPONSE_EXTRAS]
+    if "id" in body or len(keys) != 1 or keys[0] not in RESPONSE_KEYS:
+        return [(body, "$")]
+    key = keys[0]
+    inner = body[key]
+    if isinstance(inner, dict):
+        return [(inner, f"$.{key}")]
+    if isinstance(inner, list) and all(isinstance(o, dict) for o in inner):
+        return [(o, f"$.{key}[{i}]") for i, o in enumerate(inner)]
+    return [(body, "$")]
+
+
 def normalize(delivery: RawDelivery) -> NormalizedBatch:
     """One stored Square delivery (webhook or ``resource:<name>``) → records + events."""
     try:
@@ -789,7 +905,10 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
     ctx = _Ctx(delivery.connection_id, delivery.event_id, delivery.topic)
     if delivery.topic.startswith(RESOURCE_PREFIX):
         handler = RESOURCE_HANDLERS.get(delivery.topic.removeprefix(RESOURCE_PREFIX))
-        out = handler(body, "$", ctx) if handler is not None else _Out()
+        out = _Out()
+        if handler is not None:
+            for obj, path in _response_objects(body):
+                out.add(handler(obj, path, ctx))
     else:
         out = _webhook(body, ctx)
     return out.batch()

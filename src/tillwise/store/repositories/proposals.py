@@ -4,18 +4,24 @@ them from there (see :mod:`tillwise.governance.approvals`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from tillwise.domain.locations import store_key
 from tillwise.domain.proposals import Proposal
+from tillwise.ports.repositories import OpenProposal
 
+from .. import mappers
 from ..tables_governance import proposals
 from ._insert import insert_if_absent
 
 NEW = "new"
+IN_PLAY = ("new", "pending", "approved")
+APPLIED = "applied"
 
 
 def proposal_row(proposal: Proposal, *, status: str, now: datetime) -> dict[str, Any]:
@@ -61,3 +67,36 @@ class SqlProposalInbox:
         return insert_if_absent(
             self._session, proposals, proposal_row(proposal, status=NEW, now=self._now())
         )
+
+    def in_play(
+        self,
+        connection_id: str,
+        location_external_id: str,
+        *,
+        kinds: Collection[str],
+        applied_since: datetime | None = None,
+    ) -> list[OpenProposal]:
+        p = proposals.c
+        status: ColumnElement[bool] = p.status.in_(IN_PLAY)
+        if applied_since is not None:
+            status = or_(status, and_(p.status == APPLIED, p.updated_at >= applied_since))
+        query = (
+            select(p.data, p.status, p.updated_at, p.result)
+            .where(p.store == store_key(connection_id, location_external_id))
+            .where(p.kind.in_(sorted(kinds)))
+            .where(status)
+            .order_by(p.created_at, p.id)
+        )
+        out = []
+        for data, state, updated_at, result in self._session.connection().execute(query):
+            when = mappers.utc(updated_at)
+            assert when is not None
+            out.append(
+                OpenProposal(
+                    proposal=Proposal.model_validate(data),
+                    status=state,
+                    updated_at=when,
+                    result=result,
+                )
+            )
+        return out

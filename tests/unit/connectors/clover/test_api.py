@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.fakes.clover import CLIENT_ID, CLIENT_SECRET, MERCHANT, FakeClover
+from tests.fakes.clover import CLIENT_ID, CLIENT_SECRET, MERCHANT, FakeClover, Gate
 from tillwise.connectors._http import ApiError, RetryPolicy
 from tillwise.connectors.clover import CloverApi, CloverRateLimiter, make_connector
 from tillwise.connectors.clover.client import api_base_url
@@ -294,10 +294,11 @@ def test_notification_to_fetch_to_records() -> None:
     records = conn.normalize(
         delivery(fetched.body, f"resource:{fetched.resource}", fetched.event_id)
     ).records
-    [txn] = records
+    txn, payment = records  # the sale, and its expanded payment as a Payment of its own
     assert isinstance(txn, Transaction)
     assert txn.total.amount == 1545 and txn.location_external_id == MERCHANT
     assert [t.type.value for t in txn.tenders] == ["cash"]
+    assert (payment.kind, payment.transaction_external_id) == ("payment", "ZK6BEAGXBPGST")
 
 
 def test_backfill_equals_webhook_fed_state() -> None:
@@ -349,8 +350,102 @@ def test_backfill_equals_webhook_fed_state() -> None:
         "employee",
         "inventory_level",
         "location",
+        "payment",
         "product",
         "transaction",
         "variant",
     ]
     assert backfilled == webhooked
+
+
+# -- concurrency caps: 5 in flight per token, 10 per app (configurable) ---------------------
+
+
+def _session(connector: Any, fake: FakeClover, clock: Clock) -> Any:
+    ctx = ConnectionContext(
+        connection_id=f"con_{fake.merchant_id}",
+        platform="clover",
+        config={"merchant_id": fake.merchant_id, "region": "na"},
+        credentials=Credentials(access_token=fake.access_token),
+    )
+    return connector.session(
+        ctx,
+        transport=httpx.ASGITransport(app=fake.app()),
+        sleep=clock.sleep,
+        jitter=lambda: 0.5,
+        retry=RetryPolicy(max_attempts=1),
+    )
+
+
+def _paced_by(connector: Any, clock: Clock) -> Any:
+    connector.limiter.clock, connector.limiter.sleep = clock, clock.sleep  # no real pacing waits
+    return connector
+
+
+def test_never_more_than_five_requests_in_flight_per_token() -> None:
+    clock = Clock()
+    connector = _paced_by(make_connector(APP), clock)
+    fake = FakeClover()
+    caps = connector.limiter.concurrency
+    assert (caps.per_key, caps.total) == (5, 10)  # Clover's documented caps, by default
+
+    async def go() -> list[Any]:
+        fake.gate = gate = Gate()
+        session = _session(connector, fake, clock)
+        calls = [asyncio.create_task(session.get("/customers")) for _ in range(12)]
+        await gate.until(lambda: gate.in_flight >= 5)
+        # five are held open by the fake; the other seven queue in the client, not on the wire
+        assert (gate.in_flight, caps.in_flight(MERCHANT), caps.waiting(MERCHANT)) == (5, 5, 7)
+        gate.open()
+        bodies = await asyncio.gather(*calls)
+        assert (caps.in_flight(), caps.waiting()) == (0, 0)
+        await session.aclose()
+        return bodies
+
+    bodies = run(go)
+    assert len(bodies) == 12 and all("elements" in b for b in bodies)
+    assert fake.peak_in_flight == 5
+    assert len(fake.requests) == 12
+
+
+def test_the_app_cap_holds_across_merchants_and_both_caps_are_configurable() -> None:
+    clock = Clock()
+    app = {**APP, "max_concurrent_per_token": "3", "max_concurrent_per_app": "4"}
+    connector = _paced_by(make_connector(app), clock)
+    fakes = [FakeClover(), FakeClover(merchant_id="MERCHANTB0002")]
+    caps = connector.limiter.concurrency
+
+    async def go() -> None:
+        gate = Gate()
+        for fake in fakes:
+            fake.gate = gate
+        sessions = [_session(connector, fake, clock) for fake in fakes]
+        calls = [
+            asyncio.create_task(session.get("/customers")) for _ in range(5) for session in sessions
+        ]
+        await gate.until(lambda: gate.in_flight >= 4)
+        assert gate.in_flight == 4 and caps.waiting() == 6  # the app's 4, none beyond
+        assert all(fake.in_flight <= 3 for fake in fakes)
+        gate.open()
+        await asyncio.gather(*calls)
+        assert gate.peak == 4
+        for session in sessions:
+            await session.aclose()
+
+    run(go)
+    assert all(fake.peak_in_flight <= 3 for fake in fakes)
+    assert [len(fake.requests) for fake in fakes] == [5, 5]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "five"])
+def test_a_bad_concurrency_setting_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="max_concurrent_per_token"):
+        make_connector({**APP, "max_concurrent_per_token": value})
+
+
+def test_an_app_wide_concurrency_429_pauses_every_merchant() -> None:
+    clock = Clock()
+    limiter = CloverRateLimiter(clock=clock, sleep=clock.sleep)
+    throttled = httpx.Response(429, headers={"X-RateLimit-crossTokenConcurrentLimit": "1"})
+    assert limiter.after("MERCHANTA", throttled) == 1.0
+    assert limiter.paused_until("MERCHANTB") == clock.t + 1.0

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tillwise.connectors.clover import make_connector
-from tillwise.domain.sales import Transaction
+from tillwise.domain.money import Money
+from tillwise.domain.sales import EntryMethod, Payment, PaymentStatus, Transaction
 from tillwise.ports.platform import PayloadError
 
 from ._golden import AUTH, PAYLOADS, RECEIVED, batch_key, delivery, patched, resolve
@@ -114,7 +115,7 @@ def test_order_with_payments_discounts_refunds_and_unit_qty() -> None:
     batch = connector.normalize(
         delivery(json.dumps(order).encode(), "resource:orders", "ORDER00000001:1700000100000")
     )
-    txn, refund = batch.records
+    txn, paid, failed, refund = batch.records
     assert isinstance(txn, Transaction)
     [line] = txn.lines
     assert str(line.quantity) == "0.5" and line.net.amount == 900  # 1000 less 10 %
@@ -126,6 +127,16 @@ def test_order_with_payments_discounts_refunds_and_unit_qty() -> None:
     assert txn.location_external_id == "MERCHANT00001"
     assert txn.customer_external_id == "CUSTOMER00001"
     assert refund.kind == "refund" and refund.total.amount == 500
+    # expanded payments are Payment records (no events): amount = amount + tip, tip apart
+    assert isinstance(paid, Payment) and isinstance(failed, Payment)
+    assert (paid.status, paid.amount.amount, paid.tip) == (
+        PaymentStatus.COMPLETED,
+        1080,
+        Money(amount=100, currency="USD"),
+    )
+    assert (paid.entry_method, paid.card_last4) == (EntryMethod.DIPPED, "4242")
+    assert paid.occurred_at == txn.occurred_at  # no createdTime: the order's
+    assert (failed.status, failed.amount.amount) == (PaymentStatus.FAILED, 1080)
     assert [e.type for e in batch.events] == ["sale.completed", "refund.created"]
 
 

@@ -74,7 +74,7 @@ async def test_fetch_on_notify_gets_each_object_and_skips_deleted_ones() -> None
         ("Order", "3:2024-03-04T12:00:00+00:00"),
         ("Shop", "2:2024-01-01T09:00:00+00:00"),
     ]
-    [order] = make_connector({}).normalize(_deliver(got[0], "Order")).records
+    [order] = make_connector({}).normalize(_deliver(got[0], "Order"), {"currency": "CAD"}).records
     assert isinstance(order, PurchaseOrder)
     assert order.status is PurchaseOrderStatus.OPEN
     assert [(line.sku, str(line.quantity), line.unit_cost) for line in order.lines] == [
@@ -85,13 +85,14 @@ async def test_fetch_on_notify_gets_each_object_and_skips_deleted_ones() -> None
 
 async def test_backfilled_records_equal_normalizing_the_same_objects() -> None:
     env = Env(page_size=2)
-    connector = make_connector({"currency": "CAD"})
+    connector = make_connector({})
+    config = {"currency": "CAD"}  # the connection's, for API objects and stored ones alike
     api = env.api(env.ctx(currency="CAD"))
     from_api = []
     for resource in RESOURCES:
         async for page in api.pages(resource, since=None, cursor=None):
             for fetched in page.objects:
-                from_api.extend(connector.normalize(_deliver(fetched, resource)).records)
+                from_api.extend(connector.normalize(_deliver(fetched, resource), config).records)
     await api.aclose()
 
     from_store = []
@@ -106,7 +107,7 @@ async def test_backfilled_records_equal_normalizing_the_same_objects() -> None:
                 json.dumps(body).encode(),
                 NOW,
             )
-            from_store.extend(connector.normalize(delivery).records)
+            from_store.extend(connector.normalize(delivery, config).records)
 
     assert from_api == from_store
     kinds = {r.kind for r in from_api}
@@ -120,6 +121,7 @@ async def test_backfilled_records_equal_normalizing_the_same_objects() -> None:
         "inventory_level",
         "purchase_order",
         "transaction",
+        "payment",
         "shift",
     }
     levels = [r for r in from_api if isinstance(r, InventoryLevel)]

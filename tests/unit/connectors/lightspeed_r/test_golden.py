@@ -40,6 +40,9 @@ def _resolve(value: Any, conn: str, event_id: str) -> Any:
     return value
 
 
+CONFIG = {"currency": "CAD"}  # the connection's (R-Series objects name no currency)
+
+
 def delivery(body: bytes, topic: str, event_id: str = "e1", conn: str = "con_test") -> RawDelivery:
     return RawDelivery(
         platform="lightspeed-r",
@@ -62,25 +65,28 @@ def test_golden(case: str) -> None:
     body = (PAYLOADS / f"{case}.json").read_bytes()
     expected = json.loads((PAYLOADS / f"{case}.expected.json").read_text())
     conn, event_id = expected["connection_id"], expected["event_id"]
-    connector = make_connector(expected["app"])
+    connector = make_connector({})
     want = _resolve({"records": expected["records"], "events": expected["events"]}, conn, event_id)
 
-    got = connector.normalize(delivery(body, expected["topic"], event_id, conn))
+    got = connector.normalize(delivery(body, expected["topic"], event_id, conn), expected["config"])
 
     dumped = got.model_dump(mode="json")
     assert dumped.pop("fetches") == []
     assert dumped == want
 
 
-def test_currency_comes_from_the_connection_when_backfill_names_it() -> None:
+def test_currency_is_the_connections_configured_one() -> None:
     sale = json.loads(
         (PAYLOADS / "api__sale_giftcard_load_response__docs_tutorial.json").read_text()
     )
-    body = json.dumps({**sale["Sale"], "@tillwise": {"currency": "GBP"}}).encode()
-    batch = make_connector({"currency": "CAD"}).normalize(delivery(body, "resource:Sale"))
+    body = json.dumps(sale["Sale"]).encode()
+    batch = make_connector({}).normalize(delivery(body, "resource:Sale"), {"currency": "gbp"})
     txn = next(r for r in batch.records if isinstance(r, Transaction))
     assert txn.currency == "GBP"
     assert [t.amount.amount for t in txn.tenders] == [-10000, 10000]
+    with pytest.raises(PayloadError) as err:  # none configured: refused, never guessed
+        make_connector({"currency": "CAD"}).normalize(delivery(body, "resource:Sale"))
+    assert err.value.field == "connection.currency"
 
 
 def test_several_results_are_an_array_and_one_is_an_object() -> None:
@@ -90,7 +96,7 @@ def test_several_results_are_an_array_and_one_is_an_object() -> None:
     one = sale["Sale"]
     two = {**one, "saleID": "196", "SaleLines": {"SaleLine": [one["SaleLines"]["SaleLine"]] * 2}}
     body = json.dumps({"@attributes": {"count": "2"}, "Sale": [one, two]}).encode()
-    batch = make_connector({}).normalize(delivery(body, "resource:Sale"))
+    batch = make_connector({}).normalize(delivery(body, "resource:Sale"), CONFIG)
     txns = [r for r in batch.records if isinstance(r, Transaction)]
     assert [t.external_id for t in txns] == ["195", "196"]
     assert [len(t.lines) for t in txns] == [1, 2]
@@ -104,7 +110,7 @@ def test_a_bad_amount_names_its_json_path() -> None:
     sale["Sale"]["SalePayments"]["SalePayment"][1]["amount"] = "ten"
     body = json.dumps(sale).encode()
     with pytest.raises(PayloadError) as err:
-        make_connector({}).normalize(delivery(body, "resource:Sale"))
+        make_connector({}).normalize(delivery(body, "resource:Sale"), CONFIG)
     assert err.value.field == "Sale.SalePayments.SalePayment[1].amount"
 
 
@@ -113,7 +119,9 @@ def test_an_open_sale_yields_no_transaction() -> None:
         (PAYLOADS / "api__sale_giftcard_load_response__docs_tutorial.json").read_text()
     )
     sale["Sale"]["completed"] = "false"
-    batch = make_connector({}).normalize(delivery(json.dumps(sale).encode(), "resource:Sale"))
+    batch = make_connector({}).normalize(
+        delivery(json.dumps(sale).encode(), "resource:Sale"), CONFIG
+    )
     assert [r.kind for r in batch.records] == ["location"]  # only the embedded shop
     assert batch.events == ()
 

@@ -15,7 +15,8 @@ from tillwise.ports.platform import PayloadError
 
 from ._golden import CONNECTION, FIXTURES, RECEIVED
 
-connector = make_connector({"currency": "NZD"})
+connector = make_connector({})
+CONFIG = {"currency": "NZD"}  # the connection's (X-Series objects name no currency)
 
 
 def _sale(**changes: Any) -> dict[str, Any]:
@@ -24,10 +25,10 @@ def _sale(**changes: Any) -> dict[str, Any]:
     return sale
 
 
-def _run(obj: Any, topic: str = "resource:sales") -> Any:
+def _run(obj: Any, topic: str = "resource:sales", config: Any = CONFIG) -> Any:
     body = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
     return connector.normalize(
-        RawDelivery("lightspeed-x", CONNECTION, "e:1", topic, body, RECEIVED)
+        RawDelivery("lightspeed-x", CONNECTION, "e:1", topic, body, RECEIVED), config
     )
 
 
@@ -45,7 +46,7 @@ def test_three_tax_inclusive_8_dollar_items_keep_their_24_dollar_total() -> None
         total_price="20.86956",
         total_tax="3.13044",
     )
-    (txn,) = _run(sale).records
+    txn, *_payments = _run(sale).records
     assert isinstance(txn, Transaction)
     (line,) = txn.lines
     assert line.unit_price.amount == 696 and line.quantity == 3
@@ -77,7 +78,7 @@ def test_a_discount_is_kept_beside_the_list_price() -> None:
         total_price="180",
         total_tax="27",
     )
-    (txn,) = _run(sale).records
+    txn, *_payments = _run(sale).records
     (line,) = txn.lines
     assert line.unit_price.amount == 10000
     assert [(d.name, d.amount.amount) for d in line.discounts] == [("discount", 2000)]
@@ -109,10 +110,18 @@ def test_a_voided_sale_is_recorded_without_an_event_and_a_parked_one_not_at_all(
     assert _run(_sale(status="LAYBY")) == _run(_sale(status="SAVED")) == type(voided)()
 
 
-def test_backfill_currency_in_the_body_wins_over_the_default() -> None:
-    sale = _sale(**{"@tillwise": {"currency": "AUD"}})
-    (txn,) = _run(sale).records
+def test_money_is_in_the_connections_configured_currency() -> None:
+    txn, *payments = _run(_sale(), config={"currency": "aud"}).records
     assert txn.currency == "AUD" and txn.total.currency == "AUD"
+    assert {p.currency for p in payments} == {"AUD"}
+
+
+def test_without_a_configured_currency_money_is_refused_but_other_objects_are_kept() -> None:
+    with pytest.raises(PayloadError) as err:
+        _run(_sale(), config={})
+    assert err.value.field == "connection.currency"
+    [customer] = _run({"id": "c1", "first_name": "Ada"}, "resource:customers", config=None).records
+    assert customer.kind == "customer"
 
 
 @pytest.mark.parametrize(
@@ -131,13 +140,18 @@ def test_backfill_currency_in_the_body_wins_over_the_default() -> None:
         (b"[1]", "resource:customers", "$"),
         (b"{", "resource:customers", "$"),
         ({"id": "x"}, "resource:gift_cards", "topic"),
-        ({"id": "x", "@tillwise": {"currency": "XXX"}}, "resource:customers", "@tillwise.currency"),
     ],
 )
 def test_bad_shapes_are_payload_errors_naming_the_path(obj: Any, topic: str, field: str) -> None:
     with pytest.raises(PayloadError) as err:
         _run(obj, topic)
     assert err.value.field == field
+
+
+def test_an_unknown_configured_currency_is_named() -> None:
+    with pytest.raises(PayloadError) as err:
+        _run({"id": "x"}, "resource:customers", config={"currency": "XXX"})
+    assert err.value.field == "connection.currency"
 
 
 def test_unknown_webhook_types_are_an_empty_batch() -> None:

@@ -57,7 +57,8 @@ def test_exchange_posts_the_code_in_the_form_body_of_the_store_token_endpoint() 
             transport=transport,
         )
     )
-    assert installed.config == {"domain_prefix": "acme"}
+    # X-Series objects name no currency: the app's default is the new connection's
+    assert installed.config == {"domain_prefix": "acme", "currency": "NZD"}
     assert installed.credentials.access_token == "lsx-access-2"
     assert installed.credentials.refresh_token == "lsx-refresh-2"
     assert installed.credentials.expires_at is not None

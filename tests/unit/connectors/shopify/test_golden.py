@@ -19,6 +19,7 @@ from tillwise.connectors.shopify import make_connector
 from tillwise.connectors.shopify.webhooks import sign
 from tillwise.domain.ids import SourceRef
 from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.platform import PayloadError
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "fixtures" / "payloads" / "shopify"
 # documented in docs/platforms/shopify.md ("Canonical events")
@@ -79,6 +80,7 @@ def test_every_kind_of_corpus_payload_has_a_golden() -> None:
         "rest__users",
         "rest_2024-04__transaction__test_1",
         "rest_2024-04__tender_transaction__test_1",
+        "hand__refund_pos_card_and_cash",
     }
 
 
@@ -90,7 +92,8 @@ def test_golden(case: str) -> None:
     assert len(bodies) == len(expected["objects"])
     for i, (body, want) in enumerate(zip(bodies, expected["objects"], strict=True)):
         webhook_id = f"wh-{case}-{i}"
-        got = connector.normalize(deliver(body, expected["topic"], conn, webhook_id))
+        delivery = deliver(body, expected["topic"], conn, webhook_id)
+        got = connector.normalize(delivery, expected.get("config"))
         assert got.model_dump(mode="json") == _resolve(want, conn, webhook_id), f"object {i}"
 
 
@@ -196,8 +199,36 @@ def test_customer_orders_payload_normalizes_with_its_refund() -> None:
     [body] = objects("rest_2024-04__customer__test_28", "orders")
     batch = connector.normalize(deliver(body, "orders/updated", "c", "w"))
     kinds = [r.kind for r in batch.records]
-    assert kinds == ["customer", "transaction", "refund"]
+    assert kinds == ["customer", "transaction", "refund", "payment"]
     txn = batch.records[1]
     assert txn.total.amount == 59894 and not txn.issues
     refund = batch.records[2]
     assert refund.total.amount == 20900 and refund.location_external_id == "487838322"
+    payment = batch.records[3]  # the refund's transaction: upserted, no event of its own here
+    assert (payment.payment_kind, payment.parent_external_id) == ("refund", "801038806")
+    assert [e.type for e in batch.events] == ["sale.completed"]
+
+
+def test_a_transaction_webhook_is_a_payment_and_names_its_currency_or_is_refused() -> None:
+    doc = json.loads((PAYLOADS / "rest__transaction.json").read_text())["transaction"]
+    body = json.dumps(doc).encode()
+    with pytest.raises(PayloadError) as err:  # no currency in it, none configured
+        connector.normalize(deliver(body, "order_transactions/create", "c", "w-t"))
+    assert err.value.field == "$.currency"
+    batch = connector.normalize(
+        deliver(body, "order_transactions/create", "c", "w-t"), {"currency": "CAD"}
+    )
+    [payment] = batch.records
+    assert (payment.kind, payment.currency) == ("payment", "CAD")
+    assert [e.type for e in batch.events] == ["payment.updated"]
+
+
+def test_variant_prices_without_a_currency_take_the_connections() -> None:
+    doc = json.loads((PAYLOADS / "rest__variant.json").read_text())["variant"]
+    body = json.dumps(doc).encode()
+    [without] = connector.normalize(deliver(body, "resource:variants", "c", "v")).records
+    [priced] = connector.normalize(
+        deliver(body, "resource:variants", "c", "v"), {"currency": "USD"}
+    ).records
+    assert without.price is None  # type: ignore[union-attr]
+    assert priced.price is not None and priced.price.currency == "USD"  # type: ignore[union-attr]

@@ -220,8 +220,8 @@ async def test_fetch_on_notify_batch_retrieves_orders_and_skips_unknown_ids() ->
 
 @sync
 async def test_a_pos_sale_arrives_as_payment_plus_fetched_order() -> None:
-    """Square POS-app sales emit no order.created: the payment names the order, the pipeline
-    fetches it through Api.fetch, and the fetched order becomes the sale."""
+    """Square POS-app sales emit no order.created: the payment is a Payment record and names the
+    order, the pipeline fetches it through Api.fetch, and the fetched order becomes the sale."""
     fake = FakeSquare()
     a = api(fake, context(fake))
     webhook = corpus("webhook__payment_created_event.json")
@@ -235,9 +235,8 @@ async def test_a_pos_sale_arrives_as_payment_plus_fetched_order() -> None:
         received_at=NOW,
     )
     first = normalize(delivery)
-    assert first.records == () and first.fetches == (
-        Fetch(resource="orders", ids=("lgwOlEityYPJtcuvKTVKT1pA986YY",)),
-    )
+    assert [r.kind for r in first.records] == ["payment"]
+    assert first.fetches == (Fetch(resource="orders", ids=("lgwOlEityYPJtcuvKTVKT1pA986YY",)),)
     [order] = await a.fetch(first.fetches)
     sale = normalize(_delivery(order))
     [txn] = sale.records

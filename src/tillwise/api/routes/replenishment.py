@@ -1,0 +1,125 @@
+"""Replenishment for the dashboard: stores with their plans, a store's plan, a SKU's forecast.
+
+Store-scoped: a caller sees the stores in its scope (others are 404). Approve / edit / reject
+of the proposals go through ``/v1/proposals/{id}/...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from tillwise.domain.locations import store_key
+from tillwise.governance.principal import Principal
+from tillwise.workflows.replenishment.history import build_frame
+from tillwise.workflows.replenishment.planner import item_public, sorted_items
+
+from ..deps import ContainerDep, in_scope, require
+from .governance import ProposalPublic
+
+router = APIRouter(prefix="/v1/replenishment", tags=["replenishment"])
+KINDS = ("draft_purchase_order", "transfer")
+OPEN = ("new", "pending", "approved")
+
+
+def _split(store: str) -> tuple[str, str]:
+    connection_id, _, location = store.partition(":")
+    return connection_id, location
+
+
+@router.get("/stores", operation_id="replenishment-stores")
+def stores(container: ContainerDep, principal: Principal = require("inventory:read")) -> Any:
+    """Every store in scope with demand history: its latest plan and open proposals."""
+    from tillwise.workflows.replenishment.planner import plan_stores
+
+    known = plan_stores(container.uow)
+    with container.uow() as uow:
+        plans = {(p.connection_id, p.location_external_id): p for p in uow.replenishment.plans()}
+        names = {}
+        for conn, loc, _tz in known:
+            location = uow.records.location(conn, loc)
+            names[(conn, loc)] = location.name if location is not None else loc
+    out = []
+    for conn, loc in sorted(set(names) | set(plans)):
+        store = store_key(conn, loc)
+        if not principal.sees(store):
+            continue
+        plan = plans.get((conn, loc))
+        proposed = sum(
+            1
+            for status in OPEN
+            for _ in container.approvals.list(
+                principal, store=store, kind="draft_purchase_order", status=status, limit=500
+            )
+        )
+        out.append(
+            {
+                "store": store,
+                "connection_id": conn,
+                "location_external_id": loc,
+                "name": names.get((conn, loc), loc),
+                "planned_at": None if plan is None else plan.planned_at.isoformat(),
+                "at_risk": 0 if plan is None else int(plan.data.get("at_risk") or 0),
+                "proposed_orders": proposed,
+            }
+        )
+    return out
+
+
+@router.get("/stores/{store}/plan", operation_id="replenishment-plan")
+def store_plan(
+    store: str, container: ContainerDep, principal: Principal = require("inventory:read")
+) -> Any:
+    """The store's latest plan, most at-risk items first, with its open proposals."""
+    in_scope(principal, store, "store", store)
+    conn, loc = _split(store)
+    with container.uow() as uow:
+        plan = uow.replenishment.plan(conn, loc)
+        items = uow.replenishment.plan_items(conn, loc)
+    proposals = [
+        ProposalPublic.of(r)
+        for kind in KINDS
+        for r in container.approvals.list(principal, store=store, kind=kind, limit=200)
+        if r.status in (*OPEN, "shadow")
+    ]
+    return {
+        "store": store,
+        "planned_at": None if plan is None else plan.planned_at.isoformat(),
+        "model": None if plan is None else plan.model,
+        "version": None if plan is None else plan.version,
+        "items": [item_public(i) for i in sorted_items(items)],
+        "proposals": [p.model_dump(mode="json") for p in proposals],
+    }
+
+
+@router.get("/stores/{store}/forecast/{sku}", operation_id="replenishment-forecast")
+def sku_forecast(
+    store: str,
+    sku: str,
+    container: ContainerDep,
+    principal: Principal = require("inventory:read"),
+) -> Any:
+    """The SKU's actuals (censored days marked) and the latest plan's forecast with intervals."""
+    in_scope(principal, store, "store", store)
+    conn, loc = _split(store)
+    with container.uow() as uow:
+        plan = uow.replenishment.plan(conn, loc)
+        items = uow.replenishment.plan_items(conn, loc, [sku])
+        demand = [d for d in uow.replenishment.demand(conn, loc) if d.sku == sku]
+        stock_outs = uow.replenishment.stock_outs(conn, loc)
+    frame = build_frame(conn, loc, demand, stock_outs)
+    item = items[0] if items else None
+    forecast = {} if item is None else dict(item.data.get("forecast") or {})
+    return {
+        "sku": sku,
+        "store": store,
+        "model": None if plan is None else plan.model,
+        "method": forecast.get("method"),
+        "accuracy": forecast.get("accuracy"),
+        "actuals": [
+            {"day": r.ds.date().isoformat(), "units": float(r.y), "censored": bool(r.censored)}
+            for r in frame.itertuples(index=False)
+        ],
+        "forecast": [] if item is None else list(item.data.get("rows") or []),
+    }

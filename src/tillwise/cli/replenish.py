@@ -1,0 +1,107 @@
+"""``tillwise replenish plan|run``: a store's replenishment plan, shown or run now."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.table import Table
+
+from ._common import console, fail, open_container, print_json
+
+if TYPE_CHECKING:
+    from tillwise.bootstrap import Container
+    from tillwise.workflows.replenishment.planner import Plan
+
+replenish_app = typer.Typer(help="Replenishment: reorder points and draft purchase orders.")
+
+
+def _stores(c: Container, location: str | None, connection: str | None) -> list[tuple[str, str]]:
+    from tillwise.workflows.replenishment.planner import plan_stores
+
+    stores = [(conn, loc) for conn, loc, _tz in plan_stores(c.uow)]
+    if connection is not None:
+        stores = [s for s in stores if s[0] == connection]
+    if location is not None:
+        stores = [s for s in stores if s[1] == location]
+        if not stores:
+            where = f" on connection {connection}" if connection else ""
+            fail(f"no sales history for location {location!r}{where}")
+        if len({conn for conn, _ in stores}) > 1:
+            fail(f"location {location!r} is on several connections: pass --connection")
+    return stores
+
+
+def _show(plan: Plan) -> None:
+    data = plan.summary()
+    console.print(
+        f"[bold]{data['store']}[/]  planned {data['planned_at']}  model {data['model']} "
+        f"{data['version']}  ({data['skus']} SKUs, {data['at_risk']} at risk)"
+    )
+    table = Table(
+        "SKU", "name", "on hand", "on order", "reorder pt", "order up to", "order", "rule"
+    )
+    for item in data["items"][:25]:
+        table.add_row(
+            item["sku"],
+            str(item["name"] or "")[:30],
+            str(item["on_hand"]),
+            str(item["on_order"]),
+            str(item["reorder_point"]),
+            str(item["order_up_to"]),
+            str(item["suggested"]),
+            str(item["rule"]),
+        )
+    console.print(table)
+    for p in data["proposals"]:
+        console.print(
+            f"• {p['summary']}" + (" (merged into the open draft)" if p["merge_into"] else "")
+        )
+    for held in data["held"]:
+        console.print(f"[yellow]held[/] {held['vendor_name']}: {held['held']}")
+
+
+def plan(
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
+) -> None:
+    """Show a store's plan now (forecast, reorder points, orders it would propose): writes
+    nothing."""
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        with console.status(f"forecasting {conn}:{loc} ..."):
+            result = c.planner().plan(conn, loc)
+        if as_json:
+            print_json(result.summary())
+        else:
+            _show(result)
+
+
+def run(
+    location: str | None = typer.Option(None, "--location", help="only this store"),
+    connection: str | None = typer.Option(None, "--connection", help="only this connection"),
+) -> None:
+    """Run the nightly batch now: plan each store, save the plan, queue the proposals."""
+    from rich.progress import Progress
+
+    with open_container() as c:
+        stores = _stores(c, location, connection)
+        results: list[dict[str, Any]] = []
+        with Progress(console=console) as progress:
+            task = progress.add_task("planning stores", total=len(stores))
+            for conn, loc in stores:
+                progress.update(task, description=f"planning {conn}:{loc}")
+                result, new = c.planner().run(conn, loc)
+                results.append(
+                    {"store": result.store, "proposals": len(result.proposals), "new": new}
+                )
+                progress.advance(task)
+        asyncio.run(c.approvals.route_new())
+        for r in results:
+            console.print(f"{r['store']}: {r['proposals']} proposals ({r['new']} new)")
+
+
+replenish_app.command("plan")(plan)
+replenish_app.command("run")(run)

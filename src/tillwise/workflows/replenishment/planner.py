@@ -1,0 +1,879 @@
+"""The replenishment plan of one store: history → forecast → policy → draft orders → proposals.
+
+:func:`read_store` reads everything the plan needs in one short transaction; the forecast
+(the heavy part) runs outside any transaction; :func:`build_plan` is then pure; only
+:func:`save_plan` writes (the plan snapshot and the proposals, in one transaction).
+
+Per SKU sold at the store (its series ``"<connection>:<location>:<sku>"``):
+
+* **Outlook** from the forecast: mean daily demand over the horizon; demand over the protection
+  period (vendor lead time + review period) at the service level and its 80 % interval.
+* **Terms**: the vendor that lists the SKU among its items (unit cost, case pack, MOQ), else the
+  vendor named on the variant; the vendor's lead time (else :attr:`PlanSettings.default_lead_
+  time_days`); the store's shelf limit (``InventoryLevel.max_stock``).
+* **Position**: on hand = the canonical level; on order = what open purchase orders still bring
+  (canonical ``PurchaseOrder``s of the store), approved or written purchase-order proposals not
+  yet recorded as a canonical order, the store's pending drafts, incoming transfers proposed;
+  committed = outgoing transfers proposed.
+* **Decision** (:func:`policy.decide`); before buying, a transfer from a store of the same
+  connection with excess cover (:func:`policy.plan_transfers`, that store's latest plan).
+* **Orders**: :func:`orders.draft_orders` per vendor, merged into the store's open draft for the
+  vendor (a merge request for governance, ``inputs.merge_into``), held below a vendor minimum.
+
+Proposal ids are deterministic in the run key (``plan:<local date>`` for the nightly batch,
+``event:<event id>`` for the event trigger), the store and the vendor: running the same night
+again proposes nothing new.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tillwise.domain.catalog import Variant, Vendor, VendorItem
+from tillwise.domain.inventory import InventoryLevel
+from tillwise.domain.locations import Location, store_key
+from tillwise.domain.money import Money
+from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
+from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderStatus
+from tillwise.ports.forecasting import Accuracy, DemandForecast, Forecaster
+from tillwise.ports.repositories import (
+    DemandDay,
+    OpenProposal,
+    Page,
+    PlanItem,
+    StockOuts,
+    StorePlan,
+    UnitOfWork,
+)
+
+from .explain import explain_transfer
+from .history import build_frame, series_id, sku_of
+from .orders import DraftOrder, PlannedLine, VendorInfo, draft_orders, unorderable
+from .policy import (
+    Decision,
+    Outlook,
+    Position,
+    StoreStock,
+    Terms,
+    Transfer,
+    decide,
+    plan_transfers,
+    reorder_point,
+    weeks_of_cover,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+WORKFLOW = "replenishment"
+VERSION = "1.0"
+ACTOR = f"workflow:{WORKFLOW}@{VERSION}"
+PO = ProposalKind.DRAFT_PURCHASE_ORDER.value
+TRANSFER = ProposalKind.TRANSFER.value
+OPEN_PO = (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIAL)
+APPLIED_WINDOW = timedelta(days=60)  # written orders not yet seen as a canonical PO count this long
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    service_level: float = 0.95
+    review_period_days: int = 1  # nightly
+    min_horizon_days: int = 28
+    default_lead_time_days: int = 7  # a SKU whose vendor states no lead time
+    forecast_rows: int = 28  # forecast days kept in the plan snapshot (the dashboard's chart)
+
+
+# -- what is read from the store ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Supply:
+    """Stock on its way to (or promised from) a store, per SKU."""
+
+    on_order: dict[str, int] = field(default_factory=dict)
+    committed: dict[str, int] = field(default_factory=dict)
+    # the open (new / pending) draft per vendor: (proposal id, payload with queued merges folded)
+    drafts: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    in_draft: dict[tuple[str, str], int] = field(default_factory=dict)  # (vendor, sku) → units
+    ordered_vendors: frozenset[str] = frozenset()  # vendors ordered from before
+
+
+@dataclass
+class StoreInputs:
+    connection_id: str
+    location_external_id: str
+    location: Location | None
+    demand: list[DemandDay]
+    stock_outs: StockOuts
+    levels: dict[str, InventoryLevel]
+    names: dict[str, str]
+    vendors: dict[str, Vendor]
+    variant_vendor: dict[str, str]  # sku → vendor id named on the variant
+    supply: Supply
+    others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # other stores
+
+    @property
+    def store(self) -> str:
+        return store_key(self.connection_id, self.location_external_id)
+
+    @property
+    def currency(self) -> str:
+        return (self.location.currency if self.location and self.location.currency else None) or (
+            "USD"
+        )
+
+    @property
+    def time_zone(self) -> str:
+        return self.location.time_zone if self.location is not None else "UTC"
+
+
+def _all(uow: UnitOfWork, record_type: type[Any], connection_id: str, **kw: Any) -> list[Any]:
+    out: list[Any] = []
+    after = None
+    while True:
+        page = uow.records.find(
+            record_type, connection_id=connection_id, page=Page(limit=PAGE, after=after), **kw
+        )
+        out += page
+        if len(page) < PAGE:
+            return out
+        after = page[-1].id
+
+
+def _units(value: Decimal | int) -> int:
+    """Whole units of a stock figure (fractions round down: never count stock not there)."""
+    return math.floor(value)
+
+
+def _overlay(payload: dict[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """A draft's payload with a queued merge request's lines over it (by SKU), as governance
+    will fold them."""
+    lines = {ln.get("sku"): ln for ln in payload.get("lines") or []}
+    for ln in request.get("lines") or []:
+        lines[ln.get("sku")] = ln
+    return {**payload, **request, "lines": list(lines.values())}
+
+
+def read_supply(
+    uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
+) -> Supply:
+    """What is on order for / committed from the store (see the module docstring)."""
+    on_order: dict[str, int] = defaultdict(int)
+    committed: dict[str, int] = defaultdict(int)
+    orders = [
+        po
+        for po in _all(uow, PurchaseOrder, connection_id)
+        if po.location_external_id == location_external_id
+    ]
+    recorded = {po.external_id for po in orders} | {po.reference for po in orders if po.reference}
+    ordered_vendors = {po.vendor_external_id for po in orders if po.vendor_external_id}
+    for po in orders:
+        if po.status in OPEN_PO:
+            for line in po.lines:
+                on_order[line.sku] += max(0, _units(line.quantity - line.received))
+    in_play = uow.proposals.in_play(
+        connection_id,
+        location_external_id,
+        kinds=(PO, TRANSFER),
+        applied_since=now - APPLIED_WINDOW,
+    )
+    drafts: dict[str, tuple[str, dict[str, Any]]] = {}
+    queued: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for item in in_play:
+        p = item.proposal
+        if p.kind == TRANSFER:
+            _transfer_supply(item, location_external_id, on_order, committed)
+            continue
+        vendor = (p.payload.get("vendor") or {}).get("external_id")
+        target = p.inputs.get("merge_into")
+        if item.status in ("new", "pending") and vendor:
+            if target:
+                queued[target].append(p.payload)
+            elif vendor not in drafts:
+                drafts[vendor] = (p.id, dict(p.payload))
+            continue
+        if item.status in ("approved", "applied"):
+            reference = str((item.result or {}).get("reference") or "")
+            if vendor:
+                ordered_vendors.add(vendor)
+            if p.id in recorded or (reference and reference in recorded):
+                continue  # the canonical order counts it
+            for line in p.payload.get("lines") or []:
+                on_order[str(line["sku"])] += int(line.get("quantity") or 0)
+    in_draft: dict[tuple[str, str], int] = {}
+    for vendor, (pid, payload) in list(drafts.items()):
+        for request in queued.get(pid, ()):
+            payload = _overlay(payload, request)
+        drafts[vendor] = (pid, payload)
+        for line in payload.get("lines") or []:
+            units = int(line.get("quantity") or 0)
+            on_order[str(line["sku"])] += units
+            in_draft[(vendor, str(line["sku"]))] = units
+    return Supply(
+        on_order=dict(on_order),
+        committed=dict(committed),
+        drafts=drafts,
+        in_draft=in_draft,
+        ordered_vendors=frozenset(ordered_vendors),
+    )
+
+
+def _transfer_supply(
+    item: OpenProposal, location: str, on_order: dict[str, int], committed: dict[str, int]
+) -> None:
+    if item.status == "applied":
+        return  # moved: the levels show it
+    payload = item.proposal.payload
+    sku, quantity = str(payload.get("sku")), int(payload.get("quantity") or 0)
+    if payload.get("to_location") == location:
+        on_order[sku] += quantity
+    if payload.get("from_location") == location:
+        committed[sku] += quantity
+
+
+def read_store(
+    uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
+) -> StoreInputs:
+    """Everything one store's plan reads, in the caller's (short) transaction."""
+    levels_all = _all(uow, InventoryLevel, connection_id)
+    levels: dict[str, InventoryLevel] = {}
+    others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]] = {}
+    for level in levels_all:
+        if level.location_external_id == location_external_id:
+            levels[level.sku] = level
+        else:
+            others.setdefault(level.location_external_id, ({}, {}))[0][level.sku] = level
+    for plan in uow.replenishment.plans():
+        if plan.connection_id == connection_id and plan.location_external_id in others:
+            items = uow.replenishment.plan_items(connection_id, plan.location_external_id)
+            others[plan.location_external_id][1].update({i.sku: i for i in items})
+    names: dict[str, str] = {}
+    variant_vendor: dict[str, str] = {}
+    for variant in _all(uow, Variant, connection_id):
+        names.setdefault(variant.sku, variant.name)
+        if variant.vendor_external_id:
+            variant_vendor.setdefault(variant.sku, variant.vendor_external_id)
+    vendors = {v.external_id: v for v in _all(uow, Vendor, connection_id)}
+    return StoreInputs(
+        connection_id=connection_id,
+        location_external_id=location_external_id,
+        location=uow.records.location(connection_id, location_external_id),
+        demand=uow.replenishment.demand(connection_id, location_external_id),
+        stock_outs=uow.replenishment.stock_outs(connection_id, location_external_id),
+        levels=levels,
+        names=names,
+        vendors=vendors,
+        variant_vendor=variant_vendor,
+        supply=read_supply(uow, connection_id, location_external_id, now),
+        others={loc: v for loc, v in others.items() if v[1]},
+    )
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """One store's plan: its items, the orders and transfers to propose, and the proposals."""
+
+    connection_id: str
+    location_external_id: str
+    planned_at: datetime
+    model: str
+    version: str
+    horizon: int
+    history_end: date | None
+    items: list[PlanItem]
+    orders: list[DraftOrder]
+    held: list[DraftOrder]
+    transfers: list[Transfer]
+    proposals: list[Proposal]
+    unorderable: list[str]
+    settings: PlanSettings
+
+    @property
+    def store(self) -> str:
+        return store_key(self.connection_id, self.location_external_id)
+
+    def snapshot(self) -> StorePlan:
+        at_risk = sum(1 for i in self.items if i.data.get("at_risk"))
+        return StorePlan(
+            connection_id=self.connection_id,
+            location_external_id=self.location_external_id,
+            planned_at=self.planned_at,
+            model=self.model,
+            version=self.version,
+            data={
+                "horizon": self.horizon,
+                "history_end": None if self.history_end is None else self.history_end.isoformat(),
+                "service_level": self.settings.service_level,
+                "review_period_days": self.settings.review_period_days,
+                "skus": len(self.items),
+                "at_risk": at_risk,
+                "orders": [_order_summary(o, p) for o, p in self._orders_with_ids()],
+                "held": [_order_summary(o, None) for o in self.held],
+                "transfers": [t.payload() for t in self.transfers],
+                "unorderable": self.unorderable,
+            },
+        )
+
+    def _orders_with_ids(self) -> list[tuple[DraftOrder, str | None]]:
+        ids = {
+            (p.payload.get("vendor") or {}).get("external_id"): p.id
+            for p in self.proposals
+            if p.kind == PO
+        }
+        return [(o, ids.get(o.vendor.external_id)) for o in self.orders]
+
+    def summary(self) -> dict[str, Any]:
+        """What ``tillwise replenish plan --json`` prints."""
+        snap = self.snapshot()
+        items = sorted(self.items, key=_risk_order)
+        return {
+            "store": self.store,
+            "planned_at": self.planned_at.isoformat(),
+            "model": self.model,
+            "version": self.version,
+            **snap.data,
+            "items": [item_public(i) for i in items],
+            "proposals": [
+                {
+                    "id": p.id,
+                    "kind": p.kind,
+                    "summary": p.summary,
+                    "value": None if p.value is None else str(p.value),
+                    "new_vendor": p.new_vendor,
+                    "merge_into": p.inputs.get("merge_into"),
+                    "payload": p.payload,
+                }
+                for p in self.proposals
+            ],
+        }
+
+
+def item_public(item: PlanItem) -> dict[str, Any]:
+    """A plan item as the API and the CLI show it."""
+    d = item.data
+    return {
+        "sku": item.sku,
+        "name": d.get("name"),
+        "on_hand": d.get("on_hand"),
+        "on_order": d.get("on_order"),
+        "reorder_point": item.reorder_point,
+        "order_up_to": item.order_up_to,
+        "daily_mean": d.get("daily_mean"),
+        "weeks_of_cover": d.get("weeks_of_cover"),
+        "at_risk": bool(d.get("at_risk")),
+        "vendor": d.get("vendor_name"),
+        "suggested": d.get("decision", {}).get("quantity"),
+        "rule": d.get("decision", {}).get("rule"),
+    }
+
+
+def _risk_order(item: PlanItem) -> tuple[Any, ...]:
+    cover = item.data.get("weeks_of_cover")
+    return (
+        not item.data.get("at_risk"),
+        math.inf if cover is None else cover,
+        item.sku,
+    )
+
+
+def _order_summary(order: DraftOrder, proposal: str | None) -> dict[str, Any]:
+    value = order.value()
+    return {
+        "vendor": order.vendor.external_id,
+        "vendor_name": order.vendor.name,
+        "lines": len(order.lines) + len(order.kept_lines),
+        "units": order.units(),
+        "value": None if value is None else str(value),
+        "held": order.held,
+        "merged": order.merged,
+        "proposal_id": proposal,
+    }
+
+
+def horizon_for(inputs: StoreInputs, settings: PlanSettings) -> int:
+    leads = [v.lead_time_days for v in inputs.vendors.values() if v.lead_time_days is not None]
+    longest = max([settings.default_lead_time_days, *leads])
+    return max(settings.min_horizon_days, longest + settings.review_period_days)
+
+
+def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
+    """The store's history frame up to yesterday (local), or its last day of data if older."""
+    days = [d.day for d in inputs.demand]
+    end = max(days, default=None)
+    if end is not None and end >= today:  # today is not over: its sales so far are not a day's
+        yesterday = today - timedelta(days=1)
+        end = yesterday if yesterday >= min(days) else end
+    return build_frame(
+        inputs.connection_id, inputs.location_external_id, inputs.demand, inputs.stock_outs, end=end
+    )
+
+
+def run_forecast(
+    forecaster: Forecaster, history: pd.DataFrame, horizon: int
+) -> DemandForecast | None:
+    """The forecaster on the store's history (None: no history). Call it outside any
+    transaction: it is the heavy part."""
+    if history.empty:
+        return None
+    return forecaster.fit_predict(history, horizon)
+
+
+def terms_for(inputs: StoreInputs, sku: str, settings: PlanSettings) -> tuple[Terms, Vendor | None]:
+    vendor: Vendor | None = None
+    item: VendorItem | None = None
+    for candidate in sorted(inputs.vendors.values(), key=lambda v: v.external_id):
+        found = candidate.item(sku)
+        if found is not None:
+            vendor, item = candidate, found
+            break
+    if vendor is None:
+        vendor = inputs.vendors.get(inputs.variant_vendor.get(sku, ""))
+    level = inputs.levels.get(sku)
+    lead = (
+        vendor.lead_time_days
+        if vendor is not None and vendor.lead_time_days is not None
+        else settings.default_lead_time_days
+    )
+    terms = Terms(
+        vendor_external_id=None if vendor is None else vendor.external_id,
+        lead_time_days=lead,
+        moq=item.moq if item is not None else 0,
+        case_pack=item.case_pack if item is not None else 1,
+        max_stock=(None if level is None or level.max_stock is None else _units(level.max_stock)),
+        unit_cost=item.unit_cost if item is not None else None,
+    )
+    return terms, vendor
+
+
+def outlook_for(
+    forecast: DemandForecast, uid: str, frame: pd.DataFrame, terms: Terms, settings: PlanSettings
+) -> Outlook:
+    days = terms.lead_time_days + settings.review_period_days
+    days = max(1, min(days, forecast.horizon))
+    at_level = forecast.lead_time_demand(uid, days, settings.service_level)
+    low = forecast.lead_time_demand(uid, days, 0.10)
+    high = forecast.lead_time_demand(uid, days, 0.90)
+    mean = float(frame["mean"].clip(lower=0).mean()) if len(frame) else 0.0
+    lo, hi = max(0.0, float(low.quantile)), max(0.0, float(high.quantile))
+    return Outlook(
+        daily_mean=max(0.0, mean),
+        lead_time_days=terms.lead_time_days,
+        review_period_days=settings.review_period_days,
+        protection_mean=max(0.0, float(at_level.mean)),
+        protection_quantile=max(0.0, float(at_level.quantile)),
+        service_level=settings.service_level,
+        interval_80=(min(lo, hi), max(lo, hi)),
+    )
+
+
+def _accuracy(acc: Accuracy | None) -> dict[str, Any] | None:
+    if acc is None:
+        return None
+    return asdict(acc)
+
+
+def _rows(frame: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "day": r["ds"].date().isoformat(),
+            "mean": _r(r.get("mean")),
+            "lo_80": _r(r.get("lo-80")),
+            "hi_80": _r(r.get("hi-80")),
+            "lo_95": _r(r.get("lo-95")),
+            "hi_95": _r(r.get("hi-95")),
+        }
+        for r in frame.head(limit).to_dict("records")
+    ]
+
+
+def _r(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return None if math.isnan(f) else round(max(0.0, f), 3)
+
+
+def build_plan(
+    inputs: StoreInputs,
+    forecast: DemandForecast | None,
+    *,
+    planned_at: datetime,
+    today: date,
+    run_key: str,
+    settings: PlanSettings = PlanSettings(),
+    history_end: date | None = None,
+) -> Plan:
+    """The plan from what was read and the forecast (pure)."""
+    model = forecast.model if forecast is not None else "none"
+    version = forecast.version if forecast is not None else ""
+    frames: dict[str, pd.DataFrame] = {}
+    if forecast is not None:
+        full = forecast.frame()
+        cols = ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+        full = full[[c for c in cols if c in full.columns]]
+        frames = {str(uid): part.sort_values("ds") for uid, part in full.groupby("unique_id")}
+    lines: list[PlannedLine] = []
+    items: list[PlanItem] = []
+    stocks: dict[str, tuple[Position, Outlook, Terms, Vendor | None, dict[str, Any]]] = {}
+    for uid in sorted(frames):
+        sku = sku_of(uid)
+        terms, vendor = terms_for(inputs, sku, settings)
+        assert forecast is not None
+        outlook = outlook_for(forecast, uid, frames[uid], terms, settings)
+        level = inputs.levels.get(sku)
+        vendor_id = terms.vendor_external_id or ""
+        position = Position(
+            on_hand=0 if level is None else _units(level.on_hand),
+            on_order=inputs.supply.on_order.get(sku, 0),
+            committed=inputs.supply.committed.get(sku, 0),
+            in_draft=inputs.supply.in_draft.get((vendor_id, sku), 0),
+        )
+        fc = {
+            "method": forecast.method(uid),
+            "model": model,
+            "version": version,
+            "daily_mean": round(outlook.daily_mean, 3),
+            "protection_days": outlook.protection_days,
+            "protection_mean": round(outlook.protection_mean, 2),
+            "protection_quantile": round(outlook.protection_quantile, 2),
+            "lo_80": None if outlook.interval_80 is None else round(outlook.interval_80[0], 2),
+            "hi_80": None if outlook.interval_80 is None else round(outlook.interval_80[1], 2),
+            "accuracy": _accuracy(forecast.accuracy(uid)),
+        }
+        stocks[sku] = (position, outlook, terms, vendor, fc)
+    transfers = _transfers(inputs, stocks)
+    incoming: dict[str, int] = defaultdict(int)
+    for t in transfers:
+        incoming[t.sku] += t.quantity
+    for sku, (position, outlook, terms, vendor, fc) in sorted(stocks.items()):
+        if incoming.get(sku):
+            position = Position(
+                on_hand=position.on_hand,
+                on_order=position.on_order + incoming[sku],
+                committed=position.committed,
+                in_draft=position.in_draft,
+            )
+        decision = decide(position, outlook, terms)
+        line = PlannedLine(
+            sku=sku,
+            name=inputs.names.get(sku, sku),
+            quantity=decision.quantity,
+            unit_cost=terms.unit_cost,
+            decision=decision,
+            outlook=outlook,
+            terms=terms,
+            position=position,
+            forecast=fc,
+            location_external_id=inputs.location_external_id,
+        )
+        lines.append(line)
+        items.append(_item(line, vendor, frames[series_id(*_ids(inputs), sku)], settings, decision))
+    vendors = {
+        v.external_id: VendorInfo(
+            external_id=v.external_id,
+            name=v.name,
+            email=v.email,
+            lead_time_days=(
+                v.lead_time_days
+                if v.lead_time_days is not None
+                else settings.default_lead_time_days
+            ),
+            min_order_value=v.min_order_value,
+        )
+        for v in inputs.vendors.values()
+    }
+    drafts = draft_orders(
+        lines,
+        vendors,
+        currency=inputs.currency,
+        today=today,
+        existing={vendor: payload for vendor, (_pid, payload) in inputs.supply.drafts.items()},
+        location_external_id=inputs.location_external_id,
+    )
+    proposed = [o for o in drafts if o.held is None and o.units() > 0]
+    held = [o for o in drafts if o.held is not None]
+    proposals = [
+        order_proposal(inputs, o, run_key=run_key, created_at=planned_at, model=model)
+        for o in proposed
+    ]
+    proposals += [
+        transfer_proposal(inputs, t, run_key=run_key, created_at=planned_at) for t in transfers
+    ]
+    return Plan(
+        connection_id=inputs.connection_id,
+        location_external_id=inputs.location_external_id,
+        planned_at=planned_at,
+        model=model,
+        version=version,
+        horizon=forecast.horizon if forecast is not None else 0,
+        history_end=history_end,
+        items=items,
+        orders=proposed,
+        held=held,
+        transfers=transfers,
+        proposals=proposals,
+        unorderable=sorted(line.sku for line in unorderable(lines, vendors)),
+        settings=settings,
+    )
+
+
+def _ids(inputs: StoreInputs) -> tuple[str, str]:
+    return inputs.connection_id, inputs.location_external_id
+
+
+def _item(
+    line: PlannedLine,
+    vendor: Vendor | None,
+    frame: pd.DataFrame,
+    settings: PlanSettings,
+    decision: Decision,
+) -> PlanItem:
+    p, o, t = line.position, line.outlook, line.terms
+    cover = weeks_of_cover(p.on_hand, o.daily_mean)
+    return PlanItem(
+        sku=line.sku,
+        reorder_point=decision.reorder_point,
+        order_up_to=decision.order_up_to,
+        data={
+            "name": line.name,
+            "vendor": t.vendor_external_id,
+            "vendor_name": None if vendor is None else vendor.name,
+            "on_hand": p.on_hand,
+            "on_order": p.on_order,
+            "committed": p.committed,
+            "daily_mean": round(o.daily_mean, 3),
+            "weeks_of_cover": None if cover is None else round(cover, 2),
+            "at_risk": o.has_demand and p.on_hand < decision.reorder_point,
+            "outlook": {**asdict(o), "interval_80": o.interval_80 and list(o.interval_80)},
+            "terms": {
+                **{k: v for k, v in asdict(t).items() if k != "unit_cost"},
+                "unit_cost": None if t.unit_cost is None else str(t.unit_cost.to_decimal()),
+                "currency": None if t.unit_cost is None else t.unit_cost.currency,
+            },
+            "forecast": line.forecast,
+            "rows": _rows(frame, settings.forecast_rows),
+            "decision": {
+                "quantity": decision.quantity,
+                "rule": decision.rule,
+                "steps": list(decision.steps),
+            },
+        },
+    )
+
+
+def _transfers(
+    inputs: StoreInputs,
+    stocks: Mapping[str, tuple[Position, Outlook, Terms, Vendor | None, dict[str, Any]]],
+) -> list[Transfer]:
+    """Transfers into this store from stores of the connection with excess cover."""
+    out: list[Transfer] = []
+    if not inputs.others:
+        return out
+    for sku, (position, outlook, _terms, _vendor, _fc) in sorted(stocks.items()):
+        if not outlook.has_demand or position.inventory_position >= reorder_point(outlook):
+            continue
+        stores = [StoreStock(inputs.location_external_id, position, outlook)]
+        for loc, (levels, items) in sorted(inputs.others.items()):
+            item, level = items.get(sku), levels.get(sku)
+            if item is None or level is None:
+                continue
+            other = outlook_from(item)
+            if other is None:
+                continue
+            stores.append(StoreStock(loc, Position(on_hand=_units(level.on_hand)), other))
+        if len(stores) < 2:
+            continue
+        out += [
+            t for t in plan_transfers(sku, stores) if t.to_location == inputs.location_external_id
+        ]
+    return out
+
+
+def outlook_from(item: PlanItem) -> Outlook | None:
+    """The outlook stored with a plan item (None: not readable)."""
+    raw = item.data.get("outlook")
+    if not isinstance(raw, dict):
+        return None
+    interval = raw.get("interval_80")
+    try:
+        return Outlook(
+            **{
+                **raw,
+                "interval_80": None if not interval else (float(interval[0]), float(interval[1])),
+            }
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def terms_from(item: PlanItem) -> Terms | None:
+    raw = item.data.get("terms")
+    if not isinstance(raw, dict):
+        return None
+    cost, currency = raw.get("unit_cost"), raw.get("currency")
+    try:
+        return Terms(
+            vendor_external_id=raw.get("vendor_external_id"),
+            lead_time_days=int(raw["lead_time_days"]),
+            moq=int(raw.get("moq") or 0),
+            case_pack=int(raw.get("case_pack") or 1),
+            max_stock=None if raw.get("max_stock") is None else int(raw["max_stock"]),
+            unit_cost=None if not cost or not currency else Money.from_decimal(cost, currency),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# -- proposals ---------------------------------------------------------------------------------
+
+
+def order_proposal(
+    inputs: StoreInputs, order: DraftOrder, *, run_key: str, created_at: datetime, model: str
+) -> Proposal:
+    vendor = order.vendor
+    draft = inputs.supply.drafts.get(vendor.external_id)
+    payload = order.payload()
+    methods = sorted({str(line.forecast.get("method")) for line in order.lines})
+    inputs_: dict[str, Any] = {
+        "run": run_key,
+        "model": model,
+        "version": order.lines[0].forecast.get("version") if order.lines else None,
+        "methods": methods,
+        "accuracy": {line.sku: line.forecast.get("accuracy") for line in order.lines},
+        "lines": {
+            line.sku: {
+                "on_hand": line.position.on_hand,
+                "on_order": line.position.on_order,
+                "reorder_point": line.decision.reorder_point,
+                "order_up_to": line.decision.order_up_to,
+                "rule": line.decision.rule,
+            }
+            for line in order.lines
+        },
+    }
+    if order.merged and draft is not None:
+        inputs_["merge_into"] = draft[0]
+    added = sum(line.added for line in order.lines)
+    value = order.value()
+    store = inputs.location.name if inputs.location is not None else inputs.location_external_id
+    verb = "Add" if order.merged else "Order"
+    return Proposal(
+        id=proposal_id(WORKFLOW, PO, f"{run_key}\x1f{inputs.store}\x1f{vendor.external_id}"),
+        kind=PO,
+        workflow=WORKFLOW,
+        workflow_version=VERSION,
+        proposed_by=ACTOR,
+        connection_id=inputs.connection_id,
+        location_external_id=inputs.location_external_id,
+        created_at=created_at,
+        summary=(
+            f"{verb} {added} units ({len(order.lines)} SKUs) from {vendor.name} for {store}"
+            + (f", worth {value}" if value is not None else "")
+        ),
+        explanation=str(payload.get("explanation") or ""),
+        payload=payload,
+        value=value,
+        new_vendor=vendor.external_id not in inputs.supply.ordered_vendors,
+        inputs=inputs_,
+    )
+
+
+def transfer_proposal(
+    inputs: StoreInputs, transfer: Transfer, *, run_key: str, created_at: datetime
+) -> Proposal:
+    key = (
+        f"{run_key}\x1f{inputs.connection_id}\x1f{transfer.from_location}\x1f"
+        f"{transfer.to_location}\x1f{transfer.sku}"
+    )
+    return Proposal(
+        id=proposal_id(WORKFLOW, TRANSFER, key),
+        kind=TRANSFER,
+        workflow=WORKFLOW,
+        workflow_version=VERSION,
+        proposed_by=ACTOR,
+        connection_id=inputs.connection_id,
+        location_external_id=inputs.location_external_id,
+        created_at=created_at,
+        summary=(
+            f"Move {transfer.quantity} units of {transfer.sku} from {transfer.from_location} "
+            f"to {transfer.to_location}"
+        ),
+        explanation=explain_transfer(transfer),
+        payload=transfer.payload(),
+        inputs={"run": run_key},
+    )
+
+
+# -- running it ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planner:
+    """Plans stores: reads in one transaction, forecasts outside any, writes in one."""
+
+    uow: Callable[[], UnitOfWork]
+    forecaster: Forecaster
+    clock: Any  # tillwise.ports.clock.Clock
+    settings: PlanSettings = PlanSettings()
+
+    def plan(
+        self,
+        connection_id: str,
+        location_external_id: str,
+        *,
+        run_key: str | None = None,
+    ) -> Plan:
+        """The store's plan now (writes nothing)."""
+        now = self.clock.now()
+        with self.uow() as work:
+            inputs = read_store(work, connection_id, location_external_id, now)
+        from zoneinfo import ZoneInfo
+
+        today = now.astimezone(ZoneInfo(inputs.time_zone)).date()
+        history = history_for(inputs, today)
+        end = None if history.empty else history["ds"].max().date()
+        forecast = run_forecast(self.forecaster, history, horizon_for(inputs, self.settings))
+        return build_plan(
+            inputs,
+            forecast,
+            planned_at=now,
+            today=today,
+            run_key=run_key or f"plan:{today.isoformat()}",
+            settings=self.settings,
+            history_end=end,
+        )
+
+    def save(self, plan: Plan) -> int:
+        """Store the plan snapshot and its proposals (as ``new``, for governance to route);
+        returns how many proposals were new."""
+        with self.uow() as work:
+            work.replenishment.save_plan(plan.snapshot(), plan.items)
+            return sum(1 for p in plan.proposals if work.proposals.add(p))
+
+    def run(self, connection_id: str, location_external_id: str) -> tuple[Plan, int]:
+        plan = self.plan(connection_id, location_external_id)
+        return plan, self.save(plan)
+
+
+def plan_stores(uow: Callable[[], UnitOfWork]) -> list[tuple[str, str, str]]:
+    """(connection id, location external id, time zone) of every store with demand history."""
+    with uow() as work:
+        out = []
+        for conn, loc in work.replenishment.demand_stores():
+            location = work.records.location(conn, loc)
+            out.append((conn, loc, location.time_zone if location is not None else "UTC"))
+        return out
+
+
+def sorted_items(items: Iterable[PlanItem]) -> list[PlanItem]:
+    return sorted(items, key=_risk_order)

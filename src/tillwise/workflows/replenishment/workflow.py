@@ -1,0 +1,226 @@
+"""The replenishment workflow on the event stream: keeps demand history current and reorders
+when a level crosses below its reorder point.
+
+* ``sale.completed`` / ``refund.created``: the record's units per SKU become its contribution
+  to the store's daily demand on its local day (sales and returns apart); a re-delivered or
+  corrected record replaces its contribution, a voided sale withdraws it.
+* ``inventory.updated``: the level is recorded for the stock-out history (a day on which it was
+  zero is censored demand). Then the **event trigger**: when the level falls from at or above
+  the SKU's reorder point (the store's latest plan) to below it, the stored plan's outlook and
+  terms are decided again against the current position (on hand now, on order, pending drafts)
+  — no forecasting in the handler — and a quantity to order is proposed, merged into the
+  store's open draft for the vendor when there is one. The proposal id is keyed on the event,
+  so a redelivered event proposes once. A level already below the reorder point, a report older
+  than one already seen, or a SKU without a plan proposes nothing (the nightly batch covers it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from tillwise.domain.catalog import Vendor
+from tillwise.domain.events import Envelope, EventType
+from tillwise.domain.inventory import InventoryLevel
+from tillwise.domain.proposals import Proposal, ProposalKind
+from tillwise.domain.sales import Refund, Transaction, TransactionStatus
+from tillwise.ports.repositories import (
+    DemandContribution,
+    DemandLine,
+    StockObservation,
+    StockOuts,
+)
+from tillwise.workflows.base import WorkflowContext
+
+from .orders import PlannedLine, VendorInfo, draft_orders
+from .planner import (
+    VERSION,
+    WORKFLOW,
+    StoreInputs,
+    Supply,
+    order_proposal,
+    outlook_from,
+    read_supply,
+    terms_from,
+)
+from .policy import Position, decide
+
+
+def local_day(instant: datetime, time_zone: str) -> datetime:
+    return instant.astimezone(ZoneInfo(time_zone))
+
+
+class Replenishment:
+    name = WORKFLOW
+    version = VERSION
+    subscribes_to = frozenset(
+        {
+            EventType.SALE_COMPLETED.value,
+            EventType.REFUND_CREATED.value,
+            EventType.INVENTORY_UPDATED.value,
+        }
+    )
+    proposes = frozenset({ProposalKind.DRAFT_PURCHASE_ORDER.value, ProposalKind.TRANSFER.value})
+
+    def handle(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]:
+        if event.subject is None:
+            return []
+        if event.type == EventType.INVENTORY_UPDATED:
+            return self._level(event, ctx)
+        self._demand(event, ctx)
+        return []
+
+    # -- demand history ----------------------------------------------------------------------
+
+    def _demand(self, event: Envelope, ctx: WorkflowContext) -> None:
+        assert event.subject is not None
+        uow = ctx.uow
+        record: Transaction | Refund | None
+        if event.type == EventType.SALE_COMPLETED:
+            record = uow.records.get(Transaction, event.subject)
+        else:
+            record = uow.records.get(Refund, event.subject)
+        if record is None or record.location_external_id is None:
+            return
+        location = uow.records.location(event.connectionid, record.location_external_id)
+        zone = location.time_zone if location is not None else "UTC"
+        units: dict[str, Decimal] = defaultdict(Decimal)
+        for line in record.lines:
+            if line.sku and line.quantity > 0:
+                units[line.sku] += line.quantity
+        contribution = None
+        if units and not (
+            isinstance(record, Transaction) and record.status is TransactionStatus.VOIDED
+        ):
+            returned = isinstance(record, Refund)
+            contribution = DemandContribution(
+                connection_id=event.connectionid,
+                location_external_id=record.location_external_id,
+                day=local_day(record.occurred_at, zone).date(),
+                lines=tuple(
+                    DemandLine(sku=sku, returned=q) if returned else DemandLine(sku=sku, sold=q)
+                    for sku, q in sorted(units.items())
+                ),
+            )
+        uow.replenishment.set_demand(record.id, contribution)
+
+    # -- stock-outs and the event trigger -----------------------------------------------------
+
+    def _level(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]:
+        assert event.subject is not None
+        uow = ctx.uow
+        level = uow.records.get(InventoryLevel, event.subject)
+        data = event.data
+        try:
+            sku = str(data["sku"])
+            location_id = str(data["location_external_id"])
+            on_hand = Decimal(str(data["on_hand"]))
+        except (KeyError, ArithmeticError, ValueError) as exc:
+            raise ValueError(f"inventory.updated event {event.id} has malformed data") from exc
+        as_of = (event.time or (level.as_of if level is not None else ctx.clock.now())).astimezone(
+            UTC
+        )
+        location = uow.records.location(event.connectionid, location_id)
+        zone = location.time_zone if location is not None else "UTC"
+        seen = uow.replenishment.observe_stock(
+            StockObservation(
+                connection_id=event.connectionid,
+                location_external_id=location_id,
+                sku=sku,
+                on_hand=on_hand,
+                as_of=as_of,
+                day=local_day(as_of, zone).date(),
+            )
+        )
+        if not seen.fresh:
+            return []
+        items = uow.replenishment.plan_items(event.connectionid, location_id, [sku])
+        item = items[0] if items else None
+        if item is None or on_hand >= item.reorder_point:
+            return []
+        if seen.previous is not None and seen.previous < item.reorder_point:
+            return []  # already below: not a crossing (the nightly plan handles it)
+        outlook, terms = outlook_from(item), terms_from(item)
+        if outlook is None or terms is None or terms.vendor_external_id is None:
+            return []
+        vendor = next(
+            iter(
+                uow.records.find(
+                    Vendor, connection_id=event.connectionid, external_id=terms.vendor_external_id
+                )
+            ),
+            None,
+        )
+        if vendor is None:
+            return []
+        now = ctx.clock.now()
+        supply: Supply = read_supply(uow, event.connectionid, location_id, now)
+        position = Position(
+            on_hand=math.floor(on_hand),
+            on_order=supply.on_order.get(sku, 0),
+            committed=supply.committed.get(sku, 0),
+            in_draft=supply.in_draft.get((vendor.external_id, sku), 0),
+        )
+        decision = decide(position, outlook, terms)
+        if decision.quantity <= 0:
+            return []
+        forecast = dict(item.data.get("forecast") or {})
+        line = PlannedLine(
+            sku=sku,
+            name=str(item.data.get("name") or sku),
+            quantity=decision.quantity,
+            unit_cost=terms.unit_cost,
+            decision=decision,
+            outlook=outlook,
+            terms=terms,
+            position=position,
+            forecast={**forecast, "trigger": f"inventory.updated {event.id}"},
+            location_external_id=location_id,
+        )
+        info = VendorInfo(
+            external_id=vendor.external_id,
+            name=vendor.name,
+            email=vendor.email,
+            lead_time_days=terms.lead_time_days,
+            min_order_value=vendor.min_order_value,
+        )
+        currency = (location.currency if location is not None else None) or (
+            terms.unit_cost.currency if terms.unit_cost is not None else "USD"
+        )
+        existing = {v: p for v, (_id, p) in supply.drafts.items() if v == vendor.external_id}
+        today = local_day(now, zone).date()
+        orders = draft_orders(
+            [line],
+            {vendor.external_id: info},
+            currency=currency,
+            today=today,
+            existing=existing,
+            location_external_id=location_id,
+        )
+        inputs = StoreInputs(
+            connection_id=event.connectionid,
+            location_external_id=location_id,
+            location=location,
+            demand=[],
+            stock_outs=StockOuts(),
+            levels={},
+            names={},
+            vendors={vendor.external_id: vendor},
+            variant_vendor={},
+            supply=supply,
+            others={},
+        )
+        return [
+            order_proposal(
+                inputs,
+                order,
+                run_key=f"event:{event.id}",
+                created_at=now,
+                model=str(forecast.get("model") or ""),
+            )
+            for order in orders
+            if order.held is None and order.units() > 0
+        ]
