@@ -11,7 +11,10 @@ What it does, in order:
    cycle counts — from which the ``stock_counts`` workflow proposes corrections;
 3. sets up people, a region, approval rules, modes and a rollout, and lets people decide a few
    proposals through the API exactly as the dashboard does (session cookie + CSRF token);
-4. logs in with Debian's Chromium and writes PNGs of the main pages to ``docs/screenshots/``.
+4. logs in with Debian's Chromium and writes PNGs of the main pages to ``docs/screenshots/``;
+5. plans every store's replenishment as ``tillwise replenish run`` does (the vendors and their
+   terms came in as ``vendor.updated`` with the products) and shoots Camden Market's
+   Replenishment page and its most at-risk item's forecast chart.
 
 Deterministic apart from the dates (the sales end yesterday, so the charts look current).
 """
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tes
 from tests.live import LiveServer, serve_live, wait_for  # noqa: E402
 
 from tillwise.connectors.simulator.pos import count_event
+from tillwise.connectors.simulator.purchasing import VENDORS, unit_cost, vendor_of
 from tillwise.connectors.simulator.replay import SimEvent, StockChange
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +126,8 @@ def feed(live: LiveServer) -> None:
         }
         for event in live.pos.play(SimEvent(f"loc:{loc}", "location.updated", start, data)):
             live.deliver(event)
+    for event in vendor_events(start):
+        live.deliver(event)
     for sku, name, price in PRODUCTS:
         data = {"id": sku, "name": name, "sku": sku, "price": price, "currency": "GBP"}
         live.deliver(SimEvent(f"prod:{sku}", "product.created", start, data))
@@ -166,6 +172,37 @@ def feed(live: LiveServer) -> None:
         live.deliver(count_event(change, book - shrink))
     wait_for(lambda: pipeline_idle(live), "the counts to be handled")
     say(f"  fed {sent} sales at {len(STORES)} stores over {len(days)} days, {len(COUNTS)} counts")
+
+
+def vendor_events(at: datetime) -> list[SimEvent]:
+    """The simulator's vendors with the SKUs each supplies (``vendor.updated``): the vendor by
+    the simulator's stable hash of the SKU, the cost 60% of the price, cases of 6 below £3."""
+    items: dict[str, list[dict[str, Any]]] = {v.id: [] for v in VENDORS}
+    for sku, price in PRICES.items():
+        vendor = vendor_of(sku)
+        pack = 6 if price < 3 else 2
+        cost = str(unit_cost(price))
+        items[vendor.id].append(
+            {"sku": sku, "unit_cost": cost, "case_pack": pack, "moq": vendor.moq_cases * pack}
+        )
+    return [
+        SimEvent(
+            f"vendor:{v.id}",
+            "vendor.updated",
+            at,
+            {
+                "id": v.id,
+                "name": v.name,
+                "email": v.email,
+                "lead_time_days": v.lead_time_days,
+                "currency": "GBP",
+                "min_order_value": {"amount": v.min_order_pence, "currency": "GBP"},
+                "items": items[v.id],
+            },
+        )
+        for v in VENDORS
+        if items[v.id]
+    ]
 
 
 def _level_event(loc: str, sku: str, on_hand: int, at: datetime, version: int) -> SimEvent:
@@ -255,6 +292,9 @@ def set_up_governance(live: LiveServer) -> dict[str, str]:
     c.modes.set_mode(
         "stock_counts", live.store_key("bristol"), "auto", actor="cli", auto_limit="5.00"
     )
+    c.modes.set_mode(
+        "replenishment", "*", "draft", actor="cli", reason="purchase orders need a person"
+    )
     c.modes.set_rule(
         actor="cli",
         kind="stock_adjustment",
@@ -304,6 +344,17 @@ def decide(live: LiveServer, passwords: dict[str, str]) -> None:
         },
     )
     wait_for(lambda: pipeline_idle(live), "the write-backs to come back")
+
+
+def plan_stores(live: LiveServer) -> None:
+    """Every store's replenishment plan, as ``tillwise replenish run`` makes it."""
+    import asyncio
+
+    c = live.container
+    for loc in STORES:
+        _plan, new = c.planner().run(live.connection_id, loc)
+        say(f"  planned {loc}: {new} proposal(s)")
+    asyncio.run(c.approvals.route_new())
 
 
 # -- the pictures ----------------------------------------------------------------------------
@@ -378,6 +429,45 @@ def shoot(live: LiveServer, passwords: dict[str, str], out: Path) -> list[Path]:
     return written
 
 
+def shoot_replenishment(live: LiveServer, passwords: dict[str, str], out: Path) -> list[Path]:
+    """Camden Market's replenishment page at tablet size (after the plans: the other pages show
+    the morning before them), and the most at-risk item's forecast card."""
+    from playwright.sync_api import expect, sync_playwright
+
+    store = live.store_key("camden")
+    plan = live.get(f"/v1/replenishment/stores/{store}/plan").json()
+    sku = plan["items"][0]["sku"]  # most at risk first
+    page_png, chart_png = out / "replenishment.png", out / "replenishment-forecast.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1024, "height": 768}, locale="en-GB", timezone_id="Europe/London"
+        )
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("pageerror", lambda e: say(f"  page error: {e}", err=True))
+        page.goto(f"{live.url}/")
+        page.get_by_label("Username").fill("sam")
+        page.get_by_label("Password").fill(passwords["sam"])
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#session")).to_be_visible()
+        page.goto(f"{live.url}/#/replenishment/{store}")
+        expect(page.locator("article.po").first).to_be_visible()
+        page.wait_for_timeout(300)
+        full = page.evaluate("document.documentElement.scrollHeight")
+        page.screenshot(
+            path=str(page_png),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": 1024, "height": min(full, 1024)},
+        )
+        page.locator(f"#risk-table tbody tr[data-sku='{sku}']").get_by_role("button").click()
+        expect(page.locator("#forecast-chart canvas")).to_have_count(1)
+        page.wait_for_timeout(300)
+        page.locator("#forecast-card").screenshot(path=str(chart_png))
+        browser.close()
+    return [page_png, chart_png]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="where the PNGs go")
@@ -391,6 +481,8 @@ def main() -> int:
         feed(live)
         decide(live, passwords)
         paths = shoot(live, passwords, args.out)
+        plan_stores(live)
+        paths += shoot_replenishment(live, passwords, args.out)
     too_big = []
     for path in paths:
         size = path.stat().st_size

@@ -149,7 +149,9 @@ def test_an_associate_cannot_approve_in_the_page_or_through_the_api(
     log_in(page, server, "ali", password)
 
     # then they have no Audit, Connections or Settings pages
-    expect(page.locator("#nav a")).to_have_text(["Overview", re.compile("^Approvals")])
+    expect(page.locator("#nav a")).to_have_text(
+        ["Overview", re.compile("^Approvals"), "Replenishment"]
+    )
     expect(page.locator("#who-role")).to_have_text("Associate")
 
     # and they can see the proposal, but there is no Approve button

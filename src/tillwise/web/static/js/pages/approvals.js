@@ -9,10 +9,9 @@ import { busy, empty, errorNotice, facts, field, h, json, notice, pill, replaceC
 import {
   formatDateTime, formatValue, humanize, PROPOSAL_KINDS, PROPOSAL_STATUSES, statusKind,
 } from "../format.js";
+import { decisionPanel, needsText, orderFacts, orderLines } from "../proposals.js";
 
 const PAGE_SIZE = 25;
-// What an approver may change before approving, per kind (governance.approvals.EDITABLE).
-const EDITABLE = { stock_adjustment: [{ name: "delta", label: "Change in units (delta)" }] };
 
 let lastListHash = "#/approvals";
 
@@ -85,12 +84,6 @@ async function renderList(root, ctx) {
   }
 }
 
-function needsText(p) {
-  const parts = [p.required_approvals > 1 ? `${p.required_approvals} approvals from different people` : "1 approval"];
-  if (p.required_role) parts.push(`including a ${humanize(p.required_role).toLowerCase()} (or admin)`);
-  return parts.join(", ");
-}
-
 function proposalItem(p, ctx) {
   return h("li", { class: "proposal", dataset: { id: p.id, status: p.status } },
     h("a", { href: `#/approvals/${encodeURIComponent(p.id)}`, class: "proposal-link" },
@@ -156,7 +149,10 @@ function drawDetail(root, ctx, p, back, message) {
         h("p", { class: "explanation" }, p.explanation || "No explanation was given."),
         explainer(p),
         h("h2", {}, "What it changes"),
-        payloadTable(p.payload),
+        p.kind === "draft_purchase_order"
+          ? [orderFacts(p, { id: "order-facts" }), orderLines(p),
+            h("details", { class: "more" }, h("summary", {}, "The whole order as sent"), json(p.payload))]
+          : payloadTable(p.payload),
         Object.keys(p.inputs || {}).length
           ? h("details", { class: "more" }, h("summary", {}, "Inputs the workflow used"), json(p.inputs))
           : null,
@@ -175,7 +171,9 @@ function drawDetail(root, ctx, p, back, message) {
           ["Needs", needsText(p)],
         ], { id: "proposal-facts" }),
       ),
-      actions(root, ctx, p, back),
+      decisionPanel(ctx, p, {
+        onDecided: (after, kind, text) => drawDetail(root, ctx, after, back, notice(kind, text)),
+      }),
       h("section", { class: "card card-wide", "aria-labelledby": "trail-title" },
         h("h2", { id: "trail-title" }, "Approval trail"),
         trail,
@@ -218,124 +216,6 @@ function payloadTable(payload) {
       h("th", { scope: "row" }, humanize(k)),
       h("td", {}, typeof v === "object" && v !== null ? json(v) : String(v)),
     ))));
-}
-
-function actions(root, ctx, p, back) {
-  const section = h("section", { class: "card card-wide actions", id: "actions", "aria-labelledby": "actions-title" },
-    h("h2", { id: "actions-title" }, "Decide"));
-  const decidable = p.status === "pending" || p.status === "applied";
-  if (!ctx.can("proposals:approve")) {
-    if (!decidable) return null;
-    section.appendChild(notice("info",
-      `Your role (${humanize(ctx.me.role)}) can see this proposal but not decide it.`));
-    return section;
-  }
-  if (!decidable) return null;
-  const errorBox = h("div", { id: "action-error" });
-  const decide = async (button, busyText, path, body, done) => {
-    replaceChildren(errorBox);
-    try {
-      const after = await busy(button, busyText, () => api(path, { method: "POST", body }));
-      ctx.refreshCounts();
-      drawDetail(root, ctx, after, back, notice(after.status === "failed" ? "error" : "ok", done(after)));
-    } catch (err) {
-      if (err.name === "AbortError") return;
-      replaceChildren(errorBox, errorNotice(err));
-      const input = err instanceof ApiError && err.field ? section.querySelector(`[data-field="${err.field}"]`) : null;
-      if (input) input.focus();
-    }
-  };
-  const url = (verb) => `/v1/proposals/${encodeURIComponent(p.id)}/${verb}`;
-
-  if (p.status === "pending") {
-    const comment = h("input", { type: "text", id: "approve-comment", maxlength: 500, "data-field": "comment" });
-    const approve = h("button", { class: "btn btn-primary", type: "button", id: "approve" }, "Approve");
-    approve.addEventListener("click", () => decide(approve, "Approving…", url("approve"),
-      { comment: comment.value.trim() || null }, outcome));
-    section.append(
-      h("div", { class: "action-row" }, field("Comment (optional)", comment), approve),
-    );
-
-    const editable = EDITABLE[p.kind] || [];
-    if (editable.length) {
-      const inputs = editable.map((e) => h("input", {
-        type: "number", step: 1, inputmode: "numeric", id: `edit-${e.name}`, required: true,
-        "data-field": `edits.${e.name}`, value: p.payload[e.name] ?? "",
-      }));
-      const go = h("button", { class: "btn btn-primary", type: "submit", id: "edit-approve" }, "Approve with this change");
-      const form = h("form", { class: "action-form", id: "edit-form", hidden: true },
-        editable.map((e, i) => field(e.label, inputs[i], "A whole number, not zero.")), go);
-      form.addEventListener("submit", (event) => {
-        event.preventDefault();
-        const edits = {};
-        for (const [i, e] of editable.entries()) {
-          const n = Number(inputs[i].value);
-          if (!Number.isInteger(n) || n === 0) {
-            replaceChildren(errorBox, notice("error", `${e.label}: a whole number, not zero.`));
-            inputs[i].focus();
-            return;
-          }
-          edits[e.name] = n;
-        }
-        decide(go, "Approving…", url("approve"), { edits, comment: comment.value.trim() || null }, outcome);
-      });
-      section.append(toggle("Edit, then approve", "edit-toggle", form), form);
-    }
-
-    section.append(...reasonForm("Reject…", "reject", "Why is it rejected?", "Reject", (button, reason) =>
-      decide(button, "Rejecting…", url("reject"), { reason }, () => "Rejected. Nothing was written to the POS.")));
-  } else if (p.status === "applied") {
-    section.append(...reasonForm("Revert…", "revert", "Why revert it?", "Revert on the POS", (button, reason) =>
-      decide(button, "Reverting…", url("revert"), { reason }, () => "Reverted: the POS was asked to undo the change.")));
-  }
-  section.append(errorBox);
-  return section;
-}
-
-function toggle(text, id, target) {
-  const button = h("button", { class: "btn", type: "button", id, "aria-expanded": "false", "aria-controls": target.id }, text);
-  button.addEventListener("click", () => {
-    target.hidden = !target.hidden;
-    button.setAttribute("aria-expanded", String(!target.hidden));
-    if (!target.hidden) {
-      const first = target.querySelector("input, textarea");
-      if (first) first.focus();
-    }
-  });
-  return button;
-}
-
-function reasonForm(openText, verb, label, submitText, onSubmit) {
-  const reason = h("textarea", { id: `${verb}-reason`, rows: 2, maxlength: 1000, required: true, "data-field": "reason" });
-  const go = h("button", { class: "btn btn-danger", type: "submit", id: `${verb}-submit` }, submitText);
-  const form = h("form", { class: "action-form", id: `${verb}-form`, hidden: true }, field(label, reason), go);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = reason.value.trim();
-    if (!text) {
-      reason.focus();
-      return;
-    }
-    onSubmit(go, text);
-  });
-  return [toggle(openText, `${verb}-toggle`, form), form];
-}
-
-function outcome(after) {
-  if (after.status === "applied") {
-    const ref = after.result && after.result.reference ? ` (POS reference ${after.result.reference})` : "";
-    return `Approved and applied: the POS took the change${ref}.`;
-  }
-  if (after.status === "pending") {
-    const left = after.required_approvals - after.approvals.length;
-    return `Your approval is recorded; it needs ${left} more.`;
-  }
-  if (after.status === "approved") return "Approved. Writing it to the POS is being retried.";
-  if (after.status === "failed") {
-    const detail = after.result && after.result.detail ? `: ${after.result.detail}` : ".";
-    return `Approved, but the POS refused the change${detail}`;
-  }
-  return `Now ${after.status}.`;
 }
 
 export default {

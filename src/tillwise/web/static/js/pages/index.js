@@ -22,6 +22,7 @@ import approvals from "./approvals.js";
 import audit from "./audit.js";
 import connections from "./connections.js";
 import overview from "./overview.js";
+import replenishment from "./replenishment.js";
 import settings from "./settings.js";
 
-export const PAGES = [overview, approvals, audit, connections, settings];
+export const PAGES = [overview, approvals, replenishment, audit, connections, settings];

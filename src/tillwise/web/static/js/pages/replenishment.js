@@ -1,0 +1,593 @@
+// Replenishment, one store at a time: the items at risk (most at risk first, with on hand, on
+// order, reorder point, order-up-to level and weeks of cover), the purchase orders and transfers
+// the nightly plan proposed — each line with its justification in plain words and the facts
+// behind it — with Approve, Edit quantities then approve, and Reject (with a reason) for roles
+// that may decide, and a forecast chart per SKU: the daily units sold (days out of stock marked:
+// they are censored, not zero demand), the forecast mean with its 80% and 95% intervals, the
+// method and its backtested accuracy.
+//
+// Routes: #/replenishment (the first store in scope), #/replenishment/<store>[?sku=<sku>].
+
+import { api, ApiError, query } from "../api.js";
+import { code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState } from "../dom.js";
+import {
+  dayToSeconds, formatCount, formatDateTime, formatDay, formatShortDay, formatValue, humanize,
+  secondsToDay, statusKind,
+} from "../format.js";
+import { accuracyText, decisionPanel, formatPercent, formatUnits, orderFacts, orderLines } from "../proposals.js";
+
+const DAY = 86400;
+const HISTORY_DAYS = 56; // actuals shown before the forecast: eight weeks
+const TABLE_DAYS = 7; // forecast days listed under the chart
+const COLORS = {
+  actual: "#334155",
+  censored: "#dc2626",
+  mean: "#0f766e",
+  band80: "rgba(15, 118, 110, 0.28)",
+  band95: "rgba(15, 118, 110, 0.12)",
+  censoredDay: "rgba(220, 38, 38, 0.08)",
+  today: "#94a3b8",
+};
+const PO = "draft_purchase_order";
+const STATUS_ORDER = ["pending", "approved", "failed", "applied"]; // waiting first, then the rest
+
+const storePath = (store) => `#/replenishment/${encodeURIComponent(store)}`;
+const withSku = (store, sku) => `${storePath(store)}${query({ sku })}`;
+
+class Replenishment {
+  constructor(root, ctx) {
+    this.root = root;
+    this.ctx = ctx;
+    this.store = null;
+    this.plan = null;
+    this.showAll = false;
+    this.chart = null;
+    this.observer = null;
+    this.forecastSeq = 0;
+  }
+
+  $(selector) {
+    return this.root.querySelector(selector);
+  }
+
+  stop() {
+    this.destroyChart();
+  }
+
+  async mount() {
+    replaceChildren(this.root, h("h1", {}, "Replenishment"), h("p", { class: "muted" }, "Loading…"));
+    let stores;
+    try {
+      const body = await api("/v1/replenishment/stores", { signal: this.ctx.signal });
+      stores = Array.isArray(body) ? body : body.data || [];
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      replaceChildren(this.root, h("h1", {}, "Replenishment"), errorNotice(err, "The stores could not be loaded"));
+      return;
+    }
+    if (stores.length === 0) {
+      replaceChildren(this.root, h("h1", {}, "Replenishment"), empty("No store has a replenishment plan yet",
+        "Plans are made nightly for every store with sales history; ", code("tillwise replenish plan --location ID"),
+        " shows one without writing anything."));
+      return;
+    }
+    const wanted = this.ctx.rest[0];
+    const current = stores.find((s) => s.store === wanted) || stores[0];
+    if (current.store !== wanted) {
+      // #/replenishment (or a store out of scope): show the first store, and say so in the address.
+      window.history.replaceState(window.history.state, "", storePath(current.store));
+    }
+    this.store = current;
+    this.stores = stores;
+    this.skeleton();
+    await this.loadPlan();
+  }
+
+  skeleton() {
+    const picker = select(this.stores.map((s) => [s.store, storeOption(s)]), this.store.store, {
+      id: "repl-store",
+      onchange: (event) => this.ctx.navigate(storePath(event.target.value)),
+    });
+    replaceChildren(this.root,
+      h("div", { class: "page-head" },
+        h("div", {},
+          h("h1", {}, "Replenishment"),
+          h("p", { class: "muted small", id: "plan-meta" }, "Loading the plan…")),
+        h("form", { class: "filters", "aria-label": "Choose a store", onsubmit: (e) => e.preventDefault() },
+          field("Store", picker)),
+      ),
+      h("div", { class: "grid repl-grid" },
+        h("section", { class: "card card-wide", id: "risk-card", "aria-labelledby": "risk-title" },
+          h("div", { class: "card-head" },
+            h("h2", { id: "risk-title" }, "Items at risk"),
+            h("div", { class: "controls" },
+              h("span", { class: "pill", id: "risk-count" }, "–"),
+              h("button", {
+                class: "btn btn-small", type: "button", id: "risk-all", "aria-pressed": "false", hidden: true,
+                onclick: () => this.toggleAll(),
+              }, "Show every item"))),
+          h("div", { class: "card-state", "data-for": "risk" }),
+          h("div", { class: "scroll-x" }, h("table", { class: "table compact", id: "risk-table", hidden: true },
+            h("caption", { class: "visually-hidden" }, "Items, most at risk first"),
+            h("thead", {}, h("tr", {},
+              h("th", { scope: "col" }, "Item"),
+              h("th", { scope: "col", class: "num" }, "On hand"),
+              h("th", { scope: "col", class: "num" }, "On order"),
+              h("th", { scope: "col", class: "num" }, "Reorder point"),
+              h("th", { scope: "col", class: "num" }, "Order-up-to"),
+              h("th", { scope: "col", class: "num" }, "Weeks of cover"),
+              h("th", { scope: "col", class: "col-vendor" }, "Vendor"),
+              h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Forecast")))),
+            h("tbody")))),
+        h("section", { class: "card card-wide", id: "forecast-card", "aria-labelledby": "forecast-title", hidden: true }),
+        h("section", { class: "card card-wide", id: "orders-card", "aria-labelledby": "orders-title" },
+          h("div", { class: "card-head" },
+            h("h2", { id: "orders-title" }, "Proposed orders"),
+            h("span", { class: "pill", id: "orders-count" }, "–")),
+          h("div", { class: "card-state", "data-for": "orders" }),
+          h("div", { id: "orders", class: "po-list" })),
+      ),
+    );
+  }
+
+  async loadPlan() {
+    const store = this.store.store;
+    let plan;
+    try {
+      plan = await api(`/v1/replenishment/stores/${encodeURIComponent(store)}/plan`, { signal: this.ctx.signal });
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      const none = err instanceof ApiError && err.status === 404;
+      this.$("#plan-meta").textContent = none ? "Not planned yet." : "";
+      setCardState(this.root, "risk", none ? "empty" : "error", none
+        ? "This store has no plan yet: the nightly batch plans it once it has sales history."
+        : `The plan could not be loaded: ${err.message}`);
+      setCardState(this.root, "orders", "empty", "No orders proposed.");
+      return;
+    }
+    this.plan = plan;
+    this.items = plan.items || [];
+    if (!plan.planned_at && this.items.length === 0 && (plan.proposals || []).length === 0) {
+      this.$("#plan-meta").textContent = "Not planned yet.";
+      setCardState(this.root, "risk", "empty",
+        "This store has no plan yet: the nightly batch plans it once it has sales history.");
+      setCardState(this.root, "orders", "empty", "No orders proposed.");
+      return;
+    }
+    this.drawMeta();
+    this.drawItems();
+    this.drawOrders();
+    const sku = this.ctx.query.get("sku");
+    if (sku) this.openForecast(sku, { scroll: false });
+  }
+
+  drawMeta() {
+    const p = this.plan;
+    const atRisk = this.items.filter((i) => i.at_risk).length;
+    const parts = [];
+    if (p.planned_at) parts.push(`Planned ${formatDateTime(p.planned_at)}`);
+    if (p.model) parts.push(`forecaster ${p.model}${p.version ? ` ${p.version}` : ""}`);
+    parts.push(`${formatCount(this.items.length)} item(s), ${formatCount(atRisk)} at risk`);
+    this.$("#plan-meta").textContent = parts.join(" · ");
+  }
+
+  // ---- items at risk ---------------------------------------------------------------------
+
+  toggleAll() {
+    this.showAll = !this.showAll;
+    this.drawItems();
+  }
+
+  drawItems() {
+    const items = this.items;
+    const atRisk = items.filter((i) => i.at_risk);
+    const shown = this.showAll ? items : atRisk;
+    const count = this.$("#risk-count");
+    count.textContent = `${formatCount(atRisk.length)} at risk`;
+    count.className = `pill ${atRisk.length ? "bad" : "ok"}`;
+    const all = this.$("#risk-all");
+    all.hidden = items.length === atRisk.length;
+    all.setAttribute("aria-pressed", String(this.showAll));
+    all.textContent = this.showAll ? "Only items at risk" : `Show all ${formatCount(items.length)} items`;
+    const table = this.$("#risk-table");
+    table.hidden = shown.length === 0;
+    if (items.length === 0) {
+      setCardState(this.root, "risk", "empty", "The plan has no items: nothing has sold here yet.");
+    } else if (shown.length === 0) {
+      setCardState(this.root, "risk", "empty", "Nothing is at risk: every item is at or above its reorder point.");
+    } else setCardState(this.root, "risk", "empty");
+    replaceChildren(table.querySelector("tbody"), shown.map((item) => h("tr", {
+      class: item.at_risk ? "at-risk" : null, dataset: { sku: item.sku },
+    },
+      h("th", { scope: "row" }, item.name || item.sku,
+        h("span", { class: "sub" }, `SKU ${item.sku}`, item.at_risk ? " · " : "", item.at_risk ? pill("At risk", "bad") : null)),
+      h("td", { class: "num", "data-col": "on_hand" }, count0(item.on_hand)),
+      h("td", { class: "num", "data-col": "on_order" }, count0(item.on_order)),
+      h("td", { class: "num", "data-col": "reorder_point" }, count0(item.reorder_point)),
+      h("td", { class: "num", "data-col": "order_up_to" }, count0(item.order_up_to)),
+      h("td", { class: "num", "data-col": "weeks_of_cover" }, weeks(item.weeks_of_cover),
+        item.daily_mean !== null && item.daily_mean !== undefined
+          ? h("span", { class: "sub" }, `${formatUnits(item.daily_mean)} a day`) : null),
+      h("td", { class: "col-vendor" }, item.vendor || h("span", { class: "muted" }, "none")),
+      h("td", { class: "num" }, h("button", {
+        class: "btn btn-small", type: "button", "aria-label": `Forecast chart of ${item.name || item.sku}`,
+        onclick: () => this.openForecast(item.sku),
+      }, "Forecast")),
+    )));
+  }
+
+  // ---- proposed orders and transfers -----------------------------------------------------
+
+  drawOrders() {
+    const proposals = [...(this.plan.proposals || [])].sort((a, b) => rank(a) - rank(b)
+      || (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+    const waiting = proposals.filter((p) => p.status === "pending").length;
+    const count = this.$("#orders-count");
+    count.textContent = `${formatCount(waiting)} waiting`;
+    count.className = `pill ${waiting ? "warn" : ""}`.trim();
+    const list = this.$("#orders");
+    if (proposals.length === 0) {
+      setCardState(this.root, "orders", "empty", "No orders or transfers proposed for this store: what is on hand and on order covers the forecast.");
+      replaceChildren(list);
+      return;
+    }
+    setCardState(this.root, "orders", "empty");
+    replaceChildren(list, proposals.map((p, i) => this.proposalCard(p, `p${i}-`, null)));
+  }
+
+  proposalCard(p, prefix, message) {
+    const isOrder = p.kind === PO;
+    const pay = p.payload || {};
+    const heading = isOrder
+      ? `${(pay.vendor && pay.vendor.name) || "Purchase order"}`
+      : `Transfer of ${pay.quantity} × ${pay.sku}`;
+    let article = null;
+    const redraw = (after, kind, text) => {
+      const updated = this.proposalCard(after, prefix, notice(kind, text));
+      article.replaceWith(updated);
+      const list = this.plan.proposals || [];
+      const at = list.findIndex((q) => q.id === after.id);
+      if (at >= 0) list[at] = after;
+      this.drawCounts();
+      const status = updated.querySelector(".po-status");
+      if (status) status.focus();
+    };
+    article = h("article", {
+      class: `po${p.status === "pending" ? " po-pending" : ""}`,
+      id: `${prefix}proposal`,
+      dataset: { id: p.id, kind: p.kind, status: p.status, vendor: isOrder && pay.vendor ? pay.vendor.external_id : "" },
+      "aria-labelledby": `${prefix}title`,
+    },
+      h("header", { class: "po-head" },
+        h("div", {},
+          h("h3", { id: `${prefix}title` }, heading),
+          h("span", { class: "muted small" }, `${humanize(p.kind)} · ${formatDateTime(p.created_at)}`,
+            p.status === "pending" && p.expires_at ? ` · expires ${formatDateTime(p.expires_at)}` : "")),
+        h("div", { class: "po-side" },
+          p.value ? h("span", { class: "value" }, formatValue(p.value)) : null,
+          h("span", { class: "po-status", tabindex: -1, dataset: { status: p.status } }, pill(humanize(p.status), statusKind(p.status))),
+        ),
+      ),
+      message,
+      h("p", { class: "po-summary" }, p.summary),
+      p.explanation ? h("p", { class: "explanation" }, p.explanation) : null,
+      pay.held ? notice("info", `Held: ${pay.held}`) : null,
+      isOrder
+        ? [orderFacts(p, { class: "facts po-facts" }), orderLines(p, { onForecast: (line) => this.openForecast(line.sku) })]
+        : facts([
+          ["SKU", pay.sku],
+          ["From", this.ctx.storeName(`${p.connection_id}:${pay.from_location}`)],
+          ["To", this.ctx.storeName(`${p.connection_id}:${pay.to_location}`)],
+          ["Quantity", pay.quantity],
+        ], { class: "facts po-facts" }),
+      p.decided_by ? h("p", { class: "muted small" },
+        `${humanize(p.status)} by ${this.ctx.actorName(p.decided_by)}`,
+        p.decided_at ? ` · ${formatDateTime(p.decided_at)}` : "",
+        p.reason ? ` · “${p.reason}”` : "") : null,
+      p.approvals && p.approvals.length ? h("p", { class: "muted small po-trail" }, p.approvals.map((a, i) => [
+        i ? "; " : "", `${a.name || a.by} (${humanize(a.role)}) approved${a.edited ? " after editing" : ""}`,
+      ])) : null,
+      decisionPanel(this.ctx, p, { prefix, onDecided: redraw, title: "Decide", wide: false }),
+      h("p", { class: "small" }, h("a", { href: `#/approvals/${encodeURIComponent(p.id)}` }, "Open in Approvals")),
+    );
+    return article;
+  }
+
+  drawCounts() {
+    const waiting = (this.plan.proposals || []).filter((p) => p.status === "pending").length;
+    const count = this.$("#orders-count");
+    count.textContent = `${formatCount(waiting)} waiting`;
+    count.className = `pill ${waiting ? "warn" : ""}`.trim();
+  }
+
+  // ---- the forecast chart ----------------------------------------------------------------
+
+  async openForecast(sku, { scroll = true } = {}) {
+    const seq = ++this.forecastSeq;
+    const item = this.items.find((i) => i.sku === sku) || { sku, name: sku };
+    window.history.replaceState(window.history.state, "", withSku(this.store.store, sku));
+    const card = this.$("#forecast-card");
+    card.hidden = false;
+    card.dataset.sku = sku;
+    this.destroyChart();
+    const close = h("button", { class: "btn btn-small", type: "button", id: "forecast-close" }, "Close");
+    close.addEventListener("click", () => this.closeForecast());
+    replaceChildren(card,
+      h("div", { class: "card-head" },
+        h("h2", { id: "forecast-title" }, `Forecast · ${item.name || sku}`, h("span", { class: "sub" }, `SKU ${sku}`)),
+        close),
+      h("div", { class: "card-state", "data-for": "forecast" }, "Loading the forecast…"),
+    );
+    if (scroll) card.scrollIntoView({ block: "start", behavior: "smooth" });
+    let body;
+    try {
+      body = await api(`/v1/replenishment/stores/${encodeURIComponent(this.store.store)}/forecast/${encodeURIComponent(sku)}`,
+        { signal: this.ctx.signal });
+    } catch (err) {
+      if (err.name === "AbortError" || seq !== this.forecastSeq) return;
+      setCardState(card, "forecast", "error", err instanceof ApiError && err.status === 404
+        ? "No forecast for this item: it has no sales history at this store."
+        : `The forecast could not be loaded: ${err.message}`);
+      return;
+    }
+    if (seq !== this.forecastSeq) return;
+    this.drawForecast(card, item, body);
+  }
+
+  closeForecast() {
+    this.forecastSeq += 1;
+    this.destroyChart();
+    const card = this.$("#forecast-card");
+    card.hidden = true;
+    replaceChildren(card);
+    window.history.replaceState(window.history.state, "", storePath(this.store.store));
+  }
+
+  drawForecast(card, item, body) {
+    const series = chartSeries(body);
+    setCardState(card, "forecast", "empty");
+    const legend = h("ul", { class: "chart-key", id: "forecast-legend", "aria-label": "Legend" },
+      key("actual", "Units sold a day"),
+      key("censored", "Out of stock (censored: not zero demand)"),
+      key("mean", "Forecast mean"),
+      key("band80", "80% interval"),
+      key("band95", "95% interval"));
+    const chartEl = h("div", { class: "chart", id: "forecast-chart", role: "img", "aria-label": chartLabel(item, body, series) });
+    const readout = h("p", { class: "readout", id: "forecast-readout", "aria-live": "polite" });
+    const acc = body.accuracy;
+    const horizon = body.forecast || [];
+    const meanDaily = horizon.length ? horizon.reduce((s, r) => s + (r.mean || 0), 0) / horizon.length : null;
+    const censored = (body.actuals || []).filter((a) => a.censored).length;
+    const factList = facts([
+      ["Method", body.method || null],
+      ["Model", body.model ? `${body.model}${body.version ? ` ${body.version}` : ""}` : null],
+      ["Backtested accuracy", accuracyText(acc)],
+      ["Bias", acc && acc.bias !== null && acc.bias !== undefined ? formatPercent(acc.bias) : null],
+      ["Mean forecast", meanDaily === null ? null
+        : `${formatUnits(meanDaily)} units a day over the next ${horizon.length} days`],
+      ["Days out of stock", `${formatCount(censored)} in the history (left out of the demand, not counted as zero)`],
+    ], { id: "forecast-facts" });
+    const next = horizon.slice(0, TABLE_DAYS);
+    const table = h("table", { class: "table compact", id: "forecast-table" },
+      h("caption", { class: "visually-hidden" }, `Forecast for the next ${next.length} days`),
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "Day"),
+        h("th", { scope: "col", class: "num" }, "Mean"),
+        h("th", { scope: "col", class: "num" }, "80% interval"),
+        h("th", { scope: "col", class: "num" }, "95% interval"))),
+      h("tbody", {}, next.map((r) => h("tr", { dataset: { day: r.day } },
+        h("th", { scope: "row" }, formatShortDay(r.day)),
+        h("td", { class: "num" }, formatUnits(r.mean)),
+        h("td", { class: "num" }, range(r.lo_80, r.hi_80)),
+        h("td", { class: "num" }, range(r.lo_95, r.hi_95))))));
+    card.append(legend, chartEl, readout,
+      h("div", { class: "forecast-grid" },
+        h("div", {}, h("h3", {}, "How it was forecast"), factList),
+        h("div", {}, h("h3", {}, `The next ${next.length} days`), next.length ? table : h("p", { class: "muted" }, "No forecast days."))));
+
+    if (series.xs.length === 0) {
+      setCardState(card, "forecast", "empty", "Nothing to draw: no sales history and no forecast for this item.");
+      return;
+    }
+    this.showReadout(readout, series, null);
+    if (typeof window.uPlot !== "function") {
+      setCardState(card, "forecast", "error", "The chart library did not load; the figures are below.");
+      return;
+    }
+    this.chart = makeChart(chartEl, series, (idx) => this.showReadout(readout, series, idx));
+    if (window.ResizeObserver) {
+      let last = chartEl.clientWidth;
+      this.observer = new ResizeObserver(() => {
+        const width = chartEl.clientWidth;
+        if (this.chart && width && width !== last) {
+          last = width;
+          this.chart.setSize(chartSize(chartEl));
+        }
+      });
+      this.observer.observe(chartEl);
+    }
+  }
+
+  showReadout(el, s, idx) {
+    // With no cursor on the chart: the first forecast day.
+    const i = idx ?? s.firstForecast;
+    if (i === null || i === undefined || i < 0) {
+      el.textContent = "";
+      return;
+    }
+    const day = formatDay(secondsToDay(s.xs[i]));
+    const parts = [];
+    if (s.actual[i] !== null) parts.push(`sold ${formatCount(s.actual[i])}`);
+    if (s.censored[i] !== null) parts.push(`sold ${formatCount(s.censored[i])} before running out (censored)`);
+    if (s.mean[i] !== null) {
+      parts.push(`forecast ${formatUnits(s.mean[i])} (80% ${range(s.lo80[i], s.hi80[i])}, 95% ${range(s.lo95[i], s.hi95[i])})`);
+    }
+    el.textContent = `${day}: ${parts.length ? parts.join("; ") : "no data"}`;
+  }
+
+  destroyChart() {
+    if (this.observer) this.observer.disconnect();
+    this.observer = null;
+    if (this.chart) this.chart.destroy();
+    this.chart = null;
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function storeOption(s) {
+  const bits = [];
+  if (s.at_risk) bits.push(`${s.at_risk} at risk`);
+  if (s.proposed_orders) bits.push(`${s.proposed_orders} order${s.proposed_orders === 1 ? "" : "s"} proposed`);
+  return bits.length ? `${s.name} (${bits.join(", ")})` : s.name;
+}
+
+function rank(p) {
+  const i = STATUS_ORDER.indexOf(p.status);
+  return i < 0 ? STATUS_ORDER.length : i;
+}
+
+function count0(n) {
+  return n === null || n === undefined ? "—" : formatCount(n);
+}
+
+function weeks(w) {
+  return w === null || w === undefined ? "no demand" : Number(w).toFixed(1);
+}
+
+function range(lo, hi) {
+  if (lo === null || lo === undefined || hi === null || hi === undefined) return "—";
+  return `${formatUnits(lo)}\u2013${formatUnits(hi)}`;
+}
+
+function key(name, text) {
+  return h("li", { dataset: { series: name } }, h("span", { class: `swatch key-${name}`, "aria-hidden": "true" }), text);
+}
+
+/** The chart's columns on one daily axis: the last weeks of actuals, then the forecast. */
+function chartSeries(body) {
+  const actuals = [...(body.actuals || [])].sort((a, b) => (a.day < b.day ? -1 : 1));
+  const forecast = [...(body.forecast || [])].sort((a, b) => (a.day < b.day ? -1 : 1));
+  const firstForecastDay = forecast.length ? forecast[0].day : null;
+  const lastActual = actuals.length ? dayToSeconds(actuals[actuals.length - 1].day) : null;
+  const from = lastActual === null ? null : lastActual - (HISTORY_DAYS - 1) * DAY;
+  const shown = actuals.filter((a) => from === null || dayToSeconds(a.day) >= from);
+  const days = [...shown.map((a) => a.day), ...forecast.map((r) => r.day)];
+  const out = { xs: [], actual: [], censored: [], mean: [], lo80: [], hi80: [], lo95: [], hi95: [], firstForecast: null };
+  if (days.length === 0) return out;
+  const start = dayToSeconds(days.reduce((m, d) => (d < m ? d : m)));
+  const end = dayToSeconds(days.reduce((m, d) => (d > m ? d : m)));
+  for (let t = start; t <= end; t += DAY) out.xs.push(t);
+  const at = new Map(out.xs.map((t, i) => [secondsToDay(t), i]));
+  for (const name of ["actual", "censored", "mean", "lo80", "hi80", "lo95", "hi95"]) out[name] = out.xs.map(() => null);
+  for (const a of shown) {
+    const i = at.get(a.day);
+    if (i === undefined) continue;
+    if (a.censored) out.censored[i] = a.units;
+    else out.actual[i] = a.units;
+  }
+  for (const r of forecast) {
+    const i = at.get(r.day);
+    if (i === undefined) continue;
+    out.mean[i] = r.mean;
+    out.lo80[i] = r.lo_80;
+    out.hi80[i] = r.hi_80;
+    out.lo95[i] = r.lo_95;
+    out.hi95[i] = r.hi_95;
+  }
+  out.firstForecast = firstForecastDay === null ? null : at.get(firstForecastDay);
+  out.censoredDays = out.xs.filter((_t, i) => out.censored[i] !== null);
+  return out;
+}
+
+function chartLabel(item, body, s) {
+  const sold = s.actual.filter((v) => v !== null).length + s.censored.filter((v) => v !== null).length;
+  return `Chart of ${item.name || body.sku}: ${sold} days of units sold, then a ${(body.forecast || []).length}-day `
+    + "forecast with its 80% and 95% intervals";
+}
+
+function chartSize(el) {
+  const width = Math.max(280, el.clientWidth || el.parentElement.clientWidth - 36);
+  return { width, height: width < 600 ? 220 : 280 };
+}
+
+function makeChart(el, s, onCursor) {
+  const uPlot = window.uPlot;
+  const hidden = { stroke: "transparent", width: 0, points: { show: false } };
+  // Shade the days out of stock and mark where the forecast starts, under the series.
+  const shade = (u) => {
+    const c = u.ctx;
+    c.save();
+    c.fillStyle = COLORS.censoredDay;
+    for (const t of s.censoredDays) {
+      const x0 = u.valToPos(t - DAY / 2, "x", true);
+      const x1 = u.valToPos(t + DAY / 2, "x", true);
+      c.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
+    }
+    if (s.firstForecast !== null && s.firstForecast !== undefined && s.firstForecast > 0) {
+      const x = Math.round(u.valToPos(s.xs[s.firstForecast] - DAY / 2, "x", true));
+      c.strokeStyle = COLORS.today;
+      c.setLineDash([4, 4]);
+      c.beginPath();
+      c.moveTo(x, u.bbox.top);
+      c.lineTo(x, u.bbox.top + u.bbox.height);
+      c.stroke();
+    }
+    c.restore();
+  };
+  const opts = {
+    ...chartSize(el),
+    // Store-local calendar days: shown as they are, without a time zone shift.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    legend: { show: false },
+    cursor: { points: { size: 7 }, drag: { x: false, y: false } },
+    scales: {
+      x: { time: true, range: (u) => [u.data[0][0] - DAY / 2, u.data[0][u.data[0].length - 1] + DAY / 2] },
+      y: { range: (_u, _min, max) => [0, max > 0 ? Math.ceil(max * 1.1) : 1] },
+    },
+    axes: [
+      {
+        stroke: "#5b6b7a",
+        grid: { stroke: "#eef1f4" },
+        incrs: [1, 2, 7, 14, 28].map((n) => n * DAY),
+        values: (_u, ticks) => ticks.map((t) => formatShortDay(secondsToDay(t))),
+        space: 64,
+      },
+      { stroke: "#5b6b7a", grid: { stroke: "#eef1f4" }, size: 48, values: (_u, ticks) => ticks.map((t) => formatUnits(t)) },
+    ],
+    series: [
+      {},
+      { label: "Units sold", stroke: COLORS.actual, width: 1.5, points: { show: true, size: 4, fill: COLORS.actual } },
+      {
+        label: "Out of stock", stroke: COLORS.censored, width: 0, paths: () => null,
+        points: { show: true, size: 8, width: 2, stroke: COLORS.censored, fill: "#ffffff" },
+      },
+      { label: "95% high", ...hidden },
+      { label: "95% low", ...hidden },
+      { label: "80% high", ...hidden },
+      { label: "80% low", ...hidden },
+      { label: "Forecast mean", stroke: COLORS.mean, width: 2, dash: [6, 4], points: { show: false } },
+    ],
+    bands: [
+      { series: [3, 4], fill: COLORS.band95 },
+      { series: [5, 6], fill: COLORS.band80 },
+    ],
+    hooks: {
+      drawClear: [shade],
+      setCursor: [(u) => onCursor(u.cursor.idx)],
+    },
+  };
+  const data = [s.xs, s.actual, s.censored, s.hi95, s.lo95, s.hi80, s.lo80, s.mean];
+  return new uPlot(opts, data, el);
+}
+
+export default {
+  path: "/replenishment",
+  title: "Replenishment",
+  permission: "inventory:read",
+  render(root, ctx) {
+    const view = new Replenishment(root, ctx);
+    const done = view.mount();
+    return done.then(() => () => view.stop());
+  },
+};

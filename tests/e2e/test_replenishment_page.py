@@ -1,0 +1,360 @@
+"""The replenishment page, end to end: the real app, the simulator POS, Debian's Chromium.
+
+The data goes in the way a POS sends it — signed generic webhooks: a store, a vendor with its
+terms, two products, a past purchase order from that vendor, five weeks of sales with the POS's
+stock after each day (one item runs out for a few days and is restocked) — and the store's plan
+is made the way ``tillwise replenish run`` makes it (the planner with the production forecaster,
+then governance routes the proposals). Then:
+
+* an associate opens the page: sees the items at risk and the proposed order with its reasons,
+  but no Approve button;
+* the store manager opens the page, reads why each line is ordered (and the facts behind it),
+  opens an item's forecast chart (actuals with the days out of stock marked, the forecast with
+  its 80% and 95% intervals, the method and its backtested accuracy), takes a case off one line
+  and approves the order — which is written to the POS as a purchase order, as edited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.e2e.conftest import TABLET_PORTRAIT, log_in
+from tests.live import LiveServer, wait_for
+from tillwise.connectors.simulator.pos import level_event
+from tillwise.connectors.simulator.purchasing import VENDORS_BY_ID
+from tillwise.connectors.simulator.replay import SimEvent, StockChange
+
+pytestmark = pytest.mark.browser
+
+LOC, STORE_NAME = "loc_islington", "Islington Upper Street"
+LONDON = ZoneInfo("Europe/London")
+VENDOR = VENDORS_BY_ID["ven-01"]  # Hearth & Home Gifts Ltd: 2-day lead time, £50.00 minimum
+HEART, STAND = "85123A", "22423"
+NAMES = {HEART: "White hanging heart T-light holder", STAND: "Regency cakestand 3 tier"}
+PRICES = {HEART: "2.95", STAND: "12.75"}
+COSTS = {HEART: "1.77", STAND: "7.65"}  # the vendor's unit costs (60% of the price)
+PACKS = {HEART: 6, STAND: 2}
+DAYS = 35  # five weeks of history, ending yesterday
+# Units sold a day, by the day's place in the week of the history (day 0, 7, 14, ... alike):
+WEEK = {HEART: [4, 5, 3, 6, 4, 5, 8], STAND: [1, 2, 1, 2, 2, 3, 3]}  # 35 and 14 a week
+OPENING = {HEART: 181, STAND: 39}
+# The cakestand sells out on day 19 (39 = 28 in days 0-13 + 1+2+1+2+2+3 in days 14-18 + 3 on
+# day 19), sells nothing on days 20 and 21, and is restocked (+30) at 07:00 on day 22.
+SOLD_OUT, RESTOCKED, RESTOCK = 19, 22, 30
+
+
+def units_sold(sku: str, day: int) -> int:
+    if sku == STAND and SOLD_OUT < day < RESTOCKED:
+        return 0
+    return WEEK[sku][day % 7]
+
+
+def half_up(x: float) -> int:
+    """JavaScript's Math.round (halves up; Python's round() goes to even)."""
+    return math.floor(x + 0.5)
+
+
+def units_text(x: float) -> str:
+    """The page's demand figures: one decimal below 10, whole units above (proposals.js)."""
+    if abs(x) < 10:
+        return f"{half_up(x * 10) / 10:g}"
+    return f"{half_up(x):,}"
+
+
+def pipeline_idle(server: LiveServer) -> bool:
+    stats = server.get("/v1/stats/overview").json()
+    return stats["outbox_oldest_seconds"] is None and all(
+        c["pending"] == 0 for c in stats["consumers"]
+    )
+
+
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), LONDON).astimezone(UTC)
+
+
+def _send(server: LiveServer, event: SimEvent) -> None:
+    for sent in server.pos.play(event):
+        server.deliver(sent)
+
+
+def seed(server: LiveServer) -> dict[str, Any]:
+    """The store's five weeks, through the webhooks; returns the days."""
+    pos = server.pos
+    today = datetime.now(UTC).astimezone(LONDON).date()
+    days = [today - timedelta(days=DAYS - n) for n in range(DAYS)]  # day 0 … yesterday
+    before = _at(days[0], 6) - timedelta(days=1)
+    _send(
+        server,
+        SimEvent(
+            f"e2e:loc:{LOC}",
+            "location.updated",
+            before,
+            {"id": LOC, "name": STORE_NAME, "time_zone": "Europe/London", "currency": "GBP"},
+        ),
+    )
+    server.send(
+        "vendor.updated",
+        {
+            "id": VENDOR.id,
+            "name": VENDOR.name,
+            "email": VENDOR.email,
+            "lead_time_days": VENDOR.lead_time_days,
+            "currency": "GBP",
+            "min_order_value": {"amount": VENDOR.min_order_pence, "currency": "GBP"},
+            "items": [
+                {"sku": sku, "unit_cost": COSTS[sku], "case_pack": PACKS[sku], "moq": 0}
+                for sku in (HEART, STAND)
+            ],
+        },
+    )
+    for sku in (HEART, STAND):
+        server.send(
+            "product.created",
+            {"id": sku, "name": NAMES[sku], "sku": sku, "price": PRICES[sku], "currency": "GBP"},
+        )
+    # the store has bought from this vendor before (so it is not a new vendor): received
+    server.send(
+        "purchase_order.updated",
+        {
+            "id": "po-2001",
+            "vendor_id": VENDOR.id,
+            "location_id": LOC,
+            "status": "received",
+            "currency": "GBP",
+            "lines": [{"sku": HEART, "quantity": 24, "received": 24, "unit_cost": "1.77"}],
+            "updated_at": before.isoformat(),
+            "version": 2,
+        },
+    )
+    pos.stock.open_with({(LOC, sku): OPENING[sku] for sku in (HEART, STAND)})
+    for sku in (HEART, STAND):  # the POS's book at the start
+        server.deliver(level_event(pos.stock.level((LOC, sku)), before))
+    for n, day in enumerate(days):
+        if n == RESTOCKED:
+            _send(server, StockChange(LOC, STAND, RESTOCK, _at(day, 7), f"GRN-{day:%m%d}"))
+        lines = [
+            {"sku": sku, "name": NAMES[sku], "quantity": units_sold(sku, n), "price": PRICES[sku]}
+            for sku in (HEART, STAND)
+            if units_sold(sku, n)
+        ]
+        pence = sum(int(Decimal(ln["price"]) * 100) * ln["quantity"] for ln in lines)
+        txn = f"ISL-{day:%y%m%d}"
+        sale = {
+            "id": txn,
+            "location_id": LOC,
+            "line_items": lines,
+            "total_money": {"amount": pence, "currency": "GBP"},
+            "tenders": [{"type": "card", "amount": {"amount": pence, "currency": "GBP"}}],
+        }
+        server.deliver(SimEvent(f"e2e:sale:{txn}", "sale.completed", _at(day, 12), sale))
+        for ln in lines:  # the POS reports its book after the day's trading
+            _send(server, StockChange(LOC, ln["sku"], -ln["quantity"], _at(day, 18), txn))
+    wait_for(lambda: pipeline_idle(server), "the sales and stock to be handled", timeout=120)
+    return {"days": days}
+
+
+def plan_the_store(server: LiveServer) -> dict[str, Any]:
+    """What ``tillwise replenish run --location`` does: plan, save, let governance route."""
+    container = server.container
+    _plan, new = container.planner().run(server.connection_id, LOC)
+    assert new >= 1
+    asyncio.run(container.approvals.route_new())
+    store = server.store_key(LOC)
+    body: dict[str, Any] = server.get(f"/v1/replenishment/stores/{store}/plan").json()
+    return body
+
+
+@pytest.fixture(scope="module")
+def planned(live_server: LiveServer) -> dict[str, Any]:
+    server = live_server
+    store = server.store_key(LOC)
+    server.container.modes.set_mode("replenishment", store, "draft", actor="test")
+    seeded = seed(server)
+    plan = plan_the_store(server)
+    return {"store": store, "plan": plan, **seeded}
+
+
+def _order(plan: dict[str, Any]) -> dict[str, Any]:
+    [order] = [p for p in plan["proposals"] if p["kind"] == "draft_purchase_order"]
+    return order
+
+
+def test_the_book_reached_tillwise_as_the_pos_kept_it(live_server: LiveServer, planned: Any):
+    # on hand at the end, by hand:
+    #   hanging heart: 181 - 5 weeks x 35 = 181 - 175 = 6
+    #   cakestand: 39 - 39 (sold out on day 19) + 30 (day 22) - sales of days 22-34
+    #     (weekdays 1..6,0.. of WEEK: 2+1+2+2+3+3+1 + 2+1+2+2+3+3 = 27) = 3
+    assert live_server.pos_on_hand(LOC, HEART) == 6
+    assert live_server.pos_on_hand(LOC, STAND) == 3
+    items = {i["sku"]: i for i in planned["plan"]["items"]}
+    assert items[HEART]["on_hand"] == 6 and items[STAND]["on_hand"] == 3
+    # the cakestand was out of stock from its sell-out on day 19 until the 07:00 delivery on
+    # day 22: days 19, 20, 21 and 22 are censored (4 days), and no other day
+    store = planned["store"]
+    forecast = live_server.get(f"/v1/replenishment/stores/{store}/forecast/{STAND}").json()
+    censored = [a["day"] for a in forecast["actuals"] if a["censored"]]
+    days = planned["days"]
+    assert censored == [days[n].isoformat() for n in range(SOLD_OUT, RESTOCKED + 1)]
+
+
+def test_an_associate_sees_the_proposed_order_but_cannot_approve_it(
+    live_server: LiveServer, planned: Any, new_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server, store = live_server, planned["store"]
+    order = _order(planned["plan"])
+    password = server.add_user("ollie", "associate", stores=[store], display_name="Ollie Reed")
+    page = new_page(TABLET_PORTRAIT)
+
+    # when an associate logs in and opens Replenishment
+    log_in(page, server, "ollie", password)
+    expect(page.locator("#nav a")).to_have_text(
+        ["Overview", re.compile("^Approvals"), "Replenishment"]
+    )
+    page.locator("#nav").get_by_role("link", name="Replenishment").click()
+
+    # then their store's plan is shown, the order with its reasons among it
+    expect(page.locator("#repl-store")).to_have_value(store)
+    card = page.locator(f"article.po[data-id='{order['id']}']")
+    expect(card).to_contain_text(VENDOR.name)
+    expect(card.locator(".order-line .why").first).not_to_be_empty()
+    # but no way to decide it: the page says so, and there is no Approve or Reject button
+    expect(card.locator(".actions")).to_contain_text("can see this proposal but not decide it")
+    expect(page.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Reject"))).to_have_count(0)
+    assert page.errors == []
+    assert not [r for r in page.refused if r[0] == 403]  # it did not even ask to decide
+
+
+def test_a_store_manager_reads_the_reasons_and_the_forecast_then_approves_the_order(
+    live_server: LiveServer, planned: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server, store, plan = live_server, planned["store"], planned["plan"]
+    order = _order(plan)
+    lines = {ln["sku"]: ln for ln in order["payload"]["lines"]}
+    items = {i["sku"]: i for i in plan["items"]}
+    # what the plan says, checked by hand before the page is
+    assert order["status"] == "pending" and order["payload"]["vendor"]["name"] == VENDOR.name
+    assert HEART in lines  # 6 on hand against ~5 a day over a 2-day lead time + 1-day review
+    assert items[HEART]["at_risk"] and items[HEART]["reorder_point"] > 6
+    heart = lines[HEART]
+    assert heart["quantity"] % PACKS[HEART] == 0  # whole cases of 6
+    # line total = quantity x £1.77, in pence: e.g. 42 x 177 = 7434 → £74.34
+    total_pence = heart["quantity"] * 177
+    assert heart["line_total"] == f"{total_pence // 100}.{total_pence % 100:02d}"
+    password = server.add_user("maya", "store_manager", stores=[store], display_name="Maya Shah")
+
+    # when the store manager logs in and opens Replenishment
+    log_in(page, server, "maya", password)
+    page.locator("#nav").get_by_role("link", name="Replenishment").click()
+    expect(page).to_have_url(re.compile(r"#/replenishment/"))
+    expect(page.locator("#plan-meta")).to_contain_text("at risk")
+
+    # then the items at risk come first, with the figures of the plan
+    row = page.locator(f"#risk-table tbody tr[data-sku='{HEART}']")
+    expect(row).to_have_class(re.compile("at-risk"))
+    expect(row.locator("[data-col='on_hand']")).to_have_text("6")
+    expect(row.locator("[data-col='reorder_point']")).to_have_text(
+        str(items[HEART]["reorder_point"])
+    )
+    expect(row.locator("[data-col='order_up_to']")).to_have_text(str(items[HEART]["order_up_to"]))
+    # weeks of cover = on hand / (7 x mean a day), to one decimal, as the plan has it
+    expect(row.locator("[data-col='weeks_of_cover']")).to_contain_text(
+        f"{items[HEART]['weeks_of_cover']:.1f}"
+    )
+
+    # and the proposed order, per vendor, each line with its quantity, cost and reason
+    card = page.locator(f"article.po[data-id='{order['id']}']")
+    expect(card.locator(".po-status")).to_have_text("Pending")
+    line = card.locator(f"tbody.order-line[data-sku='{HEART}']")
+    expect(line.locator(".qty")).to_have_text(str(heart["quantity"]))
+    expect(line).to_contain_text("£1.77")
+    expect(line).to_contain_text(f"£{total_pence // 100}.{total_pence % 100:02d}")
+    expect(line.locator(".why")).to_have_text(heart["justification"]["text"])
+    expect(line.locator(".why")).to_contain_text("On hand 6")
+    # with the facts behind it on demand
+    line.get_by_text("The facts behind it").click()
+    policy = line.locator("[data-part='policy']")
+    expect(policy).to_contain_text(f"Reorder point{items[HEART]['reorder_point']}")
+    expect(policy).to_contain_text(f"Lead time{VENDOR.lead_time_days} days")
+    expect(policy).to_contain_text("Case pack6")
+
+    # when they open the cakestand's forecast chart
+    if not items[STAND]["at_risk"]:
+        page.get_by_role("button", name=re.compile("^Show all")).click()
+    page.locator(f"#risk-table tbody tr[data-sku='{STAND}']").get_by_role(
+        "button", name=f"Forecast chart of {NAMES[STAND]}"
+    ).click()
+    forecast = server.get(f"/v1/replenishment/stores/{store}/forecast/{STAND}").json()
+
+    # then the chart is drawn, with its legend, the method and its backtested accuracy
+    chart = page.locator("#forecast-card")
+    expect(chart.locator("#forecast-title")).to_contain_text(NAMES[STAND])
+    expect(chart.locator("#forecast-chart canvas")).to_have_count(1)
+    expect(chart.locator("#forecast-legend li")).to_have_text(
+        [
+            "Units sold a day",
+            "Out of stock (censored: not zero demand)",
+            "Forecast mean",
+            "80% interval",
+            "95% interval",
+        ]
+    )
+    facts = chart.locator("#forecast-facts")
+    expect(facts).to_contain_text(f"Method{forecast['method']}")
+    if forecast["accuracy"] and forecast["accuracy"].get("wape") is not None:
+        wape = half_up(forecast["accuracy"]["wape"] * 1000) / 10
+        expect(facts).to_contain_text(f"WAPE {wape:g}%")
+    # the four days out of stock are counted apart (censored), not as zero demand
+    expect(facts).to_contain_text("Days out of stock4 in the history")
+    # and the next days' forecast in figures: the first day's mean and intervals
+    first = forecast["forecast"][0]
+    row = chart.locator(f"#forecast-table tbody tr[data-day='{first['day']}']")
+    expect(row.locator("td").nth(0)).to_have_text(units_text(first["mean"]))
+    expect(row.locator("td").nth(1)).to_have_text(
+        f"{units_text(first['lo_80'])}\u2013{units_text(first['hi_80'])}"
+    )
+    expect(row.locator("td").nth(2)).to_have_text(
+        f"{units_text(first['lo_95'])}\u2013{units_text(first['hi_95'])}"
+    )
+    expect(chart.locator("#forecast-readout")).to_contain_text(
+        f"forecast {units_text(first['mean'])}"
+    )
+    expect(page).to_have_url(re.compile(rf"\?sku={STAND}$"))
+
+    # when they take one case of hanging hearts off the order, and approve it
+    card.get_by_role("button", name="Edit, then approve").click()
+    fewer = heart["quantity"] - PACKS[HEART]
+    card.get_by_label(f"Quantity of {NAMES[HEART]} ({HEART})").fill(str(fewer))
+    card.get_by_role("button", name="Approve with this change").click()
+
+    # then it is applied as edited: the POS booked the purchase order with the new quantity
+    card = page.locator(f"article.po[data-id='{order['id']}']")
+    expect(card.locator(".po-status")).to_have_text("Applied")
+    expect(card.locator(".notice.ok")).to_contain_text("Approved and applied")
+    expect(card).to_contain_text("Maya Shah (Store manager) approved after editing")
+    expect(card.locator(f"tbody.order-line[data-sku='{HEART}'] .qty")).to_have_text(str(fewer))
+    # the order's value falls by one case: 6 x £1.77 = £10.62 = 1062 pence
+    value = order["value"]["amount"] - 6 * 177
+    expect(card.locator(".po-head .value")).to_have_text(f"£{value // 100}.{value % 100:02d}")
+    [booked] = [o for o in server.pos.orders.open_orders() if o.request.location_id == LOC]
+    assert booked.request.vendor_id == VENDOR.id
+    assert {ln.sku: ln.quantity for ln in booked.request.lines} == {
+        **{sku: ln["quantity"] for sku, ln in lines.items()},
+        HEART: fewer,
+    }
+    after = server.get(f"/v1/proposals/{order['id']}").json()
+    assert after["status"] == "applied" and after["value"]["amount"] == value
+    assert after["approvals"][0]["name"] == "Maya Shah" and after["approvals"][0]["edited"]
+    assert page.errors == []
