@@ -18,6 +18,28 @@ Panel: daily units sold per StockCode.
   between the first sale and the holdout.
 * Evaluation: the last 28 trading days held out, plus rolling origins every 28 days before it.
 
+Measured (``nice -n 10 python -m bench.forecast``, 2 cores, 2026-11-27; holdout / mean of the
+4 windows): best single method CrostonSBA RMSSE 0.677 / 0.652, WAPE 1.256 / 1.268, bias
+-2.7% / +4.8%. Production (pooled LightGBM level model fitted to the volume-weighted RMSSE,
+times the day-of-week profile; see ``tillwise.compute.forecasting.backtest``): RMSSE 0.651 /
+0.626 (x0.961 / x0.961), WAPE 1.092 / 1.096 (x0.869 / x0.864), bias -23.6% / -16.9%, 80%
+coverage 87.5% / 87.1%, 95% coverage 93.0% / 93.0%; whole backtest ~46 s.
+WAPE target met; the >= 5% RMSSE target is not (missed by ~1 point): a hindsight oracle that
+knows each series' mean demand in the window reaches only x0.930 (x0.918 with the weekday
+profile), so day-level noise dominates RMSSE here. Tried (ratios = RMSSE holdout / mean):
+equal-weight mean of ADIDA/TSB/IMAPA/WindowAverage with one backtest-chosen spike cap
+(previous production) x0.974 / x0.972, bias -29%; stacked non-negative weights over those
+four x {uncapped, cap 3/5/10} fitted on earlier windows, x weekday profile x0.966 / x0.965,
+bias -31% (fallback for small panels); + short/long window means as members x0.964 / x0.965;
+per-horizon-bucket weights x0.965 / x0.965; weights per intermittency/volume/spike class
+x0.963-0.966; stack rescaled to weights summing 1 (bias -15%) x0.975 / x0.965, to 1.2 (bias
++2%) x0.998 / x0.982; per-series weekday profiles x0.968-0.972; yearly seasonal ratios by
+panel/family/series x0.975-0.987 (cap-5 mean alone x0.979); level model with plain L2 loss
+x0.981 / x0.979 (bias +0.1% / +6.8%), with the RMSSE (IRLS) loss x0.960-0.962; per-week
+horizon buckets in the level model x0.962 / x0.962; origins every 3 periods or 700 periods
+back x0.961 / x0.961; last-year features x0.959 / x0.961; level model + stack x0.961-0.963;
+the recursive mlforecast LightGBM 0.72 (worse than every intermittent method).
+
 usage: python -m bench.forecast [--data DIR] [--windows 4] [--horizon 28] [--executor processes]
 """
 

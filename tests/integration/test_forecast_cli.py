@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from tillwise.cli import app
@@ -121,3 +122,74 @@ def test_a_missing_column_is_reported(tmp_path: Path) -> None:
     result = runner.invoke(app, ["forecast", "backtest", "--sales", str(bad), "--horizon", "3"])
     assert result.exit_code == 1
     assert "missing column" in result.output
+
+
+def test_backtest_and_predict_read_the_history_straight_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a SQLite store holding 120 days of daily demand of 3 SKUs at two stores
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    import numpy as np
+
+    from tillwise.bootstrap import build_container
+    from tillwise.cli._common import load_settings
+    from tillwise.ports.repositories import DemandContribution, DemandLine
+    from tillwise.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'tw.db'}"
+    monkeypatch.setenv("TILLWISE_DATABASE_URL", url)
+    monkeypatch.setenv("TILLWISE_SECRET_KEY_FILE", str(tmp_path / "tillwise.key"))
+    upgrade(url)
+    rng = np.random.default_rng(3)
+    container = build_container(load_settings())
+    try:
+        with container.uow() as work:
+            for d in range(120):
+                for store in ("S1", "S2"):
+                    lines = tuple(
+                        DemandLine(sku, Decimal(int(rng.poisson(rate))))
+                        for sku, rate in (("A", 3.0), ("B", 0.4), ("C", 8.0))
+                    )
+                    work.replenishment.set_demand(
+                        f"r-{store}-{d}",
+                        DemandContribution(
+                            "conn1", store, date(2024, 1, 1) + timedelta(days=d), lines
+                        ),
+                    )
+    finally:
+        import asyncio
+
+        asyncio.run(container.close())
+
+    # when the backtest runs on one store of the connection
+    args = ["forecast", "backtest", "--connection", "conn1", "--location", "S1"]
+    result = runner.invoke(
+        app, [*args, "--horizon", "7", "--windows", "2", "--executor", "inline", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["series"] == 3 and len(report["cutoffs"]) == 2
+    assert report["production"]["holdout"]["rmsse"] is not None
+
+    # and predict on every store of the connection
+    out = tmp_path / "fc.csv"
+    result = runner.invoke(
+        app,
+        ["forecast", "predict", "--connection", "conn1", "--horizon", "7", "--executor", "inline"]
+        + ["--output", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(out)
+    assert fc["unique_id"].nunique() == 6 and len(fc) == 6 * 7
+    assert set(fc["unique_id"]) >= {"conn1:S1:A", "conn1:S2:C"}
+    assert fc["ds"].min() == "2024-04-30"  # the day after the last day of history
+
+    # an unknown connection is a clear error, and --sales with --connection is refused
+    result = runner.invoke(app, ["forecast", "backtest", "--connection", "nope", "--horizon", "7"])
+    assert result.exit_code == 1 and "no sales history" in result.output
+    result = runner.invoke(
+        app, ["forecast", "backtest", "--connection", "c", "--sales", "x.csv", "--horizon", "7"]
+    )
+    assert result.exit_code == 1

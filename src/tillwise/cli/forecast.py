@@ -12,7 +12,10 @@ from rich.table import Table
 from ._common import console, fail, print_json
 
 forecast_app = typer.Typer(
-    help="Demand forecasts from a long-format sales file (unique_id, ds, y[, price, promo]).",
+    help=(
+        "Demand forecasts from a long-format sales file (unique_id, ds, y[, price, promo]) "
+        "or straight from the store (--connection [--location])."
+    ),
     no_args_is_help=True,
 )
 
@@ -28,6 +31,30 @@ def _load(sales: Path, freq: str) -> Any:
         return read_sales(sales)
     except InvalidSalesFile as exc:
         fail(str(exc))
+
+
+def _history(sales: Path | None, connection: str | None, location: str | None, freq: str) -> Any:
+    """The history from ``--sales`` or, with ``--connection`` [``--location``], from the store
+    (daily demand per SKU and store, out-of-stock days censored)."""
+    if (sales is None) == (connection is None):
+        fail("give either --sales FILE or --connection ID [--location ID]")
+    if location is not None and connection is None:
+        fail("--location needs --connection")
+    if sales is not None:
+        return _load(sales, freq)
+    if freq.upper() != "D":
+        fail("history from the store is daily: use --freq D")
+    from tillwise.workflows.replenishment.history import store_history
+
+    from ._common import open_container
+
+    assert connection is not None
+    with open_container() as c:
+        frame = store_history(c.uow, connection, location)
+    if frame.empty:
+        where = f"location {location} of " if location else ""
+        fail(f"no sales history for {where}connection {connection}")
+    return frame
 
 
 def _executor(kind: str, address: str | None) -> Any:
@@ -47,7 +74,11 @@ def _fmt(v: float | None, pct: bool = False) -> str:
 
 @forecast_app.command("backtest")
 def backtest_cmd(
-    sales: Path = typer.Option(..., "--sales", help="CSV or Parquet: unique_id, ds, y"),
+    sales: Path | None = typer.Option(None, "--sales", help="CSV or Parquet: unique_id, ds, y"),
+    connection: str | None = typer.Option(
+        None, "--connection", help="read the daily history from the store: this connection"
+    ),
+    location: str | None = typer.Option(None, "--location", help="only this store (location)"),
     horizon: int = typer.Option(..., "--horizon", min=1, help="periods to forecast"),
     freq: str = typer.Option("D", "--freq", help="D (days) or W (weeks)"),
     windows: int = typer.Option(3, "--windows", min=1, help="backtest windows (holdout first)"),
@@ -58,7 +89,8 @@ def backtest_cmd(
     """Rolling-origin backtest: every method, the production forecaster and the baseline."""
     from tillwise.compute.forecasting import backtest
 
-    history = _load(sales, freq)
+    history = _history(sales, connection, location, freq)
+    source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
         with Progress(console=console, transient=True, disable=as_json) as bar:
@@ -71,7 +103,7 @@ def backtest_cmd(
                 history, horizon, freq=freq.upper(), windows=windows, executor=ex, progress=step
             )
     except ValueError as exc:
-        fail(f"{sales}: {exc}")
+        fail(f"{source}: {exc}")
     finally:
         ex.close()
     if as_json:
@@ -119,7 +151,11 @@ def backtest_cmd(
 
 @forecast_app.command("predict")
 def predict_cmd(
-    sales: Path = typer.Option(..., "--sales", help="CSV or Parquet: unique_id, ds, y"),
+    sales: Path | None = typer.Option(None, "--sales", help="CSV or Parquet: unique_id, ds, y"),
+    connection: str | None = typer.Option(
+        None, "--connection", help="read the daily history from the store: this connection"
+    ),
+    location: str | None = typer.Option(None, "--location", help="only this store (location)"),
     horizon: int = typer.Option(..., "--horizon", min=1, help="periods to forecast"),
     output: Path = typer.Option(..., "--output", help="CSV to write"),
     freq: str = typer.Option("D", "--freq", help="D (days) or W (weeks)"),
@@ -130,13 +166,14 @@ def predict_cmd(
     unique_id, ds, mean, lo-80, hi-80, lo-95, hi-95."""
     from tillwise.compute.forecasting import ProductionForecaster
 
-    history = _load(sales, freq)
+    history = _history(sales, connection, location, freq)
+    source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
             fc = ProductionForecaster(ex).fit_predict(history, horizon, freq=freq.upper())
     except ValueError as exc:
-        fail(f"{sales}: {exc}")
+        fail(f"{source}: {exc}")
     finally:
         ex.close()
     frame = fc.frame()

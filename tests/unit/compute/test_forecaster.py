@@ -67,7 +67,7 @@ def test_lead_time_demand_is_a_quantile_of_the_sum_above_the_mean() -> None:
         hi95 = fc.frame().query("unique_id == @uid")["hi-95"].to_numpy()[:7].sum()
         assert fc.lead_time_demand(uid, 7, 0.975).quantile < hi95
     assert fc.accuracy("s02") is not None and fc.accuracy("s02").rmsse is not None
-    assert "ADIDA" in fc.method("s02")
+    assert fc.method("s02").startswith("stacked combination")
     with pytest.raises(KeyError):
         fc.lead_time_demand("nope", 7, 0.9)
 
@@ -111,3 +111,58 @@ def test_actuals_past_the_end_of_the_data_are_not_observed() -> None:
     panel = to_panel(poisson_panel(n=1, days=10))
     a, o = actuals(panel, 8, 4)
     assert o[0].tolist() == [True, True, False, False]
+
+
+def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights() -> None:
+    from tillwise.compute.executors import InlineExecutor
+    from tillwise.compute.forecasting.backtest import MEMBERS, fit_stack, inner_cutoffs, run_grid
+    from tillwise.compute.forecasting.panel import to_panel
+
+    panel = to_panel(poisson_panel(n=9, days=150))
+    end = panel.periods - 14
+    cutoffs = [*inner_cutoffs(end, 14, panel), end]
+    grid = run_grid(panel, 14, cutoffs, InlineExecutor(), singles=("ADIDA", "TSB"))
+    stack = fit_stack(grid, end)
+    assert stack.windows == 3 and len(stack.weights) == len(MEMBERS)
+    assert (stack.weights >= 0).all() and stack.weights.sum() > 0
+    # what happens after the origin cannot move the weights
+    panel.y[:, end:] *= 10
+    assert np.array_equal(fit_stack(grid, end).weights, stack.weights)
+
+
+def test_day_of_week_profile_follows_the_pooled_weekday_pattern() -> None:
+    from tillwise.compute.forecasting.backtest import dow_profile
+    from tillwise.compute.forecasting.panel import to_panel
+
+    ds = pd.date_range("2024-01-01", periods=140, freq="D")  # a Monday
+    y = np.where(ds.dayofweek == 5, 8.0, 4.0)  # Saturdays sell double
+    panel = to_panel(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}))
+    prof = dow_profile(panel, 140, 7)  # the 7 days after 2024-05-19 (a Sunday): Mon..Sun
+    assert prof[5] == pytest.approx(2 * prof[0]) and np.mean(prof) == pytest.approx(1.0)
+    weekly = to_panel(pd.DataFrame({"unique_id": "a", "ds": ds[::7], "y": 1.0}), "W")
+    assert (dow_profile(weekly, 10, 4) == 1.0).all()
+
+
+def test_the_level_model_learns_the_level_from_the_past_only_and_drives_production() -> None:
+    from tillwise.compute.forecasting.backtest import families
+    from tillwise.compute.forecasting.methods import level_forecast
+    from tillwise.compute.forecasting.panel import to_panel
+
+    history = poisson_panel(n=90, days=300)
+    panel = to_panel(history)
+    cut = 272
+    level = level_forecast(panel, cut, 28, groups=families(panel.ids))
+    assert level is not None and level.shape == (90, 28)
+    assert (level == level[:, :1]).all()  # one level per series over the horizon
+    rate = np.array([0.3, 1.0, 4.0] * 30)
+    for r in (1.0, 4.0):  # close to the true rate (shrunk a little: the RMSSE optimum)
+        assert 0.6 * r < np.median(level[rate == r, 0]) < 1.15 * r
+    panel.y[:, cut:] *= 10  # what happens after the origin cannot move it
+    again = level_forecast(panel, cut, 28, groups=families(panel.ids))
+    assert again is not None and np.array_equal(again, level)
+    # too small a panel: no level model (production falls back to the stacked combination)
+    assert level_forecast(to_panel(poisson_panel(n=5, days=120)), 92, 28) is None
+    # with enough history at every inner origin too, the level model is the production forecast
+    fc = ProductionForecaster().fit_predict(poisson_panel(n=90, days=360), 28)
+    assert fc.method("s01").startswith("level model")
+    assert fc.accuracy("s02") is not None

@@ -6,11 +6,16 @@ is the ``horizon`` periods after it. The production forecast at a cutoff uses on
 ``inner`` windows *before* it (its own backtest), so scoring it on later windows is honest.
 
 Production forecaster (chosen by measurement on Online Retail II, see ``bench/forecast.py``):
-the mean of ADIDA, TSB, IMAPA and WindowAverage — fitted on the history with rare spikes
-capped at ``cap`` times the series' median non-zero demand — where the cap (3, 5 or none) is
-the one with the best volume-weighted RMSSE over the inner windows, chosen once for the panel.
-Per-series selection overfits; combining the intermittent family and damping one-off orders
-does not.
+the *level model* — one pooled LightGBM of each series' mean demand over the next ``horizon``
+periods as a multiple of its recent spike-capped level (features: raw and capped window means,
+zero shares, periods since the last sale, age, price relative to usual, catalogue-family and
+panel trends, day of year), trained on rolling origins before the cutoff with the
+volume-weighted RMSSE as its loss (IRLS re-weighting for the square root) — times the panel's
+day-of-week profile. On panels too small to train it (fewer than ``LEVEL_MIN_ROWS`` rows at
+the cutoff or at any inner origin) production is the *stacked* combination instead: ADIDA,
+TSB, IMAPA and WindowAverage, each as is and with spikes capped at 3/5/10x the median non-zero
+demand, with non-negative weights minimising the volume-weighted RMSSE over the inner windows
+only, times the day-of-week profile. Per-series selection overfits; pooled models do not.
 """
 
 from __future__ import annotations
@@ -22,19 +27,35 @@ import numpy as np
 
 from tillwise.ports.compute import Executor
 
-from .methods import forecast_at
-from .metrics import Scores, aggregate, mean_scores, window_errors
+from .methods import forecast_at, level_forecast
+from .metrics import Scores, aggregate, window_errors
 from .panel import Panel
 
 COMBINED = ("ADIDA", "TSB", "IMAPA", "WindowAverage")
-CAPS: tuple[float | None, ...] = (3.0, 5.0, None)
+CAPS: tuple[float | None, ...] = (3.0, 5.0, 10.0, None)
 SINGLE_METHODS = ("SeasonalNaive", "WindowAverage", "CrostonSBA", "TSB", "ADIDA", "IMAPA")
 INNER_WINDOWS = 3
 PRODUCTION = "Production"
+LEVEL = "LevelModel"  # the pooled LightGBM level model (grid name)
+
+
+def families(ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Catalogue family of each series for the level model: the first three characters of
+    its SKU (the part after the last ':'), e.g. StockCode 85123A -> 851."""
+    keys = [str(u).rsplit(":", 1)[-1][:3].upper() for u in ids]
+    return np.unique(keys, return_inverse=True)[1]
 
 
 def cap_label(cap: float | None) -> str:
     return "uncapped" if cap is None else f"cap{cap:g}"
+
+
+def member(method: str, cap: float | None) -> str:
+    """Grid name of one stacking member, e.g. ``TSB|cap5``."""
+    return f"{method}|{cap_label(cap)}"
+
+
+MEMBERS = tuple(member(m, cap) for cap in CAPS for m in COMBINED)
 
 
 @dataclass
@@ -63,7 +84,7 @@ def run_grid(
     import time
 
     grid = Grid(panel, horizon, sorted(set(cutoffs)))
-    steps = len(grid.cutoffs) * (1 + len(CAPS) - 1 + int(lightgbm))
+    steps = len(grid.cutoffs) * (1 + len(CAPS) + int(lightgbm))
     done = 0
     for c in grid.cutoffs:
         here: dict[str, np.ndarray] = {}
@@ -75,18 +96,24 @@ def run_grid(
             grid.seconds[name] = grid.seconds.get(name, 0.0) + per
         for cap in CAPS:
             t0 = time.perf_counter()
-            if cap is None:
-                comb = np.mean([here[m] for m in COMBINED], axis=0)
+            if cap is None and all(m in here for m in COMBINED):
+                for m in COMBINED:
+                    here[member(m, cap)] = here[m]
             else:
                 b = forecast_at(panel, c, horizon, COMBINED, executor, cap=cap)
-                comb = _full(panel, b.rows, b.values.mean(axis=1))
+                for m in COMBINED:
+                    here[member(m, cap)] = _full(panel, b.rows, b.method(m))
                 done += 1
                 if progress:
                     progress(done, steps)
-            here[f"combination({cap_label(cap)})"] = comb
             grid.seconds[PRODUCTION] = grid.seconds.get(PRODUCTION, 0.0) + (
                 time.perf_counter() - t0
             )
+        t0 = time.perf_counter()
+        level = level_forecast(panel, c, horizon, groups=families(panel.ids))
+        if level is not None:
+            here[LEVEL] = level
+        grid.seconds[PRODUCTION] = grid.seconds.get(PRODUCTION, 0.0) + (time.perf_counter() - t0)
         if lightgbm:
             t0 = time.perf_counter()
             b = forecast_at(panel, c, horizon, ("LightGBM",), executor, groups=groups)
@@ -99,8 +126,9 @@ def run_grid(
         if progress:
             progress(done, steps)
         grid.values[c] = here
+    # production also pays for its uncapped members (run once, shared with the singles)
     grid.seconds[PRODUCTION] = grid.seconds.get(PRODUCTION, 0.0) + sum(
-        grid.seconds.get(m, 0.0) for m in COMBINED if m != "WindowAverage"
+        grid.seconds.get(m, 0.0) for m in COMBINED
     )
     return grid
 
@@ -232,25 +260,130 @@ def window_scores(grid: Grid, name: str, cutoff: int, levels: Sequence[int] = ()
     return aggregate(window_errors(a[rows], f[rows], o[rows], hist, intervals))
 
 
-def choose_combination(grid: Grid, cutoff: int) -> str:
-    """The combination (cap) with the best mean volume-weighted RMSSE on the inner windows."""
-    inner = [c for c in inner_cutoffs(cutoff, grid.horizon, grid.panel) if c in grid.values]
-    names = [f"combination({cap_label(cap)})" for cap in CAPS]
-    if not inner:
-        return names[-1]
-    best, best_score = names[-1], np.inf
-    for name in names:
-        s = mean_scores([window_scores(grid, name, c) for c in inner]).rmsse
-        if s is not None and s < best_score:
-            best, best_score = name, s
-    return best
+@dataclass(frozen=True)
+class Stack:
+    """The production combination at one origin: ``weights[k]`` of ``MEMBERS[k]``."""
+
+    weights: np.ndarray
+    windows: int  # inner windows the weights were fitted on (0: equal weights, uncapped)
+
+    def describe(self) -> str:
+        top = np.argsort(-self.weights)
+        parts = [f"{MEMBERS[k]} {self.weights[k]:.2f}" for k in top if self.weights[k] >= 0.005]
+        how = f"fitted on {self.windows} earlier windows" if self.windows else "no backtest yet"
+        return (
+            f"stacked combination x day-of-week profile ({how}; weights sum "
+            f"{self.weights.sum():.2f}: {', '.join(parts[:6])}{', ...' if len(parts) > 6 else ''})"
+        )
+
+
+def dow_profile(panel: Panel, cutoff: int, horizon: int, lookback: int = 364) -> np.ndarray:
+    """(horizon,) multipliers: the panel's mean demand per weekday over the last ``lookback``
+    periods relative to the mean over all weekdays (ones for weekly data or too little data)."""
+    from .panel import season_length
+
+    if season_length(panel.freq) <= 1:
+        return np.ones(horizon)
+    lo = max(0, cutoff - lookback)
+    days = panel.calendar[lo:cutoff].dayofweek.to_numpy()
+    y = np.nan_to_num(panel.y[:, lo:cutoff]).sum(axis=0)
+    level = np.zeros(7)
+    for d in range(7):
+        k = days == d
+        level[d] = y[k].mean() if k.sum() >= 4 else np.nan
+    known = np.isfinite(level)
+    if not known.any() or np.nanmean(level) <= 0:
+        return np.ones(horizon)
+    prof = np.where(known, level / np.nanmean(level), 1.0)
+    return prof[panel.dates(cutoff, horizon).dayofweek.to_numpy()]
+
+
+def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
+    """The stacked forecast at ``cutoff`` (NaN rows: series not started)."""
+    here = grid.values[cutoff]
+    out = sum(w * here[name] for w, name in zip(stack.weights, MEMBERS, strict=True))
+    return np.asarray(out) * dow_profile(grid.panel, cutoff, grid.horizon)[None, :]
+
+
+def fit_stack(grid: Grid, cutoff: int) -> Stack:
+    """Non-negative member weights minimising the mean volume-weighted RMSSE over the inner
+    windows before ``cutoff`` (L-BFGS-B with the exact gradient)."""
+    from scipy.optimize import minimize
+
+    from .metrics import naive_scales
+
+    panel, h = grid.panel, grid.horizon
+    inner = [c for c in inner_cutoffs(cutoff, h, panel) if c in grid.values]
+    k = len(MEMBERS)
+    equal = np.array([1.0 / len(COMBINED) if m.endswith("|uncapped") else 0.0 for m in MEMBERS])
+    data = []
+    for c in inner:
+        a, o = actuals(panel, c, h)
+        x = np.stack([grid.values[c][m] for m in MEMBERS], axis=-1)
+        x = x * dow_profile(panel, c, h)[None, :, None]
+        s = np.array([naive_scales(row)[0] or np.nan for row in panel.y[:, :c]])
+        w = np.nansum(panel.y[:, max(0, c - 28) : c], axis=1)
+        ok = np.isfinite(x[:, 0, 0]) & np.isfinite(s) & (w > 0) & o.any(axis=1)
+        if ok.any():
+            n_obs = o[ok].sum(axis=1).astype(float)
+            data.append((x[ok], a[ok], o[ok].astype(float), w[ok] / w[ok].sum(), s[ok] * n_obs))
+    if not data:
+        return Stack(equal, 0)
+
+    def objective(beta: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros(k)
+        for x, a, o, w, denom in data:
+            e = (np.einsum("nhk,k->nh", x, beta) - a) * o
+            r = np.sqrt(np.maximum((e**2).sum(axis=1) / denom, 1e-12))
+            total += float(w @ r)
+            grad += np.einsum("nh,nhk->k", e * (w / (r * denom))[:, None], x)
+        return total / len(data), grad / len(data)
+
+    res = minimize(objective, equal, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * k)
+    beta = np.maximum(res.x, 0.0) if res.success or np.isfinite(res.fun) else equal
+    if objective(beta)[0] > objective(equal)[0]:
+        beta = equal
+    return Stack(beta, len(data))
+
+
+def production_values(grid: Grid, cutoff: int, stack: Stack | None) -> np.ndarray:
+    """The production forecast at ``cutoff``: the level model times the day-of-week profile
+    (``stack`` None), else the stacked combination."""
+    if stack is None:
+        level = grid.values[cutoff][LEVEL]
+        return level * dow_profile(grid.panel, cutoff, grid.horizon)[None, :]
+    return stack_values(grid, stack, cutoff)
+
+
+def production_stack(grid: Grid, cutoff: int, inner: Sequence[int]) -> Stack | None:
+    """None when the level model ran at ``cutoff`` and at every inner origin (it is the
+    production forecast); otherwise the stacked combination fitted on the inner windows."""
+    if all(LEVEL in grid.values[c] for c in [cutoff, *inner]):
+        return None
+    return fit_stack(grid, cutoff)
+
+
+def describe_production(stack: Stack | None) -> str:
+    if stack is None:
+        return (
+            "level model (pooled LightGBM of each series' mean demand over the horizon, "
+            "fitted to the volume-weighted RMSSE) x day-of-week profile"
+        )
+    return stack.describe()
 
 
 def add_production(grid: Grid, cutoffs: Sequence[int]) -> dict[int, str]:
-    """Store the production forecast (``PRODUCTION``) at each cutoff; returns what it chose."""
+    """Store the production forecast (``PRODUCTION``) at each cutoff — and, under
+    ``production@<cutoff>``, the same method at its inner cutoffs (the residuals its
+    conformal intervals come from). Returns what production was at each cutoff."""
     chosen = {}
     for c in cutoffs:
-        name = choose_combination(grid, c)
-        grid.values[c][PRODUCTION] = grid.values[c][name]
-        chosen[c] = grid.chosen[c] = name
+        inner = [ic for ic in inner_cutoffs(c, grid.horizon, grid.panel) if ic in grid.values]
+        stack = production_stack(grid, c, inner)
+        grid.values[c][PRODUCTION] = production_values(grid, c, stack)
+        name = f"{PRODUCTION}@{c}"
+        for ic in inner:
+            grid.values[ic][name] = production_values(grid, ic, stack)
+        grid.chosen[c] = name
+        chosen[c] = describe_production(stack)
     return chosen

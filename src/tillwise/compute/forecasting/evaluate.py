@@ -2,7 +2,7 @@
 
 Windows: the last ``horizon`` periods (the holdout) and ``windows - 1`` earlier windows, one
 every ``horizon`` periods. Every candidate is scored on each; its intervals come from the (up to
-three) windows before it. The production forecaster at each origin chooses its combination
+three) windows before it. The production forecaster at each origin fits its stacking weights
 on those earlier windows only. The baseline is the single statsforecast method with the best
 mean volume-weighted RMSSE over the windows (chosen after the fact, in its favour).
 """
@@ -29,7 +29,6 @@ from .backtest import (
 )
 from .metrics import Scores, mean_scores
 from .panel import Panel, to_panel
-from .production import describe
 from .reader import validate_history
 
 LEVELS = (80, 95)
@@ -144,7 +143,7 @@ def backtest(
         cutoffs=[str(panel.calendar[c - 1].date()) for c in outer],
         methods=list(reports.values()),
         production=production,
-        production_method=[describe(chosen[c]) for c in outer],
+        production_method=[chosen[c] for c in outer],
         baseline=baseline,
         seconds=time.perf_counter() - t0,
     )

@@ -3,7 +3,9 @@
 Local methods are statsforecast models fitted per series (``model.forecast(y=..., h=...)`` on
 the series' history, chunks of series mapped over a :class:`tillwise.ports.compute.Executor`).
 The global method is one mlforecast LightGBM model over all series (Tweedie loss; lags, rolling
-means, calendar, price and hierarchy features), predicted recursively.
+means, calendar, price and hierarchy features), predicted recursively. The production
+forecaster's level model (:func:`level_forecast`) is a second, direct LightGBM: one pooled
+model of each series' mean demand over the horizon, fitted to the volume-weighted RMSSE.
 """
 
 from __future__ import annotations
@@ -268,4 +270,151 @@ def lightgbm_forecast(
     pred = pred.sort_values(["unique_id", "ds"])
     vals = pred["lgbm"].to_numpy().reshape(len(idx), horizon)
     out[idx] = np.maximum(vals, 0.0) * scale[idx, None]
+    return out
+
+
+# --- the global level model (production) ---------------------------------------------------
+
+LEVEL_MIN_ROWS = 2000  # fewer training rows: no level model (the production stack instead)
+LEVEL_WINDOWS = (7, 14, 28, 56, 112, 224)
+
+
+def _level_features(
+    y: np.ndarray,
+    yc: np.ndarray,
+    start: np.ndarray,
+    t: int,
+    groups: np.ndarray,
+    price: np.ndarray | None,
+    doy: np.ndarray,
+    cums: dict[str, np.ndarray],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features of every series at origin ``t`` (data before ``t`` only) and its scale."""
+    cs, ccs, cst, nzc = cums["y"], cums["capped"], cums["started"], cums["nonzero"]
+    n = y.shape[0]
+
+    def mean(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = max(t - k, 0)
+        den = cst[:, t] - cst[:, lo]
+        return (c[:, t] - c[:, lo]) / np.maximum(den, 1), den
+
+    s112, d112 = mean(ccs, 112)
+    s_all, _ = mean(ccs, 10**9)
+    scale = np.maximum(np.where(s112 > 0, s112, s_all), 1e-3)
+    f: dict[str, np.ndarray] = {}
+    for k in LEVEL_WINDOWS:
+        f[f"raw{k}"] = mean(cs, k)[0] / scale
+        f[f"capped{k}"] = mean(ccs, k)[0] / scale
+    lo28 = max(t - 28, 0)
+    f["zero28"] = 1 - (nzc[:, t] - nzc[:, lo28]) / np.maximum(cst[:, t] - cst[:, lo28], 1)
+    f["zero112"] = 1 - (nzc[:, t] - nzc[:, max(t - 112, 0)]) / np.maximum(d112, 1)
+    sold = np.where(y[:, :t] > 0, np.arange(t)[None, :], -1).max(axis=1)
+    f["since_sale"] = np.minimum(t - 1 - sold, 200).astype(float)
+    f["age"] = np.minimum(t - start, 400).astype(float)
+    f["log_scale"] = np.log(scale)
+    if price is not None:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = np.nanmedian(price[:, max(0, t - 112) : t], axis=1)
+            f["rel_price"] = price[:, t - 1] / ref
+    g28 = pd.Series(cs[:, t] - cs[:, lo28]).groupby(groups).transform("sum").to_numpy()
+    g112 = pd.Series(cs[:, t] - cs[:, max(t - 112, 0)]).groupby(groups).transform("sum")
+    f["family_trend"] = g28 / np.maximum(g112.to_numpy() / 4, 1e-9)
+    total112 = float((cs[:, t] - cs[:, max(t - 112, 0)]).sum())
+    f["panel_trend"] = np.full(n, float((cs[:, t] - cs[:, lo28]).sum()) / max(total112 / 4, 1e-9))
+    f["day_of_year"] = np.full(n, float(doy[min(t, len(doy) - 1)]))
+    return pd.DataFrame(f), scale
+
+
+def level_forecast(
+    panel: Panel,
+    cutoff: int,
+    horizon: int,
+    *,
+    groups: np.ndarray | None = None,
+    threads: int = 2,
+    cap: float = 5.0,
+    origins_back: int = 364,
+    step: int = 7,
+    reweight: int = 2,
+) -> np.ndarray | None:
+    """One pooled LightGBM model of each series' mean demand over the next ``horizon``
+    periods, as a multiple of its recent (spike-capped) level — (n, horizon) flat forecasts,
+    NaN for series not started, or None when the panel is too small to learn from.
+
+    Training rows: every series at origins every ``step`` periods over the last
+    ``origins_back`` periods whose whole window lies before ``cutoff``. The loss is the
+    volume-weighted RMSSE: squared error in scaled units weighted by the series' recent
+    volume over its naive error, re-weighted ``reweight`` times by 1/(its RMSSE) so that the
+    model fits the metric's square root (IRLS) — which shrinks away from one-off orders."""
+    import lightgbm as lgb
+
+    n = panel.n
+    y = np.nan_to_num(panel.y[:, :cutoff])
+    started = np.arange(cutoff)[None, :] >= panel.start[:, None]
+    limit = np.full(n, np.inf)
+    for i in range(n):
+        nz = y[i, panel.start[i] : cutoff]
+        nz = nz[nz > 0]
+        if nz.size >= 3:
+            limit[i] = max(float(np.median(nz)) * cap, 1.0)
+    yc = np.minimum(y, limit[:, None])
+    zero = np.zeros((n, 1))
+    cums = {
+        "y": np.concatenate([zero, np.cumsum(y, axis=1)], axis=1),
+        "capped": np.concatenate([zero, np.cumsum(yc, axis=1)], axis=1),
+        "started": np.concatenate([zero, np.cumsum(started, axis=1)], axis=1),
+        "nonzero": np.concatenate([zero, np.cumsum((y > 0) & started, axis=1)], axis=1),
+    }
+    fam = np.zeros(n, dtype=int) if groups is None else np.asarray(groups)
+    doy = panel.calendar.dayofyear.to_numpy()
+    xs, ys, ws, meta = [], [], [], []
+    for t in range(cutoff - horizon, max(cutoff - horizon - origins_back, 2 * horizon), -step):
+        f, scale = _level_features(y, yc, panel.start, t, fam, panel.price, doy, cums)
+        volume = cums["y"][:, t] - cums["y"][:, max(t - 28, 0)]
+        ok = (panel.start < t - horizon) & (volume > 0)
+        if not ok.any():
+            continue
+        d = np.diff(y[:, max(t - 112, 0) : t], axis=1)
+        naive = np.maximum((d**2).mean(axis=1), 1e-6)
+        future = y[ok, t : t + horizon]
+        xs.append(f[ok])
+        ys.append(np.minimum(future.mean(axis=1) / scale[ok], 30.0))
+        ws.append((volume * scale**2 / naive)[ok])
+        meta.append((future, scale[ok], naive[ok]))
+    rows = sum(len(x) for x in xs)
+    if rows < LEVEL_MIN_ROWS:
+        return None
+    x, target, w = pd.concat(xs, ignore_index=True), np.concatenate(ys), np.concatenate(ws)
+    model = lgb.LGBMRegressor(
+        objective="l2",
+        n_estimators=300,
+        learning_rate=0.03,
+        num_leaves=15,
+        min_child_samples=200,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=10.0,
+        n_jobs=threads,
+        random_state=0,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
+    weight = np.minimum(w / w.mean(), 50.0)
+    model.fit(x, target, sample_weight=weight)
+    future = np.concatenate([m[0] for m in meta])
+    scale = np.concatenate([m[1] for m in meta])
+    naive = np.concatenate([m[2] for m in meta])
+    for _ in range(reweight):
+        pred = np.maximum(model.predict(x), 0.0) * scale
+        r = np.maximum(np.sqrt(((future - pred[:, None]) ** 2).mean(axis=1) / naive), 0.3)
+        weight = w / r
+        model.fit(x, target, sample_weight=np.minimum(weight / weight.mean(), 50.0))
+    f, scale = _level_features(y, yc, panel.start, cutoff, fam, panel.price, doy, cums)
+    level = np.maximum(model.predict(f), 0.0) * scale
+    out = np.full((n, horizon), np.nan)
+    live = panel.start < cutoff
+    out[live] = level[live, None]
     return out
