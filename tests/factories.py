@@ -27,6 +27,7 @@ from tillwise.domain.sales import (
     reconcile_total,
 )
 from tillwise.domain.staff import Employee, Shift
+from tillwise.domain.till import TillEvent
 
 R = TypeVar("R", bound=SourceRecord)
 
@@ -150,6 +151,17 @@ _REQUIRED: dict[type[SourceRecord], Callable[[], dict[str, Any]]] = {
         "location_external_id": "loc_xyz789",
         "starts_at": AT,
         "ends_at": datetime(2024, 1, 15, 22, 0, tzinfo=UTC),
+    },
+    TillEvent: lambda: {
+        "event": "price_override",
+        "location_external_id": "loc_xyz789",
+        "employee_external_id": "emp_1",
+        "register_external_id": "reg_1",
+        "occurred_at": AT,
+        "sku": "SOCKS-ANKLE-BLACK",
+        "original_price": usd(999),
+        "new_price": usd(499),
+        "reason": "damaged",
     },
 }
 RECORD_TYPES: tuple[type[SourceRecord], ...] = tuple(_REQUIRED)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
     from tillwise.governance.oauth_state import OAuthStates
+    from tillwise.governance.risk import RiskCases
     from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets
     from tillwise.governance.tokens import Tokens
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from tillwise.ports.platform import Api, Connector
     from tillwise.ports.repositories import UnitOfWorkFactory
     from tillwise.workflows.replenishment.planner import Planner
+    from tillwise.workflows.risk.workflow import ScorerState
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Container:
     known_secrets: KnownSecrets | None = None
     backfill: Backfill = field(init=False)
     oauth_states: OAuthStates = field(kw_only=True)
+    risk_cases: RiskCases = field(kw_only=True)
 
     def __post_init__(self) -> None:
         from tillwise.pipeline.backfill import Backfill
@@ -128,6 +131,29 @@ class Container:
             self.__dict__["_executor"] = executor
         return cached
 
+    def risk_state(self) -> ScorerState:
+        """The process's in-memory risk scorer (built once), shared by the risk workflow's
+        workers and ``POST /v1/risk/score``; restored from its snapshot on first use."""
+        cached = self.__dict__.get("_risk_state")
+        if cached is None:
+            from tillwise.workflows.risk.workflow import RiskConfig, ScorerState
+
+            s = self.settings
+            config = RiskConfig(
+                sla_hours={
+                    "high": s.risk_sla_hours_high,
+                    "medium": s.risk_sla_hours_medium,
+                    "low": s.risk_sla_hours_low,
+                },
+                manager_refund_over=s.risk_manager_refund_over or None,
+                manager_discount_over=s.risk_manager_discount_over or None,
+                learn_after_labels=s.risk_learn_after_labels,
+                snapshot_every=s.risk_snapshot_every,
+            )
+            cached = ScorerState(self.uow, config=config, now=self.clock.now)
+            self.__dict__["_risk_state"] = cached
+        return cached
+
     def api_for(self, connection_id: str) -> Api:
         """The platform API of one connection (credentials decrypted, rotation persisted);
         close it when done."""
@@ -162,11 +188,13 @@ def build_container(
     ``connectors`` replaces some platforms' connectors (tests point them at local fakes)."""
     from tillwise.ai import AuditedLLM, make_provider
     from tillwise.connectors._po_documents import with_documents
+    from tillwise.connectors._transfers import with_transfers
     from tillwise.connectors.registry import default_connectors
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
     from tillwise.governance.oauth_state import OAuthStates
+    from tillwise.governance.risk import RiskCases
     from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets, load_or_create_key
     from tillwise.governance.tokens import Tokens
@@ -208,7 +236,10 @@ def build_container(
         make_session_factory(work_engine), on_commit=relay.notify, clock=clock
     )
     documents = _purchase_order_documents(settings, uow, known)
-    writebacks = {name: with_documents(c.writeback, documents) for name, c in connectors.items()}
+    writebacks = {
+        name: with_documents(with_transfers(c.writeback), documents)
+        for name, c in connectors.items()
+    }
     return Container(
         settings=settings,
         engine=engine,
@@ -236,6 +267,7 @@ def build_container(
         relay=relay,
         known_secrets=known,
         oauth_states=OAuthStates(box),
+        risk_cases=RiskCases(engine, audit, clock),
     )
 
 
@@ -308,7 +340,7 @@ def build_workers(container: Container, *, copies: int = 1) -> list[Worker]:
 
     c = container
     handlers: list[tuple[str, str, Any]] = [(DELIVERIES, NORMALIZER, c.normalizer())]
-    for workflow in default_workflows():
+    for workflow in default_workflows(risk=c.risk_state()):
         dispatcher = WorkflowDispatcher(workflow, c.uow, c.clock, c.approvals.route_new)
         handlers.append((EVENTS, dispatcher.consumer, dispatcher))
     return [

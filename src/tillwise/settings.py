@@ -47,6 +47,15 @@ class Settings(BaseSettings):
         default="processes", pattern="^(inline|processes|dask)$", description="where forecasts run"
     )
     dask_address: str | None = None  # tcp://host:8786 with forecast_executor=dask
+    # Loss prevention: hours to work a case by severity, and the amounts (minor units of the
+    # store's currency) above which a refund or a sale's discounts need a manager (0: no rule).
+    risk_sla_hours_high: float = Field(default=4.0, gt=0)
+    risk_sla_hours_medium: float = Field(default=24.0, gt=0)
+    risk_sla_hours_low: float = Field(default=72.0, gt=0)
+    risk_manager_refund_over: int = Field(default=25_000, ge=0)
+    risk_manager_discount_over: int = Field(default=5_000, ge=0)
+    risk_learn_after_labels: int = Field(default=5, ge=1, description="new labels that retrain")
+    risk_snapshot_every: int = Field(default=500, ge=1, description="events between snapshots")
     # LLM (optional): any OpenAI-compatible endpoint, e.g. https://api.example.com/v1 or
     # http://localhost:11434/v1 (Ollama). Unset: no model, deterministic explanations.
     llm_base_url: str | None = None

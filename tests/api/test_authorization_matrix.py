@@ -33,6 +33,8 @@ ADMIN = frozenset({"admin"})
 REGIONAL = frozenset({"regional_manager", "admin"})
 REGIONAL_READ = frozenset({"regional_manager", "admin", "viewer"})
 WORKFLOW_READ = ALL - {"associate"}
+RISK_READ = frozenset({"store_manager", "loss_prevention", "regional_manager", "admin", "viewer"})
+RISK_DECIDE = frozenset({"loss_prevention", "admin"})
 
 EXPECTED: dict[str, frozenset[str]] = {
     "transactions-list": ALL,
@@ -87,6 +89,15 @@ EXPECTED: dict[str, frozenset[str]] = {
     "replenishment-stores": ALL,
     "replenishment-plan": ALL,
     "replenishment-forecast": ALL,
+    # loss prevention: LP works cases, managers see their stores' queue, associates nothing;
+    # scoring is for POS extension tokens (role pos_extension, not a person's role)
+    "risk-score": ADMIN,
+    "risk-cases-list": RISK_READ,
+    "risk-cases-get": RISK_READ,
+    "risk-cases-explain": RISK_READ,
+    "risk-reports": RISK_READ,
+    "risk-cases-assign": RISK_DECIDE,
+    "risk-cases-state": RISK_DECIDE,
 }
 # Not authorized by role: the webhook (the POS's signature), the login itself, and the OAuth
 # callback (the signed state and the platform's own signature).

@@ -13,7 +13,7 @@ from tillwise.bootstrap import Container
 
 from . import webhooks
 from .problems import install_problem_handlers
-from .routes import admin, governance, oauth, pipeline, records, replenishment
+from .routes import admin, governance, oauth, pipeline, records, replenishment, risk
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -52,6 +52,7 @@ def create_app(
     app.include_router(governance.router)
     app.include_router(oauth.router)
     app.include_router(replenishment.router)
+    app.include_router(risk.router)
     from tillwise.web.routes import mount_dashboard
 
     mount_dashboard(app)

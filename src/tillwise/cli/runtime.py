@@ -212,6 +212,33 @@ async def _plan_demo_stores(container: Container) -> None:
     )
 
 
+async def _risk_summary(container: Container) -> None:
+    """How many till events the risk workflow scored and how many cases it opened."""
+    await _drained(container)
+
+    def count() -> tuple[int, int, int]:
+        from sqlalchemy import func, select
+
+        from tillwise.store.engine import read_only
+        from tillwise.store.tables_risk import risk_cases, risk_scores
+
+        with read_only(container.engine) as db:
+            scored = db.execute(select(func.count()).select_from(risk_scores)).scalar_one()
+            cases = db.execute(select(func.count()).select_from(risk_cases)).scalar_one()
+            managers = db.execute(
+                select(func.count())
+                .select_from(risk_cases)
+                .where(risk_cases.c.decision == "require_manager")
+            ).scalar_one()
+        return int(scored), int(cases), int(managers)
+
+    scored, cases, managers = await asyncio.to_thread(count)
+    console.print(
+        f"risk: {scored} till events scored, {cases} cases opened in the review queue "
+        f"({managers} need a manager) — work them on the dashboard or at /v1/risk/cases"
+    )
+
+
 async def _drained(container: Container, *, timeout: float = 120.0) -> None:
     """Wait until the pipeline has handled what the replay sent (or ``timeout`` passes)."""
     from tillwise.pipeline.dispatch import spine_consumers
@@ -277,6 +304,10 @@ def demo(
         container.modes.set_mode(
             "replenishment", "*", "draft", actor="cli:demo", reason="demo: orders need approval"
         )
+    if not container.modes.modes("risk"):  # big refunds and discounts wait for a manager
+        container.modes.set_mode(
+            "risk", "*", "draft", actor="cli:demo", reason="demo: managers approve risky refunds"
+        )
     pos = SimulatorPos(base, conn.id, secret)
     app = app_with_pipeline(container, max(settings.embedded_workers, 1), pos=pos)
     server = uvicorn.Server(
@@ -312,6 +343,7 @@ def demo(
             console.print(f"[red]simulator stopped: {exc}[/]")
         if plan:
             await _plan_demo_stores(container)
+        await _risk_summary(container)
         try:
             if keep_serving:
                 console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)

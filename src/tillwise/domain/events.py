@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class EventType(StrEnum):
     SALE_COMPLETED = "sale.completed"
     REFUND_CREATED = "refund.created"
+    SALE_VOIDED = "sale.voided"  # subject: the (voided) Transaction
+    DRAWER_OPENED = "drawer.opened"  # a no-sale; subject: the TillEvent (event "no_sale")
+    PRICE_OVERRIDDEN = "price.overridden"  # subject: the TillEvent (event "price_override")
     PAYMENT_UPDATED = "payment.updated"  # a payment was seen, or its status changed
     INVENTORY_UPDATED = "inventory.updated"
     INVENTORY_COUNTED = "inventory.counted"  # a physical count at a store (no record changes)
@@ -27,6 +30,7 @@ class EventType(StrEnum):
     LOCATION_UPDATED = "location.updated"
     VENDOR_UPDATED = "vendor.updated"  # a vendor and its supply terms
     PURCHASE_ORDER_UPDATED = "purchase_order.updated"  # a PO's status (open, received, ...)
+    EMPLOYEE_UPDATED = "employee.updated"  # a member of staff (a cashier)
 
 
 class Envelope(BaseModel):

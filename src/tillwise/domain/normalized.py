@@ -12,6 +12,7 @@ from .locations import Location
 from .purchasing import PurchaseOrder
 from .sales import Payment, Refund, Transaction
 from .staff import Employee, Shift
+from .till import TillEvent
 
 CanonicalRecord = (
     Location
@@ -27,6 +28,7 @@ CanonicalRecord = (
     | PurchaseOrder
     | Employee
     | Shift
+    | TillEvent
 )
 
 

@@ -73,9 +73,12 @@ class TransactionLine(BaseModel):
     sku: str | None = None
     name: str | None = None
     quantity: Decimal
-    unit_price: Money
+    unit_price: Money  # what was charged per unit
     discounts: tuple[Discount, ...] = ()
     taxes: tuple[Tax, ...] = ()
+    # the price before a cashier overrode it by hand (set only for a manual price override;
+    # omitted from the serialized record while unset)
+    original_unit_price: Money | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def gross(self) -> Money:
@@ -92,7 +95,8 @@ class TransactionStatus(StrEnum):
 
 
 class Transaction(SourceRecord):
-    """A completed sale at a location."""
+    """A sale at a location: completed, or voided (``status`` voided, ``voided_at`` set;
+    ``voided_after_tender`` when payment had already been taken — a post-void)."""
 
     kind: str = "transaction"
     location_external_id: str | None = None
@@ -107,6 +111,10 @@ class Transaction(SourceRecord):
     tenders: tuple[Tender, ...] = ()
     total: Money  # as reported by the POS
     issues: tuple[ReconciliationIssue, ...] = ()
+    # loss-prevention facts (omitted from the serialized record while unset)
+    register_external_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    voided_at: datetime | None = Field(default=None, exclude_if=lambda v: v is None)
+    voided_after_tender: bool = Field(default=False, exclude_if=lambda v: not v)
 
     def computed_total(self) -> Money:
         """Lines net of their discounts, less order discounts, plus taxes not already included."""
@@ -146,6 +154,9 @@ class RefundLine(BaseModel):
 
 
 class Refund(SourceRecord):
+    """Money given back. ``transaction_external_id`` is the receipt (the sale refunded); None is
+    a refund without a receipt. ``tenders`` say where the money went back to."""
+
     kind: str = "refund"
     transaction_external_id: str | None = None  # the sale being refunded, when known
     location_external_id: str | None = None
@@ -157,6 +168,9 @@ class Refund(SourceRecord):
     total: Money  # positive amount given back
     reason: str | None = None
     issues: tuple[ReconciliationIssue, ...] = ()
+    # loss-prevention facts (omitted from the serialized record while unset)
+    register_external_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    tenders: tuple[Tender, ...] = Field(default=(), exclude_if=lambda v: not v)
 
 
 class PaymentStatus(StrEnum):

@@ -16,7 +16,9 @@ Life of a proposal (``proposals.status``)::
 * An approver needs ``proposals:approve``, the store in scope, a role that approves the kind,
   and must not be whoever proposed it; a threshold may demand a senior approver (regional
   manager or admin) and/or two different approvers. Editing (then approving) replaces the
-  payload, starts the approvals afresh, and counts as an override for the guardrail.
+  payload, starts the approvals afresh, holds the edited value to the approval rules again
+  (never fewer approvals, nor a lesser role, than it was routed with), and counts as an
+  override for the guardrail.
 * A workflow that wants to add to a draft still open (``new`` or ``pending``) stores a *merge
   request*: a proposal of the same kind and store with ``inputs.merge_into`` = the draft's id.
   Routing folds it into the draft (payload lines by SKU, value, explanation; a pending draft's
@@ -101,6 +103,11 @@ class ApprovalError(Exception):
         self.field = field
         if code is not None:
             self.code = code
+
+
+# Kinds whose approval is itself the outcome: nothing is written to the POS (a manager's
+# approval of a flagged refund or discount; the POS's own manager-PIN flow is out of reach).
+DECISION_ONLY = frozenset({"risk_decision"})
 
 
 class UnknownProposal(LookupError):
@@ -286,16 +293,13 @@ class Approvals:
         proposal = record.proposal
         setting = self._modes.mode_for(proposal.workflow, record.store)
         mode = force_mode or setting.mode
-        rule = self._modes.rule_for(proposal.kind, record.store)
         now = self._clock.now()
-        needs_senior = exceeds(proposal.value, rule.regional_above) or (
-            proposal.new_vendor and rule.new_vendor_needs_regional
-        )
-        needed = 2 if exceeds(proposal.value, rule.two_approvers_above) else 1
+        required_role, needed = self._requirements(proposal, record.store)
+        needs_senior = required_role == SENIOR
         values: dict[str, Any] = {
             "mode": mode,
             "updated_at": now,
-            "required_role": SENIOR if needs_senior else None,
+            "required_role": required_role,
             "required_approvals": needed,
         }
         actor = proposal.proposed_by or f"workflow:{proposal.workflow}"
@@ -309,6 +313,7 @@ class Approvals:
             action = "proposal.auto_approved"
         else:
             values["status"], action = PENDING, "proposal.queued"
+            rule = self._modes.rule_for(proposal.kind, record.store)
             values["expires_at"] = now + timedelta(hours=rule.expire_after_hours)
             if mode == AUTO:
                 values["reason"] = "over the auto limit or the approval rules: needs a person"
@@ -384,13 +389,8 @@ class Approvals:
             "updated_at": now,
         }
         if target.status == PENDING:  # what was approved so far was something else
-            rule = self._modes.rule_for(proposal.kind, target.store)
-            needs_senior = exceeds(value, rule.regional_above) or (
-                proposal.new_vendor and rule.new_vendor_needs_regional
-            )
-            values["required_role"] = SENIOR if needs_senior else None
-            values["required_approvals"] = 2 if exceeds(value, rule.two_approvers_above) else 1
-            values["approvals"] = []
+            role, needed = self._requirements(proposal, target.store)
+            values.update(required_role=role, required_approvals=needed, approvals=[])
         db.execute(update(proposals).where(proposals.c.id == target_id).values(**values))
         db.execute(
             update(proposals)
@@ -418,6 +418,16 @@ class Approvals:
             outputs={"payload": payload, **merged.trail()},
         )
         return _record(self._lock(db, asked.id))
+
+    def _requirements(self, proposal: Proposal, store: str | None) -> tuple[str | None, int]:
+        """The approval rules for the proposal as it stands: the role it needs (a senior
+        approver above a value or for a new vendor, else None) and how many approvals."""
+        rule = self._modes.rule_for(proposal.kind, store)
+        needs_senior = exceeds(proposal.value, rule.regional_above) or (
+            proposal.new_vendor and rule.new_vendor_needs_regional
+        )
+        needed = 2 if exceeds(proposal.value, rule.two_approvers_above) else 1
+        return (SENIOR if needs_senior else None), needed
 
     @staticmethod
     def _within_auto(value: Money | None, limit: Any, needs_senior: bool) -> bool:
@@ -454,9 +464,21 @@ class Approvals:
             approvals = list(record.approvals)
             proposal = record.proposal
             edited = False
+            required_role, needed = record.required_role, record.required_approvals
             if edits:
                 proposal = self._edited(proposal, edits)
                 approvals, edited = [], True  # earlier approvals were of something else
+                # the edited value answers to the rules afresh (never fewer than routed with)
+                role, needed_now = self._requirements(proposal, record.store)
+                required_role = required_role or role
+                needed = max(needed, needed_now)
+                if required_role == SENIOR and principal.role not in SENIOR_APPROVERS:
+                    raise ApprovalError(
+                        "as edited, this proposal needs a regional manager's approval "
+                        "(approval rules)",
+                        status=403,
+                        code="needs_regional_manager",
+                    )
             elif any(a["by"] == principal.actor for a in approvals):
                 raise ApprovalError(
                     "you have already approved this proposal; it needs another approver",
@@ -472,11 +494,13 @@ class Approvals:
                     "comment": (comment or "")[:500] or None,
                 }
             )
-            complete = len(approvals) >= record.required_approvals
+            complete = len(approvals) >= needed
             values: dict[str, Any] = {
                 "approvals": approvals,
                 "data": proposal.model_dump(mode="json"),
                 "value_amount": None if proposal.value is None else proposal.value.amount,
+                "required_role": required_role,
+                "required_approvals": needed,
                 "updated_at": now,
             }
             if complete:
@@ -762,17 +786,10 @@ class Approvals:
 
     async def _write(self, record: ProposalRecord) -> ProposalRecord:
         proposal = record.proposal
-        try:
-            target, writeback = self._target(proposal)
-            if writeback is None or proposal.kind not in writeback.kinds:
-                raise NotSupported(f"this platform cannot write {proposal.kind} proposals")
-            result = await writeback.apply(target, proposal, idempotency_key=proposal.id)
-        except WriteBackError as exc:
-            status = APPROVED if exc.retryable else FAILED
-            outcome: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
-            action = "proposal.write_deferred" if exc.retryable else "proposal.write_failed"
+        if proposal.kind in DECISION_ONLY:  # the approval is the whole effect
+            status, outcome, action = APPLIED, {"recorded": True}, "proposal.applied"
         else:
-            status, outcome, action = APPLIED, _result(result), "proposal.applied"
+            status, outcome, action = await self._apply(proposal)
         now = self._clock.now()
         with self._engine.begin() as db:
             row = self._lock(db, proposal.id)
@@ -793,6 +810,19 @@ class Approvals:
                 outputs={"result": outcome, **after.trail()},
             )
         return after
+
+    async def _apply(self, proposal: Proposal) -> tuple[str, dict[str, Any], str]:
+        """Write one approved proposal: its new status, the outcome and the audit action."""
+        try:
+            target, writeback = self._target(proposal)
+            if writeback is None or proposal.kind not in writeback.kinds:
+                raise NotSupported(f"this platform cannot write {proposal.kind} proposals")
+            result = await writeback.apply(target, proposal, idempotency_key=proposal.id)
+        except WriteBackError as exc:
+            status = APPROVED if exc.retryable else FAILED
+            action = "proposal.write_deferred" if exc.retryable else "proposal.write_failed"
+            return status, {"error": exc.code, "detail": exc.detail}, action
+        return APPLIED, _result(result), "proposal.applied"
 
     @staticmethod
     def _lock(db: Connection, proposal_id: str) -> Row[Any]:

@@ -55,6 +55,9 @@ PERMISSIONS: frozenset[str] = frozenset(
         "users:write",
         "settings:read",
         "settings:write",
+        "risk:read",  # the loss-prevention review queue, cases and exception reports
+        "risk:decide",  # work cases: assign, review, confirm or dismiss
+        "risk:score",  # POST /v1/risk/score (a POS extension in the checkout path)
     }
 )
 
@@ -118,7 +121,7 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             "runs their store: approves its proposals of every kind, reads its audit trail",
             _STORE_READS
             | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
-            | {"workflows:read"},
+            | {"workflows:read", "risk:read"},
             approves=frozenset({ANY_KIND}),
         ),
         "buyer": Role(
@@ -129,10 +132,11 @@ ROLES: Mapping[str, Role] = MappingProxyType(
         ),
         "loss_prevention": Role(
             "loss_prevention",
-            "guards against loss: approves risk decisions, returns and stock corrections",
+            "guards against loss: works risk cases, approves risk decisions, returns and "
+            "stock corrections",
             _STORE_READS
             | {"customers:read", "proposals:approve", "audit:read", "audit:export"}
-            | {"workflows:read"},
+            | {"workflows:read", "risk:read", "risk:decide"},
             approves=frozenset({"risk_decision", "return_draft", "stock_adjustment"}),
         ),
         "regional_manager": Role(
@@ -141,8 +145,13 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             _STORE_READS
             | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
             | {"audit:export", "workflows:read", "workflows:write", "settings:read"}
-            | {"users:read"},
+            | {"users:read", "risk:read"},
             approves=frozenset({ANY_KIND}),
+        ),
+        "pos_extension": Role(
+            "pos_extension",
+            "a POS extension at the till of its stores: scores carts before tender, reads nothing",
+            frozenset({"risk:score"}),
         ),
         "admin": Role(
             "admin",

@@ -247,6 +247,95 @@ class ProposalInbox(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RiskScoreRow:
+    """One scored till event (with the model and version that scored it)."""
+
+    event_key: str  # "<event type>:<record id>": an event re-sent (any delivery id) scores once
+    event_id: str  # the event data's id (sale id, refund id, ...)
+    kind: str
+    connection_id: str
+    location_external_id: str
+    employee_id: str | None
+    occurred_at: datetime
+    local_day: date
+    currency: str
+    amount: int
+    score: float
+    decision: str
+    reasons: tuple[dict[str, Any], ...]
+    model: str
+    version: str
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class RiskCaseDraft:
+    """A flagged event, as the risk workflow opens it in the review queue (state ``new``)."""
+
+    id: str  # derived from the event: a redelivered event opens no second case
+    score: RiskScoreRow
+    record_id: str | None
+    register_id: str | None
+    customer_id: str | None
+    severity: str
+    summary: str
+    sla_due: datetime
+    event: dict[str, Any]  # the flattened event scored (JSON-ready), what a label learns from
+    proposal_id: str | None = None  # require_manager: the approval waiting for a manager
+
+
+@dataclass(frozen=True)
+class RiskLabel:
+    case_id: str
+    event: dict[str, Any]
+    label: bool  # True: confirmed
+    decided_at: datetime
+    learned_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ScorerSnapshot:
+    name: str
+    data: bytes
+    model: str
+    version: str
+    events_seen: int
+    labels_learned: int
+    saved_at: datetime
+
+
+class RiskRepository(Protocol):
+    """Scores, the review queue's cases, reviewers' labels, the scorer's snapshot."""
+
+    def record_score(self, score: RiskScoreRow) -> bool:
+        """False when the event was already scored (nothing written)."""
+        ...
+
+    def open_case(self, case: RiskCaseDraft) -> bool:
+        """False when a case for the event exists already (nothing written)."""
+        ...
+
+    def snapshot(self, name: str) -> ScorerSnapshot | None: ...
+
+    def save_snapshot(self, snapshot: ScorerSnapshot) -> None: ...
+
+    def labels(self, limit: int = 10_000) -> list[RiskLabel]:
+        """Reviewers' labels, newest first."""
+        ...
+
+    def unlearned_count(self) -> int: ...
+
+    def mark_learned(self, case_ids: Sequence[str], version: str, at: datetime) -> None: ...
+
+    def recent_events(
+        self, types: Collection[str], limit: int, *, processed_by: str | None = None
+    ) -> list[Envelope]:
+        """The newest ``limit`` canonical events of ``types`` (by event time), oldest first;
+        with ``processed_by``, only those that consumer has handled."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. ``with uow:`` commits on success, rolls back on error."""
 
@@ -255,6 +344,7 @@ class UnitOfWork(Protocol):
     reporting: ReportingRepository
     replenishment: ReplenishmentRepository
     proposals: ProposalInbox
+    risk: RiskRepository
 
     def mark_processed(self, consumer: str, message_id: str) -> bool:
         """Record that ``consumer`` handled ``message_id`` in this transaction; False when it

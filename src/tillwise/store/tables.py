@@ -35,6 +35,7 @@ from tillwise.domain.locations import Location
 from tillwise.domain.purchasing import PurchaseOrder
 from tillwise.domain.sales import Payment, Refund, Transaction
 from tillwise.domain.staff import Employee, Shift
+from tillwise.domain.till import TillEvent
 from tillwise.store.metadata import JsonDoc, metadata
 
 # Lengths follow the domain's limits (SourceRef) so anything the domain accepts fits.
@@ -130,6 +131,13 @@ inventory_movements = _record_table("inventory_movements")
 purchase_orders = _record_table("purchase_orders")
 employees = _record_table("employees")
 shifts = _record_table("shifts")
+till_events = _record_table(
+    "till_events",
+    _query("event", String(16), nullable=False),  # no_sale | price_override
+    _query("location_external_id", EXTERNAL_ID),
+    _query("employee_external_id", EXTERNAL_ID),
+    _query("occurred_at", _utc(), nullable=False),
+)
 
 # One table per kind of tillwise.domain.normalized.CanonicalRecord (a test keeps them in step).
 RECORD_TABLES: dict[type[SourceRecord], Table] = {
@@ -146,6 +154,7 @@ RECORD_TABLES: dict[type[SourceRecord], Table] = {
     PurchaseOrder: purchase_orders,
     Employee: employees,
     Shift: shifts,
+    TillEvent: till_events,
 }
 
 

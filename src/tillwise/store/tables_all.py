@@ -5,4 +5,5 @@ from tillwise.store import (  # noqa: F401
     tables_governance,
     tables_pipeline,
     tables_replenishment,
+    tables_risk,
 )

@@ -178,7 +178,7 @@ proposals = Table(
     Column("result", JsonDoc, nullable=True),  # what the write-back answered, or its error
     CheckConstraint(
         "status IN ('new', 'discarded', 'shadow', 'pending', 'approved', 'applied', 'failed',"
-        " 'rejected', 'expired', 'reverted')",
+        " 'rejected', 'expired', 'reverted', 'merged')",
         name="status",
     ),
     Index(None, "status", "created_at"),

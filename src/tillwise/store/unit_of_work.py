@@ -22,12 +22,14 @@ from tillwise.ports.repositories import (
     RecordRepository,
     ReplenishmentRepository,
     ReportingRepository,
+    RiskRepository,
 )
 
 from .repositories import SqlEventLog, SqlRecordRepository, SqlReportingRepository
 from .repositories._insert import insert_if_absent
 from .repositories.proposals import SqlProposalInbox
 from .repositories.replenishment import SqlReplenishmentRepository
+from .repositories.risk import SqlRiskRepository
 from .tables import outbox, processed_messages
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class SqlUnitOfWork:
         self.reporting: ReportingRepository = SqlReportingRepository(session)
         self.replenishment: ReplenishmentRepository = SqlReplenishmentRepository(session)
         self.proposals: ProposalInbox = SqlProposalInbox(session, clock.now)
+        self.risk: RiskRepository = SqlRiskRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         self._session.begin()

@@ -202,7 +202,7 @@ def test_a_proposal_it_cannot_read_is_refused(payload: dict[str, Any], field: st
 
 
 def test_other_kinds_are_not_supported() -> None:
-    other = _proposal().model_copy(update={"kind": "transfer"})
+    other = _proposal().model_copy(update={"kind": "discount"})
     err, _ = _failure(Pos(), other)
     assert isinstance(err, NotSupported)
 
@@ -242,7 +242,7 @@ def test_retry_after_parsing() -> None:
 
 def test_the_generic_connector_writes_stock_adjustments() -> None:
     assert isinstance(connector.writeback, GenericWriteBack)
-    assert connector.writeback.kinds == {"stock_adjustment", "draft_purchase_order"}
+    assert connector.writeback.kinds == {"stock_adjustment", "draft_purchase_order", "transfer"}
     assert connector.writeback.reversible == {"stock_adjustment"}
 
 

@@ -468,22 +468,23 @@ def test_stock_changes_need_a_live_pos() -> None:
 
 
 def test_a_limit_counts_events_sent_not_replay_steps() -> None:
-    # the replay of three sales: 1 store, 6 vendors, 1 product, then (sale, stock change) per
-    # invoice
+    # the replay of three sales: 1 store, 6 vendors, 2 cashiers, 1 product, then (sale, stock
+    # change) per invoice
     replay = build_replay(_invoices())
     tillwise = Tillwise(wall_clock=time.time)  # a POS made by simulate() signs in real time
 
     async def go() -> Any:
         client = httpx.AsyncClient(transport=httpx.MockTransport(tillwise))
         return await simulate(
-            TILLWISE, CONN, SECRET, client=client, speed=None, limit=11, events=replay
+            TILLWISE, CONN, SECRET, client=client, speed=None, limit=13, events=replay
         )
 
     counts = asyncio.run(go())
-    assert counts.total == 11
+    assert counts.total == 13
     assert [p["event_id"] for p in tillwise.received] == [
         f"sim:location.updated:{STORE}",
         *(f"sim:vendor.updated:ven-0{n}" for n in range(1, 7)),
+        *(f"sim:employee.updated:{STORE}:emp-{n}" for n in (1, 2)),
         "sim:product.created:85123A",
         "sim:sale.completed:500",
         f"sim:inventory.updated:{STORE}:85123A:v1",

@@ -56,6 +56,7 @@ def test_roles_are_data_and_validated() -> None:
         "buyer",
         "loss_prevention",
         "regional_manager",
+        "pos_extension",
         "admin",
         "viewer",
     }

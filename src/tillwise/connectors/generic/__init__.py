@@ -53,7 +53,8 @@ class GenericConnector:
     def normalize(
         self, delivery: RawDelivery, config: Mapping[str, Any] | None = None
     ) -> NormalizedBatch:
-        return _normalize.normalize(delivery)
+        currency = (config or {}).get("currency")
+        return _normalize.normalize(delivery, currency if isinstance(currency, str) else None)
 
 
 connector = GenericConnector()

@@ -8,6 +8,10 @@
 * ``inventory.counted`` (a physical cycle count) changes no record: the count is a fact about
   the shelf, not the book. Its event's subject is the canonical id of the level counted (the id
   the ``inventory.updated`` level for that SKU and location has), and its data carries the count.
+* ``sale.voided`` with the sale's contents becomes the voided sale's record (status voided);
+  without them, only the event (subject: the sale's canonical id, data: the void's facts).
+  ``drawer.opened`` and ``price.overridden`` become till events
+  (:class:`~tillwise.domain.till.TillEvent`).
 * One :class:`~tillwise.domain.events.Envelope` per delivery, with a deterministic id derived
   from (platform, connection, delivery event id), so a re-normalized delivery yields the same
   event.
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from tillwise.domain.catalog import Product, Variant, Vendor, VendorItem
 from tillwise.domain.customers import Customer
+from tillwise.domain.errors import DomainError
 from tillwise.domain.events import Envelope, EventType, connection_source
 from tillwise.domain.ids import SourceRecord, SourceRef
 from tillwise.domain.inventory import InventoryLevel
@@ -30,6 +36,7 @@ from tillwise.domain.normalized import CanonicalRecord, NormalizedBatch
 from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from tillwise.domain.sales import (
     Discount,
+    EntryMethod,
     IssueCode,
     ReconciliationIssue,
     Refund,
@@ -39,24 +46,33 @@ from tillwise.domain.sales import (
     TenderType,
     Transaction,
     TransactionLine,
+    TransactionStatus,
     reconcile_total,
 )
+from tillwise.domain.staff import Employee
+from tillwise.domain.till import TillEvent
 from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.platform import PayloadError
 
 from .payloads import (
     CountData,
     CustomerData,
     DiscountIn,
+    DrawerOpenedData,
+    EmployeeData,
     GenericEvent,
     InventoryData,
     LocationData,
+    PriceOverriddenData,
     ProductData,
     PurchaseOrderData,
     RefundData,
     SaleData,
+    SaleLineIn,
     TaxIn,
     TenderIn,
     VendorData,
+    VoidData,
     parse_body,
 )
 
@@ -78,6 +94,10 @@ EVENT_TYPES: dict[GenericEvent, EventType] = {
     GenericEvent.LOCATION_UPDATED: EventType.LOCATION_UPDATED,
     GenericEvent.VENDOR_UPDATED: EventType.VENDOR_UPDATED,
     GenericEvent.PURCHASE_ORDER_UPDATED: EventType.PURCHASE_ORDER_UPDATED,
+    GenericEvent.EMPLOYEE_UPDATED: EventType.EMPLOYEE_UPDATED,
+    GenericEvent.SALE_VOIDED: EventType.SALE_VOIDED,
+    GenericEvent.DRAWER_OPENED: EventType.DRAWER_OPENED,
+    GenericEvent.PRICE_OVERRIDDEN: EventType.PRICE_OVERRIDDEN,
 }
 
 
@@ -113,11 +133,36 @@ def _tax(t: TaxIn) -> Tax:
 
 
 def _tender(t: TenderIn) -> Tender:
-    return Tender(type=TenderType(t.type.value), amount=t.amount.to_money(), card_last4=t.last4)
+    return Tender(
+        type=TenderType(t.type.value),
+        amount=t.amount.to_money(),
+        card_last4=t.last4,
+        card_fingerprint=t.card_fingerprint,
+        entry_method=None if t.entry_method is None else EntryMethod(t.entry_method.value).value,
+    )
 
 
-def _sale(d: SaleData, ctx: _Context) -> Transaction:
+def _line(line: SaleLineIn, cur: str) -> TransactionLine:
+    original = line.original_unit_price
+    return TransactionLine(
+        sku=line.sku,
+        name=line.name,
+        quantity=line.quantity,
+        unit_price=Money.from_decimal(line.price, cur),
+        discounts=tuple(_discount(x) for x in line.discounts),
+        taxes=tuple(_tax(x) for x in line.taxes),
+        original_unit_price=None if original is None else Money.from_decimal(original, cur),
+    )
+
+
+def _sale(d: SaleData | VoidData, ctx: _Context) -> Transaction:
+    if d.total_money is None:  # pragma: no cover - callers check
+        raise TypeError("a sale record needs total_money")
     cur = d.total_money.currency
+    voided = isinstance(d, VoidData)
+    occurred_at = ctx.created_at
+    if isinstance(d, VoidData):
+        occurred_at = (d.occurred_at or d.voided_at).astimezone(UTC)
     txn = Transaction(
         source=ctx.ref(d.id),
         source_updated_at=ctx.updated_at(d.updated_at),
@@ -125,25 +170,95 @@ def _sale(d: SaleData, ctx: _Context) -> Transaction:
         location_external_id=d.location_id,
         customer_external_id=d.customer_id,
         employee_external_id=d.employee_id,
-        occurred_at=ctx.created_at,
+        occurred_at=occurred_at,
+        status=TransactionStatus.VOIDED if voided else TransactionStatus.COMPLETED,
         currency=cur,
-        lines=tuple(
-            TransactionLine(
-                sku=line.sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price=Money.from_decimal(line.price, cur),
-                discounts=tuple(_discount(x) for x in line.discounts),
-                taxes=tuple(_tax(x) for x in line.taxes),
-            )
-            for line in d.line_items
-        ),
+        lines=tuple(_line(line, cur) for line in d.line_items),
         discounts=tuple(_discount(x) for x in d.discounts),
         taxes=tuple(_tax(x) for x in d.taxes),
         tenders=tuple(_tender(x) for x in d.tenders),
         total=d.total_money.to_money(),
+        register_external_id=d.register_id,
+        voided_at=d.voided_at.astimezone(UTC) if isinstance(d, VoidData) else None,
+        voided_after_tender=d.after_tender if isinstance(d, VoidData) else False,
     )
     return txn.model_copy(update={"issues": reconcile_total(txn)})
+
+
+def sale_id(connection_id: str, external_id: str) -> str:
+    """The canonical id of the sale ``external_id`` on a connection (a bare void's subject)."""
+    ref = SourceRef(platform=PLATFORM, connection_id=connection_id, external_id=external_id)
+    return ref.canonical_id(Transaction.model_fields["kind"].default)
+
+
+def _void_summary(d: VoidData, connection_id: str) -> dict[str, Any]:
+    """A bare ``sale.voided`` event's ``data`` (no record: the sale's contents were not sent)."""
+    return {
+        "kind": "transaction",
+        "id": sale_id(connection_id, d.id),
+        "external_id": d.id,
+        "location_external_id": d.location_id,
+        "employee_external_id": d.employee_id,
+        "register_external_id": d.register_id,
+        "voided_at": iso_utc(d.voided_at),
+        "after_tender": d.after_tender,
+    }
+
+
+def _till_event(
+    d: DrawerOpenedData | PriceOverriddenData, ctx: _Context, currency: str | None
+) -> TillEvent:
+    if isinstance(d, DrawerOpenedData):
+        return TillEvent(
+            source=ctx.ref(d.id),
+            source_updated_at=ctx.created_at,
+            event="no_sale",
+            location_external_id=d.location_id,
+            employee_external_id=d.employee_id,
+            register_external_id=d.register_id,
+            occurred_at=d.opened_at.astimezone(UTC),
+            reason=d.reason,
+        )
+    cur = d.currency or currency
+    if cur is None:
+        raise PayloadError(
+            "data.currency: required (the connection has no currency)", field="data.currency"
+        )
+    return TillEvent(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.created_at,
+        event="price_override",
+        location_external_id=d.location_id,
+        employee_external_id=d.employee_id,
+        register_external_id=d.register_id,
+        occurred_at=d.overridden_at.astimezone(UTC),
+        transaction_external_id=d.sale_id,
+        sku=d.sku,
+        original_price=_price(d.original_price, cur, "data.original_price"),
+        new_price=_price(d.new_price, cur, "data.new_price"),
+        reason=d.reason,
+    )
+
+
+def _price(value: Decimal, currency: str, path: str) -> Money:
+    try:
+        return Money.from_decimal(value, currency)
+    except DomainError as exc:
+        raise PayloadError(f"{path}: {exc}", field=path) from exc
+
+
+def _employee(d: EmployeeData, ctx: _Context) -> Employee:
+    return Employee(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        first_name=d.first_name,
+        last_name=d.last_name,
+        email=d.email,
+        role=d.role,
+        active=d.active,
+        location_external_ids=tuple(d.location_ids),
+    )
 
 
 def _refund(d: RefundData, ctx: _Context) -> Refund:
@@ -178,7 +293,7 @@ def _refund(d: RefundData, ctx: _Context) -> Refund:
         source=ctx.ref(d.id),
         source_updated_at=ctx.updated_at(d.updated_at),
         source_version=d.version,
-        transaction_external_id=d.transaction_id,
+        transaction_external_id=d.receipt_id,
         location_external_id=d.location_id,
         customer_external_id=d.customer_id,
         employee_external_id=d.employee_id,
@@ -188,6 +303,8 @@ def _refund(d: RefundData, ctx: _Context) -> Refund:
         total=total,
         reason=d.reason,
         issues=issues,
+        register_external_id=d.register_id,
+        tenders=tuple(_tender(x) for x in d.tenders),
     )
 
 
@@ -351,6 +468,20 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         out["total_amount"] = record.total.amount
         if isinstance(record, Refund):
             out["transaction_external_id"] = record.transaction_external_id
+        if isinstance(record, Transaction) and record.status is TransactionStatus.VOIDED:
+            out["employee_external_id"] = record.employee_external_id
+            out["register_external_id"] = record.register_external_id
+            out["voided_at"] = None if record.voided_at is None else iso_utc(record.voided_at)
+            out["after_tender"] = record.voided_after_tender
+    elif isinstance(record, TillEvent):
+        out["event"] = record.event
+        out["location_external_id"] = record.location_external_id
+        out["employee_external_id"] = record.employee_external_id
+        out["register_external_id"] = record.register_external_id
+        out["occurred_at"] = iso_utc(record.occurred_at)
+        if record.event == "price_override":
+            out["transaction_external_id"] = record.transaction_external_id
+            out["sku"] = record.sku
     elif isinstance(record, InventoryLevel):
         out["sku"] = record.sku
         out["location_external_id"] = record.location_external_id
@@ -363,8 +494,9 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
     return out
 
 
-def normalize(delivery: RawDelivery) -> NormalizedBatch:
-    """One stored generic delivery → records + exactly one canonical event."""
+def normalize(delivery: RawDelivery, currency: str | None = None) -> NormalizedBatch:
+    """One stored generic delivery → records + exactly one canonical event. ``currency`` is the
+    connection's (a ``price.overridden`` without ``currency`` is in it)."""
     parsed = parse_body(delivery.body)
     payload = parsed.payload
     ctx = _Context(delivery.connection_id, payload.created_at)
@@ -382,9 +514,14 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
                 ),
             ),
         )
+    if isinstance(data, VoidData) and data.total_money is None:
+        subject_id = sale_id(delivery.connection_id, data.id)
+        summary = _void_summary(data, delivery.connection_id)
+        envelope = _envelope(delivery, payload.event, ctx.created_at, subject_id, summary)
+        return NormalizedBatch(records=(), events=(envelope,))
     records: tuple[CanonicalRecord, ...]
     subject: SourceRecord
-    if isinstance(data, SaleData):
+    if isinstance(data, SaleData | VoidData):
         subject = _sale(data, ctx)
         records = (subject,)
     elif isinstance(data, RefundData):
@@ -407,6 +544,12 @@ def normalize(delivery: RawDelivery) -> NormalizedBatch:
         records = (subject,)
     elif isinstance(data, PurchaseOrderData):
         subject = _purchase_order(data, ctx)
+        records = (subject,)
+    elif isinstance(data, EmployeeData):
+        subject = _employee(data, ctx)
+        records = (subject,)
+    elif isinstance(data, DrawerOpenedData | PriceOverriddenData):
+        subject = _till_event(data, ctx, currency)
         records = (subject,)
     else:  # pragma: no cover - parse_body only returns the shapes above
         raise TypeError(f"unhandled generic payload {type(data).__name__}")

@@ -59,6 +59,10 @@ class GenericEvent(StrEnum):
     LOCATION_UPDATED = "location.updated"
     VENDOR_UPDATED = "vendor.updated"
     PURCHASE_ORDER_UPDATED = "purchase_order.updated"
+    EMPLOYEE_UPDATED = "employee.updated"
+    SALE_VOIDED = "sale.voided"
+    DRAWER_OPENED = "drawer.opened"  # a no-sale
+    PRICE_OVERRIDDEN = "price.overridden"
 
 
 # -- field types -----------------------------------------------------------------------------
@@ -116,10 +120,20 @@ class TenderKind(StrEnum):
     OTHER = "other"
 
 
+class EntryMethodIn(StrEnum):
+    KEYED = "keyed"
+    SWIPED = "swiped"
+    DIPPED = "dipped"
+    TAPPED = "tapped"
+    ONLINE = "online"
+
+
 class TenderIn(_Shape):
     type: TenderKind = TenderKind.OTHER
     amount: MoneyIn
     last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+    card_fingerprint: str | None = Field(default=None, min_length=1, max_length=255)
+    entry_method: EntryMethodIn | None = None
 
 
 class _Freshness(_Shape):
@@ -137,6 +151,8 @@ class SaleLineIn(_Shape):
     price: DecimalValue  # unit price, decimal major units
     discounts: list[DiscountIn] = []
     taxes: list[TaxIn] = []
+    # the price before a manual override (decimal major units); ``price`` is what was charged
+    original_unit_price: DecimalValue | None = None
 
 
 class SaleData(_Freshness):
@@ -144,11 +160,67 @@ class SaleData(_Freshness):
     location_id: Id
     customer_id: Id | None = None
     employee_id: Id | None = None
+    register_id: Id | None = None
     line_items: list[SaleLineIn] = []
     discounts: list[DiscountIn] = []  # order-level
     taxes: list[TaxIn] = []  # order-level
     tenders: list[TenderIn] = []
     total_money: MoneyIn
+
+
+class VoidData(_Freshness):
+    """``sale.voided``: a sale cancelled at the till. With the sale's contents
+    (``total_money`` and lines, as in ``sale.completed``) it becomes the voided sale's record;
+    without them only the event is published (its subject: the sale's canonical id)."""
+
+    id: Id
+    location_id: Id
+    voided_at: AwareDatetime
+    after_tender: bool = False  # a post-void: payment had been taken
+    occurred_at: AwareDatetime | None = None  # when the sale was rung (default: voided_at)
+    customer_id: Id | None = None
+    employee_id: Id | None = None
+    register_id: Id | None = None
+    line_items: list[SaleLineIn] = []
+    discounts: list[DiscountIn] = []
+    taxes: list[TaxIn] = []
+    tenders: list[TenderIn] = []
+    total_money: MoneyIn | None = None
+    reason: str | None = Field(default=None, max_length=255)
+
+
+class DrawerOpenedData(_Shape):
+    """``drawer.opened``: the cash drawer opened without a sale (a no-sale)."""
+
+    id: Id
+    location_id: Id
+    opened_at: AwareDatetime
+    employee_id: Id | None = None
+    register_id: Id | None = None
+    reason: str | None = Field(default=None, max_length=255)
+
+
+class PriceOverriddenData(_Shape):
+    """``price.overridden``: a cashier changed a SKU's unit price by hand."""
+
+    id: Id
+    location_id: Id
+    sku: Id
+    original_price: DecimalValue = Field(ge=0)  # unit price before, decimal major units
+    new_price: DecimalValue = Field(ge=0)  # unit price charged
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # default: the store's
+    overridden_at: AwareDatetime
+    sale_id: Id | None = None
+    employee_id: Id | None = None
+    register_id: Id | None = None
+    reason: str | None = Field(default=None, max_length=255)
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None:
+            exponent(v)
+        return v
 
 
 class RefundLineIn(_Shape):
@@ -161,14 +233,20 @@ class RefundLineIn(_Shape):
 
 class RefundData(_Freshness):
     id: Id
-    transaction_id: Id | None = None  # the sale refunded, when the POS knows it
+    transaction_id: Id | None = None  # the sale refunded (the receipt), when the POS knows it
+    receipt_transaction_id: Id | None = None  # alias of transaction_id
     location_id: Id
     customer_id: Id | None = None
     employee_id: Id | None = None
+    register_id: Id | None = None
     line_items: list[RefundLineIn] = []
-    tenders: list[TenderIn] = []
+    tenders: list[TenderIn] = []  # where the money went back to
     total_money: MoneyIn
     reason: str | None = None
+
+    @property
+    def receipt_id(self) -> str | None:
+        return self.transaction_id or self.receipt_transaction_id
 
     @field_validator("total_money")
     @classmethod
@@ -296,6 +374,18 @@ class LocationData(_Freshness):
         return v
 
 
+class EmployeeData(_Freshness):
+    """``employee.updated``: a member of staff (cashiers are named by ``employee_id``)."""
+
+    id: Id
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    role: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    location_ids: list[Id] = []
+
+
 # -- purchasing ------------------------------------------------------------------------------
 
 
@@ -400,6 +490,22 @@ class PurchaseOrderUpdated(_Delivery):
     data: PurchaseOrderData
 
 
+class EmployeeUpdated(_Delivery):
+    data: EmployeeData
+
+
+class SaleVoided(_Delivery):
+    data: VoidData
+
+
+class DrawerOpened(_Delivery):
+    data: DrawerOpenedData
+
+
+class PriceOverridden(_Delivery):
+    data: PriceOverriddenData
+
+
 GenericPayload = (
     SaleCompleted
     | RefundCreated
@@ -410,6 +516,10 @@ GenericPayload = (
     | LocationUpdated
     | VendorUpdated
     | PurchaseOrderUpdated
+    | EmployeeUpdated
+    | SaleVoided
+    | DrawerOpened
+    | PriceOverridden
 )
 
 SHAPES: dict[GenericEvent, type[_Delivery]] = {
@@ -425,6 +535,10 @@ SHAPES: dict[GenericEvent, type[_Delivery]] = {
     GenericEvent.LOCATION_UPDATED: LocationUpdated,
     GenericEvent.VENDOR_UPDATED: VendorUpdated,
     GenericEvent.PURCHASE_ORDER_UPDATED: PurchaseOrderUpdated,
+    GenericEvent.EMPLOYEE_UPDATED: EmployeeUpdated,
+    GenericEvent.SALE_VOIDED: SaleVoided,
+    GenericEvent.DRAWER_OPENED: DrawerOpened,
+    GenericEvent.PRICE_OVERRIDDEN: PriceOverridden,
 }
 
 
@@ -578,24 +692,45 @@ def _check_currency(m: MoneyIn, currency: str, path: str) -> None:
 
 def _check_amounts(payload: GenericPayload) -> None:
     data = payload.data
-    if isinstance(data, SaleData | RefundData):
+    if isinstance(data, VoidData) and data.total_money is None:
+        if data.line_items or data.tenders or data.discounts or data.taxes:
+            raise PayloadError(
+                "data.total_money: required when the void carries the sale's contents",
+                field="data.total_money",
+            )
+    elif isinstance(data, PriceOverriddenData):
+        if data.currency is not None:
+            _check_price(data.original_price, data.currency, "data.original_price")
+            _check_price(data.new_price, data.currency, "data.new_price")
+    elif isinstance(data, SaleData | RefundData | VoidData):
+        if data.total_money is None:  # pragma: no cover - a bare void is handled above
+            return
         cur = data.total_money.currency
         lines: Sequence[SaleLineIn | RefundLineIn] = data.line_items
         for i, line in enumerate(lines):
             base = f"data.line_items[{i}]"
             _check_price(line.price, cur, f"{base}.price")
             if isinstance(line, SaleLineIn):
+                if line.original_unit_price is not None:
+                    _check_price(line.original_unit_price, cur, f"{base}.original_unit_price")
                 for j, d in enumerate(line.discounts):
                     _check_currency(d.amount, cur, f"{base}.discounts[{j}].amount")
                 for j, t in enumerate(line.taxes):
                     _check_currency(t.amount, cur, f"{base}.taxes[{j}].amount")
-        if isinstance(data, SaleData):
+        if isinstance(data, SaleData | VoidData):
             for j, d in enumerate(data.discounts):
                 _check_currency(d.amount, cur, f"data.discounts[{j}].amount")
             for j, t in enumerate(data.taxes):
                 _check_currency(t.amount, cur, f"data.taxes[{j}].amount")
         for j, tender in enumerate(data.tenders):
             _check_currency(tender.amount, cur, f"data.tenders[{j}].amount")
+        if isinstance(data, RefundData):
+            same = data.transaction_id == data.receipt_transaction_id
+            if data.transaction_id and data.receipt_transaction_id and not same:
+                raise PayloadError(
+                    "data.receipt_transaction_id: differs from data.transaction_id (its alias)",
+                    field="data.receipt_transaction_id",
+                )
     elif isinstance(data, VendorData):
         costed = [(f"data.items[{i}].unit_cost", x.unit_cost) for i, x in enumerate(data.items)]
         if data.min_order_value is not None and data.currency is not None:

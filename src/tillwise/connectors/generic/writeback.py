@@ -24,6 +24,14 @@ whole units; the POS answers ``{"id", "status", ...}`` and later reports the ord
 ``receipt``). A POS without that route (404 or 405) is :class:`NotSupported`, so Tillwise falls
 back to purchase-order documents (:mod:`tillwise.connectors._po_documents`).
 
+Transfers (``transfer``, not reversible: stock moved back is another transfer) go to ``POST
+<api_base_url>/transfers`` ``{"reference", "sku", "from_location_id", "to_location_id",
+"quantity"}``; the POS answers ``{"id", "moved", "status", "expected_at", ...}``, takes the
+stock out of the source at once and reports it (``inventory.updated``, reason
+``transfer_out``), then into the destination when it arrives (reason ``transfer_in``). A POS
+without the route (404 or 405) is :class:`NotSupported`, so Tillwise carries the transfer out
+as two stock adjustments (:mod:`tillwise.connectors._transfers`).
+
 Kinds: ``stock_adjustment`` (reversible). The proposal payload read is
 ``{"sku", "location_external_id", "delta", "book_on_hand", "counted"}``; ``revert`` posts the
 opposite of what the POS says it applied (the proposal's delta when it did not say), with
@@ -56,12 +64,17 @@ from .._signatures import SIGNATURE_HEADER, sign
 
 ADJUSTMENTS_PATH = "/inventory/adjustments"
 PURCHASE_ORDERS_PATH = "/purchase-orders"
+TRANSFERS_PATH = "/transfers"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 USER_AGENT = "tillwise-writeback/1"
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 PURCHASE_ORDER = ProposalKind.DRAFT_PURCHASE_ORDER.value
+TRANSFER = ProposalKind.TRANSFER.value
 MAX_UNITS = 1_000_000
+# the reasons an adjustment may carry from its payload (the halves of a transfer done as two
+# adjustments); any other adjustment is a stock count correction
+PASSED_REASONS = frozenset({"transfer_out", "transfer_in"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class StockAdjustment:
     location_id: str
     sku: str
     delta: int
+    reason: str = "count"
 
     @classmethod
     def from_proposal(cls, proposal: Proposal) -> StockAdjustment:
@@ -80,11 +94,31 @@ class StockAdjustment:
         delta = payload.get("delta")
         if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
             raise WriteBackError("proposal payload.delta must be a non-zero integer")
+        reason = payload.get("reason")
         return cls(
             location_id=_text(payload, "location_external_id"),
             sku=_text(payload, "sku"),
             delta=delta,
+            reason=reason if reason in PASSED_REASONS else "count",
         )
+
+
+def transfer_body(proposal: Proposal) -> dict[str, Any]:
+    """The ``POST /transfers`` body of a ``transfer`` proposal (whole units)."""
+    payload = proposal.payload
+    quantity = payload.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= MAX_UNITS:
+        raise WriteBackError("proposal payload.quantity must be whole units > 0")
+    source, destination = _text(payload, "from_location"), _text(payload, "to_location")
+    if source == destination:
+        raise WriteBackError("proposal payload.to_location is the same store as from_location")
+    return {
+        "reference": proposal.id,
+        "sku": _text(payload, "sku"),
+        "from_location_id": source,
+        "to_location_id": destination,
+        "quantity": quantity,
+    }
 
 
 def purchase_order_body(proposal: Proposal) -> dict[str, Any]:
@@ -137,7 +171,7 @@ def _text(payload: dict[str, Any], name: str) -> str:
 class GenericWriteBack:
     """Implements :class:`tillwise.ports.writeback.WriteBack` for the generic connector."""
 
-    kinds = frozenset({STOCK_ADJUSTMENT, PURCHASE_ORDER})
+    kinds = frozenset({STOCK_ADJUSTMENT, PURCHASE_ORDER, TRANSFER})
     reversible = frozenset({STOCK_ADJUSTMENT})
 
     def __init__(
@@ -170,6 +204,8 @@ class GenericWriteBack:
     ) -> WriteResult:
         if proposal.kind == PURCHASE_ORDER:
             return await self._post_purchase_order(target, proposal, idempotency_key)
+        if proposal.kind == TRANSFER:
+            return await self._post_transfer(target, proposal, idempotency_key)
         adjustment = StockAdjustment.from_proposal(proposal)
         return await self._post_adjustment(
             target, adjustment, reference=proposal.id, idempotency_key=idempotency_key
@@ -185,6 +221,8 @@ class GenericWriteBack:
     ) -> WriteResult:
         if proposal.kind == PURCHASE_ORDER:
             raise NotSupported("a sent purchase order is cancelled with the vendor, not reverted")
+        if proposal.kind == TRANSFER:
+            raise NotSupported("stock moved is moved back by another transfer, not reverted")
         adjustment = StockAdjustment.from_proposal(proposal)
         done = applied.details.get("applied", adjustment.delta)
         if not isinstance(done, int) or isinstance(done, bool):
@@ -208,22 +246,37 @@ class GenericWriteBack:
         resp = await self._post(
             target, PURCHASE_ORDERS_PATH, body, idempotency_key, optional_route=True
         )
-        try:
-            answer = resp.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str | int):
-            raise WriteBackError(
-                f"the POS answered HTTP {resp.status_code} without a purchase-order id: "
-                f"{resp.text[:200]!r}"
-            )
+        answer = _answer(resp, "a purchase-order id")
         details: dict[str, Any] = {
             "purchase_order_id": str(answer["id"]),
             "status": answer.get("status"),
             "expected_at": answer.get("expected_at"),
             "lines": len(proposal.payload.get("lines") or ()),
-            "attempts": int(resp.extensions.get("attempts", 1)),
-            "replayed": resp.headers.get(REPLAYED_HEADER, "").lower() == "true",
+            **_delivery(resp),
+        }
+        return WriteResult(reference=str(answer["id"]), details=details)
+
+    async def _post_transfer(
+        self, target: WriteTarget, proposal: Proposal, idempotency_key: str
+    ) -> WriteResult:
+        if not target.api_base_url:  # a POS that only sends webhooks: two adjustments fail too
+            raise NotSupported(f"connection {target.connection_id} has no POS API to transfer with")
+        asked = transfer_body(proposal)
+        body = json.dumps(asked, separators=(",", ":")).encode()
+        resp = await self._post(target, TRANSFERS_PATH, body, idempotency_key, optional_route=True)
+        answer = _answer(resp, "a transfer id")
+        moved = answer.get("moved", asked["quantity"])
+        details: dict[str, Any] = {
+            "transfer_id": str(answer["id"]),
+            "via": "transfer",
+            "sku": asked["sku"],
+            "from_location_id": asked["from_location_id"],
+            "to_location_id": asked["to_location_id"],
+            "quantity": asked["quantity"],
+            "moved": moved if isinstance(moved, int) and not isinstance(moved, bool) else None,
+            "status": answer.get("status"),
+            "expected_at": answer.get("expected_at"),
+            **_delivery(resp),
         }
         return WriteResult(reference=str(answer["id"]), details=details)
 
@@ -240,13 +293,13 @@ class GenericWriteBack:
                 "location_id": adjustment.location_id,
                 "sku": adjustment.sku,
                 "delta": adjustment.delta,
-                "reason": "count",
+                "reason": adjustment.reason,
                 "reference": reference,
             },
             separators=(",", ":"),
         ).encode()
         resp = await self._post(target, ADJUSTMENTS_PATH, body, idempotency_key)
-        return _result(resp, adjustment, int(resp.extensions.get("attempts", 1)))
+        return _result(resp, adjustment)
 
     async def _post(
         self,
@@ -306,16 +359,29 @@ def _from_the_pos(exc: ApiError) -> str:
     return exc.detail.replace(f"HTTP {exc.status}:", f"HTTP {exc.status} from the POS:", 1)
 
 
-def _result(resp: httpx.Response, asked: StockAdjustment, attempts: int) -> WriteResult:
+def _answer(resp: httpx.Response, what: str) -> dict[str, Any]:
+    """The POS's JSON answer, which must name the record it made (``id``)."""
     try:
         body = resp.json()
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("id"), str | int):
         raise WriteBackError(
-            f"the POS answered HTTP {resp.status_code} without an adjustment id: "
-            f"{resp.text[:200]!r}"
+            f"the POS answered HTTP {resp.status_code} without {what}: {resp.text[:200]!r}"
         )
+    return body
+
+
+def _delivery(resp: httpx.Response) -> dict[str, Any]:
+    """How the write went through: attempts made, and whether the POS replayed an answer."""
+    return {
+        "attempts": int(resp.extensions.get("attempts", 1)),
+        "replayed": resp.headers.get(REPLAYED_HEADER, "").lower() == "true",
+    }
+
+
+def _result(resp: httpx.Response, asked: StockAdjustment) -> WriteResult:
+    body = _answer(resp, "an adjustment id")
     details: dict[str, Any] = {
         "adjustment_id": str(body["id"]),
         "location_id": body.get("location_id", asked.location_id),
@@ -324,7 +390,6 @@ def _result(resp: httpx.Response, asked: StockAdjustment, attempts: int) -> Writ
         "applied": body.get("applied", asked.delta),
         "on_hand": body.get("on_hand"),
         "version": body.get("version"),
-        "attempts": attempts,
-        "replayed": resp.headers.get(REPLAYED_HEADER, "").lower() == "true",
+        **_delivery(resp),
     }
     return WriteResult(reference=str(body["id"]), details=details)

@@ -27,6 +27,15 @@ so it can be mounted anywhere (the demo mounts it at ``/simulator`` of the Tillw
     simulated time, running on at the replay's ``speed`` after the last step, so an order
     approved after the replay still arrives (:meth:`SimulatorPos.run_deliveries`).
 
+``POST /transfers``
+    ``{"reference", "sku", "from_location_id", "to_location_id", "quantity"}``, signed and with
+    an ``Idempotency-Key`` like adjustments (both stores must be announced). The source's stock
+    falls at once by what it has (``moved``; nothing to move is a 409) and is reported with
+    ``inventory.updated`` (``reason: transfer_out``); the units arrive at the destination after
+    :data:`~.transfers.TRANSIT_DAYS` on the POS's clock (``reason: transfer_in``). Answers 201
+    ``{"id", "reference", "sku", "from_location_id", "to_location_id", "quantity", "moved",
+    "status": "in_transit", "transit_days", "shipped_at", "expected_at"}`` (:mod:`.transfers`).
+
 ``GET /inventory/{location_id}/{sku}``
     ``{"location_id", "sku", "on_hand", "version"}``. Reads are signed like writes (the HMAC of
     ``"<t>."`` and the empty body): stock figures are the merchant's data.
@@ -71,6 +80,7 @@ from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, verify_headers
 from .client import SimulatorError, WebhookSender
 from .purchasing import Order, OrderBook, OrderIn
 from .replay import Replay, SimEvent, Step, StockChange, StockKey, iso_utc
+from .transfers import ShipmentBook, TransferIn
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +300,7 @@ class SimulatorPos:
         )
         self.stock = Stock()
         self.orders = OrderBook()
+        self.shipments = ShipmentBook()
         self.speed: float | None = None  # simulated s per real s: the clock runs on after a replay
         self.undelivered: list[SimulatorError] = []
         self._secret = secret
@@ -305,6 +316,7 @@ class SimulatorPos:
             routes=[
                 Route("/inventory/adjustments", self._post_adjustment, methods=["POST"]),
                 Route("/purchase-orders", self._post_purchase_order, methods=["POST"]),
+                Route("/transfers", self._post_transfer, methods=["POST"]),
                 Route("/inventory/{location_id}/{sku:path}", self._get_level, methods=["GET"]),
             ],
             exception_handlers={HTTPException: self._http_problem},
@@ -356,8 +368,14 @@ class SimulatorPos:
 
     def deliveries(self, now: datetime) -> list[SimEvent]:
         """Deliver every order due by ``now``: the stock of its lines arrives at its store
-        (``inventory.updated``, reason receipt) and the order is reported received."""
+        (``inventory.updated``, reason receipt) and the order is reported received; and every
+        transfer in transit due by ``now`` arrives (reason transfer_in)."""
         events: list[SimEvent] = []
+        for shipment in self.shipments.due(now):
+            r = shipment.request
+            level, applied = self.stock.change((r.to_location_id, r.sku), shipment.moved)
+            if applied:
+                events.append(level_event(level, shipment.due_at, MovementReason.TRANSFER_IN))
         for order in self.orders.due(now):
             at = max(order.due_at, order.ordered_at)
             for line in order.request.lines:
@@ -389,25 +407,12 @@ class SimulatorPos:
 
     def order(self, request: OrderIn, idempotency_key: str) -> tuple[dict[str, Any], bool]:
         """Book a purchase order once per key: (the answer, whether it is a replayed one)."""
-        fingerprint = hashlib.sha256(b"po\x1f" + request.model_dump_json().encode()).hexdigest()
+        fingerprint = _fingerprint(b"po", request)
         with self._lock:
-            known = self._answers.get(idempotency_key)
+            known = self._replayed(idempotency_key, fingerprint)
             if known is not None:
-                if known.fingerprint != fingerprint:
-                    raise _Refused(
-                        409,
-                        "idempotency_key_reused",
-                        f"{IDEMPOTENCY_HEADER} {idempotency_key!r} was used for another request",
-                        IDEMPOTENCY_HEADER,
-                    )
-                return known.body, True
-            if request.location_id not in self._locations:
-                raise _Refused(
-                    422,
-                    "unknown_location",
-                    f"location_id: this POS has no store {request.location_id!r}",
-                    "location_id",
-                )
+                return known, True
+            self._known_store(request.location_id, "location_id")
         now = self.now()
         order: Order = self.orders.book(f"po_{uuid.uuid4().hex[:16]}", request, now)
         answer = order.answer()
@@ -421,25 +426,12 @@ class SimulatorPos:
     def adjust(self, request: AdjustmentIn, idempotency_key: str) -> tuple[dict[str, Any], bool]:
         """Apply an adjustment once per key: (the answer, whether it is a replayed answer).
         Reports the change to Tillwise in the background (needs a running event loop)."""
-        fingerprint = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        fingerprint = _fingerprint(b"", request)
         with self._lock:
-            known = self._answers.get(idempotency_key)
+            known = self._replayed(idempotency_key, fingerprint)
             if known is not None:
-                if known.fingerprint != fingerprint:
-                    raise _Refused(
-                        409,
-                        "idempotency_key_reused",
-                        f"{IDEMPOTENCY_HEADER} {idempotency_key!r} was used for another request",
-                        IDEMPOTENCY_HEADER,
-                    )
-                return known.body, True
-            if request.location_id not in self._locations:
-                raise _Refused(
-                    422,
-                    "unknown_location",
-                    f"location_id: this POS has no store {request.location_id!r}",
-                    "location_id",
-                )
+                return known, True
+            self._known_store(request.location_id, "location_id")
             level, applied = self.stock.change((request.location_id, request.sku), request.delta)
             answer = {
                 "id": f"adj_{uuid.uuid4().hex}",
@@ -455,6 +447,55 @@ class SimulatorPos:
         if applied:
             self._report(level_event(level, at or self.now()))
         return answer, False
+
+    def transfer(self, request: TransferIn, idempotency_key: str) -> tuple[dict[str, Any], bool]:
+        """Ship a transfer once per key (see :mod:`.transfers`): (the answer, whether it is a
+        replayed one). Reports the source's new level in the background."""
+        fingerprint = _fingerprint(b"transfer", request)
+        with self._lock:
+            known = self._replayed(idempotency_key, fingerprint)
+            if known is not None:
+                return known, True
+            self._known_store(request.from_location_id, "from_location_id")
+            self._known_store(request.to_location_id, "to_location_id")
+            source = (request.from_location_id, request.sku)
+            if self.stock.level(source).on_hand <= 0:
+                raise _Refused(
+                    409,
+                    "nothing_to_move",
+                    f"quantity: store {request.from_location_id!r} has no {request.sku!r} to move",
+                    "quantity",
+                )
+            level, applied = self.stock.change(source, -request.quantity)
+        now = self.now()
+        shipment = self.shipments.book(f"tr_{uuid.uuid4().hex[:16]}", request, -applied, now)
+        answer = shipment.answer()
+        with self._lock:
+            self._answers[idempotency_key] = _Answer(fingerprint, answer)
+        self._report(level_event(level, now, MovementReason.TRANSFER_OUT))
+        return answer, False
+
+    def _replayed(self, idempotency_key: str, fingerprint: str) -> dict[str, Any] | None:
+        """The first answer to this key (None: a new key); a key reused for another request
+        is a 409. Call with ``self._lock`` held."""
+        known = self._answers.get(idempotency_key)
+        if known is None:
+            return None
+        if known.fingerprint != fingerprint:
+            raise _Refused(
+                409,
+                "idempotency_key_reused",
+                f"{IDEMPOTENCY_HEADER} {idempotency_key!r} was used for another request",
+                IDEMPOTENCY_HEADER,
+            )
+        return known.body
+
+    def _known_store(self, location_id: str, field: str) -> None:
+        """A 422 naming ``field`` unless the POS has announced the store (``self._lock`` held)."""
+        if location_id not in self._locations:
+            raise _Refused(
+                422, "unknown_location", f"{field}: this POS has no store {location_id!r}", field
+            )
 
     def _report(self, event: SimEvent) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(event))
@@ -492,24 +533,22 @@ class SimulatorPos:
             raise _Refused(401, exc.code, exc.detail, exc.field) from exc
 
     async def _post_adjustment(self, request: Request) -> Response:
-        try:
-            body = await _read_body(request)
-            self._authenticate(body, request)
-            key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
-            if not key or len(key) > 255:
-                raise _Refused(
-                    400,
-                    "idempotency_key_required",
-                    f"{IDEMPOTENCY_HEADER} header is required (1-255 characters)",
-                    IDEMPOTENCY_HEADER,
-                )
-            answer, replayed = self.adjust(_parse(body), key)
-        except _Refused as exc:
-            return _problem(request, exc.status, exc.code, exc.detail, exc.field)
-        headers = {REPLAYED_HEADER: "true"} if replayed else {}
-        return JSONResponse(answer, status_code=201, headers=headers)
+        return await self._post_write(request, AdjustmentIn, self.adjust)
 
     async def _post_purchase_order(self, request: Request) -> Response:
+        return await self._post_write(request, OrderIn, self.order)
+
+    async def _post_transfer(self, request: Request) -> Response:
+        return await self._post_write(request, TransferIn, self.transfer)
+
+    async def _post_write(
+        self,
+        request: Request,
+        shape: type[BaseModel],
+        write: Callable[[Any, str], tuple[dict[str, Any], bool]],
+    ) -> Response:
+        """A signed write with its ``Idempotency-Key``: 201 with the answer (a replayed one
+        says so in ``Idempotent-Replayed``), or problem details."""
         try:
             body = await _read_body(request)
             self._authenticate(body, request)
@@ -521,7 +560,7 @@ class SimulatorPos:
                     f"{IDEMPOTENCY_HEADER} header is required (1-255 characters)",
                     IDEMPOTENCY_HEADER,
                 )
-            answer, replayed = self.order(_parse(body, OrderIn), key)
+            answer, replayed = write(_parse(body, shape), key)
         except _Refused as exc:
             return _problem(request, exc.status, exc.code, exc.detail, exc.field)
         headers = {REPLAYED_HEADER: "true"} if replayed else {}
@@ -552,6 +591,12 @@ class SimulatorPos:
         status = getattr(exc, "status_code", 500)
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         return _problem(request, status, code, str(getattr(exc, "detail", exc)))
+
+
+def _fingerprint(kind: bytes, request: BaseModel) -> str:
+    """What a write asked, to tell a repeat from another request under the same key."""
+    prefix = kind + b"\x1f" if kind else b""
+    return hashlib.sha256(prefix + request.model_dump_json().encode()).hexdigest()
 
 
 async def _read_body(request: Request) -> bytes:

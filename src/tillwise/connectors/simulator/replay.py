@@ -9,7 +9,7 @@ later levels follow from it. :func:`build_events` plays the steps on a fresh, un
 
 1. ``location.updated`` for every store (one per country, see :mod:`.stores`), first;
 2. ``vendor.updated`` for every vendor with the SKUs it supplies and their terms (see
-   :mod:`.purchasing`);
+   :mod:`.purchasing`), then ``employee.updated`` for every store's cashiers (:mod:`.tills`);
 3. then, invoice by invoice in time order (ties keep file order):
 
    * ``product.created`` on the first sight of a StockCode (its first seen price, as a
@@ -19,7 +19,10 @@ later levels follow from it. :func:`build_events` plays the steps on a fresh, un
      prices as decimal strings, ``total_money`` the exact sum in pence;
    * ``refund.created`` for a cancellation (invoice number starting with ``C``): positive
      quantities and amounts, ``transaction_id`` null because the data does not say which
-     invoice was cancelled;
+     invoice was cancelled (``receipt_transaction_id``: the customer's latest earlier
+     invoice with one of the SKUs, see :mod:`.tills`);
+   * the till's facts of each sale and refund — cashier, register, tenders, now and then a
+     price override, a void, a post-void or a no-sale — by the seeded scheme of :mod:`.tills`;
    * a stock change per SKU the invoice moves (below): ``inventory.updated`` with the new
      level, and now and then an ``inventory.counted`` (cycle counts, below).
 
@@ -63,6 +66,7 @@ from tillwise.domain.money import Money
 
 from .dataset import Invoice, InvoiceLine
 from .stores import CURRENCY, Store, store_for
+from .tills import DEFAULT_SEED, Tills, later
 
 OPENING_COVER_NUMERATOR, OPENING_COVER_DENOMINATOR = 1, 2  # opening = ceil(sold * 1/2)
 COUNT_ONE_IN = 400  # about one stock change in 400 is followed by a cycle count
@@ -158,8 +162,8 @@ def opening_levels(invoices: Sequence[Invoice], stores: dict[str, Store]) -> dic
     return {key: opening_stock(units) for key, units in sorted(sold.items())}
 
 
-def build_replay(invoices: Sequence[Invoice]) -> Replay:
-    """The whole replay, in order (see the module docstring)."""
+def build_replay(invoices: Sequence[Invoice], *, seed: int = DEFAULT_SEED) -> Replay:
+    """The whole replay, in order (see the module docstring); ``seed`` fixes the till scheme."""
     if not invoices:
         return Replay(steps=[])
     stores = {country: store_for(country) for country in sorted({i.country for i in invoices})}
@@ -171,6 +175,12 @@ def build_replay(invoices: Sequence[Invoice]) -> Replay:
         for s in sorted(stores.values(), key=lambda s: s.id)
     ]
     steps += vendor_events(invoices, start)
+    tills = Tills(seed=seed)
+    tills.plan_staff(invoices, {c: s.id for c, s in stores.items()})
+    steps += [
+        SimEvent(f"sim:employee.updated:{e['id']}", "employee.updated", start, e)
+        for e in tills.employees()
+    ]
     products: set[str] = set()
     customers: set[str] = set()
     for inv in sorted(invoices, key=lambda i: i.invoiced_at):
@@ -217,6 +227,11 @@ def build_replay(invoices: Sequence[Invoice]) -> Replay:
                 for q, line in lines
             ]
             if items:
+                total = _pence([(q, line.price) for q, line in lines])
+                till = tills.till(store.id, inv.invoice)
+                receipt, paid = tills.receipt(
+                    store.id, inv.customer_id, frozenset(line.stock_code for _q, line in lines)
+                )
                 steps.append(
                     SimEvent(
                         f"sim:refund.created:{inv.invoice}",
@@ -225,13 +240,14 @@ def build_replay(invoices: Sequence[Invoice]) -> Replay:
                         {
                             "id": inv.invoice,
                             "transaction_id": None,
+                            "receipt_transaction_id": receipt,
                             "location_id": store.id,
                             "customer_id": inv.customer_id,
+                            "employee_id": till.employee_id,
+                            "register_id": till.register_id,
                             "line_items": items,
-                            "total_money": {
-                                "amount": _pence([(q, line.price) for q, line in lines]),
-                                "currency": CURRENCY,
-                            },
+                            "tenders": tills.refund_tenders(paid, total),
+                            "total_money": {"amount": total, "currency": CURRENCY},
                         },
                     )
                 )
@@ -241,31 +257,7 @@ def build_replay(invoices: Sequence[Invoice]) -> Replay:
         else:
             sold = [line for line in inv.lines if line.quantity > 0]
             if sold:
-                steps.append(
-                    SimEvent(
-                        f"sim:sale.completed:{inv.invoice}",
-                        "sale.completed",
-                        at,
-                        {
-                            "id": inv.invoice,
-                            "location_id": store.id,
-                            "customer_id": inv.customer_id,
-                            "line_items": [
-                                {
-                                    "sku": line.stock_code,
-                                    "name": _name(line),
-                                    "quantity": line.quantity,
-                                    "price": str(line.price),
-                                }
-                                for line in sold
-                            ],
-                            "total_money": {
-                                "amount": _pence([(x.quantity, x.price) for x in sold]),
-                                "currency": CURRENCY,
-                            },
-                        },
-                    )
-                )
+                steps += _sale_steps(inv, sold, store, tills)
             for line in inv.lines:  # sales and the data's own negative adjustments
                 if line.quantity != 0 and is_merchandise(line.stock_code):
                     delta = -abs(line.quantity)
@@ -284,6 +276,102 @@ def build_replay(invoices: Sequence[Invoice]) -> Replay:
                 )
             )
     return Replay(steps=steps, opening=opening_levels(invoices, stores))
+
+
+def _sale_steps(
+    inv: Invoice, sold: Sequence[InvoiceLine], store: Store, tills: Tills
+) -> list[Step]:
+    """The sale's events: its price overrides, the sale, and the till events after it."""
+    at = inv.invoiced_at
+    till = tills.till(store.id, inv.invoice)
+    who = {"employee_id": till.employee_id, "register_id": till.register_id}
+    items: list[dict[str, Any]] = []
+    charged: list[tuple[int, Decimal]] = []
+    steps: list[Step] = []
+    for i, line in enumerate(sold):
+        item: dict[str, Any] = {
+            "sku": line.stock_code,
+            "name": _name(line),
+            "quantity": line.quantity,
+            "price": str(line.price),
+        }
+        price = line.price
+        stocked = is_merchandise(line.stock_code)
+        cut = tills.override(inv.invoice, i, len(sold), line.price) if stocked else None
+        if cut is not None:
+            price = cut
+            item["price"], item["original_unit_price"] = str(cut), str(line.price)
+            steps.append(
+                SimEvent(
+                    f"sim:price.overridden:{inv.invoice}:{i}",
+                    "price.overridden",
+                    at,
+                    {
+                        "id": f"OV{inv.invoice}-{i}",
+                        "sale_id": inv.invoice,
+                        "sku": line.stock_code,
+                        "original_price": str(line.price),
+                        "new_price": str(cut),
+                        "currency": CURRENCY,
+                        "location_id": store.id,
+                        "overridden_at": iso_utc(at),
+                        **who,
+                    },
+                )
+            )
+        items.append(item)
+        charged.append((line.quantity, price))
+    total = _pence(charged)
+    tenders = tills.tenders(inv.invoice, inv.customer_id, total)
+    sale: dict[str, Any] = {
+        "id": inv.invoice,
+        "location_id": store.id,
+        "customer_id": inv.customer_id,
+        **who,
+        "line_items": items,
+        "tenders": tenders,
+        "total_money": {"amount": total, "currency": CURRENCY},
+    }
+    steps.append(SimEvent(f"sim:sale.completed:{inv.invoice}", "sale.completed", at, sale))
+    tills.remember_sale(
+        store.id, inv.customer_id, inv.invoice, frozenset(x["sku"] for x in items), tenders
+    )
+    void, post_void = tills.voids(inv.invoice)
+    if void:  # the same cart rung up again and voided before payment (a second till event)
+        copy = {
+            **sale,
+            "id": f"V{inv.invoice}",
+            "tenders": [],
+            "voided_at": iso_utc(later(at, 1)),
+            "after_tender": False,
+            "occurred_at": iso_utc(at),
+        }
+        steps.append(SimEvent(f"sim:sale.voided:V{inv.invoice}", "sale.voided", at, copy))
+    if post_void:  # rung up, paid, then voided after tender
+        paid = {**sale, "id": f"PV{inv.invoice}"}
+        steps.append(SimEvent(f"sim:sale.completed:PV{inv.invoice}", "sale.completed", at, paid))
+        voided = {
+            **paid,
+            "voided_at": iso_utc(later(at, 2)),
+            "after_tender": True,
+            "occurred_at": iso_utc(at),
+        }
+        steps.append(SimEvent(f"sim:sale.voided:PV{inv.invoice}", "sale.voided", at, voided))
+    if tills.no_sale(inv.invoice):
+        steps.append(
+            SimEvent(
+                f"sim:drawer.opened:NS{inv.invoice}",
+                "drawer.opened",
+                at,
+                {
+                    "id": f"NS{inv.invoice}",
+                    "location_id": store.id,
+                    "opened_at": iso_utc(later(at, 1)),
+                    **who,
+                },
+            )
+        )
+    return steps
 
 
 def build_events(invoices: Sequence[Invoice]) -> list[SimEvent]:

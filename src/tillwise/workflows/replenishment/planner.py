@@ -189,7 +189,7 @@ def read_supply(
     for item in in_play:
         p = item.proposal
         if p.kind == TRANSFER:
-            _transfer_supply(item, location_external_id, on_order, committed)
+            _transfer_supply(item, location_external_id, on_order, committed, now)
             continue
         vendor = (p.payload.get("vendor") or {}).get("external_id")
         target = p.inputs.get("merge_into")
@@ -226,16 +226,36 @@ def read_supply(
 
 
 def _transfer_supply(
-    item: OpenProposal, location: str, on_order: dict[str, int], committed: dict[str, int]
+    item: OpenProposal,
+    location: str,
+    on_order: dict[str, int],
+    committed: dict[str, int],
+    now: datetime,
 ) -> None:
-    if item.status == "applied":
-        return  # moved: the levels show it
     payload = item.proposal.payload
     sku, quantity = str(payload.get("sku")), int(payload.get("quantity") or 0)
+    if item.status == "applied":
+        # moved: the levels show it, except units still in transit to this store
+        details = (item.result or {}).get("details") or {}
+        if payload.get("to_location") == location and _after(details.get("expected_at"), now):
+            moved = details.get("moved")
+            on_order[sku] += moved if isinstance(moved, int) else quantity
+        return
     if payload.get("to_location") == location:
         on_order[sku] += quantity
     if payload.get("from_location") == location:
         committed[sku] += quantity
+
+
+def _after(instant: Any, now: datetime) -> bool:
+    """Whether an ISO-8601 instant (as a POS answers it) is still to come."""
+    if not isinstance(instant, str) or not instant:
+        return False
+    try:
+        when = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return when.tzinfo is not None and when > now
 
 
 def read_store(
@@ -564,31 +584,22 @@ def build_plan(
                 in_draft=position.in_draft,
             )
         decision = decide(position, outlook, terms)
-        line = PlannedLine(
-            sku=sku,
-            name=inputs.names.get(sku, sku),
-            quantity=decision.quantity,
-            unit_cost=terms.unit_cost,
-            decision=decision,
-            outlook=outlook,
-            terms=terms,
-            position=position,
-            forecast=fc,
-            location_external_id=inputs.location_external_id,
+        line = planned_line(
+            sku,
+            inputs.names.get(sku, sku),
+            decision,
+            outlook,
+            terms,
+            position,
+            fc,
+            inputs.location_external_id,
         )
         lines.append(line)
         items.append(_item(line, vendor, frames[series_id(*_ids(inputs), sku)], settings, decision))
     vendors = {
-        v.external_id: VendorInfo(
-            external_id=v.external_id,
-            name=v.name,
-            email=v.email,
-            lead_time_days=(
-                v.lead_time_days
-                if v.lead_time_days is not None
-                else settings.default_lead_time_days
-            ),
-            min_order_value=v.min_order_value,
+        v.external_id: vendor_info(
+            v,
+            v.lead_time_days if v.lead_time_days is not None else settings.default_lead_time_days,
         )
         for v in inputs.vendors.values()
     }
@@ -624,6 +635,42 @@ def build_plan(
         proposals=proposals,
         unorderable=sorted(line.sku for line in unorderable(lines, vendors)),
         settings=settings,
+    )
+
+
+def planned_line(
+    sku: str,
+    name: str,
+    decision: Decision,
+    outlook: Outlook,
+    terms: Terms,
+    position: Position,
+    forecast: dict[str, Any],
+    location_external_id: str,
+) -> PlannedLine:
+    """An order line for what :func:`policy.decide` decided (quantity and cost from it)."""
+    return PlannedLine(
+        sku=sku,
+        name=name,
+        quantity=decision.quantity,
+        unit_cost=terms.unit_cost,
+        decision=decision,
+        outlook=outlook,
+        terms=terms,
+        position=position,
+        forecast=forecast,
+        location_external_id=location_external_id,
+    )
+
+
+def vendor_info(vendor: Vendor, lead_time_days: int) -> VendorInfo:
+    """What ordering needs of a vendor, with the lead time the plan uses."""
+    return VendorInfo(
+        external_id=vendor.external_id,
+        name=vendor.name,
+        email=vendor.email,
+        lead_time_days=lead_time_days,
+        min_order_value=vendor.min_order_value,
     )
 
 
@@ -767,15 +814,11 @@ def order_proposal(
     value = order.value()
     store = inputs.location.name if inputs.location is not None else inputs.location_external_id
     verb = "Add" if order.merged else "Order"
-    return Proposal(
-        id=proposal_id(WORKFLOW, PO, f"{run_key}\x1f{inputs.store}\x1f{vendor.external_id}"),
-        kind=PO,
-        workflow=WORKFLOW,
-        workflow_version=VERSION,
-        proposed_by=ACTOR,
-        connection_id=inputs.connection_id,
-        location_external_id=inputs.location_external_id,
-        created_at=created_at,
+    return _proposal(
+        inputs,
+        PO,
+        f"{run_key}\x1f{inputs.store}\x1f{vendor.external_id}",
+        created_at,
         summary=(
             f"{verb} {added} units ({len(order.lines)} SKUs) from {vendor.name} for {store}"
             + (f", worth {value}" if value is not None else "")
@@ -788,6 +831,23 @@ def order_proposal(
     )
 
 
+def _proposal(
+    store: StoreInputs, kind: str, key: str, created_at: datetime, /, **fields: Any
+) -> Proposal:
+    """A proposal of this workflow for the store, its id deterministic in ``key``."""
+    return Proposal(
+        id=proposal_id(WORKFLOW, kind, key),
+        kind=kind,
+        workflow=WORKFLOW,
+        workflow_version=VERSION,
+        proposed_by=ACTOR,
+        connection_id=store.connection_id,
+        location_external_id=store.location_external_id,
+        created_at=created_at,
+        **fields,
+    )
+
+
 def transfer_proposal(
     inputs: StoreInputs, transfer: Transfer, *, run_key: str, created_at: datetime
 ) -> Proposal:
@@ -795,15 +855,11 @@ def transfer_proposal(
         f"{run_key}\x1f{inputs.connection_id}\x1f{transfer.from_location}\x1f"
         f"{transfer.to_location}\x1f{transfer.sku}"
     )
-    return Proposal(
-        id=proposal_id(WORKFLOW, TRANSFER, key),
-        kind=TRANSFER,
-        workflow=WORKFLOW,
-        workflow_version=VERSION,
-        proposed_by=ACTOR,
-        connection_id=inputs.connection_id,
-        location_external_id=inputs.location_external_id,
-        created_at=created_at,
+    return _proposal(
+        inputs,
+        TRANSFER,
+        key,
+        created_at,
         summary=(
             f"Move {transfer.quantity} units of {transfer.sku} from {transfer.from_location} "
             f"to {transfer.to_location}"

@@ -35,7 +35,7 @@ from tillwise.ports.repositories import (
 )
 from tillwise.workflows.base import WorkflowContext
 
-from .orders import PlannedLine, VendorInfo, draft_orders
+from .orders import draft_orders
 from .planner import (
     VERSION,
     WORKFLOW,
@@ -43,8 +43,10 @@ from .planner import (
     Supply,
     order_proposal,
     outlook_from,
+    planned_line,
     read_supply,
     terms_from,
+    vendor_info,
 )
 from .policy import Position, decide
 
@@ -168,25 +170,17 @@ class Replenishment:
         if decision.quantity <= 0:
             return []
         forecast = dict(item.data.get("forecast") or {})
-        line = PlannedLine(
-            sku=sku,
-            name=str(item.data.get("name") or sku),
-            quantity=decision.quantity,
-            unit_cost=terms.unit_cost,
-            decision=decision,
-            outlook=outlook,
-            terms=terms,
-            position=position,
-            forecast={**forecast, "trigger": f"inventory.updated {event.id}"},
-            location_external_id=location_id,
+        line = planned_line(
+            sku,
+            str(item.data.get("name") or sku),
+            decision,
+            outlook,
+            terms,
+            position,
+            {**forecast, "trigger": f"inventory.updated {event.id}"},
+            location_id,
         )
-        info = VendorInfo(
-            external_id=vendor.external_id,
-            name=vendor.name,
-            email=vendor.email,
-            lead_time_days=terms.lead_time_days,
-            min_order_value=vendor.min_order_value,
-        )
+        info = vendor_info(vendor, terms.lead_time_days)
         currency = (location.currency if location is not None else None) or (
             terms.unit_cost.currency if terms.unit_cost is not None else "USD"
         )

@@ -1,0 +1,1351 @@
+"""Known loss patterns, injected into a stream of generic-shape events — and the stream itself,
+made from Online Retail II invoices. Seeded and deterministic; used by the tests, the benchmark
+and ``tillwise risk inject``.
+
+Events are generic webhook bodies (``{"event", "created_at", "data"}``, the generic connector's
+shapes, ``docs/generic-connector.md``), one per line in a file, in time order.
+
+The injector (:func:`inject`)
+-----------------------------
+:func:`inject` reads the stream to learn its stores (``location.updated``: time zones), each
+store's employees, registers, customers, sales and their typical amounts, then adds or alters
+events for each pattern and returns the new stream (time order) and the labels: one per
+injected or altered event, ``{"event", "id", "pattern", "case", "store"}`` (``case`` groups the
+events of one incident). Each pattern is a dataclass whose fields are its rates, sizes and
+timing; ``store``, ``employee`` and ``start`` are drawn from the stream when left ``None``
+(stores with at least ``min_employees`` employees; an employee of that store; a start after
+``warmup_days`` of the stream). Injected events happen near the chosen employee's own activity
+(minutes after one of their real events), so their hours look like that employee's.
+
+=========================  ===================================================================
+``refunds_without_sale``   an employee issues refunds with no receipt (or a made-up one) to
+                           cash or their own card: ``per_day`` for ``days``, amounts around
+                           ``amount_factor`` x the store's median sale
+``card_testing``           ``attempts`` small card sales (``amount_range`` in minor units) on
+                           one register within ``minutes``, from ``cards`` distinct cards
+                           (1 = the same card again and again), ``entry_method``
+``discount_abuse``         an employee discounts ``share`` of their own sales by ``depth``
+                           (``mode`` discount, or ``override``: a line's price cut by hand)
+                           for ``days``
+``serial_returner``        a customer buys and returns (with the receipt) ``cycles`` times
+                           over ``days``, each return ``return_after_days`` after its sale
+``post_voids``             an employee voids ``per_day`` of their own completed sales after
+                           tender, minutes later, for ``days``
+``no_sale_abuse``          an employee opens the drawer without a sale ``per_day`` times for
+                           ``days``
+``gift_card_burst``        ``count`` gift-card purchases by one employee within ``minutes``
+``refund_to_other_card``   an employee refunds ``count`` real card sales of theirs (with the
+                           receipt) to another card, within hours of the sale
+=========================  ===================================================================
+
+The Online Retail II stream (:func:`retail_events`)
+---------------------------------------------------
+Each country is a store (ids and time zones given by the caller, e.g. the simulator's). The
+data has no staff, registers or tenders, so a seeded scheme assigns them:
+
+* registers: ``round(invoices per trading day / 30)`` per store, 1 to 4; an invoice's register
+  is a stable hash of its number;
+* employees: a roster of ``2 x registers + 2`` (at least 3) per store; each local day has two
+  shifts (before and after 14:00), and each register is staffed by one rostered employee per
+  shift (a seeded draw without repeats within the shift);
+* each employee has seeded propensities (log-normal, sigma 0.35, around 1) that multiply the
+  background rates below, so honest peers differ as real ones do;
+* tenders: card 65 % (tapped 50 %, dipped 40 %, swiped 6 %, keyed 4 %), cash 20 %, wallet 12 %,
+  gift card 3 %; 3 % of sales split across card and cash. A customer has two cards (the first
+  used 80 % of the time; fingerprint and last 4 derived from a hash); guests a fresh card;
+* cancellations (invoices ``C…``) are refunds. Their receipt is the latest earlier sale to the
+  same customer with one of the same StockCodes (none found: no receipt); the money goes back
+  to that sale's card, else cash;
+* background till activity: 5 % of sales get an order discount of 5-20 %; 1 % have one line's
+  price overridden by 5-30 % (the line's ``original_unit_price`` and a ``price.overridden``
+  event); 0.8 % are voided minutes later (a quarter of them after tender); 0.8 no-sales
+  (``drawer.opened``) per employee-shift on average.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from statistics import median
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+Body = dict[str, Any]
+Label = dict[str, str]
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _h(*parts: object) -> int:
+    raw = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big")
+
+
+def _rng(*parts: object) -> random.Random:
+    return random.Random(_h(*parts))
+
+
+def event_time(body: Body) -> datetime:
+    """When the event happened: the time its data names, else ``created_at``."""
+    data = body.get("data") or {}
+    for key in ("voided_at", "opened_at", "overridden_at"):
+        if data.get(key):
+            return parse_time(str(data[key]))
+    return parse_time(str(body["created_at"]))
+
+
+# -- the Online Retail II stream -------------------------------------------------------------
+
+
+class InvoiceLineLike(Protocol):
+    @property
+    def stock_code(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def price(self) -> Decimal: ...
+
+
+class InvoiceLike(Protocol):
+    """The simulator's :class:`Invoice` (``tillwise.connectors.simulator.dataset``) fits."""
+
+    @property
+    def invoice(self) -> str: ...
+    @property
+    def invoiced_at(self) -> datetime: ...
+    @property
+    def customer_id(self) -> str | None: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def lines(self) -> Sequence[InvoiceLineLike]: ...
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    id: str
+    time_zone: str
+    currency: str = "GBP"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """Background rates of the seeded staff/register/tender scheme (see the module doc)."""
+
+    invoices_per_register_day: float = 30.0
+    max_registers: int = 4
+    shift_change_hour: int = 14
+    card: float = 0.65
+    cash: float = 0.20
+    wallet: float = 0.12
+    keyed: float = 0.04
+    split: float = 0.03
+    discount: float = 0.05
+    discount_depth: tuple[float, float] = (0.05, 0.20)
+    override: float = 0.01
+    override_cut: tuple[float, float] = (0.05, 0.30)
+    void: float = 0.008
+    void_after_tender: float = 0.25
+    no_sales_per_shift: float = 0.8
+    propensity_sigma: float = 0.35
+
+
+def _pence(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
+def _card(seed: int, owner: str, which: int) -> tuple[str, str]:
+    h = _h(seed, "card", owner, which)
+    return f"fp_{h:016x}"[:19], f"{h % 10000:04d}"
+
+
+@dataclass
+class _Roster:
+    registers: int
+    employees: list[str]
+    propensity: dict[str, dict[str, float]]
+
+
+def retail_events(
+    invoices: Sequence[InvoiceLike],
+    store_of: Callable[[str], StoreInfo],
+    *,
+    seed: int = 0,
+    scheme: Scheme | None = None,
+) -> list[Body]:
+    """Online Retail II invoices → generic webhook bodies in time order (module doc)."""
+    sc = scheme or Scheme()
+    invs = sorted(invoices, key=lambda i: i.invoiced_at)
+    stores: dict[str, StoreInfo] = {}
+    for inv in invs:
+        if inv.country not in stores:
+            stores[inv.country] = store_of(inv.country)
+    # rosters
+    days_by_store: dict[str, set[Any]] = defaultdict(set)
+    count_by_store: dict[str, int] = defaultdict(int)
+    for inv in invs:
+        st = stores[inv.country]
+        days_by_store[st.id].add(inv.invoiced_at.astimezone(ZoneInfo(st.time_zone)).date())
+        count_by_store[st.id] += 1
+    rosters: dict[str, _Roster] = {}
+    for st in stores.values():
+        per_day = count_by_store[st.id] / max(1, len(days_by_store[st.id]))
+        regs = max(1, min(sc.max_registers, round(per_day / sc.invoices_per_register_day)))
+        n = max(3, 2 * regs + 2)
+        emps = [f"{st.id}-emp-{k + 1}" for k in range(n)]
+        prop = {}
+        for emp in emps:
+            r = _rng(seed, "propensity", emp)
+            prop[emp] = {
+                k: math.exp(r.gauss(0.0, sc.propensity_sigma))
+                for k in ("discount", "override", "keyed", "split", "void", "no_sale")
+            }
+        rosters[st.id] = _Roster(regs, emps, prop)
+
+    def staff(st: StoreInfo, at: datetime, register: int) -> str:
+        local = at.astimezone(ZoneInfo(st.time_zone))
+        shift = 0 if local.hour < sc.shift_change_hour else 1
+        ro = rosters[st.id]
+        order = list(ro.employees)
+        _rng(seed, "shift", st.id, local.date().isoformat(), shift).shuffle(order)
+        return order[register % len(order)]
+
+    out: list[Body] = []
+    start = invs[0].invoiced_at if invs else datetime.now(UTC)
+    for st in sorted(stores.values(), key=lambda s: s.id):
+        out.append(
+            {
+                "event": "location.updated",
+                "created_at": iso(start - timedelta(minutes=1)),
+                "data": {
+                    "id": st.id,
+                    "name": st.name or st.id,
+                    "time_zone": st.time_zone,
+                    "currency": st.currency,
+                },
+            }
+        )
+    sales_by_customer: dict[str, list[tuple[str, frozenset[str], list[dict[str, Any]]]]] = (
+        defaultdict(list)
+    )
+    shifts_seen: dict[tuple[str, str, int, int], list[datetime]] = defaultdict(list)
+    for inv in invs:
+        st = stores[inv.country]
+        ro = rosters[st.id]
+        at = inv.invoiced_at
+        reg = _h(seed, "register", inv.invoice) % ro.registers
+        emp = staff(st, at, reg)
+        local = at.astimezone(ZoneInfo(st.time_zone))
+        shift_key = (
+            st.id,
+            local.date().isoformat(),
+            0 if local.hour < sc.shift_change_hour else 1,
+            reg,
+        )
+        shifts_seen[shift_key].append(at)
+        r = _rng(seed, "invoice", inv.invoice)
+        p = ro.propensity[emp]
+        cur = st.currency
+        register_id = f"{st.id}-reg-{reg + 1}"
+        if inv.invoice.startswith("C"):
+            lines = [ln for ln in inv.lines if ln.quantity != 0]
+            if not lines:
+                continue
+            amount = sum(_pence(ln.price) * abs(ln.quantity) for ln in lines)
+            codes = {ln.stock_code for ln in lines}
+            receipt = None
+            tenders: list[dict[str, Any]] = []
+            if inv.customer_id:
+                for sale_id, sale_codes, sale_tenders in reversed(
+                    sales_by_customer.get(inv.customer_id, [])
+                ):
+                    if sale_codes & codes:
+                        receipt = sale_id
+                        card = next((t for t in sale_tenders if t["type"] == "card"), None)
+                        if card is not None:
+                            tenders = [{**card, "amount": {"amount": amount, "currency": cur}}]
+                        break
+            if not tenders:
+                if inv.customer_id and r.random() < 0.5:
+                    fp, l4 = _card(seed, inv.customer_id, 0)
+                    tenders = [
+                        {
+                            "type": "card",
+                            "amount": {"amount": amount, "currency": cur},
+                            "card_fingerprint": fp,
+                            "last4": l4,
+                        }
+                    ]
+                else:
+                    tenders = [{"type": "cash", "amount": {"amount": amount, "currency": cur}}]
+            out.append(
+                {
+                    "event": "refund.created",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": inv.invoice,
+                        "receipt_transaction_id": receipt,
+                        "location_id": st.id,
+                        "customer_id": inv.customer_id,
+                        "employee_id": emp,
+                        "register_id": register_id,
+                        "line_items": [
+                            {
+                                "sku": ln.stock_code,
+                                "name": (ln.description or ln.stock_code).strip() or ln.stock_code,
+                                "quantity": abs(ln.quantity),
+                                "price": str(ln.price),
+                            }
+                            for ln in lines
+                        ],
+                        "tenders": tenders,
+                        "total_money": {"amount": amount, "currency": cur},
+                    },
+                }
+            )
+            continue
+        sold = [ln for ln in inv.lines if ln.quantity > 0]
+        if not sold:
+            continue
+        items: list[dict[str, Any]] = [
+            {
+                "sku": ln.stock_code,
+                "name": (ln.description or ln.stock_code).strip() or ln.stock_code,
+                "quantity": ln.quantity,
+                "price": str(ln.price),
+            }
+            for ln in sold
+        ]
+        gross = sum(_pence(ln.price) * ln.quantity for ln in sold)
+        override_event = None
+        if r.random() < sc.override * p["override"]:
+            k = r.randrange(len(sold))
+            ln = sold[k]
+            cut = r.uniform(*sc.override_cut)
+            new = (ln.price * Decimal(str(round(1 - cut, 2)))).quantize(Decimal("0.01"))
+            if new < ln.price:
+                items[k] = {**items[k], "price": str(new), "original_unit_price": str(ln.price)}
+                gross -= (_pence(ln.price) - _pence(new)) * ln.quantity
+                override_event = {
+                    "event": "price.overridden",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": f"ovr-{inv.invoice}",
+                        "sale_id": inv.invoice,
+                        "location_id": st.id,
+                        "sku": ln.stock_code,
+                        "original_price": str(ln.price),
+                        "new_price": str(new),
+                        "currency": cur,
+                        "employee_id": emp,
+                        "register_id": register_id,
+                        "overridden_at": iso(at),
+                    },
+                }
+        discount = 0
+        if r.random() < sc.discount * p["discount"]:
+            discount = int(gross * r.uniform(*sc.discount_depth))
+        total = gross - discount
+        tenders = _tenders(r, sc, p, seed, inv.customer_id, inv.invoice, total, cur)
+        data: dict[str, Any] = {
+            "id": inv.invoice,
+            "location_id": st.id,
+            "customer_id": inv.customer_id,
+            "employee_id": emp,
+            "register_id": register_id,
+            "line_items": items,
+            "tenders": tenders,
+            "total_money": {"amount": total, "currency": cur},
+        }
+        if discount:
+            data["discounts"] = [
+                {"name": "manual", "amount": {"amount": discount, "currency": cur}}
+            ]
+        if override_event is not None:
+            out.append(override_event)
+        out.append({"event": "sale.completed", "created_at": iso(at), "data": data})
+        if inv.customer_id:
+            sales_by_customer[inv.customer_id].append(
+                (inv.invoice, frozenset(ln.stock_code for ln in sold), tenders)
+            )
+            if len(sales_by_customer[inv.customer_id]) > 50:
+                del sales_by_customer[inv.customer_id][0]
+        if r.random() < sc.void * p["void"]:
+            voided = at + timedelta(minutes=r.uniform(1, 10))
+            out.append(
+                {
+                    "event": "sale.voided",
+                    "created_at": iso(voided),
+                    "data": {
+                        "id": inv.invoice,
+                        "location_id": st.id,
+                        "voided_at": iso(voided),
+                        "after_tender": r.random() < sc.void_after_tender,
+                        "employee_id": emp,
+                        "register_id": register_id,
+                    },
+                }
+            )
+    # no-sales: per employee-shift, at times within the shift's activity
+    for (sid, day, shift, reg), times in shifts_seen.items():
+        st = next(s for s in stores.values() if s.id == sid)
+        emp = staff(st, times[0], reg)
+        r = _rng(seed, "no_sale", sid, day, shift, reg)
+        lam = sc.no_sales_per_shift * rosters[sid].propensity[emp]["no_sale"]
+        n = _poisson(r, lam)
+        lo, hi = min(times), max(times)
+        for k in range(n):
+            at = lo + (hi - lo) * r.random() + timedelta(seconds=r.uniform(10, 300))
+            out.append(
+                {
+                    "event": "drawer.opened",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": f"ns-{sid}-{day}-{shift}-{reg}-{k}",
+                        "location_id": sid,
+                        "opened_at": iso(at),
+                        "employee_id": emp,
+                        "register_id": f"{sid}-reg-{reg + 1}",
+                        "reason": r.choice(["change", "float", "wrong tender", None]),
+                    },
+                }
+            )
+    return sort_events(out)
+
+
+def _poisson(r: random.Random, lam: float) -> int:
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= r.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _tenders(
+    r: random.Random,
+    sc: Scheme,
+    p: dict[str, float],
+    seed: int,
+    customer: str | None,
+    invoice: str,
+    total: int,
+    cur: str,
+) -> list[dict[str, Any]]:
+    def card(amount: int) -> dict[str, Any]:
+        owner = customer or f"guest-{invoice}"
+        fp, l4 = _card(seed, owner, 0 if r.random() < 0.8 else 1)
+        u = r.random()
+        keyed = sc.keyed * p["keyed"]
+        method = "keyed" if u < keyed else "swiped" if u < keyed + 0.06 else None
+        if method is None:
+            method = "tapped" if r.random() < 0.55 else "dipped"
+        return {
+            "type": "card",
+            "amount": {"amount": amount, "currency": cur},
+            "card_fingerprint": fp,
+            "last4": l4,
+            "entry_method": method,
+        }
+
+    if total > 1 and r.random() < sc.split * p["split"]:
+        part = max(1, int(total * r.uniform(0.2, 0.8)))
+        return [card(part), {"type": "cash", "amount": {"amount": total - part, "currency": cur}}]
+    u = r.random()
+    if u < sc.card:
+        return [card(total)]
+    if u < sc.card + sc.cash:
+        return [{"type": "cash", "amount": {"amount": total, "currency": cur}}]
+    if u < sc.card + sc.cash + sc.wallet:
+        return [{"type": "wallet", "amount": {"amount": total, "currency": cur}}]
+    return [{"type": "gift_card", "amount": {"amount": total, "currency": cur}}]
+
+
+def sort_events(events: Iterable[Body]) -> list[Body]:
+    """Time order (stable: ties keep their order)."""
+    return sorted(events, key=event_time)
+
+
+# -- what the injector learns from the stream ------------------------------------------------
+
+
+@dataclass
+class StreamIndex:
+    stores: dict[str, str] = field(default_factory=dict)  # location id → currency
+    zones: dict[str, str] = field(default_factory=dict)
+    employees: dict[str, list[str]] = field(default_factory=dict)
+    activity: dict[tuple[str, str], list[tuple[datetime, str, str | None]]] = field(
+        default_factory=dict
+    )  # (store, employee) → [(time, event, register)]
+    sales: dict[str, list[Body]] = field(default_factory=dict)  # store → sale bodies
+    amounts: dict[str, int] = field(default_factory=dict)  # store → median sale total
+    skus: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # (sku, name, price)
+    times: dict[str, list[datetime]] = field(default_factory=dict)  # store → event times
+    start: datetime | None = None
+    end: datetime | None = None
+    currency: str = "USD"
+    overrides_as_events: bool = False
+
+    @classmethod
+    def of(cls, events: Sequence[Body]) -> StreamIndex:
+        ix = cls()
+        totals: dict[str, list[int]] = defaultdict(list)
+        emps: dict[str, dict[str, None]] = defaultdict(dict)
+        act: dict[tuple[str, str], list[tuple[datetime, str, str | None]]] = defaultdict(list)
+        sales: dict[str, list[Body]] = defaultdict(list)
+        skus: dict[str, dict[str, tuple[str, str, str]]] = defaultdict(dict)
+        for body in events:
+            name = body.get("event")
+            data = body.get("data") or {}
+            if name == "location.updated":
+                ix.zones[str(data["id"])] = str(data.get("time_zone") or "UTC")
+                if data.get("currency"):
+                    ix.stores[str(data["id"])] = str(data["currency"])
+                continue
+            if name == "price.overridden":
+                ix.overrides_as_events = True
+            loc = data.get("location_id")
+            if loc is None:
+                continue
+            loc = str(loc)
+            at = event_time(body)
+            ix.times.setdefault(loc, []).append(at)
+            ix.start = at if ix.start is None or at < ix.start else ix.start
+            ix.end = at if ix.end is None or at > ix.end else ix.end
+            emp = data.get("employee_id")
+            if emp is not None:
+                emps[loc][str(emp)] = None
+                act[(loc, str(emp))].append((at, str(name), data.get("register_id")))
+            if name == "sale.completed":
+                money = data.get("total_money") or {}
+                totals[loc].append(int(money.get("amount", 0)))
+                ix.stores.setdefault(loc, str(money.get("currency") or "USD"))
+                sales[loc].append(body)
+                for ln in data.get("line_items") or []:
+                    if ln.get("sku") and len(skus[loc]) < 2000:
+                        skus[loc][str(ln["sku"])] = (
+                            str(ln["sku"]),
+                            str(ln.get("name") or ln["sku"]),
+                            str(ln.get("price")),
+                        )
+        for ts in ix.times.values():
+            ts.sort()
+        ix.employees = {k: list(v) for k, v in emps.items()}
+        ix.activity = dict(act)
+        ix.sales = dict(sales)
+        ix.amounts = {k: int(median(v)) for k, v in totals.items() if v}
+        ix.skus = {k: list(v.values()) for k, v in skus.items()}
+        if ix.stores:
+            ix.currency = next(iter(ix.stores.values()))
+        return ix
+
+
+# -- patterns --------------------------------------------------------------------------------
+
+
+@dataclass
+class Pattern:
+    store: str | None = None
+    employee: str | None = None
+    start: datetime | None = None
+
+    name = "pattern"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class RefundsWithoutSale(Pattern):
+    per_day: float = 3.0
+    days: int = 5
+    amount_factor: float = 1.0  # x the store's median sale
+    amount_sigma: float = 0.5
+    receipt: str = "none"  # none | fake | mixed
+    tender: str = "cash"  # cash | card (the employee's own card)
+
+    name = "refunds_without_sale"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, times = ctx.employee_times(self, ix, r, self.days)
+        cur = ix.stores.get(store, ix.currency)
+        fp, l4 = _card(r.randrange(1 << 30), f"own-{emp}", 0)
+        n = _poisson(r, self.per_day * self.days) or 1
+        skus = ix.skus.get(store) or [("ITEM", "Item", "1.00")]
+        for k, at in enumerate(ctx.near(times, n, r)):
+            amount = max(
+                100,
+                int(
+                    ix.amounts.get(store, 2000)
+                    * self.amount_factor
+                    * math.exp(r.gauss(0, self.amount_sigma))
+                ),
+            )
+            mode = self.receipt if self.receipt != "mixed" else r.choice(["none", "fake"])
+            rid = ctx.new_id("R")
+            sku, name, _ = r.choice(skus)
+            tender: dict[str, Any] = {
+                "type": self.tender,
+                "amount": {"amount": amount, "currency": cur},
+            }
+            if self.tender == "card":
+                tender.update({"card_fingerprint": fp, "last4": l4, "entry_method": "keyed"})
+            data = {
+                "id": rid,
+                "receipt_transaction_id": ctx.new_id("S") if mode == "fake" else None,
+                "location_id": store,
+                "customer_id": None,
+                "employee_id": emp,
+                "register_id": ctx.register_of(ix, store, emp),
+                "line_items": [
+                    {"sku": sku, "name": name, "quantity": 1, "price": f"{amount / 100:.2f}"}
+                ],
+                "tenders": [tender],
+                "total_money": {"amount": amount, "currency": cur},
+            }
+            ctx.add({"event": "refund.created", "created_at": iso(at), "data": data}, self, k)
+
+
+@dataclass
+class CardTesting(Pattern):
+    attempts: int = 10
+    minutes: float = 10.0
+    amount_range: tuple[int, int] = (50, 300)  # minor units
+    cards: int = 0  # distinct cards; 0 = a new card every attempt
+    entry_method: str = "keyed"
+    register: str | None = None
+
+    name = "card_testing"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, times = ctx.employee_times(self, ix, r, 1)
+        cur = ix.stores.get(store, ix.currency)
+        t0 = r.choice(times)
+        reg = self.register or ctx.register_of(ix, store, emp)
+        skus = ix.skus.get(store) or [("ITEM", "Item", "1.00")]
+        salt = r.randrange(1 << 30)
+        for k in range(self.attempts):
+            at = t0 + timedelta(minutes=self.minutes * k / max(1, self.attempts - 1))
+            amount = r.randint(*self.amount_range)
+            which = k if self.cards == 0 else k % self.cards
+            fp, l4 = _card(salt, "tester", which)
+            sku, name, _ = r.choice(skus)
+            data = {
+                "id": ctx.new_id("S"),
+                "location_id": store,
+                "employee_id": emp,
+                "register_id": reg,
+                "line_items": [
+                    {"sku": sku, "name": name, "quantity": 1, "price": f"{amount / 100:.2f}"}
+                ],
+                "tenders": [
+                    {
+                        "type": "card",
+                        "amount": {"amount": amount, "currency": cur},
+                        "card_fingerprint": fp,
+                        "last4": l4,
+                        "entry_method": self.entry_method,
+                    }
+                ],
+                "total_money": {"amount": amount, "currency": cur},
+            }
+            ctx.add({"event": "sale.completed", "created_at": iso(at), "data": data}, self, k)
+
+
+@dataclass
+class DiscountAbuse(Pattern):
+    share: float = 0.5
+    depth: tuple[float, float] = (0.3, 0.6)
+    days: int = 7
+    mode: str = "discount"  # discount | override
+
+    name = "discount_abuse"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
+        start = ctx.start_of(self, ix, r)
+        end = start + timedelta(days=self.days)
+        k = 0
+        for body in ix.sales.get(store, []):
+            data = body["data"]
+            if data.get("employee_id") != emp or id(body) in ctx.touched:
+                continue
+            at = event_time(body)
+            if not (start <= at < end) or r.random() >= self.share:
+                continue
+            cur = data["total_money"]["currency"]
+            total = int(data["total_money"]["amount"])
+            if total <= 0:
+                continue
+            cut = r.uniform(*self.depth)
+            new = dict(data)
+            if self.mode == "override" and data.get("line_items"):
+                items = [dict(x) for x in data["line_items"]]
+                j = max(
+                    range(len(items)),
+                    key=lambda i: (
+                        Decimal(str(items[i]["price"])) * Decimal(str(items[i]["quantity"]))
+                    ),
+                )
+                old = Decimal(str(items[j]["price"]))
+                price = (old * Decimal(str(round(1 - cut, 2)))).quantize(Decimal("0.01"))
+                items[j]["original_unit_price"] = str(old)
+                items[j]["price"] = str(price)
+                off = _pence(old - price) * int(Decimal(str(items[j]["quantity"])))
+                new["line_items"] = items
+                new["total_money"] = {"amount": max(0, total - off), "currency": cur}
+                if ix.overrides_as_events:
+                    ctx.add(
+                        {
+                            "event": "price.overridden",
+                            "created_at": body["created_at"],
+                            "data": {
+                                "id": ctx.new_id("O"),
+                                "sale_id": data["id"],
+                                "location_id": store,
+                                "sku": items[j].get("sku") or "ITEM",
+                                "original_price": str(old),
+                                "new_price": str(price),
+                                "currency": cur,
+                                "employee_id": emp,
+                                "register_id": data.get("register_id"),
+                                "overridden_at": iso(at),
+                            },
+                        },
+                        self,
+                        k,
+                    )
+            else:
+                off = int(total * cut)
+                new["discounts"] = [
+                    *(data.get("discounts") or []),
+                    {"name": "manual", "amount": {"amount": off, "currency": cur}},
+                ]
+                new["total_money"] = {"amount": total - off, "currency": cur}
+                new["tenders"] = _rescale(data.get("tenders") or [], total - off)
+            ctx.alter(body, {**body, "data": new}, self, k)
+            k += 1
+
+
+def _rescale(tenders: list[dict[str, Any]], total: int) -> list[dict[str, Any]]:
+    if not tenders:
+        return tenders
+    out = [dict(t) for t in tenders]
+    paid = sum(int(t["amount"]["amount"]) for t in out) or 1
+    left = total
+    for i, t in enumerate(out):
+        amt = left if i == len(out) - 1 else int(int(t["amount"]["amount"]) * total / paid)
+        left -= amt
+        t["amount"] = {"amount": amt, "currency": t["amount"]["currency"]}
+    return out
+
+
+@dataclass
+class SerialReturner(Pattern):
+    cycles: int = 6
+    days: int = 30
+    return_after_days: tuple[float, float] = (1.0, 5.0)
+    amount_factor: float = 1.5
+
+    name = "serial_returner"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
+        cur = ix.stores.get(store, ix.currency)
+        start = ctx.start_of(self, ix, r)
+        customer = ctx.new_id("C")
+        fp, l4 = _card(r.randrange(1 << 30), customer, 0)
+        skus = ix.skus.get(store) or [("ITEM", "Item", "1.00")]
+        emps = ix.employees.get(store) or [emp]
+        for k in range(self.cycles):
+            bought = ctx.open_time(
+                ix, store, start + timedelta(days=self.days * k / max(1, self.cycles)), r
+            )
+            back = ctx.open_time(
+                ix, store, bought + timedelta(days=r.uniform(*self.return_after_days)), r
+            )
+            amount = max(
+                100,
+                int(ix.amounts.get(store, 2000) * self.amount_factor * math.exp(r.gauss(0, 0.4))),
+            )
+            sku, name, _ = r.choice(skus)
+            line = {"sku": sku, "name": name, "quantity": 1, "price": f"{amount / 100:.2f}"}
+            card = {
+                "type": "card",
+                "amount": {"amount": amount, "currency": cur},
+                "card_fingerprint": fp,
+                "last4": l4,
+                "entry_method": "dipped",
+            }
+            sid = ctx.new_id("S")
+            seller = r.choice(emps)
+            ctx.add_unlabelled(
+                {
+                    "event": "sale.completed",
+                    "created_at": iso(bought),
+                    "data": {
+                        "id": sid,
+                        "location_id": store,
+                        "customer_id": customer,
+                        "employee_id": seller,
+                        "register_id": ctx.register_of(ix, store, seller),
+                        "line_items": [line],
+                        "tenders": [card],
+                        "total_money": {"amount": amount, "currency": cur},
+                    },
+                }
+            )
+            clerk = r.choice(emps)
+            ctx.add(
+                {
+                    "event": "refund.created",
+                    "created_at": iso(back),
+                    "data": {
+                        "id": ctx.new_id("R"),
+                        "receipt_transaction_id": sid,
+                        "location_id": store,
+                        "customer_id": customer,
+                        "employee_id": clerk,
+                        "register_id": ctx.register_of(ix, store, clerk),
+                        "line_items": [{**line, "restock": True}],
+                        "tenders": [card],
+                        "total_money": {"amount": amount, "currency": cur},
+                    },
+                },
+                self,
+                k,
+            )
+
+
+@dataclass
+class PostVoids(Pattern):
+    per_day: float = 2.0
+    days: int = 5
+
+    name = "post_voids"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
+        start = ctx.start_of(self, ix, r)
+        end = start + timedelta(days=self.days)
+        own = [
+            b
+            for b in ix.sales.get(store, [])
+            if b["data"].get("employee_id") == emp
+            and start <= event_time(b) < end
+            and id(b) not in ctx.touched
+        ]
+        n = min(len(own), _poisson(r, self.per_day * self.days) or 1)
+        for k, body in enumerate(sorted(r.sample(own, n), key=event_time)):
+            at = event_time(body) + timedelta(minutes=r.uniform(2, 30))
+            ctx.add(
+                {
+                    "event": "sale.voided",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": body["data"]["id"],
+                        "location_id": store,
+                        "voided_at": iso(at),
+                        "after_tender": True,
+                        "employee_id": emp,
+                        "register_id": body["data"].get("register_id"),
+                    },
+                },
+                self,
+                k,
+            )
+            ctx.touched.add(id(body))
+
+
+@dataclass
+class NoSaleAbuse(Pattern):
+    per_day: float = 6.0
+    days: int = 5
+
+    name = "no_sale_abuse"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, times = ctx.employee_times(self, ix, r, self.days)
+        n = _poisson(r, self.per_day * self.days) or 1
+        for k, at in enumerate(ctx.near(times, n, r)):
+            ctx.add(
+                {
+                    "event": "drawer.opened",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": ctx.new_id("N"),
+                        "location_id": store,
+                        "opened_at": iso(at),
+                        "employee_id": emp,
+                        "register_id": ctx.register_of(ix, store, emp),
+                    },
+                },
+                self,
+                k,
+            )
+
+
+@dataclass
+class GiftCardBurst(Pattern):
+    count: int = 6
+    minutes: float = 40.0
+    value: int = 5000  # minor units per card
+
+    name = "gift_card_burst"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, times = ctx.employee_times(self, ix, r, 1)
+        cur = ix.stores.get(store, ix.currency)
+        t0 = r.choice(times)
+        for k in range(self.count):
+            at = t0 + timedelta(minutes=self.minutes * k / max(1, self.count - 1))
+            fp, l4 = _card(r.randrange(1 << 30), "gift", k)
+            ctx.add(
+                {
+                    "event": "sale.completed",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": ctx.new_id("S"),
+                        "location_id": store,
+                        "employee_id": emp,
+                        "register_id": ctx.register_of(ix, store, emp),
+                        "line_items": [
+                            {
+                                "sku": "GIFT-CARD",
+                                "name": "Gift card",
+                                "quantity": 1,
+                                "price": f"{self.value / 100:.2f}",
+                            }
+                        ],
+                        "tenders": [
+                            {
+                                "type": "card",
+                                "amount": {"amount": self.value, "currency": cur},
+                                "card_fingerprint": fp,
+                                "last4": l4,
+                                "entry_method": "keyed",
+                            }
+                        ],
+                        "total_money": {"amount": self.value, "currency": cur},
+                    },
+                },
+                self,
+                k,
+            )
+
+
+@dataclass
+class RefundToOtherCard(Pattern):
+    count: int = 4
+    days: int = 5
+    within_hours: float = 3.0
+
+    name = "refund_to_other_card"
+
+    def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
+        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
+        start = ctx.start_of(self, ix, r)
+        end = start + timedelta(days=self.days)
+        own = [
+            b
+            for b in ix.sales.get(store, [])
+            if b["data"].get("employee_id") == emp
+            and start <= event_time(b) < end
+            and id(b) not in ctx.touched
+            and any(t.get("type") == "card" for t in b["data"].get("tenders") or [])
+        ]
+        fp, l4 = _card(r.randrange(1 << 30), f"own-{emp}", 1)
+        for k, body in enumerate(sorted(r.sample(own, min(self.count, len(own))), key=event_time)):
+            data = body["data"]
+            at = event_time(body) + timedelta(hours=r.uniform(0.1, self.within_hours))
+            amount = int(data["total_money"]["amount"])
+            cur = data["total_money"]["currency"]
+            ctx.add(
+                {
+                    "event": "refund.created",
+                    "created_at": iso(at),
+                    "data": {
+                        "id": ctx.new_id("R"),
+                        "receipt_transaction_id": data["id"],
+                        "location_id": store,
+                        "customer_id": data.get("customer_id"),
+                        "employee_id": emp,
+                        "register_id": data.get("register_id"),
+                        "line_items": [
+                            {
+                                "sku": x.get("sku"),
+                                "name": x.get("name"),
+                                "quantity": x["quantity"],
+                                "price": str(x["price"]),
+                            }
+                            for x in data.get("line_items") or []
+                        ],
+                        "tenders": [
+                            {
+                                "type": "card",
+                                "amount": {"amount": amount, "currency": cur},
+                                "card_fingerprint": fp,
+                                "last4": l4,
+                                "entry_method": "keyed",
+                            }
+                        ],
+                        "total_money": {"amount": amount, "currency": cur},
+                    },
+                },
+                self,
+                k,
+            )
+            ctx.touched.add(id(body))
+
+
+PATTERNS: dict[str, type[Pattern]] = {
+    p.name: p
+    for p in (
+        RefundsWithoutSale,
+        CardTesting,
+        DiscountAbuse,
+        SerialReturner,
+        PostVoids,
+        NoSaleAbuse,
+        GiftCardBurst,
+        RefundToOtherCard,
+    )
+}
+
+
+class _Ctx:
+    """What patterns share while building: new ids, the added/altered events, labels."""
+
+    def __init__(self, seed: int, min_employees: int, warmup_days: float) -> None:
+        self.seed = seed
+        self.min_employees = min_employees
+        self.warmup_days = warmup_days
+        self.added: list[Body] = []
+        self.altered: dict[int, Body] = {}
+        self.touched: set[int] = set()
+        self.labels: list[Label] = []
+        self.case = ""
+        self._n = 0
+
+    def new_id(self, prefix: str) -> str:
+        self._n += 1
+        return f"inj-{prefix}{self.seed}-{self._n}"
+
+    def _label(self, body: Body, pattern: Pattern, k: int) -> None:
+        data = body["data"]
+        self.labels.append(
+            {
+                "event": str(body["event"]),
+                "id": str(data["id"]),
+                "pattern": pattern.name,
+                "case": self.case,
+                "store": str(data.get("location_id")),
+            }
+        )
+
+    def add(self, body: Body, pattern: Pattern, k: int) -> None:
+        self.added.append(body)
+        self._label(body, pattern, k)
+
+    def add_unlabelled(self, body: Body) -> None:
+        self.added.append(body)
+
+    def alter(self, old: Body, new: Body, pattern: Pattern, k: int) -> None:
+        self.altered[id(old)] = new
+        self.touched.add(id(old))
+        self._label(new, pattern, k)
+
+    def pick_store(self, p: Pattern, ix: StreamIndex, r: random.Random) -> str:
+        if p.store is None:
+            ok = sorted(s for s, e in ix.employees.items() if len(e) >= self.min_employees)
+            if not ok:
+                ok = sorted(ix.employees)
+            if not ok:
+                raise ValueError("the stream has no store with employees to inject into")
+            # busier stores are likelier, as incidents are
+            weights = [len(ix.sales.get(s, [])) + 1 for s in ok]
+            p.store = r.choices(ok, weights=weights)[0]
+        return p.store
+
+    def start_of(self, p: Pattern, ix: StreamIndex, r: random.Random) -> datetime:
+        if p.start is None:
+            assert ix.start is not None and ix.end is not None
+            lo = ix.start + timedelta(days=self.warmup_days)
+            span = max(0.0, (ix.end - lo).total_seconds() - 7 * 86400)
+            p.start = lo + timedelta(seconds=r.uniform(0, span))
+        return p.start
+
+    def employee_times(
+        self, p: Pattern, ix: StreamIndex, r: random.Random, days: float
+    ) -> tuple[str, str, list[datetime]]:
+        """The store, the employee, and the employee's activity times in the pattern's span
+        (the span moves forward to the employee's next activity when they had none)."""
+        store = self.pick_store(p, ix, r)
+        if p.employee is None:
+            emps = sorted(ix.employees.get(store) or [])
+            if not emps:
+                raise ValueError(f"store {store} has no employees in the stream")
+            p.employee = r.choice(emps)
+        start = self.start_of(p, ix, r)
+        acts = sorted(a[0] for a in ix.activity.get((store, p.employee), []))
+        times = [a for a in acts if start <= a < start + timedelta(days=days)]
+        if not times:
+            later = [a for a in acts if a >= start]
+            base = later[0] if later else (acts[-1] if acts else start)
+            times = [a for a in acts if base <= a < base + timedelta(days=days)] or [base]
+        return store, p.employee, times
+
+    def register_of(self, ix: StreamIndex, store: str, emp: str) -> str | None:
+        for _, _, reg in ix.activity.get((store, emp), []):
+            if reg:
+                return str(reg)
+        return None
+
+    def open_time(self, ix: StreamIndex, store: str, at: datetime, r: random.Random) -> datetime:
+        """The first moment at or after ``at`` when the store is trading (its next event), plus
+        a few minutes: injected shoppers come when the shop is open."""
+        ts = ix.times.get(store) or []
+        i = bisect_left(ts, at)
+        base = ts[i] if i < len(ts) else (ts[-1] if ts else at)
+        return base + timedelta(minutes=r.uniform(1, 10))
+
+    def near(self, times: list[datetime], n: int, r: random.Random) -> list[datetime]:
+        return sorted(r.choice(times) + timedelta(minutes=r.uniform(1, 20)) for _ in range(n))
+
+
+@dataclass(frozen=True)
+class Injection:
+    events: list[Body]
+    labels: list[Label]
+
+
+def inject(
+    events: Sequence[Body],
+    patterns: Sequence[Pattern],
+    *,
+    seed: int = 0,
+    min_employees: int = 3,
+    warmup_days: float = 30.0,
+) -> Injection:
+    """Add the patterns to the stream (module doc). The input is not modified."""
+    ix = StreamIndex.of(events)
+    ctx = _Ctx(seed, min_employees, warmup_days)
+    for n, pattern in enumerate(patterns):
+        r = _rng(seed, "pattern", n, pattern.name)
+        ctx.case = f"case-{n + 1}-{pattern.name}"
+        pattern.build(ix, r, ctx)
+    out = [ctx.altered.get(id(b), b) for b in events]
+    return Injection(events=sort_events([*out, *ctx.added]), labels=ctx.labels)
+
+
+def default_patterns(per_kind: int = 3, seed: int = 0) -> list[Pattern]:
+    """``per_kind`` incidents of every pattern, with sizes drawn from modest ranges."""
+    r = _rng(seed, "defaults")
+    out: list[Pattern] = []
+    for _ in range(per_kind):
+        out += [
+            RefundsWithoutSale(
+                per_day=r.uniform(1.5, 4),
+                days=r.randint(3, 7),
+                receipt=r.choice(["none", "fake", "mixed"]),
+                tender=r.choice(["cash", "card"]),
+            ),
+            CardTesting(
+                attempts=r.randint(6, 12), minutes=r.uniform(4, 15), cards=r.choice([0, 1, 3])
+            ),
+            DiscountAbuse(
+                share=r.uniform(0.4, 0.8),
+                days=r.randint(3, 7),
+                mode=r.choice(["discount", "override"]),
+            ),
+            SerialReturner(cycles=r.randint(5, 8), days=r.randint(20, 40)),
+            PostVoids(per_day=r.uniform(1, 3), days=r.randint(3, 6)),
+            NoSaleAbuse(per_day=r.uniform(4, 8), days=r.randint(3, 6)),
+            GiftCardBurst(count=r.randint(4, 8), minutes=r.uniform(20, 60)),
+            RefundToOtherCard(count=r.randint(3, 5), days=r.randint(3, 6)),
+        ]
+    return out
+
+
+def pattern_from_dict(spec: dict[str, Any]) -> Pattern:
+    """``{"pattern": "card_testing", "attempts": 20, ...}`` → the pattern (unknown keys are
+    errors)."""
+    spec = dict(spec)
+    name = spec.pop("pattern", None)
+    if name not in PATTERNS:
+        raise ValueError(f"unknown pattern {name!r}; expected one of {', '.join(PATTERNS)}")
+    cls = PATTERNS[name]
+    allowed = {f.name for f in fields(cls)}
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    if isinstance(spec.get("start"), str):
+        spec["start"] = parse_time(spec["start"])
+    for key in ("amount_range", "depth", "return_after_days"):
+        if isinstance(spec.get(key), list):
+            spec[key] = tuple(spec[key])
+    return cls(**spec)
+
+
+def pattern_dict(p: Pattern) -> dict[str, Any]:
+    out = {"pattern": p.name, **asdict(p)}
+    if isinstance(out.get("start"), datetime):
+        out["start"] = iso(out["start"])
+    return out
+
+
+def dumps(body: Body) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+# -- evaluation against labels ---------------------------------------------------------------
+
+_ALIASES = {"sale.refunded": "refund.created"}
+
+
+def label_key(event: str | None, id: str) -> tuple[str, str]:
+    return (_ALIASES.get(event or "", event or ""), id)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One scored event, as the evaluation needs it."""
+
+    event: str  # the generic event name
+    id: str  # its data's id
+    store: str
+    week: str  # the store's local ISO week, "2024-W03"
+    score: float
+    decision: str
+
+
+@dataclass
+class Evaluation:
+    capacity: int
+    scored: int = 0
+    labelled: int = 0  # scored events with a label
+    labels_missing: int = 0  # labels naming no scored event (counted as missed)
+    flagged: int = 0  # decision review or require_manager
+    selected: int = 0  # flags within the capacity of their store-week
+    hits: int = 0  # labelled events among the selected
+    untouched: int = 0
+    untouched_flagged: int = 0
+    cases: int = 0
+    cases_hit: int = 0
+    by_pattern: dict[str, list[int]] = field(default_factory=dict)  # pattern → [hit, total]
+
+    @property
+    def precision(self) -> float:
+        return self.hits / self.selected if self.selected else 0.0
+
+    @property
+    def recall(self) -> float:
+        total = self.labelled + self.labels_missing
+        return self.hits / total if total else 0.0
+
+    @property
+    def case_recall(self) -> float:
+        return self.cases_hit / self.cases if self.cases else 0.0
+
+    @property
+    def false_flag_rate(self) -> float:
+        return self.untouched_flagged / self.untouched if self.untouched else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "capacity_per_store_week": self.capacity,
+            "scored": self.scored,
+            "labelled": self.labelled,
+            "labels_missing": self.labels_missing,
+            "flagged": self.flagged,
+            "selected": self.selected,
+            "hits": self.hits,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "cases": self.cases,
+            "case_recall": round(self.case_recall, 4),
+            "untouched": self.untouched,
+            "untouched_flagged": self.untouched_flagged,
+            "false_flag_rate": round(self.false_flag_rate, 5),
+            "recall_by_pattern": {
+                k: {"hit": v[0], "total": v[1], "recall": round(v[0] / v[1], 4) if v[1] else 0.0}
+                for k, v in sorted(self.by_pattern.items())
+            },
+        }
+
+
+def evaluate_flags(
+    scored: Sequence[Scored], labels: Sequence[Label], capacity: int = 20
+) -> Evaluation:
+    """Precision and recall when reviewers look at the ``capacity`` highest-scored flags
+    (decision ``review`` or ``require_manager``) of every store-week. A case (a label's
+    ``case``, else the label itself) is caught when any of its events is selected. The false-flag
+    rate is the share of unlabelled events flagged."""
+    wanted: dict[tuple[str, str], list[Label]] = defaultdict(list)
+    by_id: dict[str, list[Label]] = defaultdict(list)
+    for lab in labels:
+        if lab.get("event"):
+            wanted[label_key(lab.get("event"), str(lab["id"]))].append(lab)
+        else:
+            by_id[str(lab["id"])].append(lab)
+    ev = Evaluation(capacity=capacity)
+    groups: dict[tuple[str, str], list[Scored]] = defaultdict(list)
+    matched: dict[int, list[Label]] = {}
+    seen: set[int] = set()
+    for i, s in enumerate(scored):
+        ev.scored += 1
+        labs = wanted.get(label_key(s.event, s.id), []) + by_id.get(s.id, [])
+        if labs:
+            matched[i] = labs
+            for lab in labs:
+                seen.add(id(lab))
+        else:
+            ev.untouched += 1
+        if s.decision != "allow":
+            ev.flagged += 1
+            groups[(s.store, s.week)].append(s)
+            if not labs:
+                ev.untouched_flagged += 1
+    index = {id(s): i for i, s in enumerate(scored)}
+    selected: set[int] = set()
+    for flags in groups.values():
+        flags.sort(key=lambda s: -s.score)
+        for s in flags[:capacity]:
+            selected.add(index[id(s)])
+    ev.selected = len(selected)
+    case_total: set[str] = set()
+    case_hit: set[str] = set()
+    for lab in labels:
+        case = str(lab.get("case") or f"{lab.get('event')}:{lab['id']}")
+        case_total.add(case)
+        pat = str(lab.get("pattern") or "unknown")
+        ev.by_pattern.setdefault(pat, [0, 0])[1] += 1
+        if id(lab) not in seen:
+            ev.labels_missing += 1
+    for i, labs in matched.items():
+        ev.labelled += 1
+        if i in selected:
+            ev.hits += 1
+            for lab in labs:
+                case_hit.add(str(lab.get("case") or f"{lab.get('event')}:{lab['id']}"))
+                ev.by_pattern[str(lab.get("pattern") or "unknown")][0] += 1
+    ev.cases = len(case_total)
+    ev.cases_hit = len(case_hit)
+    return ev

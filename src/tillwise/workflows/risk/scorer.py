@@ -1,0 +1,460 @@
+"""The risk scorer: rules + anomaly model + supervised model → a score, a decision, reasons.
+
+Combining. Every rule (:mod:`.signals`) and the anomaly model give a weight in [0, 1], read as
+the chance a reviewer confirms the event on that reason alone; the rule score is their
+noisy-OR, ``1 - prod(1 - w_i)`` (two weak reasons together outweigh either). Once reviewers'
+labels have trained the supervised model, its calibrated probability ``p`` is blended in:
+``score = (1 - a) * rules + a * p`` with ``a = n / (n + 100)`` for ``n`` labels, capped at 0.7
+(the rules keep a voice however many labels there are). The decision: ``require_manager`` at or
+above ``manager_threshold``, ``review`` at or above ``review_threshold``, else ``allow``; a
+refund or discount above the amounts set on the scorer (off by default) is routed to a manager
+whatever its score.
+
+Cost. :meth:`RiskScorer.score` only reads precomputed state: dictionary lookups, the peers'
+cached medians (recomputed every few events of a store by :meth:`~RiskScorer.observe`), a
+forest walked as numpy arrays, one dot product. Fits happen in ``observe`` (the isolation
+forest every ``refit_every`` events, in a few hundred milliseconds) and in :meth:`learn`.
+
+State is bounded: sales remembered for receipts (``max_sales``, at most
+:data:`~.signals.SALE_MEMORY_DAYS` days), customers (``max_customers``), windows of minutes for
+registers and cards, today's counts per employee, reservoirs of a few thousand values per
+statistic. :meth:`snapshot` / :meth:`restore` persist all of it (trusted storage only: the
+snapshot is a pickle).
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .baselines import PeerBook, PeerStat, TailStat, TimeWindow, chain_stats
+from .events import RiskEvent
+from .models import AnomalyModel, SupervisedModel, features, supervised_vector
+from .signals import (
+    CARD_KEY_WINDOW_SECONDS,
+    CARD_WINDOW_SECONDS,
+    GIFT_WINDOW_SECONDS,
+    SALE_MEMORY_DAYS,
+    CustomerMemo,
+    EmployeeDay,
+    Facts,
+    Reason,
+    SaleMemo,
+    StoreState,
+    _gift_keys,
+    counter_deltas,
+    evaluate,
+    facts_of,
+    nor,
+)
+
+MODEL = "tillwise-risk"
+RULES_VERSION = "1"
+DECISIONS = ("allow", "review", "require_manager")
+_MAGIC = b"TWRISK1\n"
+_SWEEP_EVERY = 5000
+_CHAIN_EVERY = 500
+_MEMORY_COVERS_SECONDS = 30 * 86400  # a receipt never seen counts as unknown after this
+
+
+@dataclass(frozen=True)
+class Assessment:
+    event_id: str
+    store: str
+    score: float  # 0..1
+    decision: str  # allow | review | require_manager
+    reasons: tuple[Reason, ...]
+    model: str
+    version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "store": self.store,
+            "score": round(self.score, 4),
+            "decision": self.decision,
+            "reasons": [
+                {
+                    "code": r.code,
+                    "weight": round(r.weight, 4),
+                    "evidence": r.evidence,
+                    "text": r.text,
+                }
+                for r in self.reasons
+            ],
+            "model": self.model,
+            "version": self.version,
+        }
+
+
+_EMPTY = StoreState()
+
+
+class RiskScorer:
+    """Scores till events as they arrive; learns its baselines from the same stream."""
+
+    def __init__(
+        self,
+        *,
+        review_threshold: float = 0.5,
+        manager_threshold: float = 0.8,
+        manager_refund_amount: int | None = None,
+        manager_discount_amount: int | None = None,
+        seed: int = 0,
+        first_fit: int = 2000,
+        refit_every: int = 20000,
+        max_sales: int = 200_000,
+        max_customers: int = 200_000,
+        max_remembered: int = 50_000,
+    ) -> None:
+        if not 0.0 < review_threshold <= manager_threshold <= 1.0:
+            raise ValueError("need 0 < review_threshold <= manager_threshold <= 1")
+        self.review_threshold = review_threshold
+        self.manager_threshold = manager_threshold
+        self.manager_refund_amount = manager_refund_amount
+        self.manager_discount_amount = manager_discount_amount
+        self.seed = seed
+        self.max_sales = max_sales
+        self.max_customers = max_customers
+        self.max_remembered = max_remembered
+        self.stores: dict[str, StoreState] = {}
+        self.chain_amounts = TailStat(size=5000)  # every store's sale amounts
+        self.sales: dict[tuple[str, str], SaleMemo] = {}  # insertion (≈ time) order
+        self.customers: dict[tuple[str, str], CustomerMemo] = {}
+        self.chain: dict[str, PeerStat] | None = None
+        self.anomaly = AnomalyModel(seed=seed, first_fit=first_fit, refit_every=refit_every)
+        self.supervised = SupervisedModel()
+        self.remembered: dict[str, np.ndarray] = {}  # event id → supervised vector at scoring
+        self.labels: dict[str, tuple[np.ndarray, bool]] = {}
+        self.events = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return f"rules-{RULES_VERSION}.if-{self.anomaly.version}.sup-{self.supervised.version}"
+
+    def score(self, event: RiskEvent) -> Assessment:
+        """Score ``event`` against the current baselines (changes no baseline)."""
+        return self._score(event)[0]
+
+    def observe(self, event: RiskEvent) -> None:
+        """Learn from ``event``: baselines, windows, remembered sales, the anomaly model."""
+        event, facts, _ = self._prepare(event)
+        self._observe(event, facts, self._features(event, facts), flagged=False)
+
+    def assess(self, event: RiskEvent) -> Assessment:
+        """The event path: score, then observe."""
+        assessment, event, facts, x = self._score(event)
+        self._observe(event, facts, x, flagged=assessment.decision != "allow")
+        return assessment
+
+    def learn(self, labels: Sequence[tuple[RiskEvent, bool]]) -> None:
+        """Reviewers' decisions (True = confirmed loss) → the supervised model, once there
+        are enough of each kind. The event's features as they were when it was scored are used
+        when it was scored recently, else they are rebuilt from the current state."""
+        for event, confirmed in labels:
+            v = self.remembered.get(self._key(event))
+            if v is None:
+                _, _, _, x = self._score(event)
+                v = self.remembered[self._key(event)]
+            self.labels[self._key(event)] = (v, bool(confirmed))
+        ys = [y for _, y in self.labels.values()]
+        if SupervisedModel.enough(ys):
+            xs = np.vstack([v for v, _ in self.labels.values()])
+            self.supervised.fit(xs, np.array(ys, dtype=int), seed=self.seed)
+
+    def refit(self) -> None:
+        """Refit the anomaly model now from the reservoir (``observe`` does it periodically)."""
+        if self.anomaly.reservoir:
+            self.anomaly.fit()
+
+    def snapshot(self) -> bytes:
+        return _MAGIC + zlib.compress(pickle.dumps(self.__dict__, protocol=5), 3)
+
+    @classmethod
+    def restore(cls, data: bytes) -> RiskScorer:
+        if not data.startswith(_MAGIC):
+            raise ValueError("not a risk scorer snapshot")
+        obj = cls.__new__(cls)
+        obj.__dict__.update(pickle.loads(zlib.decompress(data[len(_MAGIC) :])))  # noqa: S301
+        return obj
+
+    def decide(self, score: float) -> str:
+        if score >= self.manager_threshold:
+            return "require_manager"
+        if score >= self.review_threshold:
+            return "review"
+        return "allow"
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(event: RiskEvent) -> str:
+        return f"{event.store}\x1f{event.kind}\x1f{event.id}"
+
+    def _prepare(self, event: RiskEvent) -> tuple[RiskEvent, Facts, StoreState]:
+        store = self.stores.get(event.store, _EMPTY)
+        receipt: SaleMemo | None = None
+        if event.kind == "refund" and event.receipt_id is not None:
+            receipt = self.sales.get((event.store, event.receipt_id))
+        elif event.kind == "void":
+            memo = self.sales.get((event.store, event.id))
+            if memo is not None and event.amount == 0:
+                event = replace(event, amount=memo.amount)
+        t = event.occurred_at.timestamp()
+        covers = store.first_t is not None and t - store.first_t >= _MEMORY_COVERS_SECONDS
+        return event, facts_of(event, store, receipt, covers, self.chain_amounts), store
+
+    def _features(self, event: RiskEvent, facts: Facts) -> np.ndarray:
+        store = self.stores.get(event.store, _EMPTY)
+        median = store.sale_amounts.quantile(0.5, default=float(event.amount))
+        share = store.hours.share(event.local_weekday, event.local_hour)
+        return features(event, facts, store.day_of(event.employee_id, facts.day), median, share)
+
+    def _score(self, event: RiskEvent) -> tuple[Assessment, RiskEvent, Facts, np.ndarray]:
+        event, facts, store = self._prepare(event)
+        customer = None
+        if event.kind == "refund" and event.customer_id is not None:
+            customer = self.customers.get((event.store, event.customer_id))
+            if customer is not None:
+                customer = CustomerMemo(
+                    customer.t,
+                    customer.returns,
+                    customer.purchases,
+                    customer.returned_value,
+                    customer.bought_value,
+                )
+                customer.decay_to(facts.t)
+        reasons = evaluate(event, facts, store, customer)
+        x = self._features(event, facts)
+        aw, aq = self.anomaly.weight(x)
+        if aw > 0:
+            reasons.append(
+                Reason(
+                    "anomaly",
+                    aw,
+                    {"quantile": round(aq, 5), "model_version": self.anomaly.version},
+                    "unusual for this store (isolation forest)",
+                )
+            )
+        score = nor(*(r.weight for r in reasons))
+        weights = {r.code: r.weight for r in reasons}
+        v = supervised_vector(x, weights, aq)
+        self._remember(self._key(event), v)
+        if self.supervised.fitted:
+            p = self.supervised.predict(v)
+            n = self.supervised.n_labels
+            a = min(0.7, n / (n + 100.0))
+            score = (1.0 - a) * score + a * p
+            if p >= 0.5:
+                reasons.append(
+                    Reason(
+                        "learned",
+                        p,
+                        {"probability": round(p, 4), "labels": n, "blend": round(a, 3)},
+                        "like events reviewers confirmed before",
+                    )
+                )
+        score = min(1.0, max(0.0, score))
+        decision = self.decide(score)
+        manager = self._manager_rule(event)
+        if manager is not None:
+            reasons.append(manager)
+            decision = "require_manager"
+        reasons.sort(key=lambda r: -r.weight)
+        kept = tuple(r for r in reasons if r.weight >= 0.01 or r.code == "manager_threshold")
+        return (
+            Assessment(
+                event_id=event.id,
+                store=event.store,
+                score=score,
+                decision=decision,
+                reasons=kept,
+                model=MODEL,
+                version=self.version,
+            ),
+            event,
+            facts,
+            x,
+        )
+
+    def _manager_rule(self, event: RiskEvent) -> Reason | None:
+        limit = self.manager_refund_amount
+        if limit is not None and event.kind == "refund" and event.amount >= limit:
+            return Reason(
+                "manager_threshold",
+                0.0,
+                {"amount": event.amount, "limit": limit},
+                "refund above the amount a manager must approve",
+            )
+        limit = self.manager_discount_amount
+        if limit is not None and event.kind in ("sale", "cart") and event.discount >= limit:
+            return Reason(
+                "manager_threshold",
+                0.0,
+                {"discount": event.discount, "limit": limit},
+                "discount above the amount a manager must approve",
+            )
+        return None
+
+    def _remember(self, key: str, v: np.ndarray) -> None:
+        self.remembered[key] = v
+        if len(self.remembered) > self.max_remembered:
+            del self.remembered[next(iter(self.remembered))]
+
+    def _observe(self, e: RiskEvent, f: Facts, x: np.ndarray, *, flagged: bool) -> None:
+        """Learn from ``e``. A flagged event still counts for its employee, customer, card and
+        register (their own history is the evidence), but not for the store's distributions of
+        burst counts (small card attempts, card reuse, gift cards, no-sales and no-receipt
+        refunds per employee-day, returns per customer) nor for the anomaly model's reservoir,
+        so an attack does not become the store's normal. Amounts and discount depths count
+        always (large samples; what is large is the store's whole distribution)."""
+        if e.kind == "cart":
+            return  # a cart is scored before tender; the sale arrives later as an event
+        s = self.stores.get(e.store)
+        if s is None:
+            s = self.stores[e.store] = StoreState()
+        t = f.t
+        self.events += 1
+        s.events += 1
+        if s.first_t is None or t < s.first_t:
+            s.first_t = t
+        s.hours.add(e.local_weekday, e.local_hour)
+        if e.employee_id is not None:
+            s.peers.add(e.employee_id, t, counter_deltas(e, f))
+            d = s.days.get(e.employee_id)
+            if d is None or d.day != f.day:
+                d = s.days[e.employee_id] = EmployeeDay(day=f.day)
+            d.events += 1
+        else:
+            d = None
+        kind = e.kind
+        if kind == "sale":
+            s.sale_amounts.add(float(e.amount))
+            self.chain_amounts.add(float(e.amount))
+            if f.disc_frac > 0:
+                s.disc_fracs.add(f.disc_frac)
+                if d is not None:
+                    d.discounted += 1
+            if d is not None and e.override_count:
+                d.overrides += 1
+            self._remember_sale(e, f)
+            if f.small_card and e.register_id is not None:
+                w = s.registers.get(e.register_id)
+                if w is None:
+                    w = s.registers[e.register_id] = TimeWindow(CARD_WINDOW_SECONDS)
+                if not flagged:
+                    s.small_card_counts.add(float(1 + len(w.recent(t))))
+                w.add(t, 1.0 if f.keyed else 0.0, f.card_keys[0] if f.card_keys else None)
+            for k in set(f.card_keys):
+                w = s.cards.get(k)
+                if w is None:
+                    w = s.cards[k] = TimeWindow(CARD_KEY_WINDOW_SECONDS, maxlen=64)
+                if not flagged:
+                    s.card_reuse_counts.add(float(1 + len(w.recent(t))))
+                w.add(t)
+            if f.gift_lines:
+                n = 0
+                for k in _gift_keys(e):
+                    w = s.gift.get(k)
+                    if w is None:
+                        w = s.gift[k] = TimeWindow(GIFT_WINDOW_SECONDS, maxlen=128)
+                    n = max(n, len(w.recent(t)))
+                    w.add(t)
+                if not flagged:
+                    s.gift_counts.add(float(n + 1))
+            if e.customer_id is not None:
+                c = self._customer(e.store, e.customer_id, t)
+                c.purchases += 1.0
+                c.bought_value += e.amount
+        elif kind == "refund":
+            s.refund_amounts.add(float(e.amount))
+            if f.receipt is not None:
+                f.receipt.refunded += e.amount
+            if d is not None:
+                d.refunds += 1
+                if f.receipt_status in ("none", "unknown", "exceeds"):
+                    d.no_receipt += 1
+                    if not flagged:
+                        s.no_receipt_day_counts.add(float(d.no_receipt))
+            if e.customer_id is not None:
+                c = self._customer(e.store, e.customer_id, t)
+                c.returns += 1.0
+                c.returned_value += e.amount
+                if not flagged:
+                    s.returner_counts.add(c.returns)
+        elif kind == "void":
+            memo = self.sales.get((e.store, e.id))
+            if memo is not None:
+                memo.refunded = memo.amount  # nothing of a voided sale can be refunded
+            if d is not None:
+                d.voids += 1
+        elif kind == "no_sale":
+            if d is not None:
+                d.no_sales += 1
+                if not flagged:
+                    s.no_sale_day_counts.add(float(d.no_sales))
+        elif kind == "price_override":
+            if d is not None:
+                d.overrides += 1
+            for ln in e.lines:
+                if ln.original_unit_price:
+                    s.override_cuts.add(1.0 - ln.unit_price / ln.original_unit_price)
+        if kind == "sale" and e.override_count:
+            for ln in e.lines:
+                if ln.original_unit_price:
+                    s.override_cuts.add(1.0 - ln.unit_price / ln.original_unit_price)
+        # baselines
+        if self.chain is None or self.events % _CHAIN_EVERY == 0:
+            self.chain = chain_stats(list(self._books()), t)
+        if s.peers.due():
+            s.peers.refresh(t, self.chain)
+        if not flagged and self.anomaly.add(x):
+            self.anomaly.fit()
+        if self.events % _SWEEP_EVERY == 0:
+            self._sweep(t)
+
+    def _books(self) -> list[PeerBook]:
+        return [s.peers for s in self.stores.values()]
+
+    def _customer(self, store: str, customer: str, t: float) -> CustomerMemo:
+        key = (store, customer)
+        c = self.customers.pop(key, None)
+        if c is None:
+            c = CustomerMemo(t=t)
+        c.decay_to(t)
+        self.customers[key] = c  # moves to the end: least recently seen are evicted first
+        if len(self.customers) > self.max_customers:
+            del self.customers[next(iter(self.customers))]
+        return c
+
+    def _remember_sale(self, e: RiskEvent, f: Facts) -> None:
+        self.sales[(e.store, e.id)] = SaleMemo(
+            t=f.t,
+            employee=e.employee_id,
+            customer=e.customer_id,
+            amount=e.amount,
+            card_keys=f.card_keys,
+            tender_types=tuple(x.type for x in e.tenders),
+        )
+        if len(self.sales) > self.max_sales:
+            del self.sales[next(iter(self.sales))]
+
+    def _sweep(self, t: float) -> None:
+        """Drop what has aged out: old sales, empty windows."""
+        cut = t - SALE_MEMORY_DAYS * 86400.0
+        while self.sales:
+            key = next(iter(self.sales))
+            if self.sales[key].t >= cut:
+                break
+            del self.sales[key]
+        for s in self.stores.values():
+            for windows in (s.registers, s.cards, s.gift):
+                for k in [k for k, w in windows.items() if not w.recent(t)]:
+                    del windows[k]

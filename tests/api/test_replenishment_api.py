@@ -1,0 +1,196 @@
+"""The replenishment API as the dashboard uses it, on a store seeded through the simulator POS:
+the figures a buyer would check against the sales, the store scope, and editing a draft
+purchase order's lines before approving it.
+
+Seeded: 14 days at the UK store selling 10 a day of A (85123A, £2.55) and 2 a day of B (85099B,
+£1.95); opening stock is half of what the window sells, so both shelves are empty from the 7th
+day on (those days are censored). Both SKUs come from Far East Homewares (14-day lead time),
+whose unit costs are 60 % of the first price: £1.53 and £1.17. The plan's forecaster is the
+mean of the uncensored days (tests/replenishment.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.replenishment import (
+    FRANCE,
+    SKU,
+    SKU_B,
+    UK,
+    Loop,
+    MeanForecaster,
+    daily_sales,
+    simulator_loop,
+)
+from tillwise.api.app import create_app
+from tillwise.workflows.replenishment.planner import Planner
+
+SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("United Kingdom", SKU_B): 2})
+LEAD = 14  # Far East Homewares
+COST = {SKU: 153, SKU_B: 117}  # pence
+PO = "draft_purchase_order"
+
+Check = Callable[[Loop, httpx.AsyncClient, dict[str, Any]], Awaitable[None]]
+
+
+def _run(sqlite_url: str, tmp_path: Path, check: Check) -> None:
+    async def go() -> None:
+        async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+            c = loop.container
+            Planner(c.uow, MeanForecaster(), c.clock).run(loop.conn, UK)
+            await c.approvals.route_new()
+            transport = httpx.ASGITransport(app=create_app(c))
+            async with httpx.AsyncClient(transport=transport, base_url="http://tw") as api:
+                [draft] = c.approvals.list(kind=PO, status="pending")
+                await check(loop, api, {"draft": draft.id})
+
+    asyncio.run(go())
+
+
+def _token(loop: Loop, role: str, stores: list[str] | None = None) -> dict[str, str]:
+    _, token = loop.container.tokens.create(role, name=role, actor="t", stores=stores)
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- the three routes ------------------------------------------------------------------------
+
+
+def test_stores_plan_and_forecast_show_the_seeded_figures(sqlite_url: str, tmp_path: Path) -> None:
+    _run(sqlite_url, tmp_path, _routes)
+
+
+async def _routes(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    store = f"{loop.conn}:{UK}"
+    viewer = _token(loop, "viewer")
+
+    resp = await api.get("/v1/replenishment/stores", headers=viewer)
+    assert resp.status_code == 200, resp.text
+    [row] = resp.json()
+    assert row["store"] == store and row["location_external_id"] == UK
+    assert row["name"] == "Online Retail — United Kingdom"
+    assert row["at_risk"] == 2 and row["proposed_orders"] == 1 and row["planned_at"]
+
+    resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=viewer)
+    assert resp.status_code == 200, resp.text
+    plan = resp.json()
+    assert plan["model"] == "test-mean"
+    items = {i["sku"]: i for i in plan["items"]}
+    # at risk first, then by weeks of cover (both 0 here), then by SKU
+    assert [i["sku"] for i in plan["items"]] == [SKU_B, SKU]
+    a, b = items[SKU], items[SKU_B]
+    # reorder point = ceil(mean × (lead + 1 review day) × 1.45): 10 × 15 × 1.45 = 217.5
+    assert (a["on_hand"], a["on_order"], a["daily_mean"]) == (0, 0, 10.0)
+    assert a["reorder_point"] == 218 and a["at_risk"] is True
+    assert (b["daily_mean"], b["reorder_point"]) == (2.0, 44)  # 2 × 15 × 1.45 = 43.5
+    assert a["vendor"] == b["vendor"] == "Far East Homewares"
+    assert a["weeks_of_cover"] == 0.0
+    [proposal] = plan["proposals"]
+    assert proposal["id"] == ids["draft"] and proposal["status"] == "pending"
+    lines = {ln["sku"]: ln["quantity"] for ln in proposal["payload"]["lines"]}
+    assert lines == {SKU: a["suggested"], SKU_B: b["suggested"]}
+    assert all(q >= i["order_up_to"] for q, i in ((lines[SKU], a), (lines[SKU_B], b)))
+    value = sum(COST[sku] * q for sku, q in lines.items())
+    assert proposal["value"] == {"amount": value, "currency": "GBP"}
+
+    resp = await api.get(f"/v1/replenishment/stores/{store}/forecast/{SKU}", headers=viewer)
+    assert resp.status_code == 200, resp.text
+    fc = resp.json()
+    assert fc["method"] == "mean of uncensored days" and fc["model"] == "test-mean"
+    actuals = fc["actuals"]
+    assert [d["day"] for d in actuals][:2] == ["2010-12-01", "2010-12-02"] and len(actuals) == 14
+    assert {d["units"] for d in actuals} == {10.0}
+    assert [d["censored"] for d in actuals] == [False] * 6 + [True] * 8
+    first = fc["forecast"][0]
+    assert first == {
+        "day": "2010-12-15",
+        "mean": 10.0,
+        "lo_80": 6.0,
+        "hi_80": 14.0,
+        "lo_95": 5.0,
+        "hi_95": 15.0,
+    }
+    assert len(fc["forecast"]) == 28
+
+
+def test_another_stores_manager_sees_none_of_it(sqlite_url: str, tmp_path: Path) -> None:
+    _run(sqlite_url, tmp_path, _scope)
+
+
+async def _scope(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    store = f"{loop.conn}:{UK}"
+    paris = _token(loop, "store_manager", [f"{loop.conn}:{FRANCE}"])
+    resp = await api.get("/v1/replenishment/stores", headers=paris)
+    assert resp.status_code == 200 and resp.json() == []
+    for path in (f"/stores/{store}/plan", f"/stores/{store}/forecast/{SKU}"):
+        resp = await api.get(f"/v1/replenishment{path}", headers=paris)
+        assert resp.status_code == 404, (path, resp.text)
+    # and its manager can read it
+    london = _token(loop, "store_manager", [store])
+    resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=london)
+    assert resp.status_code == 200 and len(resp.json()["items"]) == 2
+
+
+# -- editing the draft's lines ----------------------------------------------------------------
+
+
+def test_line_edits_recompute_the_value_and_refuse_bad_input(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _edits)
+
+
+async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    pid = ids["draft"]
+    url = f"/v1/proposals/{pid}/approve"
+    # a new vendor needs a regional manager; orders above £1,000 need two approvers
+    loop.container.modes.set_rule(actor="t", kind=PO, two_approvers_above="1000")
+    rita = _token(loop, "regional_manager", [f"{loop.conn}:{UK}"])
+    rob = _token(loop, "admin")
+    queued = loop.container.approvals.get(pid)
+    before = queued.proposal
+    assert before.value is not None and before.value.amount < 100_000  # one approver would do
+    assert queued.required_approvals == 1
+
+    async def refused(edits: dict[str, Any], field: str) -> None:
+        resp = await api.post(url, json={"edits": edits}, headers=rita)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == field, resp.text
+        assert loop.container.approvals.get(pid).proposal.payload == before.payload
+
+    await refused({"lines.NOPE.quantity": 5}, "edits.lines.NOPE.quantity")
+    for bad in (-1, 2.5, "12", True, 1_000_001):
+        await refused({f"lines.{SKU}.quantity": bad}, f"edits.lines.{SKU}.quantity")
+    await refused({"lines.quantity": 5}, "edits.lines.quantity")
+    await refused({"vendor": "ven-01"}, "edits.vendor")
+    # dropping every line is not an edit: reject the order instead
+    await refused({f"lines.{SKU}.quantity": 0, f"lines.{SKU_B}.quantity": 0}, "edits")
+
+    # when A is raised to 700 and B dropped
+    resp = await api.post(
+        url,
+        json={"edits": {f"lines.{SKU}.quantity": 700, f"lines.{SKU_B}.quantity": 0}},
+        headers=rita,
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    # then one line is left and the value is 700 × £1.53 = £1,071: above £1,000, the edited
+    # order now needs a second approver
+    assert [(ln["sku"], ln["quantity"]) for ln in body["payload"]["lines"]] == [(SKU, 700)]
+    assert body["value"] == {"amount": 700 * 153, "currency": "GBP"}
+    assert body["status"] == "pending" and body["required_approvals"] == 2
+    assert len(body["approvals"]) == 1 and body["approvals"][0]["edited"] is True
+
+    # a second approver completes it: the order written is the edited one
+    resp = await api.post(url, json={}, headers=rob)
+    assert resp.status_code == 200, resp.text
+    done = resp.json()
+    assert done["status"] == "applied", done["result"]
+    assert done["value"] == {"amount": 700 * 153, "currency": "GBP"}
+    csv = await asyncio.to_thread(Path(done["result"]["details"]["csv"]).read_text)
+    assert f"{SKU}," in csv and f"{SKU_B}," not in csv and ",700," in csv

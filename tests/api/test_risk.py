@@ -1,0 +1,255 @@
+"""Loss prevention end to end through the real endpoints: signed webhooks → the risk workflow on
+the bus → a case in the store's queue → a loss-prevention user works it to a decision → the
+decision is audited and stored as a label the scorer learns from. Also: manager routing, store
+scope, the score endpoint's validation, and redelivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import SECRET, Api, add_store, bearer, deliver
+from tests.helpers import body_of, pump, run, signed_headers
+from tillwise.domain.proposals import ProposalKind
+
+AT = "2024-01-15T14:30:00Z"
+
+
+def _refund(ref_id: str, amount: int, *, location: str = "loc-a", employee: str = "emp-9") -> dict:
+    return {
+        "id": ref_id,
+        "location_id": location,
+        "employee_id": employee,
+        "register_id": "reg-1",
+        "line_items": [{"sku": "MUG", "quantity": 1, "price": f"{amount / 100:.2f}"}],
+        "tenders": [{"type": "cash", "amount": {"amount": amount, "currency": "GBP"}}],
+        "total_money": {"amount": amount, "currency": "GBP"},
+    }
+
+
+def _cases(api: Api, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    resp = api.client.get("/v1/risk/cases", headers=headers, params=params)
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["items"])
+
+
+def test_a_flag_is_worked_to_a_decision_audited_and_learned(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    api.container.modes.set_mode("risk", "*", "draft", actor="test")
+    # a refund of £300.00 with no receipt: above the £250 a manager must approve (default)
+    deliver(api, "refund.created", _refund("R-1", 30_000), at=AT)
+
+    lp = bearer(api, "loss_prevention", stores=[store])
+    [case] = _cases(api, lp)
+    assert case["store"] == store and case["event_id"] == "R-1" and case["kind"] == "refund"
+    assert case["decision"] == "require_manager" and case["state"] == "new"
+    assert case["employee_id"] == "emp-9" and case["owner"] is None
+    codes = {r["code"] for r in case["reasons"]}
+    assert "manager_threshold" in codes
+    assert case["summary"].startswith("Refund of 300.00 GBP by employee emp-9 at register reg-1")
+    assert case["model"] and case["version"]
+
+    # the case view: the refund itself and the employee's recent scored events
+    detail = api.client.get(f"/v1/risk/cases/{case['id']}", headers=lp).json()
+    assert detail["transaction"]["kind"] == "refund"
+    assert detail["transaction"]["total"] == {"amount": 30_000, "currency": "GBP"}
+    assert [e["event_id"] for e in detail["employee_recent"]] == ["R-1"]
+    # ...and the manager approval it asked for, waiting in the approval queue
+    assert detail["approval"]["status"] == "pending"
+    proposal = api.container.approvals.get(detail["approval"]["id"])
+    assert proposal.proposal.kind == ProposalKind.RISK_DECISION
+    assert proposal.proposal.payload["case_id"] == case["id"]
+
+    # a decision straight from new is refused: the review starts first
+    resp = api.client.post(
+        f"/v1/risk/cases/{case['id']}/state", headers=lp, json={"state": "confirmed"}
+    )
+    assert resp.status_code == 409 and resp.json()["errors"][0]["field"] == "state"
+
+    started = api.client.post(
+        f"/v1/risk/cases/{case['id']}/state", headers=lp, json={"state": "in_review"}
+    ).json()
+    assert started["state"] == "in_review" and started["owner"] == "loss_prevention"
+    decided = api.client.post(
+        f"/v1/risk/cases/{case['id']}/state",
+        headers=lp,
+        json={"state": "confirmed", "note": "no receipt, cash out, seen on camera"},
+    ).json()
+    assert decided["state"] == "confirmed" and decided["decided_by"].startswith("token:")
+
+    # audited with the case's model and version
+    entries = api.container.audit.list(action="risk.case_confirmed")
+    [entry] = [e for e in entries if e.inputs["case_id"] == case["id"]]
+    assert entry.store == store
+    assert entry.inputs["model"] == case["model"] and entry.inputs["note"].startswith("no receipt")
+    assert entry.outputs["label"] is True
+
+    # stored as a label, and learned from at once (the scorer had never learned: overdue)
+    with api.container.uow() as uow:
+        [label] = uow.risk.labels()
+        assert label.case_id == case["id"] and label.label is True
+        assert label.event["id"] == "R-1" and label.event["kind"] == "refund"
+        assert label.learned_version == case["version"]  # the scorer that learned from it
+        assert uow.risk.unlearned_count() == 0
+        snapshot = uow.risk.snapshot("default")
+        assert snapshot is not None and snapshot.labels_learned == 1  # saved after learning
+
+    # a decided case is final
+    again = api.client.post(
+        f"/v1/risk/cases/{case['id']}/state", headers=lp, json={"state": "dismissed"}
+    )
+    assert again.status_code == 409
+
+
+def test_a_manager_approves_the_flagged_refund_and_nothing_is_written(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    api.container.modes.set_mode("risk", "*", "draft", actor="test")
+    deliver(api, "refund.created", _refund("R-2", 40_000), at=AT)
+    [case] = _cases(api, api.admin)
+    detail = api.client.get(f"/v1/risk/cases/{case['id']}", headers=api.admin).json()
+    manager = bearer(api, "store_manager", stores=[store])
+    resp = api.client.post(
+        f"/v1/proposals/{detail['approval']['id']}/approve", headers=manager, json={}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "applied"  # the approval is the outcome: no write-back
+
+
+def test_small_ordinary_events_open_no_case(api: Api) -> None:
+    add_store(api, "loc-a", "Store A")
+    deliver(
+        api,
+        "sale.completed",
+        {
+            "id": "S-1",
+            "location_id": "loc-a",
+            "employee_id": "emp-1",
+            "line_items": [{"sku": "MUG", "quantity": 1, "price": "4.00"}],
+            "tenders": [{"type": "cash", "amount": {"amount": 400, "currency": "GBP"}}],
+            "total_money": {"amount": 400, "currency": "GBP"},
+        },
+        at=AT,
+    )
+    assert _cases(api, api.admin) == []
+    with api.container.uow() as uow:  # but it was scored, with its model and version
+        recent = uow.risk.recent_events({"sale.completed"}, 10)
+    assert [e.data["external_id"] for e in recent] == ["S-1"]
+
+
+def test_redelivery_opens_no_second_case(api: Api) -> None:
+    add_store(api, "loc-a", "Store A")
+    body = body_of({"event": "refund.created", "created_at": AT, "data": _refund("R-3", 30_000)})
+    now = int(api.container.clock.now().timestamp())
+    for _ in range(2):
+        headers = signed_headers(body, SECRET, now, event_id="pos-evt-R-3")
+        resp = api.client.post(
+            f"/webhooks/generic/{api.connection_id}", content=body, headers=headers
+        )
+        assert resp.status_code in (200, 202)
+        run(pump(api.container))
+    # the same refund re-sent under another event id is scored (and flagged) once too
+    other = signed_headers(body, SECRET, now, event_id="pos-evt-R-3-retry")
+    api.client.post(f"/webhooks/generic/{api.connection_id}", content=body, headers=other)
+    run(pump(api.container))
+    [case] = _cases(api, api.admin)
+    assert case["event_id"] == "R-3"
+    # and one proposal for a manager, whatever its mode
+    assert len(api.container.approvals.list(kind="risk_decision")) == 1
+
+
+def test_another_stores_loss_prevention_gets_404(api: Api) -> None:
+    add_store(api, "loc-a", "Store A")
+    other = add_store(api, "loc-b", "Store B")
+    deliver(api, "refund.created", _refund("R-4", 30_000), at=AT)
+    [case] = _cases(api, api.admin)
+    lp_b = bearer(api, "loss_prevention", stores=[other])
+    assert _cases(api, lp_b) == []
+    for method, path, body in (
+        ("get", f"/v1/risk/cases/{case['id']}", None),
+        ("post", f"/v1/risk/cases/{case['id']}/state", {"state": "in_review"}),
+        ("post", f"/v1/risk/cases/{case['id']}/assign", {"owner": "mallory"}),
+        ("post", f"/v1/risk/cases/{case['id']}/explain", None),
+    ):
+        resp = api.client.request(method, path, headers=lp_b, json=body)
+        assert resp.status_code == 404, (path, resp.text)
+    resp = api.client.get("/v1/risk/cases", headers=lp_b, params={"store": case["store"]})
+    assert resp.status_code == 404
+    # associates see nothing of the queue
+    assoc = bearer(api, "associate", stores=[case["store"]])
+    assert api.client.get("/v1/risk/cases", headers=assoc).status_code == 403
+
+
+def test_assign_explain_and_reports(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    deliver(api, "refund.created", _refund("R-5", 30_000, employee="emp-5"), at=AT)
+    lp = bearer(api, "loss_prevention", stores=[store])
+    [case] = _cases(api, lp)
+    assigned = api.client.post(
+        f"/v1/risk/cases/{case['id']}/assign", headers=lp, json={"owner": "dana"}
+    ).json()
+    assert assigned["owner"] == "dana"
+    assert [c["id"] for c in _cases(api, lp, owner="dana")] == [case["id"]]
+    bad = api.client.post(f"/v1/risk/cases/{case['id']}/assign", headers=lp, json={"owner": ""})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "owner"
+    explained = api.client.post(f"/v1/risk/cases/{case['id']}/explain", headers=lp).json()
+    assert explained == {"text": case["summary"], "model": None}  # no model configured
+    report = api.client.get(
+        "/v1/risk/reports", headers=lp, params={"store": store, "since": "2024-01-01"}
+    ).json()
+    assert report["cases"] == 1 and report["scored"] == 1
+    assert report["by_employee"][0]["employee_id"] == "emp-5"
+    assert {r["code"] for r in report["by_reason"]} >= {"manager_threshold"}
+    assert report["by_day"] == [{"day": "2024-01-15", "cases": 1}]
+    bad_day = api.client.get("/v1/risk/reports", headers=lp, params={"since": "15/01/2024"})
+    assert bad_day.status_code == 422 and bad_day.json()["errors"][0]["field"] == "since"
+
+
+def _cart(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "connection_id": "",
+        "location_id": "loc-a",
+        "employee_id": "emp-1",
+        "register_id": "reg-1",
+        "currency": "GBP",
+        "lines": [{"sku": "MUG", "quantity": "2", "unit_price": 450}],
+        "tenders": [{"type": "card", "amount": 900, "last4": "4242", "entry_method": "tapped"}],
+    }
+    body.update(over)
+    return body
+
+
+def test_the_score_endpoint_answers_and_names_bad_fields(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    pos = bearer(api, "pos_extension", stores=[store])
+    resp = api.client.post(
+        "/v1/risk/score", headers=pos, json=_cart(connection_id=api.connection_id)
+    )
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()
+    assert 0.0 <= answer["score"] <= 1.0
+    assert answer["decision"] in ("allow", "review", "require_manager")
+    assert answer["model"] and answer["version"] and isinstance(answer["reasons"], list)
+    # a big discount needs a manager (£50 default)
+    big = _cart(connection_id=api.connection_id, discount=6_000)
+    big["lines"] = [{"sku": "TV", "quantity": "1", "unit_price": 20_000}]
+    assert api.client.post("/v1/risk/score", headers=pos, json=big).json()["decision"] == (
+        "require_manager"
+    )
+    # bad input: the field at fault is named
+    cases = [
+        ({"currency": "XXX"}, "currency"),
+        ({"lines": []}, "lines"),
+        ({"lines": [{"quantity": "0", "unit_price": 100}]}, "lines.0.quantity"),
+        ({"tenders": [{"amount": 5, "entry_method": "telepathy"}]}, "tenders.0.entry_method"),
+        ({"at": "2024-01-15T14:30:00"}, "at"),
+    ]
+    for change, field in cases:
+        bad = api.client.post(
+            "/v1/risk/score", headers=pos, json=_cart(connection_id=api.connection_id, **change)
+        )
+        assert bad.status_code == 422, change
+        assert field in [e["field"] for e in bad.json()["errors"]], (change, bad.json())
+    # another store's location is not found; the POS token reads nothing else
+    other = _cart(connection_id=api.connection_id, location_id="loc-z")
+    assert api.client.post("/v1/risk/score", headers=pos, json=other).status_code == 404
+    assert api.client.get("/v1/risk/cases", headers=pos).status_code == 403
+    assert api.client.get("/v1/transactions", headers=pos).status_code == 403

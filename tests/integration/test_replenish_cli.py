@@ -1,0 +1,93 @@
+"""``tillwise replenish plan --location ID --json`` on a store seeded through the simulator POS:
+the plan a buyer reads, and nothing written (no plan saved, nothing proposed).
+
+The production forecaster is swapped for the deterministic double of tests/replenishment.py
+(what is under test here is the command, not the forecast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from tests.replenishment import SKU, SKU_B, UK, MeanForecaster, daily_sales, simulator_loop
+from tillwise.bootstrap import Container
+from tillwise.cli import app
+from tillwise.workflows.replenishment.planner import Planner
+
+SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("United Kingdom", SKU_B): 2})
+TABLES = ("proposals", "replenishment_plans", "replenishment_plan_items", "audit_log")
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as db:
+            return {t: db.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def seeded(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def seed() -> str:
+        async with simulator_loop(sqlite_url, tmp_path, SALES) as loop:
+            return loop.conn
+
+    conn = asyncio.run(seed())
+    monkeypatch.setenv("TILLWISE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("TILLWISE_SECRET_KEY_FILE", str(tmp_path / "tillwise.key"))
+    monkeypatch.setattr(
+        Container, "planner", lambda self: Planner(self.uow, MeanForecaster(), self.clock)
+    )
+    return conn
+
+
+def test_plan_json_shows_the_plan_and_writes_nothing(seeded: str, sqlite_url: str) -> None:
+    before = _counts(sqlite_url)
+    assert before["proposals"] == before["replenishment_plans"] == 0
+
+    result = CliRunner().invoke(app, ["replenish", "plan", "--location", UK, "--json"])
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["store"] == f"{seeded}:{UK}" and plan["model"] == "test-mean"
+    assert plan["skus"] == 2 and plan["at_risk"] == 2
+    assert plan["service_level"] == 0.95 and plan["history_end"] == "2010-12-14"
+    item = next(i for i in plan["items"] if i["sku"] == SKU)
+    assert set(item) == {
+        "sku",
+        "name",
+        "on_hand",
+        "on_order",
+        "reorder_point",
+        "order_up_to",
+        "daily_mean",
+        "weeks_of_cover",
+        "at_risk",
+        "vendor",
+        "suggested",
+        "rule",
+    }
+    assert (item["on_hand"], item["daily_mean"], item["reorder_point"]) == (0, 10.0, 218)
+    [order] = plan["orders"]
+    assert order["vendor_name"] == "Far East Homewares" and order["lines"] == 2
+    [proposal] = plan["proposals"]
+    assert proposal["kind"] == "draft_purchase_order" and proposal["merge_into"] is None
+    lines = {ln["sku"]: ln["quantity"] for ln in proposal["payload"]["lines"]}
+    assert lines[SKU] == item["suggested"] and order["units"] == sum(lines.values())
+    assert order["proposal_id"] == proposal["id"]
+
+    # nothing was saved: no plan, no proposal, no audit entry
+    assert _counts(sqlite_url) == before
+
+
+def test_plan_of_a_store_without_history_says_so(seeded: str) -> None:
+    result = CliRunner().invoke(app, ["replenish", "plan", "--location", "nowhere", "--json"])
+    assert result.exit_code == 1
+    assert "no sales history for location 'nowhere'" in result.output

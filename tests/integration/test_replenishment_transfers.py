@@ -1,0 +1,122 @@
+"""A transfer between two stores, from the plan to the shelves: the UK store runs out while the
+French store sits on months of the same SKU; the plan proposes moving stock before buying; a
+regional manager approves; the simulator POS ships it (``POST /transfers``): the French level
+falls at once, the UK level rises after the transit time on the POS's clock, and Tillwise's
+canonical levels follow. A POS without the transfer route gets two stock adjustments instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.replenishment import (
+    FRANCE,
+    SKU,
+    UK,
+    Loop,
+    MeanForecaster,
+    daily_sales,
+    person,
+    simulator_loop,
+)
+from tillwise.connectors.simulator.pos import AdjustmentIn
+from tillwise.connectors.simulator.transfers import TRANSIT_DAYS
+from tillwise.domain.inventory import InventoryLevel
+from tillwise.workflows.replenishment.planner import Planner
+
+# UK sells 10 a day and is empty from day 7; France sells 1 a day (opening 7, 0 left)
+SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("France", SKU): 1})
+SURPLUS = 500  # then France receives a big delivery: months of cover
+
+
+def _levels(loop: Loop) -> dict[str, int]:
+    with loop.container.uow() as uow:
+        found = uow.records.find(InventoryLevel, connection_id=loop.conn)
+    return {lv.location_external_id: int(lv.on_hand) for lv in found if lv.sku == SKU}
+
+
+async def _planned_transfer(loop: Loop) -> tuple[str, int]:
+    """France's surplus, both stores planned (France first: its plan is the giver's facts);
+    returns the transfer proposal routed into the queue and its quantity."""
+    loop.pos.adjust(AdjustmentIn(location_id=FRANCE, sku=SKU, delta=SURPLUS), "delivery")
+    await loop.settle()
+    planner = Planner(loop.container.uow, MeanForecaster(), loop.container.clock)
+    planner.run(loop.conn, FRANCE)
+    plan, _ = planner.run(loop.conn, UK)
+    [transfer] = plan.transfers
+    assert (transfer.from_location, transfer.to_location) == (FRANCE, UK)
+    [proposal] = [p for p in plan.proposals if p.kind == "transfer"]
+    assert proposal.payload["quantity"] == transfer.quantity > 0
+    await loop.container.approvals.route_new()
+    assert loop.container.approvals.get(proposal.id).status == "pending"
+    return proposal.id, transfer.quantity
+
+
+def test_an_approved_transfer_ships_at_once_and_arrives_after_transit(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_ships(sqlite_url, tmp_path))
+
+
+async def _ships(sqlite_url: str, tmp_path: Path) -> None:
+    async with simulator_loop(sqlite_url, tmp_path, SALES) as loop:
+        pid, quantity = await _planned_transfer(loop)
+        before = _levels(loop)
+        assert before == {UK: 0, FRANCE: SURPLUS}
+
+        # when a regional manager approves it
+        record = await loop.container.approvals.approve(pid, person("regional_manager"))
+        await loop.settle()
+
+        # then the POS took it out of France at once; the UK has nothing yet (in transit)
+        assert record.status == "applied", record.result
+        assert record.result is not None
+        details = record.result["details"]
+        assert details["via"] == "transfer" and details["moved"] == quantity
+        assert details["status"] == "in_transit" and details["expected_at"]
+        assert _levels(loop) == {UK: 0, FRANCE: SURPLUS - quantity}
+
+        # a retry of the same write (the sweep after a crash) moves nothing more
+        await loop.container.approvals.write_approved()
+        assert loop.pos.stock.level((FRANCE, SKU)).on_hand == SURPLUS - quantity
+
+        # not yet there half way through the transit time
+        loop.pos.speed = 86_400.0  # a simulated day per wall-clock second
+        loop.advance(TRANSIT_DAYS / 2)
+        await loop.pos.deliver_due()
+        await loop.settle()
+        assert _levels(loop)[UK] == 0
+
+        # when the transit time has passed on the POS's clock, the UK's level rises
+        loop.advance(TRANSIT_DAYS)
+        assert await loop.pos.deliver_due() == 1
+        await loop.settle()
+        assert _levels(loop) == {UK: quantity, FRANCE: SURPLUS - quantity}
+
+
+def test_a_pos_without_the_transfer_route_gets_two_adjustments(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_adjusts(sqlite_url, tmp_path))
+
+
+async def _adjusts(sqlite_url: str, tmp_path: Path) -> None:
+    async with simulator_loop(sqlite_url, tmp_path, SALES) as loop:
+        # a POS that predates POST /transfers: the route is not there (404)
+        loop.pos.app.router.routes = [
+            r for r in loop.pos.app.router.routes if getattr(r, "path", "") != "/transfers"
+        ]
+        pid, quantity = await _planned_transfer(loop)
+
+        record = await loop.container.approvals.approve(pid, person("regional_manager"))
+        await loop.settle()
+
+        # then it was done as two adjustments, keyed on the proposal: out of France, into
+        # the UK at once (no transit)
+        assert record.status == "applied", record.result
+        assert record.result is not None
+        details = record.result["details"]
+        assert details["via"] == "adjustments" and details["moved"] == quantity
+        assert (details["out"]["delta"], details["in"]["delta"]) == (-quantity, quantity)
+        assert _levels(loop) == {UK: quantity, FRANCE: SURPLUS - quantity}
