@@ -50,8 +50,9 @@ data has no staff, registers or tenders, so a seeded scheme assigns them:
   shift (a seeded draw without repeats within the shift);
 * each employee has seeded propensities (log-normal, sigma 0.35, around 1) that multiply the
   background rates below, so honest peers differ as real ones do;
-* tenders: card 65 % (tapped 50 %, dipped 40 %, swiped 6 %, keyed 4 %), cash 20 %, wallet 12 %,
-  gift card 3 %; 3 % of sales split across card and cash. A customer has two cards (the first
+* tenders (none for a free invoice): card 65 % (keyed 4 % times the employee's propensity,
+  swiped 6 %, else tapped 55 % / dipped 45 %), cash 20 %, wallet 12 %, gift card 3 %; 3 % of
+  sales split across card and cash. A customer has two cards (the first
   used 80 % of the time; fingerprint and last 4 derived from a hash); guests a fresh card;
 * cancellations (invoices ``C…``) are refunds. Their receipt is the latest earlier sale to the
   same customer with one of the same StockCodes (none found: no receipt); the money goes back
@@ -364,6 +365,8 @@ def retail_events(
             discount = int(gross * r.uniform(*sc.discount_depth))
         total = gross - discount
         tenders = _tenders(r, sc, p, seed, inv.customer_id, inv.invoice, total, cur)
+        if total <= 0:
+            tenders = []  # nothing to pay
         data: dict[str, Any] = {
             "id": inv.invoice,
             "location_id": st.id,

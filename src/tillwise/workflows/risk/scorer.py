@@ -336,8 +336,9 @@ class RiskScorer:
             d = None
         kind = e.kind
         if kind == "sale":
-            s.sale_amounts.add(float(e.amount))
-            self.chain_amounts.add(float(e.amount))
+            if e.amount > 0:  # what a sale usually costs (free ones say nothing about it)
+                s.sale_amounts.add(float(e.amount))
+                self.chain_amounts.add(float(e.amount))
             if f.disc_frac > 0:
                 s.disc_fracs.add(f.disc_frac)
                 if d is not None:

@@ -404,6 +404,10 @@ def evaluate(
             st = peers.standing(emp, "no_receipt_rate", t, (1.0, 1.0))
             base = {"none": 0.10, "unknown": 0.30, "exceeds": 0.35}[f.receipt_status]
             tw = peer_tail(st)
+            if len(s.refund_amounts) >= MIN_VALUES:  # the larger, the likelier it matters
+                base = nor(base, 0.2 * ramp(s.refund_amounts.rank(e.amount), 0.6, 0.98))
+            if any(x.type == "cash" for x in e.tenders):  # money out of the drawer
+                base = nor(base, 0.05)
             if e.customer_id is None:  # nobody to give the money back to: the classic
                 base = nor(base, 0.10)
                 anon = peers.standing(emp, "anon_refund_rate", t, (1.0, 1.0))
@@ -516,7 +520,7 @@ def evaluate(
         if e.after_tender:
             st2 = peers.standing(emp, "post_void_rate", t, (1.0, 1.0))
             amt_q = s.sale_amounts.rank(e.amount) if e.amount and len(s.sale_amounts) else 0.5
-            w = nor(0.35, 0.25 * ramp(amt_q, 0.7, 0.99), 0.85 * peer_tail(st2))
+            w = nor(0.40, 0.25 * ramp(amt_q, 0.5, 0.95), 0.85 * peer_tail(st2))
             ev = {"amount": e.amount, "amount_quantile": _r(amt_q)}
             ev.update(_standing_evidence(st2))
             out.append(Reason("void_after_tender", w, ev, "sale voided after payment was taken"))
