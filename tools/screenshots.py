@@ -14,7 +14,12 @@ What it does, in order:
 4. logs in with Debian's Chromium and writes PNGs of the main pages to ``docs/screenshots/``;
 5. plans every store's replenishment as ``tillwise replenish run`` does (the vendors and their
    terms came in as ``vendor.updated`` with the products) and shoots Camden Market's
-   Replenishment page and its most at-risk item's forecast chart.
+   Replenishment page and its most at-risk item's forecast chart;
+6. sends a week of the tills' sales and refunds with cashiers, registers and tenders (the
+   risk workflow in draft scores each one; big refunds and discounts open cases for a manager),
+   lets a loss-prevention user decide two cases and start a third, and shoots the Risk page's
+   queue (landscape and portrait tablet), that case and its cashier's recent pattern, and the
+   exception reports.
 
 Deterministic apart from the dates (the sales end yesterday, so the charts look current).
 """
@@ -468,6 +473,207 @@ def shoot_replenishment(live: LiveServer, passwords: dict[str, str], out: Path) 
     return [page_png, chart_png]
 
 
+# -- loss prevention ---------------------------------------------------------------------------
+
+# A week at the tills: (days ago, London time, store, event, id, employee, pence, details).
+# Refunds of £250 or more and discounts of £50 or more need a manager (the defaults), so those
+# open cases; the rest are scored and allowed, and make up the cashiers' recent pattern.
+TILL = [
+    (5, "10:12", "camden", "sale", "CAM-5101", "emp-104", 3850, {}),
+    (5, "15:40", "camden", "refund", "CRF-0107", "emp-104", 28900, {}),
+    (4, "11:05", "camden", "sale", "CAM-4102", "emp-117", 17240, {"discount": 6800}),
+    (4, "16:30", "camden", "sale", "CAM-4103", "emp-122", 2490, {}),
+    (3, "12:30", "camden", "sale", "CAM-3101", "emp-104", 6400, {"card": "fp-7c1e"}),
+    (3, "13:10", "camden", "refund", "CRF-0112", "emp-104", 26400, {"receipt": "CAM-3101"}),
+    (2, "10:45", "camden", "sale", "CAM-2101", "emp-104", 1890, {}),
+    (2, "14:05", "camden", "sale", "CAM-2102", "emp-117", 4125, {}),
+    (2, "17:20", "camden", "sale", "CAM-2103", "emp-104", 2275, {}),
+    (1, "11:50", "leeds", "refund", "LRF-0031", "emp-201", 26000, {}),
+    (1, "16:20", "camden", "refund", "CRF-0118", "emp-104", 31250, {"keyed": True}),
+    (0, "09:40", "camden", "sale", "CAM-0101", "emp-122", 9860, {"discount": 5500}),
+    (0, "now", "camden", "refund", "CRF-0121", "emp-117", 27500, {}),
+]
+PRODUCT = ("22423", "Regency cakestand 3 tier")
+
+
+def _till_event(
+    loc: str, kind: str, ref: str, emp: str, pence: int, extra: dict[str, Any], at: datetime
+) -> SimEvent:
+    discount = extra.get("discount", 0)
+    line = {
+        "sku": PRODUCT[0],
+        "name": PRODUCT[1],
+        "quantity": 1,
+        "price": f"{(pence + discount) / 100:.2f}",
+    }
+    if kind == "sale":
+        tender: dict[str, Any] = {
+            "type": "card",
+            "amount": {"amount": pence, "currency": "GBP"},
+            "last4": "4242",
+            "entry_method": "tapped",
+            "card_fingerprint": extra.get("card", f"fp-{ref.lower()}"),
+        }
+        data: dict[str, Any] = {
+            "id": ref,
+            "location_id": loc,
+            "employee_id": emp,
+            "register_id": f"{loc[:3]}-reg-2",
+            "line_items": [line],
+            "tenders": [tender],
+            "total_money": {"amount": pence, "currency": "GBP"},
+        }
+        if discount:
+            data["discounts"] = [
+                {"name": "Staff", "amount": {"amount": discount, "currency": "GBP"}}
+            ]
+        return SimEvent(f"till:{ref}", "sale.completed", at, data)
+    refund_tender: dict[str, Any] = {"type": "cash", "amount": {"amount": pence, "currency": "GBP"}}
+    if extra.get("keyed"):
+        refund_tender = {
+            "type": "card",
+            "amount": {"amount": pence, "currency": "GBP"},
+            "last4": "0019",
+            "entry_method": "keyed",
+        }
+    data = {
+        "id": ref,
+        "location_id": loc,
+        "employee_id": emp,
+        "register_id": f"{loc[:3]}-reg-1",
+        "line_items": [line],
+        "tenders": [refund_tender],
+        "total_money": {"amount": pence, "currency": "GBP"},
+    }
+    if extra.get("receipt"):
+        data["receipt_transaction_id"] = extra["receipt"]
+    return SimEvent(f"till:{ref}", "refund.created", at, data)
+
+
+def feed_risk(live: LiveServer, passwords: dict[str, str]) -> None:
+    """The week's till events through the webhooks; a loss-prevention user works three cases."""
+    from sqlalchemy import select, update
+
+    from tillwise.store.tables_risk import risk_cases
+
+    c = live.container
+    c.modes.set_mode("risk", "*", "draft", actor="cli", reason="a manager decides big refunds")
+    passwords["dana"] = f"dana-{secrets.token_urlsafe(12)}"
+    c.users.add(
+        "dana",
+        passwords["dana"],
+        role="loss_prevention",
+        actor="cli",
+        display_name="Dana Reyes",
+        stores=[live.store_key("camden"), live.store_key("leeds")],
+        regions=[],
+    )
+    now = datetime.now(UTC)
+    today = now.astimezone(LONDON).date()
+    for ago, clock, loc, kind, ref, emp, pence, extra in TILL:
+        if clock == "now":
+            at = now - timedelta(minutes=35)
+        else:
+            hour, minute = (int(x) for x in clock.split(":"))
+            local = datetime.combine(today - timedelta(days=ago), datetime.min.time(), LONDON)
+            at = (local + timedelta(hours=hour, minutes=minute)).astimezone(UTC)
+        live.deliver(_till_event(loc, kind, ref, emp, pence, extra, at))
+    wait_for(lambda: pipeline_idle(live), "the till's events to be scored")
+    # The events came in a burst just now; at a real store each case opened as its event
+    # arrived. Date each case back to a minute after its event, keeping its SLA window.
+    with c.engine.begin() as db:
+        for row in db.execute(select(risk_cases)).all():
+            opened = row.occurred_at + timedelta(minutes=1)
+            db.execute(
+                update(risk_cases)
+                .where(risk_cases.c.id == row.id)
+                .values(
+                    created_at=opened,
+                    updated_at=opened,
+                    sla_due=opened + (row.sla_due - row.created_at),
+                )
+            )
+    dana = Person(live, "dana", passwords["dana"])
+    cases = {x["event_id"]: x for x in dana.call("GET", "/v1/risk/cases?limit=200")["items"]}
+    say(f"  {len(TILL)} till events scored, {len(cases)} case(s) opened")
+    for event_id, state, note in (
+        ("CRF-0107", "confirmed", "No customer at the till on CCTV; cash taken from the drawer."),
+        ("CAM-4102", "dismissed", "Staff discount on a damaged display, agreed by Sam."),
+        ("CRF-0118", None, None),
+    ):
+        path = f"/v1/risk/cases/{cases[event_id]['id']}/state"
+        dana.call("POST", path, {"state": "in_review"})
+        if state:
+            dana.call("POST", path, {"state": state, "note": note})
+
+
+def shoot_risk(live: LiveServer, passwords: dict[str, str], out: Path) -> list[Path]:
+    """The Risk page as the loss-prevention user: the queue (landscape and portrait tablet), the
+    case in review and its employee's recent pattern, and the exception reports."""
+    from playwright.sync_api import ViewportSize, expect, sync_playwright
+
+    case = next(
+        x
+        for x in live.get("/v1/risk/cases", limit=200).json()["items"]
+        if x["event_id"] == "CRF-0118"
+    )
+    written = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def session(viewport: ViewportSize) -> Any:
+            context = browser.new_context(
+                viewport=viewport, locale="en-GB", timezone_id="Europe/London"
+            )
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.on("pageerror", lambda e: say(f"  page error: {e}", err=True))
+            page.goto(f"{live.url}/")
+            page.get_by_label("Username").fill("dana")
+            page.get_by_label("Password").fill(passwords["dana"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.locator("#session")).to_be_visible()
+            return page
+
+        def snap(page: Any, name: str, height: int) -> None:
+            page.wait_for_timeout(300)
+            path = out / f"{name}.png"
+            size = page.viewport_size
+            full = page.evaluate("document.documentElement.scrollHeight")
+            page.screenshot(
+                path=str(path),
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": size["width"], "height": min(full, height)},
+            )
+            written.append(path)
+
+        page = session({"width": 1024, "height": 768})
+        page.goto(f"{live.url}/#/risk?state=any")
+        expect(page.locator("#case-list .case").first).to_be_visible()
+        snap(page, "risk", 900)
+        page.goto(f"{live.url}/#/risk/case/{case['id']}")
+        expect(page.locator("#pattern-chart canvas")).to_have_count(1)
+        page.locator("#decision-note").fill("Keyed card refund, no receipt: checking the card")
+        page.locator("#decision-note").blur()
+        page.evaluate("window.scrollTo(0, 0)")
+        snap(page, "risk-case", 1300)
+        # the pattern card alone, from the top of the page (the sticky bar stays out of it)
+        page.evaluate("window.scrollTo(0, 0)")
+        box = page.locator("#case-pattern").bounding_box()
+        pattern = out / "risk-pattern.png"
+        page.screenshot(path=str(pattern), full_page=True, clip=box)
+        written.append(pattern)
+        page.goto(f"{live.url}/#/risk/reports")
+        expect(page.locator("#report-chart canvas")).to_have_count(1)
+        snap(page, "risk-reports", 1000)
+        portrait = session({"width": 768, "height": 1024})
+        portrait.goto(f"{live.url}/#/risk")
+        expect(portrait.locator("#case-list .case").first).to_be_visible()
+        snap(portrait, "risk-tablet", 1024)
+        browser.close()
+    return written
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="where the PNGs go")
@@ -483,6 +689,8 @@ def main() -> int:
         paths = shoot(live, passwords, args.out)
         plan_stores(live)
         paths += shoot_replenishment(live, passwords, args.out)
+        feed_risk(live, passwords)
+        paths += shoot_risk(live, passwords, args.out)
     too_big = []
     for path in paths:
         size = path.stat().st_size

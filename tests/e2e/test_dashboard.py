@@ -185,7 +185,15 @@ def test_overview_shows_the_stores_sales_events_and_the_reference_sale_mismatch(
     expect(page.locator("#who-role")).to_have_text("Admin")
     expect(page.locator("#who-scope")).to_have_text("All stores")
     expect(page.locator("#nav a")).to_have_text(
-        ["Overview", re.compile("^Approvals"), "Replenishment", "Audit", "Connections", "Settings"]
+        [
+            "Overview",
+            re.compile("^Approvals"),
+            "Replenishment",
+            "Risk",
+            "Audit",
+            "Connections",
+            "Settings",
+        ]
     )
 
     # and the chart area shows the store's sales, drawn by the vendored library
@@ -312,7 +320,7 @@ def test_a_store_manager_sees_only_what_their_role_allows(
 
     # then the navigation has no Connections page, and the overview keeps to the store's cards
     expect(page.locator("#nav a")).to_have_text(
-        ["Overview", re.compile("^Approvals"), "Replenishment", "Audit", "Settings"]
+        ["Overview", re.compile("^Approvals"), "Replenishment", "Risk", "Audit", "Settings"]
     )
     expect(page.locator("#who-scope")).to_have_text("Downtown")
     expect(page.locator("#sales-summary tbody tr", has_text="Downtown")).to_be_visible()

@@ -6,6 +6,7 @@
 
 import { api, ApiError, query } from "../api.js";
 import { busy, empty, errorNotice, facts, field, h, json, notice, pill, replaceChildren, select } from "../dom.js";
+import { explainer } from "../explain.js";
 import {
   formatDateTime, formatValue, humanize, PROPOSAL_KINDS, PROPOSAL_STATUSES, statusKind,
 } from "../format.js";
@@ -147,7 +148,7 @@ function drawDetail(root, ctx, p, back, message) {
       h("section", { class: "card", "aria-labelledby": "why-title" },
         h("h2", { id: "why-title" }, "Why"),
         h("p", { class: "explanation" }, p.explanation || "No explanation was given."),
-        explainer(p),
+        explainer(`/v1/proposals/${encodeURIComponent(p.id)}/explain`),
         h("h2", {}, "What it changes"),
         p.kind === "draft_purchase_order"
           ? [orderFacts(p, { id: "order-facts" }), orderLines(p),
@@ -183,29 +184,6 @@ function drawDetail(root, ctx, p, back, message) {
       ),
     ),
   );
-}
-
-// "In plain words": the server rewords the explanation with the configured language model
-// (personal data replaced before anything leaves, the call audited), or — with no model —
-// answers with the deterministic explanation and says so.
-function explainer(p) {
-  const out = h("div", { id: "plain-words" });
-  const button = h("button", { class: "btn", type: "button", id: "explain" }, "In plain words");
-  button.addEventListener("click", async () => {
-    replaceChildren(out);
-    try {
-      const answer = await busy(button, "Asking…", () =>
-        api(`/v1/proposals/${encodeURIComponent(p.id)}/explain`, { method: "POST" }));
-      replaceChildren(out,
-        h("p", { class: "explanation" }, answer.text),
-        h("p", { class: "muted" }, answer.model
-          ? `Worded by ${answer.model}; personal data never left in the clear.`
-          : "No language model is configured: this is the deterministic explanation."));
-    } catch (err) {
-      if (err.name !== "AbortError") replaceChildren(out, errorNotice(err));
-    }
-  });
-  return h("div", { class: "explain" }, button, out);
 }
 
 function payloadTable(payload) {

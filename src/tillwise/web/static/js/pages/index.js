@@ -23,6 +23,7 @@ import audit from "./audit.js";
 import connections from "./connections.js";
 import overview from "./overview.js";
 import replenishment from "./replenishment.js";
+import risk from "./risk.js";
 import settings from "./settings.js";
 
-export const PAGES = [overview, approvals, replenishment, audit, connections, settings];
+export const PAGES = [overview, approvals, replenishment, risk, audit, connections, settings];
