@@ -3,11 +3,13 @@ loss patterns, in-process scoring latency and event-path throughput (not a timed
 
 Data: ``../shared/data/online_retail/*.parquet`` (Online Retail II, UCI id 502, CC BY 4.0) —
 when absent the benchmark says so and exits 0. The two files are joined (overlapping days from
-the later file) and grouped into invoices; each country is a store (the simulator's ids and
-time zones). Cashiers, registers, tenders and the background of discounts, overrides, voids and
-no-sales come from the seeded scheme of :func:`tillwise.workflows.risk.injector.retail_events`;
-the loss patterns from :func:`~tillwise.workflows.risk.injector.default_patterns` (``--per-kind``
-incidents of each of the 8 patterns, sizes drawn at random).
+the later file) and grouped into invoices, and the simulator POS turns them into its webhook
+bodies (:func:`tillwise.connectors.simulator.export.webhook_bodies`, what ``tillwise risk
+stream`` writes): each country a store, the cashiers, registers, tenders and the background of
+voids, post-voids, no-sales and price overrides of its seeded scheme
+(``connectors/simulator/tills.py``). The loss patterns come from
+:func:`~tillwise.workflows.risk.injector.default_patterns` (``--per-kind`` incidents of each of
+the 8 patterns, sizes drawn at random, ``--seed``).
 
 Quality: the stream is written as JSON lines and replayed exactly as ``tillwise risk replay``
 does (generic parser and normalizer, ``from_canonical``, ``RiskScorer.assess``: score, then
@@ -16,22 +18,18 @@ store-week, precision there, and the share of untouched events flagged for revie
 Latency: ``score()`` alone on events of the stream against the warmed scorer, p50/p99, and
 ``assess()`` throughput over the whole stream, each beside a no-op scorer in the same run.
 
-Measured (``nice -n 10 python -m bench.risk``, 2 cores shared with other jobs, 2026-11-27):
-46,729 scored events (both years), 23 injected incidents / 301 injected or altered events
-(seed 0): incidents caught in the top 20 flags of their store-week 100 % (23/23), injected
-events 63.1 % (190/301; the first events of an incident precede its evidence), precision of
-the top-20 lists 49 %, untouched events flagged 0.44 % (204/46,428). Seed 1: incidents 91.7 %
-(22/24), events 64.8 %, untouched flagged 0.52 %. With ``--scheme simulator``: incidents 100 %
-(24/24), events 62.5 %, untouched flagged 0.23 %. ``score()``: CPU-time p50 ~105 us, p99
-~0.28-0.33 ms; wall p99 0.27 ms at load 3, 4 ms at load 7 (preemption: the no-op's wall max
-reaches 8 ms in the same run). Event path (``assess``, refits included): 2,400-6,200 events/s
-against millions/s for the no-op; snapshot 2.5 MB.
-
-``--scheme simulator`` takes the stream from the simulator POS instead (its own seeded scheme
-for cashiers, registers, tenders, voids, no-sales and overrides: ``connectors/simulator/tills``).
+Measured (``nice -n 10 .venv/bin/python -m bench.risk``, 2 cores shared with other jobs,
+2026-11-27, twice with the same quality figures): 42,475 scored events (both years), 24
+injected incidents / 301 injected or altered events (seed 0): incidents caught in the top 20
+flags of their store-week 100 % (24/24), injected events 63.8 % (192/301; the first events of
+an incident precede its evidence), precision of the top-20 lists 57.8 %, untouched events
+flagged 0.35 % (147/42,174). ``score()``: CPU p50 ~101-104 us, p99 ~0.25-0.29 ms (no-op:
+0.5 us); wall p99 0.26 ms at load 2-3, 2.3 ms in a run preempted by other jobs. Event path
+(``assess``, refits included): ~6,200 events/s (159-162 us/event) against ~12 million/s for the
+no-op; 1,300 events/s with parsing and normalizing. Snapshot (the JSON document): 2.7 MB,
+written in 0.4 s, restored in 0.3 s.
 
 usage: python -m bench.risk [--data DIR] [--per-kind 3] [--seed 0] [--months N] [--capacity 20]
-                            [--scheme injector|simulator]
 """
 
 from __future__ import annotations
@@ -119,52 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--months", type=int, default=None, help="only the first N months")
     ap.add_argument("--capacity", type=int, default=20)
     ap.add_argument("--latency-events", type=int, default=20000)
-    ap.add_argument(
-        "--scheme",
-        choices=("injector", "simulator"),
-        default="injector",
-        help="who assigns cashiers, registers, tenders and the background: the injector's "
-        "retail_events or the simulator POS (tillwise.connectors.simulator.tills)",
-    )
     args = ap.parse_args(argv)
     if not args.data.is_dir() or not list(args.data.glob("*.parquet")):
         print(f"no Online Retail II data in {args.data}: skipping the risk benchmark")
         return 0
 
     from tillwise.cli.risk import replay_file, week_of
-    from tillwise.connectors.simulator.stores import store_for
+    from tillwise.connectors.simulator.export import webhook_bodies, write_jsonl
     from tillwise.workflows.risk import RiskScorer
-    from tillwise.workflows.risk.injector import (
-        Scored,
-        StoreInfo,
-        default_patterns,
-        dumps,
-        evaluate_flags,
-        inject,
-        retail_events,
-    )
+    from tillwise.workflows.risk.injector import Scored, default_patterns, evaluate_flags, inject
 
     t0 = time.perf_counter()
     invoices = load_invoices(args.data, args.months)
-
-    def store_of(country: str) -> StoreInfo:
-        s = store_for(country)
-        return StoreInfo(id=s.id, time_zone=s.time_zone, currency=s.currency, name=s.name)
-
-    if args.scheme == "simulator":
-        from tillwise.connectors.simulator.replay import build_events
-
-        keep = {
-            "location.updated",
-            "sale.completed",
-            "refund.created",
-            "sale.voided",
-            "drawer.opened",
-            "price.overridden",
-        }
-        stream = [e.payload() for e in build_events(invoices) if e.event in keep]
-    else:
-        stream = retail_events(invoices, store_of, seed=args.seed)
+    stream = webhook_bodies(invoices)
     injected = inject(stream, default_patterns(args.per_kind, args.seed), seed=args.seed)
     t1 = time.perf_counter()
     print(
@@ -174,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
-        path.write_text("".join(dumps(b) + "\n" for b in injected.events), encoding="utf-8")
+        write_jsonl(injected.events, path)
         scorer = RiskScorer(seed=args.seed)
         t2 = time.perf_counter()
         replayed = list(replay_file(path, scorer))
@@ -255,8 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         f"({risk_s / len(all_events) * 1e6:.0f} us/event incl. refits) vs no-op "
         f"{len(all_events) / noop_s:,.0f}/s"
     )
+    a = time.perf_counter()
     snap = scorer.snapshot()
-    print(f"snapshot: {len(snap) / 1e6:.1f} MB; done {datetime.now():%H:%M}")
+    b = time.perf_counter()
+    RiskScorer.restore(snap)
+    c = time.perf_counter()
+    print(
+        f"snapshot (JSON document): {len(snap) / 1e6:.1f} MB, written in {b - a:.2f}s, "
+        f"restored in {c - b:.2f}s; done {datetime.now():%H:%M}"
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
-"""`tillwise risk replay|evaluate|inject` on small generic-event files.
+"""`tillwise risk stream|replay|evaluate|inject` on small generic-event files.
 
-The fixtures come from ``tests/fixtures/risk/make_fixtures.py``: a synthetic shop's stream made
-by the seeded scheme of the retail generator, with three loss patterns injected and labelled.
+The fixtures come from ``tests/fixtures/risk/make_fixtures.py``: a synthetic shop's stream as the
+simulator POS sends it (its seeded till scheme), with three loss patterns injected and labelled.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tillwise.cli import app
+from tillwise.connectors.simulator.export import TILL_EVENTS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
 EVENTS = FIXTURES / "events.jsonl"
@@ -46,23 +47,15 @@ def test_replay_table_names_the_flags() -> None:
     assert "refund.created" in result.output and "refund_without_receipt" in result.output
 
 
-def test_evaluate_prints_precision_and_recall_at_the_capacity() -> None:
-    result = runner.invoke(
-        app,
-        [
-            "risk",
-            "evaluate",
-            "--events",
-            str(EVENTS),
-            "--labels",
-            str(LABELS),
-            "--capacity",
-            "20",
-            "--json",
-        ],
-    )
+def _evaluate(capacity: int) -> dict:
+    args = ["risk", "evaluate", "--events", str(EVENTS), "--labels", str(LABELS)]
+    result = runner.invoke(app, [*args, "--capacity", str(capacity), "--json"])
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    return json.loads(result.output)
+
+
+def test_evaluate_prints_precision_and_recall_at_the_capacity() -> None:
+    figures = _evaluate(20)
     assert figures["capacity_per_store_week"] == 20
     assert figures["labelled"] == len(LABELS.read_text().splitlines())
     assert figures["precision"] >= 0.8 and figures["recall"] >= 0.6
@@ -73,21 +66,7 @@ def test_evaluate_prints_precision_and_recall_at_the_capacity() -> None:
         "card_testing",
         "no_sale_abuse",
     }
-    tight = runner.invoke(
-        app,
-        [
-            "risk",
-            "evaluate",
-            "--events",
-            str(EVENTS),
-            "--labels",
-            str(LABELS),
-            "--capacity",
-            "2",
-            "--json",
-        ],
-    )
-    assert json.loads(tight.output)["recall"] < figures["recall"]  # fewer reviewed, fewer caught
+    assert _evaluate(2)["recall"] < figures["recall"]  # fewer reviewed, fewer caught
 
 
 def test_a_bad_line_is_an_error_naming_the_file_and_line(tmp_path: Path) -> None:
@@ -132,3 +111,17 @@ def test_inject_writes_a_stream_and_labels_that_evaluate_reads(tmp_path: Path) -
     labs = [json.loads(x) for x in labels.read_text().splitlines()]
     assert len(labs) == 5 and {x["pattern"] for x in labs} == {"gift_card_burst"}
     assert len(out.read_text().splitlines()) == len(EVENTS.read_text().splitlines()) + 5
+
+
+def test_stream_writes_the_simulator_replay_that_replay_reads(tmp_path: Path) -> None:
+    out = tmp_path / "stream.jsonl"
+    result = runner.invoke(app, ["risk", "stream", "--out", str(out), "--limit", "600"])
+    assert result.exit_code == 0, result.output
+    bodies = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(bodies) == 600 and bodies[0]["event"] == "location.updated"
+    assert [b["created_at"] for b in bodies] == sorted(b["created_at"] for b in bodies)
+    sales = [b["data"] for b in bodies if b["event"] == "sale.completed"]
+    assert sales and all(s["employee_id"] and s["register_id"] for s in sales)
+    assert {b["event"] for b in bodies} <= TILL_EVENTS
+    replayed = runner.invoke(app, ["risk", "replay", "--events", str(out), "--json"])
+    assert replayed.exit_code == 0, replayed.output

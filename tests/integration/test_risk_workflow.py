@@ -16,8 +16,14 @@ import pytest
 from tests.helpers import body_of, make_container, pump, run, signed_headers
 from tillwise.api.app import create_app
 from tillwise.bootstrap import Container
+from tillwise.ports.repositories import ScorerSnapshot
 from tillwise.workflows.risk.events import RiskEvent
-from tillwise.workflows.risk.workflow import RiskConfig, ScorerFactory, ScorerState
+from tillwise.workflows.risk.workflow import (
+    RiskConfig,
+    ScorerFactory,
+    ScorerState,
+    default_factory,
+)
 
 SECRET = "whsec_risk"
 
@@ -154,3 +160,33 @@ def test_without_a_snapshot_the_scorer_is_rebuilt_from_recent_events(
         assert uow.risk.snapshot("default") is None
         rebuilt = fresh.ensure(uow)
     assert isinstance(rebuilt, DoubleScorer) and rebuilt.observed == ["R2"]  # the newest one
+
+
+def test_a_refused_snapshot_is_rebuilt_from_recent_events(container: Container) -> None:
+    """The product scorer refuses a tampered snapshot (no pickle, nothing run); the worker
+    logs it and rebuilds from the events instead of crashing."""
+    conn = container.connections.create("generic", "POS", [SECRET], actor="t").id
+    _install(container, snapshot_every=1000)
+    store = ("location.updated", {"id": "loc-a", "name": "A"})
+    _send(container, conn, [store, _refund("R1", 500), _refund("R2", 700)])
+    from tillwise.workflows.risk import RiskScorer
+
+    good = RiskScorer().snapshot()
+    for data in (good[:-10], b"TWRISK1\n" + good[8:], b"\x80\x05junk"):
+        with container.uow() as uow:
+            uow.risk.save_snapshot(
+                ScorerSnapshot(
+                    name="default",
+                    data=data,
+                    model="tillwise-risk",
+                    version="x",
+                    events_seen=99,
+                    labels_learned=0,
+                    saved_at=container.clock.now(),
+                )
+            )
+        fresh = ScorerState(container.uow, config=RiskConfig(), factory=default_factory())
+        with container.uow() as uow:
+            rebuilt = fresh.ensure(uow)
+        assert isinstance(rebuilt, RiskScorer)
+        assert fresh.events_seen == 2 and rebuilt.events == 2  # rebuilt, not restored

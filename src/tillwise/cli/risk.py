@@ -1,4 +1,5 @@
-"""``tillwise risk replay|evaluate|inject``: the risk scorer offline, on a file of generic events.
+"""``tillwise risk stream|replay|evaluate|inject``: the risk scorer offline, on a file of generic
+events (``stream`` writes one from the simulator POS).
 
 The file holds one generic webhook body per line (``{"event", "created_at", "data"}``, see
 ``docs/generic-connector.md``), in time order. Each line goes through the generic connector's
@@ -124,6 +125,38 @@ REVIEW = typer.Option(0.5, "--review-threshold", help="score from which an event
 MANAGER = typer.Option(0.8, "--manager-threshold", help="score from which a manager must approve")
 CONNECTION = typer.Option("replay", "--connection", help="connection id the stores belong to")
 SEED = typer.Option(0, "--seed", help="seed of the anomaly model")
+
+
+@risk_app.command("stream")
+def stream_cmd(
+    out: Path = typer.Option(..., "--out", help="where to write the events (JSON lines)"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="at most this many events"),
+    data: Path | None = typer.Option(
+        None, "--data", help="a parquet file of Online Retail II rows (default: the bundled subset)"
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="seed of the simulator's till scheme"),
+    everything: bool = typer.Option(
+        False, "--all", help="every event the POS sends (products, customers, stock levels too)"
+    ),
+) -> None:
+    """Write the simulator POS's replay as generic webhook bodies, one per line, in time order:
+    what ``risk replay --events`` and ``risk inject --events`` read."""
+    from tillwise.connectors.simulator.dataset import load_invoices
+    from tillwise.connectors.simulator.export import TILL_EVENTS, webhook_bodies, write_jsonl
+    from tillwise.connectors.simulator.tills import DEFAULT_SEED
+
+    try:
+        invoices = load_invoices(data)
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"{data or 'the bundled subset'}: {exc}")
+    bodies = webhook_bodies(
+        invoices,
+        seed=DEFAULT_SEED if seed is None else seed,
+        events=None if everything else TILL_EVENTS,
+        limit=limit,
+    )
+    n = write_jsonl(bodies, out)
+    console.print(f"wrote {n} events ({len(invoices)} invoices) to {out}")
 
 
 @risk_app.command("replay")
@@ -254,12 +287,8 @@ def inject_cmd(
     ),
 ) -> None:
     """Inject known loss patterns (seeded) and write the stream and its labels."""
-    from tillwise.workflows.risk.injector import (
-        default_patterns,
-        dumps,
-        inject,
-        pattern_from_dict,
-    )
+    from tillwise.connectors.simulator.export import write_jsonl
+    from tillwise.workflows.risk.injector import default_patterns, inject, pattern_from_dict
 
     bodies = []
     try:
@@ -288,8 +317,8 @@ def inject_cmd(
         result = inject(bodies, chosen, seed=seed)
     except (ValueError, KeyError) as exc:
         fail(f"{events}: {exc}")
-    out.write_text("".join(dumps(b) + "\n" for b in result.events), encoding="utf-8")
-    labels.write_text("".join(dumps(lab) + "\n" for lab in result.labels), encoding="utf-8")
+    write_jsonl(result.events, out)
+    write_jsonl(result.labels, labels)
     console.print(
         f"wrote {len(result.events)} events to {out} and {len(result.labels)} labels "
         f"({len({lab['case'] for lab in result.labels})} incidents) to {labels}"

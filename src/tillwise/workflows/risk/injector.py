@@ -1,6 +1,6 @@
-"""Known loss patterns, injected into a stream of generic-shape events — and the stream itself,
-made from Online Retail II invoices. Seeded and deterministic; used by the tests, the benchmark
-and ``tillwise risk inject``.
+"""Known loss patterns, injected into a stream of generic-shape events, and the evaluation of
+flags against their labels. Seeded and deterministic; used by the tests, the benchmark and
+``tillwise risk inject``.
 
 Events are generic webhook bodies (``{"event", "created_at", "data"}``, the generic connector's
 shapes, ``docs/generic-connector.md``), one per line in a file, in time order.
@@ -38,46 +38,27 @@ timing; ``store``, ``employee`` and ``start`` are drawn from the stream when lef
                            receipt) to another card, within hours of the sale
 =========================  ===================================================================
 
-The Online Retail II stream (:func:`retail_events`)
----------------------------------------------------
-Each country is a store (ids and time zones given by the caller, e.g. the simulator's). The
-data has no staff, registers or tenders, so a seeded scheme assigns them:
-
-* registers: ``round(invoices per trading day / 30)`` per store, 1 to 4; an invoice's register
-  is a stable hash of its number;
-* employees: a roster of ``2 x registers + 2`` (at least 3) per store; each local day has two
-  shifts (before and after 14:00), and each register is staffed by one rostered employee per
-  shift (a seeded draw without repeats within the shift);
-* each employee has seeded propensities (log-normal, sigma 0.35, around 1) that multiply the
-  background rates below, so honest peers differ as real ones do;
-* tenders (none for a free invoice): card 65 % (keyed 4 % times the employee's propensity,
-  swiped 6 %, else tapped 55 % / dipped 45 %), cash 20 %, wallet 12 %, gift card 3 %; 3 % of
-  sales split across card and cash. A customer has two cards (the first
-  used 80 % of the time; fingerprint and last 4 derived from a hash); guests a fresh card;
-* cancellations (invoices ``C…``) are refunds. Their receipt is the latest earlier sale to the
-  same customer with one of the same StockCodes (none found: no receipt); the money goes back
-  to that sale's card, else cash;
-* background till activity: 5 % of sales get an order discount of 5-20 %; 1 % have one line's
-  price overridden by 5-30 % (the line's ``original_unit_price`` and a ``price.overridden``
-  event); 0.8 % are voided minutes later (a quarter of them after tender); 0.8 no-sales
-  (``drawer.opened``) per employee-shift on average.
+The stream
+----------
+Any generic-shape stream works. The benchmark, the tests, the CLI fixtures and ``tillwise risk
+inject`` take theirs from the simulator POS (``tillwise risk stream --out FILE``:
+Online Retail II invoices with the cashiers, registers, tenders and background till events of
+its documented, seeded scheme, ``tillwise.connectors.simulator.tills``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from statistics import median
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any
 
 Body = dict[str, Any]
 Label = dict[str, str]
@@ -109,65 +90,6 @@ def event_time(body: Body) -> datetime:
     return parse_time(str(body["created_at"]))
 
 
-# -- the Online Retail II stream -------------------------------------------------------------
-
-
-class InvoiceLineLike(Protocol):
-    @property
-    def stock_code(self) -> str: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def price(self) -> Decimal: ...
-
-
-class InvoiceLike(Protocol):
-    """The simulator's :class:`Invoice` (``tillwise.connectors.simulator.dataset``) fits."""
-
-    @property
-    def invoice(self) -> str: ...
-    @property
-    def invoiced_at(self) -> datetime: ...
-    @property
-    def customer_id(self) -> str | None: ...
-    @property
-    def country(self) -> str: ...
-    @property
-    def lines(self) -> Sequence[InvoiceLineLike]: ...
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    id: str
-    time_zone: str
-    currency: str = "GBP"
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Scheme:
-    """Background rates of the seeded staff/register/tender scheme (see the module doc)."""
-
-    invoices_per_register_day: float = 30.0
-    max_registers: int = 4
-    shift_change_hour: int = 14
-    card: float = 0.65
-    cash: float = 0.20
-    wallet: float = 0.12
-    keyed: float = 0.04
-    split: float = 0.03
-    discount: float = 0.05
-    discount_depth: tuple[float, float] = (0.05, 0.20)
-    override: float = 0.01
-    override_cut: tuple[float, float] = (0.05, 0.30)
-    void: float = 0.008
-    void_after_tender: float = 0.25
-    no_sales_per_shift: float = 0.8
-    propensity_sigma: float = 0.35
-
-
 def _pence(value: Decimal) -> int:
     return int((value * 100).to_integral_value())
 
@@ -177,262 +99,6 @@ def _card(seed: int, owner: str, which: int) -> tuple[str, str]:
     return f"fp_{h:016x}"[:19], f"{h % 10000:04d}"
 
 
-@dataclass
-class _Roster:
-    registers: int
-    employees: list[str]
-    propensity: dict[str, dict[str, float]]
-
-
-def retail_events(
-    invoices: Sequence[InvoiceLike],
-    store_of: Callable[[str], StoreInfo],
-    *,
-    seed: int = 0,
-    scheme: Scheme | None = None,
-) -> list[Body]:
-    """Online Retail II invoices → generic webhook bodies in time order (module doc)."""
-    sc = scheme or Scheme()
-    invs = sorted(invoices, key=lambda i: i.invoiced_at)
-    stores: dict[str, StoreInfo] = {}
-    for inv in invs:
-        if inv.country not in stores:
-            stores[inv.country] = store_of(inv.country)
-    # rosters
-    days_by_store: dict[str, set[Any]] = defaultdict(set)
-    count_by_store: dict[str, int] = defaultdict(int)
-    for inv in invs:
-        st = stores[inv.country]
-        days_by_store[st.id].add(inv.invoiced_at.astimezone(ZoneInfo(st.time_zone)).date())
-        count_by_store[st.id] += 1
-    rosters: dict[str, _Roster] = {}
-    for st in stores.values():
-        per_day = count_by_store[st.id] / max(1, len(days_by_store[st.id]))
-        regs = max(1, min(sc.max_registers, round(per_day / sc.invoices_per_register_day)))
-        n = max(3, 2 * regs + 2)
-        emps = [f"{st.id}-emp-{k + 1}" for k in range(n)]
-        prop = {}
-        for emp in emps:
-            r = _rng(seed, "propensity", emp)
-            prop[emp] = {
-                k: math.exp(r.gauss(0.0, sc.propensity_sigma))
-                for k in ("discount", "override", "keyed", "split", "void", "no_sale")
-            }
-        rosters[st.id] = _Roster(regs, emps, prop)
-
-    def staff(st: StoreInfo, at: datetime, register: int) -> str:
-        local = at.astimezone(ZoneInfo(st.time_zone))
-        shift = 0 if local.hour < sc.shift_change_hour else 1
-        ro = rosters[st.id]
-        order = list(ro.employees)
-        _rng(seed, "shift", st.id, local.date().isoformat(), shift).shuffle(order)
-        return order[register % len(order)]
-
-    out: list[Body] = []
-    start = invs[0].invoiced_at if invs else datetime.now(UTC)
-    for st in sorted(stores.values(), key=lambda s: s.id):
-        out.append(
-            {
-                "event": "location.updated",
-                "created_at": iso(start - timedelta(minutes=1)),
-                "data": {
-                    "id": st.id,
-                    "name": st.name or st.id,
-                    "time_zone": st.time_zone,
-                    "currency": st.currency,
-                },
-            }
-        )
-    sales_by_customer: dict[str, list[tuple[str, frozenset[str], list[dict[str, Any]]]]] = (
-        defaultdict(list)
-    )
-    shifts_seen: dict[tuple[str, str, int, int], list[datetime]] = defaultdict(list)
-    for inv in invs:
-        st = stores[inv.country]
-        ro = rosters[st.id]
-        at = inv.invoiced_at
-        reg = _h(seed, "register", inv.invoice) % ro.registers
-        emp = staff(st, at, reg)
-        local = at.astimezone(ZoneInfo(st.time_zone))
-        shift_key = (
-            st.id,
-            local.date().isoformat(),
-            0 if local.hour < sc.shift_change_hour else 1,
-            reg,
-        )
-        shifts_seen[shift_key].append(at)
-        r = _rng(seed, "invoice", inv.invoice)
-        p = ro.propensity[emp]
-        cur = st.currency
-        register_id = f"{st.id}-reg-{reg + 1}"
-        if inv.invoice.startswith("C"):
-            lines = [ln for ln in inv.lines if ln.quantity != 0]
-            if not lines:
-                continue
-            amount = sum(_pence(ln.price) * abs(ln.quantity) for ln in lines)
-            codes = {ln.stock_code for ln in lines}
-            receipt = None
-            tenders: list[dict[str, Any]] = []
-            if inv.customer_id:
-                for sale_id, sale_codes, sale_tenders in reversed(
-                    sales_by_customer.get(inv.customer_id, [])
-                ):
-                    if sale_codes & codes:
-                        receipt = sale_id
-                        card = next((t for t in sale_tenders if t["type"] == "card"), None)
-                        if card is not None:
-                            tenders = [{**card, "amount": {"amount": amount, "currency": cur}}]
-                        break
-            if not tenders:
-                if inv.customer_id and r.random() < 0.5:
-                    fp, l4 = _card(seed, inv.customer_id, 0)
-                    tenders = [
-                        {
-                            "type": "card",
-                            "amount": {"amount": amount, "currency": cur},
-                            "card_fingerprint": fp,
-                            "last4": l4,
-                        }
-                    ]
-                else:
-                    tenders = [{"type": "cash", "amount": {"amount": amount, "currency": cur}}]
-            out.append(
-                {
-                    "event": "refund.created",
-                    "created_at": iso(at),
-                    "data": {
-                        "id": inv.invoice,
-                        "receipt_transaction_id": receipt,
-                        "location_id": st.id,
-                        "customer_id": inv.customer_id,
-                        "employee_id": emp,
-                        "register_id": register_id,
-                        "line_items": [
-                            {
-                                "sku": ln.stock_code,
-                                "name": (ln.description or ln.stock_code).strip() or ln.stock_code,
-                                "quantity": abs(ln.quantity),
-                                "price": str(ln.price),
-                            }
-                            for ln in lines
-                        ],
-                        "tenders": tenders,
-                        "total_money": {"amount": amount, "currency": cur},
-                    },
-                }
-            )
-            continue
-        sold = [ln for ln in inv.lines if ln.quantity > 0]
-        if not sold:
-            continue
-        items: list[dict[str, Any]] = [
-            {
-                "sku": ln.stock_code,
-                "name": (ln.description or ln.stock_code).strip() or ln.stock_code,
-                "quantity": ln.quantity,
-                "price": str(ln.price),
-            }
-            for ln in sold
-        ]
-        gross = sum(_pence(ln.price) * ln.quantity for ln in sold)
-        override_event = None
-        if r.random() < sc.override * p["override"]:
-            k = r.randrange(len(sold))
-            ln = sold[k]
-            cut = r.uniform(*sc.override_cut)
-            new = (ln.price * Decimal(str(round(1 - cut, 2)))).quantize(Decimal("0.01"))
-            if new < ln.price:
-                items[k] = {**items[k], "price": str(new), "original_unit_price": str(ln.price)}
-                gross -= (_pence(ln.price) - _pence(new)) * ln.quantity
-                override_event = {
-                    "event": "price.overridden",
-                    "created_at": iso(at),
-                    "data": {
-                        "id": f"ovr-{inv.invoice}",
-                        "sale_id": inv.invoice,
-                        "location_id": st.id,
-                        "sku": ln.stock_code,
-                        "original_price": str(ln.price),
-                        "new_price": str(new),
-                        "currency": cur,
-                        "employee_id": emp,
-                        "register_id": register_id,
-                        "overridden_at": iso(at),
-                    },
-                }
-        discount = 0
-        if r.random() < sc.discount * p["discount"]:
-            discount = int(gross * r.uniform(*sc.discount_depth))
-        total = gross - discount
-        tenders = _tenders(r, sc, p, seed, inv.customer_id, inv.invoice, total, cur)
-        if total <= 0:
-            tenders = []  # nothing to pay
-        data: dict[str, Any] = {
-            "id": inv.invoice,
-            "location_id": st.id,
-            "customer_id": inv.customer_id,
-            "employee_id": emp,
-            "register_id": register_id,
-            "line_items": items,
-            "tenders": tenders,
-            "total_money": {"amount": total, "currency": cur},
-        }
-        if discount:
-            data["discounts"] = [
-                {"name": "manual", "amount": {"amount": discount, "currency": cur}}
-            ]
-        if override_event is not None:
-            out.append(override_event)
-        out.append({"event": "sale.completed", "created_at": iso(at), "data": data})
-        if inv.customer_id:
-            sales_by_customer[inv.customer_id].append(
-                (inv.invoice, frozenset(ln.stock_code for ln in sold), tenders)
-            )
-            if len(sales_by_customer[inv.customer_id]) > 50:
-                del sales_by_customer[inv.customer_id][0]
-        if r.random() < sc.void * p["void"]:
-            voided = at + timedelta(minutes=r.uniform(1, 10))
-            out.append(
-                {
-                    "event": "sale.voided",
-                    "created_at": iso(voided),
-                    "data": {
-                        "id": inv.invoice,
-                        "location_id": st.id,
-                        "voided_at": iso(voided),
-                        "after_tender": r.random() < sc.void_after_tender,
-                        "employee_id": emp,
-                        "register_id": register_id,
-                    },
-                }
-            )
-    # no-sales: per employee-shift, at times within the shift's activity
-    for (sid, day, shift, reg), times in shifts_seen.items():
-        st = next(s for s in stores.values() if s.id == sid)
-        emp = staff(st, times[0], reg)
-        r = _rng(seed, "no_sale", sid, day, shift, reg)
-        lam = sc.no_sales_per_shift * rosters[sid].propensity[emp]["no_sale"]
-        n = _poisson(r, lam)
-        lo, hi = min(times), max(times)
-        for k in range(n):
-            at = lo + (hi - lo) * r.random() + timedelta(seconds=r.uniform(10, 300))
-            out.append(
-                {
-                    "event": "drawer.opened",
-                    "created_at": iso(at),
-                    "data": {
-                        "id": f"ns-{sid}-{day}-{shift}-{reg}-{k}",
-                        "location_id": sid,
-                        "opened_at": iso(at),
-                        "employee_id": emp,
-                        "register_id": f"{sid}-reg-{reg + 1}",
-                        "reason": r.choice(["change", "float", "wrong tender", None]),
-                    },
-                }
-            )
-    return sort_events(out)
-
-
 def _poisson(r: random.Random, lam: float) -> int:
     k, p, limit = 0, 1.0, math.exp(-lam)
     while True:
@@ -440,45 +106,6 @@ def _poisson(r: random.Random, lam: float) -> int:
         if p <= limit:
             return k
         k += 1
-
-
-def _tenders(
-    r: random.Random,
-    sc: Scheme,
-    p: dict[str, float],
-    seed: int,
-    customer: str | None,
-    invoice: str,
-    total: int,
-    cur: str,
-) -> list[dict[str, Any]]:
-    def card(amount: int) -> dict[str, Any]:
-        owner = customer or f"guest-{invoice}"
-        fp, l4 = _card(seed, owner, 0 if r.random() < 0.8 else 1)
-        u = r.random()
-        keyed = sc.keyed * p["keyed"]
-        method = "keyed" if u < keyed else "swiped" if u < keyed + 0.06 else None
-        if method is None:
-            method = "tapped" if r.random() < 0.55 else "dipped"
-        return {
-            "type": "card",
-            "amount": {"amount": amount, "currency": cur},
-            "card_fingerprint": fp,
-            "last4": l4,
-            "entry_method": method,
-        }
-
-    if total > 1 and r.random() < sc.split * p["split"]:
-        part = max(1, int(total * r.uniform(0.2, 0.8)))
-        return [card(part), {"type": "cash", "amount": {"amount": total - part, "currency": cur}}]
-    u = r.random()
-    if u < sc.card:
-        return [card(total)]
-    if u < sc.card + sc.cash:
-        return [{"type": "cash", "amount": {"amount": total, "currency": cur}}]
-    if u < sc.card + sc.cash + sc.wallet:
-        return [{"type": "wallet", "amount": {"amount": total, "currency": cur}}]
-    return [{"type": "gift_card", "amount": {"amount": total, "currency": cur}}]
 
 
 def sort_events(events: Iterable[Body]) -> list[Body]:
@@ -682,17 +309,13 @@ class DiscountAbuse(Pattern):
     name = "discount_abuse"
 
     def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
-        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
-        start = ctx.start_of(self, ix, r)
-        end = start + timedelta(days=self.days)
+        store, emp, own = ctx.own_sales(self, ix, r, self.days)
         k = 0
-        for body in ix.sales.get(store, []):
+        for body in own:
+            if r.random() >= self.share:
+                continue
             data = body["data"]
-            if data.get("employee_id") != emp or id(body) in ctx.touched:
-                continue
             at = event_time(body)
-            if not (start <= at < end) or r.random() >= self.share:
-                continue
             cur = data["total_money"]["currency"]
             total = int(data["total_money"]["amount"])
             if total <= 0:
@@ -845,16 +468,7 @@ class PostVoids(Pattern):
     name = "post_voids"
 
     def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
-        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
-        start = ctx.start_of(self, ix, r)
-        end = start + timedelta(days=self.days)
-        own = [
-            b
-            for b in ix.sales.get(store, [])
-            if b["data"].get("employee_id") == emp
-            and start <= event_time(b) < end
-            and id(b) not in ctx.touched
-        ]
+        store, emp, own = ctx.own_sales(self, ix, r, self.days)
         n = min(len(own), _poisson(r, self.per_day * self.days) or 1)
         for k, body in enumerate(sorted(r.sample(own, n), key=event_time)):
             at = event_time(body) + timedelta(minutes=r.uniform(2, 30))
@@ -963,16 +577,9 @@ class RefundToOtherCard(Pattern):
     name = "refund_to_other_card"
 
     def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
-        store, emp, _ = ctx.employee_times(self, ix, r, self.days)
-        start = ctx.start_of(self, ix, r)
-        end = start + timedelta(days=self.days)
+        store, emp, sales = ctx.own_sales(self, ix, r, self.days)
         own = [
-            b
-            for b in ix.sales.get(store, [])
-            if b["data"].get("employee_id") == emp
-            and start <= event_time(b) < end
-            and id(b) not in ctx.touched
-            and any(t.get("type") == "card" for t in b["data"].get("tenders") or [])
+            b for b in sales if any(t.get("type") == "card" for t in b["data"].get("tenders") or [])
         ]
         fp, l4 = _card(r.randrange(1 << 30), f"own-{emp}", 1)
         for k, body in enumerate(sorted(r.sample(own, min(self.count, len(own))), key=event_time)):
@@ -1115,6 +722,23 @@ class _Ctx:
             times = [a for a in acts if base <= a < base + timedelta(days=days)] or [base]
         return store, p.employee, times
 
+    def own_sales(
+        self, p: Pattern, ix: StreamIndex, r: random.Random, days: float
+    ) -> tuple[str, str, list[Body]]:
+        """The store, the employee, and the employee's sales in the pattern's ``days`` from its
+        start that no pattern has touched yet (in time order)."""
+        store, emp, _ = self.employee_times(p, ix, r, days)
+        start = self.start_of(p, ix, r)
+        end = start + timedelta(days=days)
+        own = [
+            b
+            for b in ix.sales.get(store, [])
+            if b["data"].get("employee_id") == emp
+            and start <= event_time(b) < end
+            and id(b) not in self.touched
+        ]
+        return store, emp, own
+
     def register_of(self, ix: StreamIndex, store: str, emp: str) -> str | None:
         for _, _, reg in ix.activity.get((store, emp), []):
             if reg:
@@ -1212,10 +836,6 @@ def pattern_dict(p: Pattern) -> dict[str, Any]:
     if isinstance(out.get("start"), datetime):
         out["start"] = iso(out["start"])
     return out
-
-
-def dumps(body: Body) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 # -- evaluation against labels ---------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 * :class:`AnomalyModel` — scikit-learn ``IsolationForest`` over transaction and employee-day
   features (:func:`features`), refit from a bounded reservoir of the stream's recent events.
-  After a fit the trees are copied into plain numpy arrays and walked all at once, so scoring
-  one event costs tens of microseconds (no scikit-learn call on the scoring path). Its output
+  After a fit the trees are copied into plain numpy arrays and walked all at once (no
+  scikit-learn call on the scoring path). Its output
   is the event's empirical quantile among the training events' scores; only the extreme tail
   (above :data:`ANOMALY_FROM`) becomes a reason, ``anomaly``, with weight up to
   :data:`ANOMALY_MAX`.

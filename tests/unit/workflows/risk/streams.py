@@ -83,5 +83,21 @@ def normal_days(
                 yield sale(f"{store}-s{n}", at, emp, amount, store=store, tenders=tenders)
 
 
+def refunds_to_label(n: int, start: datetime) -> list[RiskEvent]:
+    """``n`` refunds ten minutes apart by the six employees, every other one without a
+    receipt (the others name a sale of :func:`normal_days`): a reviewer would confirm those."""
+    return [
+        other(
+            "refund",
+            f"r-{k}",
+            start + timedelta(minutes=10 * k),
+            f"emp-{k % 6 + 1}",
+            amount=2000 + 10 * k,
+            receipt_id=None if k % 2 else f"{STORE}-s{k + 1}",
+        )
+        for k in range(n)
+    ]
+
+
 def codes(assessment) -> dict[str, float]:  # noqa: ANN001
     return {r.code: r.weight for r in assessment.reasons}

@@ -1,84 +1,39 @@
-"""The loss-pattern injector and the Online Retail II stream: seeded, labelled, general."""
+"""The loss-pattern injector over the simulator POS's stream: seeded, labelled, general."""
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
+from tests.fixtures.risk.make_fixtures import invoices
+from tillwise.connectors.simulator.export import webhook_bodies
 from tillwise.workflows.risk.injector import (
     CardTesting,
     DiscountAbuse,
     RefundsWithoutSale,
     Scored,
-    StoreInfo,
     default_patterns,
     evaluate_flags,
     event_time,
     inject,
     pattern_from_dict,
-    retail_events,
 )
 
-
-@dataclass(frozen=True)
-class Line:
-    stock_code: str
-    description: str | None
-    quantity: int
-    price: Decimal
-
-
-@dataclass(frozen=True)
-class Inv:
-    invoice: str
-    invoiced_at: datetime
-    customer_id: str | None
-    country: str
-    lines: tuple[Line, ...]
-
-
-def invoices(days: int = 40, per_day: int = 40) -> list[Inv]:
-    out = []
-    start = datetime(2024, 1, 1, 9, tzinfo=UTC)
-    n = 0
-    for d in range(days):
-        for k in range(per_day):
-            n += 1
-            at = start + timedelta(days=d, minutes=k * 12)
-            cust = f"c{n % 50}" if n % 3 else None
-            lines = (Line(f"1000{n % 7}", f"Item {n % 7}", 1 + n % 4, Decimal("2.50")),)
-            out.append(Inv(str(500000 + n), at, cust, "United Kingdom", lines))
-            if n % 25 == 0 and cust:
-                out.append(
-                    Inv(
-                        f"C{500000 + n}",
-                        at + timedelta(hours=2),
-                        cust,
-                        "United Kingdom",
-                        (Line(lines[0].stock_code, None, -1, Decimal("2.50")),),
-                    )
-                )
-    return out
-
-
-def store_of(country: str) -> StoreInfo:
-    return StoreInfo(id="store-uk", time_zone="Europe/London", currency="GBP")
+EMPLOYEE = "store-united-kingdom:emp-1"  # the simulator's ids
 
 
 @pytest.fixture(scope="module")
 def stream() -> list[dict]:
-    return retail_events(invoices(), store_of, seed=1)
+    return webhook_bodies(invoices(), seed=1)
 
 
-def test_the_retail_stream_has_staff_registers_tenders_and_receipts(stream: list[dict]) -> None:
+def test_the_simulator_stream_has_staff_registers_tenders_and_receipts(stream: list[dict]) -> None:
     assert stream[0]["event"] == "location.updated"
-    times = [event_time(b) for b in stream]
-    assert times == sorted(times)
+    times = [b["created_at"] for b in stream]
+    assert times == sorted(times)  # send order is time order
     sales = [b["data"] for b in stream if b["event"] == "sale.completed"]
     assert all(s["employee_id"] and s["register_id"] and s["tenders"] for s in sales)
     assert (
@@ -88,8 +43,9 @@ def test_the_retail_stream_has_staff_registers_tenders_and_receipts(stream: list
     assert refunds and all(r["receipt_transaction_id"] for r in refunds)  # all matchable here
     kinds = {b["event"] for b in stream}
     assert {"drawer.opened", "sale.voided", "price.overridden"} <= kinds  # the background
-    assert retail_events(invoices(), store_of, seed=1) == stream  # seeded
-    assert retail_events(invoices(), store_of, seed=2) != stream
+    assert webhook_bodies(invoices(), seed=1) == stream  # seeded
+    assert webhook_bodies(invoices(), seed=2) != stream
+    assert len(webhook_bodies(invoices(), seed=1, limit=50)) == 50
 
 
 def test_injection_is_seeded_labelled_and_leaves_the_input_alone(stream: list[dict]) -> None:
@@ -120,12 +76,12 @@ def test_pattern_parameters_are_honoured(stream: list[dict]) -> None:
     assert all(40 <= x["data"]["total_money"]["amount"] <= 90 for x in events)
     refunds = inject(
         stream,
-        [RefundsWithoutSale(per_day=4, days=3, receipt="fake", employee="store-uk-emp-1")],
+        [RefundsWithoutSale(per_day=4, days=3, receipt="fake", employee=EMPLOYEE)],
         seed=0,
     )
     assert refunds.labels
     assert all(
-        x["data"]["employee_id"] == "store-uk-emp-1"
+        x["data"]["employee_id"] == EMPLOYEE
         for x in refunds.events
         if x["data"].get("id") in {lab["id"] for lab in refunds.labels}
     )

@@ -9,7 +9,7 @@ import pytest
 from tillwise.workflows.risk import RiskScorer
 from tillwise.workflows.risk.models import MIN_LABELS
 
-from .streams import T0, codes, normal_days, other, sale
+from .streams import T0, codes, normal_days, other, refunds_to_label, sale
 
 END = T0 + timedelta(days=10)
 
@@ -62,17 +62,7 @@ def test_the_supervised_model_waits_for_labels_and_its_version_is_recorded() -> 
     s = RiskScorer(first_fit=10**9)
     for e in normal_days(10):
         s.assess(e)
-    refunds = [
-        other(
-            "refund",
-            f"r-{k}",
-            END + timedelta(minutes=10 * k),
-            f"emp-{k % 6 + 1}",
-            amount=2000 + 10 * k,
-            receipt_id=None if k % 2 else f"conn:store-1-s{k + 1}",
-        )
-        for k in range(MIN_LABELS + 10)
-    ]
+    refunds = refunds_to_label(MIN_LABELS + 10, END)
     for e in refunds:
         assert "sup-0" in s.assess(e).version
     # confirmed: the refunds without a receipt; dismissed: those with one
