@@ -253,3 +253,69 @@ def test_the_score_endpoint_answers_and_names_bad_fields(api: Api) -> None:
     assert api.client.post("/v1/risk/score", headers=pos, json=other).status_code == 404
     assert api.client.get("/v1/risk/cases", headers=pos).status_code == 403
     assert api.client.get("/v1/transactions", headers=pos).status_code == 403
+
+
+def _attempt(pid: str, minute: int, *, status: str, amount: int = 120, **over: Any) -> dict:
+    data = {
+        "id": pid,
+        "location_id": "loc-a",
+        "status": status,
+        "amount": {"amount": amount, "currency": "GBP"},
+        "tender_type": "card",
+        "card_fingerprint": f"fp-{pid}",
+        "last4": "4242",
+        "entry_method": "keyed",
+        "employee_id": "emp-3",
+        "register_id": "reg-7",
+        "occurred_at": f"2024-01-15T14:{minute:02d}:00Z",
+    }
+    data.update(over)
+    return data
+
+
+def test_a_declined_attempt_burst_opens_a_card_testing_case_scored_once(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    for k in range(8):  # eight small keyed attempts in 8 minutes, seven declined
+        status = "completed" if k == 3 else "failed"
+        deliver(
+            api,
+            "payment.updated",
+            _attempt(f"P-{k}", 30 + k, status=status),
+            at=f"{AT[:14]}{30 + k:02d}:05Z",
+        )
+    lp = bearer(api, "loss_prevention", stores=[store])
+    cases = _cases(api, lp)
+    assert cases and all(c["kind"] == "tender" for c in cases)
+    last = next(c for c in cases if c["event_id"] == "P-7")
+    reason = next(r for r in last["reasons"] if r["code"] == "card_testing")
+    ev = reason["evidence"]
+    assert (ev["attempts"], ev["declines"], ev["window_minutes"]) == (8, 7, 15)
+    assert ev["amounts"] == [120] * 8 and ev["register_id"] == "reg-7"
+    assert last["summary"].startswith("Declined payment attempt of 1.20 GBP by employee emp-3")
+    detail = api.client.get(f"/v1/risk/cases/{last['id']}", headers=lp).json()
+    assert detail["transaction"]["kind"] == "payment"
+    assert detail["transaction"]["status"] == "failed"
+
+    # the last attempt redelivered under another event id: scored (and flagged) once
+    body = body_of(
+        {"event": "payment.updated", "created_at": AT, "data": _attempt("P-7", 37, status="failed")}
+    )
+    now = int(api.container.clock.now().timestamp())
+    headers = signed_headers(body, SECRET, now, event_id="pos-evt-P-7-retry")
+    api.client.post(f"/webhooks/generic/{api.connection_id}", content=body, headers=headers)
+    run(pump(api.container))
+    assert len(_cases(api, lp)) == len(cases)
+    report = api.client.get(
+        "/v1/risk/reports", headers=lp, params={"store": store, "since": "2024-01-01"}
+    ).json()
+    assert report["scored"] == 8
+    # the scorer saw P-7 once: the register's attempt window holds the 8 attempts
+    scorer = api.container.risk_state().for_reading()
+    assert len(scorer.stores[store].attempts["r:reg-7"].items) == 8  # type: ignore[attr-defined]
+
+
+def test_an_occasional_declined_attempt_opens_no_case(api: Api) -> None:
+    add_store(api, "loc-a", "Store A")
+    deliver(api, "payment.updated", _attempt("P-1", 30, status="failed", amount=2400), at=AT)
+    deliver(api, "payment.updated", _attempt("P-2", 31, status="completed", amount=2400), at=AT)
+    assert _cases(api, api.admin) == []

@@ -25,6 +25,7 @@ NEW_SHAPES = (
     "drawer_opened",
     "price_overridden",
     "employee_updated",
+    "payment_updated",
 )
 
 
@@ -125,3 +126,35 @@ def test_bad_till_fields_are_named(case: str, data: dict[str, Any], field: str) 
     with pytest.raises(PayloadError) as err:
         connector.normalize(_deliver(_body(case, **data), "c"))
     assert err.value.field == field.replace(".0.", "[0].")
+
+
+def test_a_payment_attempt_is_the_canonical_payment() -> None:
+    from tillwise.domain.sales import EntryMethod, Payment, PaymentStatus
+
+    batch = connector.normalize(_deliver(_body("payment_updated"), "c"))
+    [payment] = batch.records
+    assert isinstance(payment, Payment)
+    assert payment.status is PaymentStatus.FAILED and payment.amount.amount == 150
+    assert payment.entry_method is EntryMethod.KEYED
+    assert (payment.device_external_id, payment.transaction_external_id) == (
+        "reg_2",
+        "txn_till_001",
+    )
+    assert batch.events[0].type == "payment.updated" and batch.events[0].subject == payment.id
+    no_sale = connector.normalize(_deliver(_body("payment_updated", sale_id=None), "c"))
+    assert no_sale.records[0].transaction_external_id is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"status": "declined"}, "data.status"),
+        ({"amount": {"amount": -5, "currency": "USD"}}, "data.amount"),
+        ({"occurred_at": None}, "data.occurred_at"),
+        ({"entry_method": "telepathy"}, "data.entry_method"),
+    ],
+)
+def test_a_bad_payment_attempt_names_its_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(PayloadError) as err:
+        connector.normalize(_deliver(_body("payment_updated", **change), "c"))
+    assert err.value.field == field

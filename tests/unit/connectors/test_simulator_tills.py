@@ -77,3 +77,15 @@ def test_same_seed_same_replay_other_seed_other_tills(invoices: list[Invoice]) -
     b = [e.data.get("employee_id") for e in _events(head, seed=2)]
     assert a != b
     assert Tills(seed=3).chance("x", "y") == Tills(seed=3).chance("x", "y")
+
+
+def test_declined_attempts_come_at_their_documented_rate_before_a_card_sale() -> None:
+    from tillwise.connectors.simulator.tills import DECLINE_RATE, Tills
+
+    tills = Tills()
+    card = [{"type": "card", "amount": {"amount": 900, "currency": "GBP"}, "last4": "4242"}]
+    cash = [{"type": "cash", "amount": {"amount": 900, "currency": "GBP"}}]
+    hits = [k for k in range(20_000) if tills.declined_first(str(k), card) is not None]
+    assert 0.5 * DECLINE_RATE * 20_000 < len(hits) < 1.5 * DECLINE_RATE * 20_000
+    assert all(tills.declined_first(str(k), cash) is None for k in hits)  # cash is never declined
+    assert Tills().declined_first(str(hits[0]), card) == card[0]  # seeded: the same every time

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tillwise.ai import explain
 from tillwise.domain.locations import store_key
 from tillwise.domain.money import exponent
-from tillwise.domain.sales import Refund, Transaction
+from tillwise.domain.sales import Payment, Refund, Transaction
 from tillwise.domain.till import TillEvent
 from tillwise.governance.principal import Principal
 from tillwise.governance.risk import STATES, RiskCase, RiskCaseError, UnknownCase
@@ -290,10 +290,12 @@ def list_cases(
 def _transaction(container: ContainerDep, case: RiskCase) -> dict[str, Any] | None:
     if case.record_id is None:
         return None
-    record: Transaction | Refund | TillEvent | None
+    record: Transaction | Refund | TillEvent | Payment | None
     with container.uow() as uow:
         if case.kind == "refund":
             record = uow.records.get(Refund, case.record_id)
+        elif case.kind == "tender":  # a payment attempt
+            record = uow.records.get(Payment, case.record_id)
         elif case.kind in ("no_sale", "price_override"):
             record = uow.records.get(TillEvent, case.record_id)
         else:

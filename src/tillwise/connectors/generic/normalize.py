@@ -12,6 +12,9 @@
   without them, only the event (subject: the sale's canonical id, data: the void's facts).
   ``drawer.opened`` and ``price.overridden`` become till events
   (:class:`~tillwise.domain.till.TillEvent`).
+* ``payment.updated`` (one payment attempt, declined ones included) becomes a
+  :class:`~tillwise.domain.sales.Payment` (``sale_id`` → ``transaction_external_id``,
+  ``register_id`` → ``device_external_id``; ``occurred_at`` is when the attempt was made).
 * One :class:`~tillwise.domain.events.Envelope` per delivery, with a deterministic id derived
   from (platform, connection, delivery event id), so a re-normalized delivery yields the same
   event.
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from tillwise.connectors._normalizing import payment_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, VendorItem
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import DomainError
@@ -38,6 +42,8 @@ from tillwise.domain.sales import (
     Discount,
     EntryMethod,
     IssueCode,
+    Payment,
+    PaymentStatus,
     ReconciliationIssue,
     Refund,
     RefundLine,
@@ -63,6 +69,7 @@ from .payloads import (
     GenericEvent,
     InventoryData,
     LocationData,
+    PaymentData,
     PriceOverriddenData,
     ProductData,
     PurchaseOrderData,
@@ -98,6 +105,7 @@ EVENT_TYPES: dict[GenericEvent, EventType] = {
     GenericEvent.SALE_VOIDED: EventType.SALE_VOIDED,
     GenericEvent.DRAWER_OPENED: EventType.DRAWER_OPENED,
     GenericEvent.PRICE_OVERRIDDEN: EventType.PRICE_OVERRIDDEN,
+    GenericEvent.PAYMENT_UPDATED: EventType.PAYMENT_UPDATED,
 }
 
 
@@ -237,6 +245,27 @@ def _till_event(
         original_price=_price(d.original_price, cur, "data.original_price"),
         new_price=_price(d.new_price, cur, "data.new_price"),
         reason=d.reason,
+    )
+
+
+def _payment(d: PaymentData, ctx: _Context) -> Payment:
+    return Payment(
+        source=ctx.ref(d.id),
+        source_updated_at=ctx.updated_at(d.updated_at),
+        source_version=d.version,
+        transaction_external_id=d.sale_id,
+        location_external_id=d.location_id,
+        employee_external_id=d.employee_id,
+        device_external_id=d.register_id,
+        occurred_at=d.occurred_at.astimezone(UTC),
+        status=PaymentStatus(d.status.value),
+        currency=d.amount.currency,
+        amount=d.amount.to_money(),
+        tender_type=TenderType(d.tender_type.value),
+        card_brand=d.card_brand,
+        card_last4=d.last4,
+        card_fingerprint=d.card_fingerprint,
+        entry_method=None if d.entry_method is None else EntryMethod(d.entry_method.value),
     )
 
 
@@ -482,6 +511,10 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         if record.event == "price_override":
             out["transaction_external_id"] = record.transaction_external_id
             out["sku"] = record.sku
+    elif isinstance(record, Payment):
+        out = payment_summary(record)
+        out["employee_external_id"] = record.employee_external_id
+        out["register_external_id"] = record.device_external_id
     elif isinstance(record, InventoryLevel):
         out["sku"] = record.sku
         out["location_external_id"] = record.location_external_id
@@ -550,6 +583,9 @@ def normalize(delivery: RawDelivery, currency: str | None = None) -> NormalizedB
         records = (subject,)
     elif isinstance(data, DrawerOpenedData | PriceOverriddenData):
         subject = _till_event(data, ctx, currency)
+        records = (subject,)
+    elif isinstance(data, PaymentData):
+        subject = _payment(data, ctx)
         records = (subject,)
     else:  # pragma: no cover - parse_body only returns the shapes above
         raise TypeError(f"unhandled generic payload {type(data).__name__}")

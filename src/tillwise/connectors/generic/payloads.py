@@ -63,6 +63,7 @@ class GenericEvent(StrEnum):
     SALE_VOIDED = "sale.voided"
     DRAWER_OPENED = "drawer.opened"  # a no-sale
     PRICE_OVERRIDDEN = "price.overridden"
+    PAYMENT_UPDATED = "payment.updated"  # a payment attempt (declined ones too)
 
 
 # -- field types -----------------------------------------------------------------------------
@@ -220,6 +221,41 @@ class PriceOverriddenData(_Shape):
     def _known(cls, v: str | None) -> str | None:
         if v is not None:
             exponent(v)
+        return v
+
+
+class PaymentStatusIn(StrEnum):
+    AUTHORIZED = "authorized"
+    COMPLETED = "completed"
+    FAILED = "failed"  # declined or errored: no money moved
+    VOIDED = "voided"  # an authorization cancelled before capture
+    REFUNDED = "refunded"
+
+
+class PaymentData(_Freshness):
+    """``payment.updated``: one payment attempt at a till, declined ones included (card testing
+    shows first as many small declined attempts that never become sales). ``sale_id`` is the
+    sale it pays, when there is one."""
+
+    id: Id
+    location_id: Id
+    sale_id: Id | None = None
+    status: PaymentStatusIn
+    amount: MoneyIn
+    tender_type: TenderKind = TenderKind.CARD
+    last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+    card_fingerprint: str | None = Field(default=None, min_length=1, max_length=255)
+    card_brand: str | None = Field(default=None, max_length=64)
+    entry_method: EntryMethodIn | None = None
+    employee_id: Id | None = None
+    register_id: Id | None = None
+    occurred_at: AwareDatetime
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, v: MoneyIn) -> MoneyIn:
+        if v.amount < 0:
+            raise ValueError("a payment amount is positive")
         return v
 
 
@@ -506,6 +542,10 @@ class PriceOverridden(_Delivery):
     data: PriceOverriddenData
 
 
+class PaymentUpdated(_Delivery):
+    data: PaymentData
+
+
 GenericPayload = (
     SaleCompleted
     | RefundCreated
@@ -520,6 +560,7 @@ GenericPayload = (
     | SaleVoided
     | DrawerOpened
     | PriceOverridden
+    | PaymentUpdated
 )
 
 SHAPES: dict[GenericEvent, type[_Delivery]] = {
@@ -539,6 +580,7 @@ SHAPES: dict[GenericEvent, type[_Delivery]] = {
     GenericEvent.SALE_VOIDED: SaleVoided,
     GenericEvent.DRAWER_OPENED: DrawerOpened,
     GenericEvent.PRICE_OVERRIDDEN: PriceOverridden,
+    GenericEvent.PAYMENT_UPDATED: PaymentUpdated,
 }
 
 

@@ -2,7 +2,8 @@
 
 :func:`webhook_bodies` gives the bodies (``{"event", "created_at", "data"}``) of the replay
 (:mod:`.replay`) in the order the POS sends them — time order — with the cashiers, registers,
-tenders, voids, no-sales and price overrides of the seeded till scheme (:mod:`.tills`). By
+tenders, voids, no-sales, price overrides and declined payment attempts of the seeded till
+scheme (:mod:`.tills`). By
 default only what the risk scorer reads (:data:`TILL_EVENTS`: the stores, the cashiers and the
 till events); ``events=None`` keeps everything, stock levels included (played on a fresh stock
 nobody adjusts). ``tillwise risk stream --out FILE`` writes them; ``tillwise risk replay
@@ -29,6 +30,7 @@ TILL_EVENTS = frozenset(
         "sale.voided",
         "drawer.opened",
         "price.overridden",
+        "payment.updated",
     }
 )
 

@@ -332,6 +332,24 @@ def _sale_steps(
         "tenders": tenders,
         "total_money": {"amount": total, "currency": CURRENCY},
     }
+    declined = tills.declined_first(inv.invoice, tenders)
+    if declined is not None:  # the card was refused once before the sale went through
+        tried = later(at, -1)
+        attempt = {
+            "id": f"PD{inv.invoice}",
+            "location_id": store.id,
+            "status": "failed",
+            "amount": declined["amount"],
+            "tender_type": declined["type"],
+            "card_fingerprint": declined.get("card_fingerprint"),
+            "last4": declined.get("last4"),
+            "entry_method": declined.get("entry_method"),
+            **who,
+            "occurred_at": iso_utc(tried),
+        }
+        steps.append(
+            SimEvent(f"sim:payment.updated:PD{inv.invoice}", "payment.updated", at, attempt)
+        )
     steps.append(SimEvent(f"sim:sale.completed:{inv.invoice}", "sale.completed", at, sale))
     tills.remember_sale(
         store.id, inv.customer_id, inv.invoice, frozenset(x["sku"] for x in items), tenders

@@ -29,6 +29,11 @@ machine; ``seed`` defaults to :data:`DEFAULT_SEED`).
   minutes later, moving no stock). The real invoice itself is never voided.
 * **No-sales**: 1 % of invoices are followed by a ``drawer.opened`` (``NS<invoice>``) by the
   same cashier at the same register, one minute later.
+* **Declined attempts**: 1 % of invoices paid by card (or wallet) are preceded, one minute
+  earlier, by a declined attempt of the same card for the same amount at the same till — a
+  ``payment.updated`` (``PD<invoice>``, status ``failed``, ``sale_id`` none: it paid nothing),
+  as a card refused once and tried again is; the sale's own successful payment is not sent
+  apart (its tenders are on the sale).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ OVERRIDE_CUT = Decimal("0.20")
 VOID_RATE = 0.005
 POST_VOID_RATE = 0.002
 NO_SALE_RATE = 0.01
+DECLINE_RATE = 0.01  # of card- or wallet-paid invoices: one declined attempt first
 FIRST_NAMES = ("Alex", "Sam", "Jo", "Priya", "Tom", "Maya", "Chris", "Nia")
 LAST_NAMES = ("Smith", "Jones", "Patel", "Brown", "Taylor", "Khan", "Evans", "Wilson")
 
@@ -209,6 +215,13 @@ class Tills:
 
     def no_sale(self, invoice: str) -> bool:
         return self.chance("no_sale", invoice) < NO_SALE_RATE
+
+    def declined_first(self, invoice: str, tenders: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The tender a declined attempt was made with before the sale, or None."""
+        paid = [t for t in tenders if t.get("type") in ("card", "wallet")]
+        if not paid or self.chance("declined", invoice) >= DECLINE_RATE:
+            return None
+        return paid[0]
 
 
 def later(at: datetime, minutes: int) -> datetime:

@@ -3,9 +3,10 @@
 :func:`from_canonical` builds it from a canonical event and its record (a
 :class:`~tillwise.domain.sales.Transaction`, :class:`~tillwise.domain.sales.Refund` or
 :class:`~tillwise.domain.till.TillEvent`; a bare ``sale.voided`` has no record and is read
-from the envelope's data). :func:`make_event` builds one by hand (a cart scored before tender,
-tests). Amounts are integer minor units, never negative; local hour, weekday and day are in
-the store's time zone.
+from the envelope's data; a ``payment.updated`` :class:`~tillwise.domain.sales.Payment`
+attempt becomes a ``tender`` event: its amount, its one tender, ``declined`` when it failed).
+:func:`make_event` builds one by hand (a cart scored before tender, tests). Amounts are
+integer minor units, never negative; local hour, weekday and day are in the store's time zone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from zoneinfo import ZoneInfo
 
 from tillwise.domain.events import Envelope
 from tillwise.domain.locations import Location, store_key
-from tillwise.domain.sales import Refund, Tender, Transaction
+from tillwise.domain.sales import Payment, PaymentKind, PaymentStatus, Refund, Tender, Transaction
 from tillwise.domain.till import TillEvent
 
-KINDS = ("sale", "refund", "void", "no_sale", "price_override", "cart")
+KINDS = ("sale", "refund", "void", "no_sale", "price_override", "cart", "tender")
+# payment statuses that are an attempt at the till (a voided authorization or a refunded
+# payment is a later change of an attempt already seen: not scored)
+ATTEMPT_STATUSES = frozenset(
+    {
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.CAPTURED,
+        PaymentStatus.COMPLETED,
+        PaymentStatus.FAILED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,7 @@ class RiskEvent:
     """One thing that happened at a till, flattened for scoring."""
 
     id: str  # the event data's id (sale id, refund id, ...): what replay prints
-    kind: str  # sale | refund | void | no_sale | price_override | cart
+    kind: str  # sale | refund | void | no_sale | price_override | cart | tender
     store: str  # "<connection_id>:<location_external_id>"
     occurred_at: datetime  # UTC
     local_hour: int
@@ -70,8 +81,10 @@ class RiskEvent:
     override_count: int = 0  # lines with a manual price override
     lines: tuple[LineFact, ...] = ()
     tenders: tuple[TenderFact, ...] = ()
-    receipt_id: str | None = None  # refunds: the sale refunded; price overrides: the sale
+    # refunds: the sale refunded; price overrides and tender attempts: the sale
+    receipt_id: str | None = None
     after_tender: bool = False  # voids: a post-void (payment was taken)
+    declined: bool = False  # tender attempts: declined (failed, no money moved)
 
 
 def local_fields(occurred_at: datetime, time_zone: str | ZoneInfo = "UTC") -> dict[str, Any]:
@@ -170,13 +183,15 @@ def _parse_time(value: Any) -> datetime | None:
 
 def from_canonical(
     envelope: Envelope,
-    record: Transaction | Refund | TillEvent | Any | None,
+    record: Transaction | Refund | TillEvent | Payment | Any | None,
     location: Location | None,
 ) -> RiskEvent | None:
     """The :class:`RiskEvent` of a canonical event (``sale.completed``, ``refund.created``,
-    ``sale.voided``, ``drawer.opened``, ``price.overridden``) and its record; ``None`` for
-    anything the scorer does not score. ``location`` gives the store's time zone (UTC when
-    unknown). A bare ``sale.voided`` (no record) is read from the envelope's data."""
+    ``sale.voided``, ``drawer.opened``, ``price.overridden``, ``payment.updated``) and its
+    record; ``None`` for anything the scorer does not score (a refund's payment: the refund is
+    scored; a payment's later change — voided, refunded, pending — is not a new attempt).
+    ``location`` gives the store's time zone (UTC when unknown). A bare ``sale.voided`` (no
+    record) is read from the envelope's data."""
     zone = location.time_zone if location is not None else "UTC"
     conn = envelope.connectionid
     etype = envelope.type
@@ -250,6 +265,30 @@ def from_canonical(
             ),
             tenders=tuple(tender_fact(t) for t in record.tenders),
             receipt_id=record.transaction_external_id,
+        )
+    if isinstance(record, Payment) and etype == "payment.updated":
+        if record.payment_kind is not PaymentKind.SALE or record.status not in ATTEMPT_STATUSES:
+            return None
+        tender = TenderFact(
+            type=str(record.tender_type.value),
+            amount=abs(record.amount.amount),
+            fingerprint=record.card_fingerprint,
+            last4=record.card_last4,
+            entry_method=None if record.entry_method is None else record.entry_method.value,
+        )
+        return make_event(
+            id=record.external_id,
+            kind="tender",
+            store=store_key(conn, record.location_external_id or ""),
+            occurred_at=record.occurred_at,
+            time_zone=zone,
+            employee_id=record.employee_external_id,
+            register_id=record.device_external_id,
+            currency=record.currency,
+            amount=abs(record.amount.amount),
+            tenders=(tender,),
+            receipt_id=record.transaction_external_id,
+            declined=record.status is PaymentStatus.FAILED,
         )
     if isinstance(record, TillEvent):
         store = store_key(conn, record.location_external_id or "")

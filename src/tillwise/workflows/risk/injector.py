@@ -23,7 +23,10 @@ timing; ``store``, ``employee`` and ``start`` are drawn from the stream when lef
                            ``amount_factor`` x the store's median sale
 ``card_testing``           ``attempts`` small card sales (``amount_range`` in minor units) on
                            one register within ``minutes``, from ``cards`` distinct cards
-                           (1 = the same card again and again), ``entry_method``
+                           (1 = the same card again and again), ``entry_method``; with
+                           ``as_attempts`` the burst is payment attempts (``payment.updated``),
+                           ``decline_share`` of them declined (``failed``), the others
+                           completed, each with its sale (``sale.completed``, ``sale_id``)
 ``discount_abuse``         an employee discounts ``share`` of their own sales by ``depth``
                            (``mode`` discount, or ``override``: a line's price cut by hand)
                            for ``days``
@@ -84,7 +87,7 @@ def _rng(*parts: object) -> random.Random:
 def event_time(body: Body) -> datetime:
     """When the event happened: the time its data names, else ``created_at``."""
     data = body.get("data") or {}
-    for key in ("voided_at", "opened_at", "overridden_at"):
+    for key in ("voided_at", "opened_at", "overridden_at", "occurred_at"):
         if data.get(key):
             return parse_time(str(data[key]))
     return parse_time(str(body["created_at"]))
@@ -261,6 +264,8 @@ class CardTesting(Pattern):
     cards: int = 0  # distinct cards; 0 = a new card every attempt
     entry_method: str = "keyed"
     register: str | None = None
+    as_attempts: bool = False  # emit payment attempts (mostly declined) instead of sales
+    decline_share: float = 0.85  # with as_attempts: the share declined
 
     name = "card_testing"
 
@@ -277,6 +282,7 @@ class CardTesting(Pattern):
             which = k if self.cards == 0 else k % self.cards
             fp, l4 = _card(salt, "tester", which)
             sku, name, _ = r.choice(skus)
+            declined = self.as_attempts and r.random() < self.decline_share
             data = {
                 "id": ctx.new_id("S"),
                 "location_id": store,
@@ -296,7 +302,25 @@ class CardTesting(Pattern):
                 ],
                 "total_money": {"amount": amount, "currency": cur},
             }
-            ctx.add({"event": "sale.completed", "created_at": iso(at), "data": data}, self, k)
+            if not declined:
+                ctx.add({"event": "sale.completed", "created_at": iso(at), "data": data}, self, k)
+            if self.as_attempts:
+                payment = {
+                    "id": ctx.new_id("P"),
+                    "location_id": store,
+                    "sale_id": None if declined else data["id"],
+                    "status": "failed" if declined else "completed",
+                    "amount": {"amount": amount, "currency": cur},
+                    "tender_type": "card",
+                    "card_fingerprint": fp,
+                    "last4": l4,
+                    "entry_method": self.entry_method,
+                    "employee_id": emp,
+                    "register_id": reg,
+                    "occurred_at": iso(at),
+                }
+                body = {"event": "payment.updated", "created_at": iso(at), "data": payment}
+                ctx.add(body, self, k)
 
 
 @dataclass
@@ -782,8 +806,10 @@ def inject(
     return Injection(events=sort_events([*out, *ctx.added]), labels=ctx.labels)
 
 
-def default_patterns(per_kind: int = 3, seed: int = 0) -> list[Pattern]:
-    """``per_kind`` incidents of every pattern, with sizes drawn from modest ranges."""
+def default_patterns(per_kind: int = 3, seed: int = 0, attempt_bursts: int = 0) -> list[Pattern]:
+    """``per_kind`` incidents of every pattern, with sizes drawn from modest ranges; then
+    ``attempt_bursts`` card-testing bursts sent as payment attempts, mostly declined (drawn
+    apart: the other incidents are the same whatever their number)."""
     r = _rng(seed, "defaults")
     out: list[Pattern] = []
     for _ in range(per_kind):
@@ -808,6 +834,18 @@ def default_patterns(per_kind: int = 3, seed: int = 0) -> list[Pattern]:
             GiftCardBurst(count=r.randint(4, 8), minutes=r.uniform(20, 60)),
             RefundToOtherCard(count=r.randint(3, 5), days=r.randint(3, 6)),
         ]
+    ra = _rng(seed, "defaults", "attempts")
+    for _ in range(attempt_bursts):
+        out.append(
+            CardTesting(
+                attempts=ra.randint(6, 12),
+                minutes=ra.uniform(4, 15),
+                cards=ra.choice([0, 1, 3]),
+                entry_method=ra.choice(["keyed", "keyed", "swiped"]),
+                as_attempts=True,
+                decline_share=ra.uniform(0.6, 0.95),
+            )
+        )
     return out
 
 

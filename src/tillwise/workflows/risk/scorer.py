@@ -49,6 +49,9 @@ from .signals import (
     SaleMemo,
     StoreState,
     _gift_keys,
+    attempt_keys,
+    attempt_parts,
+    attempt_value,
     counter_deltas,
     evaluate,
     facts_of,
@@ -132,6 +135,7 @@ class RiskScorer:
         self.supervised = SupervisedModel()
         self.remembered: dict[str, np.ndarray] = {}  # event id → supervised vector at scoring
         self.labels: dict[str, tuple[np.ndarray, bool]] = {}
+        self.attempts_seen: dict[tuple[str, str], float] = {}  # payment attempts → time
         self.events = 0
 
     # -- public API ---------------------------------------------------------------------------
@@ -209,7 +213,16 @@ class RiskScorer:
                 event = replace(event, amount=memo.amount)
         t = event.occurred_at.timestamp()
         covers = store.first_t is not None and t - store.first_t >= _MEMORY_COVERS_SECONDS
-        return event, facts_of(event, store, receipt, covers, self.chain_amounts), store
+        repeat = sale_seen = False
+        if event.kind == "tender":
+            repeat = (event.store, event.id) in self.attempts_seen
+            sale_seen = event.receipt_id is not None and (event.store, event.receipt_id) in (
+                self.sales
+            )
+        facts = facts_of(
+            event, store, receipt, covers, self.chain_amounts, repeat=repeat, sale_seen=sale_seen
+        )
+        return event, facts, store
 
     def _features(self, event: RiskEvent, facts: Facts) -> np.ndarray:
         store = self.stores.get(event.store, _EMPTY)
@@ -233,7 +246,8 @@ class RiskScorer:
                 customer.decay_to(facts.t)
         reasons = evaluate(event, facts, store, customer)
         x = self._features(event, facts)
-        aw, aq = self.anomaly.weight(x)
+        # a payment attempt carries attempt-level reasons only (signals module doc)
+        aw, aq = self.anomaly.weight(x) if event.kind != "tender" else (0.0, 0.5)
         if aw > 0:
             reasons.append(
                 Reason(
@@ -320,6 +334,9 @@ class RiskScorer:
         s = self.stores.get(e.store)
         if s is None:
             s = self.stores[e.store] = StoreState()
+        if e.kind == "tender":
+            self._observe_attempt(e, f, s, flagged=flagged)
+            return
         t = f.t
         self.events += 1
         s.events += 1
@@ -421,6 +438,38 @@ class RiskScorer:
         if self.events % _SWEEP_EVERY == 0:
             self._sweep(t)
 
+    def _observe_attempt(self, e: RiskEvent, f: Facts, s: StoreState, *, flagged: bool) -> None:
+        """A payment attempt feeds only the attempt windows and their store baselines (counts
+        per register-window and card-hour, from unflagged attempts); a repeat adds nothing."""
+        if f.repeat:
+            return
+        t = f.t
+        self.attempts_seen[(e.store, e.id)] = t
+        if len(self.attempts_seen) > self.max_remembered:
+            del self.attempts_seen[next(iter(self.attempts_seen))]
+        value = attempt_value(e.amount, declined=f.declined, keyed=f.keyed, small=f.small_card)
+        reg_key, card_key = attempt_keys(e, f)
+        if reg_key is not None:
+            w = s.attempts.get(reg_key)
+            if w is None:
+                w = s.attempts[reg_key] = TimeWindow(CARD_WINDOW_SECONDS)
+            recent = w.recent(t)
+            if not flagged:
+                if f.small_card:
+                    small = 1 + sum(1 for _, v, _ in recent if attempt_parts(v)[3])
+                    s.attempt_counts.add(float(small))
+                if f.declined:
+                    declines = 1 + sum(1 for _, v, _ in recent if attempt_parts(v)[1])
+                    s.decline_counts.add(float(declines))
+            w.add(t, value, f.card_keys[0] if f.card_keys else None)
+        if card_key is not None:
+            w = s.attempts.get(card_key)
+            if w is None:
+                w = s.attempts[card_key] = TimeWindow(CARD_KEY_WINDOW_SECONDS, maxlen=64)
+            if not flagged:
+                s.card_attempt_counts.add(float(1 + len(w.recent(t))))
+            w.add(t, value)
+
     def _books(self) -> list[PeerBook]:
         return [s.peers for s in self.stores.values()]
 
@@ -455,7 +504,13 @@ class RiskScorer:
             if self.sales[key].t >= cut:
                 break
             del self.sales[key]
+        gone = t - 2 * 86400.0  # an attempt's status changes arrive within hours
+        while self.attempts_seen:
+            key2 = next(iter(self.attempts_seen))
+            if self.attempts_seen[key2] >= gone:
+                break
+            del self.attempts_seen[key2]
         for s in self.stores.values():
-            for windows in (s.registers, s.cards, s.gift):
+            for windows in (s.registers, s.cards, s.gift, s.attempts):
                 for k in [k for k, w in windows.items() if not w.recent(t)]:
                     del windows[k]

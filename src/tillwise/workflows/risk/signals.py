@@ -34,7 +34,11 @@ Reason codes
 ``split_tender``               a sale paid several ways (several cards above all), weighted by
                                the employee's split rate
 ``card_testing``               many small card attempts on one register, or one card used
-                               again and again, within minutes (vs the store's usual count)
+                               again and again, within minutes (vs the store's usual count);
+                               on payment attempts (``tender`` events, declined ones
+                               included): many small attempts, or many declines with a high
+                               decline share, on one register within 15 min, or one card tried
+                               again and again within the hour
 ``gift_card_burst``            several gift-card purchases within the hour by one employee,
                                register or customer (vs the store's usual count)
 ``high_value_return``          a refund in the top of the store's refund amounts
@@ -46,6 +50,20 @@ Reason codes
 ``manager_threshold``          a refund or discount above the amount the store routes to a
                                manager (set on the scorer; off by default)
 =============================  ===========================================================
+
+Payment attempts (``tender`` events) and double counting
+-------------------------------------------------------
+A payment attempt (``payment.updated``: authorized, captured, completed or failed) is scored on
+the attempt-level signals only — ``card_testing`` over the attempt windows (per register, 15
+min; per card, 1 h) and ``keyed_card`` — never on the sale-level ones (discounts, overrides,
+split tenders, gift cards, odd hours, the anomaly model): those belong to the sale, which is
+scored as ``sale.completed`` on its own. ``keyed_card`` fires on an attempt only when it was
+declined or names no sale the scorer has seen (a completed attempt of a sale already scored
+would repeat the sale's own ``keyed_card``). Attempts feed only the attempt windows and their
+store baselines (:attr:`StoreState.attempts`, ``attempt_counts``, ``decline_counts``,
+``card_attempt_counts``), never the employees' peer rates, the store's hours, amounts or the
+anomaly model's reservoir, so a payment stream beside the sales changes no sale-level baseline.
+A payment id seen before (a status change, a redelivery) adds nothing and fires nothing.
 """
 
 from __future__ import annotations
@@ -108,6 +126,7 @@ MIN_SUPPORT = 300.0  # ... and a baseline that has seen this many events (decaye
 MIN_VALUES = 50  # store quantiles from fewer values fall back to a default
 QUICK_REFUND_SECONDS = 2 * 3600
 CARD_WINDOW_SECONDS = 15 * 60
+ATTEMPT_WINDOW_SECONDS = CARD_WINDOW_SECONDS  # payment attempts per register
 SMALL_QUANTILE = 0.10  # a card attempt is "small" at or below this quantile of the store's sales
 CARD_KEY_WINDOW_SECONDS = 60 * 60
 GIFT_WINDOW_SECONDS = 60 * 60
@@ -235,6 +254,11 @@ class StoreState:
     no_sale_day_counts: TailStat = field(default_factory=TailStat)
     no_receipt_day_counts: TailStat = field(default_factory=TailStat)
     registers: dict[str, TimeWindow] = field(default_factory=dict)  # card attempts
+    # payment attempts ("r:<register>", "c:<card key>"): value = attempt_value(...)
+    attempts: dict[str, TimeWindow] = field(default_factory=dict)
+    attempt_counts: TailStat = field(default_factory=TailStat)  # small attempts / reg-window
+    decline_counts: TailStat = field(default_factory=TailStat)  # declines / register-window
+    card_attempt_counts: TailStat = field(default_factory=TailStat)  # attempts / card-hour
     cards: dict[str, TimeWindow] = field(default_factory=dict)  # a card's uses
     gift: dict[str, TimeWindow] = field(default_factory=dict)  # gift purchases by who/where
     days: dict[str, EmployeeDay] = field(default_factory=dict)
@@ -270,6 +294,9 @@ class Facts:
     other_tender: bool
     quick_same_employee: bool
     card_keys: tuple[str, ...]
+    declined: bool = False  # a declined payment attempt
+    repeat: bool = False  # a payment attempt seen before (status change, redelivery)
+    sale_seen: bool = False  # a payment attempt whose sale the scorer has scored
 
 
 def facts_of(
@@ -278,6 +305,9 @@ def facts_of(
     receipt: SaleMemo | None,
     memory_covers: bool,
     chain_amounts: TailStat | None = None,
+    *,
+    repeat: bool = False,
+    sale_seen: bool = False,
 ) -> Facts:
     """The event's facts. "Small" card attempts are judged against the store's sale amounts,
     or the whole chain's (``chain_amounts``) while the store has seen too few."""
@@ -290,7 +320,7 @@ def facts_of(
     gift_lines = sum(1 for ln in e.lines if GIFT_CARD.search(f"{ln.sku or ''} {ln.name or ''}"))
     amounts = store.sale_amounts if len(store.sale_amounts) >= MIN_VALUES else chain_amounts
     small_card = (
-        e.kind in ("sale", "cart")
+        e.kind in ("sale", "cart", "tender")
         and bool(cards)
         and amounts is not None
         and len(amounts) >= MIN_VALUES
@@ -337,7 +367,32 @@ def facts_of(
         other_tender=other,
         quick_same_employee=quick,
         card_keys=card_keys,
+        declined=e.declined,
+        repeat=repeat,
+        sale_seen=sale_seen,
     )
+
+
+# a payment attempt in a window: its amount and flags packed in one float (exact below 2**50)
+_DECLINED, _KEYED, _SMALL = 1, 2, 4
+
+
+def attempt_value(amount: int, *, declined: bool, keyed: bool, small: bool) -> float:
+    flags = (_DECLINED if declined else 0) | (_KEYED if keyed else 0) | (_SMALL if small else 0)
+    return float(max(0, amount) * 8 + flags)
+
+
+def attempt_parts(value: float) -> tuple[int, bool, bool, bool]:
+    """(amount, declined, keyed, small) of :func:`attempt_value`."""
+    v = int(value)
+    return v >> 3, bool(v & _DECLINED), bool(v & _KEYED), bool(v & _SMALL)
+
+
+def attempt_keys(e: RiskEvent, f: Facts) -> tuple[str | None, str | None]:
+    """The attempt windows an attempt belongs to: its register's and its card's."""
+    reg = f"r:{e.register_id}" if e.register_id else None
+    card = f"c:{f.card_keys[0]}" if f.card_keys else None
+    return reg, card
 
 
 def counter_deltas(e: RiskEvent, f: Facts) -> dict[int, float]:
@@ -397,6 +452,8 @@ def evaluate(
     today = s.day_of(emp, f.day)
     mature = s.events >= MIN_STORE_EVENTS
     kind = e.kind
+    if kind == "tender":
+        return _attempt_signals(e, f, s)
 
     if kind == "refund":
         # refund_without_receipt
@@ -672,5 +729,91 @@ def _card_testing(e: RiskEvent, f: Facts, s: StoreState) -> tuple[float, dict[st
         "card_uses": uses,
         "store_p995_attempts": q_att,
         "store_p995_card_uses": q_use,
+    }
+    return w, ev
+
+
+# -- payment attempts -----------------------------------------------------------------------
+
+
+def _attempt_signals(e: RiskEvent, f: Facts, s: StoreState) -> list[Reason]:
+    """The attempt-level signals of a payment attempt (module doc: no sale-level ones)."""
+    if f.repeat:
+        return []  # scored when it was first seen
+    out: list[Reason] = []
+    w, ev = _attempt_testing(e, f, s)
+    if w > 0:
+        out.append(
+            Reason(
+                "card_testing",
+                w,
+                ev,
+                f"{ev['attempts']} card attempts ({ev['declines']} declined, "
+                f"{ev['small_attempts']} small) on the register in "
+                f"{ev['window_minutes']} min; card tried {ev['card_attempts']} times in the hour",
+            )
+        )
+    if f.keyed and (e.declined or not f.sale_seen):
+        st = s.peers.standing(e.employee_id, "keyed_rate", f.t, (1.0, 1.0))
+        w = nor(0.08 if e.declined else 0.05, 0.75 * peer_tail(st))
+        ev2: dict[str, Any] = {"attempt": True, "declined": e.declined}
+        ev2.update(_standing_evidence(st))
+        out.append(Reason("keyed_card", w, ev2, "card number keyed in by hand (payment attempt)"))
+    return out
+
+
+def _attempt_testing(e: RiskEvent, f: Facts, s: StoreState) -> tuple[float, dict[str, Any]]:
+    """Card testing over payment attempts: on the register within :data:`ATTEMPT_WINDOW_SECONDS`
+    (small attempts, or declines when they are a high share of the attempts), and on the card
+    within :data:`CARD_KEY_WINDOW_SECONDS` (tried again and again), each against the store's
+    p99.5 of the same count. This attempt is counted in."""
+    t = f.t
+    reg_key, card_key = attempt_keys(e, f)
+    n, declines, small, keyed = 1, int(f.declined), int(f.small_card), int(f.keyed)
+    amounts = [e.amount]
+    cards: set[str] = set(f.card_keys)
+    reg = s.attempts.get(reg_key) if reg_key else None
+    if reg is not None:
+        for _, v, key in reg.recent(t, ATTEMPT_WINDOW_SECONDS):
+            amount, was_declined, was_keyed, was_small = attempt_parts(v)
+            n += 1
+            declines += was_declined
+            small += was_small
+            keyed += was_keyed
+            amounts.append(amount)
+            if key:
+                cards.add(key)
+    card_n, card_declines = 1, int(f.declined)
+    win = s.attempts.get(card_key) if card_key else None
+    if win is not None:
+        for _, v, _ in win.recent(t, CARD_KEY_WINDOW_SECONDS):
+            card_n += 1
+            card_declines += attempt_parts(v)[1]
+    share = declines / n
+    keyed_share = keyed / n
+    q_att = max(3.0, s.attempt_counts.quantile(0.995, 5.0, MIN_VALUES))
+    q_dec = max(2.0, s.decline_counts.quantile(0.995, 2.0, MIN_VALUES))
+    q_card = max(2.0, s.card_attempt_counts.quantile(0.995, 3.0, MIN_VALUES))
+    boost = 0.5 + 0.5 * max(keyed_share, share)
+    burst = ramp(small, q_att, q_att + 3.0) * boost if f.small_card or f.declined else 0.0
+    declined_burst = ramp(declines, q_dec, q_dec + 3.0) * ramp(share, 0.2, 0.5)
+    card_share = card_declines / card_n
+    again = ramp(card_n, q_card, q_card + 3.0) * (0.5 + 0.5 * max(keyed_share, card_share))
+    w = nor(0.9 * burst, 0.9 * declined_burst, 0.8 * again)
+    ev: dict[str, Any] = {
+        "attempts": n,
+        "declines": declines,
+        "decline_share": _r(share),
+        "small_attempts": small,
+        "amounts": sorted(amounts)[:20],
+        "window_minutes": ATTEMPT_WINDOW_SECONDS // 60,
+        "register_id": e.register_id,
+        "distinct_cards": len(cards),
+        "keyed_share": _r(keyed_share),
+        "card_attempts": card_n,
+        "card_declines": card_declines,
+        "store_p995_attempts": q_att,
+        "store_p995_declines": q_dec,
+        "store_p995_card_attempts": q_card,
     }
     return w, ev

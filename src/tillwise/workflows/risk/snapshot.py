@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .scorer import RiskScorer
 
 FORMAT = "tillwise-risk-scorer"
-VERSION = 2
-MAGIC = b"TWRISK2\n"
+VERSION = 3
+MAGIC = b"TWRISK3\n"
 MAX_DOCUMENT = 512 * 1024 * 1024  # bytes of JSON after decompression
 
 CLASSES: dict[str, type] = {
@@ -225,7 +225,7 @@ def _validate(state: dict[str, Any], expected: set[str]) -> None:
     _check(0.0 < state["review_threshold"] <= state["manager_threshold"] <= 1.0, "the thresholds")
     for name in ("seed", "max_sales", "max_customers", "max_remembered", "events"):
         _check(isinstance(state[name], int) and not isinstance(state[name], bool), name)
-    for name in ("stores", "sales", "customers", "remembered", "labels"):
+    for name in ("stores", "sales", "customers", "remembered", "labels", "attempts_seen"):
         _check(isinstance(state[name], dict), f"{name} is a mapping")
     _check(all(isinstance(s, StoreState) for s in state["stores"].values()), "stores")
     _check(all(isinstance(s, SaleMemo) for s in state["sales"].values()), "sales")

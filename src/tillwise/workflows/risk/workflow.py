@@ -1,10 +1,15 @@
-"""The risk workflow on the event stream: every sale, refund, void, no-sale and price override
-is scored as it arrives, and what the scorer flags opens a case in the store's review queue.
+"""The risk workflow on the event stream: every sale, refund, void, no-sale, price override and
+payment attempt is scored as it arrives, and what the scorer flags opens a case in the store's
+review queue.
 
-* Subscribes to ``sale.completed``, ``refund.created``, ``sale.voided``, ``drawer.opened`` and
-  ``price.overridden``. (``payment.updated`` is not scored: the tenders the scorer needs come
-  on the sale and the refund themselves; payments reported apart by Square/Shopify/Clover are
-  matched by their sale.) Each event becomes a :class:`~.events.RiskEvent`
+* Subscribes to ``sale.completed``, ``refund.created``, ``sale.voided``, ``drawer.opened``,
+  ``price.overridden`` and ``payment.updated``. A payment (a ``tender`` event: one attempt,
+  declined ones included — card testing shows first as many small declined attempts that never
+  become sales) is scored on the attempt-level signals only (``card_testing`` over attempts,
+  ``keyed_card``); the sale it pays is scored as its own ``sale.completed``, so nothing
+  sale-level is counted twice (the rule: :mod:`.signals`, "Payment attempts"). A payment's
+  later change (voided, refunded) is not scored; the same payment seen again (a status change,
+  a redelivery) adds nothing to the scorer. Each event becomes a :class:`~.events.RiskEvent`
   (:func:`~.events.from_canonical`), is scored and then observed (``RiskScorer.assess``), and
   the score is stored with the model and version that produced it (``risk_scores``).
 * ``review`` or ``require_manager`` opens a case (state ``new``) whose id is derived from the
@@ -55,7 +60,7 @@ from tillwise.domain.events import Envelope, EventType
 from tillwise.domain.locations import Location
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
-from tillwise.domain.sales import Refund, Transaction
+from tillwise.domain.sales import Payment, Refund, Transaction
 from tillwise.domain.till import TillEvent
 from tillwise.ports.repositories import (
     RiskCaseDraft,
@@ -82,14 +87,16 @@ SUBSCRIBES = frozenset(
         EventType.SALE_VOIDED.value,
         EventType.DRAWER_OPENED.value,
         EventType.PRICE_OVERRIDDEN.value,
+        EventType.PAYMENT_UPDATED.value,
     }
 )
-_RECORD_TYPES: dict[str, type[Transaction] | type[Refund] | type[TillEvent]] = {
+_RECORD_TYPES: dict[str, type[Transaction] | type[Refund] | type[TillEvent] | type[Payment]] = {
     EventType.SALE_COMPLETED.value: Transaction,
     EventType.REFUND_CREATED.value: Refund,
     EventType.SALE_VOIDED.value: Transaction,
     EventType.DRAWER_OPENED.value: TillEvent,
     EventType.PRICE_OVERRIDDEN.value: TillEvent,
+    EventType.PAYMENT_UPDATED.value: Payment,
 }
 KIND_WORDS = {
     "sale": "Sale",
@@ -98,6 +105,7 @@ KIND_WORDS = {
     "no_sale": "No-sale drawer open",
     "price_override": "Price override",
     "cart": "Cart",
+    "tender": "Payment attempt",
 }
 
 
@@ -272,6 +280,8 @@ def case_summary(
     """A plain-language summary from the event and the reasons' codes, texts and evidence;
     deterministic (the same inputs always give the same words)."""
     what = KIND_WORDS.get(event.kind, event.kind)
+    if event.kind == "tender" and event.declined:
+        what = "Declined payment attempt"
     parts = [what]
     if event.amount:
         parts.append(f"of {money_text(event.amount, event.currency)}")
@@ -497,7 +507,9 @@ def risk_event_of(
     record_type = _RECORD_TYPES.get(envelope.type)
     if record_type is None or envelope.subject is None:
         return None
-    record: Transaction | Refund | TillEvent | None = uow.records.get(record_type, envelope.subject)
+    record: Transaction | Refund | TillEvent | Payment | None = uow.records.get(
+        record_type, envelope.subject
+    )
     loc_id = (
         record.location_external_id
         if record is not None

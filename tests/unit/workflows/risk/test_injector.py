@@ -121,3 +121,25 @@ def test_precision_and_recall_at_a_capacity() -> None:
     assert ev.recall == pytest.approx(1 / 3)  # s0 ranked too low; "missing" never scored
     assert ev.case_recall == pytest.approx(0.5)
     assert ev.untouched == 29 and ev.untouched_flagged == 28
+
+
+def test_card_testing_as_payment_attempts_mostly_declined(stream: list[dict]) -> None:
+    p = CardTesting(attempts=12, minutes=8, cards=0, as_attempts=True, decline_share=0.8)
+    out = inject(stream, [p], seed=3)
+    payments = [
+        b for b in out.events if b["event"] == "payment.updated" and "inj-" in b["data"]["id"]
+    ]
+    assert len(payments) == 12
+    failed = [b for b in payments if b["data"]["status"] == "failed"]
+    assert len(failed) > len(payments) / 2 and all(b["data"]["sale_id"] is None for b in failed)
+    sales = {b["data"]["id"] for b in out.events if b["event"] == "sale.completed"}
+    done = [b["data"] for b in payments if b["data"]["status"] == "completed"]
+    assert all(d["sale_id"] in sales for d in done)  # a completed attempt pays its sale
+    assert len({d["data"]["register_id"] for d in payments}) == 1
+    labelled = {(x["event"], x["id"]) for x in out.labels}
+    assert all(("payment.updated", b["data"]["id"]) in labelled for b in payments)
+    assert len(out.labels) == 12 + len(done)
+    assert [event_time(b) for b in out.events] == sorted(event_time(b) for b in out.events)
+    # the default is unchanged: sales only
+    plain = inject(stream, [CardTesting(attempts=5)], seed=3)
+    assert {x["event"] for x in plain.labels} == {"sale.completed"}
