@@ -573,7 +573,7 @@ _DIGITS = re.compile(r"(\d{4})\s*$")
 
 
 def _last4(number: str | None) -> str | None:
-    """The last 4 digits of a masked card number (``•••• •••• •••• 4242``, ``XXXX-…-4242``);
+    """The last 4 digits of a masked card number (``•••• •••• •••• 4242``, ``**** **** **** 4242``);
     None when fewer than 4 digits are shown (``•••• 1``)."""
     m = _DIGITS.search(number or "")
     return m.group(1) if m else None

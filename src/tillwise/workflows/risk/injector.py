@@ -54,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from abc import ABC, abstractmethod
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -194,15 +195,16 @@ class StreamIndex:
 
 
 @dataclass
-class Pattern:
+class Pattern(ABC):
     store: str | None = None
     employee: str | None = None
     start: datetime | None = None
 
     name = "pattern"
 
+    @abstractmethod
     def build(self, ix: StreamIndex, r: random.Random, ctx: _Ctx) -> None:
-        raise NotImplementedError
+        """Add this pattern's events (and their labels) to the stream."""
 
 
 @dataclass
