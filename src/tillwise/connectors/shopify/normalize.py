@@ -22,6 +22,12 @@ Rules:
 * POS sales: ``location_id`` (the till's location) and ``user_id`` (the staff member) are kept;
   ``source_name == "pos"`` needs no special case;
 * the canonical SKU is the merchant SKU; a line or variant without one is ``variant:<id>``;
+* a product's ``vendor`` text is its supplier (as Stocky used it): a non-empty one yields a
+  :class:`~tillwise.domain.catalog.Vendor` named by it, external id ``vendor:<name casefolded,
+  whitespace collapsed>`` (:func:`vendor_external_id`; "Apple" and " apple " are one vendor), no
+  lead time (replenishment's default applies), no email, no event; the product and its
+  variants name it in ``vendor_external_id``. A variant alone (``resource:variants``) names
+  none (the REST variant carries no vendor);
 * refunds embedded in an order and the order's ``customer`` are upserted too (no extra events);
   a refund's total is its successful ``refund`` transactions, each line's amount its
   ``subtotal`` + ``total_tax``; each of a refund's ``transactions[]`` is a refund ``Payment``
@@ -61,7 +67,7 @@ from typing import Any
 
 from tillwise.connectors._normalizing import Output as _Out
 from tillwise.connectors._normalizing import payment_summary
-from tillwise.domain.catalog import Product, Variant, normalize_gtin
+from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import InvalidGtin
 from tillwise.domain.events import Envelope, EventType, connection_source
@@ -171,6 +177,11 @@ def iso_utc(value: datetime) -> str:
 
 def level_external_id(inventory_item_id: str, location_id: str) -> str:
     return f"{inventory_item_id}:{location_id}"
+
+
+def vendor_external_id(name: str) -> str:
+    """The vendor a product's ``vendor`` text names: ``vendor:<casefolded, collapsed name>``."""
+    return "vendor:" + " ".join(name.split()).casefold()
 
 
 def loads(body: bytes) -> Any:
@@ -684,7 +695,12 @@ def _tender_transaction(t: Json, path: str, ctx: _Ctx) -> _Out:
 
 
 def _variant_record(
-    v: Json, path: str, ctx: _Ctx, product_id: str | None, product_name: str | None
+    v: Json,
+    path: str,
+    ctx: _Ctx,
+    product_id: str | None,
+    product_name: str | None,
+    vendor_id: str | None = None,
 ) -> Variant:
     variant_id = _id(v, "id", path)
     title = _opt_str(v, "title", path)
@@ -708,6 +724,7 @@ def _variant_record(
             name=name,
             gtin=_gtin(_opt_str(v, "barcode", path)),
             price=price,
+            vendor_external_id=vendor_id,
         ),
     )
     return variant
@@ -716,8 +733,15 @@ def _variant_record(
 def _product(p: Json, path: str, ctx: _Ctx) -> _Out:
     product_id = _id(p, "id", path)
     name = _opt_str(p, "title", path) or product_id
+    vendor_name = " ".join((_opt_str(p, "vendor", path) or "").split())
+    vendor = (
+        Vendor(source=ctx.ref(vendor_external_id(vendor_name)), name=vendor_name)
+        if vendor_name
+        else None
+    )
+    vendor_id = None if vendor is None else vendor.external_id
     variants = [
-        _variant_record(v, f"{path}.variants[{i}]", ctx, product_id, name)
+        _variant_record(v, f"{path}.variants[{i}]", ctx, product_id, name, vendor_id)
         for i, v in enumerate(_list(p, "variants", path))
     ]
     product: Product = _build(
@@ -726,12 +750,16 @@ def _product(p: Json, path: str, ctx: _Ctx) -> _Out:
             source=ctx.ref(product_id),
             source_updated_at=_opt_time(p, "updated_at", path),
             name=name,
+            vendor_external_id=vendor_id,
             variants=tuple(variants),
         ),
     )
     type_ = EventType.PRODUCT_CREATED if ctx.topic in CREATED_TOPICS else EventType.PRODUCT_UPDATED
     event = _event(ctx, type_, product.source_updated_at, product)
-    return _Out(records=[product, *variants], events=[event])
+    out = _Out(records=[product, *variants], events=[event])
+    if vendor is not None:
+        out.records.insert(0, vendor)
+    return out
 
 
 def _variant(v: Json, path: str, ctx: _Ctx) -> _Out:
