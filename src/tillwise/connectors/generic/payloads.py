@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Annotated, Any, cast
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -83,19 +84,21 @@ MinorUnits = Annotated[int, Strict()]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
+def _iso_currency(code: str) -> str:
+    exponent(code)  # InvalidMoney (a ValueError) for codes that are not ISO 4217
+    return code
+
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_iso_currency)]
+
+
 class _Shape(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
 
 
 class MoneyIn(_Shape):
     amount: MinorUnits
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        exponent(v)  # InvalidMoney (a ValueError) for codes that are not ISO 4217
-        return v
+    currency: CurrencyCode
 
     def to_money(self) -> Money:
         return Money(amount=self.amount, currency=self.currency)
@@ -209,19 +212,12 @@ class PriceOverriddenData(_Shape):
     sku: Id
     original_price: DecimalValue = Field(ge=0)  # unit price before, decimal major units
     new_price: DecimalValue = Field(ge=0)  # unit price charged
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # default: the store's
+    currency: CurrencyCode | None = None  # default: the store's
     overridden_at: AwareDatetime
     sale_id: Id | None = None
     employee_id: Id | None = None
     register_id: Id | None = None
     reason: str | None = Field(default=None, max_length=255)
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is not None:
-            exponent(v)
-        return v
 
 
 class PaymentStatusIn(StrEnum):
@@ -363,7 +359,7 @@ class ProductData(_Freshness):
     id: Id
     name: str = Field(min_length=1)
     vendor_id: Id | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode | None = None
     variants: list[VariantIn] = []
     # the single-SKU form (instead of variants)
     sku: Id | None = None
@@ -374,13 +370,6 @@ class ProductData(_Freshness):
     @classmethod
     def _valid_gtin(cls, v: str | None) -> str | None:
         return _gtin(v)
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is not None:
-            exponent(v)
-        return v
 
     def variant_list(self) -> list[VariantIn]:
         if self.variants:
@@ -395,19 +384,12 @@ class LocationData(_Freshness):
     name: str = Field(min_length=1)
     time_zone: str = "UTC"
     country_code: CountryCode | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode | None = None
 
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, v: str) -> str:
         return check_time_zone(v)
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is not None:
-            exponent(v)
-        return v
 
 
 class EmployeeData(_Freshness):
@@ -438,16 +420,9 @@ class VendorData(_Freshness):
     name: str = Field(min_length=1)
     email: str | None = None
     lead_time_days: StrictInt | None = Field(default=None, ge=0, le=365)
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode | None = None
     min_order_value: MoneyIn | None = None
     items: list[VendorItemIn] = []
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is not None:
-            exponent(v)
-        return v
 
 
 class PurchaseOrderStatusIn(StrEnum):
@@ -470,16 +445,10 @@ class PurchaseOrderData(_Freshness):
     vendor_id: Id | None = None
     location_id: Id | None = None
     status: PurchaseOrderStatusIn
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode
     lines: list[PurchaseOrderLineIn] = []
     expected_on: date | None = None
     reference: str | None = Field(default=None, max_length=255)
-
-    @field_validator("currency")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        exponent(v)
-        return v
 
 
 # -- deliveries ------------------------------------------------------------------------------
