@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--lightgbm", action="store_true", help="also score the LightGBM model")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--holidays", default="GB-ENG", help="public holidays (country code); '' for none"
+    )
     args = parser.parse_args(argv)
     console = Console(width=140)
     if not any(args.data.glob("*.parquet")):
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             executor=ex,
             lightgbm=args.lightgbm,
             groups=groups,
+            holidays=args.holidays or None,
         )
     finally:
         ex.close()

@@ -92,6 +92,7 @@ class MeanForecaster:
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
         self.histories: list[pd.DataFrame] = []
+        self.holidays: list[object] = []
 
     def fit_predict(
         self,
@@ -100,8 +101,10 @@ class MeanForecaster:
         *,
         freq: str = "D",
         levels: Sequence[int] = (80, 95),
+        holidays: object = None,
     ) -> MeanForecast:
         self.histories.append(history)
+        self.holidays.append(holidays)
         kept = history[~history["censored"]]
         means = {
             str(uid): float(g["y"].mean()) * self.scale for uid, g in kept.groupby("unique_id")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tillwise.cli import app
 
@@ -193,3 +193,19 @@ def test_backtest_and_predict_read_the_history_straight_from_the_store(
         app, ["forecast", "backtest", "--connection", "c", "--sales", "x.csv", "--horizon", "7"]
     )
     assert result.exit_code == 1
+
+
+def test_predict_takes_a_holiday_calendar_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    def predict(spec: str, out: Path) -> Result:
+        args = ["forecast", "predict", "--sales", str(SAMPLE), "--horizon", "7"]
+        return runner.invoke(
+            app, [*args, "--output", str(out), "--executor", "inline", "--holidays", spec]
+        )
+
+    ok = predict("GB-ENG", tmp_path / "gb.csv")
+    assert ok.exit_code == 0, ok.output
+    assert len(pd.read_csv(tmp_path / "gb.csv")) == 8 * 7
+    bad = predict("XX", tmp_path / "xx.csv")
+    assert bad.exit_code == 1
+    assert "'XX'" in bad.output and "holiday" in bad.output
+    assert not (tmp_path / "xx.csv").exists()

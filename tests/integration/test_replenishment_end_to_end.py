@@ -56,6 +56,7 @@ async def _closes(loop: Loop) -> None:
     forecaster = MeanForecaster()
     planner = Planner(container.uow, forecaster, container.clock)
     plan, new = planner.run(conn, UK)
+    assert forecaster.holidays == ["GB"]  # the store's country: its public holidays count
     vendor = vendor_of(SKU)
     lead = vendor.lead_time_days
     # mean of the uncensored days = 10/day; protection = lead + 1 review day;

@@ -57,6 +57,23 @@ def _history(sales: Path | None, connection: str | None, location: str | None, f
     return frame
 
 
+HOLIDAYS_HELP = (
+    "public holidays whose effects the forecast learns: a country code, optionally with a "
+    "subdivision (GB, GB-ENG, US-CA); default with --location: the store's country"
+)
+
+
+def _holidays(spec: str | None, connection: str | None, location: str | None) -> str | None:
+    """``--holidays``, else the country of the ``--location`` store (None: no holidays)."""
+    if spec is not None or connection is None or location is None:
+        return spec or None
+    from ._common import open_container
+
+    with open_container() as c, c.uow() as work:
+        store = work.records.location(connection, location)
+    return store.country_code if store is not None else None
+
+
 def _executor(kind: str, address: str | None) -> Any:
     from tillwise.compute import make_executor
 
@@ -85,11 +102,13 @@ def backtest_cmd(
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
+    holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
 ) -> None:
     """Rolling-origin backtest: every method, the production forecaster and the baseline."""
     from tillwise.compute.forecasting import backtest
 
     history = _history(sales, connection, location, freq)
+    country = _holidays(holidays, connection, location)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
@@ -100,7 +119,13 @@ def backtest_cmd(
                 bar.update(task, completed=done, total=total)
 
             report = backtest(
-                history, horizon, freq=freq.upper(), windows=windows, executor=ex, progress=step
+                history,
+                horizon,
+                freq=freq.upper(),
+                windows=windows,
+                executor=ex,
+                progress=step,
+                holidays=country,
             )
     except ValueError as exc:
         fail(f"{source}: {exc}")
@@ -161,17 +186,21 @@ def predict_cmd(
     freq: str = typer.Option("D", "--freq", help="D (days) or W (weeks)"),
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
+    holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
 ) -> None:
     """Fit the production forecaster on the whole file and write
     unique_id, ds, mean, lo-80, hi-80, lo-95, hi-95."""
     from tillwise.compute.forecasting import ProductionForecaster
 
     history = _history(sales, connection, location, freq)
+    country = _holidays(holidays, connection, location)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
-            fc = ProductionForecaster(ex).fit_predict(history, horizon, freq=freq.upper())
+            fc = ProductionForecaster(ex).fit_predict(
+                history, horizon, freq=freq.upper(), holidays=country
+            )
     except ValueError as exc:
         fail(f"{source}: {exc}")
     finally:

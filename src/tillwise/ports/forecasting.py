@@ -21,8 +21,9 @@ hi-95``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class LeadTimeDemand:
     quantile: float
     level: float  # the service level asked for, e.g. 0.95
     method: str  # how the quantile was obtained (e.g. "conformal sums of backtest errors")
+
+
+class UnknownHolidays(ValueError):
+    """No public-holiday calendar exists for the country code given to a forecaster."""
 
 
 class DemandForecast(Protocol):
@@ -93,8 +98,12 @@ class Forecaster(Protocol):
         *,
         freq: str = "D",
         levels: Sequence[int] = DEFAULT_LEVELS,
+        holidays: str | Mapping[date, str] | None = None,
     ) -> DemandForecast:
         """Fit on ``history`` (see the module docstring) and forecast ``horizon`` periods
         past each series' last ``ds``. Series too short for a method fall back to a simpler
-        one; every series in ``history`` gets a forecast."""
+        one; every series in ``history`` gets a forecast. ``holidays`` — a country code with an
+        optional subdivision (``GB``, ``US-CA``: its public holidays) or ``{date: name}`` over
+        the history and the horizon — are the days whose effects are learned where history
+        allows; :class:`UnknownHolidays` when there is no calendar for the code."""
         ...

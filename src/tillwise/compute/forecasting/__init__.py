@@ -6,6 +6,7 @@
 """
 
 from .evaluate import BacktestReport, MethodReport, backtest
+from .holidays import country_holidays, holidays_for
 from .metrics import Scores, bias, coverage, mase, rmsse, wape
 from .production import Forecast, ProductionForecaster
 from .reader import InvalidSalesFile, read_sales, validate_history
@@ -19,7 +20,9 @@ __all__ = [
     "Scores",
     "backtest",
     "bias",
+    "country_holidays",
     "coverage",
+    "holidays_for",
     "mase",
     "read_sales",
     "rmsse",

@@ -27,6 +27,7 @@ import numpy as np
 
 from tillwise.ports.compute import Executor
 
+from .holidays import holiday_profile, touched
 from .methods import forecast_at, level_forecast
 from .metrics import Scores, aggregate, window_errors
 from .panel import Panel
@@ -277,19 +278,28 @@ class Stack:
         )
 
 
+def day_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
+    """(horizon,) multipliers of a flat level: the weekday profile times the holiday effects
+    (:mod:`.holidays`)."""
+    return dow_profile(panel, cutoff, horizon) * holiday_profile(panel, cutoff, horizon)
+
+
 def dow_profile(panel: Panel, cutoff: int, horizon: int, lookback: int = 364) -> np.ndarray:
     """(horizon,) multipliers: the panel's mean demand per weekday over the last ``lookback``
-    periods relative to the mean over all weekdays (ones for weekly data or too little data)."""
+    periods (days no holiday touches) relative to the mean over all weekdays (ones for weekly
+    data or too little data)."""
     from .panel import season_length
 
     if season_length(panel.freq) <= 1:
         return np.ones(horizon)
     lo = max(0, cutoff - lookback)
-    days = panel.calendar[lo:cutoff].dayofweek.to_numpy()
+    dates = panel.calendar[lo:cutoff]
+    days = dates.dayofweek.to_numpy()
+    normal = ~touched(dates, panel.holidays) if panel.holidays else np.ones(len(dates), bool)
     y = np.nan_to_num(panel.y[:, lo:cutoff]).sum(axis=0)
     level = np.zeros(7)
     for d in range(7):
-        k = days == d
+        k = (days == d) & normal
         level[d] = y[k].mean() if k.sum() >= 4 else np.nan
     known = np.isfinite(level)
     if not known.any() or np.nanmean(level) <= 0:
@@ -302,7 +312,7 @@ def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
     """The stacked forecast at ``cutoff`` (NaN rows: series not started)."""
     here = grid.values[cutoff]
     out = sum(w * here[name] for w, name in zip(stack.weights, MEMBERS, strict=True))
-    return np.asarray(out) * dow_profile(grid.panel, cutoff, grid.horizon)[None, :]
+    return np.asarray(out) * day_profile(grid.panel, cutoff, grid.horizon)[None, :]
 
 
 def fit_stack(grid: Grid, cutoff: int) -> Stack:
@@ -320,7 +330,7 @@ def fit_stack(grid: Grid, cutoff: int) -> Stack:
     for c in inner:
         a, o = actuals(panel, c, h)
         x = np.stack([grid.values[c][m] for m in MEMBERS], axis=-1)
-        x = x * dow_profile(panel, c, h)[None, :, None]
+        x = x * day_profile(panel, c, h)[None, :, None]
         s = np.array([naive_scales(row)[0] or np.nan for row in panel.y[:, :c]])
         w = np.nansum(panel.y[:, max(0, c - 28) : c], axis=1)
         ok = np.isfinite(x[:, 0, 0]) & np.isfinite(s) & (w > 0) & o.any(axis=1)
@@ -351,7 +361,7 @@ def production_values(grid: Grid, cutoff: int, stack: Stack | None) -> np.ndarra
     (``stack`` None), else the stacked combination."""
     if stack is None:
         level = grid.values[cutoff][LEVEL]
-        return level * dow_profile(grid.panel, cutoff, grid.horizon)[None, :]
+        return level * day_profile(grid.panel, cutoff, grid.horizon)[None, :]
     return stack_values(grid, stack, cutoff)
 
 

@@ -10,8 +10,9 @@ mean volume-weighted RMSSE over the windows (chosen after the fact, in its favou
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from .backtest import (
     run_grid,
     window_scores,
 )
+from .holidays import holidays_for
 from .metrics import Scores, mean_scores
 from .panel import Panel, to_panel
 from .reader import validate_history
@@ -101,11 +103,16 @@ def backtest(
     groups: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
     singles: Sequence[str] = SINGLE_METHODS,
+    holidays: str | Mapping[date, str] | None = None,
 ) -> BacktestReport:
     from tillwise.compute.executors import InlineExecutor
 
     t0 = time.perf_counter()
-    panel = history if isinstance(history, Panel) else to_panel(validate_history(history), freq)
+    if isinstance(history, Panel):
+        panel = history
+    else:
+        valid = validate_history(history)
+        panel = to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq))
     executor = executor or InlineExecutor()
     outer = [
         panel.periods - k * horizon

@@ -15,7 +15,9 @@ Conventions (documented for every caller):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,7 @@ class Panel:
     start: np.ndarray  # (n,) int: index of the first period of each series
     price: np.ndarray | None = None  # (n, T) float, carried forward; NaN before known
     promo: np.ndarray | None = None  # (n, T) float, 0 when unknown
+    holidays: Mapping[date, str] = field(default_factory=dict)  # public holidays (see .holidays)
 
     @property
     def integer(self) -> bool:
@@ -92,6 +95,7 @@ class Panel:
             start=self.start[rows],
             price=None if self.price is None else self.price[rows],
             promo=None if self.promo is None else self.promo[rows],
+            holidays=self.holidays,
         )
 
 
@@ -103,8 +107,11 @@ def build_calendar(ds: pd.Series, freq: Any) -> pd.DatetimeIndex:
     return pd.date_range(first, last, freq=off)
 
 
-def to_panel(history: pd.DataFrame, freq: Any = "D") -> Panel:
-    """Build the dense panel from a validated long frame (see :mod:`.reader`)."""
+def to_panel(
+    history: pd.DataFrame, freq: Any = "D", holidays: Mapping[date, str] | None = None
+) -> Panel:
+    """Build the dense panel from a validated long frame (see :mod:`.reader`); ``holidays``
+    (``{date: name}``) are the public holidays whose effects the forecast learns."""
     df = history.copy()
     df["unique_id"] = df["unique_id"].astype(str)
     df["ds"] = pd.to_datetime(df["ds"])
@@ -138,7 +145,7 @@ def to_panel(history: pd.DataFrame, freq: Any = "D") -> Panel:
         promo = np.zeros((n, t))
         ok = df["promo"].notna().to_numpy()
         promo[rows[ok], pos[ok]] = df["promo"].astype(float).to_numpy()[ok]
-    return Panel(ids, calendar, freq, y, observed, start, price, promo)
+    return Panel(ids, calendar, freq, y, observed, start, price, promo, dict(holidays or {}))
 
 
 def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray) -> np.ndarray:

@@ -35,7 +35,8 @@ shorter than two horizons) it is the Poisson quantile of the mean sum.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ from .backtest import (
     residuals,
     run_grid,
 )
+from .holidays import holidays_for
 from .metrics import window_errors
 from .panel import Panel, to_panel
 from .reader import validate_history
@@ -86,10 +88,12 @@ class ProductionForecaster:
         *,
         freq: Any = "D",
         levels: Sequence[int] = DEFAULT_LEVELS,
+        holidays: str | Mapping[date, str] | None = None,
     ) -> Forecast:
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        panel = to_panel(validate_history(history), freq)
+        valid = validate_history(history)
+        panel = to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq))
         end = panel.periods
         kw = {} if self.inner_windows is None else {"windows": self.inner_windows}
         inner = inner_cutoffs(end, horizon, panel, **kw)

@@ -27,6 +27,7 @@ again proposes nothing new.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -41,7 +42,7 @@ from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
 from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderStatus
-from tillwise.ports.forecasting import Accuracy, DemandForecast, Forecaster
+from tillwise.ports.forecasting import Accuracy, DemandForecast, Forecaster, UnknownHolidays
 from tillwise.ports.repositories import (
     DemandDay,
     OpenProposal,
@@ -79,6 +80,9 @@ TRANSFER = ProposalKind.TRANSFER.value
 OPEN_PO = (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIAL)
 APPLIED_WINDOW = timedelta(days=60)  # written orders not yet seen as a canonical PO count this long
 PAGE = 1000
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,11 @@ class StoreInputs:
     @property
     def time_zone(self) -> str:
         return self.location.time_zone if self.location is not None else "UTC"
+
+    @property
+    def country_code(self) -> str | None:
+        """The store's country: its public holidays shape the forecast."""
+        return self.location.country_code if self.location is not None else None
 
 
 def _all(uow: UnitOfWork, record_type: type[Any], connection_id: str, **kw: Any) -> list[Any]:
@@ -439,12 +448,18 @@ def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
 
 
 def run_forecast(
-    forecaster: Forecaster, history: pd.DataFrame, horizon: int
+    forecaster: Forecaster, history: pd.DataFrame, horizon: int, country: str | None = None
 ) -> DemandForecast | None:
-    """The forecaster on the store's history (None: no history). Call it outside any
-    transaction: it is the heavy part."""
+    """The forecaster on the store's history (None: no history), with the public holidays of
+    the store's ``country`` where a calendar for it exists. Call it outside any transaction:
+    it is the heavy part."""
     if history.empty:
         return None
+    if country:
+        try:
+            return forecaster.fit_predict(history, horizon, holidays=country)
+        except UnknownHolidays as exc:
+            log.warning("forecast without public holidays: %s", exc)
     return forecaster.fit_predict(history, horizon)
 
 
@@ -898,7 +913,9 @@ class Planner:
         today = now.astimezone(ZoneInfo(inputs.time_zone)).date()
         history = history_for(inputs, today)
         end = None if history.empty else history["ds"].max().date()
-        forecast = run_forecast(self.forecaster, history, horizon_for(inputs, self.settings))
+        forecast = run_forecast(
+            self.forecaster, history, horizon_for(inputs, self.settings), inputs.country_code
+        )
         return build_plan(
             inputs,
             forecast,

@@ -1,0 +1,153 @@
+"""Public-holiday effects on daily demand, learned from the panel's own history.
+
+A store's holidays come from the `holidays` package (python-holidays: offline, maintained
+calendars for ~200 countries and their subdivisions) for the store's country, e.g. ``GB`` or
+``GB-ENG`` (:func:`country_holidays`), or from any ``{date: name}`` mapping.
+
+:func:`holiday_profile` turns them into one multiplier per forecast day, estimated on the
+panel's total demand before the forecast origin. Each past day touched by a holiday is compared
+with its *reference*: the mean of the same weekday within four weeks either side, on days no
+holiday touches. The ratio of that day to its reference is the effect of its role:
+
+* the holiday itself, by name ("Christmas Day": 0 where the store closes; "Black Friday" above
+  1) — used when the same holiday occurred at least once before the origin;
+* any holiday (all names pooled), for a holiday never seen before — needs 3 occurrences;
+* the day before and the day after a holiday (pooled) — 3 occurrences each.
+
+Where history does not allow (too few occurrences), the multiplier is 1. Multipliers are the
+mean ratio over occurrences, clipped to [0, 5]. Weekly panels get no holiday effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from tillwise.ports.forecasting import UnknownHolidays
+
+if TYPE_CHECKING:
+    from .panel import Panel
+
+ANY = "*"  # the pooled key of every holiday
+MIN_POOLED = 3  # occurrences a pooled effect needs
+REFERENCE_DAYS = 28  # same-weekday reference days within this many days either side
+MAX_EFFECT = 5.0
+
+
+def country_holidays(spec: str, start: date, end: date) -> dict[date, str]:
+    """Public holidays from ``start`` to ``end`` for ``spec``: an ISO 3166 country code with an
+    optional subdivision after a hyphen (``US``, ``GB-ENG``, ``CA-ON``).
+    :class:`~tillwise.ports.forecasting.UnknownHolidays` when the `holidays` package has no
+    such calendar."""
+    import holidays
+
+    country, _, subdiv = spec.strip().upper().partition("-")
+    try:
+        cal = holidays.country_holidays(
+            country, subdiv=subdiv or None, years=range(start.year, end.year + 1)
+        )
+    except NotImplementedError as exc:
+        raise UnknownHolidays(
+            f"no public-holiday calendar for {spec!r} (a country code such as GB, US, DE, "
+            "optionally with a subdivision: GB-ENG, US-CA)"
+        ) from exc
+    return {d: str(name) for d, name in sorted(cal.items()) if start <= d <= end}
+
+
+def roles(day: date, holidays: Mapping[date, str]) -> list[tuple[str, int]]:
+    """How holidays touch ``day``: ``(name, 0)`` on the holiday, ``(ANY, -1)`` the day before
+    one and ``(ANY, 1)`` the day after (a day that is itself a holiday has only its own)."""
+    if day in holidays:
+        return [(holidays[day], 0)]
+    out = []
+    if day + timedelta(days=1) in holidays:
+        out.append((ANY, -1))
+    if day - timedelta(days=1) in holidays:
+        out.append((ANY, 1))
+    return out
+
+
+def touched(dates: pd.DatetimeIndex, holidays: Mapping[date, str]) -> np.ndarray:
+    """Bool per date: a holiday, or the day before or after one."""
+    return np.array([bool(roles(d.date(), holidays)) for d in dates], dtype=bool)
+
+
+def holiday_effects(panel: Panel, cutoff: int) -> dict[tuple[str, int], float]:
+    """Mean ratio to the reference per role, from the panel's total demand before ``cutoff``
+    (named day-0 roles from one occurrence, pooled roles from ``MIN_POOLED``)."""
+    hol = panel.holidays
+    if not hol or cutoff <= 0:
+        return {}
+    dates = panel.calendar[:cutoff]
+    total = np.nansum(panel.y[:, :cutoff], axis=0)
+    hit = touched(dates, hol)
+    if not hit.any():
+        return {}
+    dow = dates.dayofweek.to_numpy()
+    day_no = (dates - dates[0]).days.to_numpy()
+    ratios: dict[tuple[str, int], list[float]] = {}
+    for t in np.flatnonzero(hit):
+        near = (
+            (dow == dow[t])
+            & ~hit
+            & (np.abs(day_no - day_no[t]) <= REFERENCE_DAYS)
+            & (day_no != day_no[t])
+        )
+        if near.sum() < 2:
+            continue
+        ref = float(total[near].mean())
+        if ref <= 0:
+            continue
+        r = float(total[t]) / ref
+        for name, offset in roles(dates[t].date(), hol):
+            ratios.setdefault((name, offset), []).append(r)
+            if offset == 0:
+                ratios.setdefault((ANY, 0), []).append(r)
+    out = {}
+    for key, rs in ratios.items():
+        pooled = key[0] == ANY
+        if len(rs) >= (MIN_POOLED if pooled else 1):
+            out[key] = float(np.clip(np.mean(rs), 0.0, MAX_EFFECT))
+    return out
+
+
+def holiday_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
+    """(horizon,) multipliers for the ``horizon`` periods after ``cutoff`` (ones where no
+    holiday touches a day or history does not allow an estimate)."""
+    from .panel import season_length
+
+    out = np.ones(horizon)
+    if not panel.holidays or season_length(panel.freq) <= 1:
+        return out
+    effects = holiday_effects(panel, cutoff)
+    if not effects:
+        return out
+    for k, d in enumerate(panel.dates(cutoff, horizon)):
+        for name, offset in roles(d.date(), panel.holidays):
+            effect = effects.get((name, offset))
+            if effect is None and offset == 0:
+                effect = effects.get((ANY, 0))
+            if effect is not None:
+                out[k] *= effect
+    return out
+
+
+def holidays_for(
+    spec: str | Mapping[date, str] | None, history: pd.DataFrame, horizon: int, freq: object = "D"
+) -> dict[date, str]:
+    """The holidays a forecaster was given: a mapping as is, a country code's public holidays
+    (see :func:`country_holidays`) over a long-format ``history`` and the ``horizon`` periods
+    after it; empty for none or no history."""
+    if spec is None or isinstance(spec, Mapping):
+        return dict(spec or {})
+    if not spec.strip() or history.empty:
+        return {}
+    ds = pd.to_datetime(history["ds"])
+    from .panel import freq_offset
+
+    end = ds.max() + freq_offset(freq) * horizon
+    return country_holidays(spec, ds.min().date(), end.date())

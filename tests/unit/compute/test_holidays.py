@@ -1,0 +1,84 @@
+"""Public-holiday effects: calendars from the `holidays` package, effects learned from history."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tillwise.compute.forecasting import ProductionForecaster, country_holidays
+from tillwise.compute.forecasting.holidays import holiday_profile
+from tillwise.compute.forecasting.panel import to_panel
+from tillwise.ports.forecasting import UnknownHolidays
+
+THANKSGIVING = {date(2022, 11, 24), date(2023, 11, 23), date(2024, 11, 28)}
+JULY_4 = {date(2023, 7, 4), date(2024, 7, 4)}
+
+
+def store_history(end: str = "2024-11-20", n: int = 12, seed: int = 3) -> pd.DataFrame:
+    """Daily demand of ``n`` SKUs at a US store that closes on Thanksgiving and sells twice
+    the usual on the Fourth of July."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2022-09-01", end, freq="D")
+    days = ds.date
+    factor = np.array([0.0 if d in THANKSGIVING else 2.0 if d in JULY_4 else 1.0 for d in days])
+    rows = [
+        pd.DataFrame({"unique_id": f"sku{i:02d}", "ds": ds, "y": rng.poisson(8.0 * factor)})
+        for i in range(n)
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_country_calendars_come_from_the_holidays_package() -> None:
+    gb = country_holidays("GB-ENG", date(2024, 1, 1), date(2024, 12, 31))
+    assert gb[date(2024, 12, 25)] == "Christmas Day"
+    assert date(2024, 8, 26) in gb  # the English summer bank holiday
+    scotland = country_holidays("gb-sct", date(2024, 1, 1), date(2024, 12, 31))
+    assert date(2024, 8, 5) in scotland and date(2024, 8, 26) not in scotland
+    with pytest.raises(UnknownHolidays, match="'XX'"):
+        country_holidays("XX", date(2024, 1, 1), date(2024, 12, 31))
+
+
+def test_a_store_closed_on_thanksgiving_gets_no_demand_forecast_for_it() -> None:
+    history = store_history()
+    fc = ProductionForecaster().fit_predict(history, 14, holidays="US").frame()
+    day = fc.groupby("ds")["mean"].mean()
+    thanksgiving = day[pd.Timestamp("2024-11-28")]
+    others = day.drop(pd.Timestamp("2024-11-28"))
+    assert thanksgiving < 0.1 * others.min()  # both earlier Thanksgivings sold nothing
+    assert others.max() / others.min() < 1.5  # the other days stay at the usual level
+    # the interval follows: nothing expected, nothing required
+    hi = fc[fc["ds"] == pd.Timestamp("2024-11-28")]["hi-80"]
+    assert (hi <= fc[fc["ds"] != pd.Timestamp("2024-11-28")]["hi-80"].min()).all()
+    plain = ProductionForecaster().fit_predict(history, 14).frame()
+    assert plain.groupby("ds")["mean"].mean()[pd.Timestamp("2024-11-28")] > 0.7 * others.min()
+
+
+def test_a_named_holiday_repeats_its_past_effect_where_history_allows() -> None:
+    ds_end = "2024-06-30"
+    history = store_history(end=ds_end)
+    holidays = country_holidays("US", date(2022, 9, 1), date(2024, 7, 31))
+    panel = to_panel(history, "D", holidays)
+    cutoff = panel.periods
+    prof = holiday_profile(panel, cutoff, 7)  # 2024-07-01 .. 07-07
+    july4 = prof[3]
+    assert 1.6 < july4 < 2.4  # one earlier Fourth of July at twice the usual
+    # with no earlier Fourth of July and too few other holidays to pool, history does not
+    # allow an effect: ones
+    young = to_panel(history[history["ds"] >= "2024-06-01"], "D", holidays)
+    assert (holiday_profile(young, young.periods, 7) == 1.0).all()
+    weekly = to_panel(history[history["ds"].dt.dayofweek == 0], "W", holidays)
+    assert (holiday_profile(weekly, weekly.periods, 4) == 1.0).all()
+
+
+def test_a_store_in_a_country_without_a_calendar_is_forecast_without_holidays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tillwise.workflows.replenishment.planner import run_forecast
+
+    history = store_history(n=2)
+    fc = run_forecast(ProductionForecaster(), history, 7, country="ZZ")
+    assert fc is not None and len(fc.frame()) == 2 * 7
+    assert "no public-holiday calendar for 'ZZ'" in caplog.text
