@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     from tillwise.compute import make_executor
-    from tillwise.compute.forecasting import backtest
+    from tillwise.compute.forecasting import backtest, parse_methods
 
     parser = argparse.ArgumentParser(prog="python -m bench.forecast", description=__doc__)
     parser.add_argument("--data", type=Path, default=DATA_DIR)
@@ -165,18 +165,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=4, help="holdout + earlier windows")
     parser.add_argument("--executor", default="processes")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--lightgbm", action="store_true", help="also score the LightGBM model")
+    parser.add_argument(
+        "--methods",
+        help="candidates, comma-separated (default: the six of the docstring; e.g. add AutoETS)",
+    )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--until",
+        help="use the data up to this day only (e.g. 2010-12-09: the same season a year earlier)",
+    )
     parser.add_argument(
         "--holidays", default="GB-ENG", help="public holidays (country code); '' for none"
     )
     args = parser.parse_args(argv)
     console = Console(width=140)
+    singles, lightgbm = parse_methods(args.methods)
     if not any(args.data.glob("*.parquet")):
         console.print(f"no Online Retail II parquet files in {args.data}: benchmark skipped")
         return 0
     t0 = time.perf_counter()
-    history, freq, _ = daily_panel(load_lines(args.data), args.horizon)
+    lines = load_lines(args.data)
+    if args.until:
+        lines = lines[lines["InvoiceDate"] < pd.Timestamp(args.until) + pd.Timedelta(days=1)]
+    history, freq, _ = daily_panel(lines, args.horizon)
     prep = time.perf_counter() - t0
     groups = np.array(
         [int(s[:3]) for s in sorted(history["unique_id"].unique())]
@@ -189,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             freq=freq,
             windows=args.windows,
             executor=ex,
-            lightgbm=args.lightgbm,
+            singles=singles,
+            lightgbm=lightgbm,
             groups=groups,
             holidays=args.holidays or None,
         )

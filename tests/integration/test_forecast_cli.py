@@ -209,3 +209,28 @@ def test_predict_takes_a_holiday_calendar_and_refuses_an_unknown_one(tmp_path: P
     assert bad.exit_code == 1
     assert "'XX'" in bad.output and "holiday" in bad.output
     assert not (tmp_path / "xx.csv").exists()
+
+
+def test_backtest_scores_the_candidates_named_with_methods() -> None:
+    args = ["forecast", "backtest", "--sales", str(SAMPLE), "--horizon", "14", "--windows", "1"]
+    result = runner.invoke(
+        app, [*args, "--executor", "inline", "--json", "--methods", "AutoETS, crostonsba"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [m["method"] for m in report["methods"]] == ["AutoETS", "CrostonSBA"]
+    assert all(m["holdout"]["rmsse"] is not None for m in report["methods"])
+    bad = runner.invoke(app, [*args, "--methods", "CrostonSBA,Prophet"])
+    assert bad.exit_code == 1 and "unknown method 'Prophet'" in bad.output
+    only_global = runner.invoke(app, [*args, "--methods", "LightGBM"])
+    assert only_global.exit_code == 1 and "at least one statistical method" in only_global.output
+
+
+def test_method_names_are_case_insensitive_and_lightgbm_switches_the_global_model_on() -> None:
+    from tillwise.compute.forecasting import parse_methods
+
+    assert parse_methods("lightgbm, TSB") == (("TSB",), True)
+    assert parse_methods(None) == (
+        ("SeasonalNaive", "WindowAverage", "CrostonSBA", "TSB", "ADIDA", "IMAPA"),
+        False,
+    )

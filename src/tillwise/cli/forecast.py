@@ -74,6 +74,15 @@ def _holidays(spec: str | None, connection: str | None, location: str | None) ->
     return store.country_code if store is not None else None
 
 
+def _methods(spec: str | None) -> tuple[tuple[str, ...], bool]:
+    from tillwise.compute.forecasting import parse_methods
+
+    try:
+        return parse_methods(spec)
+    except ValueError as exc:
+        fail(f"--methods: {exc}")
+
+
 def _executor(kind: str, address: str | None) -> Any:
     from tillwise.compute import make_executor
 
@@ -103,10 +112,19 @@ def backtest_cmd(
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
     holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
+    methods: str | None = typer.Option(
+        None,
+        "--methods",
+        help=(
+            "candidate methods, comma-separated (default SeasonalNaive, WindowAverage, "
+            "CrostonSBA, TSB, ADIDA, IMAPA; also AutoETS, HistoricAverage, LightGBM)"
+        ),
+    ),
 ) -> None:
     """Rolling-origin backtest: every method, the production forecaster and the baseline."""
     from tillwise.compute.forecasting import backtest
 
+    singles, lightgbm = _methods(methods)
     history = _history(sales, connection, location, freq)
     country = _holidays(holidays, connection, location)
     source = sales or f"connection {connection}"
@@ -126,6 +144,8 @@ def backtest_cmd(
                 executor=ex,
                 progress=step,
                 holidays=country,
+                singles=singles,
+                lightgbm=lightgbm,
             )
     except ValueError as exc:
         fail(f"{source}: {exc}")

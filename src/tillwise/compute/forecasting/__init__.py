@@ -5,7 +5,7 @@
 ``backtest(history, horizon, ...)`` scores every candidate and the production forecaster.
 """
 
-from .evaluate import BacktestReport, MethodReport, backtest
+from .evaluate import BacktestReport, MethodReport, backtest, parse_methods
 from .holidays import country_holidays, holidays_for
 from .metrics import Scores, bias, coverage, mase, rmsse, wape
 from .production import Forecast, ProductionForecaster
@@ -24,6 +24,7 @@ __all__ = [
     "coverage",
     "holidays_for",
     "mase",
+    "parse_methods",
     "read_sales",
     "rmsse",
     "validate_history",

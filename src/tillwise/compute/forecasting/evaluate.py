@@ -92,6 +92,26 @@ class BacktestReport:
         }
 
 
+def parse_methods(spec: str | None) -> tuple[tuple[str, ...], bool]:
+    """(statsforecast candidates, whether the LightGBM global model runs) from a
+    comma-separated list such as ``"AutoETS,CrostonSBA,LightGBM"`` (case-insensitive; None:
+    the default candidates). ValueError naming an unknown method."""
+    from .methods import GLOBAL_METHODS, LOCAL_METHODS
+
+    if spec is None:
+        return SINGLE_METHODS, False
+    names = [m.strip() for m in spec.split(",") if m.strip()]
+    known = {m.lower(): m for m in (*LOCAL_METHODS, *GLOBAL_METHODS)}
+    unknown = [m for m in names if m.lower() not in known]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r} (known: {', '.join(known.values())})")
+    chosen = [known[m.lower()] for m in names]
+    singles = tuple(dict.fromkeys(m for m in chosen if m in LOCAL_METHODS))
+    if not singles:
+        raise ValueError("name at least one statistical method (the baseline is the best)")
+    return singles, "LightGBM" in chosen
+
+
 def backtest(
     history: pd.DataFrame | Panel,
     horizon: int,

@@ -33,15 +33,6 @@ LOCAL_METHODS = (
     "AutoETS",
 )
 GLOBAL_METHODS = ("LightGBM",)
-DEFAULT_METHODS = (
-    "SeasonalNaive",
-    "WindowAverage",
-    "CrostonSBA",
-    "TSB",
-    "ADIDA",
-    "IMAPA",
-    "LightGBM",
-)
 CHUNK_SERIES = 250  # series per executor task
 
 
