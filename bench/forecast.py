@@ -67,7 +67,8 @@ MIN_HISTORY = 100
 
 
 def load_lines(data_dir: Path) -> pd.DataFrame:
-    """All invoice lines of the parquet files, overlapping days taken from the later file."""
+    """All invoice lines of the parquet files, overlapping days taken from the later file (a
+    file whose span lies inside another's is a cut copy and left out)."""
     frames = []
     for f in sorted(data_dir.glob("*.parquet")):
         d = pd.read_parquet(f).rename(
@@ -77,6 +78,17 @@ def load_lines(data_dir: Path) -> pd.DataFrame:
         frames.append(
             d[["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID"]]
         )
+    # a copy cut short (``…_until_2011-08-31``) next to the whole year is left out
+    spans = [(d["InvoiceDate"].min(), d["InvoiceDate"].max()) for d in frames]
+    frames = [
+        d
+        for k, d in enumerate(frames)
+        if not any(
+            j != k and a <= spans[k][0] and spans[k][1] <= b and (a, b) != spans[k]
+            for j, (a, b) in enumerate(spans)
+        )
+        and spans[k] not in spans[:k]
+    ]
     frames.sort(key=lambda d: d["InvoiceDate"].min())
     kept = []
     for k, d in enumerate(frames):
