@@ -166,3 +166,22 @@ def test_the_level_model_learns_the_level_from_the_past_only_and_drives_producti
     fc = ProductionForecaster().fit_predict(poisson_panel(n=90, days=360), 28)
     assert fc.method("s01").startswith("level model")
     assert fc.accuracy("s02") is not None
+
+
+def test_the_level_model_remembers_last_years_season_only_where_history_reaches_it() -> None:
+    from tillwise.compute.forecasting.methods import _yearly_features
+
+    # one series: 1 a day, except 5 a day for the 28 days from day 400 (last year: from day 36)
+    ds = pd.date_range("2023-01-01", periods=420, freq="D")
+    y = np.ones(420)
+    y[36:64] = 5.0
+    y[400:] = 5.0
+    cs = np.concatenate([[0.0], np.cumsum(y)])[None, :]
+    start, groups, scale = np.array([0]), np.array([0]), np.array([1.0])
+    at = _yearly_features(cs, start, 400, groups, scale, ds, 28)  # 364 days back: day 36
+    assert at["series_yoy"][0] == pytest.approx(5.0)  # the next 28 days were 5x the 28 before
+    assert at["panel_yoy"][0] == pytest.approx(5.0) and at["series_ly_level"][0] == 5.0
+    early = _yearly_features(cs, start, 380, groups, scale, ds, 28)  # a year back: day 16 < 28
+    assert all(np.isnan(v[0]) for v in early.values())
+    young = _yearly_features(cs, np.array([20]), 400, groups, scale, ds, 28)  # born on day 20
+    assert np.isnan(young["series_yoy"][0]) and young["panel_yoy"][0] == pytest.approx(5.0)

@@ -9,13 +9,15 @@ Production forecaster (chosen by measurement on Online Retail II, see ``bench/fo
 the *level model* — one pooled LightGBM of each series' mean demand over the next ``horizon``
 periods as a multiple of its recent spike-capped level (features: raw and capped window means,
 zero shares, periods since the last sale, age, price relative to usual, catalogue-family and
-panel trends, day of year), trained on rolling origins before the cutoff with the
-volume-weighted RMSSE as its loss (IRLS re-weighting for the square root) — times the panel's
-day-of-week profile. On panels too small to train it (fewer than ``LEVEL_MIN_ROWS`` rows at
-the cutoff or at any inner origin) production is the *stacked* combination instead: ADIDA,
-TSB, IMAPA and WindowAverage, each as is and with spikes capped at 3/5/10x the median non-zero
-demand, with non-negative weights minimising the volume-weighted RMSSE over the inner windows
-only, times the day-of-week profile. Per-series selection overfits; pooled models do not.
+panel trends, day of year and — where the history reaches a year back — last year's change
+over the same season for the panel, the family and the series), trained on rolling origins
+before the cutoff with the volume-weighted RMSSE as its loss (IRLS re-weighting for the square
+root) — times the day profile (the panel's weekday profile and public-holiday effects). On
+panels too small to train it (fewer than ``LEVEL_MIN_ROWS`` rows at the cutoff or at any inner
+origin) production is the *stacked* combination instead: ADIDA, TSB, IMAPA and WindowAverage,
+each as is and with spikes capped at 3/5/10x the median non-zero demand, with non-negative
+weights minimising the volume-weighted RMSSE over the inner windows only, times the day
+profile. Per-series selection overfits; pooled models do not.
 """
 
 from __future__ import annotations

@@ -279,6 +279,8 @@ def _level_features(
     price: np.ndarray | None,
     doy: np.ndarray,
     cums: dict[str, np.ndarray],
+    dates: pd.DatetimeIndex,
+    horizon: int,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features of every series at origin ``t`` (data before ``t`` only) and its scale."""
     cs, ccs, cst, nzc = cums["y"], cums["capped"], cums["started"], cums["nonzero"]
@@ -314,7 +316,48 @@ def _level_features(
     total112 = float((cs[:, t] - cs[:, max(t - 112, 0)]).sum())
     f["panel_trend"] = np.full(n, float((cs[:, t] - cs[:, lo28]).sum()) / max(total112 / 4, 1e-9))
     f["day_of_year"] = np.full(n, float(doy[min(t, len(doy) - 1)]))
+    f.update(_yearly_features(cs, start, t, groups, scale, dates, horizon))
     return pd.DataFrame(f), scale
+
+
+YEARLY = ("panel_yoy", "family_yoy", "series_yoy", "series_ly_level")
+
+
+def _yearly_features(
+    cs: np.ndarray,
+    start: np.ndarray,
+    t: int,
+    groups: np.ndarray,
+    scale: np.ndarray,
+    dates: pd.DatetimeIndex,
+    horizon: int,
+) -> dict[str, np.ndarray]:
+    """Last year's memory at origin ``t``: the mean demand of the ``horizon`` periods from
+    364 days before ``t`` relative to the ``horizon`` periods before that (for the panel, the
+    series' catalogue family and the series), and the series' level then relative to its
+    current scale. NaN where the history does not reach a year plus a horizon back (the
+    model then learns nothing from them): the first year of a history."""
+    n = cs.shape[0]
+    nan = {k: np.full(n, np.nan) for k in YEARLY}
+    if t >= len(dates):
+        return nan
+    back = dates[t] - pd.Timedelta(days=364)
+    ly = int(dates.searchsorted(back))
+    if back < dates[0] or ly - horizon < 0 or ly + horizon > t:
+        return nan
+    nxt = cs[:, ly + horizon] - cs[:, ly]
+    prv = cs[:, ly] - cs[:, ly - horizon]
+    g_n = pd.Series(nxt).groupby(groups).transform("sum").to_numpy()
+    g_p = pd.Series(prv).groupby(groups).transform("sum").to_numpy()
+    known = start < ly - horizon
+    return {
+        "panel_yoy": np.full(n, float(nxt.sum()) / max(float(prv.sum()), 1e-9)),
+        "family_yoy": np.where(g_p > 0, g_n / np.maximum(g_p, 1e-9), np.nan),
+        "series_yoy": np.where(
+            known & (prv > 0), np.minimum(nxt / np.maximum(prv, 1e-9), 10.0), np.nan
+        ),
+        "series_ly_level": np.where(known, nxt / horizon / scale, np.nan),
+    }
 
 
 def level_forecast(
@@ -359,9 +402,12 @@ def level_forecast(
     }
     fam = np.zeros(n, dtype=int) if groups is None else np.asarray(groups)
     doy = panel.calendar.dayofyear.to_numpy()
+    dates = panel.dates(0, cutoff + 1)
     xs, ys, ws, meta = [], [], [], []
     for t in range(cutoff - horizon, max(cutoff - horizon - origins_back, 2 * horizon), -step):
-        f, scale = _level_features(y, yc, panel.start, t, fam, panel.price, doy, cums)
+        f, scale = _level_features(
+            y, yc, panel.start, t, fam, panel.price, doy, cums, dates, horizon
+        )
         volume = cums["y"][:, t] - cums["y"][:, max(t - 28, 0)]
         ok = (panel.start < t - horizon) & (volume > 0)
         if not ok.any():
@@ -403,7 +449,9 @@ def level_forecast(
         r = np.maximum(np.sqrt(((future - pred[:, None]) ** 2).mean(axis=1) / naive), 0.3)
         weight = w / r
         model.fit(x, target, sample_weight=np.minimum(weight / weight.mean(), 50.0))
-    f, scale = _level_features(y, yc, panel.start, cutoff, fam, panel.price, doy, cums)
+    f, scale = _level_features(
+        y, yc, panel.start, cutoff, fam, panel.price, doy, cums, dates, horizon
+    )
     level = np.maximum(model.predict(f), 0.0) * scale
     out = np.full((n, horizon), np.nan)
     live = panel.start < cutoff

@@ -65,7 +65,7 @@ from .metrics import window_errors
 from .panel import Panel, to_panel
 from .reader import validate_history
 
-VERSION = "2026.2"
+VERSION = "2026.3"  # .3: public-holiday effects, last-year features
 
 
 class ProductionForecaster:
