@@ -18,13 +18,19 @@ Panel: daily units sold per StockCode.
   between the first sale and the holdout.
 * Evaluation: the last 28 trading days held out, plus rolling origins every 28 days before it.
 
+Data: the 2010-2011 file here is cut at 2011-08-31 (the rest is held back for acceptance
+checks), so the holdout is August 2011; ``--until 2010-12-09`` scores the pre-Christmas season
+a year earlier (one year of history only). With the whole 2010-2011 file present it is used.
+
 Measured (``nice -n 10 python -m bench.forecast``, 2 cores, 2026-11-27; holdout / mean of the
 4 windows): best single method CrostonSBA RMSSE 0.677 / 0.652, WAPE 1.256 / 1.268, bias
 -2.7% / +4.8%. Production (pooled LightGBM level model fitted to the volume-weighted RMSSE,
-times the day-of-week profile; see ``tillwise.compute.forecasting.backtest``): RMSSE 0.651 /
-0.626 (x0.961 / x0.961), WAPE 1.092 / 1.096 (x0.869 / x0.864), bias -23.6% / -16.9%, 80%
-coverage 87.5% / 87.1%, 95% coverage 93.0% / 93.0%; whole backtest ~46 s.
-WAPE target met; the >= 5% RMSSE target is not (missed by ~1 point): a hindsight oracle that
+times the day profile: weekday and public holidays; see ``tillwise.compute.forecasting.backtest``):
+RMSSE 0.649 / 0.626 (x0.958 / x0.960), WAPE 1.080 / 1.083 (x0.860 / x0.854), bias -26.0% /
+-19.9%, 80% coverage 87.6% / 87.3%, 95% coverage 93.2% / 93.3%; whole backtest ~67 s.
+``--until 2010-12-09``: CrostonSBA 0.936 / 0.836, production x0.991 / x0.980, WAPE x0.902 /
+x0.857, 80% coverage 77.9% / 83.7%; ~42 s.
+WAPE, coverage and time targets met; the >= 5% RMSSE target is not: a hindsight oracle that
 knows each series' mean demand in the window reaches only x0.930 (x0.918 with the weekday
 profile), so day-level noise dominates RMSSE here. Tried (ratios = RMSSE holdout / mean):
 equal-weight mean of ADIDA/TSB/IMAPA/WindowAverage with one backtest-chosen spike cap
@@ -48,6 +54,21 @@ no weight cap x0.961 / x0.960; 5 IRLS passes x0.960 / x0.960; weekday profile fr
 days x0.958 / x0.961, powered 0.8/1.2 x0.957-0.962; family profiles shrunk to the panel's
 x0.961-0.963. The remaining gap to the oracle is idiosyncratic (200 series hold ~80% of it:
 one-off orders and items that stop selling), which no feature of the series' own past predicts.
+Third round (2026-11-27; ratios on the default data, then on ``--until 2010-12-09``):
+public-holiday effects (kept) x0.961 -> x0.959 / x0.960; last year's same-season change as
+level-model features (kept: NaN without a prior year, so identical on the 2010 data; its
+benefit on a ramp with a prior year cannot be measured here) x0.958 / x0.960. Not kept:
+forecasting the panel total (AutoETS/AutoARIMA/MSTL) for the within-window shape or as a level
+multiplier x0.957-0.970; a Huber log-regression weekday profile x0.957 / x0.959 (within noise);
+a day-level LightGBM shape model x0.966-0.972; panel multipliers fitted on the inner windows
+(they pick 0.89-0.99) x0.960 / x0.966 and x0.991 / x0.981; fixed x1.1 / x1.2 x0.962-0.972 and
+x0.996-1.004; level + stack blends x0.961-0.962 and x0.987-0.988 / x0.978; recency weights,
+182 origins back, momentum and peak features, target cap 10, IRLS floor 0.15/0.5, tree sizes:
+all within +-0.002. Customer structure of past sales (repeat-customer "due" demand from
+purchase cycles, repeat/one-off/new-customer units, customer counts, top-customer and guest
+shares) x0.956-0.958 / x0.960 and x0.993-0.996 / x0.980: the big orders come mostly from
+customers new to the SKU. Hindsight: the true panel level x0.977 / x0.973 and x1.008 / x1.020,
+the true panel daily shape x0.945 / x0.953 — so no panel-level correction can close the gap.
 
 usage: python -m bench.forecast [--data DIR] [--windows 4] [--horizon 28] [--executor processes]
 """

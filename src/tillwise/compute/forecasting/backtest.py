@@ -275,7 +275,7 @@ class Stack:
         parts = [f"{MEMBERS[k]} {self.weights[k]:.2f}" for k in top if self.weights[k] >= 0.005]
         how = f"fitted on {self.windows} earlier windows" if self.windows else "no backtest yet"
         return (
-            f"stacked combination x day-of-week profile ({how}; weights sum "
+            f"stacked combination x day profile (weekday, holidays) ({how}; weights sum "
             f"{self.weights.sum():.2f}: {', '.join(parts[:6])}{', ...' if len(parts) > 6 else ''})"
         )
 
@@ -359,7 +359,7 @@ def fit_stack(grid: Grid, cutoff: int) -> Stack:
 
 
 def production_values(grid: Grid, cutoff: int, stack: Stack | None) -> np.ndarray:
-    """The production forecast at ``cutoff``: the level model times the day-of-week profile
+    """The production forecast at ``cutoff``: the level model times the day profile
     (``stack`` None), else the stacked combination."""
     if stack is None:
         level = grid.values[cutoff][LEVEL]
@@ -379,7 +379,7 @@ def describe_production(stack: Stack | None) -> str:
     if stack is None:
         return (
             "level model (pooled LightGBM of each series' mean demand over the horizon, "
-            "fitted to the volume-weighted RMSSE) x day-of-week profile"
+            "fitted to the volume-weighted RMSSE) x day profile (weekday, public holidays)"
         )
     return stack.describe()
 

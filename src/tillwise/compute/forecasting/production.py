@@ -5,21 +5,23 @@ censored periods imputed, never zero), runs its own rolling-origin backtest over
 ``INNER_WINDOWS`` windows of ``horizon`` periods, fits the stacked combination there
 (:mod:`.backtest`), and forecasts ``horizon`` periods past the panel's last period.
 
-The method — and why (measured by ``python -m bench.forecast`` on Online Retail II: 2,669 SKUs,
-trading days, horizon 28, holdout + 3 windows; see :mod:`.backtest` for the definition): the
-level model (pooled LightGBM fitted to the volume-weighted RMSSE) x day-of-week profile, with
-the stacked combination as the fallback for small panels. Against the best single method
-(CrostonSBA: RMSSE 0.677 holdout / 0.652 mean, WAPE 1.256 / 1.268) it scores RMSSE 0.651 /
-0.626 (x0.961 / x0.961), WAPE 1.092 / 1.096 (x0.869 / x0.864), bias -23.6% / -16.9%, 80%
-coverage 87.5% / 87.1%. The stacked combination alone: x0.966 / x0.965, WAPE x0.855 / x0.830,
-bias -30.7% / -28.6%; the previous equal-weight mean with one cap: x0.974. The 5% RMSSE target
-is *not* met and is close to out of reach for these data: even the hindsight-optimal flat
-forecast (each series' true mean over the window) reaches only x0.930 (x0.918 with the weekday
-profile) — day-level noise dominates RMSSE. RMSSE is a mean of square roots per series, so its
-optimum sits below the conditional mean (windows with a one-off order weigh less): that is
-the negative bias. Forcing it towards 0 costs the RMSSE gain (stack rescaled to bias +2%:
-x0.998). Intervals and lead-time quantiles are conformal on this forecast's own residuals, so
-the bias does not leak into the safety-stock quantiles.
+The method — and why (measured by ``python -m bench.forecast`` on Online Retail II to
+2011-08-31: 2,669 SKUs, trading days, horizon 28, holdout + 3 windows; see :mod:`.backtest`
+for the definition): the level model (pooled LightGBM fitted to the volume-weighted RMSSE)
+x day profile (weekday, public holidays), with the stacked combination as the fallback for
+small panels. Against the best single method (CrostonSBA: RMSSE 0.677 holdout / 0.652 mean,
+WAPE 1.256 / 1.268) it scores RMSSE 0.649 / 0.626 (x0.958 / x0.960), WAPE 1.080 / 1.083
+(x0.860 / x0.854), bias -26.0% / -19.9%, 80% coverage 87.6% / 87.3%. On the same season a
+year earlier (``--until 2010-12-09``, the pre-Christmas ramp with one year of history) x0.991
+/ x0.980, WAPE x0.902 / x0.857. The stacked combination alone: x0.966 / x0.965. The 5% RMSSE
+target is *not* met and is close to out of reach for these data: even the hindsight-optimal
+flat forecast (each series' true mean over the window) reaches only x0.930 (x0.918 with the
+weekday profile), and the hindsight-true panel level makes it worse (x0.977) — the loss is
+one-off orders, mostly from customers new to the SKU. RMSSE is a mean of square roots per
+series, so its optimum sits below the conditional mean (windows with a one-off order weigh
+less): that is the negative bias. Forcing it towards 0 costs the RMSSE gain (stack rescaled
+to bias +2%: x0.998). Intervals and lead-time quantiles are conformal on this forecast's own
+residuals, so the bias does not leak into the safety-stock quantiles.
 
 Intervals are conformal: quantiles of the series' own backtest residuals (``actual -
 forecast``, all steps of all inner windows), or — with fewer than 20 residuals — the panel's
