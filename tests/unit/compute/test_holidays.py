@@ -82,3 +82,8 @@ def test_a_store_in_a_country_without_a_calendar_is_forecast_without_holidays(
     fc = run_forecast(ProductionForecaster(), history, 7, country="ZZ")
     assert fc is not None and len(fc.frame()) == 2 * 7
     assert "no public-holiday calendar for 'ZZ'" in caplog.text
+
+
+def test_an_unknown_subdivision_is_named() -> None:
+    with pytest.raises(UnknownHolidays, match="'GB-XYZ'"):
+        country_holidays("GB-XYZ", date(2024, 1, 1), date(2024, 12, 31))

@@ -46,15 +46,15 @@ def country_holidays(spec: str, start: date, end: date) -> dict[date, str]:
     import holidays
 
     country, _, subdiv = spec.strip().upper().partition("-")
-    try:
-        cal = holidays.country_holidays(
-            country, subdiv=subdiv or None, years=range(start.year, end.year + 1)
-        )
-    except NotImplementedError as exc:
+    supported = holidays.list_supported_countries()
+    if country not in supported or (subdiv and subdiv not in supported[country]):
         raise UnknownHolidays(
             f"no public-holiday calendar for {spec!r} (a country code such as GB, US, DE, "
             "optionally with a subdivision: GB-ENG, US-CA)"
-        ) from exc
+        )
+    cal = holidays.country_holidays(
+        country, subdiv=subdiv or None, years=range(start.year, end.year + 1)
+    )
     return {d: str(name) for d, name in sorted(cal.items()) if start <= d <= end}
 
 
