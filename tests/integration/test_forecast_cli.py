@@ -35,7 +35,8 @@ def test_backtest_json_has_every_method_the_production_forecaster_and_the_baseli
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     names = [m["method"] for m in report["methods"]]
-    assert {"ADIDA", "TSB", "CrostonSBA", "IMAPA", "SeasonalNaive", "WindowAverage"} <= set(names)
+    expected = {"ADIDA", "TSB", "CrostonSBA", "IMAPA", "SeasonalNaive", "WindowAverage", "AutoETS"}
+    assert expected <= set(names)
     assert report["series"] == 8 and len(report["cutoffs"]) == 2
     for m in [*report["methods"], report["production"], report["baseline"]]:
         assert set(m["holdout"]) >= {"rmsse", "mase", "wape", "bias", "coverage_80", "coverage_95"}
@@ -231,6 +232,6 @@ def test_method_names_are_case_insensitive_and_lightgbm_switches_the_global_mode
 
     assert parse_methods("lightgbm, TSB") == (("TSB",), True)
     assert parse_methods(None) == (
-        ("SeasonalNaive", "WindowAverage", "CrostonSBA", "TSB", "ADIDA", "IMAPA"),
+        ("SeasonalNaive", "WindowAverage", "AutoETS", "CrostonSBA", "TSB", "ADIDA", "IMAPA"),
         False,
     )

@@ -117,7 +117,7 @@ def backtest_cmd(
         "--methods",
         help=(
             "candidate methods, comma-separated (default SeasonalNaive, WindowAverage, "
-            "CrostonSBA, TSB, ADIDA, IMAPA; also AutoETS, HistoricAverage, LightGBM)"
+            "AutoETS, CrostonSBA, TSB, ADIDA, IMAPA; also HistoricAverage, LightGBM)"
         ),
     ),
 ) -> None:

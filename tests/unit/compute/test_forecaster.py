@@ -185,3 +185,25 @@ def test_the_level_model_remembers_last_years_season_only_where_history_reaches_
     assert all(np.isnan(v[0]) for v in early.values())
     young = _yearly_features(cs, np.array([20]), 400, groups, scale, ds, 28)  # born on day 20
     assert np.isnan(young["series_yoy"][0]) and young["panel_yoy"][0] == pytest.approx(5.0)
+
+
+def test_the_backtest_decides_between_the_level_model_and_the_stack() -> None:
+    from tillwise.compute.executors import InlineExecutor
+    from tillwise.compute.forecasting.backtest import (
+        COMBINED,
+        LEVEL,
+        inner_cutoffs,
+        production_stack,
+        run_grid,
+    )
+    from tillwise.compute.forecasting.panel import to_panel
+
+    panel = to_panel(poisson_panel(n=90, days=360))
+    end = panel.periods
+    inner = inner_cutoffs(end, 28, panel)
+    grid = run_grid(panel, 28, [*inner, end], InlineExecutor(), singles=COMBINED)
+    assert production_stack(grid, end, inner) is None  # the level model holds its own
+    for c in inner:  # a level model that over-forecasts 3x in every inner window loses
+        grid.values[c][LEVEL] = grid.values[c][LEVEL] * 3
+    stack = production_stack(grid, end, inner)
+    assert stack is not None and stack.windows == len(inner)
