@@ -87,3 +87,18 @@ def test_a_store_in_a_country_without_a_calendar_is_forecast_without_holidays(
 def test_an_unknown_subdivision_is_named() -> None:
     with pytest.raises(UnknownHolidays, match="'GB-XYZ'"):
         country_holidays("GB-XYZ", date(2024, 1, 1), date(2024, 12, 31))
+
+
+def test_the_day_after_a_holiday_learns_from_every_holiday_once_there_are_three() -> None:
+    ds = pd.date_range("2024-01-01", "2024-06-30", freq="D")
+    seen = {date(2024, 2, 5): "A", date(2024, 3, 12): "B", date(2024, 4, 17): "C"}
+    after = {d + pd.Timedelta(days=1) for d in map(pd.Timestamp, seen)}
+    y = np.where(ds.isin(list(after)), 20.0, 10.0)  # twice the usual the day after each
+    history = pd.DataFrame({"unique_id": "sku", "ds": ds, "y": y})
+    holidays = {**seen, date(2024, 7, 3): "D"}  # a new holiday inside the horizon
+    prof = holiday_profile(to_panel(history, "D", holidays), len(ds), 7)  # 07-01 .. 07-07
+    assert prof[2] == pytest.approx(1.0)  # "D" itself: its pooled day-0 effect is 1
+    assert prof[3] == pytest.approx(2.0)  # 07-04, the day after: pooled from A, B and C
+    assert prof[[0, 1, 4, 5, 6]] == pytest.approx(1.0)
+    two = {d: n for d, n in holidays.items() if n != "C"}  # two occurrences are not enough
+    assert (holiday_profile(to_panel(history, "D", two), len(ds), 7) == 1.0).all()
