@@ -28,10 +28,8 @@ from .backtest import (
     run_grid,
     window_scores,
 )
-from .holidays import holidays_for
 from .metrics import Scores, mean_scores
-from .panel import Panel, to_panel
-from .reader import validate_history
+from .panel import Panel, history_panel
 
 LEVELS = (80, 95)
 
@@ -128,11 +126,9 @@ def backtest(
     from tillwise.compute.executors import InlineExecutor
 
     t0 = time.perf_counter()
-    if isinstance(history, Panel):
-        panel = history
-    else:
-        valid = validate_history(history)
-        panel = to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq))
+    panel = (
+        history if isinstance(history, Panel) else history_panel(history, freq, horizon, holidays)
+    )
     executor = executor or InlineExecutor()
     outer = [
         panel.periods - k * horizon

@@ -148,6 +148,22 @@ def to_panel(
     return Panel(ids, calendar, freq, y, observed, start, price, promo, dict(holidays or {}))
 
 
+def history_panel(
+    history: pd.DataFrame,
+    freq: Any,
+    horizon: int,
+    holidays: str | Mapping[date, str] | None = None,
+) -> Panel:
+    """Validate a long-format ``history`` (:mod:`.reader`) and build its panel with the
+    holidays a forecaster was given (a country code or ``{date: name}``, :mod:`.holidays`)
+    over the history and the ``horizon`` periods after it."""
+    from .holidays import holidays_for
+    from .reader import validate_history
+
+    valid = validate_history(history)
+    return to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq))
+
+
 def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Fill censored periods (NaN after the start) with the recent uncensored level."""
     out = y.copy()

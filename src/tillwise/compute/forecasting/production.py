@@ -62,10 +62,8 @@ from .backtest import (
     residuals,
     run_grid,
 )
-from .holidays import holidays_for
 from .metrics import window_errors
-from .panel import Panel, to_panel
-from .reader import validate_history
+from .panel import Panel, history_panel
 
 VERSION = "2026.3"  # .3: public-holiday effects, last-year features
 
@@ -94,8 +92,7 @@ class ProductionForecaster:
     ) -> Forecast:
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        valid = validate_history(history)
-        panel = to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq))
+        panel = history_panel(history, freq, horizon, holidays)
         end = panel.periods
         kw = {} if self.inner_windows is None else {"windows": self.inner_windows}
         inner = inner_cutoffs(end, horizon, panel, **kw)
