@@ -6,7 +6,7 @@
 """
 
 from .evaluate import BacktestReport, MethodReport, backtest, parse_methods
-from .holidays import country_holidays, holidays_for
+from .holidays import country_holidays
 from .metrics import Scores, bias, coverage, mase, rmsse, wape
 from .production import Forecast, ProductionForecaster
 from .reader import InvalidSalesFile, read_sales, validate_history
@@ -22,7 +22,6 @@ __all__ = [
     "bias",
     "country_holidays",
     "coverage",
-    "holidays_for",
     "mase",
     "parse_methods",
     "read_sales",

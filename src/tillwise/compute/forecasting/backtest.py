@@ -282,7 +282,7 @@ class Stack:
         parts = [f"{MEMBERS[k]} {self.weights[k]:.2f}" for k in top if self.weights[k] >= 0.005]
         how = f"fitted on {self.windows} earlier windows" if self.windows else "no backtest yet"
         return (
-            f"stacked combination x day profile (weekday, holidays) ({how}; weights sum "
+            f"stacked combination x day profile (weekday, public holidays) ({how}; weights sum "
             f"{self.weights.sum():.2f}: {', '.join(parts[:6])}{', ...' if len(parts) > 6 else ''})"
         )
 

@@ -142,12 +142,12 @@ def holidays_for(
     """The holidays a forecaster was given: a mapping as is, a country code's public holidays
     (see :func:`country_holidays`) over a long-format ``history`` and the ``horizon`` periods
     after it; empty for none or no history."""
+    from .panel import freq_offset
+
     if spec is None or isinstance(spec, Mapping):
         return dict(spec or {})
     if not spec.strip() or history.empty:
         return {}
     ds = pd.to_datetime(history["ds"])
-    from .panel import freq_offset
-
     end = ds.max() + freq_offset(freq) * horizon
     return country_holidays(spec, ds.min().date(), end.date())

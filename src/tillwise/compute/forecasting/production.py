@@ -2,14 +2,16 @@
 
 ``ProductionForecaster.fit_predict`` builds the panel (:mod:`.panel`: zero-filled gaps,
 censored periods imputed, never zero), runs its own rolling-origin backtest over
-``INNER_WINDOWS`` windows of ``horizon`` periods, fits the stacked combination there
-(:mod:`.backtest`), and forecasts ``horizon`` periods past the panel's last period.
+``INNER_WINDOWS`` windows of ``horizon`` periods, lets them decide between the level model and
+the stacked combination fitted there (:mod:`.backtest`), and forecasts ``horizon`` periods past
+the panel's last period.
 
 The method — and why (measured by ``python -m bench.forecast`` on Online Retail II to
 2011-08-31: 2,669 SKUs, trading days, horizon 28, holdout + 3 windows; see :mod:`.backtest`
 for the definition): the level model (pooled LightGBM fitted to the volume-weighted RMSSE)
-x day profile (weekday, public holidays), with the stacked combination as the fallback for
-small panels. Against the best single method (CrostonSBA: RMSSE 0.677 holdout / 0.652 mean,
+x day profile (weekday, public holidays), with the stacked combination where the level
+model cannot be trained (small panels) or loses to the statistical methods' plain mean on the
+inner windows. Against the best single method (CrostonSBA: RMSSE 0.677 holdout / 0.652 mean,
 WAPE 1.256 / 1.268) it scores RMSSE 0.649 / 0.626 (x0.958 / x0.960), WAPE 1.080 / 1.083
 (x0.860 / x0.854), bias -26.0% / -19.9%, 80% coverage 87.6% / 87.3%. On the same season a
 year earlier (``--until 2010-12-09``, the pre-Christmas ramp with one year of history) x0.991
