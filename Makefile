@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.forecast
+	$(BIN)/python -m bench.forecast_stores
 	$(BIN)/python -m bench.risk
 	$(BIN)/python -m bench.risk_http
 

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from tillwise.compute import make_executor
     from tillwise.compute.forecasting import backtest, parse_methods
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "--holidays", default="GB-ENG", help="public holidays (country code); '' for none"
     )
     args = parser.parse_args(argv)
-    console = Console(width=140)
+    console = Console(width=180)  # every column whole, also when piped to a file
     singles, lightgbm = parse_methods(args.methods)
     if not any(args.data.glob("*.parquet")):
         console.print(f"no Online Retail II parquet files in {args.data}: benchmark skipped")
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         return "—" if v is None else (f"{v:.1%}" if pct else f"{v:.3f}")
 
     table = Table(
-        "method",
+        Column("method", no_wrap=True),
         "RMSSE",
         "WAPE",
         "MASE",

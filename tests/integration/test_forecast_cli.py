@@ -235,3 +235,33 @@ def test_method_names_are_case_insensitive_and_lightgbm_switches_the_global_mode
         ("SeasonalNaive", "WindowAverage", "AutoETS", "CrostonSBA", "TSB", "ADIDA", "IMAPA"),
         False,
     )
+
+
+def test_predict_applies_the_promotions_planned_in_a_future_file(tmp_path: Path) -> None:
+    from tests.unit.compute.test_promo import UPLIFT, promo_history
+
+    history = promo_history(n=4, days=364)
+    sales = tmp_path / "sales.csv"
+    history.to_csv(sales, index=False)
+    days = pd.date_range(history["ds"].max() + pd.Timedelta(days=1), periods=7)  # Mon..Sun
+    future = tmp_path / "promos.csv"
+    pd.DataFrame(
+        {"unique_id": "s00", "ds": days, "promo": (days.dayofweek == 2).astype(int)}
+    ).to_csv(future, index=False)
+
+    def predict(plan: Path, out: Path) -> Result:
+        args = ["forecast", "predict", "--sales", str(sales), "--horizon", "7"]
+        return runner.invoke(
+            app, [*args, "--output", str(out), "--executor", "inline", "--future", str(plan)]
+        )
+
+    ok = predict(future, tmp_path / "out.csv")
+    assert ok.exit_code == 0, ok.output
+    s00 = pd.read_csv(tmp_path / "out.csv").query("unique_id == 's00'")["mean"].to_numpy()
+    assert s00[2] / s00[1] == pytest.approx(UPLIFT, rel=0.1)  # Wednesday planned, Tuesday not
+    late = tmp_path / "late.csv"
+    late.write_text(f"unique_id,ds,promo\ns00,{history['ds'].max().date()},1\n")
+    bad = predict(late, tmp_path / "bad.csv")
+    assert bad.exit_code == 1
+    assert "late.csv" in bad.output and "not after the history" in bad.output
+    assert not (tmp_path / "bad.csv").exists()

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
+from rich.table import Column, Table
 
 from ._common import console, fail, print_json
 
@@ -155,7 +156,7 @@ def backtest_cmd(
         print_json(report.as_dict())
         return
     table = Table(
-        "method",
+        Column("method", no_wrap=True),
         "RMSSE",
         "MASE",
         "WAPE",
@@ -184,7 +185,8 @@ def backtest_cmd(
             _fmt(a.wape),
             f"{m.seconds:.1f}",
         )
-    console.print(table)
+    # every figure whole, also on a narrow terminal or when piped (rich assumes 80 columns)
+    Console(width=max(console.width, 130)).print(table)
     r = report.ratios()
     console.print(
         f"production = {report.production_method[0]}\n"
@@ -207,20 +209,38 @@ def predict_cmd(
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
+    future: Path | None = typer.Option(
+        None,
+        "--future",
+        help="CSV or Parquet: unique_id, ds, promo — the promotions planned for the horizon",
+    ),
 ) -> None:
     """Fit the production forecaster on the whole file and write
     unique_id, ds, mean, lo-80, hi-80, lo-95, hi-95."""
-    from tillwise.compute.forecasting import ProductionForecaster
+    from tillwise.compute.forecasting import (
+        InvalidFuture,
+        InvalidSalesFile,
+        ProductionForecaster,
+        read_future,
+    )
 
     history = _history(sales, connection, location, freq)
+    planned = None
+    if future is not None:
+        try:
+            planned = read_future(future)
+        except InvalidSalesFile as exc:
+            fail(str(exc))
     country = _holidays(holidays, connection, location)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
             fc = ProductionForecaster(ex).fit_predict(
-                history, horizon, freq=freq.upper(), holidays=country
+                history, horizon, freq=freq.upper(), holidays=country, future=planned
             )
+    except InvalidFuture as exc:
+        fail(f"{future}: {exc}")
     except ValueError as exc:
         fail(f"{source}: {exc}")
     finally:

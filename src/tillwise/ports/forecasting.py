@@ -99,11 +99,14 @@ class Forecaster(Protocol):
         freq: str = "D",
         levels: Sequence[int] = DEFAULT_LEVELS,
         holidays: str | Mapping[date, str] | None = None,
+        future: pd.DataFrame | None = None,
     ) -> DemandForecast:
         """Fit on ``history`` (see the module docstring) and forecast ``horizon`` periods
         past each series' last ``ds``. Series too short for a method fall back to a simpler
         one; every series in ``history`` gets a forecast. ``holidays`` — a country code with an
         optional subdivision (``GB``, ``US-CA``: its public holidays) or ``{date: name}`` over
         the history and the horizon — are the days whose effects are learned where history
-        allows; :class:`UnknownHolidays` when there is no calendar for the code."""
+        allows; :class:`UnknownHolidays` when there is no calendar for the code. ``future``
+        (``unique_id, ds, promo`` after the history) are the promotions planned for the
+        horizon, whose effects are learned from the history's ``promo`` column."""
         ...

@@ -130,17 +130,49 @@ def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights()
     assert np.array_equal(fit_stack(grid, end).weights, stack.weights)
 
 
-def test_day_of_week_profile_follows_the_pooled_weekday_pattern() -> None:
-    from tillwise.compute.forecasting.backtest import dow_profile
+def test_day_of_week_profile_follows_the_weekday_pattern() -> None:
+    from tillwise.compute.forecasting.backtest import day_profile
     from tillwise.compute.forecasting.panel import to_panel
 
     ds = pd.date_range("2024-01-01", periods=140, freq="D")  # a Monday
     y = np.where(ds.dayofweek == 5, 8.0, 4.0)  # Saturdays sell double
     panel = to_panel(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}))
-    prof = dow_profile(panel, 140, 7)  # the 7 days after 2024-05-19 (a Sunday): Mon..Sun
+    prof = day_profile(panel, 140, 7)[0]  # the 7 days after 2024-05-19 (a Sunday): Mon..Sun
     assert prof[5] == pytest.approx(2 * prof[0]) and np.mean(prof) == pytest.approx(1.0)
     weekly = to_panel(pd.DataFrame({"unique_id": "a", "ds": ds[::7], "y": 1.0}), "W")
-    assert (dow_profile(weekly, 10, 4) == 1.0).all()
+    assert (day_profile(weekly, 10, 4) == 1.0).all()
+
+
+def test_a_clear_weekday_pattern_of_its_own_is_kept_and_a_sparse_series_takes_the_panels() -> None:
+    """Stores that close on Sundays next to stores busiest on Saturdays: each keeps its own
+    pattern; a SKU selling a few units a month gets the panel's, not its own noise."""
+    from tillwise.compute.forecasting.backtest import weekday_levels
+    from tillwise.compute.forecasting.panel import to_panel
+
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2024-01-01", periods=364, freq="D")
+    dow = ds.dayofweek.to_numpy()
+    rows = []
+    for i in range(8):
+        busy_saturday = np.where(dow == 5, 2.0, 1.0)
+        closed_sunday = np.where(dow == 6, 0.0, 1.0)
+        factor = busy_saturday if i % 2 else closed_sunday
+        rows.append(
+            pd.DataFrame({"unique_id": f"store{i}", "ds": ds, "y": rng.poisson(50 * factor)})
+        )
+    rows.append(pd.DataFrame({"unique_id": "sparse", "ds": ds, "y": rng.poisson(0.1, len(ds))}))
+    panel = to_panel(pd.concat(rows, ignore_index=True))
+    week = weekday_levels(panel, panel.periods)
+    assert week is not None
+    i_sat, i_sun, i_sparse = (list(panel.ids).index(k) for k in ("store1", "store0", "sparse"))
+    assert week[i_sat, 5] / week[i_sat, 0] == pytest.approx(2.0, rel=0.1)
+    assert week[i_sun, 6] < 0.05 and week[i_sun, 5] == pytest.approx(week[i_sun, 0], rel=0.1)
+    total = pd.Series(np.nansum(panel.y, axis=0)).groupby(dow).mean().to_numpy()
+    own = pd.Series(panel.y[i_sparse]).groupby(dow).mean().to_numpy()
+    pool, own = total / total.mean(), own / own.mean()
+    # at least half-way from its own noise to the panel's pattern on every weekday
+    assert (np.abs(week[i_sparse] - pool) <= 0.5 * np.abs(own - pool) + 0.02).all()
+    assert week.mean(axis=1) == pytest.approx(np.ones(panel.n))
 
 
 def test_the_level_model_learns_the_level_from_the_past_only_and_drives_production() -> None:

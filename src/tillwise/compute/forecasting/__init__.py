@@ -8,12 +8,14 @@
 from .evaluate import BacktestReport, MethodReport, backtest, parse_methods
 from .holidays import country_holidays
 from .metrics import Scores, bias, coverage, mase, rmsse, wape
+from .panel import InvalidFuture
 from .production import Forecast, ProductionForecaster
-from .reader import InvalidSalesFile, read_sales, validate_history
+from .reader import InvalidSalesFile, read_future, read_sales, validate_history
 
 __all__ = [
     "BacktestReport",
     "Forecast",
+    "InvalidFuture",
     "InvalidSalesFile",
     "MethodReport",
     "ProductionForecaster",
@@ -24,6 +26,7 @@ __all__ = [
     "coverage",
     "mase",
     "parse_methods",
+    "read_future",
     "read_sales",
     "rmsse",
     "validate_history",

@@ -12,7 +12,8 @@ zero shares, periods since the last sale, age, price relative to usual, catalogu
 panel trends, day of year and — where the history reaches a year back — last year's change
 over the same season for the panel, the family and the series), trained on rolling origins
 before the cutoff with the volume-weighted RMSSE as its loss (IRLS re-weighting for the square
-root) — times the day profile (the panel's weekday profile and public-holiday effects). On
+root) — times the day profile (the panel's weekday profile, public-holiday effects and each
+series' planned promotions, :mod:`.promo`). On
 panels too small to train it (fewer than ``LEVEL_MIN_ROWS`` rows at the cutoff or at any inner
 origin) production is the *stacked* combination instead: ADIDA, TSB, IMAPA and WindowAverage,
 each as is and with spikes capped at 3/5/10x the median non-zero demand, with non-negative
@@ -22,6 +23,7 @@ profile. Per-series selection overfits; pooled models do not.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +35,7 @@ from .holidays import holiday_profile, touched
 from .methods import forecast_at, level_forecast
 from .metrics import Scores, aggregate, window_errors
 from .panel import Panel
+from .promo import deflate, promo_profile
 
 COMBINED = ("ADIDA", "TSB", "IMAPA", "WindowAverage")
 CAPS: tuple[float | None, ...] = (3.0, 5.0, 10.0, None)
@@ -48,6 +51,7 @@ SINGLE_METHODS = (
 INNER_WINDOWS = 3
 PRODUCTION = "Production"
 LEVEL = "LevelModel"  # the pooled LightGBM level model (grid name)
+DAY_PROFILE = "day profile (weekday, public holidays, planned promotions)"
 
 
 def families(ids: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -282,39 +286,74 @@ class Stack:
         parts = [f"{MEMBERS[k]} {self.weights[k]:.2f}" for k in top if self.weights[k] >= 0.005]
         how = f"fitted on {self.windows} earlier windows" if self.windows else "no backtest yet"
         return (
-            f"stacked combination x day profile (weekday, public holidays) ({how}; weights sum "
+            f"stacked combination x {DAY_PROFILE} ({how}; weights sum "
             f"{self.weights.sum():.2f}: {', '.join(parts[:6])}{', ...' if len(parts) > 6 else ''})"
         )
 
 
 def day_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
-    """(horizon,) multipliers of a flat level: the weekday profile times the holiday effects
-    (:mod:`.holidays`)."""
-    return dow_profile(panel, cutoff, horizon) * holiday_profile(panel, cutoff, horizon)
+    """(n, horizon) multipliers of each series' flat level: its weekday profile times the
+    holiday effects (:mod:`.holidays`) times its planned promotions (:mod:`.promo`)."""
+    week = weekday_levels(panel, cutoff)
+    days = panel.dates(cutoff, horizon).dayofweek.to_numpy()
+    shape = np.ones((panel.n, horizon)) if week is None else week[:, days]
+    shape = shape * holiday_profile(panel, cutoff, horizon)[None, :]
+    return shape * promo_profile(panel, cutoff, horizon, week)
 
 
-def dow_profile(panel: Panel, cutoff: int, horizon: int, lookback: int = 364) -> np.ndarray:
-    """(horizon,) multipliers: the panel's mean demand per weekday over the last ``lookback``
-    periods (days no holiday touches) relative to the mean over all weekdays (ones for weekly
-    data or too little data)."""
+def weekday_levels(panel: Panel, cutoff: int, lookback: int = 364) -> np.ndarray | None:
+    """(n, 7) each series' weekday profile (Monday first): mean demand per weekday over the
+    last ``lookback`` periods — days no holiday touches, promotions taken out — relative to the
+    mean over the weekdays; 1 for a weekday without data; None for weekly data or too little.
+
+    A series' own profile is shrunk towards the panel's (empirical Bayes, per weekday): it
+    keeps the share tau² / (tau² + se²), se² the variance of its own weekday mean (its daily
+    variance within a weekday, pooled over the weekdays, over the days behind that mean) and
+    tau² the spread of the true profiles across the panel. Smooth store-level series keep their own
+    pattern (a store open on Sundays); sparse SKUs take the panel's."""
     from .panel import season_length
 
     if season_length(panel.freq) <= 1:
-        return np.ones(horizon)
+        return None
     lo = max(0, cutoff - lookback)
     dates = panel.calendar[lo:cutoff]
     days = dates.dayofweek.to_numpy()
     normal = ~touched(dates, panel.holidays) if panel.holidays else np.ones(len(dates), bool)
-    y = np.nan_to_num(panel.y[:, lo:cutoff]).sum(axis=0)
-    level = np.zeros(7)
+    y = deflate(panel, cutoff, lo)
+    pool = np.full(7, np.nan)
+    total = y.sum(axis=0)
     for d in range(7):
         k = (days == d) & normal
-        level[d] = y[k].mean() if k.sum() >= 4 else np.nan
-    known = np.isfinite(level)
-    if not known.any() or np.nanmean(level) <= 0:
-        return np.ones(horizon)
-    prof = np.where(known, level / np.nanmean(level), 1.0)
-    return prof[panel.dates(cutoff, horizon).dayofweek.to_numpy()]
+        pool[d] = total[k].mean() if k.sum() >= 4 else np.nan
+    known = np.isfinite(pool)
+    if not known.any() or np.nanmean(pool) <= 0:
+        return None
+    pool = np.where(known, pool / np.nanmean(pool), 1.0)
+    use = panel.observed[:, lo:cutoff] & normal[None, :] & known[days][None, :]
+    count = use.sum(axis=1)
+    mean = np.where(count > 0, np.where(use, y, 0.0).sum(axis=1) / np.maximum(count, 1), 0.0)
+    z = np.where(use & (mean[:, None] > 0), y / np.maximum(mean, 1e-12)[:, None], np.nan)
+    own = np.full((panel.n, 7), np.nan)
+    se2 = np.full((panel.n, 7), np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        within = np.full((panel.n, 7), np.nan)
+        for wd in np.flatnonzero(known):
+            zd = z[:, days == wd]
+            nd = np.isfinite(zd).sum(axis=1)
+            ok = nd >= 4
+            own[ok, wd] = np.nanmean(zd[ok], axis=1)
+            within[ok, wd] = np.nanvar(zd[ok], axis=1, ddof=1)
+            se2[ok, wd] = nd[ok]  # divided by the pooled spread below
+        # the day-to-day spread pooled over its weekdays: stable for sparse series
+        se2 = np.nanmean(within, axis=1)[:, None] / se2
+        tau2 = np.maximum(np.nanvar(own, axis=0) - np.nanmean(se2, axis=0), 0.0)
+        share = np.where(np.isfinite(own) & np.isfinite(se2), tau2 / (tau2 + se2), 0.0)
+    share = np.nan_to_num(share)
+    prof = share * np.nan_to_num(own) + (1 - share) * pool[None, :]
+    prof[:, ~known] = 1.0
+    norm = prof[:, known].mean(axis=1)
+    return np.asarray(prof / np.where(norm > 0, norm, 1.0)[:, None])
 
 
 def equal_weights() -> np.ndarray:
@@ -326,7 +365,7 @@ def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
     """The stacked forecast at ``cutoff`` (NaN rows: series not started)."""
     here = grid.values[cutoff]
     out = sum(w * here[name] for w, name in zip(stack.weights, MEMBERS, strict=True))
-    return np.asarray(out) * day_profile(grid.panel, cutoff, grid.horizon)[None, :]
+    return np.asarray(out) * day_profile(grid.panel, cutoff, grid.horizon)
 
 
 def fit_stack(grid: Grid, cutoff: int) -> Stack:
@@ -344,7 +383,7 @@ def fit_stack(grid: Grid, cutoff: int) -> Stack:
     for c in inner:
         a, o = actuals(panel, c, h)
         x = np.stack([grid.values[c][m] for m in MEMBERS], axis=-1)
-        x = x * day_profile(panel, c, h)[None, :, None]
+        x = x * day_profile(panel, c, h)[:, :, None]
         s = np.array([naive_scales(row)[0] or np.nan for row in panel.y[:, :c]])
         w = np.nansum(panel.y[:, max(0, c - 28) : c], axis=1)
         ok = np.isfinite(x[:, 0, 0]) & np.isfinite(s) & (w > 0) & o.any(axis=1)
@@ -375,7 +414,7 @@ def production_values(grid: Grid, cutoff: int, stack: Stack | None) -> np.ndarra
     (``stack`` None), else the stacked combination."""
     if stack is None:
         level = grid.values[cutoff][LEVEL]
-        return level * day_profile(grid.panel, cutoff, grid.horizon)[None, :]
+        return level * day_profile(grid.panel, cutoff, grid.horizon)
     return stack_values(grid, stack, cutoff)
 
 
@@ -412,7 +451,7 @@ def describe_production(stack: Stack | None) -> str:
     if stack is None:
         return (
             "level model (pooled LightGBM of each series' mean demand over the horizon, "
-            "fitted to the volume-weighted RMSSE) x day profile (weekday, public holidays)"
+            f"fitted to the volume-weighted RMSSE) x {DAY_PROFILE}"
         )
     return stack.describe()
 

@@ -255,8 +255,10 @@ def lightgbm_forecast(
         if price is not None:
             last_rel = np.array([rel[k, cutoff - 1] for k in range(len(idx))])
             x["rel_price"] = np.repeat(last_rel, horizon)
-        if panel.promo is not None:
-            x["promo"] = 0.0
+        if panel.promo is not None:  # the promotions planned for the window (0: none known)
+            from .promo import promo_values
+
+            x["promo"] = promo_values(panel.subset(rows[idx]), cutoff, horizon).reshape(-1)
         pred = fcst.predict(horizon, X_df=x)
     pred = pred.sort_values(["unique_id", "ds"])
     vals = pred["lgbm"].to_numpy().reshape(len(idx), horizon)

@@ -55,7 +55,7 @@ class Panel:
     observed: np.ndarray  # (n, T) bool: a real (uncensored) observation after the start
     start: np.ndarray  # (n,) int: index of the first period of each series
     price: np.ndarray | None = None  # (n, T) float, carried forward; NaN before known
-    promo: np.ndarray | None = None  # (n, T) float, 0 when unknown
+    promo: np.ndarray | None = None  # (n, >= T) float, 0 when unknown; past T: planned
     holidays: Mapping[date, str] = field(default_factory=dict)  # public holidays (see .holidays)
 
     @property
@@ -108,10 +108,15 @@ def build_calendar(ds: pd.Series, freq: Any) -> pd.DatetimeIndex:
 
 
 def to_panel(
-    history: pd.DataFrame, freq: Any = "D", holidays: Mapping[date, str] | None = None
+    history: pd.DataFrame,
+    freq: Any = "D",
+    holidays: Mapping[date, str] | None = None,
+    future: pd.DataFrame | None = None,
 ) -> Panel:
     """Build the dense panel from a validated long frame (see :mod:`.reader`); ``holidays``
-    (``{date: name}``) are the public holidays whose effects the forecast learns."""
+    (``{date: name}``) are the public holidays whose effects the forecast learns; ``future``
+    (``unique_id, ds, promo``, :func:`.reader.validate_future`) the promotions planned after
+    the history."""
     df = history.copy()
     df["unique_id"] = df["unique_id"].astype(str)
     df["ds"] = pd.to_datetime(df["ds"])
@@ -145,7 +150,47 @@ def to_panel(
         promo = np.zeros((n, t))
         ok = df["promo"].notna().to_numpy()
         promo[rows[ok], pos[ok]] = df["promo"].astype(float).to_numpy()[ok]
+    if future is not None and not future.empty:
+        promo = _planned(promo, ids, calendar, freq, future)
     return Panel(ids, calendar, freq, y, observed, start, price, promo, dict(holidays or {}))
+
+
+class InvalidFuture(ValueError):
+    """Planned promotions that do not fit the history (unknown series, past or off-calendar
+    periods)."""
+
+
+def _planned(
+    promo: np.ndarray | None,
+    ids: np.ndarray,
+    calendar: pd.DatetimeIndex,
+    freq: Any,
+    future: pd.DataFrame,
+) -> np.ndarray:
+    """The promo array extended past the history with the ``future`` rows (ValueError naming
+    the row for an unknown series, a period inside the history or off the calendar)."""
+    ds = pd.to_datetime(future["ds"])
+    uid = future["unique_id"].astype(str).to_numpy()
+    row = np.searchsorted(ids, uid)
+    span = build_calendar(pd.Series([calendar[0], max(ds.max(), calendar[-1])]), freq)
+    pos = span.get_indexer(ds)
+    known = (row < len(ids)) & (ids[np.minimum(row, len(ids) - 1)] == uid)
+    for mask, why in (
+        (~known, "has no history"),
+        (pos < 0, f"is not on the {freq} calendar"),
+        (
+            (pos >= 0) & (pos < len(calendar)),
+            f"is not after the history (ends {calendar[-1].date()})",
+        ),
+    ):
+        if mask.any():
+            k = int(np.flatnonzero(mask)[0])
+            raise InvalidFuture(f"planned promotion of {uid[k]!r} on {ds.iloc[k].date()} {why}")
+    out = np.zeros((len(ids), len(span)))
+    if promo is not None:
+        out[:, : promo.shape[1]] = promo
+    out[row, pos] = future["promo"].to_numpy(dtype=float)
+    return out
 
 
 def history_panel(
@@ -153,15 +198,18 @@ def history_panel(
     freq: Any,
     horizon: int,
     holidays: str | Mapping[date, str] | None = None,
+    future: pd.DataFrame | None = None,
 ) -> Panel:
     """Validate a long-format ``history`` (:mod:`.reader`) and build its panel with the
     holidays a forecaster was given (a country code or ``{date: name}``, :mod:`.holidays`)
-    over the history and the ``horizon`` periods after it."""
+    over the history and the ``horizon`` periods after it, and the promotions planned in
+    ``future`` (:func:`.reader.validate_future`)."""
     from .holidays import holidays_for
-    from .reader import validate_history
+    from .reader import validate_future, validate_history
 
     valid = validate_history(history)
-    return to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq))
+    planned = None if future is None else validate_future(future)
+    return to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq), planned)
 
 
 def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray) -> np.ndarray:

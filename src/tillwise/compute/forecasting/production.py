@@ -7,23 +7,23 @@ the stacked combination fitted there (:mod:`.backtest`), and forecasts ``horizon
 the panel's last period.
 
 The method — and why (measured by ``python -m bench.forecast`` on Online Retail II to
-2011-08-31: 2,669 SKUs, trading days, horizon 28, holdout + 3 windows; see :mod:`.backtest`
-for the definition): the level model (pooled LightGBM fitted to the volume-weighted RMSSE)
-x day profile (weekday, public holidays), with the stacked combination where the level
-model cannot be trained (small panels) or loses to the statistical methods' plain mean on the
-inner windows. Against the best single method (CrostonSBA: RMSSE 0.677 holdout / 0.652 mean,
-WAPE 1.256 / 1.268) it scores RMSSE 0.649 / 0.626 (x0.958 / x0.960), WAPE 1.080 / 1.083
-(x0.860 / x0.854), bias -26.0% / -19.9%, 80% coverage 87.6% / 87.3%. On the same season a
-year earlier (``--until 2010-12-09``, the pre-Christmas ramp with one year of history) x0.991
-/ x0.980, WAPE x0.902 / x0.857. The stacked combination alone: x0.966 / x0.965. The 5% RMSSE
-target is *not* met and is close to out of reach for these data: even the hindsight-optimal
-flat forecast (each series' true mean over the window) reaches only x0.930 (x0.918 with the
-weekday profile), and the hindsight-true panel level makes it worse (x0.977) — the loss is
-one-off orders, mostly from customers new to the SKU. RMSSE is a mean of square roots per
-series, so its optimum sits below the conditional mean (windows with a one-off order weigh
-less): that is the negative bias. Forcing it towards 0 costs the RMSSE gain (stack rescaled
-to bias +2%: x0.998). Intervals and lead-time quantiles are conformal on this forecast's own
-residuals, so the bias does not leak into the safety-stock quantiles.
+2011-08-31: 2,669 SKUs, trading days, horizon 28, holdout + 3 windows; see :mod:`.backtest` for
+the definition): the level model (pooled LightGBM fitted to the volume-weighted RMSSE) x day
+profile (weekday, public holidays, planned promotions), with the stacked combination where the
+level model cannot be trained (small panels) or loses to the statistical methods' plain mean on
+the inner windows. Against the best single method (CrostonSBA: RMSSE 0.677 holdout / 0.652 mean,
+WAPE 1.256 / 1.268) it scores RMSSE 0.649 / 0.626 (x0.958 / x0.960), WAPE 1.080 / 1.083 (x0.860
+/ x0.854), bias -26.0% / -19.9%, 80% coverage 87.6% / 87.3%. On the same season a year earlier
+(``--until 2010-12-09``, the pre-Christmas ramp with one year of history) x0.991 / x0.980, WAPE
+x0.902 / x0.857. The stacked combination alone: x0.966 / x0.965. The 5% RMSSE target is *not*
+met and is close to out of reach for these data: even the hindsight-optimal flat forecast (each
+series' true mean over the window) reaches only x0.930 (x0.918 with the weekday profile), and
+the hindsight-true panel level makes it worse (x0.977) — the loss is one-off orders, mostly from
+customers new to the SKU. RMSSE is a mean of square roots per series, so its optimum sits below
+the conditional mean (windows with a one-off order weigh less): that is the negative bias.
+Forcing it towards 0 costs the RMSSE gain (stack rescaled to bias +2%: x0.998). Intervals and
+lead-time quantiles are conformal on this forecast's own residuals, so the bias does not leak
+into the safety-stock quantiles.
 
 Intervals are conformal: quantiles of the series' own backtest residuals (``actual -
 forecast``, all steps of all inner windows), or — with fewer than 20 residuals — the panel's
@@ -67,7 +67,7 @@ from .backtest import (
 from .metrics import window_errors
 from .panel import Panel, history_panel
 
-VERSION = "2026.3"  # .3: public-holiday effects, last-year features
+VERSION = "2026.4"  # .3: public-holiday effects, last-year features; .4: promotions
 
 
 class ProductionForecaster:
@@ -91,10 +91,11 @@ class ProductionForecaster:
         freq: Any = "D",
         levels: Sequence[int] = DEFAULT_LEVELS,
         holidays: str | Mapping[date, str] | None = None,
+        future: pd.DataFrame | None = None,
     ) -> Forecast:
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        panel = history_panel(history, freq, horizon, holidays)
+        panel = history_panel(history, freq, horizon, holidays, future)
         end = panel.periods
         kw = {} if self.inner_windows is None else {"windows": self.inner_windows}
         inner = inner_cutoffs(end, horizon, panel, **kw)

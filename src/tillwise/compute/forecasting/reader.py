@@ -27,35 +27,104 @@ class InvalidSalesFile(DomainError):
 
 def read_sales(path: str | Path) -> pd.DataFrame:
     """The validated history in ``path`` (``.csv``, ``.parquet``/``.pq``)."""
+    raw, source, first_row = _read_frame(path)
+    return validate_history(raw, source=source, first_row=first_row)
+
+
+def read_future(path: str | Path) -> pd.DataFrame:
+    """The validated planned promotions in ``path``: ``unique_id, ds, promo`` for periods after
+    the history (statsforecast's ``X_df`` convention)."""
+    raw, source, first_row = _read_frame(path)
+    return validate_future(raw, source=source, first_row=first_row)
+
+
+def _read_frame(path: str | Path) -> tuple[pd.DataFrame, str, int]:
     p = Path(path)
     if not p.exists():
         raise InvalidSalesFile(f"{p}: no such file")
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            raw = pd.read_parquet(p)
-            first_row = 1
-        elif suffix in (".csv", ".txt"):
-            raw = pd.read_csv(p, dtype={"unique_id": str}, keep_default_na=True)
-            first_row = 2
-        else:
-            raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv or .parquet)")
-    except InvalidSalesFile:
-        raise
+            return pd.read_parquet(p), str(p), 1
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(p, dtype={"unique_id": str}, keep_default_na=True), str(p), 2
     except Exception as exc:  # the parser's own words say what is wrong
         raise InvalidSalesFile(f"{p}: cannot be read: {exc}") from exc
-    return validate_history(raw, source=str(p), first_row=first_row)
+    raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv or .parquet)")
+
+
+def _bad(
+    df: pd.DataFrame,
+    source: str,
+    first_row: int,
+    mask: np.ndarray | pd.Series,
+    column: str,
+    why: str,
+) -> InvalidSalesFile:
+    k = int(np.flatnonzero(np.asarray(mask))[0])
+    value = df[column].iloc[k] if column in df else None
+    return InvalidSalesFile(
+        f"{source}: row {k + first_row}, column {column!r}: {why} (got {value!r})"
+    )
+
+
+def _keys(df: pd.DataFrame, source: str, first_row: int) -> pd.DataFrame:
+    """``unique_id`` (text) and ``ds`` (naive timestamps) of a long frame, checked."""
+    out = pd.DataFrame({"unique_id": df["unique_id"]})
+    if out["unique_id"].isna().any():
+        raise _bad(df, source, first_row, out["unique_id"].isna(), "unique_id", "empty series id")
+    out["unique_id"] = out["unique_id"].astype(str)
+    ds = pd.to_datetime(df["ds"], errors="coerce")
+    if ds.isna().any():
+        raise _bad(df, source, first_row, ds.isna(), "ds", "not a date")
+    if getattr(ds.dt, "tz", None) is not None:
+        ds = ds.dt.tz_localize(None)
+    out["ds"] = ds
+    return out
+
+
+def _numbers(df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int) -> None:
+    """Copy the optional ``price`` and ``promo`` columns as numbers (true/false as 1/0)."""
+    for col in ("price", "promo"):
+        if col in df:
+            v = df[col]
+            if v.dtype == bool:
+                v = v.astype(float)
+            num = pd.to_numeric(v, errors="coerce")
+            if (num.isna() & v.notna()).any():
+                raise _bad(df, source, first_row, num.isna() & v.notna(), col, "not a number")
+            out[col] = num.astype(float)
+
+
+def _unique(df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int) -> pd.DataFrame:
+    dup = out.duplicated(["unique_id", "ds"]).to_numpy()
+    if dup.any():
+        raise _bad(df, source, first_row, dup, "ds", "a second row for the same unique_id and ds")
+    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def validate_future(df: pd.DataFrame, source: str = "future", first_row: int = 1) -> pd.DataFrame:
+    """Check and normalise planned promotions: ``unique_id``, ``ds``, ``promo``; unique (id, ds).
+    Whether they lie after the history is checked when the panel is built."""
+    missing = [c for c in ("unique_id", "ds", "promo") if c not in df.columns]
+    if missing:
+        raise InvalidSalesFile(
+            f"{source}: missing column(s) {', '.join(missing)}; expected unique_id, ds, promo"
+        )
+    if df.empty:
+        raise InvalidSalesFile(f"{source}: no rows")
+    out = _keys(df, source, first_row)
+    _numbers(df[["promo"]], out, source, first_row)
+    if out["promo"].isna().any():
+        raise _bad(df, source, first_row, out["promo"].isna(), "promo", "missing")
+    return _unique(df, out, source, first_row)
 
 
 def validate_history(df: pd.DataFrame, source: str = "history", first_row: int = 1) -> pd.DataFrame:
     """Check and normalise a long frame: types, no missing keys, y >= 0, unique (id, ds)."""
 
     def bad(mask: np.ndarray | pd.Series, column: str, why: str) -> InvalidSalesFile:
-        k = int(np.flatnonzero(np.asarray(mask))[0])
-        value = df[column].iloc[k] if column in df else None
-        return InvalidSalesFile(
-            f"{source}: row {k + first_row}, column {column!r}: {why} (got {value!r})"
-        )
+        return _bad(df, source, first_row, mask, column, why)
 
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
@@ -65,16 +134,7 @@ def validate_history(df: pd.DataFrame, source: str = "history", first_row: int =
         )
     if df.empty:
         raise InvalidSalesFile(f"{source}: no rows")
-    out = pd.DataFrame({"unique_id": df["unique_id"]})
-    if out["unique_id"].isna().any():
-        raise bad(out["unique_id"].isna(), "unique_id", "empty series id")
-    out["unique_id"] = out["unique_id"].astype(str)
-    ds = pd.to_datetime(df["ds"], errors="coerce")
-    if ds.isna().any():
-        raise bad(ds.isna(), "ds", "not a date")
-    if getattr(ds.dt, "tz", None) is not None:
-        ds = ds.dt.tz_localize(None)
-    out["ds"] = ds
+    out = _keys(df, source, first_row)
     y = pd.to_numeric(df["y"], errors="coerce")
     if y.isna().any():
         raise bad(y.isna(), "y", "not a number")
@@ -92,16 +152,5 @@ def validate_history(df: pd.DataFrame, source: str = "history", first_row: int =
                 raise bad(~ok, "censored", "expected true or false")
             c = text.isin(["true", "1", "1.0"])
         out["censored"] = c.astype(bool)
-    for col in ("price", "promo"):
-        if col in df:
-            v = df[col]
-            if v.dtype == bool:
-                v = v.astype(float)
-            num = pd.to_numeric(v, errors="coerce")
-            if (num.isna() & v.notna()).any():
-                raise bad(num.isna() & v.notna(), col, "not a number")
-            out[col] = num.astype(float)
-    dup = out.duplicated(["unique_id", "ds"]).to_numpy()
-    if dup.any():
-        raise bad(dup, "ds", "a second row for the same unique_id and ds")
-    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    _numbers(df, out, source, first_row)
+    return _unique(df, out, source, first_row)
