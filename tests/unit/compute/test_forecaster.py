@@ -239,3 +239,23 @@ def test_the_backtest_decides_between_the_level_model_and_the_stack() -> None:
         grid.values[c][LEVEL] = grid.values[c][LEVEL] * 3
     stack = production_stack(grid, end, inner)
     assert stack is not None and stack.windows == len(inner)
+
+
+def test_on_weekly_data_the_seasonal_naive_repeats_last_years_same_week() -> None:
+    from tillwise.compute.executors import InlineExecutor
+    from tillwise.compute.forecasting.methods import forecast_at
+    from tillwise.compute.forecasting.panel import to_panel
+
+    ds = pd.date_range("2022-01-07", periods=110, freq="7D")
+    pattern = 100.0 + 10 * (np.arange(110) % 52)  # the week of the year
+    history = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "long", "ds": ds, "y": pattern}),
+            pd.DataFrame({"unique_id": "young", "ds": ds[-40:], "y": 5.0}),  # under a year
+        ]
+    )
+    panel = to_panel(history, "W")
+    base = forecast_at(panel, 104, 4, ("SeasonalNaive",), InlineExecutor())
+    long_row, young_row = (list(panel.ids[base.rows]).index(k) for k in ("long", "young"))
+    assert base.method("SeasonalNaive")[long_row] == pytest.approx(pattern[52:56])
+    assert base.method("SeasonalNaive")[young_row] == pytest.approx(np.full(4, 5.0))

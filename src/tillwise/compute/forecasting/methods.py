@@ -34,6 +34,7 @@ LOCAL_METHODS = (
 )
 GLOBAL_METHODS = ("LightGBM",)
 CHUNK_SERIES = 250  # series per executor task
+WEEKS_PER_YEAR = 52
 
 
 def _local_model(name: str, season: int, freq_days: bool) -> Any:
@@ -85,7 +86,7 @@ def local_chunk(
         for i, y in enumerate(histories):
             fallback = float(np.mean(y[-28:])) if y.size else 0.0
             for k, model in enumerate(models):
-                if y.size < 2 or (y.size < season and k == 0):
+                if y.size < 2 or (y.size <= season and names[k] == "SeasonalNaive"):
                     out[i, k] = fallback
                     continue
                 try:
@@ -125,6 +126,8 @@ def forecast_at(
     values = np.zeros((len(rows), len(methods), horizon))
     season = season_length(panel.freq)
     daily = season > 1
+    if not daily:  # weekly data: the seasonal naive repeats last year's same week
+        season = WEEKS_PER_YEAR
     if locals_:
         hist = [panel.y[i, panel.start[i] : cutoff] for i in rows]
         tasks = [
