@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     from rich.console import Console
-    from rich.table import Column, Table
 
+    from bench.forecast import add_method, method_table, ratio_line
     from tillwise.compute import make_executor
     from tillwise.compute.forecasting import backtest, parse_methods
 
@@ -59,32 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", help="candidates, comma-separated (default: all singles)")
     parser.add_argument("--executor", default="processes")
     args = parser.parse_args(argv)
-    console = Console(width=160)
+    console = Console(width=180)
     if not args.data.exists():
         console.print(f"no Rossmann subset at {args.data}: benchmark skipped")
         return 0
     history = store_history(args.data)
     singles, _ = parse_methods(args.methods)
-    table = Table(
-        Column("method", no_wrap=True),
-        "RMSSE",
-        "WAPE",
-        "bias",
-        "cov80",
-        "cov95",
-        "RMSSE avg",
-        "WAPE avg",
-        "seconds",
-        title=(
-            f"Rossmann: {history['unique_id'].nunique()} stores, daily, horizon {args.horizon}, "
-            f"holdout + {args.windows - 1} earlier windows"
-        ),
+    table = method_table(
+        f"Rossmann: {history['unique_id'].nunique()} stores, daily, horizon {args.horizon}, "
+        f"holdout + {args.windows - 1} earlier windows (volume-weighted RMSSE/MASE)"
     )
-
-    def f(v: float | None, pct: bool = False) -> str:
-        return "—" if v is None else (f"{v:.1%}" if pct else f"{v:.3f}")
-
-    summary = []
+    lines = []
     for label, frame in (("", history), (" without promo", history.drop(columns="promo"))):
         ex = make_executor(args.executor, workers=2)
         t0 = time.perf_counter()
@@ -99,31 +84,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             ex.close()
-        seconds = time.perf_counter() - t0
-        methods = [report.production] if label else [*report.methods, report.production]
-        for m in methods:
-            h, a = m.holdout, m.mean
-            name = m.name + label + (" *best single*" if m is report.baseline else "")
-            table.add_row(
-                name,
-                f(h.rmsse),
-                f(h.wape),
-                f(h.bias, True),
-                f(h.coverage_80, True),
-                f(h.coverage_95, True),
-                f(a.rmsse),
-                f(a.wape),
-                f"{m.seconds:.1f}",
+        for m in [report.production] if label else [*report.methods, report.production]:
+            add_method(
+                table, m.name + label + (" *best single*" if m is report.baseline else ""), m
             )
-        r = report.ratios()
-        summary.append(
-            f"production{label} / {report.baseline.name}: RMSSE holdout {f(r['rmsse_holdout'])}, "
-            f"avg {f(r['rmsse_mean'])}; WAPE holdout {f(r['wape_holdout'])}, avg "
-            f"{f(r['wape_mean'])} ({seconds:.1f}s)"
+        lines.append(
+            f"{ratio_line(report, 'production' + label)} ({time.perf_counter() - t0:.1f}s)"
         )
     console.print(table)
     console.print(f"production: {report.production_method[0]}")
-    for line in summary:
+    for line in lines:
         console.print(line)
     return 0
 

@@ -35,7 +35,7 @@ from .holidays import holiday_profile, touched
 from .methods import forecast_at, level_forecast
 from .metrics import Scores, aggregate, window_errors
 from .panel import Panel
-from .promo import deflate, promo_profile
+from .promo import deflate, promo_effects, promo_profile
 
 COMBINED = ("ADIDA", "TSB", "IMAPA", "WindowAverage")
 CAPS: tuple[float | None, ...] = (3.0, 5.0, 10.0, None)
@@ -294,17 +294,21 @@ class Stack:
 def day_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
     """(n, horizon) multipliers of each series' flat level: its weekday profile times the
     holiday effects (:mod:`.holidays`) times its planned promotions (:mod:`.promo`)."""
-    week = weekday_levels(panel, cutoff)
+    effect = promo_effects(panel, cutoff)
+    week = weekday_levels(panel, cutoff, effect)
     days = panel.dates(cutoff, horizon).dayofweek.to_numpy()
     shape = np.ones((panel.n, horizon)) if week is None else week[:, days]
     shape = shape * holiday_profile(panel, cutoff, horizon)[None, :]
-    return shape * promo_profile(panel, cutoff, horizon, week)
+    return shape * promo_profile(panel, cutoff, horizon, effect, week)
 
 
-def weekday_levels(panel: Panel, cutoff: int, lookback: int = 364) -> np.ndarray | None:
+def weekday_levels(
+    panel: Panel, cutoff: int, effect: np.ndarray | None = None, lookback: int = 364
+) -> np.ndarray | None:
     """(n, 7) each series' weekday profile (Monday first): mean demand per weekday over the
-    last ``lookback`` periods — days no holiday touches, promotions taken out — relative to the
-    mean over the weekdays; 1 for a weekday without data; None for weekly data or too little.
+    last ``lookback`` periods — days no holiday touches, promotion periods divided by the
+    series' ``effect`` (:func:`.promo.promo_effects`) — relative to the mean over the
+    weekdays; 1 for a weekday without data; None for weekly data or too little.
 
     A series' own profile is shrunk towards the panel's (empirical Bayes, per weekday): it
     keeps the share tau² / (tau² + se²), se² the variance of its own weekday mean (its daily
@@ -319,7 +323,7 @@ def weekday_levels(panel: Panel, cutoff: int, lookback: int = 364) -> np.ndarray
     dates = panel.calendar[lo:cutoff]
     days = dates.dayofweek.to_numpy()
     normal = ~touched(dates, panel.holidays) if panel.holidays else np.ones(len(dates), bool)
-    y = deflate(panel, cutoff, lo)
+    y = deflate(panel, cutoff, lo, effect)
     pool = np.full(7, np.nan)
     total = y.sum(axis=0)
     for d in range(7):

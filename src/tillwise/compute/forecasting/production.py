@@ -23,7 +23,10 @@ customers new to the SKU. RMSSE is a mean of square roots per series, so its opt
 the conditional mean (windows with a one-off order weigh less): that is the negative bias.
 Forcing it towards 0 costs the RMSSE gain (stack rescaled to bias +2%: x0.998). Intervals and
 lead-time quantiles are conformal on this forecast's own residuals, so the bias does not leak
-into the safety-stock quantiles.
+into the safety-stock quantiles. On store-level daily sales with promotions (Rossmann, 100
+stores, ``python -m bench.forecast_stores``) production is the stacked combination x day
+profile: RMSSE 0.212 / 0.242 against SeasonalNaive's 0.496 / 0.680 — per-series weekday
+profiles and the planned promotions make most of that (0.352 / 0.401 without them).
 
 Intervals are conformal: quantiles of the series' own backtest residuals (``actual -
 forecast``, all steps of all inner windows), or — with fewer than 20 residuals — the panel's

@@ -97,13 +97,17 @@ def promo_effects(panel: Panel, cutoff: int) -> np.ndarray | None:
 
 
 def promo_profile(
-    panel: Panel, cutoff: int, horizon: int, weekday: np.ndarray | None = None
+    panel: Panel,
+    cutoff: int,
+    horizon: int,
+    effect: np.ndarray | None,
+    weekday: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, horizon) multipliers of each series' flat level for the promotions planned after
-    ``cutoff`` (ones without promotions). ``weekday`` (n, 7) are the weekday profiles the
-    level is spread with, so the recent promotion share is measured on the same footing."""
+    ``cutoff`` given the series' ``effect`` (:func:`promo_effects`; ones when None).
+    ``weekday`` (n, 7) are the weekday profiles the level is spread with, so the recent
+    promotion share is measured on the same footing."""
     ones = np.ones((panel.n, horizon))
-    effect = promo_effects(panel, cutoff)
     if effect is None:
         return ones
     recent = min(cutoff, max(28, min(2 * horizon, 112)))
@@ -116,11 +120,10 @@ def promo_profile(
     return np.asarray(ahead / np.maximum(norm, 1e-9)[:, None])
 
 
-def deflate(panel: Panel, cutoff: int, lo: int) -> np.ndarray:
+def deflate(panel: Panel, cutoff: int, lo: int, effect: np.ndarray | None) -> np.ndarray:
     """The panel's demand over ``lo`` … ``cutoff - 1`` with promotion periods divided by their
-    series' effect (what it would have sold without the promotion)."""
+    series' ``effect`` (what it would have sold without the promotion)."""
     y = np.nan_to_num(panel.y[:, lo:cutoff])
-    effect = promo_effects(panel, cutoff)
     if effect is None:
         return y
     return np.asarray(np.where(promo_flags(panel, lo, cutoff - lo), y / effect[:, None], y))
