@@ -130,6 +130,34 @@ def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights()
     assert np.array_equal(fit_stack(grid, end).weights, stack.weights)
 
 
+def test_the_stacks_interval_residuals_come_from_weights_fitted_without_their_window() -> None:
+    """A stack scored on the windows it was fitted on has too small residuals (and too
+    narrow intervals): each inner window is forecast by the stack fitted on the others."""
+    from tillwise.compute.executors import InlineExecutor
+    from tillwise.compute.forecasting.backtest import (
+        fit_stack,
+        inner_cutoffs,
+        inner_values,
+        production_values,
+        run_grid,
+    )
+    from tillwise.compute.forecasting.panel import to_panel
+
+    panel = to_panel(poisson_panel(n=9, days=150))
+    end = panel.periods - 14
+    inner = inner_cutoffs(end, 14, panel)
+    grid = run_grid(panel, 14, [*inner, end], InlineExecutor(), singles=("ADIDA", "TSB"))
+    stack = fit_stack(grid, end)
+    values = inner_values(grid, end, inner, stack)
+    for ic in inner:
+        without = fit_stack(grid, end, leave_out=ic)
+        assert without.windows == len(inner) - 1
+        assert np.array_equal(values[ic], production_values(grid, ic, without), equal_nan=True)
+    assert any(
+        not np.allclose(fit_stack(grid, end, leave_out=ic).weights, stack.weights) for ic in inner
+    )
+
+
 def test_day_of_week_profile_follows_the_weekday_pattern() -> None:
     from tillwise.compute.forecasting.backtest import day_profile
     from tillwise.compute.forecasting.panel import to_panel

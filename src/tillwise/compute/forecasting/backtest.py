@@ -372,15 +372,16 @@ def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
     return np.asarray(out) * day_profile(grid.panel, cutoff, grid.horizon)
 
 
-def fit_stack(grid: Grid, cutoff: int) -> Stack:
+def fit_stack(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
     """Non-negative member weights minimising the mean volume-weighted RMSSE over the inner
-    windows before ``cutoff`` (L-BFGS-B with the exact gradient)."""
+    windows before ``cutoff`` (L-BFGS-B with the exact gradient), without the window after
+    ``leave_out`` when given."""
     from scipy.optimize import minimize
 
     from .metrics import naive_scales
 
     panel, h = grid.panel, grid.horizon
-    inner = [c for c in inner_cutoffs(cutoff, h, panel) if c in grid.values]
+    inner = [c for c in inner_cutoffs(cutoff, h, panel) if c in grid.values and c != leave_out]
     k = len(MEMBERS)
     equal = equal_weights()
     data = []
@@ -451,6 +452,22 @@ def _inner_rmsse(grid: Grid, inner: Sequence[int], forecast: Callable[[int], np.
     return float(np.mean(scores)) if scores else np.inf
 
 
+def inner_values(
+    grid: Grid, cutoff: int, inner: Sequence[int], stack: Stack | None
+) -> dict[int, np.ndarray]:
+    """Production's forecasts at the inner origins of ``cutoff`` — the residuals its conformal
+    intervals come from. The level model was trained before each origin; a stack fitted on the
+    inner windows is refitted without the window it forecasts (leave one window out), so that
+    the residuals are out of sample and the intervals not too narrow."""
+    out = {}
+    for ic in inner:
+        own = stack
+        if stack is not None and stack.windows > 1:
+            own = fit_stack(grid, cutoff, leave_out=ic)
+        out[ic] = production_values(grid, ic, own)
+    return out
+
+
 def describe_production(stack: Stack | None) -> str:
     if stack is None:
         return (
@@ -470,8 +487,8 @@ def add_production(grid: Grid, cutoffs: Sequence[int]) -> dict[int, str]:
         stack = production_stack(grid, c, inner)
         grid.values[c][PRODUCTION] = production_values(grid, c, stack)
         name = f"{PRODUCTION}@{c}"
-        for ic in inner:
-            grid.values[ic][name] = production_values(grid, ic, stack)
+        for ic, values in inner_values(grid, c, inner, stack).items():
+            grid.values[ic][name] = values
         grid.chosen[c] = name
         chosen[c] = describe_production(stack)
     return chosen

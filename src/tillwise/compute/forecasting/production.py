@@ -61,6 +61,7 @@ from .backtest import (
     apply_intervals,
     describe_production,
     inner_cutoffs,
+    inner_values,
     interval_quantiles,
     production_stack,
     production_values,
@@ -106,8 +107,8 @@ class ProductionForecaster:
         stack = production_stack(grid, end, inner)
         mean = production_values(grid, end, stack)
         chosen = PRODUCTION
-        for c in inner:  # the same method at the inner origins: the conformal residuals
-            grid.values[c][chosen] = production_values(grid, c, stack)
+        for c, values in inner_values(grid, end, inner, stack).items():
+            grid.values[c][chosen] = values  # the conformal residuals
         res = residuals(grid, chosen, inner) if inner else None
         return Forecast(
             model=self.name,
