@@ -263,5 +263,23 @@ def test_predict_applies_the_promotions_planned_in_a_future_file(tmp_path: Path)
     late.write_text(f"unique_id,ds,promo\ns00,{history['ds'].max().date()},1\n")
     bad = predict(late, tmp_path / "bad.csv")
     assert bad.exit_code == 1
-    assert "late.csv" in bad.output and "not after the history" in bad.output
+    said = " ".join(bad.output.split())  # rich wraps lines
+    assert "late.csv" in bad.output.replace("\n", "") and "not after the history" in said
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_planned_promotions_without_any_in_the_history_are_reported_as_ignored(
+    tmp_path: Path,
+) -> None:
+    uid = str(pd.read_csv(SAMPLE)["unique_id"].iloc[0])
+    future = tmp_path / "promos.csv"
+    future.write_text(f"unique_id,ds,promo\n{uid},2011-09-01,1\n")
+    out = tmp_path / "out.csv"
+    args = ["forecast", "predict", "--sales", str(SAMPLE), "--horizon", "7"]
+    result = runner.invoke(
+        app, [*args, "--output", str(out), "--executor", "inline", "--future", str(future)]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # rich wraps lines
+    assert "no promotions to learn" in said and "promos.csv" in result.output.replace("\n", "")
+    assert len(pd.read_csv(out)) == 8 * 7

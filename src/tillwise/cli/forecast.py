@@ -225,14 +225,19 @@ def predict_cmd(
     )
 
     history = _history(sales, connection, location, freq)
+    source = sales or f"connection {connection}"
     planned = None
     if future is not None:
         try:
             planned = read_future(future)
         except InvalidSalesFile as exc:
             fail(str(exc))
+        if "promo" not in history or not (history["promo"] > 0).any():
+            console.print(
+                f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
+                f"the promotions in {future} change nothing"
+            )
     country = _holidays(holidays, connection, location)
-    source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):

@@ -167,8 +167,9 @@ def _planned(
     freq: Any,
     future: pd.DataFrame,
 ) -> np.ndarray:
-    """The promo array extended past the history with the ``future`` rows (ValueError naming
-    the row for an unknown series, a period inside the history or off the calendar)."""
+    """The promo array extended past the history with the ``future`` rows
+    (:class:`InvalidFuture` for an unknown series, a period inside the history or off the
+    calendar)."""
     ds = pd.to_datetime(future["ds"])
     uid = future["unique_id"].astype(str).to_numpy()
     row = np.searchsorted(ids, uid)

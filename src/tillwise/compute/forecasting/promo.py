@@ -7,7 +7,7 @@ backtest they are the file's own rows after the origin, in ``forecast predict`` 
 ``--future`` (statsforecast's ``X_df`` convention).
 
 Each past promotion period of a series is compared with its *reference*: the mean of the same
-weekday within four weeks either side (the same period ±1–4 for weekly data) on periods without a
+weekday within four weeks either side (the periods ±1–4 for weekly data) on periods without a
 promotion and untouched by a public holiday. The effect of a series is the ratio of its summed
 promotion demand to its summed references, shrunk towards the panel's pooled ratio by the
 number of promotion periods it has (``SHRINK`` periods weigh as much as the pool), clipped to
@@ -69,7 +69,7 @@ def promo_effects(panel: Panel, cutoff: int) -> np.ndarray | None:
     usable = panel.observed[:, lo:cutoff].copy()
     if panel.holidays:
         usable &= ~touched(panel.calendar[lo:cutoff], panel.holidays)[None, :]
-    step = 7 if season_length(panel.freq) == 7 else 1
+    step = max(season_length(panel.freq), 1)  # the same weekday; weeks: the next week
     ref_sum = np.zeros_like(y)
     ref_n = np.zeros_like(y)
     quiet = usable & ~flags
