@@ -12,8 +12,8 @@ zero shares, periods since the last sale, age, price relative to usual, catalogu
 panel trends, day of year and — where the history reaches a year back — last year's change
 over the same season for the panel, the family and the series), trained on rolling origins
 before the cutoff with the volume-weighted RMSSE as its loss (IRLS re-weighting for the square
-root) — times the day profile (the panel's weekday profile, public-holiday effects and each
-series' planned promotions, :mod:`.promo`). On
+root) — times the day profile (each series' weekday profile shrunk towards the panel's,
+public-holiday effects and the series' planned promotions, :mod:`.promo`). On
 panels too small to train it (fewer than ``LEVEL_MIN_ROWS`` rows at the cutoff or at any inner
 origin) production is the *stacked* combination instead: ADIDA, TSB, IMAPA and WindowAverage,
 each as is and with spikes capped at 3/5/10x the median non-zero demand, with non-negative
@@ -337,20 +337,20 @@ def weekday_levels(
     count = use.sum(axis=1)
     mean = np.where(count > 0, np.where(use, y, 0.0).sum(axis=1) / np.maximum(count, 1), 0.0)
     z = np.where(use & (mean[:, None] > 0), y / np.maximum(mean, 1e-12)[:, None], np.nan)
-    own = np.full((panel.n, 7), np.nan)
-    se2 = np.full((panel.n, 7), np.nan)
+    own = np.full((panel.n, 7), np.nan)  # the series' mean per weekday / its overall mean
+    within = np.full((panel.n, 7), np.nan)  # its day-to-day variance within each weekday
+    days_behind = np.full((panel.n, 7), np.nan)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        within = np.full((panel.n, 7), np.nan)
         for wd in np.flatnonzero(known):
             zd = z[:, days == wd]
             nd = np.isfinite(zd).sum(axis=1)
             ok = nd >= 4
             own[ok, wd] = np.nanmean(zd[ok], axis=1)
             within[ok, wd] = np.nanvar(zd[ok], axis=1, ddof=1)
-            se2[ok, wd] = nd[ok]  # divided by the pooled spread below
-        # the day-to-day spread pooled over its weekdays: stable for sparse series
-        se2 = np.nanmean(within, axis=1)[:, None] / se2
+            days_behind[ok, wd] = nd[ok]
+        # the variance pooled over its weekdays: stable for sparse series
+        se2 = np.nanmean(within, axis=1)[:, None] / days_behind
         tau2 = np.maximum(np.nanvar(own, axis=0) - np.nanmean(se2, axis=0), 0.0)
         share = np.where(np.isfinite(own) & np.isfinite(se2), tau2 / (tau2 + se2), 0.0)
     share = np.nan_to_num(share)
