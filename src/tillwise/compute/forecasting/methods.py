@@ -86,7 +86,7 @@ def local_chunk(
         for i, y in enumerate(histories):
             fallback = float(np.mean(y[-28:])) if y.size else 0.0
             for k, model in enumerate(models):
-                if y.size < 2 or (y.size <= season and names[k] == "SeasonalNaive"):
+                if y.size < 2 or (y.size < season and names[k] == "SeasonalNaive"):
                     out[i, k] = fallback
                     continue
                 try:
