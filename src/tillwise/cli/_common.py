@@ -18,6 +18,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def print_table(table: Any, width: int = 120) -> None:
+    """Print a table of figures at least ``width`` columns wide: rich fits tables to the
+    terminal — 80 columns when the output is piped — and cuts cells to "…", which loses
+    numbers and names."""
+    Console(width=max(console.width, width)).print(table)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)

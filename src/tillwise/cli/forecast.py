@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Column, Table
 
-from ._common import console, fail, print_json
+from ._common import console, fail, print_json, print_table
 
 forecast_app = typer.Typer(
     help=(
@@ -185,8 +184,7 @@ def backtest_cmd(
             _fmt(a.wape),
             f"{m.seconds:.1f}",
         )
-    # every figure whole, also on a narrow terminal or when piped (rich assumes 80 columns)
-    Console(width=max(console.width, 130)).print(table)
+    print_table(table, width=130)
     r = report.ratios()
     console.print(
         f"production = {report.production_method[0]}\n"

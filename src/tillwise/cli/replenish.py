@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from ._common import console, fail, open_container, print_json
+from ._common import console, fail, open_container, print_json, print_table
 
 if TYPE_CHECKING:
     from tillwise.bootstrap import Container
@@ -53,7 +53,7 @@ def _show(plan: Plan) -> None:
             str(item["suggested"]),
             str(item["rule"]),
         )
-    console.print(table)
+    print_table(table)
     for p in data["proposals"]:
         console.print(
             f"• {p['summary']}" + (" (merged into the open draft)" if p["merge_into"] else "")

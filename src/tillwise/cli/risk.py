@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ._common import console, fail
+from ._common import console, fail, print_table
 
 risk_app = typer.Typer(
     help="Risk scoring offline: replay a file of generic events, evaluate against labels.",
@@ -194,7 +194,7 @@ def replay_cmd(
     except BadLine as exc:
         fail(str(exc))
     if not as_json:
-        console.print(table)
+        print_table(table)
         console.print(f"{scored} events scored, {flagged} flagged; model {scorer.version}")
 
 
