@@ -73,10 +73,13 @@ def test_the_forecaster_applies_the_promotions_planned_in_future() -> None:
     mon = out[out["ds"].dt.dayofweek == 0].pivot(index="unique_id", columns="ds", values="mean")
     ratio = mon.iloc[:, 1] / mon.iloc[:, 0]
     assert ratio.to_numpy() == pytest.approx(np.full(len(ratio), UPLIFT), rel=0.08)
-    # without the plan the two Mondays are forecast alike
-    flat = ProductionForecaster(inner_windows=2).fit_predict(history, 14).frame()
+    assert "planned promotions" in fc.method("s00")  # the justification names them
+    # without promotions the two Mondays are forecast alike, and none are named
+    plain = ProductionForecaster(inner_windows=2).fit_predict(history.drop(columns="promo"), 14)
+    flat = plain.frame()
     mon = flat[flat["ds"].dt.dayofweek == 0].pivot(index="unique_id", columns="ds", values="mean")
     assert (mon.iloc[:, 1] / mon.iloc[:, 0]).to_numpy() == pytest.approx(1.0)
+    assert "promotions" not in plain.method("s00") and "weekday" in plain.method("s00")
 
 
 def test_the_backtest_scores_production_better_when_it_knows_the_promotions() -> None:

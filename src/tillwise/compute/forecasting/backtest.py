@@ -51,7 +51,6 @@ SINGLE_METHODS = (
 INNER_WINDOWS = 3
 PRODUCTION = "Production"
 LEVEL = "LevelModel"  # the pooled LightGBM level model (grid name)
-DAY_PROFILE = "day profile (weekday, public holidays, planned promotions)"
 
 
 def families(ids: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -281,12 +280,13 @@ class Stack:
     weights: np.ndarray
     windows: int  # inner windows the weights were fitted on (0: equal weights, uncapped)
 
-    def describe(self) -> str:
+    def describe(self, profile: str = "") -> str:
+        """In words; ``profile`` names the day profile it is multiplied by ("": none)."""
         top = np.argsort(-self.weights)
         parts = [f"{MEMBERS[k]} {self.weights[k]:.2f}" for k in top if self.weights[k] >= 0.005]
         how = f"fitted on {self.windows} earlier windows" if self.windows else "no backtest yet"
         return (
-            f"stacked combination x {DAY_PROFILE} ({how}; weights sum "
+            f"stacked combination{' x ' + profile if profile else ''} ({how}; weights sum "
             f"{self.weights.sum():.2f}: {', '.join(parts[:6])}{', ...' if len(parts) > 6 else ''})"
         )
 
@@ -468,13 +468,22 @@ def inner_values(
     return out
 
 
-def describe_production(stack: Stack | None) -> str:
+def describe_production(stack: Stack | None, panel: Panel) -> str:
+    """Production in words, naming the parts of the day profile this panel has."""
+    from .panel import season_length
+
+    parts = ["weekday"] if season_length(panel.freq) > 1 else []
+    if panel.holidays and parts:
+        parts.append("public holidays")
+    if panel.promo is not None and (panel.promo > 0).any():
+        parts.append("planned promotions")
+    profile = f"day profile ({', '.join(parts)})" if parts else ""
     if stack is None:
         return (
             "level model (pooled LightGBM of each series' mean demand over the horizon, "
-            f"fitted to the volume-weighted RMSSE) x {DAY_PROFILE}"
+            "fitted to the volume-weighted RMSSE)" + (f" x {profile}" if profile else "")
         )
-    return stack.describe()
+    return stack.describe(profile)
 
 
 def add_production(grid: Grid, cutoffs: Sequence[int]) -> dict[int, str]:
@@ -490,5 +499,5 @@ def add_production(grid: Grid, cutoffs: Sequence[int]) -> dict[int, str]:
         for ic, values in inner_values(grid, c, inner, stack).items():
             grid.values[ic][name] = values
         grid.chosen[c] = name
-        chosen[c] = describe_production(stack)
+        chosen[c] = describe_production(stack, grid.panel)
     return chosen

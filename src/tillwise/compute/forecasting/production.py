@@ -110,6 +110,7 @@ class ProductionForecaster:
         for c, values in inner_values(grid, end, inner, stack).items():
             grid.values[c][chosen] = values  # the conformal residuals
         res = residuals(grid, chosen, inner) if inner else None
+        method = describe_production(stack, panel)
         return Forecast(
             model=self.name,
             version=self.version,
@@ -119,8 +120,8 @@ class ProductionForecaster:
             mean=np.nan_to_num(mean),
             levels=tuple(levels),
             residuals=res,
-            method_name=describe_production(stack),
-            accuracy_by_row=_accuracy(grid, chosen, inner, levels, describe_production(stack)),
+            method_name=method,
+            accuracy_by_row=_accuracy(grid, chosen, inner, levels, method),
         )
 
 
