@@ -68,8 +68,24 @@ def _bad(
     )
 
 
-def _keys(df: pd.DataFrame, source: str, first_row: int) -> pd.DataFrame:
-    """``unique_id`` (text) and ``ds`` (naive timestamps) of a long frame, checked."""
+def _keys(
+    df: pd.DataFrame,
+    source: str,
+    first_row: int,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """``unique_id`` (text) and ``ds`` (naive timestamps) of a long frame that must have the
+    ``required`` columns, checked."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        also = f" (optional: {', '.join(optional)})" if optional else ""
+        raise InvalidSalesFile(
+            f"{source}: missing column(s) {', '.join(missing)}; "
+            f"expected {', '.join(required)}{also}"
+        )
+    if df.empty:
+        raise InvalidSalesFile(f"{source}: no rows")
     out = pd.DataFrame({"unique_id": df["unique_id"]})
     if out["unique_id"].isna().any():
         raise _bad(df, source, first_row, out["unique_id"].isna(), "unique_id", "empty series id")
@@ -83,9 +99,15 @@ def _keys(df: pd.DataFrame, source: str, first_row: int) -> pd.DataFrame:
     return out
 
 
-def _numbers(df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int) -> None:
-    """Copy the optional ``price`` and ``promo`` columns as numbers (true/false as 1/0)."""
-    for col in ("price", "promo"):
+def _numbers(
+    df: pd.DataFrame,
+    out: pd.DataFrame,
+    source: str,
+    first_row: int,
+    columns: tuple[str, ...] = ("price", "promo"),
+) -> None:
+    """Copy the ``columns`` there are as numbers (true/false as 1/0)."""
+    for col in columns:
         if col in df:
             v = df[col]
             if v.dtype == bool:
@@ -106,15 +128,8 @@ def _unique(df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int) ->
 def validate_future(df: pd.DataFrame, source: str = "future", first_row: int = 1) -> pd.DataFrame:
     """Check and normalise planned promotions: ``unique_id``, ``ds``, ``promo``; unique (id, ds).
     Whether they lie after the history is checked when the panel is built."""
-    missing = [c for c in ("unique_id", "ds", "promo") if c not in df.columns]
-    if missing:
-        raise InvalidSalesFile(
-            f"{source}: missing column(s) {', '.join(missing)}; expected unique_id, ds, promo"
-        )
-    if df.empty:
-        raise InvalidSalesFile(f"{source}: no rows")
-    out = _keys(df, source, first_row)
-    _numbers(df[["promo"]], out, source, first_row)
+    out = _keys(df, source, first_row, ("unique_id", "ds", "promo"))
+    _numbers(df, out, source, first_row, ("promo",))
     if out["promo"].isna().any():
         raise _bad(df, source, first_row, out["promo"].isna(), "promo", "missing")
     return _unique(df, out, source, first_row)
@@ -126,15 +141,7 @@ def validate_history(df: pd.DataFrame, source: str = "history", first_row: int =
     def bad(mask: np.ndarray | pd.Series, column: str, why: str) -> InvalidSalesFile:
         return _bad(df, source, first_row, mask, column, why)
 
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise InvalidSalesFile(
-            f"{source}: missing column(s) {', '.join(missing)}; "
-            f"expected unique_id, ds, y (optional: {', '.join(OPTIONAL)})"
-        )
-    if df.empty:
-        raise InvalidSalesFile(f"{source}: no rows")
-    out = _keys(df, source, first_row)
+    out = _keys(df, source, first_row, REQUIRED, OPTIONAL)
     y = pd.to_numeric(df["y"], errors="coerce")
     if y.isna().any():
         raise bad(y.isna(), "y", "not a number")
