@@ -115,7 +115,12 @@ def test_actuals_past_the_end_of_the_data_are_not_observed() -> None:
 
 def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights() -> None:
     from tillwise.compute.executors import InlineExecutor
-    from tillwise.compute.forecasting.backtest import MEMBERS, fit_stack, inner_cutoffs, run_grid
+    from tillwise.compute.forecasting.backtest import (
+        fit_stack,
+        inner_cutoffs,
+        run_grid,
+        stack_members,
+    )
     from tillwise.compute.forecasting.panel import to_panel
 
     panel = to_panel(poisson_panel(n=9, days=150))
@@ -123,7 +128,8 @@ def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights()
     cutoffs = [*inner_cutoffs(end, 14, panel), end]
     grid = run_grid(panel, 14, cutoffs, InlineExecutor(), singles=("ADIDA", "TSB"))
     stack = fit_stack(grid, end)
-    assert stack.windows == 3 and len(stack.weights) == len(MEMBERS)
+    assert stack.windows == 3 and stack.members == stack_members(panel, cutoffs[:-1])
+    assert len(stack.weights) == len(stack.members) and "SeasonalNaive" not in stack.members
     assert (stack.weights >= 0).all() and stack.weights.sum() > 0
     # what happens after the origin cannot move the weights
     panel.y[:, end:] *= 10
@@ -287,3 +293,55 @@ def test_on_weekly_data_the_seasonal_naive_repeats_last_years_same_week() -> Non
     long_row, young_row = (list(panel.ids[base.rows]).index(k) for k in ("long", "young"))
     assert base.method("SeasonalNaive")[long_row] == pytest.approx(pattern[52:56])
     assert base.method("SeasonalNaive")[young_row] == pytest.approx(np.full(4, 5.0))
+
+
+def weekly_stores(weeks: int, seed: int = 3) -> pd.DataFrame:
+    """12 stores' weekly sales with a yearly season (+-30%) and a Christmas peak (weeks 47-51
+    of each year at 1.8x)."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2021-01-01", periods=weeks, freq="7D")
+    week = ds.isocalendar().week.to_numpy()
+    season = (1 + 0.3 * np.sin(2 * np.pi * week / 52)) * np.where(
+        np.isin(week, range(47, 52)), 1.8, 1.0
+    )
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": f"store{i:02d}", "ds": ds, "y": 1000 * (1 + i) * season}
+            ).assign(y=lambda d: d["y"] * rng.normal(1.0, 0.05, weeks))
+            for i in range(12)
+        ],
+        ignore_index=True,
+    )
+
+
+def test_a_weekly_forecast_follows_last_years_peak_once_there_is_a_year_to_learn_from() -> None:
+    history = weekly_stores(160)
+    ds = history["ds"].drop_duplicates().sort_values()
+    # the forecast origin: three weeks before the third year's peak
+    peak = ds[(ds.dt.year == 2023) & (ds.dt.isocalendar().week == 47)].iloc[0]
+    train = history[history["ds"] < peak - pd.Timedelta(weeks=3)]
+    fc = ProductionForecaster().fit_predict(train, 8, freq="W")
+    assert "SeasonalNaive" in fc.method("store05")
+    f = fc.frame()
+    week = f["ds"].dt.isocalendar().week
+    before = f[week.isin([44, 45, 46])].groupby("unique_id")["mean"].mean()
+    during = f[week.isin(range(47, 52))].groupby("unique_id")["mean"].mean()
+    # a flat level forecast gives ~1.0; last year's peak was 1.8x
+    assert ((during / before) > 1.4).all()
+
+
+def test_the_yearly_seasonal_naive_joins_the_stack_only_with_a_year_before_every_inner_origin() -> (
+    None
+):
+    from tillwise.compute.executors import InlineExecutor
+    from tillwise.compute.forecasting.backtest import fit_stack, inner_cutoffs, run_grid
+    from tillwise.compute.forecasting.panel import to_panel
+
+    for weeks, member in ((70, False), (90, True)):
+        panel = to_panel(weekly_stores(weeks), "W")
+        end = panel.periods
+        cutoffs = [*inner_cutoffs(end, 8, panel), end]  # the first inner origin: week 62 or 66
+        grid = run_grid(panel, 8, cutoffs, InlineExecutor(), singles=())
+        stack = fit_stack(grid, end)
+        assert ("SeasonalNaive" in stack.members) is member, weeks
