@@ -81,6 +81,11 @@ no signal, not used. Leading zeros (every series padded with zeros back to the f
 M5 files come): production 0.5430 vs 0.5422 on 800 SKUs, so series are not trimmed. Product
 types from the descriptions (128 keyword groups, CHRISTMAS/XMAS items together) instead of
 the StockCode prefix as the level model's family: x0.957 / x0.960 and x0.992 / x0.980.
+Fifth round (2026-11-27): last year's panel shape over the same 28 days (totals 364 days back,
+weekday and holidays taken out, normalised to mean 1) as a multiplier of production, raised to
+0.25-1: x0.957-0.965 / x0.959-0.972 — it correlates 0.07-0.37 with this year's shape (the
+hindsight-true shape would give x0.944 / x0.953). Not used; November-December, where last
+year's ramp should carry, cannot be scored here (the data before it lack a prior year).
 
 usage: python -m bench.forecast [--data DIR] [--windows 4] [--horizon 28] [--executor processes]
 """
