@@ -163,8 +163,9 @@ def run_grid(
             progress(done, steps)
         grid.values[c] = here
     # production also pays for its uncapped members (run once, shared with the singles)
+    shared = (*COMBINED, SEASONAL) if yearly_seasonal(panel) else COMBINED
     grid.seconds[PRODUCTION] = grid.seconds.get(PRODUCTION, 0.0) + sum(
-        grid.seconds.get(m, 0.0) for m in (*COMBINED, *[SEASONAL] * yearly_seasonal(panel))
+        grid.seconds.get(m, 0.0) for m in shared
     )
     return grid
 
@@ -343,7 +344,6 @@ def weekday_levels(
     variance within a weekday, pooled over the weekdays, over the days behind that mean) and
     tau² the spread of the true profiles across the panel. Smooth store-level series keep their own
     pattern (a store open on Sundays); sparse SKUs take the panel's."""
-
     if season_length(panel.freq) <= 1:
         return None
     lo = max(0, cutoff - lookback)
