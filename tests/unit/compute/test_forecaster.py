@@ -8,7 +8,8 @@ import pytest
 
 from tillwise.compute import make_executor
 from tillwise.compute.forecasting import ProductionForecaster
-from tillwise.compute.forecasting.backtest import actuals
+from tillwise.compute.forecasting.backtest import Grid, actuals
+from tillwise.compute.forecasting.panel import Panel
 
 DAYS = 200
 
@@ -113,22 +114,25 @@ def test_actuals_past_the_end_of_the_data_are_not_observed() -> None:
     assert o[0].tolist() == [True, True, False, False]
 
 
-def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights() -> None:
+def small_stack_grid() -> tuple[Panel, int, list[int], Grid]:
+    """(panel, origin, inner origins, grid) of 9 Poisson series over 150 days, horizon 14."""
     from tillwise.compute.executors import InlineExecutor
-    from tillwise.compute.forecasting.backtest import (
-        fit_stack,
-        inner_cutoffs,
-        run_grid,
-        stack_members,
-    )
+    from tillwise.compute.forecasting.backtest import inner_cutoffs, run_grid
     from tillwise.compute.forecasting.panel import to_panel
 
     panel = to_panel(poisson_panel(n=9, days=150))
     end = panel.periods - 14
-    cutoffs = [*inner_cutoffs(end, 14, panel), end]
-    grid = run_grid(panel, 14, cutoffs, InlineExecutor(), singles=("ADIDA", "TSB"))
+    inner = inner_cutoffs(end, 14, panel)
+    grid = run_grid(panel, 14, [*inner, end], InlineExecutor(), singles=("ADIDA", "TSB"))
+    return panel, end, inner, grid
+
+
+def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights() -> None:
+    from tillwise.compute.forecasting.backtest import fit_stack, stack_members
+
+    panel, end, inner, grid = small_stack_grid()
     stack = fit_stack(grid, end)
-    assert stack.windows == 3 and stack.members == stack_members(panel, cutoffs[:-1])
+    assert stack.windows == 3 and stack.members == stack_members(panel, inner)
     assert len(stack.weights) == len(stack.members) and "SeasonalNaive" not in stack.members
     assert (stack.weights >= 0).all() and stack.weights.sum() > 0
     # what happens after the origin cannot move the weights
@@ -139,20 +143,9 @@ def test_the_stack_is_fitted_on_earlier_windows_only_with_non_negative_weights()
 def test_the_stacks_interval_residuals_come_from_weights_fitted_without_their_window() -> None:
     """A stack scored on the windows it was fitted on has too small residuals (and too
     narrow intervals): each inner window is forecast by the stack fitted on the others."""
-    from tillwise.compute.executors import InlineExecutor
-    from tillwise.compute.forecasting.backtest import (
-        fit_stack,
-        inner_cutoffs,
-        inner_values,
-        production_values,
-        run_grid,
-    )
-    from tillwise.compute.forecasting.panel import to_panel
+    from tillwise.compute.forecasting.backtest import fit_stack, inner_values, production_values
 
-    panel = to_panel(poisson_panel(n=9, days=150))
-    end = panel.periods - 14
-    inner = inner_cutoffs(end, 14, panel)
-    grid = run_grid(panel, 14, [*inner, end], InlineExecutor(), singles=("ADIDA", "TSB"))
+    _, end, inner, grid = small_stack_grid()
     stack = fit_stack(grid, end)
     values = inner_values(grid, end, inner, stack)
     for ic in inner:
