@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
@@ -283,3 +284,46 @@ def test_planned_promotions_without_any_in_the_history_are_reported_as_ignored(
     said = " ".join(result.output.split())  # rich wraps lines
     assert "no promotions to learn" in said and "promos.csv" in result.output.replace("\n", "")
     assert len(pd.read_csv(out)) == 8 * 7
+
+
+def test_predict_learns_the_retailers_own_events_from_an_events_file(tmp_path: Path) -> None:
+    """Black Friday is no public holiday: from the retailer's event calendar the forecast
+    repeats its past effect; from the public holidays alone it is one more day after one."""
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2022-09-01", "2024-11-20", freq="D")
+    black_fridays = pd.to_datetime(["2022-11-25", "2023-11-24", "2024-11-29"])
+    factor = np.where(ds.isin(black_fridays), 3.0, 1.0)
+    history = pd.concat(
+        [
+            pd.DataFrame({"unique_id": f"sku{i:02d}", "ds": ds, "y": rng.poisson(8.0 * factor)})
+            for i in range(12)
+        ]
+    )
+    sales, events = tmp_path / "sales.csv", tmp_path / "events.csv"
+    history.to_csv(sales, index=False)
+    pd.DataFrame({"ds": black_fridays.date, "name": "Black Friday"}).to_csv(events, index=False)
+
+    def friday_ratio(*extra: str) -> float:
+        out = tmp_path / "out.csv"
+        args = ["forecast", "predict", "--sales", str(sales), "--horizon", "14"]
+        result = runner.invoke(
+            app, [*args, "--output", str(out), "--executor", "inline", "--holidays", "US", *extra]
+        )
+        assert result.exit_code == 0, result.output
+        day = pd.read_csv(out, parse_dates=["ds"]).groupby("ds")["mean"].sum()
+        return float(day[pd.Timestamp("2024-11-29")] / day[pd.Timestamp("2024-11-22")])
+
+    assert friday_ratio("--events", str(events)) == pytest.approx(3.0, rel=0.2)
+    assert friday_ratio() < 2.0  # the pooled day after a holiday: Black Friday diluted
+
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("ds,name\n2024-11-29,Black Friday\n2024-12-02,\n")
+    bad = runner.invoke(
+        app,
+        ["forecast", "predict", "--sales", str(sales), "--horizon", "7", "--output"]
+        + [str(tmp_path / "bad.csv"), "--events", str(unnamed)],
+    )
+    assert bad.exit_code == 1
+    said = " ".join(bad.output.split())
+    assert "unnamed.csv" in bad.output.replace("\n", "") and "row 3, column 'name'" in said
+    assert not (tmp_path / "bad.csv").exists()

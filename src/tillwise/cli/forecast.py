@@ -20,6 +20,7 @@ forecast_app = typer.Typer(
 )
 
 FREQS = ("D", "W")
+SALES_HELP = "CSV or Parquet: unique_id, ds, y; optional price, promo, censored"
 
 
 def _load(sales: Path, freq: str) -> Any:
@@ -74,6 +75,39 @@ def _holidays(spec: str | None, connection: str | None, location: str | None) ->
     return store.country_code if store is not None else None
 
 
+EVENTS_HELP = (
+    "CSV or Parquet: ds, name — your own events, past and planned (Black Friday, a store's "
+    "sale days); their effects are learned like public holidays'"
+)
+
+
+def _calendar(
+    history: Any,
+    horizon: int,
+    freq: str,
+    holidays: str | None,
+    events: Path | None,
+    connection: str | None,
+    location: str | None,
+) -> dict[Any, str] | None:
+    """The days whose effects the forecast learns: the public holidays of ``--holidays`` (or
+    of the ``--location`` store's country) and the events of ``--events``."""
+    from tillwise.compute.forecasting import InvalidSalesFile, read_events
+    from tillwise.compute.forecasting.holidays import holidays_for, merge_calendars
+    from tillwise.ports.forecasting import UnknownHolidays
+
+    country = _holidays(holidays, connection, location)
+    try:
+        public = holidays_for(country, history, horizon, freq)
+    except UnknownHolidays as exc:
+        fail(f"{'--holidays' if holidays else f'the country of location {location}'}: {exc}")
+    try:
+        own = {} if events is None else read_events(events)
+    except InvalidSalesFile as exc:
+        fail(str(exc))
+    return merge_calendars(public, own) or None
+
+
 def _methods(spec: str | None) -> tuple[tuple[str, ...], bool]:
     from tillwise.compute.forecasting import parse_methods
 
@@ -100,7 +134,7 @@ def _fmt(v: float | None, pct: bool = False) -> str:
 
 @forecast_app.command("backtest")
 def backtest_cmd(
-    sales: Path | None = typer.Option(None, "--sales", help="CSV or Parquet: unique_id, ds, y"),
+    sales: Path | None = typer.Option(None, "--sales", help=SALES_HELP),
     connection: str | None = typer.Option(
         None, "--connection", help="read the daily history from the store: this connection"
     ),
@@ -112,6 +146,7 @@ def backtest_cmd(
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
     holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
+    events: Path | None = typer.Option(None, "--events", help=EVENTS_HELP),
     methods: str | None = typer.Option(
         None,
         "--methods",
@@ -126,7 +161,7 @@ def backtest_cmd(
 
     singles, lightgbm = _methods(methods)
     history = _history(sales, connection, location, freq)
-    country = _holidays(holidays, connection, location)
+    calendar = _calendar(history, horizon, freq, holidays, events, connection, location)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
@@ -143,7 +178,7 @@ def backtest_cmd(
                 windows=windows,
                 executor=ex,
                 progress=step,
-                holidays=country,
+                holidays=calendar,
                 singles=singles,
                 lightgbm=lightgbm,
             )
@@ -196,7 +231,7 @@ def backtest_cmd(
 
 @forecast_app.command("predict")
 def predict_cmd(
-    sales: Path | None = typer.Option(None, "--sales", help="CSV or Parquet: unique_id, ds, y"),
+    sales: Path | None = typer.Option(None, "--sales", help=SALES_HELP),
     connection: str | None = typer.Option(
         None, "--connection", help="read the daily history from the store: this connection"
     ),
@@ -207,6 +242,7 @@ def predict_cmd(
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
+    events: Path | None = typer.Option(None, "--events", help=EVENTS_HELP),
     future: Path | None = typer.Option(
         None,
         "--future",
@@ -235,12 +271,12 @@ def predict_cmd(
                 f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
                 f"the promotions in {future} change nothing"
             )
-    country = _holidays(holidays, connection, location)
+    calendar = _calendar(history, horizon, freq, holidays, events, connection, location)
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
             fc = ProductionForecaster(ex).fit_predict(
-                history, horizon, freq=freq.upper(), holidays=country, future=planned
+                history, horizon, freq=freq.upper(), holidays=calendar, future=planned
             )
     except InvalidFuture as exc:
         fail(f"{future}: {exc}")

@@ -102,3 +102,31 @@ def test_the_day_after_a_holiday_learns_from_every_holiday_once_there_are_three(
     assert prof[[0, 1, 4, 5, 6]] == pytest.approx(1.0)
     two = {d: n for d, n in holidays.items() if n != "C"}  # two occurrences are not enough
     assert (holiday_profile(to_panel(history, "D", two), len(ds), 7) == 1.0).all()
+
+
+def test_an_event_calendar_merges_with_the_public_holidays_one_name_per_day() -> None:
+    from tillwise.compute.forecasting.holidays import merge_calendars
+    from tillwise.compute.forecasting.reader import InvalidSalesFile, validate_events
+
+    events = validate_events(
+        pd.DataFrame(
+            {
+                "ds": ["2024-12-24", "2024-12-24", "2024-11-29 00:00", "2024-11-29"],
+                "name": ["Final sale", " Late opening ", "Black Friday", "Black Friday"],
+                "note": ["", "", "", ""],
+            }
+        )
+    )
+    assert events == {
+        date(2024, 11, 29): "Black Friday",
+        date(2024, 12, 24): "Final sale + Late opening",
+    }
+    public = country_holidays("GB-ENG", date(2024, 12, 1), date(2024, 12, 31))
+    merged = merge_calendars(public, events)
+    assert merged[date(2024, 12, 25)] == "Christmas Day"
+    assert merged[date(2024, 12, 24)] == "Final sale + Late opening"
+    assert list(merged) == sorted(merged)
+    with pytest.raises(InvalidSalesFile, match=r"row 2, column 'ds': not a date"):
+        validate_events(pd.DataFrame({"ds": ["2024-11-29", "soon"], "name": ["a", "b"]}))
+    with pytest.raises(InvalidSalesFile, match="missing column.*name"):
+        validate_events(pd.DataFrame({"ds": ["2024-11-29"], "event": ["a"]}))

@@ -1,7 +1,8 @@
 """Demand forecasting: the production forecaster, its backtest, metrics and the file reader.
 
 ``ProductionForecaster(executor=None)`` implements :class:`tillwise.ports.forecasting.Forecaster`;
-``read_sales(path)`` reads a long-format CSV/Parquet (raising :class:`InvalidSalesFile`);
+``read_sales(path)`` reads a long-format CSV/Parquet (raising :class:`InvalidSalesFile`), and
+``read_future``/``read_events`` the planned promotions and the retailer's event calendar;
 ``backtest(history, horizon, ...)`` scores every candidate and the production forecaster.
 """
 
@@ -10,7 +11,7 @@ from .holidays import country_holidays
 from .metrics import Scores, bias, coverage, mase, rmsse, wape
 from .panel import InvalidFuture
 from .production import Forecast, ProductionForecaster
-from .reader import InvalidSalesFile, read_future, read_sales, validate_history
+from .reader import InvalidSalesFile, read_events, read_future, read_sales, validate_history
 
 __all__ = [
     "BacktestReport",
@@ -26,6 +27,7 @@ __all__ = [
     "coverage",
     "mase",
     "parse_methods",
+    "read_events",
     "read_future",
     "read_sales",
     "rmsse",

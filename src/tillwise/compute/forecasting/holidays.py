@@ -2,7 +2,9 @@
 
 A store's holidays come from the `holidays` package (python-holidays: offline, maintained
 calendars for ~200 countries and their subdivisions) for the store's country, e.g. ``GB`` or
-``GB-ENG`` (:func:`country_holidays`), or from any ``{date: name}`` mapping.
+``GB-ENG`` (:func:`country_holidays`), or from any ``{date: name}`` mapping — such as those merged
+with the retailer's own events (``--events``, :func:`merge_calendars`), which are learned the
+same way.
 
 :func:`holiday_profile` turns them into one multiplier per forecast day, estimated on the
 panel's total demand before the forecast origin. Each past day touched by a holiday is compared
@@ -56,6 +58,19 @@ def country_holidays(spec: str, start: date, end: date) -> dict[date, str]:
         country, subdiv=subdiv or None, years=range(start.year, end.year + 1)
     )
     return {d: str(name) for d, name in sorted(cal.items()) if start <= d <= end}
+
+
+def merge_calendars(*calendars: Mapping[date, str]) -> dict[date, str]:
+    """One ``{day: name}`` calendar from several (public holidays, the retailer's events); a
+    day in more than one is named after each once, in order: ``"Christmas Eve + Final sale"``."""
+    out: dict[date, str] = {}
+    for calendar in calendars:
+        for day, name in calendar.items():
+            if day not in out:
+                out[day] = name
+            elif name not in out[day].split(" + "):
+                out[day] = f"{out[day]} + {name}"
+    return dict(sorted(out.items()))
 
 
 def roles(day: date, holidays: Mapping[date, str]) -> list[tuple[str, int]]:

@@ -4,16 +4,24 @@ Columns: ``unique_id`` (text), ``ds`` (a date), ``y`` (units, a number >= 0), op
 ``censored`` (true/false), ``price`` (number) and ``promo`` (number or true/false). Other
 columns are ignored. Rows are numbered as a person sees them: the CSV header is line 1, so the
 first data row is line 2; for Parquet, row 1 is the first row.
+
+Two companions: the promotions planned for the forecast window (:func:`read_future`) and the
+retailer's own event calendar (:func:`read_events`: ``ds, name`` — Black Friday, a store's
+anniversary sale), whose effects are learned like public holidays'.
 """
 
 from __future__ import annotations
 
+import warnings
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tillwise.domain.errors import DomainError
+
+from .holidays import merge_calendars
 
 REQUIRED = ("unique_id", "ds", "y")
 OPTIONAL = ("censored", "price", "promo")
@@ -36,6 +44,12 @@ def read_future(path: str | Path) -> pd.DataFrame:
     the history (statsforecast's ``X_df`` convention)."""
     raw, source, first_row = _read_frame(path)
     return validate_future(raw, source=source, first_row=first_row)
+
+
+def read_events(path: str | Path) -> dict[date, str]:
+    """The event calendar in ``path`` (see :func:`validate_events`)."""
+    raw, source, first_row = _read_frame(path)
+    return validate_events(raw, source=source, first_row=first_row)
 
 
 def _read_frame(path: str | Path) -> tuple[pd.DataFrame, str, int]:
@@ -77,6 +91,19 @@ def _keys(
 ) -> pd.DataFrame:
     """``unique_id`` (text) and ``ds`` (naive timestamps) of a long frame that must have the
     ``required`` columns, checked."""
+    _columns(df, source, required, optional)
+    out = pd.DataFrame({"unique_id": df["unique_id"]})
+    if out["unique_id"].isna().any():
+        raise _bad(df, source, first_row, out["unique_id"].isna(), "unique_id", "empty series id")
+    out["unique_id"] = out["unique_id"].astype(str)
+    out["ds"] = _dates(df, source, first_row)
+    return out
+
+
+def _columns(
+    df: pd.DataFrame, source: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> None:
+    """The frame has rows and the ``required`` columns."""
     missing = [c for c in required if c not in df.columns]
     if missing:
         also = f" (optional: {', '.join(optional)})" if optional else ""
@@ -86,17 +113,37 @@ def _keys(
         )
     if df.empty:
         raise InvalidSalesFile(f"{source}: no rows")
-    out = pd.DataFrame({"unique_id": df["unique_id"]})
-    if out["unique_id"].isna().any():
-        raise _bad(df, source, first_row, out["unique_id"].isna(), "unique_id", "empty series id")
-    out["unique_id"] = out["unique_id"].astype(str)
-    ds = pd.to_datetime(df["ds"], errors="coerce")
+
+
+def _dates(df: pd.DataFrame, source: str, first_row: int) -> pd.Series:
+    """The ``ds`` column as naive timestamps on the wall clock of the place they were recorded,
+    checked. The format is inferred from the first value; a column that mixes formats
+    (``2024-11-29``, ``2024-11-29 00:00``) or UTC offsets (a local-time export across a change to
+    or from summer time) is read value by value."""
+    raw = df["ds"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns about mixed offsets before it refuses
+            ds = pd.to_datetime(raw, errors="coerce")
+        vector = pd.api.types.is_datetime64_any_dtype(ds) and not ds.isna().any()
+    except (ValueError, TypeError):
+        vector = False
+    if not vector:
+        ds = pd.Series([_wall_clock(v) for v in raw], index=raw.index, dtype="datetime64[ns]")
     if ds.isna().any():
         raise _bad(df, source, first_row, ds.isna(), "ds", "not a date")
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
-    out["ds"] = ds
-    return out
+    return ds
+
+
+def _wall_clock(value: object) -> object:
+    """One date or timestamp, its UTC offset dropped; NaT where it is none."""
+    try:
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+    return t.tz_localize(None) if t is not pd.NaT and t.tzinfo is not None else t
 
 
 def _numbers(
@@ -133,6 +180,20 @@ def validate_future(df: pd.DataFrame, source: str = "future", first_row: int = 1
     if out["promo"].isna().any():
         raise _bad(df, source, first_row, out["promo"].isna(), "promo", "missing")
     return _unique(df, out, source, first_row)
+
+
+def validate_events(
+    df: pd.DataFrame, source: str = "events", first_row: int = 1
+) -> dict[date, str]:
+    """Check an event calendar: ``ds`` (a day) and ``name`` (text) per row; other columns are
+    ignored. Two events on one day become one named after both (:func:`merge_calendars`)."""
+    _columns(df, source, ("ds", "name"))
+    days = _dates(df, source, first_row)
+    names = df["name"].astype("string").fillna("").str.strip()
+    empty = (names == "").to_numpy(dtype=bool)
+    if empty.any():
+        raise _bad(df, source, first_row, empty, "name", "an event needs a name")
+    return merge_calendars(*({d.date(): str(n)} for d, n in zip(days, names, strict=True)))
 
 
 def validate_history(df: pd.DataFrame, source: str = "history", first_row: int = 1) -> pd.DataFrame:
