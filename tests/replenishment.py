@@ -93,6 +93,7 @@ class MeanForecaster:
         self.scale = scale
         self.histories: list[pd.DataFrame] = []
         self.holidays: list[object] = []
+        self.events: list[object] = []
 
     def fit_predict(
         self,
@@ -102,9 +103,11 @@ class MeanForecaster:
         freq: str = "D",
         levels: Sequence[int] = (80, 95),
         holidays: object = None,
+        events: object = None,
     ) -> MeanForecast:
         self.histories.append(history)
         self.holidays.append(holidays)
+        self.events.append(events)
         kept = history[~history["censored"]]
         means = {
             str(uid): float(g["y"].mean()) * self.scale for uid, g in kept.groupby("unique_id")

@@ -7,13 +7,17 @@ call :func:`build_container` and close it when done.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillwise.ports.clock import Clock, SystemClock
 from tillwise.settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -126,10 +130,29 @@ class Container:
             from tillwise.workflows.replenishment.planner import Planner
 
             executor = make_executor(self.settings.forecast_executor, self.settings.dask_address)
-            cached = Planner(self.uow, ProductionForecaster(executor=executor), self.clock)
+            cached = Planner(
+                self.uow,
+                ProductionForecaster(executor=executor),
+                self.clock,
+                events=self.store_events if self.settings.events_file else None,
+            )
             self.__dict__["_planner"] = cached
             self.__dict__["_executor"] = executor
         return cached
+
+    def store_events(self, connection_id: str, location_external_id: str) -> dict[date, str]:
+        """The events of ``TILLWISE_EVENTS_FILE`` for one store (none when it cannot be read:
+        the error is logged with its file and row, and the plan goes on without them)."""
+        from tillwise.compute.forecasting import InvalidSalesFile, read_events
+
+        path = self.settings.events_file
+        if path is None:
+            return {}
+        try:
+            return read_events(path, connection_id, location_external_id)
+        except InvalidSalesFile as exc:
+            log.error("events file not used: %s", exc)
+            return {}
 
     def risk_state(self) -> ScorerState:
         """The process's in-memory risk scorer (built once), shared by the risk workflow's

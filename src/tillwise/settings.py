@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default="processes", pattern="^(inline|processes|dask)$", description="where forecasts run"
     )
     dask_address: str | None = None  # tcp://host:8786 with forecast_executor=dask
+    # The retailer's own events (CSV or Parquet: ds, name[, connection, location]), past and
+    # planned — Black Friday, a store's sale days: the nightly forecasts learn their effects
+    # like public holidays'. Read at each plan, so edits count from the next one.
+    events_file: Path | None = None
     # Loss prevention: hours to work a case by severity, and the amounts (minor units of the
     # store's currency) above which a refund or a sale's discounts need a manager (0: no rule).
     risk_sla_hours_high: float = Field(default=4.0, gt=0)

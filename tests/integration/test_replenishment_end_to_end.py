@@ -10,7 +10,11 @@ uncensored days); the loop runs both sides in one process on one wall clock.
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import date
 from pathlib import Path
+
+import pytest
 
 from tests.replenishment import (
     SKU,
@@ -148,3 +152,33 @@ async def _trigger(sqlite_url: str, tmp_path: Path) -> None:
         await loop.settle()
         await container.approvals.route_new()
         assert len(container.approvals.list(kind="draft_purchase_order")) == 2
+
+
+def test_the_nightly_plan_forecasts_with_the_retailers_events_for_that_store(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    asyncio.run(_events(sqlite_url, tmp_path, caplog))
+
+
+async def _events(sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "ds,name,location\n"
+        "2010-12-24,Late opening,\n"  # every store
+        f"2010-12-27,Boxing Day sale,{UK}\n"
+        "2010-12-28,Another store's sale,elsewhere\n"
+    )
+    async with simulator_loop(sqlite_url, tmp_path, SALES, events_file=events) as loop:
+        container = loop.container
+        assert container.planner().events is not None  # the production planner reads the file
+        forecaster = MeanForecaster()
+        Planner(container.uow, forecaster, container.clock, events=container.store_events).run(
+            loop.conn, UK
+        )
+        assert forecaster.events == [
+            {date(2010, 12, 24): "Late opening", date(2010, 12, 27): "Boxing Day sale"}
+        ]
+        events.write_text("ds,name\n2010-12-24,\n")  # broken: logged, the plan goes on
+        with caplog.at_level(logging.ERROR):
+            assert container.store_events(loop.conn, UK) == {}
+        assert "events.csv: row 2, column 'name'" in caplog.text

@@ -76,36 +76,21 @@ def _holidays(spec: str | None, connection: str | None, location: str | None) ->
 
 
 EVENTS_HELP = (
-    "CSV or Parquet: ds, name — your own events, past and planned (Black Friday, a store's "
-    "sale days); their effects are learned like public holidays'"
+    "CSV or Parquet: ds, name[, connection, location] — your own events, past and planned "
+    "(Black Friday, a store's sale days); their effects are learned like public holidays'"
 )
 
 
-def _calendar(
-    history: Any,
-    horizon: int,
-    freq: str,
-    holidays: str | None,
-    events: Path | None,
-    connection: str | None,
-    location: str | None,
-) -> dict[Any, str] | None:
-    """The days whose effects the forecast learns: the public holidays of ``--holidays`` (or
-    of the ``--location`` store's country) and the events of ``--events``."""
+def _events(path: Path | None, connection: str | None, location: str | None) -> Any:
+    """The ``--events`` calendar (with ``--connection``/``--location``: that store's events)."""
+    if path is None:
+        return None
     from tillwise.compute.forecasting import InvalidSalesFile, read_events
-    from tillwise.compute.forecasting.holidays import holidays_for, merge_calendars
-    from tillwise.ports.forecasting import UnknownHolidays
 
-    country = _holidays(holidays, connection, location)
     try:
-        public = holidays_for(country, history, horizon, freq)
-    except UnknownHolidays as exc:
-        fail(f"{'--holidays' if holidays else f'the country of location {location}'}: {exc}")
-    try:
-        own = {} if events is None else read_events(events)
+        return read_events(path, connection, location)
     except InvalidSalesFile as exc:
         fail(str(exc))
-    return merge_calendars(public, own) or None
 
 
 def _methods(spec: str | None) -> tuple[tuple[str, ...], bool]:
@@ -161,7 +146,8 @@ def backtest_cmd(
 
     singles, lightgbm = _methods(methods)
     history = _history(sales, connection, location, freq)
-    calendar = _calendar(history, horizon, freq, holidays, events, connection, location)
+    country = _holidays(holidays, connection, location)
+    own = _events(events, connection, location)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
@@ -178,7 +164,8 @@ def backtest_cmd(
                 windows=windows,
                 executor=ex,
                 progress=step,
-                holidays=calendar,
+                holidays=country,
+                events=own,
                 singles=singles,
                 lightgbm=lightgbm,
             )
@@ -271,12 +258,18 @@ def predict_cmd(
                 f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
                 f"the promotions in {future} change nothing"
             )
-    calendar = _calendar(history, horizon, freq, holidays, events, connection, location)
+    country = _holidays(holidays, connection, location)
+    own = _events(events, connection, location)
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
             fc = ProductionForecaster(ex).fit_predict(
-                history, horizon, freq=freq.upper(), holidays=calendar, future=planned
+                history,
+                horizon,
+                freq=freq.upper(),
+                holidays=country,
+                future=planned,
+                events=own,
             )
     except InvalidFuture as exc:
         fail(f"{future}: {exc}")

@@ -100,6 +100,7 @@ class Forecaster(Protocol):
         levels: Sequence[int] = DEFAULT_LEVELS,
         holidays: str | Mapping[date, str] | None = None,
         future: pd.DataFrame | None = None,
+        events: Mapping[date, str] | None = None,
     ) -> DemandForecast:
         """Fit on ``history`` (see the module docstring) and forecast ``horizon`` periods
         past each series' last ``ds``. Series too short for a method fall back to a simpler
@@ -108,5 +109,7 @@ class Forecaster(Protocol):
         the history and the horizon — are the days whose effects are learned where history
         allows; :class:`UnknownHolidays` when there is no calendar for the code. ``future``
         (``unique_id, ds, promo`` after the history) are the promotions planned for the
-        horizon, whose effects are learned from the history's ``promo`` column."""
+        horizon, whose effects are learned from the history's ``promo`` column. ``events`` —
+        the retailer's own ``{date: name}`` (Black Friday, a store's sale days), past and
+        planned — are learned like holidays."""
         ...

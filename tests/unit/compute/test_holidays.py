@@ -130,3 +130,21 @@ def test_an_event_calendar_merges_with_the_public_holidays_one_name_per_day() ->
         validate_events(pd.DataFrame({"ds": ["2024-11-29", "soon"], "name": ["a", "b"]}))
     with pytest.raises(InvalidSalesFile, match="missing column.*name"):
         validate_events(pd.DataFrame({"ds": ["2024-11-29"], "event": ["a"]}))
+
+
+def test_events_of_some_stores_only_reach_those_stores() -> None:
+    from tillwise.compute.forecasting.reader import validate_events
+
+    table = pd.DataFrame(
+        {
+            "ds": ["2024-11-29", "2024-12-02", "2024-12-03", "2024-12-04"],
+            "name": ["Black Friday", "Leeds reopening", "Shopify sale", "Square sale"],
+            "connection": [None, "shop-1", "shop-1", "sq-1"],
+            "location": ["", " leeds ", None, ""],
+        }
+    )
+    leeds = validate_events(table, connection="shop-1", location="leeds")
+    assert list(leeds.values()) == ["Black Friday", "Leeds reopening", "Shopify sale"]
+    york = validate_events(table, connection="shop-1", location="york")
+    assert list(york.values()) == ["Black Friday", "Shopify sale"]
+    assert len(validate_events(table)) == 4  # no store named: the whole calendar

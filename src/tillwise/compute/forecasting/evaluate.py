@@ -122,12 +122,15 @@ def backtest(
     progress: Callable[[int, int], None] | None = None,
     singles: Sequence[str] = SINGLE_METHODS,
     holidays: str | Mapping[date, str] | None = None,
+    events: Mapping[date, str] | None = None,
 ) -> BacktestReport:
     from tillwise.compute.executors import InlineExecutor
 
     t0 = time.perf_counter()
     panel = (
-        history if isinstance(history, Panel) else history_panel(history, freq, horizon, holidays)
+        history
+        if isinstance(history, Panel)
+        else history_panel(history, freq, horizon, holidays, events=events)
     )
     executor = executor or InlineExecutor()
     outer = [

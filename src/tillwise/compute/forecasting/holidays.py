@@ -152,17 +152,22 @@ def holiday_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
 
 
 def holidays_for(
-    spec: str | Mapping[date, str] | None, history: pd.DataFrame, horizon: int, freq: object = "D"
+    spec: str | Mapping[date, str] | None,
+    history: pd.DataFrame,
+    horizon: int,
+    freq: object = "D",
+    events: Mapping[date, str] | None = None,
 ) -> dict[date, str]:
-    """The holidays a forecaster was given: a mapping as is, a country code's public holidays
-    (see :func:`country_holidays`) over a long-format ``history`` and the ``horizon`` periods
-    after it; empty for none or no history."""
+    """The days a forecaster was given: the holidays of ``spec`` — a mapping as is, a country
+    code's public holidays (see :func:`country_holidays`) over a long-format ``history`` and the
+    ``horizon`` periods after it — merged with the retailer's ``events``; empty for none."""
     from .panel import freq_offset
 
+    public: dict[date, str] = {}
     if spec is None or isinstance(spec, Mapping):
-        return dict(spec or {})
-    if not spec.strip() or history.empty:
-        return {}
-    ds = pd.to_datetime(history["ds"])
-    end = ds.max() + freq_offset(freq) * horizon
-    return country_holidays(spec, ds.min().date(), end.date())
+        public = dict(spec or {})
+    elif spec.strip() and not history.empty:
+        ds = pd.to_datetime(history["ds"])
+        end = ds.max() + freq_offset(freq) * horizon
+        public = country_holidays(spec, ds.min().date(), end.date())
+    return merge_calendars(public, events or {})

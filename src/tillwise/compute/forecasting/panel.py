@@ -200,17 +200,18 @@ def history_panel(
     horizon: int,
     holidays: str | Mapping[date, str] | None = None,
     future: pd.DataFrame | None = None,
+    events: Mapping[date, str] | None = None,
 ) -> Panel:
     """Validate a long-format ``history`` (:mod:`.reader`) and build its panel with the
     holidays a forecaster was given (a country code or ``{date: name}``, :mod:`.holidays`)
-    over the history and the ``horizon`` periods after it, and the promotions planned in
-    ``future`` (:func:`.reader.validate_future`)."""
+    over the history and the ``horizon`` periods after it and the retailer's ``events``, and
+    the promotions planned in ``future`` (:func:`.reader.validate_future`)."""
     from .holidays import holidays_for
     from .reader import validate_future, validate_history
 
     valid = validate_history(history)
     planned = None if future is None else validate_future(future)
-    return to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq), planned)
+    return to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq, events), planned)
 
 
 def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray) -> np.ndarray:

@@ -98,10 +98,11 @@ class ProductionForecaster:
         levels: Sequence[int] = DEFAULT_LEVELS,
         holidays: str | Mapping[date, str] | None = None,
         future: pd.DataFrame | None = None,
+        events: Mapping[date, str] | None = None,
     ) -> Forecast:
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        panel = history_panel(history, freq, horizon, holidays, future)
+        panel = history_panel(history, freq, horizon, holidays, future, events)
         end = panel.periods
         kw = {} if self.inner_windows is None else {"windows": self.inner_windows}
         inner = inner_cutoffs(end, horizon, panel, **kw)

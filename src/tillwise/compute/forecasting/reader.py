@@ -46,10 +46,12 @@ def read_future(path: str | Path) -> pd.DataFrame:
     return validate_future(raw, source=source, first_row=first_row)
 
 
-def read_events(path: str | Path) -> dict[date, str]:
+def read_events(
+    path: str | Path, connection: str | None = None, location: str | None = None
+) -> dict[date, str]:
     """The event calendar in ``path`` (see :func:`validate_events`)."""
     raw, source, first_row = _read_frame(path)
-    return validate_events(raw, source=source, first_row=first_row)
+    return validate_events(raw, source, first_row, connection=connection, location=location)
 
 
 def _read_frame(path: str | Path) -> tuple[pd.DataFrame, str, int]:
@@ -183,17 +185,37 @@ def validate_future(df: pd.DataFrame, source: str = "future", first_row: int = 1
 
 
 def validate_events(
-    df: pd.DataFrame, source: str = "events", first_row: int = 1
+    df: pd.DataFrame,
+    source: str = "events",
+    first_row: int = 1,
+    *,
+    connection: str | None = None,
+    location: str | None = None,
 ) -> dict[date, str]:
-    """Check an event calendar: ``ds`` (a day) and ``name`` (text) per row; other columns are
-    ignored. Two events on one day become one named after both (:func:`merge_calendars`)."""
-    _columns(df, source, ("ds", "name"))
+    """Check an event calendar: ``ds`` (a day) and ``name`` (text) per row, optionally
+    ``connection`` and ``location`` (a store's external id) for an event of some stores only;
+    other columns are ignored. Given a ``connection``/``location``, the events of that store:
+    rows whose cell is empty or names it. Two events on one day become one named after both
+    (:func:`merge_calendars`)."""
+    _columns(df, source, ("ds", "name"), ("connection", "location"))
     days = _dates(df, source, first_row)
-    names = df["name"].astype("string").fillna("").str.strip()
+    names = _text(df, "name")
     empty = (names == "").to_numpy(dtype=bool)
     if empty.any():
         raise _bad(df, source, first_row, empty, "name", "an event needs a name")
-    return merge_calendars(*({d.date(): str(n)} for d, n in zip(days, names, strict=True)))
+    keep = np.ones(len(df), dtype=bool)
+    for column, store in (("connection", connection), ("location", location)):
+        if store is not None and column in df:
+            cell = _text(df, column)
+            keep &= ((cell == "") | (cell == store)).to_numpy(dtype=bool)
+    return merge_calendars(
+        *({d.date(): str(n)} for d, n, k in zip(days, names, keep, strict=True) if k)
+    )
+
+
+def _text(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column as stripped text, '' where empty."""
+    return df[column].astype("string").fillna("").str.strip()
 
 
 def validate_history(df: pd.DataFrame, source: str = "history", first_row: int = 1) -> pd.DataFrame:

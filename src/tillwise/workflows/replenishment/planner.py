@@ -448,19 +448,23 @@ def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
 
 
 def run_forecast(
-    forecaster: Forecaster, history: pd.DataFrame, horizon: int, country: str | None = None
+    forecaster: Forecaster,
+    history: pd.DataFrame,
+    horizon: int,
+    country: str | None = None,
+    events: Mapping[date, str] | None = None,
 ) -> DemandForecast | None:
     """The forecaster on the store's history (None: no history), with the public holidays of
-    the store's ``country`` where a calendar for it exists. Call it outside any transaction:
-    it is the heavy part."""
+    the store's ``country`` where a calendar for it exists and the retailer's ``events``. Call
+    it outside any transaction: it is the heavy part."""
     if history.empty:
         return None
     if country:
         try:
-            return forecaster.fit_predict(history, horizon, holidays=country)
+            return forecaster.fit_predict(history, horizon, holidays=country, events=events)
         except UnknownHolidays as exc:
             log.warning("forecast without public holidays: %s", exc)
-    return forecaster.fit_predict(history, horizon)
+    return forecaster.fit_predict(history, horizon, events=events)
 
 
 def terms_for(inputs: StoreInputs, sku: str, settings: PlanSettings) -> tuple[Terms, Vendor | None]:
@@ -896,6 +900,8 @@ class Planner:
     forecaster: Forecaster
     clock: Any  # tillwise.ports.clock.Clock
     settings: PlanSettings = PlanSettings()
+    # the retailer's events of a store (connection, location) → {date: name}; None: none
+    events: Callable[[str, str], Mapping[date, str]] | None = None
 
     def plan(
         self,
@@ -914,7 +920,11 @@ class Planner:
         history = history_for(inputs, today)
         end = None if history.empty else history["ds"].max().date()
         forecast = run_forecast(
-            self.forecaster, history, horizon_for(inputs, self.settings), inputs.country_code
+            self.forecaster,
+            history,
+            horizon_for(inputs, self.settings),
+            inputs.country_code,
+            self.events(connection_id, location_external_id) if self.events else None,
         )
         return build_plan(
             inputs,
