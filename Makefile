@@ -39,7 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.risk_http
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
