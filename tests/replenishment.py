@@ -32,7 +32,7 @@ from tillwise.connectors.simulator.dataset import Invoice, InvoiceLine
 from tillwise.connectors.simulator.replay import build_replay
 from tillwise.connectors.simulator.stores import store_id
 from tillwise.governance.principal import Principal, permissions_of
-from tillwise.ports.forecasting import Accuracy, LeadTimeDemand
+from tillwise.ports.forecasting import Accuracy, CalendarEffect, LeadTimeDemand
 
 SKU = "85123A"  # WHITE HANGING HEART T-LIGHT HOLDER, vendor ven-06 (14 days)
 SKU_B = "85099B"  # JUMBO BAG RED RETROSPOT: the same vendor
@@ -56,6 +56,7 @@ class MeanForecast:
     model: str = "test-mean"
     version: str = "1"
     freq: str = "D"
+    calendar: list[CalendarEffect] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         rows = []
@@ -84,13 +85,17 @@ class MeanForecast:
         total = self.means[unique_id] * days
         return LeadTimeDemand(unique_id, days, total, total * (0.5 + level), level, "test")
 
+    def calendar_effects(self) -> list[CalendarEffect]:
+        return self.calendar
+
 
 class MeanForecaster:
     name = "test-mean"
     version = "1"
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, calendar: Sequence[CalendarEffect] = ()) -> None:
         self.scale = scale
+        self.calendar = list(calendar)
         self.histories: list[pd.DataFrame] = []
         self.holidays: list[object] = []
         self.events: list[object] = []
@@ -113,7 +118,9 @@ class MeanForecaster:
             str(uid): float(g["y"].mean()) * self.scale for uid, g in kept.groupby("unique_id")
         }
         start = {str(uid): g["ds"].max() for uid, g in history.groupby("unique_id")}
-        return MeanForecast({u: means.get(u, 0.0) for u in start}, horizon, start)
+        return MeanForecast(
+            {u: means.get(u, 0.0) for u in start}, horizon, start, calendar=self.calendar
+        )
 
 
 def daily_sales(days: int, per_day: Mapping[tuple[str, str], int]) -> list[Invoice]:

@@ -29,6 +29,7 @@ from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.connectors.simulator.purchasing import vendor_of
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.purchasing import PurchaseOrder
+from tillwise.ports.forecasting import CalendarEffect
 from tillwise.workflows.replenishment.history import store_history
 from tillwise.workflows.replenishment.planner import Planner
 
@@ -171,10 +172,19 @@ async def _events(sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixt
     async with simulator_loop(sqlite_url, tmp_path, SALES, events_file=events) as loop:
         container = loop.container
         assert container.planner().events is not None  # the production planner reads the file
-        forecaster = MeanForecaster()
-        Planner(container.uow, forecaster, container.clock, events=container.store_events).run(
-            loop.conn, UK
-        )
+        # the forecast says Christmas Day is a closed day: the line's justification names it
+        christmas = CalendarEffect(date(2010, 12, 25), "Christmas Day", 0.0)
+        later = CalendarEffect(date(2011, 4, 22), "Good Friday", 0.5)  # past the lead time
+        forecaster = MeanForecaster(calendar=[christmas, later])
+        plan, _ = Planner(
+            container.uow, forecaster, container.clock, events=container.store_events
+        ).run(loop.conn, UK)
+        [line] = [x for p in plan.proposals for x in p.payload["lines"] if x["sku"] == SKU]
+        why = line["justification"]
+        assert why["forecast"]["calendar"] == [
+            {"day": "2010-12-25", "name": "Christmas Day", "effect": 0.0}
+        ]
+        assert "includes Christmas Day on Sat 25 Dec (0.00\u00d7 a usual day)" in why["text"]
         assert forecaster.events == [
             {date(2010, 12, 24): "Late opening", date(2010, 12, 27): "Boxing Day sale"}
         ]

@@ -58,6 +58,17 @@ class LeadTimeDemand:
     method: str  # how the quantile was obtained (e.g. "conformal sums of backtest errors")
 
 
+@dataclass(frozen=True)
+class CalendarEffect:
+    """A day of the forecast horizon that a public holiday or one of the retailer's events
+    moves: ``name`` ("Christmas Day", "the day after Boxing Day", "Black Friday") and the
+    multiplier learned from its earlier occurrences (0 where the store closes)."""
+
+    day: date
+    name: str
+    effect: float
+
+
 class UnknownHolidays(ValueError):
     """No public-holiday calendar exists for the country code given to a forecaster."""
 
@@ -84,6 +95,10 @@ class DemandForecast(Protocol):
 
     def lead_time_demand(self, unique_id: str, days: int, level: float) -> LeadTimeDemand:
         """Demand over the next ``days`` periods (1 <= days <= horizon) at service ``level``."""
+        ...
+
+    def calendar_effects(self) -> Sequence[CalendarEffect]:
+        """The horizon's days a holiday or event moves (every series alike), in date order."""
         ...
 
 

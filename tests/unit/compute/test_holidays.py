@@ -52,8 +52,16 @@ def test_a_store_closed_on_thanksgiving_gets_no_demand_forecast_for_it() -> None
     # the interval follows: nothing expected, nothing required
     hi = fc[fc["ds"] == pd.Timestamp("2024-11-28")]["hi-80"]
     assert (hi <= fc[fc["ds"] != pd.Timestamp("2024-11-28")]["hi-80"].min()).all()
+    # and the forecast names the day for the buyer
+    assert fc_effects(history) == [(date(2024, 11, 28), "Thanksgiving Day", 0.0)]
     plain = ProductionForecaster().fit_predict(history, 14).frame()
     assert plain.groupby("ds")["mean"].mean()[pd.Timestamp("2024-11-28")] > 0.7 * others.min()
+
+
+def fc_effects(history: pd.DataFrame) -> list[tuple[date, str, float]]:
+    """The days of a 14-day US forecast that holidays move, as (day, name, multiplier)."""
+    fc = ProductionForecaster().fit_predict(history, 14, holidays="US")
+    return [(e.day, e.name, e.effect) for e in fc.calendar_effects()]
 
 
 def test_a_named_holiday_repeats_its_past_effect_where_history_allows() -> None:

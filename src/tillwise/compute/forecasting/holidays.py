@@ -130,24 +130,39 @@ def holiday_effects(panel: Panel, cutoff: int) -> dict[tuple[str, int], float]:
     return out
 
 
-def holiday_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
-    """(horizon,) multipliers for the ``horizon`` periods after ``cutoff`` (ones where no
-    holiday touches a day or history does not allow an estimate)."""
+def holiday_days(panel: Panel, cutoff: int, horizon: int) -> list[tuple[int, str, float]]:
+    """``(step, name, multiplier)`` for each holiday role that moves one of the ``horizon``
+    periods after ``cutoff`` where history allows an estimate; ``name`` as a buyer reads it:
+    "Christmas Day", "the day before Good Friday". None on weekly panels."""
     from .panel import season_length
 
-    out = np.ones(horizon)
     if not panel.holidays or season_length(panel.freq) <= 1:
-        return out
+        return []
     effects = holiday_effects(panel, cutoff)
     if not effects:
-        return out
+        return []
+    out = []
     for k, d in enumerate(panel.dates(cutoff, horizon)):
-        for name, offset in roles(d.date(), panel.holidays):
+        day = d.date()
+        for name, offset in roles(day, panel.holidays):
             effect = effects.get((name, offset))
             if effect is None and offset == 0:
                 effect = effects.get((ANY, 0))
-            if effect is not None:
-                out[k] *= effect
+            if effect is None:
+                continue
+            if offset:
+                near = panel.holidays[day + timedelta(days=-offset)]
+                name = f"the day {'before' if offset < 0 else 'after'} {near}"
+            out.append((k, name, effect))
+    return out
+
+
+def holiday_profile(panel: Panel, cutoff: int, horizon: int) -> np.ndarray:
+    """(horizon,) multipliers for the ``horizon`` periods after ``cutoff`` (ones where no
+    holiday touches a day or history does not allow an estimate)."""
+    out = np.ones(horizon)
+    for k, _name, effect in holiday_days(panel, cutoff, horizon):
+        out[k] *= effect
     return out
 
 

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from tillwise.ports.compute import Executor
-from tillwise.ports.forecasting import DEFAULT_LEVELS, Accuracy, LeadTimeDemand
+from tillwise.ports.forecasting import DEFAULT_LEVELS, Accuracy, CalendarEffect, LeadTimeDemand
 
 from .backtest import (
     COMBINED,
@@ -73,6 +73,7 @@ from .backtest import (
 from .metrics import window_errors
 from .panel import Panel, history_panel
 
+MIN_CALENDAR_EFFECT = 0.05  # a holiday that moves demand less is not worth a buyer's reading
 VERSION = "2026.5"  # .3: holiday effects, last-year features; .4: promotions; .5: weekly seasonal
 
 
@@ -207,6 +208,17 @@ class Forecast:
         if p >= 0.5:
             q = max(q, mean)
         return LeadTimeDemand(unique_id, days, mean, q, p, how)
+
+    def calendar_effects(self) -> list[CalendarEffect]:
+        """The horizon's days a holiday or event moves by at least ``MIN_CALENDAR_EFFECT``."""
+        from .holidays import holiday_days
+
+        days = self._panel.future(self._panel.periods, self.horizon)
+        return [
+            CalendarEffect(days[k].date(), name, round(effect, 3))
+            for k, name, effect in holiday_days(self._panel, self._panel.periods, self.horizon)
+            if abs(effect - 1.0) >= MIN_CALENDAR_EFFECT
+        ]
 
     def _pooled_quantile(self, days: int, p: float) -> float:
         key = (days, p)

@@ -8,6 +8,7 @@ money as ``Money`` prints it, weeks of cover to one decimal.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,21 @@ def _demand(line: PlannedLine) -> str:
         f"units{spread}; to cover it {_percent(o.service_level)} of the time the reorder point "
         f"is {d.reorder_point}, and the order-up-to level is {d.order_up_to} "
         f"(about {cycle} more days of sales)."
+    )
+
+
+def _calendar(line: PlannedLine) -> str:
+    days = line.forecast.get("calendar") or []
+    if not days or not line.outlook.has_demand:
+        return ""
+    parts = [
+        f"{d['name']} on {date.fromisoformat(d['day']):%a %d %b} "
+        f"({d['effect']:.2f}\u00d7 a usual day)"
+        for d in days
+    ]
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return (
+        f"That period includes {listed}, as learned from the store's sales on earlier occurrences."
     )
 
 
@@ -206,6 +222,7 @@ def explain_line(line: PlannedLine) -> str:
     parts = (
         _headline(line),
         _demand(line),
+        _calendar(line),
         _stock(line),
         _rule(line),
         _cover(line),

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -42,7 +42,13 @@ from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
 from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderStatus
-from tillwise.ports.forecasting import Accuracy, DemandForecast, Forecaster, UnknownHolidays
+from tillwise.ports.forecasting import (
+    Accuracy,
+    CalendarEffect,
+    DemandForecast,
+    Forecaster,
+    UnknownHolidays,
+)
 from tillwise.ports.repositories import (
     DemandDay,
     OpenProposal,
@@ -515,6 +521,18 @@ def outlook_for(
     )
 
 
+def _calendar(
+    effects: Sequence[CalendarEffect], frame: pd.DataFrame, days: int
+) -> list[dict[str, Any]]:
+    """The holidays and events that move the line's protection period (its first ``days``)."""
+    period = {d.date() for d in frame["ds"].head(days)}
+    return [
+        {"day": e.day.isoformat(), "name": e.name, "effect": e.effect}
+        for e in effects
+        if e.day in period
+    ]
+
+
 def _accuracy(acc: Accuracy | None) -> dict[str, Any] | None:
     if acc is None:
         return None
@@ -556,7 +574,9 @@ def build_plan(
     model = forecast.model if forecast is not None else "none"
     version = forecast.version if forecast is not None else ""
     frames: dict[str, pd.DataFrame] = {}
+    calendar: list[CalendarEffect] = []
     if forecast is not None:
+        calendar = list(forecast.calendar_effects())
         full = forecast.frame()
         cols = ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
         full = full[[c for c in cols if c in full.columns]]
@@ -588,6 +608,7 @@ def build_plan(
             "lo_80": None if outlook.interval_80 is None else round(outlook.interval_80[0], 2),
             "hi_80": None if outlook.interval_80 is None else round(outlook.interval_80[1], 2),
             "accuracy": _accuracy(forecast.accuracy(uid)),
+            "calendar": _calendar(calendar, frames[uid], outlook.protection_days),
         }
         stocks[sku] = (position, outlook, terms, vendor, fc)
     transfers = _transfers(inputs, stocks)

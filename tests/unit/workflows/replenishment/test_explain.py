@@ -54,6 +54,22 @@ def test_a_line_explains_demand_interval_stock_rule_cover_and_accuracy() -> None
     )
 
 
+def test_holidays_and_events_in_the_period_are_named_with_their_effect() -> None:
+    calendar = [
+        {"day": "2024-11-29", "name": "Black Friday", "effect": 2.83},
+        {"day": "2024-12-02", "name": "the day after Advent Sunday", "effect": 1.1},
+        {"day": "2024-12-25", "name": "Christmas Day", "effect": 0.0},
+    ]
+    text = explain_line(with_forecast(line_a(), accuracy=ACCURACY, calendar=calendar))
+    assert (
+        "(about 7 more days of sales). That period includes Black Friday on Fri 29 Nov "
+        "(2.83\u00d7 a usual day), the day after Advent Sunday on Mon 02 Dec (1.10\u00d7 a usual "
+        "day) and Christmas Day on Wed 25 Dec (0.00\u00d7 a usual day), as learned from the "
+        "store's sales on earlier occurrences. On hand 5" in text
+    )
+    assert "That period includes" not in explain_line(with_forecast(line_a(), calendar=[]))
+
+
 def test_the_same_facts_always_give_the_same_text() -> None:
     line = with_forecast(line_a(), accuracy=ACCURACY)
     assert explain_line(line) == explain_line(with_forecast(line_a(), accuracy=dict(ACCURACY)))
