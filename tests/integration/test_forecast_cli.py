@@ -327,3 +327,41 @@ def test_predict_learns_the_retailers_own_events_from_an_events_file(tmp_path: P
     said = " ".join(bad.output.split())
     assert "unnamed.csv" in bad.output.replace("\n", "") and "row 3, column 'name'" in said
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_a_file_with_its_own_column_names_is_read_with_id_time_and_target_cols(
+    tmp_path: Path,
+) -> None:
+    """An M5-style file: the series is item x store, the day is ``date``, demand ``value``."""
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2015-01-01", periods=200, freq="D")
+    raw = pd.DataFrame(
+        [
+            {"item_id": item, "store_id": store, "date": d.date(), "value": int(v)}
+            for item in ("FOODS_1_001", "HOBBIES_1_002")
+            for store in ("CA_1", "TX_2")
+            for d, v in zip(days, rng.poisson(3.0, len(days)), strict=True)
+        ]
+    )
+    sales, out = tmp_path / "m5.csv", tmp_path / "out.csv"
+    raw.to_csv(sales, index=False)
+    args = ["forecast", "predict", "--sales", str(sales), "--horizon", "7", "--output", str(out)]
+    names = ["--id-col", "item_id, store_id", "--time-col", "date", "--target-col", "value"]
+    result = runner.invoke(app, [*args, "--executor", "inline", *names])
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(out)
+    assert set(fc["unique_id"]) == {
+        "FOODS_1_001_CA_1",
+        "FOODS_1_001_TX_2",
+        "HOBBIES_1_002_CA_1",
+        "HOBBIES_1_002_TX_2",
+    }
+    assert fc["ds"].min() == "2015-07-20" and len(fc) == 4 * 7
+    bad = runner.invoke(app, [*args, "--id-col", "item_id,store_id", "--time-col", "day"])
+    assert bad.exit_code == 1
+    said = " ".join(bad.output.split())
+    assert "no column 'day' for the period" in said and "date" in said
+    plain = runner.invoke(app, args)  # the default names are not in this file
+    said = " ".join(plain.output.split())
+    assert plain.exit_code == 1 and "missing column(s) unique_id, ds, y" in said
+    assert "--id-col, --time-col, --target-col" in said

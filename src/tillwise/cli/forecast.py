@@ -23,18 +23,42 @@ FREQS = ("D", "W")
 SALES_HELP = "CSV or Parquet: unique_id, ds, y; optional price, promo, censored"
 
 
-def _load(sales: Path, freq: str) -> Any:
+def _columns(id_col: str, time_col: str, target_col: str) -> Any:
+    """``--id-col/--time-col/--target-col`` (statsforecast's names for them)."""
+    from tillwise.compute.forecasting import Columns
+
+    ids = tuple(c.strip() for c in id_col.split(",") if c.strip())
+    if not ids:
+        fail("--id-col needs a column name")
+    return Columns(ids[0] if len(ids) == 1 else ids, time_col.strip(), target_col.strip())
+
+
+ID_HELP = "the series id column (several, comma-separated, are joined with _)"
+TIME_HELP = "the period column"
+TARGET_HELP = "the demand column"
+
+
+def _load(sales: Path, freq: str, columns: Any) -> Any:
     from tillwise.compute.forecasting import InvalidSalesFile, read_sales
+    from tillwise.compute.forecasting.reader import MissingColumns
 
     if freq.upper() not in FREQS:
         fail(f"--freq must be D or W, not {freq!r}")
     try:
-        return read_sales(sales)
+        return read_sales(sales, columns)
+    except MissingColumns as exc:
+        fail(f"{exc} — name the file's own with --id-col, --time-col, --target-col")
     except InvalidSalesFile as exc:
         fail(str(exc))
 
 
-def _history(sales: Path | None, connection: str | None, location: str | None, freq: str) -> Any:
+def _history(
+    sales: Path | None,
+    connection: str | None,
+    location: str | None,
+    freq: str,
+    columns: Any = None,
+) -> Any:
     """The history from ``--sales`` or, with ``--connection`` [``--location``], from the store
     (daily demand per SKU and store, out-of-stock days censored)."""
     if (sales is None) == (connection is None):
@@ -42,7 +66,7 @@ def _history(sales: Path | None, connection: str | None, location: str | None, f
     if location is not None and connection is None:
         fail("--location needs --connection")
     if sales is not None:
-        return _load(sales, freq)
+        return _load(sales, freq, columns)
     if freq.upper() != "D":
         fail("history from the store is daily: use --freq D")
     from tillwise.workflows.replenishment.history import store_history
@@ -132,6 +156,9 @@ def backtest_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
     holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
     events: Path | None = typer.Option(None, "--events", help=EVENTS_HELP),
+    id_col: str = typer.Option("unique_id", "--id-col", help=ID_HELP),
+    time_col: str = typer.Option("ds", "--time-col", help=TIME_HELP),
+    target_col: str = typer.Option("y", "--target-col", help=TARGET_HELP),
     methods: str | None = typer.Option(
         None,
         "--methods",
@@ -145,7 +172,8 @@ def backtest_cmd(
     from tillwise.compute.forecasting import backtest
 
     singles, lightgbm = _methods(methods)
-    history = _history(sales, connection, location, freq)
+    columns = _columns(id_col, time_col, target_col)
+    history = _history(sales, connection, location, freq, columns)
     country = _holidays(holidays, connection, location)
     own = _events(events, connection, location)
     source = sales or f"connection {connection}"
@@ -230,6 +258,9 @@ def predict_cmd(
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
     events: Path | None = typer.Option(None, "--events", help=EVENTS_HELP),
+    id_col: str = typer.Option("unique_id", "--id-col", help=ID_HELP),
+    time_col: str = typer.Option("ds", "--time-col", help=TIME_HELP),
+    target_col: str = typer.Option("y", "--target-col", help=TARGET_HELP),
     future: Path | None = typer.Option(
         None,
         "--future",
@@ -245,12 +276,13 @@ def predict_cmd(
         read_future,
     )
 
-    history = _history(sales, connection, location, freq)
+    columns = _columns(id_col, time_col, target_col)
+    history = _history(sales, connection, location, freq, columns)
     source = sales or f"connection {connection}"
     planned = None
     if future is not None:
         try:
-            planned = read_future(future)
+            planned = read_future(future, columns)
         except InvalidSalesFile as exc:
             fail(str(exc))
         if "promo" not in history or not (history["promo"] > 0).any():

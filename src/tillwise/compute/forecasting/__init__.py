@@ -11,10 +11,18 @@ from .holidays import country_holidays
 from .metrics import Scores, bias, coverage, mase, rmsse, wape
 from .panel import InvalidFuture
 from .production import Forecast, ProductionForecaster
-from .reader import InvalidSalesFile, read_events, read_future, read_sales, validate_history
+from .reader import (
+    Columns,
+    InvalidSalesFile,
+    read_events,
+    read_future,
+    read_sales,
+    validate_history,
+)
 
 __all__ = [
     "BacktestReport",
+    "Columns",
     "Forecast",
     "InvalidFuture",
     "InvalidSalesFile",

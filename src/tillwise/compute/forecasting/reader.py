@@ -13,6 +13,7 @@ anniversary sale), whose effects are learned like public holidays'.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -33,17 +34,65 @@ class InvalidSalesFile(DomainError):
     code = "invalid_sales_file"
 
 
-def read_sales(path: str | Path) -> pd.DataFrame:
+class MissingColumns(InvalidSalesFile):
+    """A file without a column it needs (the message names it and the columns there are)."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where a file keeps the series id, the period and the demand — statsforecast's
+    ``id_col``, ``time_col`` and ``target_col``. The id may be several columns, joined with
+    ``_`` (M5's ``item_id`` and ``store_id`` → ``HOBBIES_1_001_CA_1``)."""
+
+    id_col: str | tuple[str, ...] = "unique_id"
+    time_col: str = "ds"
+    target_col: str = "y"
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id_col,) if isinstance(self.id_col, str) else tuple(self.id_col)
+
+    def apply(self, df: pd.DataFrame, source: str, target: bool = True) -> pd.DataFrame:
+        """``df`` with ``unique_id``, ``ds`` (and ``y``) from the named columns."""
+        if self == Columns():
+            return df
+        named = {"series id": self.ids, "period": (self.time_col,)}
+        if target:
+            named["demand"] = (self.target_col,)
+        for role, cols in named.items():
+            missing = [c for c in cols if c not in df.columns]
+            if missing:
+                raise MissingColumns(
+                    f"{source}: no column {missing[0]!r} for the {role} "
+                    f"(columns: {', '.join(map(str, df.columns))})"
+                )
+        out = df.copy()
+        if len(self.ids) > 1:
+            uid = out[self.ids[0]].astype("string")
+            for c in self.ids[1:]:
+                uid = uid + "_" + out[c].astype("string")
+        else:
+            uid = out[self.ids[0]]
+        out = out.drop(columns=[c for c in ("unique_id", "ds", "y") if c in out.columns])
+        out["unique_id"] = uid
+        out["ds"] = df[self.time_col]
+        if target:
+            out["y"] = df[self.target_col]
+        return out
+
+
+def read_sales(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
     """The validated history in ``path`` (``.csv``, ``.parquet``/``.pq``)."""
-    raw, source, first_row = _read_frame(path)
-    return validate_history(raw, source=source, first_row=first_row)
+    raw, source, first_row = _read_frame(path, columns.ids)
+    return validate_history(columns.apply(raw, source), source=source, first_row=first_row)
 
 
-def read_future(path: str | Path) -> pd.DataFrame:
+def read_future(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
     """The validated planned promotions in ``path``: ``unique_id, ds, promo`` for periods after
     the history (statsforecast's ``X_df`` convention)."""
-    raw, source, first_row = _read_frame(path)
-    return validate_future(raw, source=source, first_row=first_row)
+    raw, source, first_row = _read_frame(path, columns.ids)
+    frame = columns.apply(raw, source, target=False)
+    return validate_future(frame, source=source, first_row=first_row)
 
 
 def read_events(
@@ -54,7 +103,9 @@ def read_events(
     return validate_events(raw, source, first_row, connection=connection, location=location)
 
 
-def _read_frame(path: str | Path) -> tuple[pd.DataFrame, str, int]:
+def _read_frame(
+    path: str | Path, ids: tuple[str, ...] = ("unique_id",)
+) -> tuple[pd.DataFrame, str, int]:
     p = Path(path)
     if not p.exists():
         raise InvalidSalesFile(f"{p}: no such file")
@@ -63,7 +114,7 @@ def _read_frame(path: str | Path) -> tuple[pd.DataFrame, str, int]:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(p), str(p), 1
         if suffix in (".csv", ".txt"):
-            return pd.read_csv(p, dtype={"unique_id": str}, keep_default_na=True), str(p), 2
+            return pd.read_csv(p, dtype=dict.fromkeys(ids, str), keep_default_na=True), str(p), 2
     except Exception as exc:  # the parser's own words say what is wrong
         raise InvalidSalesFile(f"{p}: cannot be read: {exc}") from exc
     raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv or .parquet)")
@@ -109,7 +160,7 @@ def _columns(
     missing = [c for c in required if c not in df.columns]
     if missing:
         also = f" (optional: {', '.join(optional)})" if optional else ""
-        raise InvalidSalesFile(
+        raise MissingColumns(
             f"{source}: missing column(s) {', '.join(missing)}; "
             f"expected {', '.join(required)}{also}"
         )
