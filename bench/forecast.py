@@ -86,6 +86,16 @@ weekday and holidays taken out, normalised to mean 1) as a multiplier of product
 0.25-1: x0.957-0.965 / x0.959-0.972 — it correlates 0.07-0.37 with this year's shape (the
 hindsight-true shape would give x0.944 / x0.953). Not used; November-December, where last
 year's ramp should carry, cannot be scored here (the data before it lack a prior year).
+Sixth look (2026-11-27), at the season the whole 2010-2011 file would hold out (November to
+9 December 2011, with a year of history before it). ``--until 2011-01-31`` (held out: 20
+December 2010 to January 2011, the Christmas closure and the January drop; no prior year in
+reach): CrostonSBA 0.724 / 0.845, production x0.899 / x0.956, WAPE x0.782 / x0.853. A stand-in
+for the whole file (this file plus September to 9 December 2010 copied 364 days on; 3,238 SKUs,
+``--data`` a folder with it): CrostonSBA 0.858 / 0.746 (the issue's ~0.84 scale), production
+x0.910 / x0.943, WAPE x0.903 / x0.877, 80% coverage 78.7% / 80.1%, backtest 258 s with AutoETS;
+the same with the last-year features blanked: x0.968 / x0.965. The copy repeats last year
+exactly, so x0.910 is an upper bound of what last year's memory gives; the true figure depends
+on how much 2011's season repeats 2010's, which only the held-back file can tell.
 
 usage: python -m bench.forecast [--data DIR] [--windows 4] [--horizon 28] [--executor processes]
 """
