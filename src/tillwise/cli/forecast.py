@@ -105,16 +105,20 @@ EVENTS_HELP = (
 )
 
 
-def _events(path: Path | None, connection: str | None, location: str | None) -> Any:
-    """The ``--events`` calendar (with ``--connection``/``--location``: that store's events)."""
-    if path is None:
-        return None
-    from tillwise.compute.forecasting import InvalidSalesFile, read_events
+def _calendar(
+    holidays: str | None, events: Path | None, connection: str | None, location: str | None
+) -> dict[str, Any]:
+    """The forecaster's ``holidays`` (``--holidays``, else the ``--location`` store's country)
+    and ``events`` (``--events``; with ``--connection``/``--location``, that store's)."""
+    own = None
+    if events is not None:
+        from tillwise.compute.forecasting import InvalidSalesFile, read_events
 
-    try:
-        return read_events(path, connection, location)
-    except InvalidSalesFile as exc:
-        fail(str(exc))
+        try:
+            own = read_events(events, connection, location)
+        except InvalidSalesFile as exc:
+            fail(str(exc))
+    return {"holidays": _holidays(holidays, connection, location), "events": own}
 
 
 def _methods(spec: str | None) -> tuple[tuple[str, ...], bool]:
@@ -174,8 +178,7 @@ def backtest_cmd(
     singles, lightgbm = _methods(methods)
     columns = _columns(id_col, time_col, target_col)
     history = _history(sales, connection, location, freq, columns)
-    country = _holidays(holidays, connection, location)
-    own = _events(events, connection, location)
+    calendar = _calendar(holidays, events, connection, location)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
@@ -192,10 +195,9 @@ def backtest_cmd(
                 windows=windows,
                 executor=ex,
                 progress=step,
-                holidays=country,
-                events=own,
                 singles=singles,
                 lightgbm=lightgbm,
+                **calendar,
             )
     except ValueError as exc:
         fail(f"{source}: {exc}")
@@ -290,18 +292,12 @@ def predict_cmd(
                 f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
                 f"the promotions in {future} change nothing"
             )
-    country = _holidays(holidays, connection, location)
-    own = _events(events, connection, location)
+    calendar = _calendar(holidays, events, connection, location)
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
             fc = ProductionForecaster(ex).fit_predict(
-                history,
-                horizon,
-                freq=freq.upper(),
-                holidays=country,
-                future=planned,
-                events=own,
+                history, horizon, freq=freq.upper(), future=planned, **calendar
             )
     except InvalidFuture as exc:
         fail(f"{future}: {exc}")
