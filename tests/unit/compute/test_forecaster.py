@@ -338,3 +338,56 @@ def test_the_yearly_seasonal_naive_joins_the_stack_only_with_a_year_before_every
         grid = run_grid(panel, 8, cutoffs, InlineExecutor(), singles=())
         stack = fit_stack(grid, end)
         assert ("SeasonalNaive" in stack.members) is member, weeks
+
+
+def test_three_months_after_a_christmas_peak_still_forecast_the_demand_that_goes_on() -> None:
+    """One earlier window (January, after the peak) is too little to fit stack weights on:
+    fitted there they were all 0 — a zero forecast for the whole store."""
+    rng = np.random.default_rng(11)
+    ds = pd.date_range("2010-12-01", "2011-02-28", freq="D")
+    orders_a_day = np.where(ds < "2010-12-23", 0.64, 0.04)
+    history = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"sku{i:02d}",
+                    "ds": ds,
+                    "y": rng.poisson(orders_a_day) * rng.integers(6, 24, len(ds)),
+                }
+            )
+            for i in range(60)
+        ]
+    )
+    fc = ProductionForecaster().fit_predict(history, 28)
+    assert "equal weights" in fc.method("sku00")
+    expected = 0.04 * 14.5 * 28 * 60  # orders a day x mean order x days x SKUs after the peak
+    assert 0.5 * expected < fc.frame()["mean"].sum() < 2.0 * expected
+
+
+def test_stack_weights_never_sum_below_half_however_demand_fell_in_the_windows() -> None:
+    from tillwise.compute.executors import InlineExecutor
+    from tillwise.compute.forecasting.backtest import (
+        MIN_WEIGHT_SUM,
+        fit_stack,
+        inner_cutoffs,
+        run_grid,
+    )
+    from tillwise.compute.forecasting.panel import to_panel
+
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2024-01-01", periods=150, freq="D")
+    halving = 40 * 0.5 ** (np.arange(150) / 10)  # demand halves every ten days
+    panel = to_panel(
+        pd.concat(
+            [
+                pd.DataFrame({"unique_id": f"s{i:02d}", "ds": ds, "y": rng.poisson(halving)})
+                for i in range(12)
+            ]
+        )
+    )
+    end = panel.periods
+    inner = inner_cutoffs(end, 14, panel)
+    grid = run_grid(panel, 14, [*inner, end], InlineExecutor(), singles=("ADIDA", "TSB"))
+    stack = fit_stack(grid, end)
+    assert stack.windows == 3
+    assert stack.weights.sum() == pytest.approx(MIN_WEIGHT_SUM)  # fitted alone: ~0

@@ -312,7 +312,11 @@ class Stack:
         parts = [
             f"{self.members[k]} {self.weights[k]:.2f}" for k in top if self.weights[k] >= 0.005
         ]
-        how = f"fitted on {self.windows} earlier windows" if self.windows else "no backtest yet"
+        how = (
+            f"fitted on {self.windows} earlier windows"
+            if self.windows
+            else f"equal weights: fewer than {MIN_STACK_WINDOWS} earlier windows to fit them on"
+        )
         return (
             f"stacked combination ({how}; weights sum {self.weights.sum():.2f}: "
             f"{', '.join(parts[:6])}{', ...' if len(parts) > 6 else ''})"
@@ -408,10 +412,21 @@ def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
     )
 
 
+MIN_STACK_WINDOWS = 2  # fewer inner windows: the plain mean (see fit_stack)
+MIN_WEIGHT_SUM = 0.5  # the stack never forecasts less than half its members' level
+
+
 def fit_stack(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
     """Non-negative member weights minimising the mean volume-weighted RMSSE over the inner
     windows before ``cutoff`` (L-BFGS-B with the exact gradient), without the window after
-    ``leave_out`` when given."""
+    ``leave_out`` when given.
+
+    Two guards keep a short history from talking the forecast down to nothing. With fewer than
+    ``MIN_STACK_WINDOWS`` windows the weights are not fitted (the plain mean): one window is
+    an anecdote — three months of a gift shop fitted on January after the Christmas peak gave
+    every weight 0, a zero forecast for the whole store. And the weights sum to at least
+    ``MIN_WEIGHT_SUM`` (scaled up when they sum to less): RMSSE's optimum already sits below
+    the mean for lumpy series, and a replenishment forecast cut further runs shelves empty."""
     from scipy.optimize import minimize
 
     from .metrics import naive_scales
@@ -431,7 +446,7 @@ def fit_stack(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
         if ok.any():
             n_obs = o[ok].sum(axis=1).astype(float)
             data.append((x[ok], a[ok], o[ok].astype(float), w[ok] / w[ok].sum(), s[ok] * n_obs))
-    if not data:
+    if len(data) < MIN_STACK_WINDOWS:
         return equal
 
     def objective(beta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -448,6 +463,8 @@ def fit_stack(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
     beta = np.maximum(res.x, 0.0) if res.success or np.isfinite(res.fun) else start
     if objective(beta)[0] > objective(start)[0]:
         beta = start
+    if beta.sum() < MIN_WEIGHT_SUM:
+        beta = beta * (MIN_WEIGHT_SUM / beta.sum()) if beta.sum() > 0 else start
     return Stack(beta, len(data), members)
 
 
