@@ -55,6 +55,22 @@ def test_a_stock_out_stretch_does_not_drag_the_forecast_to_zero() -> None:
     assert uncensored.frame()["mean"].max() < 1.0  # read as zero demand, it would collapse
 
 
+def test_an_item_out_of_stock_since_its_first_sale_is_forecast_at_least_what_it_sold() -> None:
+    """One order of 100 took the whole stock on its first day and no day since was in stock:
+    its demand was never seen, but it was at least its sales, not zero."""
+    ds = pd.date_range("2024-01-01", periods=70, freq="D")
+    steady = pd.DataFrame(
+        {"unique_id": "steady", "ds": ds, "y": np.full(70, 4.0), "censored": False}
+    )
+    sold_out = pd.DataFrame(
+        {"unique_id": "sold-out", "ds": ds[20:], "y": np.r_[100.0, np.zeros(49)], "censored": True}
+    )
+    fc = ProductionForecaster().fit_predict(pd.concat([steady, sold_out]), 7)
+    mean = fc.frame().query("unique_id == 'sold-out'")["mean"]
+    assert mean.min() == pytest.approx(100 / 50, rel=0.1)  # 100 units over its 50 days
+    assert fc.lead_time_demand("sold-out", 7, 0.95).quantile >= 7 * 2.0
+
+
 def test_lead_time_demand_is_a_quantile_of_the_sum_above_the_mean() -> None:
     fc = ProductionForecaster().fit_predict(poisson_panel(n=6), 14)
     for uid in ["s01", "s02"]:

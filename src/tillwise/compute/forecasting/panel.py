@@ -10,7 +10,9 @@ Conventions (documented for every caller):
 * ``censored`` periods (out of stock) are demand we did not see: they are **not zero**. Before
   fitting, each is imputed with the mean of the series' previous 28 uncensored periods (the
   recent level; the whole uncensored history when the series is younger), and metrics skip
-  them. A series censored throughout is imputed with 0.
+  them. A series censored throughout (out of stock from its first sale on, e.g. one order took
+  the whole stock) is imputed with what it sold per period over its life: demand was at least
+  its sales, so that lower bound, not zero.
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def to_panel(
     observed = started & ~censored
     y = np.where(started, y_obs, np.nan)
     y[censored] = np.nan
-    y = _impute(y, observed, start)
+    y = _impute(y, observed, start, np.where(started, y_obs, 0.0))
     price = promo = None
     if "price" in df and df["price"].notna().any():
         raw = np.full((n, t), np.nan)
@@ -214,8 +216,9 @@ def history_panel(
     return to_panel(valid, freq, holidays_for(holidays, valid, horizon, freq, events), planned)
 
 
-def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Fill censored periods (NaN after the start) with the recent uncensored level."""
+def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray, sold: np.ndarray) -> np.ndarray:
+    """Fill censored periods (NaN after the start) with the recent uncensored level; a series
+    never observed uncensored with its ``sold`` units per period since its start."""
     out = y.copy()
     n, t = y.shape
     some: np.ndarray = np.asarray(observed.any(axis=1))
@@ -228,5 +231,6 @@ def _impute(y: np.ndarray, observed: np.ndarray, start: np.ndarray) -> np.ndarra
         out[i, j] = float(past.mean()) if past.size else 0.0
     never = ~observed.any(axis=1)
     for i in np.flatnonzero(never):
-        out[i, start[i] :] = 0.0
+        life = sold[i, start[i] :]
+        out[i, start[i] :] = float(life.mean()) if life.size else 0.0
     return out
