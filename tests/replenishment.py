@@ -88,6 +88,9 @@ class MeanForecast:
     def calendar_effects(self) -> list[CalendarEffect]:
         return self.calendar
 
+    def observed_periods(self, unique_id: str) -> int:
+        return 1 if self.means.get(unique_id) else 0
+
 
 class MeanForecaster:
     name = "test-mean"

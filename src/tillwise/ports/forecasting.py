@@ -97,6 +97,11 @@ class DemandForecast(Protocol):
         """Demand over the next ``days`` periods (1 <= days <= horizon) at service ``level``."""
         ...
 
+    def observed_periods(self, unique_id: str) -> int:
+        """Periods of the series' history when its demand was seen (in stock, not censored);
+        0: out of stock every period since it first sold, so its demand was never measured."""
+        ...
+
     def calendar_effects(self) -> Sequence[CalendarEffect]:
         """The horizon's days a holiday or event moves (every series alike), in date order."""
         ...

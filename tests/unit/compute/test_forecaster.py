@@ -69,6 +69,7 @@ def test_an_item_out_of_stock_since_its_first_sale_is_forecast_at_least_what_it_
     mean = fc.frame().query("unique_id == 'sold-out'")["mean"]
     assert mean.min() == pytest.approx(100 / 50, rel=0.1)  # 100 units over its 50 days
     assert fc.lead_time_demand("sold-out", 7, 0.95).quantile >= 7 * 2.0
+    assert fc.observed_periods("sold-out") == 0 and fc.observed_periods("steady") == 70
 
 
 def test_lead_time_demand_is_a_quantile_of_the_sum_above_the_mean() -> None:

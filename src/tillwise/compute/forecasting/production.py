@@ -210,6 +210,9 @@ class Forecast:
             q = max(q, mean)
         return LeadTimeDemand(unique_id, days, mean, q, p, how)
 
+    def observed_periods(self, unique_id: str) -> int:
+        return int(self._panel.observed[self._index(unique_id)].sum())
+
     def calendar_effects(self) -> list[CalendarEffect]:
         """The horizon's days a holiday or event moves by at least ``MIN_CALENDAR_EFFECT``."""
         from .holidays import holiday_days

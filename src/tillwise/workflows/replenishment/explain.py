@@ -214,7 +214,13 @@ def _method(line: PlannedLine) -> str:
     model = f.get("model")
     version = f.get("version")
     by = f" (model {model}{f' {version}' if version else ''})" if model else ""
-    return f"Forecast by {method}{by}; {_accuracy(f.get('accuracy'))}."
+    text = f"Forecast by {method}{by}; {_accuracy(f.get('accuracy'))}."
+    if f.get("observed_days") == 0:
+        text = (
+            "It has been out of stock every day since it first sold, so its demand was never "
+            "measured: the forecast is what it sold per day over that time, a lower bound. "
+        ) + text
+    return text
 
 
 def explain_line(line: PlannedLine) -> str:

@@ -609,6 +609,7 @@ def build_plan(
             "hi_80": None if outlook.interval_80 is None else round(outlook.interval_80[1], 2),
             "accuracy": _accuracy(forecast.accuracy(uid)),
             "calendar": _calendar(calendar, frames[uid], outlook.protection_days),
+            "observed_days": forecast.observed_periods(uid),
         }
         stocks[sku] = (position, outlook, terms, vendor, fc)
     transfers = _transfers(inputs, stocks)

@@ -70,6 +70,17 @@ def test_holidays_and_events_in_the_period_are_named_with_their_effect() -> None
     assert "That period includes" not in explain_line(with_forecast(line_a(), calendar=[]))
 
 
+def test_an_item_never_seen_in_stock_says_its_demand_was_never_measured() -> None:
+    text = explain_line(with_forecast(line_a(), accuracy=None, observed_days=0))
+    assert text.endswith(
+        "It has been out of stock every day since it first sold, so its demand was never "
+        "measured: the forecast is what it sold per day over that time, a lower bound. "
+        "Forecast by ADIDA (model tillwise-demand 1.0); not backtested on this item "
+        "(too little history)."
+    )
+    assert "never measured" not in explain_line(with_forecast(line_a(), observed_days=30))
+
+
 def test_the_same_facts_always_give_the_same_text() -> None:
     line = with_forecast(line_a(), accuracy=ACCURACY)
     assert explain_line(line) == explain_line(with_forecast(line_a(), accuracy=dict(ACCURACY)))
