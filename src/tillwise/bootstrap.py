@@ -134,7 +134,7 @@ class Container:
                 self.uow,
                 ProductionForecaster(executor=executor),
                 self.clock,
-                events=self.store_events if self.settings.events_file else None,
+                events=self.store_events,
             )
             self.__dict__["_planner"] = cached
             self.__dict__["_executor"] = executor
