@@ -358,3 +358,42 @@ def test_a_store_manager_reads_the_reasons_and_the_forecast_then_approves_the_or
     assert after["status"] == "applied" and after["value"]["amount"] == value
     assert after["approvals"][0]["name"] == "Maya Shah" and after["approvals"][0]["edited"]
     assert page.errors == []
+
+
+def test_a_holiday_ahead_is_marked_on_the_forecast_chart_and_named_in_its_figures(
+    live_server: LiveServer, planned: Any, page: Any
+) -> None:
+    """A forecast day a holiday or event moves carries its name and learned effect (the
+    planner's side is tested in ``test_replenishment_end_to_end``); the page shows both.
+    The store's real forecast is served with its second day made a holiday on the way."""
+    import json
+
+    from playwright.sync_api import expect
+
+    server, store = live_server, planned["store"]
+    forecast = server.get(f"/v1/replenishment/stores/{store}/forecast/{HEART}").json()
+    holiday = forecast["forecast"][1]
+    holiday["event"] = {"name": "Boxing Day", "effect": 0.42}
+
+    def serve(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(forecast))
+
+    page.route(re.compile(rf"/v1/replenishment/stores/.*/forecast/{HEART}$"), serve)
+    password = server.add_user("ravi", "store_manager", stores=[store], display_name="Ravi")
+    log_in(page, server, "ravi", password)
+    page.goto(f"{server.url}/#/replenishment/{store}?sku={HEART}")
+
+    chart = page.locator("#forecast-card")
+    expect(chart.locator("#forecast-chart canvas")).to_have_count(1)
+    expect(chart.locator("#forecast-legend li").last).to_have_text(
+        "Holiday or event (its learned effect on the day)"
+    )
+    row = chart.locator(f"#forecast-table tbody tr[data-day='{holiday['day']}']")
+    expect(row.locator(".event-tag")).to_have_text("Boxing Day")
+    expect(row.locator(".event-tag")).to_have_attribute("title", "0.42\u00d7 a usual day")
+    expect(chart.locator("#forecast-table .event-tag")).to_have_count(1)
+    expect(chart.locator("#forecast-facts")).to_contain_text(
+        "Holidays and events aheadBoxing Day on "
+    )
+    expect(chart.locator("#forecast-facts")).to_contain_text("(0.42\u00d7 a usual day)")
+    assert page.errors == []

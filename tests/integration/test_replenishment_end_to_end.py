@@ -185,6 +185,13 @@ async def _events(sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixt
             {"day": "2010-12-25", "name": "Christmas Day", "effect": 0.0}
         ]
         assert "includes Christmas Day on Sat 25 Dec (0.00\u00d7 a usual day)" in why["text"]
+        # the item's forecast days (the dashboard's chart and table) mark the day too
+        with container.uow() as uow:
+            [item] = uow.replenishment.plan_items(loop.conn, UK, [SKU])
+        marked = [r for r in item.data["rows"] if "event" in r]
+        assert marked == [
+            {**marked[0], "day": "2010-12-25", "event": {"name": "Christmas Day", "effect": 0.0}}
+        ]
         assert forecaster.events == [
             {date(2010, 12, 24): "Late opening", date(2010, 12, 27): "Boxing Day sale"}
         ]

@@ -526,7 +526,7 @@ def describe_production(stack: Stack | None, panel: Panel) -> str:
     """Production in words, naming the parts of the day profile this panel has."""
     parts = ["weekday"] if season_length(panel.freq) > 1 else []
     if panel.holidays and parts:
-        parts.append("public holidays")
+        parts.append("holidays and events")
     if panel.promo is not None and (panel.promo > 0).any():
         parts.append("planned promotions")
     profile = f"day profile ({', '.join(parts)})" if parts else ""

@@ -539,18 +539,27 @@ def _accuracy(acc: Accuracy | None) -> dict[str, Any] | None:
     return asdict(acc)
 
 
-def _rows(frame: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "day": r["ds"].date().isoformat(),
+def _rows(
+    frame: pd.DataFrame, limit: int, calendar: Sequence[CalendarEffect] = ()
+) -> list[dict[str, Any]]:
+    """The forecast's first ``limit`` days; a day a holiday or event moves names it and its
+    effect (the dashboard marks it)."""
+    named = {e.day: e for e in calendar}
+    rows = []
+    for r in frame.head(limit).to_dict("records"):
+        day = r["ds"].date()
+        row: dict[str, Any] = {
+            "day": day.isoformat(),
             "mean": _r(r.get("mean")),
             "lo_80": _r(r.get("lo-80")),
             "hi_80": _r(r.get("hi-80")),
             "lo_95": _r(r.get("lo-95")),
             "hi_95": _r(r.get("hi-95")),
         }
-        for r in frame.head(limit).to_dict("records")
-    ]
+        if day in named:
+            row["event"] = {"name": named[day].name, "effect": named[day].effect}
+        rows.append(row)
+    return rows
 
 
 def _r(value: Any) -> float | None:
@@ -636,7 +645,8 @@ def build_plan(
             inputs.location_external_id,
         )
         lines.append(line)
-        items.append(_item(line, vendor, frames[series_id(*_ids(inputs), sku)], settings, decision))
+        frame = frames[series_id(*_ids(inputs), sku)]
+        items.append(_item(line, vendor, frame, settings, decision, calendar))
     vendors = {
         v.external_id: vendor_info(
             v,
@@ -725,6 +735,7 @@ def _item(
     frame: pd.DataFrame,
     settings: PlanSettings,
     decision: Decision,
+    calendar: Sequence[CalendarEffect],
 ) -> PlanItem:
     p, o, t = line.position, line.outlook, line.terms
     cover = weeks_of_cover(p.on_hand, o.daily_mean)
@@ -749,7 +760,7 @@ def _item(
                 "currency": None if t.unit_cost is None else t.unit_cost.currency,
             },
             "forecast": line.forecast,
-            "rows": _rows(frame, settings.forecast_rows),
+            "rows": _rows(frame, settings.forecast_rows, calendar),
             "decision": {
                 "quantity": decision.quantity,
                 "rule": decision.rule,

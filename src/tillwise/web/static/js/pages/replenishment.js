@@ -26,6 +26,8 @@ const COLORS = {
   band80: "rgba(15, 118, 110, 0.28)",
   band95: "rgba(15, 118, 110, 0.12)",
   censoredDay: "rgba(220, 38, 38, 0.08)",
+  eventDay: "rgba(180, 83, 9, 0.10)",
+  event: "#b45309",
   today: "#94a3b8",
 };
 const PO = "draft_purchase_order";
@@ -351,13 +353,15 @@ class Replenishment {
       key("censored", "Out of stock (censored: not zero demand)"),
       key("mean", "Forecast mean"),
       key("band80", "80% interval"),
-      key("band95", "95% interval"));
+      key("band95", "95% interval"),
+      series.events.length ? key("event", "Holiday or event (its learned effect on the day)") : null);
     const chartEl = h("div", { class: "chart", id: "forecast-chart", role: "img", "aria-label": chartLabel(item, body, series) });
     const readout = h("p", { class: "readout", id: "forecast-readout", "aria-live": "polite" });
     const acc = body.accuracy;
     const horizon = body.forecast || [];
     const meanDaily = horizon.length ? horizon.reduce((s, r) => s + (r.mean || 0), 0) / horizon.length : null;
     const censored = (body.actuals || []).filter((a) => a.censored).length;
+    const events = horizon.filter((r) => r.event);
     const factList = facts([
       ["Method", body.method || null],
       ["Model", body.model ? `${body.model}${body.version ? ` ${body.version}` : ""}` : null],
@@ -366,6 +370,9 @@ class Replenishment {
       ["Mean forecast", meanDaily === null ? null
         : `${formatUnits(meanDaily)} units a day over the next ${horizon.length} days`],
       ["Days out of stock", `${formatCount(censored)} in the history (left out of the demand, not counted as zero)`],
+      ["Holidays and events ahead", events.length
+        ? events.map((r) => `${r.event.name} on ${formatShortDay(r.day)} (${effectText(r.event.effect)})`).join("; ")
+        : null],
     ], { id: "forecast-facts" });
     const next = horizon.slice(0, TABLE_DAYS);
     const table = h("table", { class: "table compact", id: "forecast-table" },
@@ -376,7 +383,9 @@ class Replenishment {
         h("th", { scope: "col", class: "num" }, "80% interval"),
         h("th", { scope: "col", class: "num" }, "95% interval"))),
       h("tbody", {}, next.map((r) => h("tr", { dataset: { day: r.day } },
-        h("th", { scope: "row" }, formatShortDay(r.day)),
+        h("th", { scope: "row" }, formatShortDay(r.day), r.event
+          ? h("span", { class: "event-tag", title: effectText(r.event.effect) }, r.event.name)
+          : null),
         h("td", { class: "num" }, formatUnits(r.mean)),
         h("td", { class: "num" }, range(r.lo_80, r.hi_80)),
         h("td", { class: "num" }, range(r.lo_95, r.hi_95))))));
@@ -422,6 +431,8 @@ class Replenishment {
     if (s.mean[i] !== null) {
       parts.push(`forecast ${formatUnits(s.mean[i])} (80% ${range(s.lo80[i], s.hi80[i])}, 95% ${range(s.lo95[i], s.hi95[i])})`);
     }
+    const event = s.events.find((e) => e.i === i);
+    if (event) parts.push(`${event.name}: ${effectText(event.effect)}`);
     el.textContent = `${day}: ${parts.length ? parts.join("; ") : "no data"}`;
   }
 
@@ -455,6 +466,11 @@ function weeks(w) {
   return w === null || w === undefined ? "no demand" : Number(w).toFixed(1);
 }
 
+/** A holiday's or event's learned effect on its day, as the order lines' reasons word it. */
+function effectText(effect) {
+  return `${Number(effect).toFixed(2)}\u00d7 a usual day`;
+}
+
 function range(lo, hi) {
   if (lo === null || lo === undefined || hi === null || hi === undefined) return "—";
   return `${formatUnits(lo)}\u2013${formatUnits(hi)}`;
@@ -473,7 +489,7 @@ function chartSeries(body) {
   const from = lastActual === null ? null : lastActual - (HISTORY_DAYS - 1) * DAY;
   const shown = actuals.filter((a) => from === null || dayToSeconds(a.day) >= from);
   const days = [...shown.map((a) => a.day), ...forecast.map((r) => r.day)];
-  const out = { xs: [], actual: [], censored: [], mean: [], lo80: [], hi80: [], lo95: [], hi95: [], firstForecast: null };
+  const out = { xs: [], actual: [], censored: [], mean: [], lo80: [], hi80: [], lo95: [], hi95: [], events: [], firstForecast: null };
   if (days.length === 0) return out;
   const start = dayToSeconds(days.reduce((m, d) => (d < m ? d : m)));
   const end = dayToSeconds(days.reduce((m, d) => (d > m ? d : m)));
@@ -494,6 +510,7 @@ function chartSeries(body) {
     out.hi80[i] = r.hi_80;
     out.lo95[i] = r.lo_95;
     out.hi95[i] = r.hi_95;
+    if (r.event) out.events.push({ i, t: out.xs[i], name: r.event.name, effect: r.event.effect });
   }
   out.firstForecast = firstForecastDay === null ? null : at.get(firstForecastDay);
   out.censoredDays = out.xs.filter((_t, i) => out.censored[i] !== null);
@@ -523,6 +540,21 @@ function makeChart(el, s, onCursor) {
       const x0 = u.valToPos(t - DAY / 2, "x", true);
       const x1 = u.valToPos(t + DAY / 2, "x", true);
       c.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
+    }
+    // a holiday or event ahead: its day tinted, a marker at the top
+    for (const e of s.events) {
+      const x0 = u.valToPos(e.t - DAY / 2, "x", true);
+      const x1 = u.valToPos(e.t + DAY / 2, "x", true);
+      c.fillStyle = COLORS.eventDay;
+      c.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
+      const mid = (x0 + x1) / 2;
+      c.fillStyle = COLORS.event;
+      c.beginPath();
+      c.moveTo(mid - 5, u.bbox.top);
+      c.lineTo(mid + 5, u.bbox.top);
+      c.lineTo(mid, u.bbox.top + 8);
+      c.closePath();
+      c.fill();
     }
     if (s.firstForecast !== null && s.firstForecast !== undefined && s.firstForecast > 0) {
       const x = Math.round(u.valToPos(s.xs[s.firstForecast] - DAY / 2, "x", true));
