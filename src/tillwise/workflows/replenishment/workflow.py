@@ -114,7 +114,6 @@ class Replenishment:
     def _level(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]:
         assert event.subject is not None
         uow = ctx.uow
-        level = uow.records.get(InventoryLevel, event.subject)
         data = event.data
         try:
             sku = str(data["sku"])
@@ -122,9 +121,11 @@ class Replenishment:
             on_hand = Decimal(str(data["on_hand"]))
         except (KeyError, ArithmeticError, ValueError) as exc:
             raise ValueError(f"inventory.updated event {event.id} has malformed data") from exc
-        as_of = (event.time or (level.as_of if level is not None else ctx.clock.now())).astimezone(
-            UTC
-        )
+        as_of = event.time
+        if as_of is None:  # the level's own time, read only when the event has none
+            level = uow.records.get(InventoryLevel, event.subject)
+            as_of = level.as_of if level is not None else ctx.clock.now()
+        as_of = as_of.astimezone(UTC)
         location = uow.records.location(event.connectionid, location_id)
         zone = location.time_zone if location is not None else "UTC"
         seen = uow.replenishment.observe_stock(
