@@ -365,3 +365,61 @@ def test_a_file_with_its_own_column_names_is_read_with_id_time_and_target_cols(
     said = " ".join(plain.output.split())
     assert plain.exit_code == 1 and "missing column(s) unique_id, ds, y" in said
     assert "--id-col, --time-col, --target-col" in said
+
+
+def test_an_m5_shaped_file_gives_its_price_snap_days_and_events_by_their_own_names(
+    tmp_path: Path,
+) -> None:
+    """M5's long format: ``sell_price`` (empty before an item is sold), ``snap`` days (known a
+    month ahead; food sells more on them) and ``event_name_1``/``event_name_2`` on every row.
+    Named with ``--price-col``, ``--promo-col`` and ``--events`` (the same file), the backtest
+    learns the snap uplift and the events; without them it forecasts every day alike."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range("2014-01-01", periods=420, freq="D")
+    snap = (days.day <= 10).astype(int)  # SNAP benefits: the first ten days of each month
+    superbowl = days.isin(pd.to_datetime(["2014-02-02", "2015-02-01"]))
+    rows = []
+    for k, item in enumerate(("FOODS_3_090", "FOODS_3_586", "FOODS_2_360")):
+        for store in ("CA_1", "TX_2", "WI_3"):
+            lam = (4.0 + k) * np.where(snap == 1, 1.6, 1.0) * np.where(superbowl, 2.5, 1.0)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "item_id": item,
+                        "store_id": store,
+                        "date": days.date,
+                        "value": rng.poisson(lam),
+                        "sell_price": np.where(np.arange(len(days)) < 20 * k, np.nan, 2.5 + k),
+                        "snap": snap,
+                        "event_name_1": np.where(superbowl, "SuperBowl", None),
+                        "event_name_2": None,
+                    }
+                )
+            )
+    sales = tmp_path / "m5.csv"
+    pd.concat(rows).to_csv(sales, index=False)
+
+    def backtest(*extra: str) -> dict:
+        names = ["--id-col", "item_id,store_id", "--time-col", "date", "--target-col", "value"]
+        args = ["forecast", "backtest", "--sales", str(sales), "--horizon", "28", "--json"]
+        methods = ["--methods", "CrostonSBA,WindowAverage", "--windows", "3"]
+        result = runner.invoke(app, [*args, *names, *methods, "--executor", "inline", *extra])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.output))
+
+    own = ["--price-col", "sell_price", "--promo-col", "snap", "--events", str(sales)]
+    named, plain = backtest(*own), backtest()
+    assert "planned promotions" in named["production"]["chosen"][0]
+    assert "holidays and events" in named["production"]["chosen"][0]
+    assert "planned promotions" not in plain["production"]["chosen"][0]
+    # the snap uplift is learned: production's error falls against the same run without it
+    assert named["production"]["mean"]["rmsse"] < 0.9 * plain["production"]["mean"]["rmsse"]
+
+    bad = runner.invoke(
+        app,
+        ["forecast", "backtest", "--sales", str(sales), "--horizon", "28", "--id-col"]
+        + ["item_id,store_id", "--time-col", "date", "--target-col", "value", "--promo-col"]
+        + ["snap_CA"],
+    )
+    assert bad.exit_code == 1
+    assert "no column 'snap_CA' for the promo" in " ".join(bad.output.split())

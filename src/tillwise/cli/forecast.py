@@ -23,19 +23,33 @@ FREQS = ("D", "W")
 SALES_HELP = "CSV or Parquet: unique_id, ds, y; optional price, promo, censored"
 
 
-def _columns(id_col: str, time_col: str, target_col: str) -> Any:
-    """``--id-col/--time-col/--target-col`` (statsforecast's names for them)."""
+def _columns(
+    id_col: str, time_col: str, target_col: str, price_col: str = "price", promo_col: str = "promo"
+) -> Any:
+    """``--id-col/--time-col/--target-col`` (statsforecast's names for them) and
+    ``--price-col/--promo-col``."""
     from tillwise.compute.forecasting import Columns
 
     ids = tuple(c.strip() for c in id_col.split(",") if c.strip())
     if not ids:
         fail("--id-col needs a column name")
-    return Columns(ids[0] if len(ids) == 1 else ids, time_col.strip(), target_col.strip())
+    return Columns(
+        ids[0] if len(ids) == 1 else ids,
+        time_col.strip(),
+        target_col.strip(),
+        price_col.strip(),
+        promo_col.strip(),
+    )
 
 
 ID_HELP = "the series id column (several, comma-separated, are joined with _)"
-TIME_HELP = "the period column"
+TIME_HELP = "the period column (also read in --events when it has no ds)"
 TARGET_HELP = "the demand column"
+PRICE_HELP = "the price column (e.g. M5's sell_price); used as history, never as a known future"
+PROMO_HELP = (
+    "the column of flags planned ahead whose uplift the forecast learns: promotions, or "
+    "another known driver such as M5's snap days"
+)
 
 
 def _load(sales: Path, freq: str, columns: Any) -> Any:
@@ -47,7 +61,10 @@ def _load(sales: Path, freq: str, columns: Any) -> Any:
     try:
         return read_sales(sales, columns)
     except MissingColumns as exc:
-        fail(f"{exc} — name the file's own with --id-col, --time-col, --target-col")
+        fail(
+            f"{exc} — name the file's own with --id-col, --time-col, --target-col "
+            "(--price-col, --promo-col)"
+        )
     except InvalidSalesFile as exc:
         fail(str(exc))
 
@@ -101,12 +118,17 @@ def _holidays(spec: str | None, connection: str | None, location: str | None) ->
 
 EVENTS_HELP = (
     "CSV or Parquet: ds, name[, connection, location] — your own events, past and planned "
-    "(Black Friday, a store's sale days); their effects are learned like public holidays'"
+    "(Black Friday, a store's sale days), or M5's calendar (date, event_name_1, event_name_2); "
+    "their effects are learned like public holidays'"
 )
 
 
 def _calendar(
-    holidays: str | None, events: Path | None, connection: str | None, location: str | None
+    holidays: str | None,
+    events: Path | None,
+    connection: str | None,
+    location: str | None,
+    time_col: str = "ds",
 ) -> dict[str, Any]:
     """The forecaster's ``holidays`` (``--holidays``, else the ``--location`` store's country)
     and ``events`` (``--events``; with ``--connection``/``--location``, that store's)."""
@@ -115,7 +137,7 @@ def _calendar(
         from tillwise.compute.forecasting import InvalidSalesFile, read_events
 
         try:
-            own = read_events(events, connection, location)
+            own = read_events(events, connection, location, time_col.strip())
         except InvalidSalesFile as exc:
             fail(str(exc))
     return {"holidays": _holidays(holidays, connection, location), "events": own}
@@ -163,6 +185,8 @@ def backtest_cmd(
     id_col: str = typer.Option("unique_id", "--id-col", help=ID_HELP),
     time_col: str = typer.Option("ds", "--time-col", help=TIME_HELP),
     target_col: str = typer.Option("y", "--target-col", help=TARGET_HELP),
+    price_col: str = typer.Option("price", "--price-col", help=PRICE_HELP),
+    promo_col: str = typer.Option("promo", "--promo-col", help=PROMO_HELP),
     methods: str | None = typer.Option(
         None,
         "--methods",
@@ -176,9 +200,9 @@ def backtest_cmd(
     from tillwise.compute.forecasting import backtest
 
     singles, lightgbm = _methods(methods)
-    columns = _columns(id_col, time_col, target_col)
+    columns = _columns(id_col, time_col, target_col, price_col, promo_col)
     history = _history(sales, connection, location, freq, columns)
-    calendar = _calendar(holidays, events, connection, location)
+    calendar = _calendar(holidays, events, connection, location, time_col)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
@@ -263,6 +287,8 @@ def predict_cmd(
     id_col: str = typer.Option("unique_id", "--id-col", help=ID_HELP),
     time_col: str = typer.Option("ds", "--time-col", help=TIME_HELP),
     target_col: str = typer.Option("y", "--target-col", help=TARGET_HELP),
+    price_col: str = typer.Option("price", "--price-col", help=PRICE_HELP),
+    promo_col: str = typer.Option("promo", "--promo-col", help=PROMO_HELP),
     future: Path | None = typer.Option(
         None,
         "--future",
@@ -278,7 +304,7 @@ def predict_cmd(
         read_future,
     )
 
-    columns = _columns(id_col, time_col, target_col)
+    columns = _columns(id_col, time_col, target_col, price_col, promo_col)
     history = _history(sales, connection, location, freq, columns)
     source = sales or f"connection {connection}"
     planned = None
@@ -292,7 +318,7 @@ def predict_cmd(
                 f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
                 f"the promotions in {future} change nothing"
             )
-    calendar = _calendar(holidays, events, connection, location)
+    calendar = _calendar(holidays, events, connection, location, time_col)
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):

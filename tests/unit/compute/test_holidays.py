@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,3 +157,36 @@ def test_events_of_some_stores_only_reach_those_stores() -> None:
     york = validate_events(table, connection="shop-1", location="york")
     assert list(york.values()) == ["Black Friday", "Shopify sale"]
     assert len(validate_events(table)) == 4  # no store named: the whole calendar
+
+
+def test_m5_calendars_give_the_events_their_event_name_columns_name(tmp_path: Path) -> None:
+    """The organisers' calendar.csv (R export: quoted text, NA for none, the day in ``date``)
+    and M5's long sales (the same events on every row of a day) are read as event calendars."""
+    from tillwise.compute.forecasting.reader import InvalidSalesFile, read_events
+
+    calendar = tmp_path / "calendar.csv"
+    calendar.write_text(
+        '"date","wm_yr_wk","weekday","event_name_1","event_type_1","event_name_2",'
+        '"event_type_2","snap_CA"\n'
+        '"2011-02-06",11102,"Sunday","SuperBowl","Sporting",NA,NA,1\n'
+        '"2011-02-07",11102,"Monday",NA,NA,NA,NA,1\n'
+        '"2014-04-20",11412,"Sunday","Easter","Cultural","OrthodoxEaster","Religious",0\n'
+    )
+    expected = {date(2011, 2, 6): "SuperBowl", date(2014, 4, 20): "Easter + OrthodoxEaster"}
+    assert read_events(calendar, time_col="date") == expected
+    with pytest.raises(InvalidSalesFile, match="missing column.*ds"):
+        read_events(calendar)  # the day is in 'date': the sales file's --time-col names it
+
+    long = tmp_path / "sales.csv"
+    pd.DataFrame(
+        {
+            "item_id": ["A", "A", "B", "B"],
+            "date": ["2011-02-06", "2011-02-07"] * 2,
+            "event_name_1": ["SuperBowl", None, "SuperBowl", None],
+        }
+    ).to_csv(long, index=False)
+    assert read_events(long, time_col="date") == {date(2011, 2, 6): "SuperBowl"}
+    none = tmp_path / "none.csv"
+    none.write_text("date,event_name_1\n2011-02-07,NA\n")
+    with pytest.raises(InvalidSalesFile, match="no event named in event_name_1"):
+        read_events(none, time_col="date")

@@ -7,7 +7,8 @@ first data row is line 2; for Parquet, row 1 is the first row.
 
 Two companions: the promotions planned for the forecast window (:func:`read_future`) and the
 retailer's own event calendar (:func:`read_events`: ``ds, name`` — Black Friday, a store's
-anniversary sale), whose effects are learned like public holidays'.
+anniversary sale — or M5's ``event_name_1``/``event_name_2`` columns), whose effects are learned
+like public holidays'.
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ class MissingColumns(InvalidSalesFile):
 @dataclass(frozen=True)
 class Columns:
     """Where a file keeps the series id, the period and the demand — statsforecast's
-    ``id_col``, ``time_col`` and ``target_col``. The id may be several columns, joined with
-    ``_`` (M5's ``item_id`` and ``store_id`` → ``HOBBIES_1_001_CA_1``)."""
+    ``id_col``, ``time_col`` and ``target_col`` — and its optional price and promotion flags.
+    The id may be several columns, joined with ``_`` (M5's ``item_id`` and ``store_id`` →
+    ``HOBBIES_1_001_CA_1``); the promotion flags may be any driver planned ahead (M5's
+    ``snap`` days)."""
 
     id_col: str | tuple[str, ...] = "unique_id"
     time_col: str = "ds"
     target_col: str = "y"
+    price_col: str = "price"
+    promo_col: str = "promo"
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -59,6 +64,12 @@ class Columns:
         named = {"series id": self.ids, "period": (self.time_col,)}
         if target:
             named["demand"] = (self.target_col,)
+        drivers = {"price": self.price_col, "promo": self.promo_col}
+        if not target:  # planned promotions only
+            drivers.pop("price")
+        drivers = {k: c for k, c in drivers.items() if c != k}
+        for role, col in drivers.items():
+            named[role] = (col,)
         for role, cols in named.items():
             missing = [c for c in cols if c not in df.columns]
             if missing:
@@ -73,11 +84,14 @@ class Columns:
                 uid = uid + "_" + out[c].astype("string")
         else:
             uid = out[self.ids[0]]
-        out = out.drop(columns=[c for c in ("unique_id", "ds", "y") if c in out.columns])
+        own = ("unique_id", "ds", "y", *drivers)
+        out = out.drop(columns=[c for c in own if c in out.columns])
         out["unique_id"] = uid
         out["ds"] = df[self.time_col]
         if target:
             out["y"] = df[self.target_col]
+        for role, col in drivers.items():
+            out[role] = df[col]
         return out
 
 
@@ -96,10 +110,16 @@ def read_future(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
 
 
 def read_events(
-    path: str | Path, connection: str | None = None, location: str | None = None
+    path: str | Path,
+    connection: str | None = None,
+    location: str | None = None,
+    time_col: str = "ds",
 ) -> dict[date, str]:
-    """The event calendar in ``path`` (see :func:`validate_events`)."""
+    """The event calendar in ``path`` (see :func:`validate_events`); its day is in ``ds`` or
+    in ``time_col`` (the sales file's, e.g. M5's ``date``)."""
     raw, source, first_row = _read_frame(path)
+    if time_col != "ds" and time_col in raw.columns and "ds" not in raw.columns:
+        raw = raw.rename(columns={time_col: "ds"})
     return validate_events(raw, source, first_row, connection=connection, location=location)
 
 
@@ -247,21 +267,32 @@ def validate_events(
     ``connection`` and ``location`` (a store's external id) for an event of some stores only;
     other columns are ignored. Given a ``connection``/``location``, the events of that store:
     rows whose cell is empty or names it. Two events on one day become one named after both
-    (:func:`merge_calendars`)."""
-    _columns(df, source, ("ds", "name"), ("connection", "location"))
-    days = _dates(df, source, first_row)
-    names = _text(df, "name")
-    empty = (names == "").to_numpy(dtype=bool)
-    if empty.any():
-        raise _bad(df, source, first_row, empty, "name", "an event needs a name")
+    (:func:`merge_calendars`).
+
+    A file without ``name`` but with ``event_name…`` columns — M5's ``calendar.csv`` or its
+    sales in long format (``event_name_1``, ``event_name_2``; empty or ``NA`` on most days) —
+    gives the events those columns name; the same day on many rows counts once."""
+    wide = [str(c) for c in df.columns if str(c).startswith("event_name")]
+    wide = [] if "name" in df.columns else wide
+    _columns(df, source, ("ds", *(() if wide else ("name",))), ("connection", "location"))
+    days = pd.Series(_dates(df, source, first_row).dt.date.to_numpy(), index=df.index)
     keep = np.ones(len(df), dtype=bool)
     for column, store in (("connection", connection), ("location", location)):
         if store is not None and column in df:
             cell = _text(df, column)
             keep &= ((cell == "") | (cell == store)).to_numpy(dtype=bool)
-    return merge_calendars(
-        *({d.date(): str(n)} for d, n, k in zip(days, names, keep, strict=True) if k)
-    )
+    found: list[tuple[date, str]] = []
+    for column in wide or ["name"]:
+        names = _text(df, column)
+        empty = (names == "").to_numpy(dtype=bool)
+        if not wide and empty.any():
+            raise _bad(df, source, first_row, empty, column, "an event needs a name")
+        rows = keep & ~empty
+        pairs = pd.DataFrame({"day": days[rows], "name": names[rows]}).drop_duplicates()
+        found += list(zip(pairs["day"], pairs["name"].astype(str), strict=True))
+    if wide and not found:
+        raise InvalidSalesFile(f"{source}: no event named in {', '.join(wide)}")
+    return merge_calendars(*({d: n} for d, n in found))
 
 
 def _text(df: pd.DataFrame, column: str) -> pd.Series:
