@@ -43,7 +43,7 @@ def _columns(
 
 
 ID_HELP = "the series id column (several, comma-separated, are joined with _)"
-TIME_HELP = "the period column (also read in --events when it has no ds)"
+TIME_HELP = "the period column (also in --events, which otherwise has ds or date)"
 TARGET_HELP = "the demand column"
 PRICE_HELP = "the price column (e.g. M5's sell_price); used as history, never as a known future"
 PROMO_HELP = (

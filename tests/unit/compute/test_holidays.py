@@ -173,9 +173,12 @@ def test_m5_calendars_give_the_events_their_event_name_columns_name(tmp_path: Pa
         '"2014-04-20",11412,"Sunday","Easter","Cultural","OrthodoxEaster","Religious",0\n'
     )
     expected = {date(2011, 2, 6): "SuperBowl", date(2014, 4, 20): "Easter + OrthodoxEaster"}
-    assert read_events(calendar, time_col="date") == expected
+    assert read_events(calendar) == expected  # the day in 'date', as M5 has it
+    renamed = tmp_path / "renamed.csv"  # or in the sales file's own --time-col
+    renamed.write_text(calendar.read_text().replace('"date"', '"day"'))
+    assert read_events(renamed, time_col="day") == expected
     with pytest.raises(InvalidSalesFile, match="missing column.*ds"):
-        read_events(calendar)  # the day is in 'date': the sales file's --time-col names it
+        read_events(renamed)  # no ds, no date, and no column named as the day
 
     long = tmp_path / "sales.csv"
     pd.DataFrame(

@@ -115,11 +115,12 @@ def read_events(
     location: str | None = None,
     time_col: str = "ds",
 ) -> dict[date, str]:
-    """The event calendar in ``path`` (see :func:`validate_events`); its day is in ``ds`` or
-    in ``time_col`` (the sales file's, e.g. M5's ``date``)."""
+    """The event calendar in ``path`` (see :func:`validate_events`); its day is in the first
+    of ``time_col`` (the sales file's), ``ds`` and ``date`` (M5's calendar) that it has."""
     raw, source, first_row = _read_frame(path)
-    if time_col != "ds" and time_col in raw.columns and "ds" not in raw.columns:
-        raw = raw.rename(columns={time_col: "ds"})
+    day = next((c for c in (time_col, "ds", "date") if c in raw.columns), "ds")
+    if day != "ds":
+        raw = raw.drop(columns=["ds"], errors="ignore").rename(columns={day: "ds"})
     return validate_events(raw, source, first_row, connection=connection, location=location)
 
 
