@@ -154,6 +154,26 @@ class Container:
             log.error("events file not used: %s", exc)
             return {}
 
+    def store_calendar(
+        self, connection_id: str, location_external_id: str, start: date, end: date
+    ) -> dict[date, str]:
+        """The named days from ``start`` to ``end`` at one store, as its forecast sees them: the
+        public holidays of its country (none where no calendar exists) and its events."""
+        from tillwise.compute.forecasting import country_holidays
+        from tillwise.compute.forecasting.holidays import merge_calendars
+        from tillwise.ports.forecasting import UnknownHolidays
+
+        with self.uow() as uow:
+            store = uow.records.location(connection_id, location_external_id)
+        public: dict[date, str] = {}
+        if store is not None and store.country_code:
+            try:
+                public = country_holidays(store.country_code, start, end)
+            except UnknownHolidays:
+                public = {}
+        events = self.store_events(connection_id, location_external_id)
+        return merge_calendars(public, {d: n for d, n in events.items() if start <= d <= end})
+
     def risk_state(self) -> ScorerState:
         """The process's in-memory risk scorer (built once), shared by the risk workflow's
         workers and ``POST /v1/risk/score``; restored from its snapshot on first use."""

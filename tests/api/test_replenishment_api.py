@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,9 @@ PO = "draft_purchase_order"
 Check = Callable[[Loop, httpx.AsyncClient, dict[str, Any]], Awaitable[None]]
 
 
-def _run(sqlite_url: str, tmp_path: Path, check: Check) -> None:
+def _run(sqlite_url: str, tmp_path: Path, check: Check, **settings: Any) -> None:
     async def go() -> None:
-        async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+        async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False, **settings) as loop:
             c = loop.container
             Planner(c.uow, MeanForecaster(), c.clock).run(loop.conn, UK)
             await c.approvals.route_new()
@@ -116,6 +117,30 @@ async def _routes(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> No
         "hi_95": 15.0,
     }
     assert len(fc["forecast"]) == 28
+
+
+def test_the_forecast_names_the_stores_holidays_and_events_on_the_days_of_its_history(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        f"ds,name,location\n2010-12-08,Late opening,\n2010-12-09,Paris sale,{FRANCE}\n"
+    )
+    _run(sqlite_url, tmp_path, _calendar, events_file=events)
+
+
+async def _calendar(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    store = f"{loop.conn}:{UK}"
+    resp = await api.get(
+        f"/v1/replenishment/stores/{store}/forecast/{SKU}", headers=_token(loop, "viewer")
+    )
+    assert resp.status_code == 200, resp.text
+    named = {d["day"]: d["event"]["name"] for d in resp.json()["actuals"] if "event" in d}
+    assert named == {"2010-12-08": "Late opening"}  # the other event is another store's
+    # the store's calendar: its country's public holidays with its events
+    days = loop.container.store_calendar(loop.conn, UK, date(2010, 12, 1), date(2010, 12, 31))
+    assert days[date(2010, 12, 8)] == "Late opening"
+    assert days[date(2010, 12, 25)] == "Christmas Day" and date(2010, 12, 9) not in days
 
 
 def test_another_stores_manager_sees_none_of_it(sqlite_url: str, tmp_path: Path) -> None:

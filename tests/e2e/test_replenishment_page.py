@@ -374,6 +374,8 @@ def test_a_holiday_ahead_is_marked_on_the_forecast_chart_and_named_in_its_figure
     forecast = server.get(f"/v1/replenishment/stores/{store}/forecast/{HEART}").json()
     holiday = forecast["forecast"][1]
     holiday["event"] = {"name": "Boxing Day", "effect": 0.42}
+    past = forecast["actuals"][-3]  # and a day of the history (no effect: it is past)
+    past["event"] = {"name": "Store anniversary"}
 
     def serve(route: Any) -> None:
         route.fulfill(status=200, content_type="application/json", body=json.dumps(forecast))
@@ -385,9 +387,9 @@ def test_a_holiday_ahead_is_marked_on_the_forecast_chart_and_named_in_its_figure
 
     chart = page.locator("#forecast-card")
     expect(chart.locator("#forecast-chart canvas")).to_have_count(1)
-    expect(chart.locator("#forecast-legend li").last).to_have_text(
-        "Holiday or event (its learned effect on the day)"
-    )
+    expect(chart.locator("#forecast-legend li").last).to_have_text("Holiday or event")
+    label = chart.locator("#forecast-chart").get_attribute("aria-label") or ""
+    assert re.search(r"marked: Store anniversary \(\w+ \d+\), Boxing Day \(\w+ \d+\)$", label)
     row = chart.locator(f"#forecast-table tbody tr[data-day='{holiday['day']}']")
     expect(row.locator(".event-tag")).to_have_text("Boxing Day")
     expect(row.locator(".event-tag")).to_have_attribute("title", "0.42\u00d7 a usual day")

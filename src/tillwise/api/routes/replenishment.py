@@ -6,6 +6,7 @@ of the proposals go through ``/v1/proposals/{id}/...``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -100,7 +101,8 @@ def sku_forecast(
     container: ContainerDep,
     principal: Principal = require("inventory:read"),
 ) -> Any:
-    """The SKU's actuals (censored days marked) and the latest plan's forecast with intervals."""
+    """The SKU's actuals (censored days and the store's holidays and events marked) and the
+    latest plan's forecast with intervals (a day a holiday or event moves: its learned effect)."""
     in_scope(principal, store, "store", store)
     conn, loc = _split(store)
     with container.uow() as uow:
@@ -111,15 +113,25 @@ def sku_forecast(
     frame = build_frame(conn, loc, demand, stock_outs)
     item = items[0] if items else None
     forecast = {} if item is None else dict(item.data.get("forecast") or {})
+    named: dict[date, str] = {}
+    if not frame.empty:  # the holidays and events of the history (a closure explains a zero)
+        named = container.store_calendar(
+            conn, loc, frame["ds"].min().date(), frame["ds"].max().date()
+        )
+    actuals = []
+    for r in frame.itertuples(index=False):
+        day = r.ds.date()
+        row: dict[str, Any] = {"day": day.isoformat(), "units": float(r.y)}
+        row["censored"] = bool(r.censored)
+        if day in named:
+            row["event"] = {"name": named[day]}
+        actuals.append(row)
     return {
         "sku": sku,
         "store": store,
         "model": None if plan is None else plan.model,
         "method": forecast.get("method"),
         "accuracy": forecast.get("accuracy"),
-        "actuals": [
-            {"day": r.ds.date().isoformat(), "units": float(r.y), "censored": bool(r.censored)}
-            for r in frame.itertuples(index=False)
-        ],
+        "actuals": actuals,
         "forecast": [] if item is None else list(item.data.get("rows") or []),
     }

@@ -4,7 +4,8 @@
 // behind it — with Approve, Edit quantities then approve, and Reject (with a reason) for roles
 // that may decide, and a forecast chart per SKU: the daily units sold (days out of stock marked:
 // they are censored, not zero demand), the forecast mean with its 80% and 95% intervals, the
-// method and its backtested accuracy.
+// store's holidays and events marked (those ahead with their learned effect), the method and
+// its backtested accuracy.
 //
 // Routes: #/replenishment (the first store in scope), #/replenishment/<store>[?sku=<sku>].
 
@@ -354,7 +355,7 @@ class Replenishment {
       key("mean", "Forecast mean"),
       key("band80", "80% interval"),
       key("band95", "95% interval"),
-      series.events.length ? key("event", "Holiday or event (its learned effect on the day)") : null);
+      series.events.length ? key("event", "Holiday or event") : null);
     const chartEl = h("div", { class: "chart", id: "forecast-chart", role: "img", "aria-label": chartLabel(item, body, series) });
     const readout = h("p", { class: "readout", id: "forecast-readout", "aria-live": "polite" });
     const acc = body.accuracy;
@@ -432,7 +433,7 @@ class Replenishment {
       parts.push(`forecast ${formatUnits(s.mean[i])} (80% ${range(s.lo80[i], s.hi80[i])}, 95% ${range(s.lo95[i], s.hi95[i])})`);
     }
     const event = s.events.find((e) => e.i === i);
-    if (event) parts.push(`${event.name}: ${effectText(event.effect)}`);
+    if (event) parts.push(event.effect === null ? event.name : `${event.name}: ${effectText(event.effect)}`);
     el.textContent = `${day}: ${parts.length ? parts.join("; ") : "no data"}`;
   }
 
@@ -501,6 +502,7 @@ function chartSeries(body) {
     if (i === undefined) continue;
     if (a.censored) out.censored[i] = a.units;
     else out.actual[i] = a.units;
+    if (a.event) out.events.push({ i, t: out.xs[i], name: a.event.name, effect: null });
   }
   for (const r of forecast) {
     const i = at.get(r.day);
@@ -519,8 +521,10 @@ function chartSeries(body) {
 
 function chartLabel(item, body, s) {
   const sold = s.actual.filter((v) => v !== null).length + s.censored.filter((v) => v !== null).length;
+  const marked = s.events.map((e) => `${e.name} (${formatShortDay(secondsToDay(e.t))})`);
   return `Chart of ${item.name || body.sku}: ${sold} days of units sold, then a ${(body.forecast || []).length}-day `
-    + "forecast with its 80% and 95% intervals";
+    + "forecast with its 80% and 95% intervals"
+    + (marked.length ? `; holidays and events marked: ${marked.join(", ")}` : "");
 }
 
 function chartSize(el) {
@@ -541,7 +545,7 @@ function makeChart(el, s, onCursor) {
       const x1 = u.valToPos(t + DAY / 2, "x", true);
       c.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
     }
-    // a holiday or event ahead: its day tinted, a marker at the top
+    // a holiday or event (past or ahead): its day tinted, a marker at the top
     for (const e of s.events) {
       const x0 = u.valToPos(e.t - DAY / 2, "x", true);
       const x1 = u.valToPos(e.t + DAY / 2, "x", true);
