@@ -7,6 +7,7 @@ call :func:`build_container` and close it when done.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -142,14 +143,20 @@ class Container:
 
     def store_events(self, connection_id: str, location_external_id: str) -> dict[date, str]:
         """The events of ``TILLWISE_EVENTS_FILE`` for one store (none when it cannot be read:
-        the error is logged with its file and row, and the plan goes on without them)."""
-        from tillwise.compute.forecasting import InvalidSalesFile, read_events
+        the error is logged with its file and row, and the plan goes on without them). Read
+        again whenever the file changes."""
+        from tillwise.compute.forecasting import InvalidSalesFile
 
         path = self.settings.events_file
         if path is None:
             return {}
         try:
-            return read_events(path, connection_id, location_external_id)
+            stat = Path(path).stat()
+            version = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            version = (0, 0)  # missing: read_events says so
+        try:
+            return dict(_read_events(str(path), version, connection_id, location_external_id))
         except InvalidSalesFile as exc:
             log.error("events file not used: %s", exc)
             return {}
@@ -443,3 +450,16 @@ def build_runtime(container: Container, *, workers: int = 1, relay: bool = True)
         await register_consumers(container)
 
     return Runtime(loops=loops, prepare=prepare)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_events(
+    path: str, version: tuple[int, int], connection_id: str, location_external_id: str
+) -> Mapping[date, str]:
+    """One store's events of one version (modification time, size) of an events file: a
+    plan of every store, or the dashboard's charts, parse the file once per change."""
+    from types import MappingProxyType
+
+    from tillwise.compute.forecasting import read_events
+
+    return MappingProxyType(read_events(path, connection_id, location_external_id))
