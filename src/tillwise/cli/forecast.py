@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -143,6 +143,16 @@ def _calendar(
     return {"holidays": _holidays(holidays, connection, location), "events": own}
 
 
+# the options both commands take: the calendar and the file's own column names
+Holidays = Annotated[str | None, typer.Option("--holidays", help=HOLIDAYS_HELP)]
+Events = Annotated[Path | None, typer.Option("--events", help=EVENTS_HELP)]
+IdCol = Annotated[str, typer.Option("--id-col", help=ID_HELP)]
+TimeCol = Annotated[str, typer.Option("--time-col", help=TIME_HELP)]
+TargetCol = Annotated[str, typer.Option("--target-col", help=TARGET_HELP)]
+PriceCol = Annotated[str, typer.Option("--price-col", help=PRICE_HELP)]
+PromoCol = Annotated[str, typer.Option("--promo-col", help=PROMO_HELP)]
+
+
 def _methods(spec: str | None) -> tuple[tuple[str, ...], bool]:
     from tillwise.compute.forecasting import parse_methods
 
@@ -180,13 +190,13 @@ def backtest_cmd(
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
-    holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
-    events: Path | None = typer.Option(None, "--events", help=EVENTS_HELP),
-    id_col: str = typer.Option("unique_id", "--id-col", help=ID_HELP),
-    time_col: str = typer.Option("ds", "--time-col", help=TIME_HELP),
-    target_col: str = typer.Option("y", "--target-col", help=TARGET_HELP),
-    price_col: str = typer.Option("price", "--price-col", help=PRICE_HELP),
-    promo_col: str = typer.Option("promo", "--promo-col", help=PROMO_HELP),
+    holidays: Holidays = None,
+    events: Events = None,
+    id_col: IdCol = "unique_id",
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    price_col: PriceCol = "price",
+    promo_col: PromoCol = "promo",
     methods: str | None = typer.Option(
         None,
         "--methods",
@@ -282,13 +292,13 @@ def predict_cmd(
     freq: str = typer.Option("D", "--freq", help="D (days) or W (weeks)"),
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
-    holidays: str | None = typer.Option(None, "--holidays", help=HOLIDAYS_HELP),
-    events: Path | None = typer.Option(None, "--events", help=EVENTS_HELP),
-    id_col: str = typer.Option("unique_id", "--id-col", help=ID_HELP),
-    time_col: str = typer.Option("ds", "--time-col", help=TIME_HELP),
-    target_col: str = typer.Option("y", "--target-col", help=TARGET_HELP),
-    price_col: str = typer.Option("price", "--price-col", help=PRICE_HELP),
-    promo_col: str = typer.Option("promo", "--promo-col", help=PROMO_HELP),
+    holidays: Holidays = None,
+    events: Events = None,
+    id_col: IdCol = "unique_id",
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    price_col: PriceCol = "price",
+    promo_col: PromoCol = "promo",
     future: Path | None = typer.Option(
         None,
         "--future",
