@@ -423,3 +423,17 @@ def test_an_m5_shaped_file_gives_its_price_snap_days_and_events_by_their_own_nam
     )
     assert bad.exit_code == 1
     assert "no column 'snap_CA' for the promo" in " ".join(bad.output.split())
+    # a bad value is named in the file's own words: its row and its column
+    broken = tmp_path / "broken.csv"
+    text = sales.read_text().splitlines()
+    cells = text[5].split(",")
+    cells[text[0].split(",").index("sell_price")] = "cheap"
+    broken.write_text("\n".join([*text[:5], ",".join(cells), *text[6:]]) + "\n")
+    args = ["forecast", "backtest", "--sales", str(broken), "--horizon", "28", "--id-col"]
+    bad = runner.invoke(
+        app,
+        [*args, "item_id,store_id", "--time-col", "date", "--target-col", "value"]
+        + ["--price-col", "sell_price"],
+    )
+    assert bad.exit_code == 1
+    assert "row 6, column 'sell_price': not a number (got 'cheap')" in " ".join(bad.output.split())

@@ -57,6 +57,21 @@ class Columns:
     def ids(self) -> tuple[str, ...]:
         return (self.id_col,) if isinstance(self.id_col, str) else tuple(self.id_col)
 
+    def own(self, error: InvalidSalesFile) -> InvalidSalesFile:
+        """``error`` (about a row of the renamed frame) naming the file's own columns."""
+        names = {
+            "unique_id": ",".join(self.ids),
+            "ds": self.time_col,
+            "y": self.target_col,
+            "price": self.price_col,
+            "promo": self.promo_col,
+        }
+        message = str(error)
+        for canonical, own in names.items():
+            if own != canonical:
+                message = message.replace(f"column {canonical!r}:", f"column {own!r}:")
+        return error if message == str(error) else type(error)(message)
+
     def apply(self, df: pd.DataFrame, source: str, target: bool = True) -> pd.DataFrame:
         """``df`` with ``unique_id``, ``ds`` (and ``y``) from the named columns."""
         if self == Columns():
@@ -98,7 +113,11 @@ class Columns:
 def read_sales(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
     """The validated history in ``path`` (``.csv``, ``.parquet``/``.pq``)."""
     raw, source, first_row = _read_frame(path, columns.ids)
-    return validate_history(columns.apply(raw, source), source=source, first_row=first_row)
+    frame = columns.apply(raw, source)
+    try:
+        return validate_history(frame, source=source, first_row=first_row)
+    except InvalidSalesFile as exc:
+        raise columns.own(exc) from None
 
 
 def read_future(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
@@ -106,7 +125,10 @@ def read_future(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
     the history (statsforecast's ``X_df`` convention)."""
     raw, source, first_row = _read_frame(path, columns.ids)
     frame = columns.apply(raw, source, target=False)
-    return validate_future(frame, source=source, first_row=first_row)
+    try:
+        return validate_future(frame, source=source, first_row=first_row)
+    except InvalidSalesFile as exc:
+        raise columns.own(exc) from None
 
 
 def read_events(
