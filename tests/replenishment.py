@@ -81,6 +81,9 @@ class MeanForecast:
     def method(self, unique_id: str) -> str:
         return "mean of uncensored days"
 
+    def summary(self, unique_id: str) -> str:
+        return "the mean of the days it was in stock"
+
     def lead_time_demand(self, unique_id: str, days: int, level: float) -> LeadTimeDemand:
         total = self.means[unique_id] * days
         return LeadTimeDemand(unique_id, days, total, total * (0.5 + level), level, "test")

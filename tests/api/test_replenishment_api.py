@@ -103,6 +103,7 @@ async def _routes(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> No
     assert resp.status_code == 200, resp.text
     fc = resp.json()
     assert fc["method"] == "mean of uncensored days" and fc["model"] == "test-mean"
+    assert fc["summary"] == "the mean of the days it was in stock"
     actuals = fc["actuals"]
     assert [d["day"] for d in actuals][:2] == ["2010-12-01", "2010-12-02"] and len(actuals) == 14
     assert {d["units"] for d in actuals} == {10.0}

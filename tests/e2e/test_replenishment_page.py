@@ -312,7 +312,8 @@ def test_a_store_manager_reads_the_reasons_and_the_forecast_then_approves_the_or
         ]
     )
     facts = chart.locator("#forecast-facts")
-    expect(facts).to_contain_text(f"Method{forecast['method']}")
+    expect(facts).to_contain_text(f"Method{forecast['summary']}")  # in a buyer's words
+    expect(facts).to_contain_text(f"In detail{forecast['method']}")
     if forecast["accuracy"] and forecast["accuracy"].get("wape") is not None:
         wape = half_up(forecast["accuracy"]["wape"] * 1000) / 10
         expect(facts).to_contain_text(f"WAPE {wape:g}%")

@@ -93,6 +93,10 @@ class DemandForecast(Protocol):
         """What produced this series' forecast (e.g. "combination(ADIDA, TSB, LightGBM)")."""
         ...
 
+    def summary(self, unique_id: str) -> str:
+        """The same in a buyer's words: how it was forecast, without the analyst's detail."""
+        ...
+
     def lead_time_demand(self, unique_id: str, days: int, level: float) -> LeadTimeDemand:
         """Demand over the next ``days`` periods (1 <= days <= horizon) at service ``level``."""
         ...

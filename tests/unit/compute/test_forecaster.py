@@ -408,3 +408,29 @@ def test_stack_weights_never_sum_below_half_however_demand_fell_in_the_windows()
     stack = fit_stack(grid, end)
     assert stack.windows == 3
     assert stack.weights.sum() == pytest.approx(MIN_WEIGHT_SUM)  # fitted alone: ~0
+
+
+def test_production_says_how_it_forecast_in_a_buyers_words_and_in_the_analysts() -> None:
+    from tillwise.compute.forecasting.backtest import summarize_production
+    from tillwise.compute.forecasting.panel import to_panel
+
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2023-01-01", periods=400)
+    history = pd.concat(
+        [
+            pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": rng.poisson(3, len(ds))})
+            for i in range(3)
+        ]
+    )
+    fc = ProductionForecaster().fit_predict(history, 14, holidays="GB")
+    plain, detail = fc.summary("s0"), fc.method("s0")
+    assert plain.startswith("a blend of methods made for irregular demand (")
+    assert "a recent average" in plain and "TSB" in plain  # members by name, not by cap
+    assert plain.endswith(", shaped by the day of the week and by holidays and events")
+    assert "|" not in plain and "weights" not in plain
+    assert detail.startswith("stacked combination (fitted on") and "|uncapped" in detail
+    # the level model, on a panel without holidays
+    assert summarize_production(None, to_panel(history)) == (
+        "a model that learned, from all the items forecast with this one, how sales go on "
+        "after a history like this item's, shaped by the day of the week"
+    )

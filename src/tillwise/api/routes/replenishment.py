@@ -131,6 +131,7 @@ def sku_forecast(
         "store": store,
         "model": None if plan is None else plan.model,
         "method": forecast.get("method"),
+        "summary": forecast.get("summary"),
         "accuracy": forecast.get("accuracy"),
         "actuals": actuals,
         "forecast": [] if item is None else list(item.data.get("rows") or []),

@@ -522,13 +522,44 @@ def inner_values(
     return out
 
 
-def describe_production(stack: Stack | None, panel: Panel) -> str:
-    """Production in words, naming the parts of the day profile this panel has."""
+def _profile_parts(panel: Panel) -> list[str]:
+    """The parts of the day profile this panel has."""
     parts = ["weekday"] if season_length(panel.freq) > 1 else []
     if panel.holidays and parts:
         parts.append("holidays and events")
     if panel.promo is not None and (panel.promo > 0).any():
         parts.append("planned promotions")
+    return parts
+
+
+PLAIN_MEMBERS = {"WindowAverage": "a recent average", "SeasonalNaive": "last year's same period"}
+
+
+def summarize_production(stack: Stack | None, panel: Panel) -> str:
+    """Production in a buyer's words (:func:`describe_production` is the analyst's)."""
+    if stack is None:
+        what = (
+            "a model that learned, from all the items forecast with this one, how sales go on "
+            "after a history like this item's"
+        )
+    else:
+        order = np.argsort(-stack.weights, kind="stable")  # the heaviest first
+        used = [stack.members[k].split("|")[0] for k in order if stack.weights[k] > 0]
+        names = [PLAIN_MEMBERS.get(m, m) for m in dict.fromkeys(used)]
+        what = f"a blend of methods made for irregular demand ({_and(names)})"
+    plain = {"weekday": "the day of the week"}
+    shaped = [f"by {plain.get(p, p)}" for p in _profile_parts(panel)]
+    return f"{what}, shaped {_and(shaped)}" if shaped else what
+
+
+def _and(words: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def describe_production(stack: Stack | None, panel: Panel) -> str:
+    """Production in words, naming the parts of the day profile this panel has."""
+    parts = _profile_parts(panel)
     profile = f"day profile ({', '.join(parts)})" if parts else ""
     if stack is None:
         return (

@@ -69,6 +69,7 @@ from .backtest import (
     production_values,
     residuals,
     run_grid,
+    summarize_production,
 )
 from .metrics import window_errors
 from .panel import Panel, history_panel
@@ -126,6 +127,7 @@ class ProductionForecaster:
             levels=tuple(levels),
             residuals=res,
             method_name=method,
+            summary=summarize_production(stack, panel),
             accuracy_by_row=_accuracy(grid, chosen, inner, levels, method),
         )
 
@@ -145,6 +147,7 @@ class Forecast:
         levels: tuple[int, ...],
         residuals: Residuals | None,
         method_name: str,
+        summary: str,
         accuracy_by_row: list[Accuracy | None],
     ) -> None:
         self.model, self.version, self.horizon, self.freq = model, version, horizon, freq
@@ -153,6 +156,7 @@ class Forecast:
         self._levels = levels
         self._res = residuals
         self._method = method_name
+        self._summary = summary
         self._accuracy = accuracy_by_row
         self._row = {uid: i for i, uid in enumerate(panel.ids)}
         self._pooled: dict[tuple[int, float], float] = {}
@@ -182,6 +186,10 @@ class Forecast:
     def method(self, unique_id: str) -> str:
         self._index(unique_id)
         return self._method
+
+    def summary(self, unique_id: str) -> str:
+        self._index(unique_id)
+        return self._summary
 
     def lead_time_demand(self, unique_id: str, days: int, level: float) -> LeadTimeDemand:
         i = self._index(unique_id)

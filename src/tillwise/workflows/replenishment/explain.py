@@ -208,7 +208,7 @@ def _accuracy(accuracy: Any) -> str:
 
 def _method(line: PlannedLine) -> str:
     f = line.forecast
-    method = f.get("method")
+    method = f.get("summary") or f.get("method")  # the analyst's detail stays in the data
     if not method:
         return ""
     model = f.get("model")

@@ -608,6 +608,7 @@ def build_plan(
         )
         fc = {
             "method": forecast.method(uid),
+            "summary": forecast.summary(uid),
             "model": model,
             "version": version,
             "daily_mean": round(outlook.daily_mean, 3),

@@ -54,6 +54,14 @@ def test_a_line_explains_demand_interval_stock_rule_cover_and_accuracy() -> None
     )
 
 
+def test_the_forecast_is_named_in_a_buyers_words_where_the_forecaster_gives_them() -> None:
+    plain = "a blend of methods made for irregular demand (TSB and ADIDA)"
+    line = with_forecast(line_a(), summary=plain, method="stacked combination (TSB|cap3 0.5)")
+    text = explain_line(line)
+    assert f"Forecast by {plain} (model tillwise-demand 1.0); not backtested" in text
+    assert "cap3" not in text  # the analyst's detail stays in the structured data
+
+
 def test_holidays_and_events_in_the_period_are_named_with_their_effect() -> None:
     calendar = [
         {"day": "2024-11-29", "name": "Black Friday", "effect": 2.83},

@@ -364,7 +364,8 @@ class Replenishment {
     const censored = (body.actuals || []).filter((a) => a.censored).length;
     const events = horizon.filter((r) => r.event);
     const factList = facts([
-      ["Method", body.method || null],
+      ["Method", body.summary || body.method || null],
+      ["In detail", body.summary ? body.method : null],
       ["Model", body.model ? `${body.model}${body.version ? ` ${body.version}` : ""}` : null],
       ["Backtested accuracy", accuracyText(acc)],
       ["Bias", acc && acc.bias !== null && acc.bias !== undefined ? formatPercent(acc.bias) : null],
