@@ -128,13 +128,18 @@ class Container:
         if cached is None:
             from tillwise.compute import make_executor
             from tillwise.compute.forecasting import ProductionForecaster
-            from tillwise.workflows.replenishment.planner import Planner
+            from tillwise.workflows.replenishment.planner import Planner, PlanSettings
 
             executor = make_executor(self.settings.forecast_executor, self.settings.dask_address)
+            policy = PlanSettings(
+                service_level=self.settings.service_level,
+                review_period_days=self.settings.review_period_days,
+            )
             cached = Planner(
                 self.uow,
                 ProductionForecaster(executor=executor),
                 self.clock,
+                settings=policy,
                 events=self.store_events,
             )
             self.__dict__["_planner"] = cached

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     replenish_hour: int = Field(
         default=2, ge=-1, le=23, description="local hour of each store's nightly plan; -1: off"
     )
+    # Replenishment policy: the chance that the reorder point covers the demand until an order
+    # arrives (the lead time plus the review period: the days between plans).
+    service_level: float = Field(default=0.95, ge=0.5, lt=1.0, description="e.g. 0.95")
+    review_period_days: int = Field(default=1, ge=1, le=90, description="days between orders")
     forecast_executor: str = Field(
         default="processes", pattern="^(inline|processes|dask)$", description="where forecasts run"
     )

@@ -10,11 +10,13 @@ uncensored days); the loop runs both sides in one process on one wall clock.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import date
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tests.replenishment import (
     SKU,
@@ -30,6 +32,7 @@ from tillwise.connectors.simulator.purchasing import vendor_of
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.purchasing import PurchaseOrder
 from tillwise.ports.forecasting import CalendarEffect
+from tillwise.settings import Settings
 from tillwise.workflows.replenishment.history import store_history
 from tillwise.workflows.replenishment.planner import Planner
 
@@ -199,3 +202,27 @@ async def _events(sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixt
         with caplog.at_level(logging.ERROR):
             assert container.store_events(loop.conn, UK) == {}
         assert "events.csv: row 2, column 'name'" in caplog.text
+
+
+def test_the_service_level_and_review_period_are_the_retailers_settings(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_policy(sqlite_url, tmp_path))
+
+
+async def _policy(sqlite_url: str, tmp_path: Path) -> None:
+    # TILLWISE_SERVICE_LEVEL=0.8, TILLWISE_REVIEW_PERIOD_DAYS=3
+    async with simulator_loop(
+        sqlite_url, tmp_path, SALES, service_level=0.8, review_period_days=3
+    ) as loop:
+        # the container's planner, with the test's forecaster (10 a day; its quantile at
+        # level p is the mean x (0.5 + p))
+        planner = dataclasses.replace(loop.container.planner(), forecaster=MeanForecaster())
+        plan, _ = planner.run(loop.conn, UK)
+        lead = vendor_of(SKU).lead_time_days
+        item = next(i for i in plan.items if i.sku == SKU)
+        # protection = lead + 3 review days; reorder point = ceil(10 x days x 1.3)
+        assert item.reorder_point == -(-10 * (lead + 3) * 130 // 100)
+        assert item.data["outlook"]["service_level"] == 0.8
+    with pytest.raises(ValidationError, match="service_level"):
+        Settings(service_level=1.0)  # certainty needs infinite stock
