@@ -83,7 +83,7 @@ class ProductionForecaster:
     """The forecaster the backtest chose (see :mod:`.backtest`). ``executor`` runs the
     per-series work (default: in this process)."""
 
-    name = "tillwise-level-model"
+    name = "tillwise-demand"  # the level model or, on small panels, the stacked combination
     version = VERSION
 
     def __init__(self, executor: Executor | None = None, inner_windows: int | None = None) -> None:
