@@ -134,6 +134,7 @@ class Container:
             policy = PlanSettings(
                 service_level=self.settings.service_level,
                 review_period_days=self.settings.review_period_days,
+                class_service_levels=self.settings.service_level_abc,
             )
             cached = Planner(
                 self.uow,

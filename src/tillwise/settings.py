@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # arrives (the lead time plus the review period: the days between plans).
     service_level: float = Field(default=0.95, ge=0.5, lt=1.0, description="e.g. 0.95")
     review_period_days: int = Field(default=1, ge=1, le=90, description="days between orders")
+    # Or one per ABC class, A B C (A: the items making the first 80 % of a store's forecast
+    # sales value, B: the next 15 %), e.g. TILLWISE_SERVICE_LEVEL_ABC=[0.98,0.95,0.9]
+    service_level_abc: tuple[float, float, float] | None = None
     forecast_executor: str = Field(
         default="processes", pattern="^(inline|processes|dask)$", description="where forecasts run"
     )
@@ -117,6 +120,15 @@ class Settings(BaseSettings):
                     value.get_secret_value() if isinstance(value, SecretStr) else str(value)
                 )
         return out
+
+    @field_validator("service_level_abc")
+    @classmethod
+    def _service_levels(
+        cls, value: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        if value is not None and not all(0.5 <= v < 1 for v in value):
+            raise ValueError("each class's service level must be at least 0.5 and below 1")
+        return value
 
     @model_validator(mode="after")
     def _nats_needs_url(self) -> Settings:

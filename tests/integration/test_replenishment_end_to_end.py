@@ -226,3 +226,26 @@ async def _policy(sqlite_url: str, tmp_path: Path) -> None:
         assert item.data["outlook"]["service_level"] == 0.8
     with pytest.raises(ValidationError, match="service_level"):
         Settings(service_level=1.0)  # certainty needs infinite stock
+    with pytest.raises(ValidationError, match="service_level_abc"):
+        Settings(service_level_abc=(0.98, 1.0, 0.9))
+
+
+def test_a_service_level_per_abc_class_reaches_the_reorder_point_and_the_reasons(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_abc(sqlite_url, tmp_path))
+
+
+async def _abc(sqlite_url: str, tmp_path: Path) -> None:
+    # TILLWISE_SERVICE_LEVEL_ABC=[0.98,0.95,0.9]; the store sells one item: all its value, A
+    levels = (0.98, 0.95, 0.9)
+    async with simulator_loop(sqlite_url, tmp_path, SALES, service_level_abc=levels) as loop:
+        planner = dataclasses.replace(loop.container.planner(), forecaster=MeanForecaster())
+        plan, _ = planner.run(loop.conn, UK)
+        lead = vendor_of(SKU).lead_time_days
+        item = next(i for i in plan.items if i.sku == SKU)
+        assert item.reorder_point == -(-10 * (lead + 1) * 148 // 100)  # quantile x (0.5 + 0.98)
+        [line] = [x for p in plan.proposals for x in p.payload["lines"] if x["sku"] == SKU]
+        assert line["justification"]["forecast"]["abc_class"] == "A"
+        text = line["justification"]["text"]
+        assert "to cover it 98% of the time (a class A item: among those making 80%" in text

@@ -87,12 +87,21 @@ def _demand(line: PlannedLine) -> str:
     if o.interval_80 is not None:
         spread = f" (80% range {amount(o.interval_80[0])}{DASH}{amount(o.interval_80[1])})"
     cycle = max(o.review_period_days, o.cycle_days)
+    abc = line.forecast.get("abc_class")
+    why = f" (a class {abc} item{ABC_WORDS.get(abc, '')})" if abc else ""
     return (
         f"Expected demand over {_period(line)} is {amount(o.protection_mean)} "
-        f"units{spread}; to cover it {_percent(o.service_level)} of the time the reorder point "
-        f"is {d.reorder_point}, and the order-up-to level is {d.order_up_to} "
+        f"units{spread}; to cover it {_percent(o.service_level)} of the time{why} the reorder "
+        f"point is {d.reorder_point}, and the order-up-to level is {d.order_up_to} "
         f"(about {cycle} more days of sales)."
     )
+
+
+ABC_WORDS = {
+    "A": ": among those making 80% of the store's forecast sales value",
+    "B": ": among those making the next 15% of the store's forecast sales value",
+    "C": ": among those making the last 5% of the store's forecast sales value",
+}
 
 
 def _calendar(line: PlannedLine) -> str:

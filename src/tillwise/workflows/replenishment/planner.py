@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -69,6 +70,7 @@ from .policy import (
     StoreStock,
     Terms,
     Transfer,
+    abc_classes,
     decide,
     plan_transfers,
     reorder_point,
@@ -94,6 +96,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PlanSettings:
     service_level: float = 0.95
+    # per ABC class (A, B, C: see policy.abc_classes) instead of one for every item; None: one
+    class_service_levels: tuple[float, float, float] | None = None
     review_period_days: int = 1  # nightly
     min_horizon_days: int = 28
     default_lead_time_days: int = 7  # a SKU whose vendor states no lead time
@@ -501,11 +505,18 @@ def terms_for(inputs: StoreInputs, sku: str, settings: PlanSettings) -> tuple[Te
 
 
 def outlook_for(
-    forecast: DemandForecast, uid: str, frame: pd.DataFrame, terms: Terms, settings: PlanSettings
+    forecast: DemandForecast,
+    uid: str,
+    frame: pd.DataFrame,
+    terms: Terms,
+    settings: PlanSettings,
+    service_level: float | None = None,
 ) -> Outlook:
+    """The item's demand facts at ``service_level`` (None: the settings' one)."""
+    level = settings.service_level if service_level is None else service_level
     days = terms.lead_time_days + settings.review_period_days
     days = max(1, min(days, forecast.horizon))
-    at_level = forecast.lead_time_demand(uid, days, settings.service_level)
+    at_level = forecast.lead_time_demand(uid, days, level)
     low = forecast.lead_time_demand(uid, days, 0.10)
     high = forecast.lead_time_demand(uid, days, 0.90)
     mean = float(frame["mean"].clip(lower=0).mean()) if len(frame) else 0.0
@@ -516,8 +527,28 @@ def outlook_for(
         review_period_days=settings.review_period_days,
         protection_mean=max(0.0, float(at_level.mean)),
         protection_quantile=max(0.0, float(at_level.quantile)),
-        service_level=settings.service_level,
+        service_level=level,
         interval_80=(min(lo, hi), max(lo, hi)),
+    )
+
+
+def _classes(
+    frames: Mapping[str, pd.DataFrame], terms: Mapping[str, Terms], settings: PlanSettings
+) -> dict[str, str]:
+    """Each item's ABC class by forecast value (mean demand x unit cost; an item without a
+    cost is valued at the median cost of those with one); {} with one service level."""
+    if settings.class_service_levels is None:
+        return {}
+    costs = {
+        uid: float(t.unit_cost.to_decimal()) for uid, t in terms.items() if t.unit_cost is not None
+    }
+    usual = statistics.median(costs.values()) if costs else 1.0
+    return abc_classes(
+        {
+            uid: float(frame["mean"].clip(lower=0).mean() if len(frame) else 0.0)
+            * costs.get(uid, usual)
+            for uid, frame in frames.items()
+        }
     )
 
 
@@ -593,11 +624,16 @@ def build_plan(
     lines: list[PlannedLine] = []
     items: list[PlanItem] = []
     stocks: dict[str, tuple[Position, Outlook, Terms, Vendor | None, dict[str, Any]]] = {}
+    supply = {uid: terms_for(inputs, sku_of(uid), settings) for uid in sorted(frames)}
+    classes = _classes(frames, {uid: t for uid, (t, _v) in supply.items()}, settings)
     for uid in sorted(frames):
         sku = sku_of(uid)
-        terms, vendor = terms_for(inputs, sku, settings)
+        terms, vendor = supply[uid]
         assert forecast is not None
-        outlook = outlook_for(forecast, uid, frames[uid], terms, settings)
+        abc = classes.get(uid)
+        by_class = settings.class_service_levels
+        service = None if abc is None or by_class is None else by_class["ABC".index(abc)]
+        outlook = outlook_for(forecast, uid, frames[uid], terms, settings, service)
         level = inputs.levels.get(sku)
         vendor_id = terms.vendor_external_id or ""
         position = Position(
@@ -620,6 +656,7 @@ def build_plan(
             "accuracy": _accuracy(forecast.accuracy(uid)),
             "calendar": _calendar(calendar, frames[uid], outlook.protection_days),
             "observed_days": forecast.observed_periods(uid),
+            "abc_class": abc,
         }
         stocks[sku] = (position, outlook, terms, vendor, fc)
     transfers = _transfers(inputs, stocks)

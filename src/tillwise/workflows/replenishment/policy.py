@@ -76,7 +76,7 @@ calls :func:`decide`, so the rest of the need is bought.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -228,6 +228,31 @@ class Decision:
     steps: tuple[str, ...]  # each adjustment in order: "<code>:<before>-><after>"
     need: int = 0  # order_up_to - inventory_position when below the reorder point, else 0
     weeks_of_cover_after: float | None = None  # (inventory position + quantity) / weekly demand
+
+
+ABC_SHARES = (0.80, 0.95)  # cumulative shares of value that end classes A and B
+
+
+def abc_classes(values: Mapping[str, float]) -> dict[str, str]:
+    """ABC analysis: the items ranked by value (forecast demand x unit cost), most first. A:
+    the items that make up the first 80 % of the total (the item that crosses 80 % included),
+    B: up to 95 %, C: the rest and every item without value. Ties keep the key order."""
+    ranked = sorted(values, key=lambda k: -max(values[k], 0.0))
+    total = sum(max(v, 0.0) for v in values.values())
+    out: dict[str, str] = {}
+    before = 0.0  # the share of the items ranked above
+    for key in ranked:
+        value = max(values[key], 0.0)
+        if value <= 0 or total <= 0:
+            out[key] = "C"
+        elif before < ABC_SHARES[0] - EPSILON:
+            out[key] = "A"
+        elif before < ABC_SHARES[1] - EPSILON:
+            out[key] = "B"
+        else:
+            out[key] = "C"
+        before += value / total if total > 0 else 0.0
+    return out
 
 
 def reorder_point(outlook: Outlook) -> int:

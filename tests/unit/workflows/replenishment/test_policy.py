@@ -23,6 +23,7 @@ from tillwise.workflows.replenishment.policy import (
     StoreStock,
     Terms,
     Transfer,
+    abc_classes,
     decide,
     order_up_to,
     plan_transfers,
@@ -346,3 +347,19 @@ def test_transfer_payload_has_the_proposal_keys() -> None:
         "to_location": "north",
         "quantity": 21,
     }
+
+
+def test_abc_classes_by_cumulative_share_of_value() -> None:
+    # worked example, total 100: a+b reach 80 (A), c and d reach 96 (B: d crosses 95), e after
+    values = {"a": 50.0, "b": 30.0, "c": 10.0, "d": 6.0, "e": 4.0, "f": 0.0, "g": -1.0}
+    assert abc_classes(values) == {
+        "a": "A",
+        "b": "A",
+        "c": "B",
+        "d": "B",
+        "e": "C",
+        "f": "C",  # no value: never worth the top service level
+        "g": "C",
+    }
+    assert abc_classes({"x": 99.0, "y": 1.0}) == {"x": "A", "y": "C"}  # y starts at 99 %
+    assert abc_classes({"x": 0.0}) == {"x": "C"} and abc_classes({}) == {}
