@@ -121,8 +121,11 @@ def sku_forecast(
     actuals = []
     for r in frame.itertuples(index=False):
         day = r.ds.date()
-        row: dict[str, Any] = {"day": day.isoformat(), "units": float(r.y)}
-        row["censored"] = bool(r.censored)
+        row: dict[str, Any] = {
+            "day": day.isoformat(),
+            "units": float(r.y),
+            "censored": bool(r.censored),
+        }
         if day in named:
             row["event"] = {"name": named[day]}
         actuals.append(row)

@@ -39,6 +39,18 @@ class MissingColumns(InvalidSalesFile):
     """A file without a column it needs (the message names it and the columns there are)."""
 
 
+class BadCell(InvalidSalesFile):
+    """One cell that cannot be read: its file, row, column, what is wrong and its value."""
+
+    def __init__(self, source: str, row: int, column: str, why: str, value: object) -> None:
+        super().__init__(f"{source}: row {row}, column {column!r}: {why} (got {value!r})")
+        self.source, self.row, self.column, self.why, self.value = source, row, column, why, value
+
+    def in_column(self, column: str) -> BadCell:
+        """The same error, naming the column as the file does."""
+        return BadCell(self.source, self.row, column, self.why, self.value)
+
+
 @dataclass(frozen=True)
 class Columns:
     """Where a file keeps the series id, the period and the demand — statsforecast's
@@ -58,7 +70,7 @@ class Columns:
         return (self.id_col,) if isinstance(self.id_col, str) else tuple(self.id_col)
 
     def own(self, error: InvalidSalesFile) -> InvalidSalesFile:
-        """``error`` (about a row of the renamed frame) naming the file's own columns."""
+        """``error`` (about a cell of the renamed frame) naming the file's own column."""
         names = {
             "unique_id": ",".join(self.ids),
             "ds": self.time_col,
@@ -66,11 +78,9 @@ class Columns:
             "price": self.price_col,
             "promo": self.promo_col,
         }
-        message = str(error)
-        for canonical, own in names.items():
-            if own != canonical:
-                message = message.replace(f"column {canonical!r}:", f"column {own!r}:")
-        return error if message == str(error) else type(error)(message)
+        if isinstance(error, BadCell) and names.get(error.column, error.column) != error.column:
+            return error.in_column(names[error.column])
+        return error
 
     def apply(self, df: pd.DataFrame, source: str, target: bool = True) -> pd.DataFrame:
         """``df`` with ``unique_id``, ``ds`` (and ``y``) from the named columns."""
@@ -170,12 +180,10 @@ def _bad(
     mask: np.ndarray | pd.Series,
     column: str,
     why: str,
-) -> InvalidSalesFile:
+) -> BadCell:
     k = int(np.flatnonzero(np.asarray(mask))[0])
     value = df[column].iloc[k] if column in df else None
-    return InvalidSalesFile(
-        f"{source}: row {k + first_row}, column {column!r}: {why} (got {value!r})"
-    )
+    return BadCell(source, k + first_row, column, why, value)
 
 
 def _keys(

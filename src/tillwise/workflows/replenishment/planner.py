@@ -533,14 +533,14 @@ def outlook_for(
 
 
 def _classes(
-    frames: Mapping[str, pd.DataFrame], terms: Mapping[str, Terms], settings: PlanSettings
+    frames: Mapping[str, pd.DataFrame], supply: Mapping[str, tuple[Terms, Vendor | None]]
 ) -> dict[str, str]:
     """Each item's ABC class by forecast value (mean demand x unit cost; an item without a
-    cost is valued at the median cost of those with one); {} with one service level."""
-    if settings.class_service_levels is None:
-        return {}
+    cost is valued at the median cost of those with one)."""
     costs = {
-        uid: float(t.unit_cost.to_decimal()) for uid, t in terms.items() if t.unit_cost is not None
+        uid: float(t.unit_cost.to_decimal())
+        for uid, (t, _vendor) in supply.items()
+        if t.unit_cost is not None
     }
     usual = statistics.median(costs.values()) if costs else 1.0
     return abc_classes(
@@ -571,7 +571,7 @@ def _accuracy(acc: Accuracy | None) -> dict[str, Any] | None:
 
 
 def _rows(
-    frame: pd.DataFrame, limit: int, calendar: Sequence[CalendarEffect] = ()
+    frame: pd.DataFrame, limit: int, calendar: Sequence[CalendarEffect]
 ) -> list[dict[str, Any]]:
     """The forecast's first ``limit`` days; a day a holiday or event moves names it and its
     effect (the dashboard marks it)."""
@@ -625,7 +625,7 @@ def build_plan(
     items: list[PlanItem] = []
     stocks: dict[str, tuple[Position, Outlook, Terms, Vendor | None, dict[str, Any]]] = {}
     supply = {uid: terms_for(inputs, sku_of(uid), settings) for uid in sorted(frames)}
-    classes = _classes(frames, {uid: t for uid, (t, _v) in supply.items()}, settings)
+    classes = _classes(frames, supply) if settings.class_service_levels else {}
     for uid in sorted(frames):
         sku = sku_of(uid)
         terms, vendor = supply[uid]
