@@ -3,8 +3,9 @@
 The app is ``tillwise serve``'s own (:func:`tillwise.cli.runtime.app_with_pipeline`: the
 pipeline in its lifespan) and, at ``/simulator``, the simulator POS's live API (signed stock
 adjustments in, ``inventory.updated`` webhooks back); the connection's ``api_base_url`` points
-there, so approved proposals are written back to a real POS over HTTP — the shape of
-``tillwise demo``. Used by the browser tests and by ``tools/screenshots.py``.
+there, so approved proposals are written back to a real POS over HTTP — as in ``tillwise demo``,
+where the POS serves the same API from a process of its own. Used by the browser tests and by
+``tools/screenshots.py``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from tillwise.bootstrap import Container, build_container
 from tillwise.cli.runtime import app_with_pipeline
@@ -152,6 +154,21 @@ def run_in_thread(app: Any, sock: socket.socket, *, lifespan: str = "on") -> Ite
             raise RuntimeError("uvicorn did not stop within 20 s")
 
 
+def with_pos(app: FastAPI, pos: SimulatorPos) -> FastAPI:
+    """``app`` with the simulator POS's API at ``/simulator``, the POS open (its webhook
+    sender) for the app's lifetime, on the server's event loop."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a), pos:
+            yield
+
+    app.router.lifespan_context = lifespan
+    app.mount("/simulator", pos.app)
+    return app
+
+
 @contextlib.contextmanager
 def serve_live(tmp: Path, *, secret: str, name: str = "Simulator POS") -> Iterator[LiveServer]:
     """Serve a fresh SQLite-backed app from ``tmp`` until the block ends."""
@@ -166,7 +183,7 @@ def serve_live(tmp: Path, *, secret: str, name: str = "Simulator POS") -> Iterat
     )
     _info, token = container.tokens.create("admin", name="live", actor="test")
     pos = SimulatorPos(url, connection.id, secret)
-    app = app_with_pipeline(container, 1, pos=pos)
+    app = with_pos(app_with_pipeline(container, 1), pos)
     with run_in_thread(app, sock):
         yield LiveServer(
             url=url,

@@ -1,5 +1,5 @@
 """End-to-end fixtures: the real app on a free 127.0.0.1 port (:mod:`tests.live`: the app of
-``tillwise serve`` with the simulator POS at ``/simulator``, as ``tillwise demo`` runs it), and
+``tillwise serve`` with the simulator POS's API at ``/simulator``), and
 Debian's Chromium. Data goes in through the real webhook endpoint, signed.
 
 People log in to the dashboard as users made with ``live_server.add_user(...)``.

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import typer
 import uvicorn
@@ -23,16 +25,9 @@ from tillwise.settings import Settings
 from ._common import console, fail, load_settings
 from .people import ensure_first_admin
 
-if TYPE_CHECKING:
-    from tillwise.connectors.simulator import SimulatorPos
 
-
-def app_with_pipeline(
-    container: Container, workers: int, *, pos: SimulatorPos | None = None
-) -> FastAPI:
-    """The served app: the API with ``workers`` pipeline loops per consumer in its lifespan
-    and, given a simulator POS, that POS's API at ``/simulator`` (its webhook sender open for
-    the server's lifetime, on the server's event loop)."""
+def app_with_pipeline(container: Container, workers: int) -> FastAPI:
+    """The served app: the API with ``workers`` pipeline loops per consumer in its lifespan."""
     from tillwise.api.app import create_app
 
     @contextlib.asynccontextmanager
@@ -43,19 +38,13 @@ def app_with_pipeline(
             await runtime.start()
         tune_gc()
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                if pos is not None:
-                    await stack.enter_async_context(pos)
-                yield
+            yield
         finally:
             if runtime is not None:
                 await runtime.stop()
             await container.close()
 
-    app = create_app(container, lifespan=lifespan)
-    if pos is not None:
-        app.mount("/simulator", pos.app)
-    return app
+    return create_app(container, lifespan=lifespan)
 
 
 def tune_gc() -> None:
@@ -254,8 +243,109 @@ async def _drained(container: Container, *, timeout: float = 120.0) -> None:
         await asyncio.sleep(0.5)
 
 
+@dataclass(frozen=True)
+class _PosProcess:
+    """What the demo's simulator POS process needs: where to serve its API, where to send its
+    webhooks (signed with ``secret``, as ``connection_id``) and how to replay."""
+
+    host: str
+    port: int
+    tillwise_url: str
+    connection_id: str
+    secret: str
+    speed: float | None
+    limit: int | None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+async def _start(server: uvicorn.Server) -> asyncio.Task[None] | None:
+    """Serve in the background: the serving task once it listens, None if it could not."""
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            with contextlib.suppress(BaseException):
+                await serving
+            return None
+        await asyncio.sleep(0.05)
+    return serving
+
+
+def _simulator_process(cfg: _PosProcess, replayed: Any, stop: Any) -> None:
+    """The demo's simulator POS, in a process (and so on a core) of its own: it serves its API
+    at ``cfg.url`` (approved purchase orders, transfers and stock adjustments arrive there),
+    replays the bundled data set to Tillwise as signed webhooks, puts one line saying how the
+    replay ended on ``replayed``, and goes on delivering orders after each vendor's lead time
+    until ``stop`` is set or it is interrupted."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_simulator_main(cfg, replayed, stop))
+
+
+async def _simulator_main(cfg: _PosProcess, replayed: Any, stop: Any) -> None:
+    from tillwise.connectors.simulator import SimulatorPos, simulate
+
+    pos = SimulatorPos(cfg.tillwise_url, cfg.connection_id, cfg.secret)
+    server = uvicorn.Server(
+        uvicorn.Config(pos.app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
+    )
+    async with pos:
+        serving = await _start(server)
+        if serving is None:
+            replayed.put(f"[red]the simulator POS could not listen on {cfg.url}[/]")
+            return
+        halt = asyncio.Event()
+        deliveries = asyncio.create_task(pos.run_deliveries(halt))
+        replay = asyncio.create_task(
+            simulate(
+                cfg.tillwise_url,
+                cfg.connection_id,
+                cfg.secret,
+                pos=pos,
+                speed=cfg.speed,
+                limit=cfg.limit,
+                progress=True,
+            )
+        )
+        try:
+            await asyncio.wait({replay, serving}, return_when=asyncio.FIRST_COMPLETED)
+            if replay.done():
+                try:
+                    replayed.put(f"sent: {replay.result()}")
+                except Exception as exc:  # the demo goes on with what was sent
+                    replayed.put(f"[red]simulator stopped: {exc}[/]")
+                while not serving.done():  # serve write-backs and deliver until told to stop
+                    if await asyncio.to_thread(stop.wait, 0.5):
+                        break
+        finally:
+            replay.cancel()
+            halt.set()
+            await deliveries
+            server.should_exit = True
+            await asyncio.gather(replay, serving, return_exceptions=True)
+
+
+async def _replay_outcome(sim: Any, replayed: Any) -> str:
+    """The simulator process's line on how the replay ended (or why there is none)."""
+    import queue
+
+    while True:
+        try:
+            return str(await asyncio.to_thread(replayed.get, True, 0.5))
+        except queue.Empty:
+            if not sim.is_alive():
+                try:
+                    return str(replayed.get_nowait())
+                except queue.Empty:
+                    return f"[red]the simulator POS process ended (exit code {sim.exitcode})[/]"
+
+
 def demo(
     port: int = typer.Option(8000, help="dashboard and API port"),
+    pos_port: int | None = typer.Option(
+        None, help="the simulator POS's API port (default: the dashboard's port + 1)"
+    ),
     speed: float = typer.Option(
         86_400.0, help="simulated seconds per real second (86400: a day of trading per second)"
     ),
@@ -265,16 +355,24 @@ def demo(
         True, help="after the replay, run each store's replenishment plan (proposed orders)"
     ),
 ) -> None:
-    """Migrate the SQLite database, start the server and replay a real data set into it."""
-    from tillwise.connectors.simulator import SimulatorError, SimulatorPos
-    from tillwise.connectors.simulator import simulate as run_simulation
+    """Migrate the SQLite database, start the server, and replay a real data set into it from
+    the simulator POS (a process of its own, serving its API on ``--pos-port``)."""
+    import multiprocessing
 
     # the demo plans once the replay is in (below), not at a real-time night mid-replay
     settings = load_settings().model_copy(update={"port": port, "replenish_hour": -1})
     _migrate(settings)
     container = build_container(settings)
     base = f"http://{settings.host}:{port}"
-    pos_url = f"{base}/simulator"  # the simulated POS's API: approved write-backs go there
+    cfg = _PosProcess(
+        host=settings.host,
+        port=pos_port or port + 1,
+        tillwise_url=base,
+        connection_id="",
+        secret="",
+        speed=speed or None,
+        limit=limit,
+    )
     conn = next(
         (
             c
@@ -282,7 +380,7 @@ def demo(
             if c.platform == "generic"
             and c.name == "Simulator"
             and c.status == "active"
-            and c.api_base_url == pos_url
+            and c.api_base_url == cfg.url  # approved write-backs go to the POS's API
         ),
         None,
     )
@@ -292,9 +390,10 @@ def demo(
             "Simulator",
             [secrets.token_urlsafe(32)],
             actor="cli:demo",
-            api_base_url=pos_url,
+            api_base_url=cfg.url,
         )
     secret = (container.connections.secrets_for(conn.id) or [""])[0]
+    cfg = dataclasses.replace(cfg, connection_id=conn.id, secret=secret)
     password = ensure_first_admin(container)
     if not container.modes.modes("stock_counts"):  # the demo's counts wait for a person
         container.modes.set_mode(
@@ -308,19 +407,15 @@ def demo(
         container.modes.set_mode(
             "risk", "*", "draft", actor="cli:demo", reason="demo: managers approve risky refunds"
         )
-    pos = SimulatorPos(base, conn.id, secret)
-    app = app_with_pipeline(container, max(settings.embedded_workers, 1), pos=pos)
+    app = app_with_pipeline(container, max(settings.embedded_workers, 1))
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.host, port=port, log_level="warning", access_log=False)
     )
 
     async def _run() -> None:
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                await serving
-                fail(f"the server could not start on {base}")
-            await asyncio.sleep(0.05)
+        serving = await _start(server)
+        if serving is None:
+            fail(f"the server could not start on {base}")
         # soft_wrap: the link must stay on one line to be clickable and copyable
         console.print(f"[bold green]Dashboard:[/] {base}/", soft_wrap=True)
         if password is not None:
@@ -330,21 +425,20 @@ def demo(
         else:
             console.print("log in with your user (`tillwise users add` makes one)")
         console.print(f"API docs: {base}/docs   (API tokens: `tillwise tokens create`)")
-        # The simulated POS lives in this process: its API is mounted at /simulator, so an
-        # approved stock adjustment is written back to the stock the replay is selling from.
-        stop_deliveries = asyncio.Event()
-        deliveries = asyncio.create_task(pos.run_deliveries(stop_deliveries))
+        # The simulated POS runs in a process of its own (the pipeline keeps this one busy):
+        # it serves its API on its own port, where approved write-backs reach the stock the
+        # replay is selling from.
+        ctx = multiprocessing.get_context("spawn")
+        replayed, stop = ctx.Queue(), ctx.Event()
+        sim = ctx.Process(
+            target=_simulator_process, args=(cfg, replayed, stop), name="tillwise-simulator"
+        )
+        sim.start()
         try:
-            counts = await run_simulation(
-                base, conn.id, secret, pos=pos, speed=speed or None, limit=limit, progress=True
-            )
-            console.print(f"sent: {counts}")
-        except SimulatorError as exc:
-            console.print(f"[red]simulator stopped: {exc}[/]")
-        if plan:
-            await _plan_demo_stores(container)
-        await _risk_summary(container)
-        try:
+            console.print(await _replay_outcome(sim, replayed))
+            if plan:
+                await _plan_demo_stores(container)
+            await _risk_summary(container)
             if keep_serving:
                 console.print(f"still serving {base}/  — Ctrl-C to stop", soft_wrap=True)
                 await serving
@@ -352,8 +446,10 @@ def demo(
                 server.should_exit = True
                 await serving
         finally:
-            stop_deliveries.set()
-            await deliveries
+            stop.set()
+            await asyncio.to_thread(sim.join, 10)
+            if sim.is_alive():
+                sim.terminate()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run())

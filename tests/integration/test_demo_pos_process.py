@@ -1,0 +1,90 @@
+"""The demo's simulator POS runs in a process of its own (``tillwise demo`` starts it): it
+replays the bundled data set to Tillwise as signed webhooks, serves its API on its own port,
+takes a purchase order there and delivers it after the lead time — the loop the demo closes,
+across a real process boundary — and stops when told to."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.live import LiveServer, bind_local, serve_live, wait_for
+from tillwise.cli.runtime import _PosProcess, _simulator_process
+from tillwise.connectors._signatures import sign
+
+SECRET = "demo-pos-secret"
+
+
+def _levels(server: LiveServer, connection_id: str) -> list[dict[str, object]]:
+    data = server.get("/v1/inventory-levels", limit=200).json()["data"]
+    return [d for d in data if d["connection_id"] == connection_id]
+
+
+def test_the_pos_process_replays_takes_an_order_and_delivers_it(tmp_path: Path) -> None:
+    with serve_live(tmp_path, secret=SECRET) as server:
+        sock, pos_url = bind_local()
+        port = sock.getsockname()[1]
+        sock.close()  # the POS process binds it
+        conn = server.container.connections.create(
+            "generic", "Simulator", [SECRET], actor="test", api_base_url=pos_url
+        )
+        cfg = _PosProcess(
+            host="127.0.0.1",
+            port=port,
+            tillwise_url=server.url,
+            connection_id=conn.id,
+            secret=SECRET,
+            speed=86_400.0,
+            limit=800,
+        )
+        ctx = multiprocessing.get_context("spawn")
+        replayed, stop = ctx.Queue(), ctx.Event()
+        proc = ctx.Process(target=_simulator_process, args=(cfg, replayed, stop))
+        proc.start()
+        try:
+            # the replay reached Tillwise from the other process
+            outcome = replayed.get(timeout=180)
+            assert outcome.startswith("sent: 800 events"), outcome
+            levels = wait_for(lambda: _levels(server, conn.id), "stock levels from the replay")
+            location_id, sku = str(levels[0]["external_id"]).split(":", 1)
+            before = int(str(levels[0]["on_hand"]))
+
+            # an order written to the POS's own port is booked …
+            body = json.dumps(
+                {
+                    "reference": "po-demo-1",
+                    "vendor_id": "vendor-not-known-to-the-pos",  # a week's lead time
+                    "location_id": location_id,
+                    "currency": "GBP",
+                    "lines": [{"sku": sku, "quantity": 24}],
+                }
+            ).encode()
+            resp = httpx.post(
+                f"{pos_url}/purchase-orders",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Tillwise-Signature": sign(body, SECRET, int(time.time())),
+                    "Idempotency-Key": "po-demo-1",
+                },
+                timeout=10,
+            )
+            assert resp.status_code == 201, resp.text
+
+            # … and delivered after the lead time on the POS's clock: Tillwise's book follows
+            def on_hand() -> int | None:
+                rows = server.get("/v1/inventory-levels", external_id=f"{location_id}:{sku}")
+                data = [d for d in rows.json()["data"] if d["connection_id"] == conn.id]
+                return int(data[0]["on_hand"]) if data else None
+
+            wait_for(lambda: on_hand() == before + 24, "the delivery to reach Tillwise", 60)
+        finally:
+            stop.set()
+            proc.join(30)
+            if proc.is_alive():
+                proc.terminate()
+        assert proc.exitcode == 0
