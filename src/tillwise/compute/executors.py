@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -37,6 +38,13 @@ class InlineExecutor:
         return None
 
 
+def _leave_interrupts_to_the_parent() -> None:
+    """In a pool worker: Ctrl-C (SIGINT, sent to the whole process group) is the parent's to
+    handle — it stops the pool — so a worker neither dies mid-task with a traceback of its own
+    nor breaks the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class ProcessExecutor:
     """A spawn-started local process pool, created on first use and reused until ``close``."""
 
@@ -51,7 +59,9 @@ class ProcessExecutor:
             return []
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_interrupts_to_the_parent,
             )
         return list(self._pool.map(fn, items))
 
