@@ -3,8 +3,9 @@
 What it does, in order:
 
 1. starts the real app on a free 127.0.0.1 port — a fresh SQLite database in a temporary
-   directory, the pipeline in its lifespan, and the simulator POS mounted at ``/simulator`` as
-   the connection's write-back target (the shape of ``tillwise demo``);
+   directory, the pipeline in its lifespan, and the simulator POS's API mounted at
+   ``/simulator`` as the connection's write-back target (``tillwise demo`` serves the same API
+   from a process of its own);
 2. feeds it a small, realistic data set through the signed generic webhooks: three UK stores,
    ten products from the Online Retail II data set (real SKUs, names and prices), four weeks of
    sales with a weekly rhythm, the POS's stock levels after each trading day, and a morning of
