@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import socket
 import time
 from pathlib import Path
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
 from tests.live import LiveServer, bind_local, serve_live, wait_for
+from tillwise.cli import app
 from tillwise.cli.runtime import _PosProcess, _simulator_process
 from tillwise.connectors._signatures import sign
 
@@ -88,3 +92,27 @@ def test_the_pos_process_replays_takes_an_order_and_delivers_it(tmp_path: Path) 
             if proc.is_alive():
                 proc.terminate()
         assert proc.exitcode == 0
+
+
+def test_the_demo_names_a_port_in_use_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "demo.db"
+    monkeypatch.setenv("TILLWISE_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("TILLWISE_SECRET_KEY_FILE", str(tmp_path / "tillwise.key"))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        free, _url = bind_local()
+        free_port = free.getsockname()[1]
+        free.close()
+        runner = CliRunner()
+        short = ["demo", "--limit", "1", "--no-plan", "--no-keep-serving"]  # if it did start
+        result = runner.invoke(app, [*short, "--port", str(free_port), "--pos-port", str(busy)])
+        assert result.exit_code == 1
+        said = " ".join(result.output.split())
+        assert f"127.0.0.1:{busy} (the simulator POS) is in use: pass --pos-port" in said
+        same = runner.invoke(app, [*short, "--port", str(free_port), "--pos-port", str(free_port)])
+        assert same.exit_code == 1 and "--pos-port must differ from --port" in same.output
+    assert not db.exists()  # nothing migrated, no connection made

@@ -341,6 +341,19 @@ async def _replay_outcome(sim: Any, replayed: Any) -> str:
                     return f"[red]the simulator POS process ended (exit code {sim.exitcode})[/]"
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def demo(
     port: int = typer.Option(8000, help="dashboard and API port"),
     pos_port: int | None = typer.Option(
@@ -361,12 +374,21 @@ def demo(
 
     # the demo plans once the replay is in (below), not at a real-time night mid-replay
     settings = load_settings().model_copy(update={"port": port, "replenish_hour": -1})
+    pos_port = pos_port or port + 1
+    if pos_port == port:
+        fail("--pos-port must differ from --port: the simulator POS serves an API of its own")
+    for what, number, option in (
+        ("the dashboard", port, "--port"),
+        ("the simulator POS", pos_port, "--pos-port"),
+    ):
+        if not _port_free(settings.host, number):
+            fail(f"{settings.host}:{number} ({what}) is in use: pass {option} with a free port")
     _migrate(settings)
     container = build_container(settings)
     base = f"http://{settings.host}:{port}"
     cfg = _PosProcess(
         host=settings.host,
-        port=pos_port or port + 1,
+        port=pos_port,
         tillwise_url=base,
         connection_id="",
         secret="",
