@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import multiprocessing
 import secrets
 import signal
 import sys
@@ -315,9 +316,12 @@ async def _simulator_main(cfg: _PosProcess, replayed: Any, stop: Any) -> None:
                     replayed.put(f"sent: {replay.result()}")
                 except Exception as exc:  # the demo goes on with what was sent
                     replayed.put(f"[red]simulator stopped: {exc}[/]")
+                parent = multiprocessing.parent_process()
                 while not serving.done():  # serve write-backs and deliver until told to stop
                     if await asyncio.to_thread(stop.wait, 0.5):
                         break
+                    if parent is not None and not parent.is_alive():
+                        break  # the demo was killed: no POS left behind
         finally:
             replay.cancel()
             halt.set()
@@ -370,8 +374,6 @@ def demo(
 ) -> None:
     """Migrate the SQLite database, start the server, and replay a real data set into it from
     the simulator POS (a process of its own, serving its API on ``--pos-port``)."""
-    import multiprocessing
-
     # the demo plans once the replay is in (below), not at a real-time night mid-replay
     settings = load_settings().model_copy(update={"port": port, "replenish_hour": -1})
     pos_port = pos_port or port + 1
