@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from tests.helpers import REFERENCE_SALE_BYTES, make_container, run
 from tillwise.cli import app
+from tillwise.cli._common import open_container
 from tillwise.ports.inbox import RawDelivery
 
 
@@ -49,8 +50,28 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(cli: CliRunner) -> N
     assert unknown.exit_code == 1 and "unknown platform 'nopos'" in unknown.output
     role = cli.invoke(app, ["tokens", "create", "--role", "emperor"])
     assert role.exit_code == 1 and "unknown role 'emperor'" in role.output
+    url = ["--api-base-url", "ftp://pos.example"]
+    bad_url = cli.invoke(
+        app, ["connections", "add", "generic", "--name", "Y", "--secret-stdin", *url], input="s\n"
+    )
+    assert bad_url.exit_code == 1 and "api_base_url must be an http(s) URL" in bad_url.output
     listed = cli.invoke(app, ["connections", "list"])
-    assert "nopos" not in listed.output
+    assert "nopos" not in listed.output and "Y" not in listed.output.split()
+
+
+def test_a_connection_takes_the_pos_api_that_write_backs_go_to(cli: CliRunner) -> None:
+    added = cli.invoke(
+        app,
+        ["connections", "add", "generic", "--name", "Sim", "--secret-stdin", "--json"]
+        + ["--api-base-url", "http://127.0.0.1:8001"],
+        input="s3cret\n",
+    )
+    assert added.exit_code == 0, added.output
+    connection = json.loads(added.output)
+    assert connection["api_base_url"] == "http://127.0.0.1:8001"
+    with open_container() as c:
+        stored = c.connections.get(connection["id"])
+    assert stored is not None and stored.api_base_url == "http://127.0.0.1:8001"
 
 
 def test_audit_verify_names_the_first_edited_entry(cli: CliRunner, tmp_path: Path) -> None:

@@ -1,14 +1,20 @@
-"""The demo's simulator POS runs in a process of its own (``tillwise demo`` starts it): it
-replays the bundled data set to Tillwise as signed webhooks, serves its API on its own port,
-takes a purchase order there and delivers it after the lead time — the loop the demo closes,
-across a real process boundary — and stops when told to."""
+"""The simulator POS as a process of its own — the one ``tillwise demo`` starts, and
+``tillwise simulate --pos-port`` beside a running server: it replays the bundled data set to
+Tillwise as signed webhooks, serves its API on its own port, takes a purchase order there and
+delivers it after the lead time (the loop the demo closes, across a real process boundary),
+and stops when told to."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import signal
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,42 +23,79 @@ from typer.testing import CliRunner
 
 from tests.live import LiveServer, bind_local, serve_live, wait_for
 from tillwise.cli import app
-from tillwise.cli.runtime import _PosProcess, _simulator_process
+from tillwise.cli.runtime import _PosConfig, _simulator_process
 from tillwise.connectors._signatures import sign
 
 SECRET = "demo-pos-secret"
+EVENTS = 800
+
+# start a POS for ``cfg``; yields a function that waits for the line saying how the replay
+# ended; on leaving, stops the POS and checks that it ended cleanly
+Starter = Callable[[_PosConfig], contextlib.AbstractContextManager[Callable[[], str]]]
 
 
-def _levels(server: LiveServer, connection_id: str) -> list[dict[str, object]]:
-    data = server.get("/v1/inventory-levels", limit=200).json()["data"]
-    return [d for d in data if d["connection_id"] == connection_id]
+@contextlib.contextmanager
+def _demo_process(cfg: _PosConfig) -> Iterator[Callable[[], str]]:
+    ctx = multiprocessing.get_context("spawn")
+    replayed, stop = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=_simulator_process, args=(cfg, replayed, stop))
+    proc.start()
+    try:
+        yield lambda: str(replayed.get(timeout=180))
+    finally:
+        stop.set()
+        proc.join(30)
+        if proc.is_alive():
+            proc.terminate()
+    assert proc.exitcode == 0
 
 
-def test_the_pos_process_replays_takes_an_order_and_delivers_it(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _simulate_command(cfg: _PosConfig) -> Iterator[Callable[[], str]]:
+    args = ["simulate", "--url", cfg.tillwise_url, "--connection", cfg.connection_id]
+    args += ["--secret-stdin", "--limit", str(cfg.limit), "--pos-port", str(cfg.port)]
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("tillwise")), *args],  # the installed command
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(cfg.secret + "\n")
+    proc.stdin.close()
+    out = proc.stdout
+
+    def outcome() -> str:
+        for line in out:  # the progress bar's lines, then the outcome
+            if line.startswith(("sent:", "simulator stopped")):
+                return line
+        return f"exit code {proc.wait()}"
+
+    try:
+        yield outcome
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        code = proc.wait(30)
+    assert code == 0
+
+
+@pytest.mark.parametrize("start", [_demo_process, _simulate_command], ids=["demo", "simulate"])
+def test_the_pos_replays_takes_an_order_on_its_port_and_delivers_it(
+    tmp_path: Path, start: Starter
+) -> None:
     with serve_live(tmp_path, secret=SECRET) as server:
         sock, pos_url = bind_local()
         port = sock.getsockname()[1]
-        sock.close()  # the POS process binds it
+        sock.close()  # the POS binds it
         conn = server.container.connections.create(
             "generic", "Simulator", [SECRET], actor="test", api_base_url=pos_url
         )
-        cfg = _PosProcess(
-            host="127.0.0.1",
-            port=port,
-            tillwise_url=server.url,
-            connection_id=conn.id,
-            secret=SECRET,
-            speed=86_400.0,
-            limit=800,
-        )
-        ctx = multiprocessing.get_context("spawn")
-        replayed, stop = ctx.Queue(), ctx.Event()
-        proc = ctx.Process(target=_simulator_process, args=(cfg, replayed, stop))
-        proc.start()
-        try:
+        cfg = _PosConfig("127.0.0.1", port, server.url, conn.id, SECRET, 86_400.0, EVENTS)
+        with start(cfg) as outcome:
             # the replay reached Tillwise from the other process
-            outcome = replayed.get(timeout=180)
-            assert outcome.startswith("sent: 800 events"), outcome
+            said = outcome()
+            assert said.startswith(f"sent: {EVENTS} events"), said
             levels = wait_for(lambda: _levels(server, conn.id), "stock levels from the replay")
             location_id, sku = str(levels[0]["external_id"]).split(":", 1)
             before = int(str(levels[0]["on_hand"]))
@@ -86,12 +129,11 @@ def test_the_pos_process_replays_takes_an_order_and_delivers_it(tmp_path: Path) 
                 return int(data[0]["on_hand"]) if data else None
 
             wait_for(lambda: on_hand() == before + 24, "the delivery to reach Tillwise", 60)
-        finally:
-            stop.set()
-            proc.join(30)
-            if proc.is_alive():
-                proc.terminate()
-        assert proc.exitcode == 0
+
+
+def _levels(server: LiveServer, connection_id: str) -> list[dict[str, object]]:
+    data = server.get("/v1/inventory-levels", limit=200).json()["data"]
+    return [d for d in data if d["connection_id"] == connection_id]
 
 
 def test_the_demo_names_a_port_in_use_and_touches_nothing(

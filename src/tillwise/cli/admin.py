@@ -49,6 +49,9 @@ def connections_add(
     config: list[str] = typer.Option(
         [], "--config", help="non-secret config KEY=VALUE, e.g. currency=NZD; repeat"
     ),
+    api_base_url: str | None = typer.Option(
+        None, help="the POS API approved write-backs go to (e.g. `tillwise simulate --pos-port`)"
+    ),
 ) -> None:
     """Add a POS connection; prints its id (and the webhook path to give the POS)."""
     if not secret_stdin:
@@ -59,7 +62,12 @@ def connections_add(
     with open_container() as c:
         if platform not in c.connectors:
             fail(f"unknown platform {platform!r}; known: {', '.join(sorted(c.connectors))}")
-        conn = c.connections.create(platform, name, [secret], actor="cli")
+        try:
+            conn = c.connections.create(
+                platform, name, [secret], actor="cli", api_base_url=api_base_url
+            )
+        except ValueError as exc:
+            fail(str(exc))
         if config:
             try:
                 conn = c.connections.configure(conn.id, _key_values(config), actor="cli")
@@ -72,6 +80,7 @@ def connections_add(
                 "platform": conn.platform,
                 "name": conn.name,
                 "webhook_path": f"/webhooks/{conn.platform}/{conn.id}",
+                "api_base_url": conn.api_base_url,
             }
         )
     else:

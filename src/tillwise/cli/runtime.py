@@ -12,6 +12,7 @@ import multiprocessing
 import secrets
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,13 @@ def simulate(
         86_400.0, help="simulated seconds per real second (0 = as fast as possible)"
     ),
     limit: int | None = typer.Option(None, help="stop after this many events"),
+    pos_port: int | None = typer.Option(
+        None,
+        help="serve the POS's API on this port (make it the connection's API base URL: approved "
+        "orders, transfers and stock corrections are written back there) and deliver orders "
+        "after their lead time until Ctrl-C",
+    ),
+    pos_host: str = typer.Option("127.0.0.1", help="the address the POS's API listens on"),
 ) -> None:
     """Replay the bundled Online Retail II subset as signed webhooks to a running server."""
 
@@ -168,10 +176,25 @@ def simulate(
     if not secret_stdin:
         fail("pass --secret-stdin and the connection's webhook secret on standard input")
     secret = sys.stdin.readline().strip()
-    counts = asyncio.run(
-        run_simulation(url, connection, secret, speed=speed or None, limit=limit, progress=True)
-    )
-    console.print(f"sent: {counts}")
+    if pos_port is None:  # a POS of the replay's lifetime, nothing to write back to
+        counts = asyncio.run(
+            run_simulation(url, connection, secret, speed=speed or None, limit=limit, progress=True)
+        )
+        console.print(f"sent: {counts}")
+        return
+    if not _port_free(pos_host, pos_port):
+        fail(f"{pos_host}:{pos_port} is in use: pass --pos-port with a free port")
+    cfg = _PosConfig(pos_host, pos_port, url, connection, secret, speed or None, limit)
+    console.print(f"simulator POS API: {cfg.url} — Ctrl-C stops it", soft_wrap=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_simulator_main(cfg, _Printed(), threading.Event()))
+
+
+class _Printed:
+    """Where the simulator POS says how its replay ended, when it runs in this process."""
+
+    def put(self, line: str) -> None:
+        console.print(line)
 
 
 async def _plan_demo_stores(container: Container) -> None:
@@ -245,9 +268,9 @@ async def _drained(container: Container, *, timeout: float = 120.0) -> None:
 
 
 @dataclass(frozen=True)
-class _PosProcess:
-    """What the demo's simulator POS process needs: where to serve its API, where to send its
-    webhooks (signed with ``secret``, as ``connection_id``) and how to replay."""
+class _PosConfig:
+    """What a live simulator POS needs: where to serve its API, where to send its webhooks
+    (signed with ``secret``, as ``connection_id``) and how to replay."""
 
     host: str
     port: int
@@ -274,7 +297,7 @@ async def _start(server: uvicorn.Server) -> asyncio.Task[None] | None:
     return serving
 
 
-def _simulator_process(cfg: _PosProcess, replayed: Any, stop: Any) -> None:
+def _simulator_process(cfg: _PosConfig, replayed: Any, stop: Any) -> None:
     """The demo's simulator POS, in a process (and so on a core) of its own: it serves its API
     at ``cfg.url`` (approved purchase orders, transfers and stock adjustments arrive there),
     replays the bundled data set to Tillwise as signed webhooks, puts one line saying how the
@@ -284,7 +307,7 @@ def _simulator_process(cfg: _PosProcess, replayed: Any, stop: Any) -> None:
         asyncio.run(_simulator_main(cfg, replayed, stop))
 
 
-async def _simulator_main(cfg: _PosProcess, replayed: Any, stop: Any) -> None:
+async def _simulator_main(cfg: _PosConfig, replayed: Any, stop: Any) -> None:
     from tillwise.connectors.simulator import SimulatorPos, simulate
 
     pos = SimulatorPos(cfg.tillwise_url, cfg.connection_id, cfg.secret)
@@ -388,7 +411,7 @@ def demo(
     _migrate(settings)
     container = build_container(settings)
     base = f"http://{settings.host}:{port}"
-    cfg = _PosProcess(
+    cfg = _PosConfig(
         host=settings.host,
         port=pos_port,
         tillwise_url=base,
