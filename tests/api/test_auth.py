@@ -95,3 +95,22 @@ def test_a_connection_can_name_the_pos_api_that_write_backs_go_to(api: Api) -> N
     assert made.status_code == 201 and made.json()["api_base_url"] == "https://pos.example/api"
     listed = api.client.get("/v1/connections", headers=api.admin).json()["data"]
     assert {c["api_base_url"] for c in listed} == {None, "https://pos.example/api"}
+
+
+def test_an_admin_moves_a_connections_write_back_api_and_others_cannot(api: Api) -> None:
+    body = {"platform": "generic", "name": "Store 4", "secret": "s3cr3t-value-789"}
+    made = api.client.post("/v1/connections", json=body, headers=api.admin).json()
+    path = f"/v1/connections/{made['id']}"
+    url = {"api_base_url": "http://127.0.0.1:8001"}
+    assert api.client.patch(path, json=url, headers=api.viewer).status_code == 403
+    moved = api.client.patch(path, json=url, headers=api.admin)
+    assert moved.status_code == 200 and moved.json()["api_base_url"] == "http://127.0.0.1:8001"
+    bad = api.client.patch(path, json={"api_base_url": "ftp://pos"}, headers=api.admin)
+    assert bad.status_code == 422 and "api_base_url" in bad.json()["detail"]
+    missing = api.client.patch(path, json={}, headers=api.admin)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "api_base_url"
+    unknown = api.client.patch("/v1/connections/con_doesnotexist0000", json=url, headers=api.admin)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_connection"
+    listed = api.client.get("/v1/connections", headers=api.admin).json()["data"]
+    assert {c["id"]: c["api_base_url"] for c in listed}[made["id"]] == "http://127.0.0.1:8001"

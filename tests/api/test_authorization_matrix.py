@@ -58,6 +58,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "connections-list": SYSTEM,
     "platforms-list": SYSTEM,
     "connections-create": ADMIN,
+    "connections-update": ADMIN,
     "connections-backfill": ADMIN,
     "oauth-start": ADMIN,
     "tokens-create": ADMIN,

@@ -72,6 +72,17 @@ def test_a_connection_takes_the_pos_api_that_write_backs_go_to(cli: CliRunner) -
     with open_container() as c:
         stored = c.connections.get(connection["id"])
     assert stored is not None and stored.api_base_url == "http://127.0.0.1:8001"
+    # the POS moved: write-backs follow it
+    moved = cli.invoke(app, ["connections", "set-api-url", connection["id"], "https://pos.example"])
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.output)["api_base_url"] == "https://pos.example"
+    bad = cli.invoke(app, ["connections", "set-api-url", connection["id"], "pos.example"])
+    assert bad.exit_code == 1 and "api_base_url must be an http(s) URL" in bad.output
+    unknown = cli.invoke(app, ["connections", "set-api-url", "con_doesnotexist0000", ""])
+    assert unknown.exit_code == 1 and "no connection 'con_doesnotexist0000'" in unknown.output
+    with open_container() as c:
+        stored = c.connections.get(connection["id"])
+    assert stored is not None and stored.api_base_url == "https://pos.example"
 
 
 def test_audit_verify_names_the_first_edited_entry(cli: CliRunner, tmp_path: Path) -> None:

@@ -19,12 +19,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from tests.live import LiveServer, bind_local, serve_live, wait_for
 from tillwise.cli import app
+from tillwise.cli._common import open_container
 from tillwise.cli.runtime import _PosConfig, _simulator_process
 from tillwise.connectors._signatures import sign
+from tillwise.store.migrate import upgrade
 
 SECRET = "demo-pos-secret"
 EVENTS = 800
@@ -158,3 +161,40 @@ def test_the_demo_names_a_port_in_use_and_touches_nothing(
         same = runner.invoke(app, [*short, "--port", str(free_port), "--pos-port", str(free_port)])
         assert same.exit_code == 1 and "--pos-port must differ from --port" in same.output
     assert not db.exists()  # nothing migrated, no connection made
+
+
+def test_the_demo_replays_and_a_rerun_keeps_its_one_simulator_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tillwise demo`` end to end (a short replay), on a database an earlier demo made when
+    the POS's API was the dashboard's ``/simulator``: the connection is moved, not doubled."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("TILLWISE_DATABASE_URL", url)
+    monkeypatch.setenv("TILLWISE_SECRET_KEY_FILE", str(tmp_path / "tillwise.key"))
+    ports = [bind_local()[0] for _ in range(2)]
+    port, pos_port = (s.getsockname()[1] for s in ports)
+    for s in ports:
+        s.close()
+    upgrade(url)
+    with open_container() as c:
+        earlier = c.connections.create(
+            "generic",
+            "Simulator",
+            [SECRET],
+            actor="test",
+            api_base_url=f"http://127.0.0.1:{port}/simulator",
+        )
+    args = ["demo", "--port", str(port), "--pos-port", str(pos_port), "--limit", "300"]
+    result = CliRunner().invoke(app, [*args, "--no-plan", "--no-keep-serving"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"Dashboard: http://127.0.0.1:{port}/" in said and "sent: 300 events" in said
+    with open_container() as c:
+        ours = [x for x in c.connections.list() if x.name == "Simulator"]
+        with c.engine.connect() as db:  # the replay's stores reached the canonical store
+            stores = db.execute(
+                text("SELECT count(*) FROM locations WHERE connection_id = :c"), {"c": earlier.id}
+            ).scalar_one()
+    assert [x.id for x in ours] == [earlier.id]
+    assert ours[0].api_base_url == f"http://127.0.0.1:{pos_port}"
+    assert stores > 0

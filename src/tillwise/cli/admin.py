@@ -114,6 +114,20 @@ def connections_configure(
     print_json({"id": conn.id, "platform": conn.platform, "config": conn.config})
 
 
+@connections_app.command("set-api-url")
+def connections_set_api_url(
+    connection: str = typer.Argument(..., help="the connection id"),
+    url: str = typer.Argument(..., help="the POS API write-backs go to; '' for none"),
+) -> None:
+    """Point a connection's approved write-backs at another POS API (audited)."""
+    with open_container() as c:
+        try:
+            conn = c.connections.set_api_base_url(connection, url or None, actor="cli")
+        except (LookupError, ValueError) as exc:
+            fail(str(exc))
+    print_json({"id": conn.id, "platform": conn.platform, "api_base_url": conn.api_base_url})
+
+
 @connections_app.command("list")
 def connections_list() -> None:
     """List connections."""

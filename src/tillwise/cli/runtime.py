@@ -420,14 +420,18 @@ def demo(
         speed=speed or None,
         limit=limit,
     )
-    conn = next(
+    ours = [
+        c
+        for c in container.connections.list()
+        if c.platform == "generic" and c.name == "Simulator" and c.status == "active"
+    ]
+    # approved write-backs go to the POS's API; a demo database from before the POS had a
+    # process of its own has it at the dashboard's /simulator: moved, not duplicated
+    conn = next((c for c in ours if c.api_base_url == cfg.url), None) or next(
         (
-            c
-            for c in container.connections.list()
-            if c.platform == "generic"
-            and c.name == "Simulator"
-            and c.status == "active"
-            and c.api_base_url == cfg.url  # approved write-backs go to the POS's API
+            container.connections.set_api_base_url(c.id, cfg.url, actor="cli:demo")
+            for c in ours
+            if c.api_base_url == f"{base}/simulator"
         ),
         None,
     )

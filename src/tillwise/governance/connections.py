@@ -78,6 +78,13 @@ class InvalidConnection(ValueError):
     code = "invalid_connection"
 
 
+def _check_api_base_url(url: str | None) -> None:
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 500
+    ):
+        raise InvalidConnection("api_base_url must be an http(s) URL (at most 500 characters)")
+
+
 @dataclass(frozen=True)
 class Connection:
     """A connection as the rest of the system sees it: never with its secrets."""
@@ -159,8 +166,7 @@ class Connections:
         """A new active connection; audited as ``connection.created`` (no secret in it).
         A connection needs a webhook secret, or API credentials (an OAuth install of a platform
         that signs webhooks with an app-level key, or sends none)."""
-        if api_base_url is not None and not api_base_url.startswith(("http://", "https://")):
-            raise InvalidConnection("api_base_url must be an http(s) URL")
+        _check_api_base_url(api_base_url)
         if not isinstance(platform, str) or not platform.strip() or len(platform) > 32:
             raise InvalidConnection("platform must be 1–32 characters")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -417,6 +423,32 @@ class Connections:
                 store=connection_id,
                 inputs={"id": connection_id, "changes": dict(changes)},
                 outputs={"config": clean},
+            )
+            updated = self._locked_row(db, connection_id)
+        self._invalidate(connection_id)
+        return self._public(updated)
+
+    def set_api_base_url(
+        self, connection_id: str, api_base_url: str | None, *, actor: str
+    ) -> Connection:
+        """Point the connection's approved write-backs at another POS API (``None``: none);
+        audited as ``connection.api_changed`` with the URL before and after."""
+        _check_api_base_url(api_base_url)
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            before = self._locked_row(db, connection_id)._mapping["api_base_url"]
+            db.execute(
+                update(connections_table)
+                .where(connections_table.c.id == connection_id)
+                .values(api_base_url=api_base_url, updated_at=now)
+            )
+            self._audit.append_in(
+                db,
+                actor=actor,
+                action="connection.api_changed",
+                store=connection_id,
+                inputs={"id": connection_id, "api_base_url": api_base_url},
+                outputs={"previous": before},
             )
             updated = self._locked_row(db, connection_id)
         self._invalidate(connection_id)

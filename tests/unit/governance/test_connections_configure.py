@@ -100,3 +100,31 @@ def test_an_unknown_connection_is_refused(env: tuple[Connections, AuditLog, Cloc
     connections, _, _ = env
     with pytest.raises(LookupError):
         connections.configure("con_doesnotexist0000", {"currency": "USD"}, actor="cli")
+
+
+def test_the_write_back_api_is_moved_audited_and_checked(
+    env: tuple[Connections, AuditLog, Clock],
+) -> None:
+    connections, audit, clock = env
+    conn = connections.create(
+        "generic", "Main St", [SECRET], actor="cli", api_base_url="http://127.0.0.1:8001"
+    )
+    clock.at = T0 + timedelta(minutes=1)
+    moved = connections.set_api_base_url(conn.id, "https://pos.example/api", actor="user:ann")
+    assert moved.api_base_url == "https://pos.example/api" and moved.updated_at == clock.at
+    assert connections.get(conn.id) == moved  # not the cached connection
+    (entry,) = audit.list(action="connection.api_changed")
+    assert (entry.actor, entry.store) == ("user:ann", conn.id)
+    assert entry.inputs == {"id": conn.id, "api_base_url": "https://pos.example/api"}
+    assert entry.outputs == {"previous": "http://127.0.0.1:8001"}
+
+    with pytest.raises(InvalidConnection, match=r"^api_base_url must be an http\(s\) URL"):
+        connections.set_api_base_url(conn.id, "ftp://pos.example", actor="cli")
+    after = connections.get(conn.id)
+    assert after is not None and after.api_base_url == "https://pos.example/api"  # unchanged
+    assert len(audit.list(action="connection.api_changed")) == 1
+
+    assert connections.set_api_base_url(conn.id, None, actor="cli").api_base_url is None
+    assert connections.secrets_for(conn.id) == [SECRET]
+    with pytest.raises(LookupError):
+        connections.set_api_base_url("con_doesnotexist0000", None, actor="cli")

@@ -88,6 +88,37 @@ def create_connection(
     return _connection_public(created)
 
 
+class ConnectionChange(BaseModel):
+    api_base_url: str | None = Field(
+        max_length=500, description="the POS API that approved write-backs go to; null: none"
+    )
+
+
+@router.patch(
+    "/connections/{connection_id}",
+    response_model=ConnectionPublic,
+    tags=["connections"],
+    operation_id="connections-update",
+)
+def update_connection(
+    connection_id: str,
+    body: ConnectionChange,
+    container: ContainerDep,
+    principal: Principal = require("connections:write"),
+) -> ConnectionPublic:
+    """Point a connection's write-backs at another POS API (audited as
+    ``connection.api_changed``)."""
+    from tillwise.governance.connections import UnknownConnection
+
+    try:
+        changed = container.connections.set_api_base_url(
+            connection_id, body.api_base_url, actor=principal.actor
+        )
+    except UnknownConnection as exc:
+        raise Problem(404, "unknown_connection", str(exc)) from None
+    return _connection_public(changed)
+
+
 class PlatformPublic(BaseModel):
     platform: str
     oauth: bool = Field(description="stores connect by OAuth (GET /oauth/{platform}/start)")
