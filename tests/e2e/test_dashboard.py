@@ -375,3 +375,43 @@ def test_the_main_pages_fit_a_tablet(
             box = link.bounding_box()
             assert box is not None and box["height"] >= 44, hash_
     assert page.errors == []
+
+
+@pytest.mark.browser
+def test_an_admin_moves_where_a_connection_writes_back_and_it_is_audited(
+    live_server: LiveServer, admin: tuple[str, str], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    made = live_server.post(
+        "/v1/connections",
+        {
+            "platform": "generic",
+            "name": "Moving POS",
+            "secret": "moving-pos-secret-123",
+            "api_base_url": "http://127.0.0.1:9/old",
+        },
+    ).json()
+    log_in(page, live_server, *admin)
+    page.goto(f"{live_server.url}/#/connections")
+    row = page.locator(f'#connections-table tr[data-id="{made["id"]}"]')
+    expect(row).to_contain_text("http://127.0.0.1:9/old")
+
+    # a bad address is refused in place and changes nothing
+    row.get_by_role("button", name="Change").click()
+    box = row.get_by_label("POS API address of Moving POS")
+    box.fill("ftp://pos.example")
+    row.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("api_base_url must be an http(s) URL")
+
+    # the POS moved: the new address is saved, shown and audited
+    box.fill("https://pos.example/api")
+    row.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("https://pos.example/api")
+    expect(row.get_by_role("button", name="Change")).to_be_visible()  # the form is closed
+    listed = {c["id"]: c for c in live_server.get("/v1/connections").json()["data"]}
+    assert listed[made["id"]]["api_base_url"] == "https://pos.example/api"
+    audit = live_server.get("/v1/audit", action="connection.api_changed").json()["data"]
+    assert [e["outputs"]["previous"] for e in audit] == ["http://127.0.0.1:9/old"]
+    assert audit[0]["actor"].startswith("user:")  # the person, through their session
+    assert page.errors == []

@@ -46,7 +46,7 @@ async function render(root, ctx) {
       h("td", {}, c.platform),
       h("td", {}, pill(c.status, c.status === "active" ? "ok" : "warn")),
       h("td", { class: "break" }, code(`${window.location.origin}${c.webhook_path}`)),
-      h("td", { class: "break" }, c.api_base_url ? code(c.api_base_url) : "—"),
+      h("td", { class: "break" }, writer ? apiCell(c, () => load()) : (c.api_base_url ? code(c.api_base_url) : "—")),
       h("td", { class: "nowrap" }, formatDateTime(c.created_at)),
       h("td", {}, writer && withApi.has(c.platform) ? backfillButton(c) : null),
     )));
@@ -88,6 +88,45 @@ function connectForm(platforms) {
     window.location.assign(`/oauth/${encodeURIComponent(choice.value)}/start?${query}`);
   });
   return form;
+}
+
+// Where approved changes are written back: shown, and for admins changed in place (the POS
+// moved) — audited by the server as connection.api_changed.
+function apiCell(conn, reload) {
+  const shown = h("span", {}, conn.api_base_url ? code(conn.api_base_url) : "—");
+  const change = h("button", { class: "btn btn-small", type: "button", dataset: { apiChange: conn.id } }, "Change");
+  const input = h("input", {
+    type: "url", maxlength: 500, value: conn.api_base_url || "", placeholder: "https://pos.example.com/api",
+    "aria-label": `POS API address of ${conn.name}`,
+  });
+  const save = h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Save");
+  const cancel = h("button", { class: "btn btn-small", type: "button" }, "Cancel");
+  const out = h("div", {});
+  const form = h("form", { class: "inline-form", hidden: true }, input, save, cancel, out);
+  change.addEventListener("click", () => {
+    form.hidden = false;
+    change.hidden = true;
+    input.focus();
+  });
+  cancel.addEventListener("click", () => {
+    form.hidden = true;
+    change.hidden = false;
+    input.value = conn.api_base_url || "";
+    replaceChildren(out);
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    replaceChildren(out);
+    try {
+      await busy(save, "Saving…", () => api(`/v1/connections/${encodeURIComponent(conn.id)}`, {
+        method: "PATCH", body: { api_base_url: input.value.trim() || null },
+      }));
+      await reload();
+    } catch (err) {
+      replaceChildren(out, errorNotice(err, "Not changed"));
+    }
+  });
+  return h("div", {}, shown, " ", change, form);
 }
 
 function backfillButton(conn) {
