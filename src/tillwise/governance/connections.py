@@ -22,14 +22,14 @@ import secrets as _random
 import string
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Row, RowMapping
 
 from tillwise.domain.errors import DomainError
 from tillwise.domain.money import exponent
@@ -401,32 +401,21 @@ class Connections:
                     f"config.currency: {code!r} is not an ISO 4217 currency code"
                 ) from None
             changes = {**changes, "currency": code}
-        now = self._clock.now()
-        with self._engine.begin() as db:
-            row = self._locked_row(db, connection_id)
-            config = dict(row._mapping["config"] or {})
+
+        def change(row: RowMapping) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+            config = dict(row["config"] or {})
             for key, value in changes.items():
                 if value is None:
                     config.pop(key, None)
                 else:
                     config[key] = value
             clean = _check_config(config)
-            db.execute(
-                update(connections_table)
-                .where(connections_table.c.id == connection_id)
-                .values(config=clean, updated_at=now)
-            )
-            self._audit.append_in(
-                db,
-                actor=actor,
-                action="connection.configured",
-                store=connection_id,
-                inputs={"id": connection_id, "changes": dict(changes)},
-                outputs={"config": clean},
-            )
-            updated = self._locked_row(db, connection_id)
-        self._invalidate(connection_id)
-        return self._public(updated)
+            inputs = {"id": connection_id, "changes": dict(changes)}
+            return {"config": clean}, inputs, {"config": clean}
+
+        return self._change(
+            connection_id, actor=actor, action="connection.configured", change=change
+        )
 
     def set_api_base_url(
         self, connection_id: str, api_base_url: str | None, *, actor: str
@@ -434,21 +423,37 @@ class Connections:
         """Point the connection's approved write-backs at another POS API (``None``: none);
         audited as ``connection.api_changed`` with the URL before and after."""
         _check_api_base_url(api_base_url)
+        return self._change(
+            connection_id,
+            actor=actor,
+            action="connection.api_changed",
+            change=lambda row: (
+                {"api_base_url": api_base_url},
+                {"id": connection_id, "api_base_url": api_base_url},
+                {"previous": row["api_base_url"]},
+            ),
+        )
+
+    def _change(
+        self,
+        connection_id: str,
+        *,
+        actor: str,
+        action: str,
+        change: Callable[[RowMapping], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]],
+    ) -> Connection:
+        """One audited change of a connection's row, under its lock: ``change(row)`` gives the
+        columns to set, and the audit entry's inputs and outputs (it may refuse by raising)."""
         now = self._clock.now()
         with self._engine.begin() as db:
-            before = self._locked_row(db, connection_id)._mapping["api_base_url"]
+            values, inputs, outputs = change(self._locked_row(db, connection_id)._mapping)
             db.execute(
                 update(connections_table)
                 .where(connections_table.c.id == connection_id)
-                .values(api_base_url=api_base_url, updated_at=now)
+                .values(**values, updated_at=now)
             )
             self._audit.append_in(
-                db,
-                actor=actor,
-                action="connection.api_changed",
-                store=connection_id,
-                inputs={"id": connection_id, "api_base_url": api_base_url},
-                outputs={"previous": before},
+                db, actor=actor, action=action, store=connection_id, inputs=inputs, outputs=outputs
             )
             updated = self._locked_row(db, connection_id)
         self._invalidate(connection_id)
