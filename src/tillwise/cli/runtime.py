@@ -337,7 +337,7 @@ async def _simulator_main(cfg: _PosConfig, replayed: Any, stop: Any) -> None:
             if replay.done():
                 try:
                     replayed.put(f"sent: {replay.result()}")
-                except Exception as exc:  # the demo goes on with what was sent
+                except Exception as exc:  # said; the POS serves on with what was sent
                     replayed.put(f"[red]simulator stopped: {exc}[/]")
                 parent = multiprocessing.parent_process()
                 while not serving.done():  # serve write-backs and deliver until told to stop

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from .policy import Rule, Transfer
+from .policy import ABC_SHARES, Rule, Transfer
 
 if TYPE_CHECKING:
     from .orders import DraftOrder, PlannedLine
@@ -97,10 +97,11 @@ def _demand(line: PlannedLine) -> str:
     )
 
 
+_A, _B = ABC_SHARES
 ABC_WORDS = {
-    "A": ": among those making 80% of the store's forecast sales value",
-    "B": ": among those making the next 15% of the store's forecast sales value",
-    "C": ": among those making the last 5% of the store's forecast sales value",
+    "A": f": among those making {_A:.0%} of the store's forecast sales value",
+    "B": f": among those making the next {_B - _A:.0%} of the store's forecast sales value",
+    "C": f": among those making the last {1 - _B:.0%} of the store's forecast sales value",
 }
 
 

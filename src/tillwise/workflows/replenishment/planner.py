@@ -519,7 +519,7 @@ def outlook_for(
     at_level = forecast.lead_time_demand(uid, days, level)
     low = forecast.lead_time_demand(uid, days, 0.10)
     high = forecast.lead_time_demand(uid, days, 0.90)
-    mean = float(frame["mean"].clip(lower=0).mean()) if len(frame) else 0.0
+    mean = daily_mean(frame)
     lo, hi = max(0.0, float(low.quantile)), max(0.0, float(high.quantile))
     return Outlook(
         daily_mean=max(0.0, mean),
@@ -530,6 +530,11 @@ def outlook_for(
         service_level=level,
         interval_80=(min(lo, hi), max(lo, hi)),
     )
+
+
+def daily_mean(frame: pd.DataFrame) -> float:
+    """The item's mean forecast demand a day over the forecast (0 without one)."""
+    return float(frame["mean"].clip(lower=0).mean()) if len(frame) else 0.0
 
 
 def _classes(
@@ -544,11 +549,7 @@ def _classes(
     }
     usual = statistics.median(costs.values()) if costs else 1.0
     return abc_classes(
-        {
-            uid: float(frame["mean"].clip(lower=0).mean() if len(frame) else 0.0)
-            * costs.get(uid, usual)
-            for uid, frame in frames.items()
-        }
+        {uid: daily_mean(frame) * costs.get(uid, usual) for uid, frame in frames.items()}
     )
 
 
