@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
     from tillwise.governance.oauth_state import OAuthStates
+    from tillwise.governance.reorder_stops import ReorderStops
     from tillwise.governance.risk import RiskCases
     from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets
@@ -73,6 +74,7 @@ class Container:
     backfill: Backfill = field(init=False)
     oauth_states: OAuthStates = field(kw_only=True)
     risk_cases: RiskCases = field(kw_only=True)
+    reorder_stops: ReorderStops = field(kw_only=True)  # SKUs a person stopped reordering
 
     def __post_init__(self) -> None:
         from tillwise.pipeline.backfill import Backfill
@@ -250,6 +252,7 @@ def build_container(
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
     from tillwise.governance.oauth_state import OAuthStates
+    from tillwise.governance.reorder_stops import ReorderStops
     from tillwise.governance.risk import RiskCases
     from tillwise.governance.rollout import Modes
     from tillwise.governance.secrets import KnownSecrets, load_or_create_key
@@ -324,6 +327,7 @@ def build_container(
         known_secrets=known,
         oauth_states=OAuthStates(box),
         risk_cases=RiskCases(engine, audit, clock),
+        reorder_stops=ReorderStops(engine, audit, clock),
     )
 
 

@@ -90,6 +90,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "replenishment-stores": ALL,
     "replenishment-plan": ALL,
     "replenishment-forecast": ALL,
+    "replenishment-stops-list": ALL,
+    # buyers and the managers of a store decide what it stops reordering
+    "replenishment-stops-set": frozenset({"store_manager", "buyer", "regional_manager", "admin"}),
+    "replenishment-stops-delete": frozenset(
+        {"store_manager", "buyer", "regional_manager", "admin"}
+    ),
     # loss prevention: LP works cases, managers see their stores' queue, associates nothing;
     # scoring is for POS extension tokens (role pos_extension, not a person's role)
     "risk-score": ADMIN,

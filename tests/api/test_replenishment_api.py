@@ -27,6 +27,7 @@ from tests.replenishment import (
     Loop,
     MeanForecaster,
     daily_sales,
+    person,
     simulator_loop,
 )
 from tillwise.api.app import create_app
@@ -220,3 +221,85 @@ async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     assert done["value"] == {"amount": 700 * 153, "currency": "GBP"}
     csv = await asyncio.to_thread(Path(done["result"]["details"]["csv"]).read_text)
     assert f"{SKU}," in csv and f"{SKU_B}," not in csv and ",700," in csv
+
+
+# -- stopping the reordering of an item ----------------------------------------------------------
+
+
+def test_a_buyer_stops_reordering_an_item_and_the_next_plan_orders_none_of_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _stops)
+
+
+async def _stops(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    c = loop.container
+    store = f"{loop.conn}:{UK}"
+    url = f"/v1/replenishment/stores/{store}/stops"
+    info, token = c.tokens.create("buyer", name="Bea", actor="t", stores=[store])
+    buyer = {"Authorization": f"Bearer {token}"}
+    why = {"reason": "Discontinued by the vendor"}
+
+    async def stops() -> list[dict[str, Any]]:
+        resp = await api.get(url, headers=_token(loop, "associate", [store]))
+        assert resp.status_code == 200, resp.text
+        return list(resp.json())
+
+    # refused: a role that may not, another store's manager, an unknown SKU, a blank reason
+    resp = await api.put(f"{url}/{SKU}", json=why, headers=_token(loop, "associate", [store]))
+    assert resp.status_code == 403, resp.text
+    paris = _token(loop, "store_manager", [f"{loop.conn}:{FRANCE}"])
+    assert (await api.put(f"{url}/{SKU}", json=why, headers=paris)).status_code == 404
+    resp = await api.put(f"{url}/NOPE", json=why, headers=buyer)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "sku", resp.text
+    for blank in ({"reason": ""}, {"reason": "   "}, {}):
+        resp = await api.put(f"{url}/{SKU}", json=blank, headers=buyer)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"].endswith("reason"), resp.text
+    assert await stops() == []
+    assert c.audit.list(action="replenishment.reorder_stopped") == []
+
+    # the buyer rejects tonight's order and stops reordering A
+    c.approvals.reject(ids["draft"], person("buyer", store=store), reason="A is discontinued")
+    resp = await api.put(f"{url}/{SKU}", json=why, headers=buyer)
+    assert resp.status_code == 200, resp.text
+    assert (
+        resp.json()["reason"] == why["reason"] and resp.json()["stopped_by"] == f"token:{info.id}"
+    )
+    [listed] = await stops()
+    assert (listed["sku"], listed["reason"]) == (SKU, why["reason"])
+    [entry] = c.audit.list(action="replenishment.reorder_stopped")
+    assert entry.store == store and entry.actor == f"token:{info.id}"
+    assert entry.inputs == {"sku": SKU, "reason": why["reason"]}
+
+    # the plan shows it at once: no longer at risk, with the reason; B still at risk
+    resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=buyer)
+    items = {i["sku"]: i for i in resp.json()["items"]}
+    assert items[SKU]["stopped"]["reason"] == why["reason"] and items[SKU]["at_risk"] is False
+    assert items[SKU_B]["stopped"] is None and items[SKU_B]["at_risk"] is True
+
+    # the next plan orders none of A (its reorder point still shown)
+    planner = Planner(c.uow, MeanForecaster(), c.clock)
+    plan = planner.plan(loop.conn, UK, run_key="plan:next")
+    rows = {i.sku: i.data for i in plan.items}
+    assert rows[SKU]["decision"]["rule"] == "stopped" and rows[SKU]["decision"]["quantity"] == 0
+    assert {i.sku: i.reorder_point for i in plan.items}[SKU] == 218  # still computed, shown
+    # B alone is worth less than the vendor's £250 minimum, and A is never raised to reach it:
+    # the order is held (not proposed) with B's line only
+    assert not [p for p in plan.proposals if p.kind == PO]
+    [held] = plan.held
+    assert [ln.sku for ln in held.lines] == [SKU_B] and "minimum order" in str(held.held)
+
+    # resumed: gone from the list, audited with what it was, and ordered again
+    resp = await api.delete(f"{url}/{SKU}", headers=buyer)
+    assert resp.status_code == 204, resp.text
+    assert await stops() == []
+    resp = await api.delete(f"{url}/{SKU}", headers=buyer)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "sku"
+    [entry] = c.audit.list(action="replenishment.reorder_resumed")
+    assert entry.outputs["reason"] == why["reason"] and entry.inputs == {"sku": SKU}
+    resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=buyer)
+    assert {i["sku"]: i["at_risk"] for i in resp.json()["items"]} == {SKU: True, SKU_B: True}
+    plan = planner.plan(loop.conn, UK, run_key="plan:after")
+    [order] = [p for p in plan.proposals if p.kind == PO]
+    assert sorted(ln["sku"] for ln in order.payload["lines"]) == sorted([SKU, SKU_B])

@@ -1,15 +1,18 @@
 """The replenishment repository keeps its contract on SQLite and PostgreSQL alike: a record's
 demand counts once however often it is set, stock-out days are filled between reports, plans
-are replaced whole."""
+are replaced whole, and the SKUs a person stopped reordering are read per store."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from tillwise.governance.audit import AuditLog
+from tillwise.governance.reorder_stops import NoReorderStop, ReorderStops
+from tillwise.governance.rollout import InvalidSetting
 from tillwise.ports.repositories import (
     DemandContribution,
     DemandLine,
@@ -94,3 +97,59 @@ def test_a_plan_is_replaced_whole(uow: SqlUnitOfWorkFactory) -> None:
         assert w.replenishment.plans() == [plan]
         assert w.replenishment.plan_items("c1", "loc-1") == [PlanItem("A", 6, 10, {"x": 2})]
         assert w.replenishment.plan_items("c1", "loc-1", ["B"]) == []
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.at = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_reorder_stops_are_set_replaced_lifted_and_audited(database_url: str) -> None:
+    engine = make_engine(database_url)
+    clock = _Clock()
+    audit = AuditLog(engine, clock)
+    stops = ReorderStops(engine, audit, clock)
+    uow = SqlUnitOfWorkFactory(make_session_factory(engine))
+    try:
+        stops.stop("c1", "loc-1", "A", reason=" Discontinued ", actor="user:bea")
+        stops.stop("c1", "loc-2", "A", reason="Bought locally", actor="user:bea")
+        clock.at += timedelta(days=1)
+        stops.stop("c1", "loc-1", "A", reason="Phased out", actor="user:rita")  # a new reason
+        with uow() as w:
+            here = w.replenishment.reorder_stops("c1", "loc-1")
+            assert w.replenishment.reorder_stops("c2", "loc-1") == {}
+        assert list(here) == ["A"]
+        assert (here["A"].reason, here["A"].stopped_by) == ("Phased out", "user:rita")
+        assert here["A"].stopped_at == clock.at
+        assert [s.location_external_id for s in stops.list("c1", "loc-2")] == ["loc-2"]
+
+        for bad, field in (({"reason": "  "}, "reason"), ({"reason": "x" * 501}, "reason")):
+            with pytest.raises(InvalidSetting) as err:
+                stops.stop("c1", "loc-1", "B", actor="user:bea", **bad)
+            assert err.value.field == field
+        with pytest.raises(InvalidSetting) as err:
+            stops.stop("c1", "loc-1", "", reason="x", actor="user:bea")
+        assert err.value.field == "sku"
+        assert [s.sku for s in stops.list("c1", "loc-1")] == ["A"]  # the refused changed nothing
+
+        lifted = stops.resume("c1", "loc-1", "A", actor="user:bea")
+        assert lifted.reason == "Phased out"
+        with pytest.raises(NoReorderStop):
+            stops.resume("c1", "loc-1", "A", actor="user:bea")
+        with uow() as w:
+            assert w.replenishment.reorder_stops("c1", "loc-1") == {}
+        entries = [e for e in audit.list(store="c1:loc-1") if e.action.startswith("replenish")]
+        assert [(e.action, e.actor) for e in entries] == [
+            ("replenishment.reorder_stopped", "user:bea"),
+            ("replenishment.reorder_stopped", "user:rita"),
+            ("replenishment.reorder_resumed", "user:bea"),
+        ]
+        assert entries[0].inputs == {"sku": "A", "reason": "Discontinued"}
+        assert entries[1].outputs == {"previous_reason": "Discontinued"}
+        assert entries[2].outputs["reason"] == "Phased out"
+        assert audit.verify().ok
+    finally:
+        engine.dispose()

@@ -400,3 +400,152 @@ def test_a_holiday_ahead_is_marked_on_the_forecast_chart_and_named_in_its_figure
     )
     expect(chart.locator("#forecast-facts")).to_contain_text("(0.42\u00d7 a usual day)")
     assert page.errors == []
+
+
+# -- stopping and resuming reordering ---------------------------------------------------------
+
+DISCONTINUED = "Discontinued by Hearth & Home: the last of the range"
+
+
+def audited(server: LiveServer, action: str, store: str, actor: str) -> list[dict[str, Any]]:
+    """The audit entries of ``action`` on ``store`` by ``actor``, newest first."""
+    entries = server.get("/v1/audit", action=action, store=store, actor=actor).json()["data"]
+    assert all(e["store"] == store and e["actor"] == actor for e in entries)
+    return list(entries)
+
+
+def test_a_buyer_stops_reordering_an_item_at_risk_then_resumes_it(
+    live_server: LiveServer, planned: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server, store = live_server, planned["store"]
+    plan_url = f"/v1/replenishment/stores/{store}/plan"
+    stops_url = f"/v1/replenishment/stores/{store}/stops"
+    items = {i["sku"]: i for i in server.get(plan_url).json()["items"]}
+    # the hanging hearts are at risk (6 on hand, below the reorder point) and not stopped
+    assert items[HEART]["at_risk"] and items[HEART]["stopped"] is None
+    at_risk = sum(1 for i in items.values() if i["at_risk"])
+    assert server.get(stops_url).json() == []
+    password = server.add_user("bea", "buyer", stores=[store], display_name="Bea Lund")
+    bea = server.container.users.by_username("bea")
+    assert bea is not None
+
+    # when the buyer opens the store's replenishment page
+    log_in(page, server, "bea", password)
+    page.goto(f"{server.url}/#/replenishment/{store}")
+    row = page.locator(f"#risk-table tbody tr[data-sku='{HEART}']")
+    count = page.locator("#risk-count")
+    expect(row).to_have_class(re.compile("at-risk"))
+    expect(count).to_have_text(f"{at_risk} at risk")
+
+    # and opens the form to stop reordering the hanging hearts
+    row.get_by_role("button", name=f"Stop reordering {NAMES[HEART]}").click()
+    form = page.get_by_role("form", name=f"Stop reordering {NAMES[HEART]}")
+    box = form.get_by_label(f"Why stop reordering {NAMES[HEART]}?")
+    expect(box).to_be_focused()
+    submit = form.get_by_role("button", name="Stop reordering", exact=True)
+
+    # then a blank reason is refused by the form itself: nothing is sent
+    submit.click()
+    assert box.evaluate("el => el.validity.valueMissing")
+    expect(form).to_be_visible()
+    # and a reason of spaces only is refused by the server, shown next to the form
+    box.fill("   ")
+    submit.click()
+    expect(form.get_by_role("alert")).to_contain_text("reason is required")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_be_focused()
+    assert [s for s, u in page.refused if u.endswith(f"/stops/{HEART}")] == [422]
+    # neither changed anything
+    assert server.get(stops_url).json() == []
+    assert audited(server, "replenishment.reorder_stopped", store, f"user:{bea.id}") == []
+
+    # when they give the reason and stop reordering
+    box.fill(DISCONTINUED)
+    submit.click()
+
+    # then it is said, and the item leaves the items at risk (the focus goes to their heading)
+    expect(
+        page.get_by_role("status").filter(has_text=f"Reordering of {NAMES[HEART]} stopped")
+    ).to_be_visible()
+    expect(row).to_have_count(0)
+    expect(page.locator("#risk-title")).to_be_focused()
+    expect(count).to_have_text(f"{at_risk - 1} at risk")
+    expect(page.locator("#plan-meta")).to_contain_text(f"{at_risk - 1} at risk")
+    # but every item still lists it: not reordered, why, by whom, from the next plan on
+    page.get_by_role("button", name=re.compile("^Show all")).click()
+    expect(row).to_be_visible()
+    expect(row).not_to_have_class(re.compile("at-risk"))
+    note = row.locator(".stop-note")
+    expect(note.locator(".pill")).to_have_text("Not reordered")
+    expect(note).to_contain_text(f"\u201c{DISCONTINUED}\u201d")
+    expect(note).to_contain_text("Stopped by Bea Lund (you)")
+    expect(note).to_contain_text("Takes effect at the next plan")
+    expect(row.get_by_role("button", name=f"Stop reordering {NAMES[HEART]}")).to_have_count(0)
+    resume = row.get_by_role("button", name=f"Resume reordering {NAMES[HEART]}")
+    expect(resume).to_be_visible()
+
+    # and the API has the stop, made by the buyer, and the plan no longer counts it at risk
+    [stop] = server.get(stops_url).json()
+    assert stop["store"] == store and stop["sku"] == HEART
+    assert stop["reason"] == DISCONTINUED and stop["stopped_by"] == f"user:{bea.id}"
+    item = {i["sku"]: i for i in server.get(plan_url).json()["items"]}[HEART]
+    assert item["stopped"]["reason"] == DISCONTINUED and item["at_risk"] is False
+    # audited on the store
+    [entry] = audited(server, "replenishment.reorder_stopped", store, f"user:{bea.id}")
+    assert entry["inputs"] == {"sku": HEART, "reason": DISCONTINUED}
+
+    # when they resume reordering it
+    resume.click()
+
+    # then it is said, the item is at risk again, and the focus is back on its button
+    expect(
+        page.get_by_role("status").filter(has_text=f"Reordering of {NAMES[HEART]} resumed")
+    ).to_be_visible()
+    expect(row).to_have_class(re.compile("at-risk"))
+    expect(row.locator(".stop-note")).to_have_count(0)
+    expect(row.get_by_role("button", name=f"Stop reordering {NAMES[HEART]}")).to_be_focused()
+    expect(count).to_have_text(f"{at_risk} at risk")
+    # the stop is gone, and its lifting audited with what it was
+    assert server.get(stops_url).json() == []
+    item = {i["sku"]: i for i in server.get(plan_url).json()["items"]}[HEART]
+    assert item["stopped"] is None and item["at_risk"] is True
+    [entry] = audited(server, "replenishment.reorder_resumed", store, f"user:{bea.id}")
+    assert entry["inputs"] == {"sku": HEART}
+    assert entry["outputs"]["reason"] == DISCONTINUED
+    assert page.errors == []
+
+
+def test_an_associate_sees_an_item_not_reordered_but_cannot_stop_or_resume_reordering(
+    live_server: LiveServer, planned: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server, store = live_server, planned["store"]
+    stops = server.container.reorder_stops
+    # the cakestand's reordering was stopped (by the command line, say)
+    stops.stop(server.connection_id, LOC, STAND, reason="Phased out", actor="cli")
+    try:
+        password = server.add_user("nia", "associate", stores=[store], display_name="Nia Cole")
+
+        # when an associate opens the store's replenishment page, with every item shown
+        log_in(page, server, "nia", password)
+        page.goto(f"{server.url}/#/replenishment/{store}")
+        expect(page.locator("#plan-meta")).to_contain_text("at risk")
+        page.get_by_role("button", name=re.compile("^Show all")).click()
+
+        # then they see the cakestand is not reordered, and why
+        row = page.locator(f"#risk-table tbody tr[data-sku='{STAND}']")
+        expect(row.locator(".stop-note .pill")).to_have_text("Not reordered")
+        expect(row.locator(".stop-note")).to_contain_text("\u201cPhased out\u201d")
+        expect(row.locator(".stop-note")).to_contain_text("Stopped by cli")
+        # but there is no way to stop or resume reordering any item
+        expect(page.locator("#risk-table tbody tr[data-sku]")).to_have_count(
+            len(planned["plan"]["items"])
+        )
+        expect(page.get_by_role("button", name=re.compile("^Stop reordering"))).to_have_count(0)
+        expect(page.get_by_role("button", name=re.compile("^Resume reordering"))).to_have_count(0)
+        assert page.errors == []
+    finally:
+        stops.resume(server.connection_id, LOC, STAND, actor="cli")

@@ -73,6 +73,7 @@ def test_plan_json_shows_the_plan_and_writes_nothing(seeded: str, sqlite_url: st
         "vendor",
         "suggested",
         "rule",
+        "stopped",
     }
     assert (item["on_hand"], item["daily_mean"], item["reorder_point"]) == (0, 10.0, 218)
     [order] = plan["orders"]
@@ -91,3 +92,39 @@ def test_plan_of_a_store_without_history_says_so(seeded: str) -> None:
     result = CliRunner().invoke(app, ["replenish", "plan", "--location", "nowhere", "--json"])
     assert result.exit_code == 1
     assert "no sales history for location 'nowhere'" in result.output
+
+
+def test_stop_and_resume_reordering_from_the_command_line(seeded: str, sqlite_url: str) -> None:
+    runner = CliRunner()
+    before = _counts(sqlite_url)
+    # refused, naming what is wrong, and nothing written
+    result = runner.invoke(app, ["replenish", "stop", "NOPE", "--location", UK, "--reason", "x"])
+    assert result.exit_code != 0 and "'NOPE' is not an item of store" in result.output
+    result = runner.invoke(app, ["replenish", "stop", SKU, "--location", UK, "--reason", " "])
+    assert result.exit_code != 0 and "--reason: reason is required" in result.output
+    assert _counts(sqlite_url) == before
+
+    result = runner.invoke(
+        app, ["replenish", "stop", SKU, "--location", UK, "--reason", "Discontinued"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["replenish", "stops", "--location", UK, "--json"])
+    [stop] = json.loads(result.output)
+    assert (stop["sku"], stop["reason"], stop["stopped_by"]) == (SKU, "Discontinued", "cli")
+    assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 1
+
+    result = runner.invoke(app, ["replenish", "plan", "--location", UK, "--json"])
+    items = {i["sku"]: i for i in json.loads(result.output)["items"]}
+    assert (items[SKU]["rule"], items[SKU]["suggested"], items[SKU]["at_risk"]) == (
+        "stopped",
+        0,
+        False,
+    )
+    assert items[SKU]["stopped"]["reason"] == "Discontinued" and items[SKU_B]["stopped"] is None
+
+    result = runner.invoke(app, ["replenish", "resume", SKU, "--location", UK])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["replenish", "resume", SKU, "--location", UK])
+    assert result.exit_code != 0 and "is not stopped" in result.output
+    result = runner.invoke(app, ["replenish", "stops", "--location", UK, "--json"])
+    assert json.loads(result.output) == []

@@ -158,6 +158,41 @@ async def _trigger(sqlite_url: str, tmp_path: Path) -> None:
         assert len(container.approvals.list(kind="draft_purchase_order")) == 2
 
 
+def test_a_stopped_item_crossing_its_reorder_point_proposes_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_stopped_trigger(sqlite_url, tmp_path))
+
+
+async def _stopped_trigger(sqlite_url: str, tmp_path: Path) -> None:
+    async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+        container, conn, pos = loop.container, loop.conn, loop.pos
+        plan, _ = Planner(container.uow, MeanForecaster(), container.clock).run(conn, UK)
+        await container.approvals.route_new()
+        manager = person("store_manager", store=f"{conn}:{UK}", user="maria")
+        for p in plan.proposals:
+            container.approvals.reject(p.id, manager, reason="not this week")
+        rop = next(i for i in plan.items if i.sku == SKU).reorder_point
+        pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=rop + 50), "refill")
+        await loop.settle()
+        container.reorder_stops.stop(conn, UK, SKU, reason="discontinued", actor="user:maria")
+
+        # stopped: the crossing proposes nothing
+        pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=-51), "sold")
+        await loop.settle()
+        await container.approvals.route_new()
+        assert container.approvals.list(status="pending") == []
+
+        # resumed: the next crossing does
+        container.reorder_stops.resume(conn, UK, SKU, actor="user:maria")
+        pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=51), "refill-2")
+        pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=-51), "sold-2")
+        await loop.settle()
+        await container.approvals.route_new()
+        [triggered] = container.approvals.list(status="pending")
+        assert triggered.proposal.inputs["run"].startswith("event:")
+
+
 def test_the_nightly_plan_forecasts_with_the_retailers_events_for_that_store(
     sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -95,6 +95,24 @@ async def _ships(sqlite_url: str, tmp_path: Path) -> None:
         assert _levels(loop) == {UK: quantity, FRANCE: SURPLUS - quantity}
 
 
+def test_a_store_that_stopped_reordering_an_item_gets_no_transfer_of_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+            c = loop.container
+            loop.pos.adjust(AdjustmentIn(location_id=FRANCE, sku=SKU, delta=SURPLUS), "delivery")
+            await loop.settle()
+            planner = Planner(c.uow, MeanForecaster(), c.clock)
+            planner.run(loop.conn, FRANCE)
+            assert planner.plan(loop.conn, UK).transfers  # France's surplus would move
+            c.reorder_stops.stop(loop.conn, UK, SKU, reason="range ends", actor="user:rita")
+            plan = planner.plan(loop.conn, UK)
+            assert plan.transfers == [] and plan.proposals == []
+
+    asyncio.run(go())
+
+
 def test_a_pos_without_the_transfer_route_gets_two_adjustments(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -1,4 +1,5 @@
-"""``tillwise replenish plan|run``: a store's replenishment plan, shown or run now."""
+"""``tillwise replenish plan|run|stop|resume|stops``: a store's replenishment plan, shown or run
+now; the SKUs not to reorder there."""
 
 from __future__ import annotations
 
@@ -103,5 +104,67 @@ def run(
             console.print(f"{r['store']}: {r['proposals']} proposals ({r['new']} new)")
 
 
+def stop(
+    sku: str = typer.Argument(..., help="the SKU not to reorder at the store"),
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    reason: str = typer.Option(..., "--reason", help="why: discontinued, phased out, ..."),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+) -> None:
+    """Stop reordering a SKU at a store (audited): plans propose no order or transfer for it."""
+    from tillwise.governance.rollout import InvalidSetting
+    from tillwise.workflows.replenishment.planner import sold_or_planned
+
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        with c.uow() as uow:
+            if not sold_or_planned(uow, conn, loc, sku):
+                fail(f"{sku!r} is not an item of store {conn}:{loc}")
+        try:
+            c.reorder_stops.stop(conn, loc, sku, reason=reason, actor="cli")
+        except InvalidSetting as exc:
+            fail(f"--{exc.field}: {exc.detail}" if exc.field == "reason" else exc.detail)
+    console.print(f"stopped reordering {sku} at {conn}:{loc}: {reason.strip()}")
+
+
+def resume(
+    sku: str = typer.Argument(..., help="the SKU to reorder again"),
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+) -> None:
+    """Reorder a stopped SKU at a store again from the next plan on (audited)."""
+    from tillwise.governance.reorder_stops import NoReorderStop
+
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        try:
+            c.reorder_stops.resume(conn, loc, sku, actor="cli")
+        except NoReorderStop as exc:
+            fail(str(exc))
+    console.print(f"reordering {sku} at {conn}:{loc} again")
+
+
+def stops(
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """The SKUs whose reordering is stopped at a store, with why, who and when."""
+    from tillwise.workflows.replenishment.planner import stop_public
+
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        rows = [{"sku": s.sku, **(stop_public(s) or {})} for s in c.reorder_stops.list(conn, loc)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("SKU", "reason", "stopped by", "stopped at")
+    for r in rows:
+        table.add_row(r["sku"], r["reason"], r["stopped_by"], r["stopped_at"])
+    print_table(table)
+
+
 replenish_app.command("plan")(plan)
 replenish_app.command("run")(run)
+replenish_app.command("stop")(stop)
+replenish_app.command("resume")(resume)
+replenish_app.command("stops")(stops)

@@ -58,6 +58,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         "risk:read",  # the loss-prevention review queue, cases and exception reports
         "risk:decide",  # work cases: assign, review, confirm or dismiss
         "risk:score",  # POST /v1/risk/score (a POS extension in the checkout path)
+        "replenishment:write",  # stop / resume reordering a SKU at a store
     }
 )
 
@@ -121,13 +122,14 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             "runs their store: approves its proposals of every kind, reads its audit trail",
             _STORE_READS
             | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
-            | {"workflows:read", "risk:read"},
+            | {"workflows:read", "risk:read", "replenishment:write"},
             approves=frozenset({ANY_KIND}),
         ),
         "buyer": Role(
             "buyer",
             "buys stock for their stores: approves purchase orders, transfers and stock changes",
-            _STORE_READS | {"proposals:approve", "proposals:create", "workflows:read"},
+            _STORE_READS
+            | {"proposals:approve", "proposals:create", "workflows:read", "replenishment:write"},
             approves=frozenset({"draft_purchase_order", "transfer", "stock_adjustment"}),
         ),
         "loss_prevention": Role(
@@ -145,7 +147,7 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             _STORE_READS
             | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
             | {"audit:export", "workflows:read", "workflows:write", "settings:read"}
-            | {"users:read", "risk:read"},
+            | {"users:read", "risk:read", "replenishment:write"},
             approves=frozenset({ANY_KIND}),
         ),
         "pos_extension": Role(

@@ -179,6 +179,19 @@ class PlanItem:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReorderStop:
+    """A person stopped reordering one SKU at one store (a discontinued or phased-out item):
+    the planner proposes no purchase or transfer for it until the stop is lifted."""
+
+    connection_id: str
+    location_external_id: str
+    sku: str
+    reason: str
+    stopped_by: str  # the actor ("user:<id>", "token:<id>", "cli")
+    stopped_at: datetime
+
+
 class ReplenishmentRepository(Protocol):
     """Demand history, stock-outs and plans, per store (SQLite and PostgreSQL alike)."""
 
@@ -217,6 +230,12 @@ class ReplenishmentRepository(Protocol):
         location_external_id: str,
         skus: Collection[str] | None = None,
     ) -> list[PlanItem]: ...
+
+    def reorder_stops(
+        self, connection_id: str, location_external_id: str
+    ) -> dict[str, ReorderStop]:
+        """The store's stopped SKUs (sku → stop); people set them through governance."""
+        ...
 
 
 @dataclass(frozen=True)

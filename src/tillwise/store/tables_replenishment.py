@@ -9,6 +9,8 @@
   ``stock_states``: the last level seen per SKU and store, to fill the days in between.
 * ``replenishment_plans`` / ``replenishment_plan_items``: the store's latest plan (its reorder
   points, order-up-to levels and forecasts), read by the event trigger and the dashboard.
+* ``reorder_stops``: the SKUs a person stopped reordering at a store (discontinued or phased
+  out), with why, who and when; written by ``governance.reorder_stops``, read by the planner.
 """
 
 from __future__ import annotations
@@ -79,4 +81,15 @@ replenishment_plan_items = Table(
     Column("reorder_point", Integer, nullable=False),
     Column("order_up_to", Integer, nullable=False),
     Column("data", JsonDoc, nullable=False),  # outlook, terms, forecast rows, accuracy
+)
+
+reorder_stops = Table(
+    "reorder_stops",
+    metadata,
+    Column("connection_id", CONNECTION_ID, primary_key=True),
+    Column("location_external_id", EXTERNAL_ID, primary_key=True),
+    Column("sku", SKU, primary_key=True),
+    Column("reason", String(500), nullable=False),
+    Column("stopped_by", String(200), nullable=False),
+    Column("stopped_at", _utc(), nullable=False),
 )

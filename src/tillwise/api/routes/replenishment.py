@@ -1,7 +1,9 @@
 """Replenishment for the dashboard: stores with their plans, a store's plan, a SKU's forecast.
 
 Store-scoped: a caller sees the stores in its scope (others are 404). Approve / edit / reject
-of the proposals go through ``/v1/proposals/{id}/...``.
+of the proposals go through ``/v1/proposals/{id}/...``. Stopping and resuming the reordering
+of a SKU at a store (``replenishment:write``: store managers, buyers, regional managers) is
+here: ``PUT`` / ``DELETE /v1/replenishment/stores/{store}/stops/{sku}``.
 """
 
 from __future__ import annotations
@@ -9,14 +11,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
 from tillwise.domain.locations import store_key
 from tillwise.governance.principal import Principal
+from tillwise.ports.repositories import ReorderStop
 from tillwise.workflows.replenishment.history import build_frame
-from tillwise.workflows.replenishment.planner import item_public, sorted_items
+from tillwise.workflows.replenishment.planner import (
+    item_public,
+    sold_or_planned,
+    sorted_items,
+    stop_public,
+    with_stops,
+)
 
 from ..deps import ContainerDep, in_scope, require
+from ..problems import Problem
 from .governance import ProposalPublic
 
 router = APIRouter(prefix="/v1/replenishment", tags=["replenishment"])
@@ -78,6 +89,7 @@ def store_plan(
     with container.uow() as uow:
         plan = uow.replenishment.plan(conn, loc)
         items = uow.replenishment.plan_items(conn, loc)
+        stops = uow.replenishment.reorder_stops(conn, loc)
     proposals = [
         ProposalPublic.of(r)
         for kind in KINDS
@@ -89,7 +101,7 @@ def store_plan(
         "planned_at": None if plan is None else plan.planned_at.isoformat(),
         "model": None if plan is None else plan.model,
         "version": None if plan is None else plan.version,
-        "items": [item_public(i) for i in sorted_items(items)],
+        "items": [item_public(i) for i in sorted_items(with_stops(items, stops))],
         "proposals": [p.model_dump(mode="json") for p in proposals],
     }
 
@@ -139,3 +151,63 @@ def sku_forecast(
         "actuals": actuals,
         "forecast": [] if item is None else list(item.data.get("rows") or []),
     }
+
+
+# -- reorder stops ----------------------------------------------------------------------------
+
+
+class StopBody(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=500, description="why: discontinued, phased out, bought locally"
+    )
+
+
+def _stop(stop: ReorderStop) -> dict[str, Any]:
+    return {"store": store_key(stop.connection_id, stop.location_external_id), "sku": stop.sku}
+
+
+@router.get("/stores/{store}/stops", operation_id="replenishment-stops-list")
+def list_stops(
+    store: str, container: ContainerDep, principal: Principal = require("inventory:read")
+) -> Any:
+    """The SKUs whose reordering a person stopped at the store, with why, who and when."""
+    in_scope(principal, store, "store", store)
+    return [
+        {**_stop(s), **(stop_public(s) or {})} for s in container.reorder_stops.list(*_split(store))
+    ]
+
+
+@router.put("/stores/{store}/stops/{sku}", operation_id="replenishment-stops-set")
+def stop_reordering(
+    store: str,
+    sku: str,
+    body: StopBody,
+    container: ContainerDep,
+    principal: Principal = require("replenishment:write"),
+) -> Any:
+    """Stop reordering an item of the store (planned or sold there): from the next plan on, no
+    purchase or transfer is proposed for it (audited; a stop already set takes the new
+    reason)."""
+    in_scope(principal, store, "store", store)
+    conn, loc = _split(store)
+    with container.uow() as uow:
+        known = sold_or_planned(uow, conn, loc, sku)
+    if not known:
+        raise Problem(404, "not_found", f"{sku!r} is not an item of store {store}", field="sku")
+    stop = container.reorder_stops.stop(conn, loc, sku, reason=body.reason, actor=principal.actor)
+    return {**_stop(stop), **(stop_public(stop) or {})}
+
+
+@router.delete(
+    "/stores/{store}/stops/{sku}", status_code=204, operation_id="replenishment-stops-delete"
+)
+def resume_reordering(
+    store: str,
+    sku: str,
+    container: ContainerDep,
+    principal: Principal = require("replenishment:write"),
+) -> Response:
+    """Reorder the item again from the next plan on (audited); 404 when it is not stopped."""
+    in_scope(principal, store, "store", store)
+    container.reorder_stops.resume(*_split(store), sku, actor=principal.actor)
+    return Response(status_code=204)

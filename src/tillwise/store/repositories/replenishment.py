@@ -14,6 +14,7 @@ from tillwise.ports.repositories import (
     DemandDay,
     ObservedStock,
     PlanItem,
+    ReorderStop,
     StockObservation,
     StockOuts,
     StorePlan,
@@ -22,6 +23,7 @@ from tillwise.ports.repositories import (
 from .. import mappers
 from ..tables_replenishment import (
     demand_contributions,
+    reorder_stops,
     replenishment_plan_items,
     replenishment_plans,
     stock_out_days,
@@ -258,6 +260,31 @@ class SqlReplenishmentRepository:
             PlanItem(sku=sku, reorder_point=int(rop), order_up_to=int(upto), data=dict(data))
             for sku, rop, upto, data in self._session.connection().execute(query)
         ]
+
+    def reorder_stops(
+        self, connection_id: str, location_external_id: str
+    ) -> dict[str, ReorderStop]:
+        s = reorder_stops.c
+        rows = self._session.connection().execute(
+            select(reorder_stops)
+            .where(s.connection_id == connection_id)
+            .where(s.location_external_id == location_external_id)
+        )
+        return {row["sku"]: reorder_stop(row) for row in rows.mappings()}
+
+
+def reorder_stop(m: RowMapping) -> ReorderStop:
+    """A ``reorder_stops`` row as the port's value (governance reads it this way too)."""
+    stopped_at = mappers.utc(m["stopped_at"])
+    assert stopped_at is not None
+    return ReorderStop(
+        connection_id=m["connection_id"],
+        location_external_id=m["location_external_id"],
+        sku=m["sku"],
+        reason=m["reason"],
+        stopped_by=m["stopped_by"],
+        stopped_at=stopped_at,
+    )
 
 
 def _plan(m: RowMapping) -> StorePlan:

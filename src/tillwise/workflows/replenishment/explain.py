@@ -133,6 +133,11 @@ def _stock(line: PlannedLine) -> str:
 def _rule(line: PlannedLine) -> str:
     d, t, p = line.decision, line.terms, line.position
     rule = d.rule
+    if rule == Rule.STOPPED:
+        return (
+            f"Reordering is stopped for this item at this store, so nothing is ordered (the "
+            f"reorder point would be {d.reorder_point})."
+        )
     if rule == Rule.NO_DEMAND:
         skip_moq = (
             f"; the minimum order quantity of {t.moq} is not applied to an item nobody is "

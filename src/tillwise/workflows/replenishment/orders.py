@@ -33,12 +33,12 @@ Vendor minimum order value (``VendorInfo.min_order_value``)
     raised one step at a time — a case pack (the first step of a line not yet ordered goes to
     the MOQ) — always on the line with the **lowest weeks of cover** (ties: SKU), never above
     the line's maximum stock, never past ``max_cover_weeks`` of cover, and never for an item
-    with no demand forecast or no known unit cost; each raised line gets the rule
-    ``raised_for_vendor_minimum``. If the minimum cannot be reached that way, the order keeps
-    its needed quantities and is **held** (``DraftOrder.held`` says why): the planner should not
-    propose it as a purchase order (show it as held, or propose it in shadow), and the buyer
-    decides. When a unit cost is unknown the order's value is unknown: it is neither raised nor
-    held, and the notes say the minimum could not be checked.
+    with no demand forecast, no known unit cost or reordering stopped (rule ``stopped``); each
+    raised line gets the rule ``raised_for_vendor_minimum``. If the minimum cannot be reached
+    that way, the order keeps its needed quantities and is **held** (``DraftOrder.held`` says
+    why): the planner should not propose it as a purchase order (show it as held, or propose it
+    in shadow), and the buyer decides. When a unit cost is unknown the order's value is
+    unknown: it is neither raised nor held, and the notes say the minimum could not be checked.
 
 Payload (the ``draft_purchase_order`` proposal, read by ``connectors/_po_documents.py`` and
 the platform write-backs)::
@@ -471,6 +471,8 @@ def _raise_to_minimum(
 def _next_step(line: PlannedLine, added: int, max_cover_weeks: float) -> int | None:
     """Units the next raise adds to ``line``, or None when it cannot be raised further."""
     if line.unit_cost is None or line.unit_cost.amount <= 0:
+        return None
+    if line.decision.rule == Rule.STOPPED:  # a person stopped reordering it
         return None
     if weeks_of_cover(1, line.outlook.daily_mean) is None:  # no demand: never bought to fill up
         return None

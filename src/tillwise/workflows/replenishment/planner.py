@@ -55,6 +55,7 @@ from tillwise.ports.repositories import (
     OpenProposal,
     Page,
     PlanItem,
+    ReorderStop,
     StockOuts,
     StorePlan,
     UnitOfWork,
@@ -132,6 +133,7 @@ class StoreInputs:
     variant_vendor: dict[str, str]  # sku → vendor id named on the variant
     supply: Supply
     others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # other stores
+    stops: dict[str, ReorderStop] = field(default_factory=dict)  # SKUs not to reorder here
 
     @property
     def store(self) -> str:
@@ -312,6 +314,7 @@ def read_store(
         variant_vendor=variant_vendor,
         supply=read_supply(uow, connection_id, location_external_id, now),
         others={loc: v for loc, v in others.items() if v[1]},
+        stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
     )
 
 
@@ -397,6 +400,17 @@ class Plan:
         }
 
 
+def stop_public(stop: ReorderStop | None) -> dict[str, Any] | None:
+    """A reorder stop as plans, the API and the CLI show it."""
+    if stop is None:
+        return None
+    return {
+        "reason": stop.reason,
+        "stopped_by": stop.stopped_by,
+        "stopped_at": stop.stopped_at.isoformat(),
+    }
+
+
 def item_public(item: PlanItem) -> dict[str, Any]:
     """A plan item as the API and the CLI show it."""
     d = item.data
@@ -413,7 +427,31 @@ def item_public(item: PlanItem) -> dict[str, Any]:
         "vendor": d.get("vendor_name"),
         "suggested": d.get("decision", {}).get("quantity"),
         "rule": d.get("decision", {}).get("rule"),
+        "stopped": d.get("stopped"),
     }
+
+
+def sold_or_planned(uow: UnitOfWork, connection_id: str, location: str, sku: str) -> bool:
+    """Whether ``sku`` is an item of the store: in its latest plan or in its sales history."""
+    if uow.replenishment.plan_items(connection_id, location, [sku]):
+        return True
+    return any(d.sku == sku for d in uow.replenishment.demand(connection_id, location))
+
+
+def with_stops(items: Iterable[PlanItem], stops: Mapping[str, ReorderStop]) -> list[PlanItem]:
+    """The plan's items with the store's reorder stops as they are now (a stop set or lifted
+    since the plan shows at once; the quantities change at the next plan)."""
+    out = []
+    for item in items:
+        stop = stops.get(item.sku)
+        outlook = outlook_from(item)
+        below = int(item.data.get("on_hand") or 0) < item.reorder_point
+        at_risk = stop is None and (
+            bool(item.data.get("at_risk")) if outlook is None else outlook.has_demand and below
+        )
+        data = {**item.data, "stopped": stop_public(stop), "at_risk": at_risk}
+        out.append(PlanItem(item.sku, item.reorder_point, item.order_up_to, data))
+    return out
 
 
 def _risk_order(item: PlanItem) -> tuple[Any, ...]:
@@ -660,7 +698,7 @@ def build_plan(
             "abc_class": abc,
         }
         stocks[sku] = (position, outlook, terms, vendor, fc)
-    transfers = _transfers(inputs, stocks)
+    transfers = _transfers(inputs, {k: v for k, v in stocks.items() if k not in inputs.stops})
     incoming: dict[str, int] = defaultdict(int)
     for t in transfers:
         incoming[t.sku] += t.quantity
@@ -672,7 +710,7 @@ def build_plan(
                 committed=position.committed,
                 in_draft=position.in_draft,
             )
-        decision = decide(position, outlook, terms)
+        decision = decide(position, outlook, terms, stopped=sku in inputs.stops)
         line = planned_line(
             sku,
             inputs.names.get(sku, sku),
@@ -685,7 +723,9 @@ def build_plan(
         )
         lines.append(line)
         frame = frames[series_id(*_ids(inputs), sku)]
-        items.append(_item(line, vendor, frame, settings, decision, calendar))
+        items.append(
+            _item(line, vendor, frame, settings, decision, calendar, inputs.stops.get(sku))
+        )
     vendors = {
         v.external_id: vendor_info(
             v,
@@ -775,6 +815,7 @@ def _item(
     settings: PlanSettings,
     decision: Decision,
     calendar: Sequence[CalendarEffect],
+    stop: ReorderStop | None = None,
 ) -> PlanItem:
     p, o, t = line.position, line.outlook, line.terms
     cover = weeks_of_cover(p.on_hand, o.daily_mean)
@@ -791,7 +832,9 @@ def _item(
             "committed": p.committed,
             "daily_mean": round(o.daily_mean, 3),
             "weeks_of_cover": None if cover is None else round(cover, 2),
-            "at_risk": o.has_demand and p.on_hand < decision.reorder_point,
+            # a stopped item is let run down on purpose: not at risk
+            "at_risk": stop is None and o.has_demand and p.on_hand < decision.reorder_point,
+            "stopped": stop_public(stop),
             "outlook": {**asdict(o), "interval_80": o.interval_80 and list(o.interval_80)},
             "terms": {
                 **{k: v for k, v in asdict(t).items() if k != "unit_cost"},

@@ -39,6 +39,7 @@ minimum order quantity, because the new quantity is added to that draft line (se
 Supply terms, in order (each adjustment is recorded in ``Decision.steps`` as
 ``"<code>:<before>-><after>"``; ``Decision.rule`` is the last one that set the quantity):
 
+0. a person stopped reordering the SKU at the store (``stopped=True``) -> 0, ``stopped``;
 1. no demand forecast over the protection period and ``IP >= 0`` -> 0, ``no_demand``: a
    minimum order quantity is never copied into an order for an item nobody is expected to buy
    (a negative position — customer orders committed beyond stock — is still covered);
@@ -102,6 +103,7 @@ class Rule(StrEnum):
     MAX_BELOW_MOQ = "max_below_moq"  # room under the maximum is below the MOQ: no order
     # set by orders.draft_orders, not by decide():
     RAISED_FOR_VENDOR_MINIMUM = "raised_for_vendor_minimum"  # raised towards the order value min
+    STOPPED = "stopped"  # a person stopped reordering the SKU at the store: no order, no raise
 
 
 TRANSFER_RULE = "excess_cover"  # Transfer.rule: stock moved from a store with excess cover
@@ -273,8 +275,11 @@ def weeks_of_cover(units: int, daily_mean: float) -> float | None:
     return units / (7 * daily_mean)
 
 
-def decide(position: Position, outlook: Outlook, terms: Terms) -> Decision:
-    """The order quantity for one SKU at one store (see the module docstring for the rules)."""
+def decide(
+    position: Position, outlook: Outlook, terms: Terms, *, stopped: bool = False
+) -> Decision:
+    """The order quantity for one SKU at one store (see the module docstring for the rules);
+    ``stopped``: a person stopped reordering it (reorder point and cover still computed)."""
     if terms.lead_time_days != outlook.lead_time_days:
         raise ValueError(
             f"the outlook's protection period uses a {outlook.lead_time_days}-day lead time but "
@@ -297,6 +302,9 @@ def decide(position: Position, outlook: Outlook, terms: Terms) -> Decision:
             weeks_of_cover_after=weeks_of_cover(ip + quantity, outlook.daily_mean),
         )
 
+    if stopped:
+        steps.append(f"stopped:ip={ip}")
+        return result(0, Rule.STOPPED)
     if not outlook.has_demand and ip >= 0:
         steps.append(f"no_demand:ip={ip}")
         return result(0, Rule.NO_DEMAND)

@@ -146,6 +146,8 @@ class Replenishment:
             return []
         if seen.previous is not None and seen.previous < item.reorder_point:
             return []  # already below: not a crossing (the nightly plan handles it)
+        if sku in uow.replenishment.reorder_stops(event.connectionid, location_id):
+            return []  # a person stopped reordering it here
         outlook, terms = outlook_from(item), terms_from(item)
         if outlook is None or terms is None or terms.vendor_external_id is None:
             return []

@@ -109,6 +109,16 @@ def test_a_covered_line_says_why_nothing_is_ordered() -> None:
     assert "That is at or above the reorder point of 22, so nothing needs ordering now." in text
 
 
+def test_a_stopped_line_says_reordering_is_stopped() -> None:
+    text = explain_line(line_a(stopped=True))
+    assert text.startswith("No order.")
+    assert "On hand 5, on order 0: stock position 5." in text
+    assert (
+        "Reordering is stopped for this item at this store, so nothing is ordered (the reorder "
+        "point would be 22)." in text
+    )
+
+
 def test_no_demand_says_the_moq_is_not_applied() -> None:
     text = explain_line(planned("N-1", on_hand=0, daily=0.0, q95=0.0, moq=24, pack=12))
     assert text.startswith(

@@ -58,12 +58,13 @@ def planned(
     on_order: int = 0,
     in_draft: int = 0,
     committed: int = 0,
+    stopped: bool = False,
 ) -> PlannedLine:
     outlook = Outlook(daily, lead, review, daily * (lead + review), q95, 0.95)
     unit_cost = None if cost is None else gbp(cost)
     terms = Terms(vendor, lead, moq=moq, case_pack=pack, max_stock=max_stock, unit_cost=unit_cost)
     position = Position(on_hand, on_order=on_order, committed=committed, in_draft=in_draft)
-    decision = decide(position, outlook, terms)
+    decision = decide(position, outlook, terms, stopped=stopped)
     return PlannedLine(
         sku=sku,
         name=f"Item {sku}",
@@ -283,6 +284,19 @@ def test_below_the_vendor_minimum_the_least_covered_line_is_raised_a_case_at_a_t
     a = order.lines[0]
     assert a.decision.rule == "raised_for_vendor_minimum"
     assert a.decision.steps[-1] == "raised_for_vendor_minimum:+24"
+
+
+def test_a_stopped_item_is_never_raised_to_reach_the_vendor_minimum() -> None:
+    # the example above, with reordering of A-1 stopped: only B-2 can be raised, a case of 6 at
+    # 6.60 until its cover passes 13 weeks (13 x 7 = 91 units), which stays short of 170.00
+    (order,) = orders([line_a(stopped=True), line_b()], vendors=with_minimum("170.00"))
+    assert order.held is not None and "170.00" in order.held
+    assert quantities(order)["B-2"] == 18  # what it needs, not raised: the order is held
+    assert "A-1" not in quantities(order)
+    # and with a reachable minimum, B-2 is raised and A-1 stays out
+    (order,) = orders([line_a(stopped=True), line_b()], vendors=with_minimum("30.00"))
+    assert order.held is None and quantities(order) == {"B-2": 30}
+    assert order.raised_for_minimum == ("B-2",)
 
 
 def test_a_covered_item_of_the_vendor_can_fill_the_minimum_from_its_moq() -> None:

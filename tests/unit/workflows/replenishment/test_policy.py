@@ -138,6 +138,14 @@ def test_no_demand_never_copies_the_moq_into_an_order() -> None:
         assert (d.reorder_point, d.order_up_to) == (0, 0)
 
 
+def test_a_stopped_item_orders_nothing_but_keeps_its_reorder_point_and_cover() -> None:
+    # 5 on hand is far below s = 22 and the vendor's MOQ is 48: still nothing is ordered
+    d = decide(Position(on_hand=5), outlook(), terms(moq=48, case_pack=12), stopped=True)
+    assert (d.quantity, d.rule, d.steps) == (0, "stopped", ("stopped:ip=5",))
+    assert (d.reorder_point, d.order_up_to) == (22, 36)
+    assert d.weeks_of_cover == pytest.approx(5 / 14)
+
+
 def test_customer_orders_committed_beyond_stock_are_covered_even_without_forecast_demand() -> None:
     nothing = outlook(daily_mean=0.0, quantile=0.0, mean=0.0)
     d = decide(Position(on_hand=0, committed=3), nothing, terms(moq=6, case_pack=6))

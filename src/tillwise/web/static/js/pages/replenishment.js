@@ -5,12 +5,17 @@
 // that may decide, and a forecast chart per SKU: the daily units sold (days out of stock marked:
 // they are censored, not zero demand), the forecast mean with its 80% and 95% intervals, the
 // store's holidays and events marked (those ahead with their learned effect), the method and
-// its backtested accuracy.
+// its backtested accuracy. Roles that may (replenishment:write: store managers, buyers, regional
+// managers) stop reordering an item — discontinued, phased out, bought another way — with a
+// reason, and resume it; a stopped item shows "Not reordered" with why, who and when, and is
+// no longer counted at risk (the plan's quantities follow at its next run).
 //
 // Routes: #/replenishment (the first store in scope), #/replenishment/<store>[?sku=<sku>].
 
 import { api, ApiError, query } from "../api.js";
-import { code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState } from "../dom.js";
+import {
+  busy, code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState,
+} from "../dom.js";
 import {
   dayToSeconds, formatCount, formatDateTime, formatDay, formatShortDay, formatValue, humanize,
   secondsToDay, statusKind,
@@ -34,6 +39,9 @@ const COLORS = {
 const PO = "draft_purchase_order";
 const STATUS_ORDER = ["pending", "approved", "failed", "applied"]; // waiting first, then the rest
 
+const STOPPED = "stopped"; // the plan's rule for an item whose reordering was stopped
+const COLUMNS = 8; // of the items table
+
 const storePath = (store) => `#/replenishment/${encodeURIComponent(store)}`;
 const withSku = (store, sku) => `${storePath(store)}${query({ sku })}`;
 
@@ -47,6 +55,10 @@ class Replenishment {
     this.chart = null;
     this.observer = null;
     this.forecastSeq = 0;
+    this.formSeq = 0;
+    // Stopping and resuming reordering: the server decides every request; this only hides
+    // the buttons from roles that could not use them.
+    this.canStop = ctx.can("replenishment:write");
   }
 
   $(selector) {
@@ -102,13 +114,14 @@ class Replenishment {
       h("div", { class: "grid repl-grid" },
         h("section", { class: "card card-wide", id: "risk-card", "aria-labelledby": "risk-title" },
           h("div", { class: "card-head" },
-            h("h2", { id: "risk-title" }, "Items at risk"),
+            h("h2", { id: "risk-title", tabindex: -1 }, "Items at risk"),
             h("div", { class: "controls" },
               h("span", { class: "pill", id: "risk-count" }, "–"),
               h("button", {
                 class: "btn btn-small", type: "button", id: "risk-all", "aria-pressed": "false", hidden: true,
                 onclick: () => this.toggleAll(),
               }, "Show every item"))),
+          h("div", { id: "risk-notice" }),
           h("div", { class: "card-state", "data-for": "risk" }),
           h("div", { class: "scroll-x" }, h("table", { class: "table compact", id: "risk-table", hidden: true },
             h("caption", { class: "visually-hidden" }, "Items, most at risk first"),
@@ -120,7 +133,8 @@ class Replenishment {
               h("th", { scope: "col", class: "num" }, "Order-up-to"),
               h("th", { scope: "col", class: "num" }, "Weeks of cover"),
               h("th", { scope: "col", class: "col-vendor" }, "Vendor"),
-              h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Forecast")))),
+              h("th", { scope: "col" }, h("span", { class: "visually-hidden" },
+                this.canStop ? "Forecast and reordering" : "Forecast")))),
             h("tbody")))),
         h("section", { class: "card card-wide", id: "forecast-card", "aria-labelledby": "forecast-title", hidden: true }),
         h("section", { class: "card card-wide", id: "orders-card", "aria-labelledby": "orders-title" },
@@ -134,10 +148,10 @@ class Replenishment {
   }
 
   async loadPlan() {
-    const store = this.store.store;
     let plan;
     try {
-      plan = await api(`/v1/replenishment/stores/${encodeURIComponent(store)}/plan`, { signal: this.ctx.signal });
+      // the people's names too: who stopped reordering an item
+      [plan] = await Promise.all([api(this.planUrl(), { signal: this.ctx.signal }), this.ctx.people()]);
     } catch (err) {
       if (err.name === "AbortError") return;
       const none = err instanceof ApiError && err.status === 404;
@@ -162,6 +176,14 @@ class Replenishment {
     this.drawOrders();
     const sku = this.ctx.query.get("sku");
     if (sku) this.openForecast(sku, { scroll: false });
+  }
+
+  planUrl() {
+    return `/v1/replenishment/stores/${encodeURIComponent(this.store.store)}/plan`;
+  }
+
+  stopUrl(sku) {
+    return `/v1/replenishment/stores/${encodeURIComponent(this.store.store)}/stops/${encodeURIComponent(sku)}`;
   }
 
   drawMeta() {
@@ -199,11 +221,17 @@ class Replenishment {
     } else if (shown.length === 0) {
       setCardState(this.root, "risk", "empty", "Nothing is at risk: every item is at or above its reorder point.");
     } else setCardState(this.root, "risk", "empty");
-    replaceChildren(table.querySelector("tbody"), shown.map((item) => h("tr", {
-      class: item.at_risk ? "at-risk" : null, dataset: { sku: item.sku },
+    replaceChildren(table.querySelector("tbody"), shown.map((item) => this.itemRow(item)));
+  }
+
+  itemRow(item) {
+    const name = item.name || item.sku;
+    const row = h("tr", {
+      class: item.at_risk ? "at-risk" : item.stopped ? "stopped" : null, dataset: { sku: item.sku },
     },
-      h("th", { scope: "row" }, item.name || item.sku,
-        h("span", { class: "sub" }, `SKU ${item.sku}`, item.at_risk ? " · " : "", item.at_risk ? pill("At risk", "bad") : null)),
+      h("th", { scope: "row" }, name,
+        h("span", { class: "sub" }, `SKU ${item.sku}`, item.at_risk ? " · " : "", item.at_risk ? pill("At risk", "bad") : null),
+        this.stopNote(item)),
       h("td", { class: "num", "data-col": "on_hand" }, count0(item.on_hand)),
       h("td", { class: "num", "data-col": "on_order" }, count0(item.on_order)),
       h("td", { class: "num", "data-col": "reorder_point" }, count0(item.reorder_point)),
@@ -212,11 +240,156 @@ class Replenishment {
         item.daily_mean !== null && item.daily_mean !== undefined
           ? h("span", { class: "sub" }, `${formatUnits(item.daily_mean)} a day`) : null),
       h("td", { class: "col-vendor" }, item.vendor || h("span", { class: "muted" }, "none")),
-      h("td", { class: "num" }, h("button", {
-        class: "btn btn-small", type: "button", "aria-label": `Forecast chart of ${item.name || item.sku}`,
-        onclick: () => this.openForecast(item.sku),
-      }, "Forecast")),
-    )));
+      h("td", { class: "num" }, h("div", { class: "row-tools" },
+        h("button", {
+          class: "btn btn-small", type: "button", "aria-label": `Forecast chart of ${name}`,
+          onclick: () => this.openForecast(item.sku),
+        }, "Forecast"),
+        this.canStop ? this.stopButton(item, () => row) : null)),
+    );
+    return row;
+  }
+
+  // ---- stopping and resuming reordering --------------------------------------------------
+
+  /** Under the item's name: "Not reordered" with why, who and when; or that it resumes. */
+  stopNote(item) {
+    const s = item.stopped;
+    if (!s) {
+      return item.rule === STOPPED
+        ? h("span", { class: "sub stop-next" }, "Reordered again from the next plan on.")
+        : null;
+    }
+    return h("div", { class: "stop-note" },
+      h("span", { class: "sub" }, pill("Not reordered"), " ", h("span", { class: "stop-reason" }, `“${s.reason}”`)),
+      h("span", { class: "sub stop-by" }, `Stopped by ${this.ctx.actorName(s.stopped_by)}`,
+        s.stopped_at ? ` · ${formatDateTime(s.stopped_at)}` : ""),
+      item.rule === STOPPED ? null
+        : h("span", { class: "sub stop-next" }, "Takes effect at the next plan."));
+  }
+
+  stopButton(item, rowOf) {
+    const name = item.name || item.sku;
+    if (item.stopped) {
+      const resume = h("button", {
+        class: "btn btn-small", type: "button", dataset: { action: "resume" }, "aria-label": `Resume reordering ${name}`,
+      }, "Resume reordering");
+      resume.addEventListener("click", () => this.resume(item, resume, rowOf()));
+      return resume;
+    }
+    const open = h("button", {
+      class: "btn btn-small", type: "button", dataset: { action: "stop" }, "aria-label": `Stop reordering ${name}`,
+    }, "Stop reordering");
+    open.addEventListener("click", () => this.openStopForm(item, open, rowOf()));
+    return open;
+  }
+
+  /** The row under an item's row (its stop form, or why a change was refused), made once. */
+  extraCell(row) {
+    const next = row.nextElementSibling;
+    if (next && next.classList.contains("item-extra")) return next.firstElementChild;
+    const cell = h("td", { colspan: COLUMNS });
+    row.after(h("tr", { class: "item-extra", dataset: { for: row.dataset.sku } }, cell));
+    return cell;
+  }
+
+  dropExtra(row) {
+    const next = row && row.nextElementSibling;
+    if (next && next.classList.contains("item-extra")) next.remove();
+  }
+
+  openStopForm(item, open, row) {
+    const name = item.name || item.sku;
+    const id = `stop-form-${++this.formSeq}`;
+    const reason = h("input", {
+      type: "text", id: `${id}-reason`, name: "reason", required: true, maxlength: 500, autocomplete: "off",
+      "data-field": "reason", "aria-describedby": `${id}-error`,
+    });
+    const go = h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Stop reordering");
+    const cancel = h("button", { class: "btn btn-small", type: "button" }, "Cancel");
+    const out = h("div", { class: "action-error", id: `${id}-error` });
+    const form = h("form", { class: "inline-form stop-form", id, "aria-label": `Stop reordering ${name}` },
+      field(`Why stop reordering ${name}?`, reason, "Discontinued, phased out, bought another way…"),
+      h("div", { class: "stop-buttons" }, go, cancel),
+      out);
+    const close = () => {
+      this.dropExtra(row);
+      open.hidden = false;
+      open.focus();
+    };
+    cancel.addEventListener("click", close);
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      replaceChildren(out);
+      reason.removeAttribute("aria-invalid");
+      let stop;
+      try {
+        // as typed: the server trims it, and refuses a blank one naming the field
+        stop = await busy(go, "Stopping…", () => api(this.stopUrl(item.sku), { method: "PUT", body: { reason: reason.value } }));
+      } catch (err) {
+        if (err.name === "AbortError") return;
+        replaceChildren(out, errorNotice(err, "Not stopped"));
+        if (err instanceof ApiError && err.field === "reason") reason.setAttribute("aria-invalid", "true");
+        reason.focus();
+        return;
+      }
+      item.stopped = { reason: stop.reason, stopped_by: stop.stopped_by, stopped_at: stop.stopped_at };
+      item.at_risk = false;
+      if (!(await this.refreshItems())) return;
+      this.changed(item.sku, `Reordering of ${name} stopped: the next plan proposes no order or transfer for it.`);
+    });
+    replaceChildren(this.extraCell(row), form);
+    open.hidden = true;
+    reason.focus();
+  }
+
+  async resume(item, button, row) {
+    const name = item.name || item.sku;
+    this.dropExtra(row);
+    try {
+      await busy(button, "Resuming…", () => api(this.stopUrl(item.sku), { method: "DELETE" }));
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      replaceChildren(this.extraCell(row), errorNotice(err, "Not resumed"));
+      button.focus();
+      return;
+    }
+    item.stopped = null;
+    if (!(await this.refreshItems())) return;
+    this.changed(item.sku, `Reordering of ${name} resumed: the next plan reorders it again.`);
+  }
+
+  /** The items as the server shows them now (a stop counts at once); false when the page was left. */
+  async refreshItems() {
+    try {
+      const plan = await api(this.planUrl(), { signal: this.ctx.signal });
+      this.items = plan.items || [];
+      this.plan.items = this.items;
+    } catch (err) {
+      if (err.name === "AbortError") return false;
+      // the change is made; until the plan loads again, the row shows it as changed here
+    }
+    if (!this.ctx.isCurrent()) return false;
+    this.store.at_risk = this.items.filter((i) => i.at_risk).length;
+    const option = [...this.$("#repl-store").options].find((o) => o.value === this.store.store);
+    if (option) option.textContent = storeOption(this.store);
+    this.drawMeta();
+    this.drawItems();
+    return true;
+  }
+
+  /** Say what changed, and put the focus where the item is (or, gone from the list, on the heading). */
+  changed(sku, text) {
+    replaceChildren(this.$("#risk-notice"), notice("ok", text));
+    const row = this.$(`#risk-table tbody tr[data-sku="${CSS.escape(sku)}"]`);
+    const button = row && row.querySelector("button[data-action]");
+    (button || this.$("#risk-title")).focus();
   }
 
   // ---- proposed orders and transfers -----------------------------------------------------
