@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tillwise.governance.secrets import KnownSecrets
     from tillwise.governance.tokens import Tokens
     from tillwise.governance.users import Users
+    from tillwise.governance.vendor_terms import VendorTermsBook
     from tillwise.pipeline.backfill import Backfill
     from tillwise.pipeline.dispatch import Normalizer
     from tillwise.pipeline.relay import OutboxRelay
@@ -75,6 +76,7 @@ class Container:
     oauth_states: OAuthStates = field(kw_only=True)
     risk_cases: RiskCases = field(kw_only=True)
     reorder_stops: ReorderStops = field(kw_only=True)  # SKUs a person stopped reordering
+    vendor_terms: VendorTermsBook = field(kw_only=True)  # the retailer's terms per vendor
 
     def __post_init__(self) -> None:
         from tillwise.pipeline.backfill import Backfill
@@ -258,6 +260,7 @@ def build_container(
     from tillwise.governance.secrets import KnownSecrets, load_or_create_key
     from tillwise.governance.tokens import Tokens
     from tillwise.governance.users import Users
+    from tillwise.governance.vendor_terms import VendorTermsBook
     from tillwise.pipeline.dead_letters import SqlDeadLetters
     from tillwise.pipeline.inbox import SqlInbox
     from tillwise.pipeline.relay import OutboxRelay
@@ -328,6 +331,7 @@ def build_container(
         oauth_states=OAuthStates(box),
         risk_cases=RiskCases(engine, audit, clock),
         reorder_stops=ReorderStops(engine, audit, clock),
+        vendor_terms=VendorTermsBook(engine, audit, clock),
     )
 
 

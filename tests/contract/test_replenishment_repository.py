@@ -1,6 +1,7 @@
 """The replenishment repository keeps its contract on SQLite and PostgreSQL alike: a record's
 demand counts once however often it is set, stock-out days are filled between reports, plans
-are replaced whole, and the SKUs a person stopped reordering are read per store."""
+are replaced whole, the SKUs a person stopped reordering are read per store, and the
+retailer's vendor terms are merged field by field."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from decimal import Decimal
 
 import pytest
 
+from tillwise.domain.catalog import ItemTerms, VendorTerms
+from tillwise.domain.money import Money
 from tillwise.governance.audit import AuditLog
 from tillwise.governance.reorder_stops import NoReorderStop, ReorderStops
 from tillwise.governance.rollout import InvalidSetting
+from tillwise.governance.vendor_terms import VendorTermsBook
 from tillwise.ports.repositories import (
     DemandContribution,
     DemandLine,
@@ -151,5 +155,54 @@ def test_reorder_stops_are_set_replaced_lifted_and_audited(database_url: str) ->
         assert entries[1].outputs == {"previous_reason": "Discontinued"}
         assert entries[2].outputs["reason"] == "Phased out"
         assert audit.verify().ok
+    finally:
+        engine.dispose()
+
+
+def test_vendor_terms_are_merged_all_or_nothing_and_audited(database_url: str) -> None:
+    engine = make_engine(database_url)
+    clock = _Clock()
+    audit = AuditLog(engine, clock)
+    book = VendorTermsBook(engine, audit, clock)
+    uow = SqlUnitOfWorkFactory(make_session_factory(engine))
+    gbp = Money.from_decimal("250.00", "GBP")
+    try:
+        first = VendorTerms(
+            vendor_external_id="ven-06",
+            lead_time_days=14,
+            items=(ItemTerms(sku="A", case_pack=12, moq=48),),
+        )
+        assert book.upsert("c1", [first], actor="cli", source="t1.csv") == {
+            "vendors_new": 1,
+            "vendors_changed": 0,
+            "items": 1,
+        }
+        later = VendorTerms(
+            vendor_external_id="ven-06",
+            min_order_value=gbp,
+            items=(ItemTerms(sku="A", moq=24), ItemTerms(sku="B", case_pack=6)),
+        )
+        new = VendorTerms(vendor_external_id="vendor:bolt", name="Bolt")
+        counts = book.upsert("c1", [later, new], actor="user:bea", source="t2.csv")
+        assert counts == {"vendors_new": 1, "vendors_changed": 1, "items": 2}
+        # the same again changes nothing
+        assert book.upsert("c1", [later], actor="cli", source="t2.csv")["vendors_changed"] == 0
+        with uow() as w:
+            kept = w.replenishment.vendor_terms("c1")
+            assert w.replenishment.vendor_terms("c2") == {}
+        assert sorted(kept) == ["ven-06", "vendor:bolt"]
+        assert kept["ven-06"] == VendorTerms(
+            vendor_external_id="ven-06",
+            lead_time_days=14,
+            min_order_value=gbp,
+            items=(ItemTerms(sku="A", case_pack=12, moq=24), ItemTerms(sku="B", case_pack=6)),
+        )
+        assert [t.vendor_external_id for t in book.list("c1")] == ["ven-06", "vendor:bolt"]
+        entries = audit.list(action="vendor.terms_imported")
+        assert [(e.actor, e.store, e.inputs["source"]) for e in entries] == [
+            ("cli", "c1", "t1.csv"),
+            ("user:bea", "c1", "t2.csv"),
+            ("cli", "c1", "t2.csv"),
+        ]
     finally:
         engine.dispose()

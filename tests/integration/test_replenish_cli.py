@@ -21,7 +21,13 @@ from tillwise.cli import app
 from tillwise.workflows.replenishment.planner import Planner
 
 SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("United Kingdom", SKU_B): 2})
-TABLES = ("proposals", "replenishment_plans", "replenishment_plan_items", "audit_log")
+TABLES = (
+    "proposals",
+    "replenishment_plans",
+    "replenishment_plan_items",
+    "audit_log",
+    "vendor_terms",
+)
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -128,3 +134,62 @@ def test_stop_and_resume_reordering_from_the_command_line(seeded: str, sqlite_ur
     assert result.exit_code != 0 and "is not stopped" in result.output
     result = runner.invoke(app, ["replenish", "stops", "--location", UK, "--json"])
     assert json.loads(result.output) == []
+
+
+def test_vendor_terms_imported_from_a_csv_change_the_plan(
+    seeded: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    conn = ["--connection", seeded]
+    result = runner.invoke(app, ["vendors", "list", *conn, "--json"])
+    assert result.exit_code == 0, result.output
+    vendors = {v["vendor"]: v for v in json.loads(result.output)}
+    assert vendors["ven-06"]["lead_time_days"] == 14  # what the POS says
+
+    # a file with mistakes: each named, nothing imported
+    bad = tmp_path / "bad.csv"
+    bad.write_text("vendor,lead_time_days,sku,case_pack\nven-06,three,85123A,0\n")
+    before = _counts(sqlite_url)
+    result = runner.invoke(app, ["vendors", "import", str(bad), *conn])
+    assert result.exit_code != 0
+    assert f"{bad}: row 2, column 'lead_time_days': not a whole number (got 'three')" in (
+        result.output
+    )
+    assert f"{bad}: row 2, column 'case_pack': must be between 1 and 1000000" in result.output
+    assert "error: 2 error(s); nothing imported" in result.output
+    assert _counts(sqlite_url) == before
+
+    # the buyer's terms: a 21-day lead time from Far East Homewares, A in cases of 50
+    good = tmp_path / "terms.csv"
+    good.write_text(
+        "vendor,lead_time_days,sku,case_pack\nFar East Homewares,21,,\nven-06,,85123A,50\n"
+    )
+    result = runner.invoke(app, ["vendors", "import", str(good), *conn, "--dry-run"])
+    assert result.exit_code == 0 and "nothing written" in result.output, result.output
+    assert _counts(sqlite_url) == before
+    result = runner.invoke(app, ["vendors", "import", str(good), *conn])
+    assert result.exit_code == 0, result.output
+    assert _counts(sqlite_url)["vendor_terms"] == 1
+    assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 1
+
+    result = runner.invoke(app, ["replenish", "plan", "--location", UK, "--json"])
+    plan = json.loads(result.output)
+    item = next(i for i in plan["items"] if i["sku"] == SKU)
+    # reorder point: 10 a day over 21 + 1 days x 1.45 (the test forecaster's quantile) = 319
+    assert item["reorder_point"] == 319
+    [proposal] = plan["proposals"]
+    assert proposal["payload"]["lead_time_days"] == 21
+    line = next(ln for ln in proposal["payload"]["lines"] if ln["sku"] == SKU)
+    assert line["quantity"] % 50 == 0 and line["quantity"] >= item["order_up_to"]
+
+    # the export holds the terms plans use, and imports back changing nothing
+    out = tmp_path / "export.csv"
+    result = runner.invoke(app, ["vendors", "export", *conn, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "ven-06,Far East Homewares,orders@far-east.example,21,250.00,GBP" in out.read_text()
+    result = runner.invoke(app, ["vendors", "import", str(out), *conn])
+    assert result.exit_code == 0 and "6 vendor(s) read, 0 to change" in result.output
+    assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 1  # nothing written
+
+    result = runner.invoke(app, ["vendors", "list", "--connection", "con_nope"])
+    assert result.exit_code != 0 and "no connection 'con_nope'" in result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, forecast, people, platforms, replenish, risk, runtime
+from . import admin, forecast, people, platforms, replenish, risk, runtime, vendors
 
 app = typer.Typer(
     name="tillwise",
@@ -32,4 +32,5 @@ app.add_typer(people.regions_app, name="regions")
 app.add_typer(people.modes_app, name="modes")
 app.add_typer(forecast.forecast_app, name="forecast")
 app.add_typer(replenish.replenish_app, name="replenish")
+app.add_typer(vendors.vendors_app, name="vendors")
 app.add_typer(risk.risk_app, name="risk")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import InvalidGtin
-from .ids import SourceRecord
+from .ids import SourceRecord, SourceRef
 from .money import Money
 
 
@@ -85,3 +85,107 @@ class Vendor(SourceRecord):
 
     def item(self, sku: str) -> VendorItem | None:
         return next((i for i in self.items if i.sku == sku), None)
+
+
+def _given(new: object, old: object) -> object:
+    return new if new is not None else old
+
+
+class ItemTerms(BaseModel):
+    """The retailer's terms for one SKU of a vendor; a field left None keeps what is known."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=128)
+    unit_cost: Money | None = None
+    case_pack: int | None = Field(default=None, ge=1)
+    moq: int | None = Field(default=None, ge=0)
+    vendor_sku: str | None = Field(default=None, max_length=128)
+
+    def merged(self, newer: ItemTerms) -> ItemTerms:
+        return ItemTerms(
+            sku=self.sku,
+            **{f: _given(getattr(newer, f), getattr(self, f)) for f in _ITEM_FIELDS},
+        )
+
+    def applied_to(self, item: VendorItem | None) -> VendorItem:
+        base = item or VendorItem(sku=self.sku)
+        return base.model_copy(
+            update={f: _given(getattr(self, f), getattr(base, f)) for f in _ITEM_FIELDS}
+        )
+
+
+_ITEM_FIELDS = ("unit_cost", "case_pack", "moq", "vendor_sku")
+_VENDOR_FIELDS = ("name", "email", "lead_time_days", "min_order_value")
+
+
+class VendorTerms(BaseModel):
+    """What the retailer told Tillwise about a vendor (``tillwise vendors import``), laid over
+    what the POS says of it: Shopify and Square know a vendor's name at most, so its lead time,
+    e-mail, minimum order value and per-SKU cost, case pack and MOQ come from here. A field set
+    here wins over the POS's (field by field, per SKU for items); a vendor the POS does not
+    know is made from these terms alone (it then needs a name)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vendor_external_id: str = Field(min_length=1, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    lead_time_days: int | None = Field(default=None, ge=0, le=365)
+    min_order_value: Money | None = None
+    items: tuple[ItemTerms, ...] = ()
+
+    def merged(self, newer: VendorTerms) -> VendorTerms:
+        """These terms with ``newer``'s given fields and items on top."""
+        items = {i.sku: i for i in self.items}
+        for item in newer.items:
+            items[item.sku] = items[item.sku].merged(item) if item.sku in items else item
+        return VendorTerms(
+            vendor_external_id=self.vendor_external_id,
+            items=tuple(items[sku] for sku in sorted(items)),
+            **{f: _given(getattr(newer, f), getattr(self, f)) for f in _VENDOR_FIELDS},
+        )
+
+    def beyond(self, vendor: Vendor | None) -> VendorTerms | None:
+        """Only what these terms change of ``vendor`` as plans see it now (None: nothing), so
+        that importing an export back pins nothing the POS may later change."""
+        if vendor is None:
+            return self
+        fields = {f: getattr(self, f) for f in _VENDOR_FIELDS}
+        fields = {f: v for f, v in fields.items() if v is not None and v != getattr(vendor, f)}
+        items = []
+        for terms in self.items:
+            now = vendor.item(terms.sku)
+            given = {f: getattr(terms, f) for f in _ITEM_FIELDS}
+            if now is not None:
+                given = {f: v for f, v in given.items() if v != getattr(now, f)}
+            given = {f: v for f, v in given.items() if v is not None}
+            if given or now is None:
+                items.append(ItemTerms(sku=terms.sku, **given))
+        if not fields and not items:
+            return None
+        return VendorTerms(vendor_external_id=self.vendor_external_id, items=tuple(items), **fields)
+
+    def applied_to(self, vendor: Vendor | None, connection_id: str) -> Vendor | None:
+        """The vendor as plans see it: the POS's record with these terms over it (None: the
+        POS does not know it and these terms give it no name)."""
+        if vendor is None:
+            if not self.name:
+                return None
+            vendor = Vendor(
+                source=SourceRef(
+                    platform="tillwise",
+                    connection_id=connection_id,
+                    external_id=self.vendor_external_id,
+                ),
+                name=self.name,
+            )
+        items = {i.sku: i for i in vendor.items}
+        for terms in self.items:
+            items[terms.sku] = terms.applied_to(items.get(terms.sku))
+        return vendor.model_copy(
+            update={
+                "items": tuple(items[sku] for sku in sorted(items)),
+                **{f: _given(getattr(self, f), getattr(vendor, f)) for f in _VENDOR_FIELDS},
+            }
+        )

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from tillwise.domain.catalog import VendorTerms
 from tillwise.domain.events import Envelope
 from tillwise.domain.locations import Location
 from tillwise.domain.merge import MergeDecision
@@ -235,6 +236,10 @@ class ReplenishmentRepository(Protocol):
         self, connection_id: str, location_external_id: str
     ) -> dict[str, ReorderStop]:
         """The store's stopped SKUs (sku → stop); people set them through governance."""
+        ...
+
+    def vendor_terms(self, connection_id: str) -> dict[str, VendorTerms]:
+        """The retailer's terms per vendor id of the connection (imported through governance)."""
         ...
 
 

@@ -9,6 +9,9 @@
   ``stock_states``: the last level seen per SKU and store, to fill the days in between.
 * ``replenishment_plans`` / ``replenishment_plan_items``: the store's latest plan (its reorder
   points, order-up-to levels and forecasts), read by the event trigger and the dashboard.
+* ``vendor_terms``: what the retailer told Tillwise of a vendor (lead time, e-mail, minimum
+  order value, per-SKU cost / case pack / MOQ), laid over the POS's vendor by the planner;
+  written by ``governance.vendor_terms`` (``tillwise vendors import``).
 * ``reorder_stops``: the SKUs a person stopped reordering at a store (discontinued or phased
   out), with why, who and when; written by ``governance.reorder_stops``, read by the planner.
 """
@@ -92,4 +95,14 @@ reorder_stops = Table(
     Column("reason", String(500), nullable=False),
     Column("stopped_by", String(200), nullable=False),
     Column("stopped_at", _utc(), nullable=False),
+)
+
+vendor_terms = Table(
+    "vendor_terms",
+    metadata,
+    Column("connection_id", CONNECTION_ID, primary_key=True),
+    Column("vendor_external_id", EXTERNAL_ID, primary_key=True),
+    Column("data", JsonDoc, nullable=False),  # domain.catalog.VendorTerms
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", _utc(), nullable=False),
 )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import RowMapping, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from tillwise.domain.catalog import VendorTerms
 from tillwise.ports.repositories import (
     DemandContribution,
     DemandDay,
@@ -28,6 +29,7 @@ from ..tables_replenishment import (
     replenishment_plans,
     stock_out_days,
     stock_states,
+    vendor_terms,
 )
 from ._insert import insert_if_absent
 
@@ -271,6 +273,13 @@ class SqlReplenishmentRepository:
             .where(s.location_external_id == location_external_id)
         )
         return {row["sku"]: reorder_stop(row) for row in rows.mappings()}
+
+    def vendor_terms(self, connection_id: str) -> dict[str, VendorTerms]:
+        t = vendor_terms.c
+        rows = self._session.connection().execute(
+            select(t.vendor_external_id, t.data).where(t.connection_id == connection_id)
+        )
+        return {vid: VendorTerms.model_validate(data) for vid, data in rows}
 
 
 def reorder_stop(m: RowMapping) -> ReorderStop:

@@ -301,7 +301,7 @@ def read_store(
         names.setdefault(variant.sku, variant.name)
         if variant.vendor_external_id:
             variant_vendor.setdefault(variant.sku, variant.vendor_external_id)
-    vendors = {v.external_id: v for v in _all(uow, Vendor, connection_id)}
+    vendors = vendors_with_terms(uow, connection_id)
     return StoreInputs(
         connection_id=connection_id,
         location_external_id=location_external_id,
@@ -316,6 +316,25 @@ def read_store(
         others={loc: v for loc, v in others.items() if v[1]},
         stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
     )
+
+
+def vendors_with_terms(uow: UnitOfWork, connection_id: str) -> dict[str, Vendor]:
+    """The connection's vendors as plans use them: the POS's, with the retailer's terms over
+    them, and the vendors only the terms know (see ``governance.vendor_terms``)."""
+    vendors = {v.external_id: v for v in _all(uow, Vendor, connection_id)}
+    for vid, terms in uow.replenishment.vendor_terms(connection_id).items():
+        vendor = terms.applied_to(vendors.get(vid), connection_id)
+        if vendor is not None:
+            vendors[vid] = vendor
+    return vendors
+
+
+def vendor_with_terms(uow: UnitOfWork, connection_id: str, vendor_id: str) -> Vendor | None:
+    """One vendor as plans use it (see :func:`vendors_with_terms`)."""
+    found = uow.records.find(Vendor, connection_id=connection_id, external_id=vendor_id)
+    vendor = next(iter(found), None)
+    terms = uow.replenishment.vendor_terms(connection_id).get(vendor_id)
+    return vendor if terms is None else terms.applied_to(vendor, connection_id)
 
 
 # -- the plan ------------------------------------------------------------------------------------

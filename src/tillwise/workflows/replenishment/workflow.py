@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from tillwise.domain.catalog import Vendor
 from tillwise.domain.events import Envelope, EventType
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.proposals import Proposal, ProposalKind
@@ -47,6 +46,7 @@ from .planner import (
     read_supply,
     terms_from,
     vendor_info,
+    vendor_with_terms,
 )
 from .policy import Position, decide
 
@@ -151,14 +151,7 @@ class Replenishment:
         outlook, terms = outlook_from(item), terms_from(item)
         if outlook is None or terms is None or terms.vendor_external_id is None:
             return []
-        vendor = next(
-            iter(
-                uow.records.find(
-                    Vendor, connection_id=event.connectionid, external_id=terms.vendor_external_id
-                )
-            ),
-            None,
-        )
+        vendor = vendor_with_terms(uow, event.connectionid, terms.vendor_external_id)
         if vendor is None:
             return []
         now = ctx.clock.now()

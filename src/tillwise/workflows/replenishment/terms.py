@@ -1,0 +1,253 @@
+"""Vendor terms as a CSV file: what ``tillwise vendors import`` reads and ``export`` writes.
+
+One row per vendor and SKU (a row without ``sku`` gives vendor terms only)::
+
+    vendor,vendor_name,email,lead_time_days,min_order_value,currency,sku,unit_cost,case_pack,moq,vendor_sku
+    vendor:apple,Apple,orders@apple.example,21,250.00,GBP,IPOD2008PINK,120.00,6,12,MB-PINK
+
+* ``vendor`` (required): the vendor's id in Tillwise (``tillwise vendors export`` lists them;
+  Shopify's is ``vendor:<name in lower case>``) or its name as the POS spells it (matched
+  ignoring case and spacing). A vendor neither the POS nor earlier terms know is new: its id
+  is ``vendor:<name in lower case>`` (Shopify's rule, so the products naming it later match)
+  and its name ``vendor_name`` or the ``vendor`` cell.
+* Vendor columns (``vendor_name``, ``email``, ``lead_time_days`` 0–365, ``min_order_value``)
+  may be on any of the vendor's rows; two rows giving different values is an error.
+* Item columns: ``unit_cost``, ``case_pack`` (whole, at least 1), ``moq`` (whole, at least 0),
+  ``vendor_sku``. Amounts are in ``currency`` (the row's, else ``--currency``).
+* An empty cell changes nothing; only what is given is imported. Column names are matched
+  ignoring case; an unknown column is an error (a typo would otherwise be ignored silently).
+
+Every error names the file, the row (the header is row 1) and the column, and nothing is
+imported while any remains (:class:`InvalidTermsFile` lists up to :data:`MAX_ERRORS`).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tillwise.domain.catalog import ItemTerms, Vendor, VendorTerms
+from tillwise.domain.money import Money
+
+VENDOR_COLUMNS = ("vendor", "vendor_name", "email", "lead_time_days", "min_order_value")
+ITEM_COLUMNS = ("sku", "unit_cost", "case_pack", "moq", "vendor_sku")
+COLUMNS = (*VENDOR_COLUMNS, "currency", *ITEM_COLUMNS)
+MAX_ERRORS = 20
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidTermsFile(ValueError):
+    """What is wrong with a terms file, cell by cell (``errors``: one message each)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        more = "" if len(errors) < MAX_ERRORS else f"\n(stopped after {MAX_ERRORS} errors)"
+        super().__init__("\n".join(errors) + more)
+        self.errors = errors
+
+
+def vendor_key(name: str) -> str:
+    """A vendor name compared ignoring case and spacing."""
+    return " ".join(name.split()).casefold()
+
+
+def new_vendor_id(name: str) -> str:
+    """The id of a vendor first named in a terms file (Shopify's rule for a product vendor)."""
+    return f"vendor:{vendor_key(name)}"
+
+
+@dataclass
+class _Reading:
+    source: str
+    currency: str | None
+    errors: list[str] = field(default_factory=list)
+
+    def bad(self, row: int, column: str, why: str, value: object) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(
+                f"{self.source}: row {row}, column {column!r}: {why} (got {value!r})"
+            )
+
+    def whole(self, row: int, column: str, text: str, low: int, high: int) -> int | None:
+        try:
+            value = int(text)
+        except ValueError:
+            self.bad(row, column, "not a whole number", text)
+            return None
+        if not low <= value <= high:
+            self.bad(row, column, f"must be between {low} and {high}", text)
+            return None
+        return value
+
+    def money(self, row: int, column: str, text: str, currency: str | None) -> Money | None:
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            self.bad(row, column, "not an amount", text)
+            return None
+        if not amount.is_finite() or amount < 0:
+            self.bad(row, column, "must be an amount of at least 0", text)
+            return None
+        if currency is None:
+            self.bad(row, column, "an amount needs a currency column or --currency", text)
+            return None
+        try:
+            return Money.from_decimal(amount, currency)
+        except (ValueError, ValidationError) as exc:
+            self.bad(row, "currency", _reason(exc), currency)
+            return None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0].get("msg", exc))
+    return str(exc)
+
+
+def read_terms(
+    path: Path, *, known: Mapping[str, str], currency: str | None = None
+) -> list[VendorTerms]:
+    """The terms of ``path`` per vendor (in the file's order). ``known``: vendor id → name of
+    the vendors the POS or earlier terms know. Raises :class:`InvalidTermsFile`."""
+    reading = _Reading(str(path), currency.upper() if currency else None)
+    by_name = {vendor_key(name): vid for vid, name in known.items()}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidTermsFile([f"{path}: cannot be read as a UTF-8 CSV file: {exc}"]) from None
+    if not rows:
+        raise InvalidTermsFile([f"{path}: the file is empty (expected a header row)"])
+    header = [h.strip().lower() for h in rows[0]]
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown or "vendor" not in header:
+        why = f"unknown column {unknown[0]!r}" if unknown else "the column 'vendor' is missing"
+        raise InvalidTermsFile([f"{path}: row 1: {why}; the columns are {', '.join(COLUMNS)}"])
+    vendors: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[str, str], tuple[int, Any]] = {}  # (vendor, column) → (row, value)
+    items: dict[str, dict[str, ItemTerms]] = {}
+    for number, raw in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in raw):
+            continue
+        if len(raw) != len(header):
+            reading.bad(number, "*", f"{len(raw)} cells for {len(header)} columns", ",".join(raw))
+            continue
+        cell = {h: v.strip() for h, v in zip(header, raw, strict=True)}
+        if not cell["vendor"]:
+            reading.bad(number, "vendor", "required", "")
+            continue
+        vid = _resolve(cell["vendor"], known, by_name)
+        row_currency = (cell.get("currency") or "").upper() or reading.currency
+        terms = vendors.setdefault(vid, {"vendor_external_id": vid})
+        if vid not in known:  # a new vendor: named by its first row unless vendor_name says
+            terms.setdefault("name", cell["vendor"])
+        values: dict[str, Any] = {}
+        if cell.get("vendor_name"):
+            values["name"] = cell["vendor_name"]
+        if cell.get("email"):
+            if EMAIL.match(cell["email"]):
+                values["email"] = cell["email"]
+            else:
+                reading.bad(number, "email", "not an e-mail address", cell["email"])
+        if cell.get("lead_time_days"):
+            values["lead_time_days"] = reading.whole(
+                number, "lead_time_days", cell["lead_time_days"], 0, 365
+            )
+        if cell.get("min_order_value"):
+            values["min_order_value"] = reading.money(
+                number, "min_order_value", cell["min_order_value"], row_currency
+            )
+        for name, value in values.items():
+            if value is None:
+                continue
+            first = seen.setdefault((vid, name), (number, value))
+            if first[1] != value:
+                column = "vendor_name" if name == "name" else name
+                reading.bad(number, column, f"differs from row {first[0]} ({first[1]})", value)
+            terms[name] = value
+        if cell.get("sku"):
+            item = _item(reading, number, cell, row_currency)
+            if item is not None:
+                got = items.setdefault(vid, {})
+                if item.sku in got:
+                    reading.bad(number, "sku", "listed twice for this vendor", item.sku)
+                got[item.sku] = item
+        else:
+            given = [c for c in ITEM_COLUMNS[1:] if cell.get(c)]
+            if given:
+                reading.bad(number, given[0], "an item's term needs the row's sku", cell[given[0]])
+    if reading.errors:
+        raise InvalidTermsFile(reading.errors)
+    return [
+        VendorTerms(**terms, items=tuple(items.get(vid, {}).values()))
+        for vid, terms in vendors.items()
+    ]
+
+
+def _resolve(text: str, known: Mapping[str, str], by_name: Mapping[str, str]) -> str:
+    if text in known:
+        return text
+    return by_name.get(vendor_key(text)) or new_vendor_id(text)
+
+
+def _item(
+    reading: _Reading, row: int, cell: Mapping[str, str], currency: str | None
+) -> ItemTerms | None:
+    before = len(reading.errors)
+    sku = cell["sku"]
+    if len(sku) > 128:
+        reading.bad(row, "sku", "at most 128 characters", sku)
+    cost = cell.get("unit_cost")
+    pack, moq = cell.get("case_pack"), cell.get("moq")
+    item = {
+        "sku": sku,
+        "unit_cost": reading.money(row, "unit_cost", cost, currency) if cost else None,
+        "case_pack": reading.whole(row, "case_pack", pack, 1, 1_000_000) if pack else None,
+        "moq": reading.whole(row, "moq", moq, 0, 1_000_000) if moq else None,
+        "vendor_sku": cell.get("vendor_sku") or None,
+    }
+    return ItemTerms(**item) if len(reading.errors) == before else None
+
+
+def write_terms(vendors: Iterable[Vendor], path: Path) -> int:
+    """Write the vendors' terms as plans use them: a row of vendor terms, then one row per
+    item; returns the rows written. The file imports back unchanged."""
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(COLUMNS)
+        for v in sorted(vendors, key=lambda v: v.external_id):
+            low = v.min_order_value
+            out.writerow(
+                [
+                    v.external_id,
+                    v.name,
+                    v.email or "",
+                    "" if v.lead_time_days is None else v.lead_time_days,
+                    "" if low is None else low.to_decimal(),
+                    "" if low is None else low.currency,
+                    *[""] * len(ITEM_COLUMNS),
+                ]
+            )
+            for item in v.items:
+                cost = item.unit_cost
+                out.writerow(
+                    [
+                        v.external_id,
+                        *[""] * (len(VENDOR_COLUMNS) - 1),
+                        "" if cost is None else cost.currency,
+                        item.sku,
+                        "" if cost is None else cost.to_decimal(),
+                        item.case_pack,
+                        item.moq,
+                        item.vendor_sku or "",
+                    ]
+                )
+            count += 1 + len(v.items)
+    return count
