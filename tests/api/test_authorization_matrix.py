@@ -96,6 +96,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "replenishment-stops-delete": frozenset(
         {"store_manager", "buyer", "regional_manager", "admin"}
     ),
+    "vendors-list": ALL,
+    # and only over every store of the connection (tests/api/test_vendors_api.py)
+    "vendors-set-terms": frozenset({"store_manager", "buyer", "regional_manager", "admin"}),
     # loss prevention: LP works cases, managers see their stores' queue, associates nothing;
     # scoring is for POS extension tokens (role pos_extension, not a person's role)
     "risk-score": ADMIN,

@@ -186,7 +186,7 @@ def test_vendor_terms_imported_from_a_csv_change_the_plan(
     out = tmp_path / "export.csv"
     result = runner.invoke(app, ["vendors", "export", *conn, "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert "ven-06,Far East Homewares,orders@far-east.example,21,250.00,GBP" in out.read_text()
+    assert "ven-06,Far East Homewares,orders@far-east.example,21,,250.00,GBP" in out.read_text()
     result = runner.invoke(app, ["vendors", "import", str(out), *conn])
     assert result.exit_code == 0 and "6 vendor(s) read, 0 to change" in result.output
     assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 1  # nothing written

@@ -13,7 +13,7 @@ from tillwise.bootstrap import Container
 
 from . import webhooks
 from .problems import install_problem_handlers
-from .routes import admin, governance, oauth, pipeline, records, replenishment, risk
+from .routes import admin, governance, oauth, pipeline, records, replenishment, risk, vendors
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -53,6 +53,7 @@ def create_app(
     app.include_router(oauth.router)
     app.include_router(replenishment.router)
     app.include_router(risk.router)
+    app.include_router(vendors.router)
     from tillwise.web.routes import mount_dashboard
 
     mount_dashboard(app)

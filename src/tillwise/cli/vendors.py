@@ -40,7 +40,7 @@ def import_terms(
 ) -> None:
     """Import vendor terms from a CSV (only the cells given change; audited). Every error is
     named by file, row and column, and nothing is imported while one remains."""
-    from tillwise.workflows.replenishment.terms import InvalidTermsFile, read_terms
+    from tillwise.workflows.replenishment.terms import InvalidTermsFile, changes_of, read_terms
 
     with open_container() as c:
         vendors = _vendors(c, connection)
@@ -51,8 +51,7 @@ def import_terms(
             for line in exc.errors:
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             fail(f"{len(exc.errors)} error(s); nothing imported")
-        # only what differs from the terms plans use now (an export imports back as nothing)
-        changes = [t for t in (t.beyond(vendors.get(t.vendor_external_id)) for t in terms) if t]
+        changes = changes_of(terms, vendors)  # an export imported back changes nothing
         new = sum(1 for t in changes if t.vendor_external_id not in known)
         said = (
             f"{file.name}: {len(terms)} vendor(s) read, {len(changes)} to change ({new} new), "
@@ -95,6 +94,7 @@ def list_vendors(
             "name": v.name,
             "email": v.email,
             "lead_time_days": v.lead_time_days,
+            "review_period_days": v.review_period_days,
             "min_order_value": None if v.min_order_value is None else str(v.min_order_value),
             "items": len(v.items),
         }
@@ -103,13 +103,22 @@ def list_vendors(
     if as_json:
         print_json(rows)
         return
-    table = Table("vendor", "name", "e-mail", "lead time (days)", "minimum order", "items")
+    table = Table(
+        "vendor",
+        "name",
+        "e-mail",
+        "lead time (days)",
+        "order cycle (days)",
+        "minimum order",
+        "items",
+    )
     for r in rows:
         table.add_row(
             r["vendor"],
             r["name"],
             r["email"] or "",
             "" if r["lead_time_days"] is None else str(r["lead_time_days"]),
+            "" if r["review_period_days"] is None else str(r["review_period_days"]),
             r["min_order_value"] or "",
             str(r["items"]),
         )

@@ -80,6 +80,10 @@ class Vendor(SourceRecord):
     email: str | None = None
     lead_time_days: int | None = Field(default=None, ge=0)
     # (omitted from the serialized record while unset: records from before them read the same)
+    # the vendor's order cycle: days between orders to it (None: the retailer's review period)
+    review_period_days: int | None = Field(
+        default=None, ge=1, le=90, exclude_if=lambda v: v is None
+    )
     min_order_value: Money | None = Field(default=None, exclude_if=lambda v: v is None)
     items: tuple[VendorItem, ...] = Field(default=(), exclude_if=lambda v: not v)
 
@@ -116,7 +120,7 @@ class ItemTerms(BaseModel):
 
 
 _ITEM_FIELDS = ("unit_cost", "case_pack", "moq", "vendor_sku")
-_VENDOR_FIELDS = ("name", "email", "lead_time_days", "min_order_value")
+_VENDOR_FIELDS = ("name", "email", "lead_time_days", "review_period_days", "min_order_value")
 
 
 class VendorTerms(BaseModel):
@@ -132,6 +136,7 @@ class VendorTerms(BaseModel):
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=320)
     lead_time_days: int | None = Field(default=None, ge=0, le=365)
+    review_period_days: int | None = Field(default=None, ge=1, le=90)  # its order cycle
     min_order_value: Money | None = None
     items: tuple[ItemTerms, ...] = ()
 

@@ -7,8 +7,9 @@ reads them from a CSV (``workflows.replenishment.terms``) and :meth:`VendorTerms
 keeps them per connection and vendor: a field given replaces the one kept, an item replaces
 the kept item of its SKU, anything not given stays. The planner lays them over the POS's
 vendors (:meth:`tillwise.domain.catalog.VendorTerms.applied_to`). Each import is audited as
-``vendor.terms_imported`` (vendors and items changed, and the file's name) in the same
-transaction.
+``vendor.terms_imported`` in the same transaction: the source (a file's name, or ``api``),
+the terms given per vendor (what changed; only the vendor ids and counts when an import gives
+more than :data:`AUDITED_ITEMS` items) and what it did.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tillwise.store.engine import read_only
 from tillwise.store.tables_replenishment import vendor_terms
 
 IMPORTED = "vendor.terms_imported"
+AUDITED_ITEMS = 500  # a bigger import is audited by vendor id and counts
 
 
 class VendorTermsBook:
@@ -80,12 +82,19 @@ class VendorTermsBook:
                     .values(data=merged.model_dump(mode="json"), updated_by=actor, updated_at=now)
                 )
                 counts["vendors_changed"] += 1
+            listed = counts["items"] <= AUDITED_ITEMS
             self._audit.append_in(
                 db,
                 actor=actor,
                 action=IMPORTED,
                 store=connection_id,
-                inputs={"source": source, "vendors": len(terms)},
+                inputs={
+                    "source": source,
+                    "vendors": [t.vendor_external_id for t in terms],
+                    "terms": [t.model_dump(mode="json", exclude_none=True) for t in terms]
+                    if listed
+                    else None,
+                },
                 outputs=counts,
             )
         return counts

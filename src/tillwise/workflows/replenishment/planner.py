@@ -497,9 +497,13 @@ def _order_summary(order: DraftOrder, proposal: str | None) -> dict[str, Any]:
 
 
 def horizon_for(inputs: StoreInputs, settings: PlanSettings) -> int:
-    leads = [v.lead_time_days for v in inputs.vendors.values() if v.lead_time_days is not None]
-    longest = max([settings.default_lead_time_days, *leads])
-    return max(settings.min_horizon_days, longest + settings.review_period_days)
+    """Days to forecast: the longest protection period of a vendor (lead time + its order
+    cycle), at least ``min_horizon_days``."""
+    longest = settings.default_lead_time_days + settings.review_period_days
+    for v in inputs.vendors.values():
+        lead = settings.default_lead_time_days if v.lead_time_days is None else v.lead_time_days
+        longest = max(longest, lead + (v.review_period_days or settings.review_period_days))
+    return max(settings.min_horizon_days, longest)
 
 
 def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
@@ -557,6 +561,7 @@ def terms_for(inputs: StoreInputs, sku: str, settings: PlanSettings) -> tuple[Te
         case_pack=item.case_pack if item is not None else 1,
         max_stock=(None if level is None or level.max_stock is None else _units(level.max_stock)),
         unit_cost=item.unit_cost if item is not None else None,
+        review_period_days=None if vendor is None else vendor.review_period_days,
     )
     return terms, vendor
 
@@ -571,7 +576,8 @@ def outlook_for(
 ) -> Outlook:
     """The item's demand facts at ``service_level`` (None: the settings' one)."""
     level = settings.service_level if service_level is None else service_level
-    days = terms.lead_time_days + settings.review_period_days
+    review = terms.review_period_days or settings.review_period_days
+    days = terms.lead_time_days + review
     days = max(1, min(days, forecast.horizon))
     at_level = forecast.lead_time_demand(uid, days, level)
     low = forecast.lead_time_demand(uid, days, 0.10)
@@ -581,7 +587,7 @@ def outlook_for(
     return Outlook(
         daily_mean=max(0.0, mean),
         lead_time_days=terms.lead_time_days,
-        review_period_days=settings.review_period_days,
+        review_period_days=review,
         protection_mean=max(0.0, float(at_level.mean)),
         protection_quantile=max(0.0, float(at_level.quantile)),
         service_level=level,
@@ -929,6 +935,9 @@ def terms_from(item: PlanItem) -> Terms | None:
             case_pack=int(raw.get("case_pack") or 1),
             max_stock=None if raw.get("max_stock") is None else int(raw["max_stock"]),
             unit_cost=None if not cost or not currency else Money.from_decimal(cost, currency),
+            review_period_days=(
+                None if raw.get("review_period_days") is None else int(raw["review_period_days"])
+            ),
         )
     except (KeyError, TypeError, ValueError):
         return None

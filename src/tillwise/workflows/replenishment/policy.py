@@ -208,6 +208,7 @@ class Terms:
     case_pack: int = 1  # order in multiples of this
     max_stock: int | None = None  # shelf capacity: inventory position after ordering <= this
     unit_cost: Money | None = None
+    review_period_days: int | None = None  # the vendor's order cycle (None: the store's)
 
     def __post_init__(self) -> None:
         _whole("lead_time_days", self.lead_time_days)

@@ -1,17 +1,24 @@
 """Vendor terms as a CSV file: what ``tillwise vendors import`` reads and ``export`` writes.
 
-One row per vendor and SKU (a row without ``sku`` gives vendor terms only)::
+One row per vendor and SKU (a row without ``sku`` gives vendor terms only); the columns,
+each shown with an example value::
 
-    vendor,vendor_name,email,lead_time_days,min_order_value,currency,sku,unit_cost,case_pack,moq,vendor_sku
-    vendor:apple,Apple,orders@apple.example,21,250.00,GBP,IPOD2008PINK,120.00,6,12,MB-PINK
+    vendor               vendor:apple          review_period_days   7
+    vendor_name          Apple                 min_order_value      250.00
+    email                orders@apple.example  currency             GBP
+    lead_time_days       21                    sku                  IPOD2008PINK
+    unit_cost            120.00                case_pack            6
+    moq                  12                    vendor_sku           MB-PINK
 
 * ``vendor`` (required): the vendor's id in Tillwise (``tillwise vendors export`` lists them;
   Shopify's is ``vendor:<name in lower case>``) or its name as the POS spells it (matched
   ignoring case and spacing). A vendor neither the POS nor earlier terms know is new: its id
   is ``vendor:<name in lower case>`` (Shopify's rule, so the products naming it later match)
   and its name ``vendor_name`` or the ``vendor`` cell.
-* Vendor columns (``vendor_name``, ``email``, ``lead_time_days`` 0–365, ``min_order_value``)
-  may be on any of the vendor's rows; two rows giving different values is an error.
+* Vendor columns (``vendor_name``, ``email``, ``lead_time_days`` 0–365,
+  ``review_period_days`` 1–90: its order cycle, the days between orders to it, in place of
+  the store's review period; ``min_order_value``) may be on any of the vendor's rows; two rows
+  giving different values is an error.
 * Item columns: ``unit_cost``, ``case_pack`` (whole, at least 1), ``moq`` (whole, at least 0),
   ``vendor_sku``. Amounts are in ``currency`` (the row's, else ``--currency``).
 * An empty cell changes nothing; only what is given is imported. Column names are matched
@@ -36,7 +43,14 @@ from pydantic import ValidationError
 from tillwise.domain.catalog import ItemTerms, Vendor, VendorTerms
 from tillwise.domain.money import Money
 
-VENDOR_COLUMNS = ("vendor", "vendor_name", "email", "lead_time_days", "min_order_value")
+VENDOR_COLUMNS = (
+    "vendor",
+    "vendor_name",
+    "email",
+    "lead_time_days",
+    "review_period_days",
+    "min_order_value",
+)
 ITEM_COLUMNS = ("sku", "unit_cost", "case_pack", "moq", "vendor_sku")
 COLUMNS = (*VENDOR_COLUMNS, "currency", *ITEM_COLUMNS)
 MAX_ERRORS = 20
@@ -159,6 +173,10 @@ def read_terms(
             values["lead_time_days"] = reading.whole(
                 number, "lead_time_days", cell["lead_time_days"], 0, 365
             )
+        if cell.get("review_period_days"):
+            values["review_period_days"] = reading.whole(
+                number, "review_period_days", cell["review_period_days"], 1, 90
+            )
         if cell.get("min_order_value"):
             values["min_order_value"] = reading.money(
                 number, "min_order_value", cell["min_order_value"], row_currency
@@ -215,6 +233,17 @@ def _item(
     return ItemTerms(**item) if len(reading.errors) == before else None
 
 
+def changes_of(terms: Iterable[VendorTerms], vendors: Mapping[str, Vendor]) -> list[VendorTerms]:
+    """Of ``terms``, only what differs from ``vendors`` as plans use them now (an export
+    imported back changes nothing, and pins nothing the POS may later change)."""
+    out = []
+    for t in terms:
+        change = t.beyond(vendors.get(t.vendor_external_id))
+        if change is not None:
+            out.append(change)
+    return out
+
+
 def write_terms(vendors: Iterable[Vendor], path: Path) -> int:
     """Write the vendors' terms as plans use them: a row of vendor terms, then one row per
     item; returns the rows written. The file imports back unchanged."""
@@ -230,6 +259,7 @@ def write_terms(vendors: Iterable[Vendor], path: Path) -> int:
                     v.name,
                     v.email or "",
                     "" if v.lead_time_days is None else v.lead_time_days,
+                    "" if v.review_period_days is None else v.review_period_days,
                     "" if low is None else low.to_decimal(),
                     "" if low is None else low.currency,
                     *[""] * len(ITEM_COLUMNS),

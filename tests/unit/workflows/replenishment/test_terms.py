@@ -19,7 +19,7 @@ from tillwise.workflows.replenishment.terms import (
 
 KNOWN = {"vendor:apple": "Apple", "ven-06": "Far East Homewares"}
 HEADER = (
-    "vendor,vendor_name,email,lead_time_days,min_order_value,currency,"
+    "vendor,vendor_name,email,lead_time_days,review_period_days,min_order_value,currency,"
     "sku,unit_cost,case_pack,moq,vendor_sku"
 )
 
@@ -43,16 +43,17 @@ def errors_of(path: Path, **kw: object) -> list[str]:
 def test_vendors_are_found_by_id_or_name_and_a_new_one_gets_shopifys_id(tmp_path: Path) -> None:
     path = csv_file(
         tmp_path,
-        "vendor:apple,,orders@apple.example,21,,,IPOD2008PINK,120.00,6,12,MB-PINK",
-        "  far EAST   homewares ,,,,250,GBP,,,,,",  # by name, ignoring case and spacing
-        "far east homewares,,,,,,85123A,,24,,",  # only the case pack of this item
-        "Bolt & Nut Supply,,,5,,,B-1,0.40,100,,",  # new: named by its first row
+        "vendor:apple,,orders@apple.example,21,7,,,IPOD2008PINK,120.00,6,12,MB-PINK",
+        "  far EAST   homewares ,,,,,250,GBP,,,,,",  # by name, ignoring case and spacing
+        "far east homewares,,,,,,,85123A,,24,,",  # only the case pack of this item
+        "Bolt & Nut Supply,,,5,,,,B-1,0.40,100,,",  # new: named by its first row
     )
     apple, fareast, bolt = read_terms(path, known=KNOWN, currency="gbp")
     assert apple == VendorTerms(
         vendor_external_id="vendor:apple",
         email="orders@apple.example",
         lead_time_days=21,
+        review_period_days=7,
         items=(
             ItemTerms(
                 sku="IPOD2008PINK",
@@ -76,19 +77,20 @@ def test_every_mistake_is_named_by_file_row_and_column_and_nothing_is_read(
 ) -> None:
     path = csv_file(
         tmp_path,
-        "vendor:apple,,not-an-email,21,,,A-1,,0,,",
-        ",,,,,,A-2,,,,",
-        "vendor:apple,,,14,,,A-3,1.2x,,-1,",
-        "ven-06,,,,100,,,,,,",
-        "ven-06,,,,,XYZ,A-4,3,,,",
-        "ven-06,,,,,,,2.00,,,",
-        "ven-06,,,,,GBP,A-5,,,,",
-        "ven-06,,,,,GBP,A-5,,2,,",
-        "ven-06,,,400,,,,,,,",
+        "vendor:apple,,not-an-email,21,0,,,A-1,,0,,",
+        ",,,,,,,A-2,,,,",
+        "vendor:apple,,,14,,,,A-3,1.2x,,-1,",
+        "ven-06,,,,,100,,,,,,",
+        "ven-06,,,,,,XYZ,A-4,3,,,",
+        "ven-06,,,,,,,,2.00,,,",
+        "ven-06,,,,,,GBP,A-5,,,,",
+        "ven-06,,,,,,GBP,A-5,,2,,",
+        "ven-06,,,400,,,,,,,,",
     )
     source = str(path)
     assert errors_of(path) == [
         f"{source}: row 2, column 'email': not an e-mail address (got 'not-an-email')",
+        f"{source}: row 2, column 'review_period_days': must be between 1 and 90 (got '0')",
         f"{source}: row 2, column 'case_pack': must be between 1 and 1000000 (got '0')",
         f"{source}: row 3, column 'vendor': required (got '')",
         f"{source}: row 4, column 'lead_time_days': differs from row 2 (21) (got 14)",
@@ -159,6 +161,7 @@ def test_an_export_imports_back_to_the_same_vendors(tmp_path: Path) -> None:
             name="Far East Homewares",
             email="orders@far-east.example",
             lead_time_days=14,
+            review_period_days=7,
             min_order_value=gbp("250.00"),
             items=(
                 VendorItem(sku="85099B", unit_cost=gbp("1.17"), case_pack=2, moq=4),

@@ -25,5 +25,7 @@ import overview from "./overview.js";
 import replenishment from "./replenishment.js";
 import risk from "./risk.js";
 import settings from "./settings.js";
+import vendors from "./vendors.js";
 
-export const PAGES = [overview, approvals, replenishment, risk, audit, connections, settings];
+// Vendors is not in the navigation (nav: false): it is opened from the Replenishment page.
+export const PAGES = [overview, approvals, replenishment, vendors, risk, audit, connections, settings];

@@ -10,6 +10,9 @@
 // reason, and resume it; a stopped item shows "Not reordered" with why, who and when, and is
 // no longer counted at risk (the plan's quantities follow at its next run).
 //
+// The store's vendors and their terms are a link away ("Vendor terms", and each item's vendor:
+// the Vendors page, at that item).
+//
 // Routes: #/replenishment (the first store in scope), #/replenishment/<store>[?sku=<sku>].
 
 import { api, ApiError, query } from "../api.js";
@@ -44,6 +47,7 @@ const COLUMNS = 8; // of the items table
 
 const storePath = (store) => `#/replenishment/${encodeURIComponent(store)}`;
 const withSku = (store, sku) => `${storePath(store)}${query({ sku })}`;
+const vendorsPath = (conn, params = {}) => `#/vendors/${encodeURIComponent(conn)}${query(params)}`;
 
 class Replenishment {
   constructor(root, ctx) {
@@ -59,6 +63,8 @@ class Replenishment {
     // Stopping and resuming reordering: the server decides every request; this only hides
     // the buttons from roles that could not use them.
     this.canStop = ctx.can("replenishment:write");
+    // The vendors' terms (lead time, case packs, …) are read, and changed, on the Vendors page.
+    this.canVendors = ctx.can("products:read");
   }
 
   $(selector) {
@@ -83,7 +89,9 @@ class Replenishment {
     if (stores.length === 0) {
       replaceChildren(this.root, h("h1", {}, "Replenishment"), empty("No store has a replenishment plan yet",
         "Plans are made nightly for every store with sales history; ", code("tillwise replenish plan --location ID"),
-        " shows one without writing anything."));
+        " shows one without writing anything.",
+        this.canVendors ? [" Meanwhile, check your ", h("a", { href: "#/vendors", id: "repl-vendors" }, "vendor terms"),
+          ": lead times, case packs, minimum orders."] : null));
       return;
     }
     const wanted = this.ctx.rest[0];
@@ -109,7 +117,10 @@ class Replenishment {
           h("h1", {}, "Replenishment"),
           h("p", { class: "muted small", id: "plan-meta" }, "Loading the plan…")),
         h("form", { class: "filters", "aria-label": "Choose a store", onsubmit: (e) => e.preventDefault() },
-          field("Store", picker)),
+          field("Store", picker),
+          this.canVendors ? h("a", {
+            class: "btn", id: "repl-vendors", href: vendorsPath(this.store.connection_id),
+          }, "Vendor terms") : null),
       ),
       h("div", { class: "grid repl-grid" },
         h("section", { class: "card card-wide", id: "risk-card", "aria-labelledby": "risk-title" },
@@ -239,7 +250,12 @@ class Replenishment {
       h("td", { class: "num", "data-col": "weeks_of_cover" }, weeks(item.weeks_of_cover),
         item.daily_mean !== null && item.daily_mean !== undefined
           ? h("span", { class: "sub" }, `${formatUnits(item.daily_mean)} a day`) : null),
-      h("td", { class: "col-vendor" }, item.vendor || h("span", { class: "muted" }, "none")),
+      h("td", { class: "col-vendor" }, !item.vendor ? h("span", { class: "muted" }, "none")
+        : this.canVendors ? h("a", {
+          href: vendorsPath(this.store.connection_id, { sku: item.sku, name: item.vendor }),
+          "aria-label": `${item.vendor}: terms for ${name}`,
+        }, item.vendor)
+          : item.vendor),
       h("td", { class: "num" }, h("div", { class: "row-tools" },
         h("button", {
           class: "btn btn-small", type: "button", "aria-label": `Forecast chart of ${name}`,

@@ -1,0 +1,169 @@
+"""Vendors as replenishment uses them, and the retailer's terms over the POS's.
+
+``GET /v1/vendors?connection_id=`` lists a connection's vendors with the terms plans use (the
+POS's, with imported terms over them): catalog data, read by any holder of ``products:read``.
+``PATCH /v1/vendors/{connection_id}/{vendor_id}/terms`` sets some of a vendor's terms, as
+``tillwise vendors import`` does for a file (only the fields given change, only what differs
+from the current terms is kept; audited). Terms apply to every store of the connection, so
+the caller needs ``replenishment:write`` over all of them (a buyer or manager of the whole
+chain, an admin).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from tillwise.domain.catalog import ItemTerms, Vendor, VendorTerms
+from tillwise.domain.errors import InvalidMoney
+from tillwise.domain.money import Money, exponent
+from tillwise.governance.principal import Principal
+from tillwise.workflows.replenishment.planner import vendors_with_terms
+from tillwise.workflows.replenishment.terms import EMAIL, changes_of
+
+from ..deps import ContainerDep, require
+from ..problems import Problem
+from .governance import known_stores
+
+router = APIRouter(prefix="/v1/vendors", tags=["vendors"])
+
+
+class ItemTermsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=128)
+    unit_cost: Decimal | None = Field(default=None, ge=0, description="in the body's currency")
+    case_pack: int | None = Field(default=None, ge=1, le=1_000_000)
+    moq: int | None = Field(default=None, ge=0, le=1_000_000)
+    vendor_sku: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class TermsBody(BaseModel):
+    """Some of a vendor's terms; a field left out keeps what plans use now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL.pattern)
+    lead_time_days: int | None = Field(default=None, ge=0, le=365)
+    review_period_days: int | None = Field(
+        default=None, ge=1, le=90, description="its order cycle: days between orders to it"
+    )
+    min_order_value: Decimal | None = Field(default=None, ge=0)
+    currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description="of min_order_value and unit costs"
+    )
+    items: list[ItemTermsBody] = Field(default_factory=list, max_length=10_000)
+
+
+def vendor_public(v: Vendor) -> dict[str, Any]:
+    return {
+        "vendor_id": v.external_id,
+        "connection_id": v.source.connection_id,
+        "name": v.name,
+        "email": v.email,
+        "lead_time_days": v.lead_time_days,
+        "review_period_days": v.review_period_days,
+        "min_order_value": None if v.min_order_value is None else str(v.min_order_value),
+        "items": [
+            {
+                "sku": i.sku,
+                "unit_cost": None if i.unit_cost is None else str(i.unit_cost),
+                "case_pack": i.case_pack,
+                "moq": i.moq,
+                "vendor_sku": i.vendor_sku,
+            }
+            for i in v.items
+        ],
+    }
+
+
+def _vendors(container: Any, connection_id: str) -> dict[str, Vendor]:
+    if container.connections.get(connection_id) is None:
+        raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
+    with container.uow() as uow:
+        return vendors_with_terms(uow, connection_id)
+
+
+@router.get("", operation_id="vendors-list")
+def list_vendors(
+    connection_id: str, container: ContainerDep, principal: Principal = require("products:read")
+) -> Any:
+    """The connection's vendors with the terms plans use (a store-scoped caller: only of a
+    connection it has a store of)."""
+    if principal.stores is not None and not any(
+        s.connection_id == connection_id for s in known_stores(container, principal)
+    ):
+        raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
+    vendors = _vendors(container, connection_id)
+    return [vendor_public(v) for _, v in sorted(vendors.items())]
+
+
+@router.patch("/{connection_id}/{vendor_id}/terms", operation_id="vendors-set-terms")
+def set_terms(
+    connection_id: str,
+    vendor_id: str,
+    body: TermsBody,
+    container: ContainerDep,
+    principal: Principal = require("replenishment:write"),
+) -> Any:
+    """Set some of a vendor's terms (a vendor the POS does not know needs a ``name``)."""
+    vendors = _vendors(container, connection_id)  # an unknown connection: 404
+    stores = [s.store for s in known_stores(container) if s.connection_id == connection_id]
+    if principal.stores is not None and not (stores and all(principal.sees(s) for s in stores)):
+        raise Problem(
+            403,
+            "forbidden",
+            "vendor terms apply to every store of the connection: only a role over all of "
+            "them sets them",
+            field="connection_id",
+        )
+    if vendor_id not in vendors and body.name is None:
+        raise Problem(
+            422, "invalid_terms", f"a new vendor {vendor_id!r} needs a name", field="name"
+        )
+    skus = [i.sku for i in body.items]
+    if len(set(skus)) != len(skus):
+        raise Problem(422, "invalid_terms", "a SKU is listed twice", field="items")
+    priced = body.min_order_value is not None or any(i.unit_cost is not None for i in body.items)
+    if priced and body.currency is None:
+        why = "required with min_order_value or a unit_cost"
+        raise Problem(422, "invalid_terms", why, field="currency")
+    if body.currency is not None:
+        try:
+            exponent(body.currency)
+        except InvalidMoney as exc:
+            raise Problem(422, "invalid_terms", str(exc), field="currency") from None
+    terms = _terms(vendor_id, body)
+    for change in changes_of([terms], vendors):
+        container.vendor_terms.upsert(connection_id, [change], actor=principal.actor, source="api")
+    return vendor_public(_vendors(container, connection_id)[vendor_id])
+
+
+def _terms(vendor_id: str, body: TermsBody) -> VendorTerms:
+    currency = None if body.currency is None else body.currency.upper()
+
+    def money(amount: Decimal | None) -> Money | None:
+        return None if amount is None or currency is None else Money.from_decimal(amount, currency)
+
+    return VendorTerms(
+        vendor_external_id=vendor_id,
+        name=body.name,
+        email=None if body.email is None else str(body.email),
+        lead_time_days=body.lead_time_days,
+        review_period_days=body.review_period_days,
+        min_order_value=money(body.min_order_value),
+        items=tuple(
+            ItemTerms(
+                sku=i.sku,
+                unit_cost=money(i.unit_cost),
+                case_pack=i.case_pack,
+                moq=i.moq,
+                vendor_sku=i.vendor_sku,
+            )
+            for i in body.items
+        ),
+    )
