@@ -108,3 +108,14 @@ export async function busy(button, busyText, action) {
     button.textContent = text;
   }
 }
+
+/** An inline form that Cancel and the Escape key both close with `close`. */
+export function closable(form, cancel, close) {
+  cancel.addEventListener("click", close);
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
+  });
+}

@@ -17,7 +17,7 @@
 
 import { api, ApiError, query } from "../api.js";
 import {
-  busy, code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState,
+  busy, closable, code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState,
 } from "../dom.js";
 import {
   dayToSeconds, formatCount, formatDateTime, formatDay, formatShortDay, formatValue, humanize,
@@ -333,13 +333,7 @@ class Replenishment {
       open.hidden = false;
       open.focus();
     };
-    cancel.addEventListener("click", close);
-    form.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        close();
-      }
-    });
+    closable(form, cancel, close);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       replaceChildren(out);

@@ -15,7 +15,7 @@
 // from, opened at that item).
 
 import { api, ApiError, describe, query } from "../api.js";
-import { busy, code, empty, errorNotice, h, notice, replaceChildren, select } from "../dom.js";
+import { busy, closable, code, empty, errorNotice, h, notice, replaceChildren, select } from "../dom.js";
 import { exponent, formatCount, formatMoney } from "../format.js";
 
 const ITEM_FILTER_FROM = 12; // items of a vendor above which a "Find an item" box is offered
@@ -299,13 +299,7 @@ class VendorCard {
       this.redraw();
       this.focusChange();
     };
-    cancel.addEventListener("click", close);
-    form.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        close();
-      }
-    });
+    closable(form, cancel, close);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.saveTerms(save, out);
@@ -557,13 +551,7 @@ class VendorCard {
       opener.setAttribute("aria-expanded", "false");
       opener.focus();
     };
-    cancel.addEventListener("click", close);
-    form.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        close();
-      }
-    });
+    closable(form, cancel, close);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearInvalid(form, out);
