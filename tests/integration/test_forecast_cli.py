@@ -13,6 +13,7 @@ from typer.testing import CliRunner, Result
 from tillwise.cli import app
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "forecast" / "online_retail_sample.csv"
+RDATA = Path(__file__).resolve().parents[1] / "fixtures" / "rdata"
 runner = CliRunner()
 
 
@@ -367,13 +368,8 @@ def test_a_file_with_its_own_column_names_is_read_with_id_time_and_target_cols(
     assert "--id-col, --time-col, --target-col" in said
 
 
-def test_an_m5_shaped_file_gives_its_price_snap_days_and_events_by_their_own_names(
-    tmp_path: Path,
-) -> None:
-    """M5's long format: ``sell_price`` (empty before an item is sold), ``snap`` days (known a
-    month ahead; food sells more on them) and ``event_name_1``/``event_name_2`` on every row.
-    Named with ``--price-col``, ``--promo-col`` and ``--events`` (the same file), the backtest
-    learns the snap uplift and the events; without them it forecasts every day alike."""
+def _m5_panel() -> pd.DataFrame:
+    """Nine M5-shaped series over 420 days: SNAP days sell 1.6x, the Super Bowl 2.5x."""
     rng = np.random.default_rng(11)
     days = pd.date_range("2014-01-01", periods=420, freq="D")
     snap = (days.day <= 10).astype(int)  # SNAP benefits: the first ten days of each month
@@ -396,8 +392,18 @@ def test_an_m5_shaped_file_gives_its_price_snap_days_and_events_by_their_own_nam
                     }
                 )
             )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_an_m5_shaped_file_gives_its_price_snap_days_and_events_by_their_own_names(
+    tmp_path: Path,
+) -> None:
+    """M5's long format: ``sell_price`` (empty before an item is sold), ``snap`` days (known a
+    month ahead; food sells more on them) and ``event_name_1``/``event_name_2`` on every row.
+    Named with ``--price-col``, ``--promo-col`` and ``--events`` (the same file), the backtest
+    learns the snap uplift and the events; without them it forecasts every day alike."""
     sales = tmp_path / "m5.csv"
-    pd.concat(rows).to_csv(sales, index=False)
+    _m5_panel().to_csv(sales, index=False)
 
     def backtest(*extra: str) -> dict:
         names = ["--id-col", "item_id,store_id", "--time-col", "date", "--target-col", "value"]
@@ -437,3 +443,68 @@ def test_an_m5_shaped_file_gives_its_price_snap_days_and_events_by_their_own_nam
     )
     assert bad.exit_code == 1
     assert "row 6, column 'sell_price': not a number (got 'cheap')" in " ".join(bad.output.split())
+
+
+def _write_rda(path: Path, name: str, frame: pd.DataFrame, dates: str) -> None:
+    """An R data file as R saves a tibble of M5 (ids as factors, ``dates`` as R's ``Date``)."""
+    from rdata.conversion import ConverterFromPythonToR, convert_python_to_r_data
+    from rdata.conversion.to_r import build_r_object
+    from rdata.parser import RObjectType
+    from rdata.unparser import unparse_file
+
+    days = (pd.to_datetime(frame[dates]) - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+    frame = frame.assign(**{dates: days.to_numpy()})
+    r = convert_python_to_r_data({name: frame}, file_type="rda")
+    columns = r.object.value[0].value
+    at = list(frame.columns).index(dates)
+    date_class = ConverterFromPythonToR().convert_to_r_attributes({"class": "Date"})
+    columns[at] = build_r_object(
+        RObjectType.REAL, value=columns[at].value, is_object=True, attributes=date_class
+    )
+    unparse_file(path, r, file_format="xdr", file_type="rda", compression="gzip")
+
+
+def test_an_r_data_file_like_m5s_tiny_m5_is_read_as_its_csv_would_be(tmp_path: Path) -> None:
+    """``tiny_m5.rda`` (the krzjoa/m5 R package's 280 series) is R data, not CSV: the same
+    panel saved both ways gives the same backtest, figure for figure."""
+    panel = _m5_panel()
+    csv = tmp_path / "m5.csv"
+    panel.to_csv(csv, index=False)
+    rda = tmp_path / "tiny_m5.rda"
+    as_r = panel.assign(
+        item_id=pd.Categorical(panel["item_id"]), store_id=pd.Categorical(panel["store_id"])
+    )
+    _write_rda(rda, "tiny_m5", as_r, "date")
+
+    def backtest(sales: Path) -> dict:
+        args = ["forecast", "backtest", "--sales", str(sales), "--horizon", "28", "--json"]
+        names = ["--id-col", "item_id,store_id", "--time-col", "date", "--target-col", "value"]
+        own = ["--price-col", "sell_price", "--promo-col", "snap", "--events", str(sales)]
+        methods = ["--methods", "CrostonSBA,WindowAverage", "--windows", "2"]
+        result = runner.invoke(app, [*args, *names, *own, *methods, "--executor", "inline"])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.output))
+
+    def figures(report: dict) -> dict:
+        """Every accuracy figure of every method and of production (not the wall times)."""
+        parts = [*report["methods"], report["production"]]
+        return {str(m["method"]): (m["holdout"], m["windows"], m.get("chosen")) for m in parts}
+
+    from_r, from_csv = backtest(rda), backtest(csv)
+    assert figures(from_r) and figures(from_r) == figures(from_csv)
+    assert from_r["series"] == from_csv["series"] == 9
+    chosen = from_r["production"]["chosen"][0]  # the snap days and events were read too
+    assert "planned promotions" in chosen and "holidays and events" in chosen
+
+
+def test_r_dates_in_a_file_r_itself_saved_are_read_as_dates() -> None:
+    """The completejourney R package's campaign table (CC0), saved by R: its ``Date`` columns
+    are days since 1970 on disk."""
+    from tillwise.compute.forecasting.reader import _read_frame
+
+    frame, source, first_row = _read_frame(RDATA / "campaign_descriptions.rda")
+    assert first_row == 1 and len(frame) == 27
+    first = frame.iloc[0]
+    assert (first["campaign_id"], first["campaign_type"]) == ("1", "Type B")
+    assert first["start_date"] == pd.Timestamp("2017-03-03")  # 17228 days after 1970-01-01
+    assert first["end_date"] == pd.Timestamp("2017-04-09")

@@ -1,9 +1,15 @@
-"""Read a long-format sales history (CSV or Parquet) with errors that name the file and row.
+"""Read a long-format sales history (CSV, Parquet, or R data) with errors that name the file
+and row.
 
 Columns: ``unique_id`` (text), ``ds`` (a date), ``y`` (units, a number >= 0), optional
 ``censored`` (true/false), ``price`` (number) and ``promo`` (number or true/false). Other
 columns are ignored. Rows are numbered as a person sees them: the CSV header is line 1, so the
-first data row is line 2; for Parquet, row 1 is the first row.
+first data row is line 2; for Parquet and R data, row 1 is the first row.
+
+R data files (``.rda``/``.RData`` holding one data frame, or ``.rds``) are read with the
+MIT-licensed ``rdata`` package (pyreadr is AGPL): M5's ``tiny_m5`` from the ``krzjoa/m5`` R
+package is such a file (``--id-col item_id,store_id --time-col date --target-col value``). R's
+``Date`` and ``POSIXct`` columns become dates, factors text, tibbles data frames.
 
 Two companions: the promotions planned for the forecast window (:func:`read_future`) and the
 retailer's own event calendar (:func:`read_events`: ``ds, name`` — Black Friday, a store's
@@ -166,11 +172,54 @@ def _read_frame(
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(p), str(p), 1
+        if suffix in R_SUFFIXES:
+            return _read_r(p), str(p), 1
         if suffix in (".csv", ".txt"):
             return pd.read_csv(p, dtype=dict.fromkeys(ids, str), keep_default_na=True), str(p), 2
     except Exception as exc:  # the parser's own words say what is wrong
         raise InvalidSalesFile(f"{p}: cannot be read: {exc}") from exc
-    raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv or .parquet)")
+    raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv, .parquet or .rda)")
+
+
+R_SUFFIXES = (".rda", ".rdata", ".rds")
+
+
+def _r_dates(obj: object, attrs: object) -> pd.DatetimeIndex:
+    return pd.to_datetime(np.asarray(obj, dtype=float), unit="D")  # days since 1970-01-01
+
+
+def _r_times(obj: object, attrs: object) -> pd.DatetimeIndex:
+    return pd.to_datetime(np.asarray(obj, dtype=float), unit="s")  # seconds, UTC
+
+
+def _read_r(p: Path) -> pd.DataFrame:
+    """The one data frame of an R data file, its columns as pandas reads a CSV's."""
+    import rdata
+
+    frame = rdata.conversion.DEFAULT_CLASS_MAP["data.frame"]
+    constructors = {
+        **rdata.conversion.DEFAULT_CLASS_MAP,
+        "tbl_df": frame,  # tibbles
+        "tbl": frame,
+        "spec_tbl_df": frame,
+        "Date": _r_dates,
+        "POSIXct": _r_times,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "missing constructor" for classes it falls back on
+        if p.suffix.lower() == ".rds":
+            objects = {p.stem: rdata.read_rds(p, constructor_dict=constructors)}
+        else:
+            objects = rdata.read_rda(p, constructor_dict=constructors)
+    frames = {name: v for name, v in objects.items() if isinstance(v, pd.DataFrame)}
+    if len(frames) != 1:
+        names = ", ".join(objects) or "nothing"
+        raise ValueError(f"expected one data frame, found {len(frames)} (objects: {names})")
+    df = next(iter(frames.values())).reset_index(drop=True)
+    for column in df.columns:  # factors and R strings: plain text, NA as missing
+        if isinstance(df[column].dtype, pd.CategoricalDtype | pd.StringDtype):
+            df[column] = df[column].astype(object).where(df[column].notna(), None)
+    return df
 
 
 def _bad(
