@@ -38,8 +38,9 @@ def import_terms(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="check the file, write nothing"),
 ) -> None:
-    """Import vendor terms from a CSV (only the cells given change; audited). Every error is
-    named by file, row and column, and nothing is imported while one remains."""
+    """Import vendor terms from a CSV (only the cells given change; audited).
+
+    Every error is named by file, row and column, and nothing is imported while one remains."""
     from tillwise.workflows.replenishment.terms import InvalidTermsFile, changes_of, read_terms
 
     with open_container() as c:
@@ -70,8 +71,10 @@ def export_terms(
     connection: str = CONNECTION,
     output: Path = typer.Option(..., "--output", help="the CSV to write"),
 ) -> None:
-    """Write the vendors' terms as plans use them (the POS's with the imported ones over them)
-    as a CSV that imports back: edit it and run ``tillwise vendors import``."""
+    """Write the vendors' terms as plans use them, as a CSV that imports back.
+
+    The POS's terms with the imported ones over them: edit the file and run
+    ``tillwise vendors import``."""
     from tillwise.workflows.replenishment.terms import write_terms
 
     with open_container() as c:
