@@ -37,6 +37,15 @@ const LABELS = {
   connection_id: "Connection",
 };
 
+const STORES_NAMED = 3; // more stores than this are counted, not listed
+
+/** " (A, B)" or " (31 stores: A, B, C, …)": which stores a connection's terms hold for. */
+function storesText(stores) {
+  if (!stores.length) return "";
+  if (stores.length <= STORES_NAMED) return ` (${stores.join(", ")})`;
+  return ` (${formatCount(stores.length)} stores: ${stores.slice(0, STORES_NAMED).join(", ")}, …)`;
+}
+
 let seq = 0;
 const nextId = (prefix) => `${prefix}-${++seq}`;
 
@@ -126,7 +135,7 @@ class VendorsPage {
       h("p", { class: "muted small vendors-help", id: "vendors-help" },
         "The terms replenishment plans use: what the POS says, with what is set here (or imported) over it. ",
         "They hold for every store of ", h("strong", {}, label(conn)),
-        conn.stores.length ? ` (${conn.stores.join(", ")})` : "", ". ",
+        storesText(conn.stores), ". ",
         this.writer ? "Each change is audited. " : "",
         "For many vendors or items at once, import a CSV: ",
         code(`tillwise vendors import FILE --connection ${conn.id}`),
