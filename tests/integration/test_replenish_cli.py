@@ -143,7 +143,7 @@ def test_vendor_terms_imported_from_a_csv_change_the_plan(
     conn = ["--connection", seeded]
     result = runner.invoke(app, ["vendors", "list", *conn, "--json"])
     assert result.exit_code == 0, result.output
-    vendors = {v["vendor"]: v for v in json.loads(result.output)}
+    vendors = {v["vendor_id"]: v for v in json.loads(result.output)}
     assert vendors["ven-06"]["lead_time_days"] == 14  # what the POS says
 
     # a file with mistakes: each named, nothing imported

@@ -153,7 +153,9 @@ def stops(
 
     with open_container() as c:
         conn, loc = _stores(c, location, connection)[0]
-        rows = [{"sku": s.sku, **(stop_public(s) or {})} for s in c.reorder_stops.list(conn, loc)]
+        with c.uow() as uow:
+            stopped = uow.replenishment.reorder_stops(conn, loc)
+        rows = [{"sku": sku, **(stop_public(s) or {})} for sku, s in sorted(stopped.items())]
     if as_json:
         print_json(rows)
         return

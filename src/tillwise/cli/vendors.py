@@ -4,7 +4,7 @@ minimum order value; per SKU cost, case pack, MOQ) over what the POS says of its
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -89,20 +89,11 @@ def list_vendors(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """The connection's vendors with the terms plans use."""
+    from tillwise.workflows.replenishment.terms import vendor_public
+
     with open_container() as c:
         vendors = _vendors(c, connection)
-    rows: list[dict[str, Any]] = [
-        {
-            "vendor": v.external_id,
-            "name": v.name,
-            "email": v.email,
-            "lead_time_days": v.lead_time_days,
-            "review_period_days": v.review_period_days,
-            "min_order_value": None if v.min_order_value is None else str(v.min_order_value),
-            "items": len(v.items),
-        }
-        for v in sorted(vendors.values(), key=lambda v: v.external_id)
-    ]
+    rows = [vendor_public(v) for _, v in sorted(vendors.items())]
     if as_json:
         print_json(rows)
         return
@@ -117,12 +108,12 @@ def list_vendors(
     )
     for r in rows:
         table.add_row(
-            r["vendor"],
+            r["vendor_id"],
             r["name"],
             r["email"] or "",
             "" if r["lead_time_days"] is None else str(r["lead_time_days"]),
             "" if r["review_period_days"] is None else str(r["review_period_days"]),
             r["min_order_value"] or "",
-            str(r["items"]),
+            str(len(r["items"])),
         )
     print_table(table)

@@ -22,7 +22,6 @@ from tillwise.governance.audit import AuditLog
 from tillwise.governance.rollout import InvalidSetting
 from tillwise.ports.clock import Clock
 from tillwise.ports.repositories import ReorderStop
-from tillwise.store.engine import read_only
 from tillwise.store.repositories.replenishment import reorder_stop
 from tillwise.store.tables_replenishment import reorder_stops
 
@@ -51,18 +50,6 @@ class ReorderStops:
         self._engine = engine
         self._audit = audit
         self._clock = clock
-
-    def list(self, connection_id: str, location_external_id: str) -> list[ReorderStop]:
-        """The store's stops, by SKU."""
-        s = reorder_stops.c
-        with read_only(self._engine) as db:
-            rows = db.execute(
-                select(reorder_stops)
-                .where(s.connection_id == connection_id)
-                .where(s.location_external_id == location_external_id)
-                .order_by(s.sku)
-            )
-            return [reorder_stop(row) for row in rows.mappings()]
 
     def stop(
         self, connection_id: str, location_external_id: str, sku: str, *, reason: str, actor: str

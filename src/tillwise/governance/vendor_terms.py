@@ -21,7 +21,6 @@ from sqlalchemy import Engine, insert, select, update
 from tillwise.domain.catalog import VendorTerms
 from tillwise.governance.audit import AuditLog
 from tillwise.ports.clock import Clock
-from tillwise.store.engine import read_only
 from tillwise.store.tables_replenishment import vendor_terms
 
 IMPORTED = "vendor.terms_imported"
@@ -33,16 +32,6 @@ class VendorTermsBook:
         self._engine = engine
         self._audit = audit
         self._clock = clock
-
-    def list(self, connection_id: str) -> list[VendorTerms]:
-        t = vendor_terms.c
-        with read_only(self._engine) as db:
-            rows = db.execute(
-                select(t.data)
-                .where(t.connection_id == connection_id)
-                .order_by(t.vendor_external_id)
-            )
-            return [VendorTerms.model_validate(data) for (data,) in rows]
 
     def upsert(
         self, connection_id: str, terms: Sequence[VendorTerms], *, actor: str, source: str

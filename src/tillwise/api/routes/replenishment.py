@@ -172,9 +172,9 @@ def list_stops(
 ) -> Any:
     """The SKUs whose reordering a person stopped at the store, with why, who and when."""
     in_scope(principal, store, "store", store)
-    return [
-        {**_stop(s), **(stop_public(s) or {})} for s in container.reorder_stops.list(*_split(store))
-    ]
+    with container.uow() as uow:
+        stops = uow.replenishment.reorder_stops(*_split(store))
+    return [{**_stop(s), **(stop_public(s) or {})} for _, s in sorted(stops.items())]
 
 
 @router.put("/stores/{store}/stops/{sku}", operation_id="replenishment-stops-set")

@@ -22,7 +22,7 @@ from tillwise.domain.errors import InvalidMoney
 from tillwise.domain.money import Money, exponent
 from tillwise.governance.principal import Principal
 from tillwise.workflows.replenishment.planner import vendors_with_terms
-from tillwise.workflows.replenishment.terms import EMAIL, changes_of
+from tillwise.workflows.replenishment.terms import EMAIL, changes_of, vendor_public
 
 from ..deps import ContainerDep, require
 from ..problems import Problem
@@ -57,28 +57,6 @@ class TermsBody(BaseModel):
         default=None, min_length=3, max_length=3, description="of min_order_value and unit costs"
     )
     items: list[ItemTermsBody] = Field(default_factory=list, max_length=10_000)
-
-
-def vendor_public(v: Vendor) -> dict[str, Any]:
-    return {
-        "vendor_id": v.external_id,
-        "connection_id": v.source.connection_id,
-        "name": v.name,
-        "email": v.email,
-        "lead_time_days": v.lead_time_days,
-        "review_period_days": v.review_period_days,
-        "min_order_value": None if v.min_order_value is None else str(v.min_order_value),
-        "items": [
-            {
-                "sku": i.sku,
-                "unit_cost": None if i.unit_cost is None else str(i.unit_cost),
-                "case_pack": i.case_pack,
-                "moq": i.moq,
-                "vendor_sku": i.vendor_sku,
-            }
-            for i in v.items
-        ],
-    }
 
 
 def _vendors(container: Any, connection_id: str) -> dict[str, Vendor]:
@@ -137,9 +115,9 @@ def set_terms(
             exponent(body.currency)
         except InvalidMoney as exc:
             raise Problem(422, "invalid_terms", str(exc), field="currency") from None
-    terms = _terms(vendor_id, body)
-    for change in changes_of([terms], vendors):
-        container.vendor_terms.upsert(connection_id, [change], actor=principal.actor, source="api")
+    changes = changes_of([_terms(vendor_id, body)], vendors)
+    if changes:
+        container.vendor_terms.upsert(connection_id, changes, actor=principal.actor, source="api")
     return vendor_public(_vendors(container, connection_id)[vendor_id])
 
 

@@ -233,6 +233,29 @@ def _item(
     return ItemTerms(**item) if len(reading.errors) == before else None
 
 
+def vendor_public(v: Vendor) -> dict[str, Any]:
+    """A vendor with the terms plans use, as the API and ``tillwise vendors list`` show it."""
+    return {
+        "vendor_id": v.external_id,
+        "connection_id": v.source.connection_id,
+        "name": v.name,
+        "email": v.email,
+        "lead_time_days": v.lead_time_days,
+        "review_period_days": v.review_period_days,
+        "min_order_value": None if v.min_order_value is None else str(v.min_order_value),
+        "items": [
+            {
+                "sku": i.sku,
+                "unit_cost": None if i.unit_cost is None else str(i.unit_cost),
+                "case_pack": i.case_pack,
+                "moq": i.moq,
+                "vendor_sku": i.vendor_sku,
+            }
+            for i in v.items
+        ],
+    }
+
+
 def changes_of(terms: Iterable[VendorTerms], vendors: Mapping[str, Vendor]) -> list[VendorTerms]:
     """Of ``terms``, only what differs from ``vendors`` as plans use them now (an export
     imported back changes nothing, and pins nothing the POS may later change)."""
