@@ -101,6 +101,9 @@ def seeded(live_server: LiveServer) -> dict[str, Any]:
     def noon(days_ago: int) -> datetime:
         return datetime.combine(today - timedelta(days=days_ago), time(12), LONDON).astimezone(UTC)
 
+    midnight = datetime.combine(today, time(0), LONDON).astimezone(UTC)
+    minutes_20 = timedelta(minutes=20)
+
     server.deliver(
         SimEvent(
             f"e2e:loc:{LOC}",
@@ -119,7 +122,8 @@ def seeded(live_server: LiveServer) -> dict[str, Any]:
         ("sale.completed", _sale("CAM-102", "emp-4", 2550), noon(2) - timedelta(hours=1)),
         ("refund.created", _refund("RF-201", "emp-9", 30_000), noon(2)),
         ("sale.completed", _sale("CAM-301", "emp-4", 14_000, discount=6_000), noon(1)),
-        ("refund.created", _refund("RF-401", "emp-9", 28_000), now - timedelta(minutes=20)),
+        # today, in London: 20 minutes ago, or at midnight in the first 20 minutes of the day
+        ("refund.created", _refund("RF-401", "emp-9", 28_000), max(now - minutes_20, midnight)),
     ]
     for n, (event, data, at) in enumerate(events):
         server.deliver(SimEvent(f"e2e:risk:{n}", event, at, data))
