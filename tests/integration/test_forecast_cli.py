@@ -508,3 +508,171 @@ def test_r_dates_in_a_file_r_itself_saved_are_read_as_dates() -> None:
     assert (first["campaign_id"], first["campaign_type"]) == ("1", "Type B")
     assert first["start_date"] == pd.Timestamp("2017-03-03")  # 17228 days after 1970-01-01
     assert first["end_date"] == pd.Timestamp("2017-04-09")
+
+
+def _m5_files(tmp_path: Path) -> tuple[Path, Path, Path, pd.DataFrame]:
+    """:func:`_m5_panel` as M5 ships it: ``sales_train`` wide (a row per item and store, a
+    column per day ``d_1..d_420``), the calendar (as R data, 28 days past the sales, SNAP days
+    per state, the Super Bowl) and weekly prices; and the calendar as a frame."""
+    panel = _m5_panel()
+    days = pd.date_range("2014-01-01", periods=448, freq="D")
+    superbowl = days.isin(pd.to_datetime(["2014-02-02", "2015-02-01", "2016-02-07"]))
+    snap = (days.day <= 10).astype(int)
+    calendar = pd.DataFrame(
+        {
+            "date": days,
+            "wm_yr_wk": 11348 + (np.arange(len(days)) + 3) // 7,  # weeks start on Saturday
+            "d": [f"d_{i}" for i in range(1, len(days) + 1)],
+            "event_name_1": np.where(superbowl, "SuperBowl", None),
+            "event_name_2": None,
+            "snap_CA": snap,
+            "snap_TX": snap,
+            "snap_WI": snap,
+        }
+    )
+    cal = tmp_path / "calendar.rda"
+    _write_rda(cal, "calendar", calendar, "date")
+    wide = panel.pivot(index=["item_id", "store_id"], columns="date", values="value")
+    wide.columns = [f"d_{i}" for i in range(1, wide.shape[1] + 1)]
+    wide = wide.reset_index()
+    wide.insert(2, "state_id", wide["store_id"].str[:2])
+    sales = tmp_path / "sales_train.csv"
+    wide.to_csv(sales, index=False)
+    weeks = sorted(calendar["wm_yr_wk"].unique())
+    prices = pd.DataFrame(
+        [
+            {"store_id": s, "item_id": i, "wm_yr_wk": w, "sell_price": 2.5 + k + 0.25 * (w % 2)}
+            for k, i in enumerate(sorted(panel["item_id"].unique()))
+            for s in sorted(panel["store_id"].unique())
+            for w in weeks
+            if not (k == 0 and w < weeks[3])  # the first item is sold from its fourth week on
+        ]
+    )
+    sell = tmp_path / "sell_prices.csv"
+    prices.to_csv(sell, index=False)
+    return sales, cal, sell, calendar
+
+
+def test_m5s_own_wide_files_with_calendar_and_prices_give_the_long_files_backtest(
+    tmp_path: Path,
+) -> None:
+    """``sales_train`` as M5 ships it (wide, ``d_1..d_N``), dated by ``--calendar`` (R data
+    here) and priced by ``--prices``, is the same history as the long file a person would
+    build from them: the backtest gives the same figures, figure for figure."""
+    sales, cal, sell, calendar = _m5_files(tmp_path)
+    # the long file by hand: a row per series and day, its week's price, its state's SNAP flag
+    wide = pd.read_csv(sales)
+    long = wide.melt(id_vars=["item_id", "store_id", "state_id"], var_name="d", value_name="y")
+    long = long.merge(calendar[["d", "date", "wm_yr_wk", "snap_CA"]], on="d")
+    price = pd.read_csv(sell).set_index(["store_id", "item_id", "wm_yr_wk"])["sell_price"]
+    keys = zip(long["store_id"], long["item_id"], long["wm_yr_wk"], strict=True)
+    long["price"] = [price.get(k) for k in keys]
+    long["unique_id"] = long["item_id"] + "_" + long["store_id"]
+    by_hand = tmp_path / "long.csv"
+    long.rename(columns={"date": "ds", "snap_CA": "promo"})[
+        ["unique_id", "ds", "y", "price", "promo"]
+    ].to_csv(by_hand, index=False)
+    events = tmp_path / "events.csv"
+    calendar.dropna(subset=["event_name_1"]).rename(columns={"date": "ds", "event_name_1": "name"})[
+        ["ds", "name"]
+    ].to_csv(events, index=False)
+
+    def backtest(*given: str) -> dict:
+        args = ["forecast", "backtest", *given, "--horizon", "28", "--json"]
+        methods = ["--methods", "CrostonSBA,WindowAverage", "--windows", "2"]
+        result = runner.invoke(app, [*args, *methods, "--executor", "inline"])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.output))
+
+    def figures(report: dict) -> dict:
+        parts = [*report["methods"], report["production"]]
+        return {str(m["method"]): (m["holdout"], m["windows"], m.get("chosen")) for m in parts}
+
+    as_shipped = backtest(
+        *["--sales", str(sales), "--calendar", str(cal), "--prices", str(sell)],
+        *["--id-col", "item_id,store_id"],
+    )
+    assert as_shipped["series"] == 9
+    assert figures(as_shipped) == figures(
+        backtest("--sales", str(by_hand), "--events", str(events))
+    )
+    chosen = as_shipped["production"]["chosen"][0]
+    assert "planned promotions" in chosen and "holidays and events" in chosen
+
+
+def test_a_forecast_from_m5s_wide_file_knows_the_snap_days_ahead_from_the_calendar(
+    tmp_path: Path,
+) -> None:
+    """The calendar runs 28 days past the sales: ``predict`` takes its SNAP days as planned,
+    so the first ten days of March (SNAP; food sells 1.6x) get more than the rest."""
+    sales, cal, _, _ = _m5_files(tmp_path)
+    out = tmp_path / "forecast.csv"
+    args = ["forecast", "predict", "--sales", str(sales), "--calendar", str(cal)]
+    result = runner.invoke(
+        app,
+        [*args, "--id-col", "item_id,store_id", "--horizon", "28", "--output", str(out)]
+        + ["--executor", "inline"],
+    )
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(out, parse_dates=["ds"])
+    assert fc["ds"].min() == pd.Timestamp("2015-02-25") and fc["ds"].nunique() == 28
+    daily = fc.groupby("ds")["mean"].sum()
+    snap = daily[daily.index.day <= 10].mean()
+    other = daily[daily.index.day > 10].mean()
+    assert snap > 1.3 * other
+    # without the calendar the d_N columns have no dates: refused, naming what to give
+    bad = runner.invoke(
+        app,
+        ["forecast", "predict", "--sales", str(sales), "--id-col", "item_id,store_id"]
+        + ["--horizon", "28", "--output", str(out)],
+    )
+    assert bad.exit_code == 1
+    assert "give the calendar that dates them (--calendar" in " ".join(bad.output.split())
+
+
+def test_a_forecast_scored_against_the_weeks_that_followed_gives_the_backtests_holdout(
+    tmp_path: Path,
+) -> None:
+    """``predict`` on M5's wide file without its last 28 days, then ``score`` against those
+    days (M5's ``sales_test`` layout: the same ids, ``d_393..d_420``), gives the figures the
+    backtest reports for its holdout: one forecaster, one way of scoring."""
+    sales, cal, _, _ = _m5_files(tmp_path)
+    wide = pd.read_csv(sales)
+    keys = ["item_id", "store_id", "state_id"]
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    wide[keys + [f"d_{i}" for i in range(1, 393)]].to_csv(train, index=False)
+    wide[keys + [f"d_{i}" for i in range(393, 421)]].to_csv(test, index=False)
+    m5 = ["--calendar", str(cal), "--id-col", "item_id,store_id", "--executor", "inline"]
+    result = runner.invoke(
+        app,
+        ["forecast", "backtest", "--sales", str(sales), "--horizon", "28", "--windows", "1"]
+        + ["--methods", "CrostonSBA,WindowAverage", "--json", *m5],
+    )
+    assert result.exit_code == 0, result.output
+    holdout = json.loads(result.output)["production"]["holdout"]
+    out = tmp_path / "forecast.csv"
+    result = runner.invoke(
+        app,
+        ["forecast", "predict", "--sales", str(train), "--horizon", "28", "--output", str(out)]
+        + m5,
+    )
+    assert result.exit_code == 0, result.output
+    m5 = m5[:-2]  # score takes no executor
+    result = runner.invoke(
+        app,
+        ["forecast", "score", "--forecast", str(out), "--actuals", str(test), "--sales"]
+        + [str(train), "--json", *m5],
+    )
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    for name in ("rmsse", "mase", "wape", "bias", "coverage_80", "coverage_95"):
+        assert scored[name] == pytest.approx(holdout[name], rel=1e-4, abs=1e-6), name
+    assert scored["series"] == 9 and len(scored["per_series"]) == 9
+    # the table, and a forecast of periods the history already has, refused
+    table = runner.invoke(
+        app,
+        ["forecast", "score", "--forecast", str(out), "--actuals", str(test), "--sales"]
+        + [str(sales), *m5],
+    )
+    assert table.exit_code == 1
+    assert "is not after the history (it ends 2015-02-24)" in " ".join(table.output.split())

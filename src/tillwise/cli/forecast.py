@@ -1,4 +1,5 @@
-"""``tillwise forecast backtest|predict``: score and run the demand forecaster on a sales file."""
+"""``tillwise forecast backtest|predict|score``: backtest and run the demand forecaster on a
+sales file, and score a forecast file against what was then sold."""
 
 from __future__ import annotations
 
@@ -13,14 +14,25 @@ from ._common import console, fail, print_json, print_table
 
 forecast_app = typer.Typer(
     help=(
-        "Demand forecasts from a long-format sales file (unique_id, ds, y[, price, promo]) "
-        "or straight from the store (--connection [--location])."
+        "Demand forecasts from a sales file — long (unique_id, ds, y[, price, promo]) or wide "
+        "(M5's d_1..d_N with its --calendar) — or straight from the store (--connection "
+        "[--location]); and forecasts scored against what was sold."
     ),
     no_args_is_help=True,
 )
 
 FREQS = ("D", "W")
-SALES_HELP = "CSV or Parquet: unique_id, ds, y; optional price, promo, censored"
+SALES_HELP = (
+    "CSV, Parquet or R data, long (unique_id, ds, y; optional price, promo, censored) or wide "
+    "(a row per series, a column per period headed by its date, or M5's d_1..d_N with "
+    "--calendar)"
+)
+CALENDAR_HELP = (
+    "M5's calendar (date[, d], wm_yr_wk, event_name_1/2, snap_CA/TX/WI): dates M5's d_N "
+    "columns; its events are learned, and its SNAP days, by each row's state_id, are the "
+    "promotion flags, known ahead"
+)
+PRICES_HELP = "M5's sell_prices (store_id, item_id, wm_yr_wk, sell_price): the week's price"
 
 
 def _columns(
@@ -52,14 +64,14 @@ PROMO_HELP = (
 )
 
 
-def _load(sales: Path, freq: str, columns: Any) -> Any:
-    from tillwise.compute.forecasting import InvalidSalesFile, read_sales
+def _load(sales: Path, freq: str, columns: Any, calendar: Path | None, prices: Path | None) -> Any:
+    from tillwise.compute.forecasting import InvalidSalesFile, read_sales_file
     from tillwise.compute.forecasting.reader import MissingColumns
 
     if freq.upper() not in FREQS:
         fail(f"--freq must be D or W, not {freq!r}")
     try:
-        return read_sales(sales, columns)
+        return read_sales_file(sales, columns, calendar, prices)
     except MissingColumns as exc:
         fail(
             f"{exc} — name the file's own with --id-col, --time-col, --target-col "
@@ -75,15 +87,21 @@ def _history(
     location: str | None,
     freq: str,
     columns: Any = None,
+    calendar: Path | None = None,
+    prices: Path | None = None,
 ) -> Any:
-    """The history from ``--sales`` or, with ``--connection`` [``--location``], from the store
-    (daily demand per SKU and store, out-of-stock days censored)."""
+    """The :class:`SalesFile` of ``--sales`` or, with ``--connection`` [``--location``], the
+    store's history (daily demand per SKU and store, out-of-stock days censored)."""
+    from tillwise.compute.forecasting import SalesFile
+
     if (sales is None) == (connection is None):
         fail("give either --sales FILE or --connection ID [--location ID]")
     if location is not None and connection is None:
         fail("--location needs --connection")
     if sales is not None:
-        return _load(sales, freq, columns)
+        return _load(sales, freq, columns, calendar, prices)
+    if calendar is not None or prices is not None:
+        fail("--calendar and --prices go with --sales")
     if freq.upper() != "D":
         fail("history from the store is daily: use --freq D")
     from tillwise.workflows.replenishment.history import store_history
@@ -96,7 +114,7 @@ def _history(
     if frame.empty:
         where = f"location {location} of " if location else ""
         fail(f"no sales history for {where}connection {connection}")
-    return frame
+    return SalesFile(frame)
 
 
 HOLIDAYS_HELP = (
@@ -128,10 +146,14 @@ def _calendar(
     events: Path | None,
     connection: str | None,
     location: str | None,
-    time_col: str = "ds",
+    time_col: str,
+    known: dict[Any, str],
 ) -> dict[str, Any]:
     """The forecaster's ``holidays`` (``--holidays``, else the ``--location`` store's country)
-    and ``events`` (``--events``; with ``--connection``/``--location``, that store's)."""
+    and ``events``: ``known`` (``--calendar``'s) and ``--events`` (with
+    ``--connection``/``--location``, that store's)."""
+    from tillwise.compute.forecasting.holidays import merge_calendars
+
     own = None
     if events is not None:
         from tillwise.compute.forecasting import InvalidSalesFile, read_events
@@ -140,12 +162,15 @@ def _calendar(
             own = read_events(events, connection, location, time_col.strip())
         except InvalidSalesFile as exc:
             fail(str(exc))
-    return {"holidays": _holidays(holidays, connection, location), "events": own}
+    merged = merge_calendars(known, own or {}) if own or known else None
+    return {"holidays": _holidays(holidays, connection, location), "events": merged}
 
 
 # the options both commands take: the calendar and the file's own column names
 Holidays = Annotated[str | None, typer.Option("--holidays", help=HOLIDAYS_HELP)]
 Events = Annotated[Path | None, typer.Option("--events", help=EVENTS_HELP)]
+Calendar = Annotated[Path | None, typer.Option("--calendar", help=CALENDAR_HELP)]
+Prices = Annotated[Path | None, typer.Option("--prices", help=PRICES_HELP)]
 IdCol = Annotated[str, typer.Option("--id-col", help=ID_HELP)]
 TimeCol = Annotated[str, typer.Option("--time-col", help=TIME_HELP)]
 TargetCol = Annotated[str, typer.Option("--target-col", help=TARGET_HELP)]
@@ -192,6 +217,8 @@ def backtest_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
     holidays: Holidays = None,
     events: Events = None,
+    calendar: Calendar = None,
+    prices: Prices = None,
     id_col: IdCol = "unique_id",
     time_col: TimeCol = "ds",
     target_col: TargetCol = "y",
@@ -211,8 +238,8 @@ def backtest_cmd(
 
     singles, lightgbm = _methods(methods)
     columns = _columns(id_col, time_col, target_col, price_col, promo_col)
-    history = _history(sales, connection, location, freq, columns)
-    calendar = _calendar(holidays, events, connection, location, time_col)
+    loaded = _history(sales, connection, location, freq, columns, calendar, prices)
+    days = _calendar(holidays, events, connection, location, time_col, loaded.events)
     source = sales or f"connection {connection}"
     ex = _executor(executor, address)
     try:
@@ -223,7 +250,7 @@ def backtest_cmd(
                 bar.update(task, completed=done, total=total)
 
             report = backtest(
-                history,
+                loaded.history,
                 horizon,
                 freq=freq.upper(),
                 windows=windows,
@@ -231,7 +258,7 @@ def backtest_cmd(
                 progress=step,
                 singles=singles,
                 lightgbm=lightgbm,
-                **calendar,
+                **days,
             )
     except ValueError as exc:
         fail(f"{source}: {exc}")
@@ -294,6 +321,8 @@ def predict_cmd(
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
     holidays: Holidays = None,
     events: Events = None,
+    calendar: Calendar = None,
+    prices: Prices = None,
     id_col: IdCol = "unique_id",
     time_col: TimeCol = "ds",
     target_col: TargetCol = "y",
@@ -315,9 +344,12 @@ def predict_cmd(
     )
 
     columns = _columns(id_col, time_col, target_col, price_col, promo_col)
-    history = _history(sales, connection, location, freq, columns)
+    loaded = _history(sales, connection, location, freq, columns, calendar, prices)
+    history = loaded.history
     source = sales or f"connection {connection}"
-    planned = None
+    planned = loaded.planned  # the calendar's SNAP days over the horizon
+    if planned is not None:
+        planned = planned[planned["ds"].isin(sorted(planned["ds"].unique())[:horizon])]
     if future is not None:
         try:
             planned = read_future(future, columns)
@@ -328,12 +360,12 @@ def predict_cmd(
                 f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
                 f"the promotions in {future} change nothing"
             )
-    calendar = _calendar(holidays, events, connection, location, time_col)
+    days = _calendar(holidays, events, connection, location, time_col, loaded.events)
     ex = _executor(executor, address)
     try:
         with console.status("forecasting"):
             fc = ProductionForecaster(ex).fit_predict(
-                history, horizon, freq=freq.upper(), future=planned, **calendar
+                history, horizon, freq=freq.upper(), future=planned, **days
             )
     except InvalidFuture as exc:
         fail(f"{future}: {exc}")
@@ -347,3 +379,57 @@ def predict_cmd(
     console.print(
         f"wrote {len(frame)} rows ({frame['unique_id'].nunique()} series x {horizon}) to {output}"
     )
+
+
+@forecast_app.command("score")
+def score_cmd(
+    forecast: Path = typer.Option(
+        ..., "--forecast", help="the forecasts: unique_id, ds, mean[, lo-80, hi-80, lo-95, hi-95]"
+    ),
+    actuals: Path = typer.Option(
+        ..., "--actuals", help="what was sold in the forecast's periods (laid out as --sales)"
+    ),
+    sales: Path = typer.Option(
+        ..., "--sales", help="the history the forecast was made from (its scales and weights)"
+    ),
+    model: str = typer.Option("mean", "--model", help="the forecast's column to score"),
+    freq: str = typer.Option("D", "--freq", help="D (days) or W (weeks)"),
+    as_json: bool = typer.Option(False, "--json", help="the figures and per series, as JSON"),
+    calendar: Calendar = None,
+    id_col: IdCol = "unique_id",
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+) -> None:
+    """Score a forecast file against what was sold, as the backtest scores its windows.
+
+    RMSSE and MASE (scaled by the history's one-step naive error, weighted by its last 28
+    periods' units), WAPE, bias and the coverage of the 80% and 95% intervals."""
+    from tillwise.compute.forecasting import InvalidSalesFile, read_forecast, score_forecast
+
+    columns = _columns(id_col, time_col, target_col)
+    history = _load(sales, freq, columns, calendar, None).history
+    sold = _load(actuals, freq, columns, calendar, None).history
+    try:
+        fc = read_forecast(forecast, model.strip())
+    except InvalidSalesFile as exc:
+        fail(str(exc))
+    try:
+        result = score_forecast(history, sold, fc, freq=freq.upper(), model=model.strip())
+    except ValueError as exc:
+        fail(f"{forecast}: {exc}")
+    if as_json:
+        print_json(result.as_dict())
+        return
+    s = result.scores
+    table = Table("model", "RMSSE", "MASE", "WAPE", "bias", "cov 80", "cov 95", "series")
+    table.add_row(
+        result.model,
+        _fmt(s.rmsse),
+        _fmt(s.mase),
+        _fmt(s.wape),
+        _fmt(s.bias, True),
+        _fmt(s.coverage_80, True),
+        _fmt(s.coverage_95, True),
+        str(s.series),
+    )
+    print_table(table)

@@ -173,3 +173,89 @@ def backtest(
         baseline=baseline,
         seconds=time.perf_counter() - t0,
     )
+
+
+@dataclass
+class ForecastScore:
+    """A forecast file scored against what was sold (``tillwise forecast score``)."""
+
+    model: str
+    scores: Scores  # panel-wide, as the backtest reports them
+    per_series: pd.DataFrame  # unique_id, rmsse, mase, wape, weight, periods
+
+    def as_dict(self) -> dict[str, Any]:
+        rows = self.per_series.astype(object).where(self.per_series.notna(), None)
+        return {
+            "model": self.model,
+            **self.scores.as_dict(),
+            "per_series": rows.to_dict(orient="records"),
+        }
+
+
+def score_forecast(
+    history: pd.DataFrame,
+    actuals: pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    freq: Any = "D",
+    model: str = "mean",
+) -> ForecastScore:
+    """Score ``forecast`` (``unique_id, ds, <model>[, lo-80, hi-80, lo-95, hi-95]``, a
+    :func:`.reader.read_forecast` frame) against ``actuals`` (validated like a history) with
+    the RMSSE/MASE scales and the weights (units of the last 28 periods) of ``history``, as
+    the backtest scores a window. Periods without an actual (or censored) are skipped.
+    Raises ValueError for a forecast of a series without history or of a period inside it."""
+    from .metrics import aggregate, window_errors
+    from .panel import to_panel
+
+    panel = to_panel(history, freq)
+    ids = forecast["unique_id"].astype(str)
+    unknown = sorted(set(ids) - set(panel.ids))
+    if unknown:
+        raise ValueError(f"series {unknown[0]!r} has no history ({len(unknown)} such series)")
+    early = forecast["ds"] <= panel.calendar[-1]
+    if early.any():
+        k = int(np.flatnonzero(early.to_numpy())[0])
+        raise ValueError(
+            f"the forecast of {ids.iloc[k]!r} for {forecast['ds'].iloc[k].date()} is not after "
+            f"the history (it ends {panel.calendar[-1].date()})"
+        )
+
+    def grid(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame.pivot(index="unique_id", columns="ds", values=column)
+
+    f = grid(forecast, model)
+    actual = actuals[~actuals["censored"]] if "censored" in actuals else actuals
+    a = grid(actual, "y").reindex(index=f.index, columns=f.columns)
+    observed = a.notna().to_numpy() & f.notna().to_numpy()
+    if not observed.any():
+        raise ValueError("no actual for any period of the forecast")
+    rows = panel.ids.searchsorted(f.index.to_numpy())
+    intervals = {
+        level: (
+            grid(forecast, f"lo-{level}").reindex_like(f).to_numpy(),
+            grid(forecast, f"hi-{level}").reindex_like(f).to_numpy(),
+        )
+        for level in LEVELS
+        if f"lo-{level}" in forecast and f"hi-{level}" in forecast
+    }
+    errors = window_errors(
+        np.nan_to_num(a.to_numpy()),
+        np.nan_to_num(f.to_numpy()),
+        observed,
+        panel.y[rows],
+        intervals,
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wape = errors.ab / errors.actual
+    per_series = pd.DataFrame(
+        {
+            "unique_id": f.index.to_numpy(),
+            "rmsse": errors.rmsse(),
+            "mase": errors.mase(),
+            "wape": np.where(errors.actual > 0, wape, np.nan),
+            "weight": errors.weight,
+            "periods": errors.count,
+        }
+    ).replace([np.inf, -np.inf], np.nan)
+    return ForecastScore(model, aggregate(errors), per_series)

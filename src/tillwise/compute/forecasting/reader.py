@@ -11,6 +11,16 @@ MIT-licensed ``rdata`` package (pyreadr is AGPL): M5's ``tiny_m5`` from the ``kr
 package is such a file (``--id-col item_id,store_id --time-col date --target-col value``). R's
 ``Date`` and ``POSIXct`` columns become dates, factors text, tibbles data frames.
 
+A file may also be *wide*: one row per series and one column per period, headed by the
+period's date (``2024-01-01``, ``2024-01-08`` …, as spreadsheets and ERP exports lay weekly
+sales out) or by M5's day numbers ``d_1`` … ``d_N`` (M5's ``sales_train_evaluation.csv`` and
+the ``krzjoa/m5`` package's ``sales_train.rda``), which M5's calendar dates
+(:func:`read_calendar`). The other columns are the series' keys (``item_id``, ``store_id``,
+``state_id`` …); an empty cell is a period without a figure. With the calendar, a file gets
+M5's drivers too: the SNAP days of the row's ``state_id`` as its promotion flags (known ahead,
+so they are the planned promotions of a forecast: :attr:`SalesFile.planned`), the calendar's
+events, and with M5's ``sell_prices`` (:func:`read_prices`) the week's price.
+
 Two companions: the promotions planned for the forecast window (:func:`read_future`) and the
 retailer's own event calendar (:func:`read_events`: ``ds, name`` — Black Friday, a store's
 anniversary sale — or M5's ``event_name_1``/``event_name_2`` columns), whose effects are learned
@@ -19,8 +29,9 @@ like public holidays'.
 
 from __future__ import annotations
 
+import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -126,14 +137,260 @@ class Columns:
         return out
 
 
-def read_sales(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
-    """The validated history in ``path`` (``.csv``, ``.parquet``/``.pq``)."""
+@dataclass(frozen=True)
+class SalesFile:
+    """A sales file as the forecaster takes it."""
+
+    history: pd.DataFrame  # validated: unique_id, ds, y[, censored, price, promo]
+    # promotion flags the calendar knows after the history (M5's SNAP days): unique_id, ds, promo
+    planned: pd.DataFrame | None = None
+    events: dict[date, str] = field(default_factory=dict)  # the calendar's events
+
+
+def read_sales(
+    path: str | Path,
+    columns: Columns = Columns(),
+    calendar: str | Path | None = None,
+    prices: str | Path | None = None,
+) -> pd.DataFrame:
+    """The validated history in ``path`` (see :func:`read_sales_file`)."""
+    return read_sales_file(path, columns, calendar, prices).history
+
+
+def read_sales_file(
+    path: str | Path,
+    columns: Columns = Columns(),
+    calendar: str | Path | None = None,
+    prices: str | Path | None = None,
+) -> SalesFile:
+    """The history in ``path`` (``.csv``, ``.parquet``/``.pq``, ``.rda``/``.rds``; long or
+    wide), with M5's ``calendar`` (:func:`read_calendar`) and weekly ``prices``
+    (:func:`read_prices`) when given."""
     raw, source, first_row = _read_frame(path, columns.ids)
+    days = None if calendar is None else read_calendar(calendar)
+    wide = _melt_wide(raw, source, first_row, columns, days)
+    if wide is not None:
+        raw, first_row = wide, 1  # checked cell by cell as the file lays them out
     frame = columns.apply(raw, source)
+    if prices is not None:
+        frame = _priced(frame, source, days, read_prices(prices))
+    if days is not None:
+        frame = days.with_snap(frame)
     try:
-        return validate_history(frame, source=source, first_row=first_row)
+        history = validate_history(frame, source=source, first_row=first_row)
     except InvalidSalesFile as exc:
         raise columns.own(exc) from None
+    if days is None:
+        return SalesFile(history)
+    return SalesFile(history, days.planned(frame, history["ds"].max()), days.events)
+
+
+DAY_NUMBER = re.compile(r"^d_([1-9][0-9]*)$")  # M5's day columns
+M5_KEYS = ("item_id", "store_id", "state_id")  # what M5's prices and SNAP days are by
+ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # a wide file's period headers
+
+
+@dataclass(frozen=True)
+class DayCalendar:
+    """M5's ``calendar.csv`` (or the organisers' copy, which has no ``d`` column: row *i* is
+    ``d_i``): each numbered day's ``date``, its retail week ``wm_yr_wk`` (M5's prices are by
+    week), the SNAP days per state (``snap_CA``, ``snap_TX``, ``snap_WI``: 1 when food stamps
+    may be spent) and the events (``event_name_1``/``event_name_2``)."""
+
+    source: str
+    days: pd.DataFrame  # index: day number; ds, [wm_yr_wk], [snap_<STATE> ...]
+    events: dict[date, str]
+
+    @property
+    def states(self) -> list[str]:
+        return [str(c)[5:] for c in self.days.columns if str(c).startswith("snap_")]
+
+    def dates(self, numbers: dict[str, int], source: str) -> dict[str, pd.Timestamp]:
+        """The date of each ``d_<n>`` column (an error names a column the calendar lacks)."""
+        known = self.days.index
+        for column, n in numbers.items():
+            if n not in known:
+                raise InvalidSalesFile(
+                    f"{source}: column {column!r} is not a day of the calendar {self.source} "
+                    f"(it has d_{known.min()} to d_{known.max()})"
+                )
+        return {c: self.days.at[n, "ds"] for c, n in numbers.items()}
+
+    def weeks(self, ds: pd.Series) -> pd.Series:
+        """The ``wm_yr_wk`` of each day (NaN off the calendar)."""
+        by_day = self.days.set_index("ds")["wm_yr_wk"]
+        day = pd.to_datetime(ds, errors="coerce").dt.normalize()
+        return pd.Series(by_day.reindex(day).to_numpy(), index=ds.index)
+
+    def _snap(self) -> pd.Series:
+        """SNAP flag by (day, state)."""
+        snap = self.days.set_index("ds")[[f"snap_{s}" for s in self.states]]
+        return snap.set_axis(self.states, axis=1).stack()
+
+    def with_snap(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (``ds``, ``state_id``) with the SNAP days of each row's state as its
+        promotion flags, when the calendar has them and ``frame`` no ``promo`` of its own."""
+        if not self.states or "state_id" not in frame or "promo" in frame:
+            return frame
+        ds = pd.to_datetime(frame["ds"], errors="coerce").dt.normalize()  # bad: named later
+        at = pd.MultiIndex.from_arrays([ds, frame["state_id"].astype(str)])
+        return frame.assign(promo=self._snap().reindex(at).to_numpy())
+
+    def planned(self, frame: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame | None:
+        """The SNAP days after ``end`` of each series of ``frame`` (``unique_id``,
+        ``state_id``) as planned promotions; None without SNAP days or states."""
+        if not self.states or "state_id" not in frame:
+            return None
+        series = frame[["unique_id", "state_id"]].drop_duplicates("unique_id")
+        after = self.days[self.days["ds"] > end]
+        if after.empty:
+            return None
+        snap = self._snap()
+        rows = series.merge(pd.DataFrame({"ds": after["ds"].to_numpy()}), how="cross")
+        at = pd.MultiIndex.from_arrays([rows["ds"], rows["state_id"].astype(str)])
+        rows["promo"] = snap.reindex(at).to_numpy()
+        rows = rows.dropna(subset=["promo"])
+        return None if rows.empty else rows[["unique_id", "ds", "promo"]].reset_index(drop=True)
+
+
+def read_calendar(path: str | Path) -> DayCalendar:
+    """M5's calendar (see :class:`DayCalendar`): ``date`` required; ``d``, ``wm_yr_wk``,
+    ``snap_*`` and ``event_name_*`` used when there."""
+    raw, source, first_row = _read_frame(path)
+    day = next((c for c in ("date", "ds") if c in raw.columns), None)
+    if day is None:
+        raise MissingColumns(
+            f"{source}: no column 'date' for the calendar's days "
+            f"(columns: {', '.join(map(str, raw.columns))})"
+        )
+    frame = raw.drop(columns=["ds"], errors="ignore").rename(columns={day: "ds"})
+    _columns(frame, source, ("ds",))
+    days = pd.DataFrame({"ds": _dates(frame, source, first_row).dt.normalize()})
+    if "d" in frame:
+        found = _text(frame, "d").str.extract(DAY_NUMBER, expand=False)
+        if found.isna().any():
+            raise _bad(frame, source, first_row, found.isna(), "d", "expected d_<number>")
+        numbers = found.astype(int).to_numpy()
+    else:  # the organisers' calendar: row i is d_i
+        numbers = np.arange(1, len(frame) + 1)
+    days.index = pd.Index(numbers, name="d")
+    for column, dup in (("d", days.index.duplicated()), ("ds", days["ds"].duplicated())):
+        if dup.any():
+            raise _bad(frame, source, first_row, dup, column, "a second row for the same day")
+    numeric = ["wm_yr_wk", *(c for c in map(str, frame.columns) if c.startswith("snap_"))]
+    for column in (c for c in numeric if c in frame):
+        value = pd.to_numeric(frame[column], errors="coerce")
+        if value.isna().any():
+            raise _bad(frame, source, first_row, value.isna(), column, "not a number")
+        days[column] = value.to_numpy()
+    named = [c for c in map(str, frame.columns) if c.startswith("event_name")]
+    has_events = any((_text(frame, c) != "").any() for c in named)
+    events = validate_events(frame, source, first_row) if has_events else {}
+    return DayCalendar(source, days, events)
+
+
+def read_prices(path: str | Path) -> pd.DataFrame:
+    """M5's ``sell_prices``: ``wm_yr_wk``, ``sell_price`` and the keys they are for
+    (``store_id``, ``item_id``), one row per key and week, checked."""
+    raw, source, first_row = _read_frame(path, ("store_id", "item_id"))
+    _columns(raw, source, ("wm_yr_wk", "sell_price"))
+    out = raw.copy()
+    for column in ("wm_yr_wk", "sell_price"):
+        value = pd.to_numeric(raw[column], errors="coerce")
+        if (value.isna() & raw[column].notna()).any() or raw["wm_yr_wk"].isna().any():
+            bad = value.isna() & (raw[column].notna() | (column == "wm_yr_wk"))
+            raise _bad(raw, source, first_row, bad, column, "not a number")
+        if (value < 0).any():
+            raise _bad(raw, source, first_row, value < 0, column, "negative")
+        out[column] = value
+    keys = [c for c in out.columns if c not in ("wm_yr_wk", "sell_price")]
+    dup = out.duplicated([*keys, "wm_yr_wk"]).to_numpy()
+    if dup.any():
+        raise _bad(raw, source, first_row, dup, "wm_yr_wk", "a second price for the same week")
+    return out
+
+
+def _priced(
+    frame: pd.DataFrame, source: str, days: DayCalendar | None, prices: pd.DataFrame
+) -> pd.DataFrame:
+    """``frame`` (``ds`` and the prices' keys) with each row's ``price``: its keys'
+    ``sell_price`` in the row's week."""
+    if days is None or "wm_yr_wk" not in days.days:
+        raise InvalidSalesFile(
+            f"{source}: prices by week (wm_yr_wk) need the calendar that dates the weeks "
+            "(M5's calendar, with its wm_yr_wk column)"
+        )
+    keys = [c for c in prices.columns if c not in ("wm_yr_wk", "sell_price")]
+    missing = [c for c in keys if c not in frame.columns]
+    if missing:
+        raise MissingColumns(
+            f"{source}: no column {missing[0]!r} to match the prices by "
+            f"(columns: {', '.join(map(str, frame.columns))})"
+        )
+    left = pd.DataFrame({k: frame[k].astype(str).to_numpy() for k in keys})
+    left["wm_yr_wk"] = days.weeks(frame["ds"]).to_numpy(dtype=float)
+    right = prices.astype(dict.fromkeys(keys, str) | {"wm_yr_wk": float})
+    price = left.merge(right, on=[*keys, "wm_yr_wk"], how="left")["sell_price"]
+    return frame.assign(price=price.to_numpy())
+
+
+def _melt_wide(
+    raw: pd.DataFrame,
+    source: str,
+    first_row: int,
+    columns: Columns,
+    days: DayCalendar | None,
+) -> pd.DataFrame | None:
+    """A wide file (one row per series, one column per period) in long format, its cells
+    checked where the file has them; None for a long file."""
+    if columns.time_col in raw.columns or columns.target_col in raw.columns:
+        return None
+    names = [str(c) for c in raw.columns]
+    numbered = {c: int(m[1]) for c in names if (m := DAY_NUMBER.match(c))}
+    if numbered:
+        if days is None:
+            first, last = next(iter(numbered)), list(numbered)[-1]
+            raise InvalidSalesFile(
+                f"{source}: columns {first} to {last} are M5's day numbers: give the calendar "
+                "that dates them (--calendar, M5's calendar.csv)"
+            )
+        periods = days.dates(numbered, source)
+    else:
+        periods = {c: pd.Timestamp(c) for c in names if ISO_DAY.match(c)}
+        if not periods:
+            return None
+    raw = raw.set_axis(names, axis=1)
+    keys = [c for c in names if c not in periods]
+    for column in columns.ids:
+        if column not in keys:
+            raise MissingColumns(
+                f"{source}: no column {column!r} for the series id (columns: {', '.join(keys)})"
+            )
+    empty = raw[list(columns.ids)].isna().any(axis=1).to_numpy()
+    if empty.any():
+        col = next(c for c in columns.ids if raw[c].isna().to_numpy()[empty][0])
+        raise _bad(raw, source, first_row, empty, col, "empty series id")
+    dup = raw.duplicated(list(columns.ids)).to_numpy()
+    if dup.any():
+        raise _bad(raw, source, first_row, dup, columns.ids[0], "a second row for the same series")
+    values = raw[list(periods)]
+    y = values.apply(pd.to_numeric, errors="coerce")
+    for mask, why in (
+        (y.isna() & values.notna(), "not a number"),
+        (y < 0, "negative demand (returns belong in a separate series)"),
+        (~np.isfinite(y.fillna(0)), "not a finite number"),
+    ):
+        if mask.to_numpy().any():
+            r, c = np.argwhere(mask.to_numpy())[0]
+            column = values.columns[c]
+            raise BadCell(source, int(r) + first_row, column, why, values[column].iloc[r])
+    y.columns = [periods[c] for c in y.columns]
+    # the keys the id, M5's SNAP days and prices need (a row per cell: no more columns than that)
+    keys = [c for c in keys if c in columns.ids or c in M5_KEYS]
+    long = pd.concat([raw[keys], y], axis=1).melt(
+        id_vars=keys, var_name=columns.time_col, value_name=columns.target_col
+    )
+    return long[long[columns.target_col].notna()].reset_index(drop=True)
 
 
 def read_future(path: str | Path, columns: Columns = Columns()) -> pd.DataFrame:
@@ -323,6 +580,21 @@ def _unique(df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int) ->
     if dup.any():
         raise _bad(df, source, first_row, dup, "ds", "a second row for the same unique_id and ds")
     return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+INTERVALS = ("lo-80", "hi-80", "lo-95", "hi-95")
+
+
+def read_forecast(path: str | Path, model: str = "mean") -> pd.DataFrame:
+    """A forecast file in statsforecast's convention (what ``tillwise forecast predict``
+    writes): ``unique_id, ds, <model>`` and optionally the intervals ``lo-80, hi-80, lo-95,
+    hi-95``; checked, one row per series and period."""
+    raw, source, first_row = _read_frame(path)
+    out = _keys(raw, source, first_row, ("unique_id", "ds", model), INTERVALS)
+    _numbers(raw, out, source, first_row, (model, *(c for c in INTERVALS if c in raw)))
+    if out[model].isna().any():
+        raise _bad(raw, source, first_row, out[model].isna(), model, "missing")
+    return _unique(raw, out, source, first_row)
 
 
 def validate_future(df: pd.DataFrame, source: str = "future", first_row: int = 1) -> pd.DataFrame:
