@@ -104,7 +104,9 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     assert (body["lead_time_days"], body["review_period_days"]) == (21, 7)
     assert body["email"] == fareast["email"] and fareast["review_period_days"] is None
     [after] = [i for i in body["items"] if i["sku"] == SKU]
-    assert after == {**item, "case_pack": 50}  # cost and MOQ as the POS says
+    assert after == {**item, "case_pack": 50, "set_in_tillwise": ["case_pack"]}  # cost, MOQ: POS's
+    assert body["set_in_tillwise"] == ["lead_time_days", "review_period_days"]
+    assert fareast["set_in_tillwise"] == [] and body["pos_knows"]
     [entry] = c.audit.list(action="vendor.terms_imported")[audited:]
     assert entry.store == conn and entry.actor.startswith("token:")
     assert entry.inputs == {
@@ -131,3 +133,32 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     [order] = plan.orders
     assert order.payload()["lead_time_days"] == 21
     assert all(ln.quantity % 50 == 0 for ln in order.lines if ln.sku == SKU)
+
+    # null takes a term back (RFC 7396 merge patch): the POS's value again; the rest stay
+    back = {"lead_time_days": None, "items": [{"sku": SKU, "case_pack": None}]}
+    resp = await api.patch(url, json=back, headers=buyer)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["lead_time_days"], body["review_period_days"]) == (14, 7)
+    assert body["set_in_tillwise"] == ["review_period_days"]
+    assert [i for i in body["items"] if i["sku"] == SKU] == [item]
+    [entry] = c.audit.list(action="vendor.terms_imported")[audited + 1 :]
+    assert entry.inputs["cleared"] == {
+        "ven-06": {"fields": ["lead_time_days"], "items": {SKU: ["case_pack"]}}
+    }
+    assert entry.outputs == {"vendors_new": 0, "vendors_changed": 1, "items": 0}
+    # taking back what is not set changes nothing and records nothing
+    assert (await api.patch(url, json=back, headers=buyer)).status_code == 200
+    assert len(c.audit.list(action="vendor.terms_imported")) == audited + 2
+    plan = Planner(c.uow, MeanForecaster(), c.clock).plan(conn, UK)
+    [planned] = [i for i in plan.items if i.sku == SKU]
+    assert planned.data["outlook"]["lead_time_days"] == 14
+    # the last term taken back leaves no terms at all; a vendor only Tillwise knows keeps its name
+    resp = await api.patch(url, json={"review_period_days": None}, headers=buyer)
+    assert resp.json()["set_in_tillwise"] == []
+    with c.uow() as uow:
+        assert "ven-06" not in uow.replenishment.vendor_terms(conn)
+    new = f"/v1/vendors/{conn}/vendor:new/terms"
+    resp = await api.patch(new, json={"name": "New Homewares", "lead_time_days": 5}, headers=buyer)
+    assert resp.status_code == 200 and resp.json()["pos_knows"] is False, resp.text
+    await refused({"name": None}, "name", new)

@@ -13,7 +13,12 @@ The POS sends, as signed generic webhooks, two stores and two vendors with their
   and the page says why;
 * an associate sees the terms, read only;
 * the folded items open at an item named in the address (the Replenishment page links a plan
-  item's vendor that way), and can be searched.
+  item's vendor that way), and can be searched;
+* a value set in Tillwise over the POS's is marked "set in Tillwise", and a buyer takes a lead
+  time and a case pack back to the POS's values ("Use the POS's lead time"); an associate sees
+  the marks but nothing to take them back with; a vendor only Tillwise knows keeps its name.
+
+The tests share one server, in this order: each reads the terms it starts from.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.live import LiveServer, wait_for
@@ -35,6 +41,7 @@ KETTLE_NAME, PAPER_NAME = "Kettle & Co", "Bulk Paper Ltd"
 MUG, JUG = "MUG-1", "JUG-2"
 PAPER_SKUS = [f"P-{n:04d}" for n in range(1, 151)]
 IMPORTED = "vendor.terms_imported"
+SET_HERE = "set in Tillwise"
 
 
 def vendors(server: LiveServer) -> dict[str, dict[str, Any]]:
@@ -45,6 +52,24 @@ def vendors(server: LiveServer) -> dict[str, dict[str, Any]]:
 
 def items_of(vendor: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {i["sku"]: i for i in vendor["items"]}
+
+
+def as_shown(text: str, thing: dict[str, Any], field: str) -> str:
+    """A value as the page shows it: marked when it was set in Tillwise over the POS's."""
+    return f"{text} {SET_HERE}" if field in thing["set_in_tillwise"] else text
+
+
+def patch_terms(server: LiveServer, vendor_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PATCH a vendor's terms as a machine (the admin token), as an integration would."""
+    resp = httpx.patch(
+        f"{server.url}/v1/vendors/{server.connection_id}/{vendor_id}/terms",
+        json=body,
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    vendor: dict[str, Any] = resp.json()
+    return vendor
 
 
 def audited(server: LiveServer, actor: str) -> list[dict[str, Any]]:
@@ -135,7 +160,7 @@ def test_a_buyer_of_every_store_changes_a_lead_time_and_a_case_pack(
 
     # then it is said and shown, and the form is closed
     expect(card.get_by_role("status")).to_have_text("Saved: lead time 9 days.")
-    expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text("9 days")
+    expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text(f"9 days {SET_HERE}")
     expect(form).to_have_count(0)
     expect(card.get_by_role("button", name=f"Change terms of {KETTLE_NAME}")).to_be_focused()
 
@@ -151,18 +176,22 @@ def test_a_buyer_of_every_store_changes_a_lead_time_and_a_case_pack(
 
     # then the row shows it (the items stay open), the other terms as they were
     expect(card.get_by_role("status")).to_have_text(f"Saved for {MUG}: case pack 24.")
-    expect(row.locator("[data-col='case_pack']")).to_have_text("24")
+    expect(row.locator("[data-col='case_pack']")).to_have_text(f"24 {SET_HERE}")
     expect(row.locator("[data-col='unit_cost']")).to_have_text("£1.53")
     expect(row.locator("[data-col='moq']")).to_have_text("0")
     expect(item_form).to_have_count(0)
     expect(row.get_by_role("button", name=f"Change terms of SKU {MUG}")).to_be_focused()
     expect(card.locator(f"tr[data-sku='{JUG}'] [data-col='case_pack']")).to_have_text("12")
-    expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text("9 days")
+    expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text(f"9 days {SET_HERE}")
 
     # and the API serves the new terms, nothing else changed
     after = vendors(server)[KETTLE]
     assert after["lead_time_days"] == 9
-    assert items_of(after)[MUG] == {**items_of(before)[MUG], "case_pack": 24}
+    assert items_of(after)[MUG] == {
+        **items_of(before)[MUG],
+        "case_pack": 24,
+        "set_in_tillwise": ["case_pack"],
+    }
     assert items_of(after)[JUG] == items_of(before)[JUG]
     assert after["email"] == before["email"]
     assert after["min_order_value"] == before["min_order_value"]
@@ -187,7 +216,9 @@ def test_a_bad_lead_time_or_a_cost_without_currency_is_refused_naming_the_field(
     page.goto(f"{server.url}/#/vendors/{server.connection_id}")
     card = page.locator(f"article.vendor[data-vendor='{KETTLE}']")
     shown = card.locator("[data-term='lead_time_days'] dd")
-    lead_before = f"{before[KETTLE]['lead_time_days']} days"
+    lead_before = as_shown(
+        f"{before[KETTLE]['lead_time_days']} days", before[KETTLE], "lead_time_days"
+    )
     expect(shown).to_have_text(lead_before)
 
     # when the buyer asks for a lead time of 400 days
@@ -284,12 +315,13 @@ def test_an_associate_sees_the_terms_read_only(
     # then the terms are shown
     card = page.locator(f"article.vendor[data-vendor='{KETTLE}']")
     expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text(
-        f"{kettle['lead_time_days']} days"
+        as_shown(f"{kettle['lead_time_days']} days", kettle, "lead_time_days")
     )
     expect(card.locator("[data-term='min_order_value'] dd")).to_have_text("£150.00")
     card.locator("summary").click()
+    mug = items_of(kettle)[MUG]
     expect(card.locator(f"tr[data-sku='{MUG}'] [data-col='case_pack']")).to_have_text(
-        str(items_of(kettle)[MUG]["case_pack"])
+        as_shown(str(mug["case_pack"]), mug, "case_pack")
     )
     # but nothing to change them with
     expect(page.locator("article.vendor")).to_have_count(2)
@@ -335,4 +367,205 @@ def test_a_vendors_many_items_stay_folded_and_open_at_an_item_named_in_the_addre
     expect(page.locator("article.vendor:visible")).to_have_count(1)
     expect(page.locator(f"article.vendor[data-vendor='{KETTLE}']")).to_be_visible()
     expect(page.locator("#vendors-meta")).to_contain_text("1 shown")
+    assert page.errors == []
+
+
+def test_a_buyer_takes_a_lead_time_back_to_the_pos_value(
+    live_server: LiveServer, seeded: dict[str, Any], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    before = vendors(server)[PAPER]
+    assert before["lead_time_days"] == 10 and before["set_in_tillwise"] == []
+    password = server.add_user("fay", "buyer", stores=seeded["stores"], display_name="Fay")
+    fay = user_id(server, "fay")
+    log_in(page, server, "fay", password)
+    page.goto(f"{server.url}/#/vendors/{server.connection_id}")
+
+    # the POS's lead time is shown as the POS's, with nothing to take back
+    card = page.locator(f"article.vendor[data-vendor='{PAPER}']")
+    shown = card.locator("[data-term='lead_time_days'] dd")
+    expect(shown).to_have_text("10 days")
+    expect(shown).to_have_attribute("title", "From the POS")
+    expect(card.get_by_text(SET_HERE, exact=True)).to_have_count(0)
+    card.get_by_role("button", name=f"Change terms of {PAPER_NAME}").click()
+    form = card.get_by_role("form", name=f"Terms of {PAPER_NAME}")
+    expect(form.get_by_role("button", name=re.compile("^Use the POS's"))).to_have_count(0)
+
+    # when the buyer sets a lead time of 12 days
+    form.get_by_label("Lead time (days)").fill("12")
+    form.get_by_role("button", name="Save terms").click()
+
+    # then it is marked as set in Tillwise
+    expect(card.get_by_role("status")).to_have_text("Saved: lead time 12 days.")
+    expect(shown).to_have_text(f"12 days {SET_HERE}")
+    expect(shown.get_by_text(SET_HERE, exact=True)).to_be_visible()
+    expect(shown).to_have_attribute("title", "Set in Tillwise, over the POS's value")
+    expect(card.get_by_text(SET_HERE, exact=True)).to_have_count(1)  # nothing else is
+
+    # when they open the terms again: only the lead time (not the name, the POS's) can go back
+    card.get_by_role("button", name=f"Change terms of {PAPER_NAME}").click()
+    expect(form.get_by_role("button", name=re.compile("^Use the POS's"))).to_have_count(1)
+    expect(form.get_by_role("button", name="Use the POS's name")).to_have_count(0)
+    back = form.get_by_role("button", name="Use the POS's lead time")
+    expect(back).to_have_text("Use the POS's lead time")
+    # and it is reached from the keyboard, right after the lead time
+    expect(form.get_by_label("Lead time (days)")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(back).to_be_focused()
+    page.keyboard.press("Enter")
+
+    # then the POS's lead time is shown again, unmarked, and the form is closed
+    expect(card.get_by_role("status")).to_have_text("Lead time: back to the POS's value.")
+    expect(shown).to_have_text("10 days")
+    expect(shown).to_have_attribute("title", "From the POS")
+    expect(card.get_by_text(SET_HERE, exact=True)).to_have_count(0)
+    expect(form).to_have_count(0)
+    expect(card.get_by_role("button", name=f"Change terms of {PAPER_NAME}")).to_be_focused()
+
+    # and the API agrees: the POS's lead time, nothing set in Tillwise, the rest as it was
+    after = vendors(server)[PAPER]
+    assert after == before
+    # both the change and its taking back are audited, by the buyer
+    entries = audited(server, fay)
+    assert len(entries) == 2
+    assert [e["inputs"].get("cleared") for e in entries if "cleared" in e["inputs"]] == [
+        {PAPER: {"fields": ["lead_time_days"], "items": {}}}
+    ]
+    assert page.errors == []
+
+
+def test_a_buyer_takes_an_items_case_pack_back_to_the_pos_value(
+    live_server: LiveServer, seeded: dict[str, Any], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    before = vendors(server)[KETTLE]
+    jug = items_of(before)[JUG]
+    assert jug["case_pack"] == 12 and jug["set_in_tillwise"] == []
+    password = server.add_user("gus", "buyer", stores=seeded["stores"], display_name="Gus")
+    log_in(page, server, "gus", password)
+    page.goto(f"{server.url}/#/vendors/{server.connection_id}")
+    card = page.locator(f"article.vendor[data-vendor='{KETTLE}']")
+    card.locator("summary").click()
+    row = card.locator(f"tr[data-sku='{JUG}']")
+    pack = row.locator("[data-col='case_pack']")
+    expect(pack).to_have_text("12")
+    expect(pack).to_have_attribute("title", "From the POS")
+    expect(row.get_by_text(SET_HERE, exact=True)).to_have_count(0)
+
+    # when the buyer sets the jug's case pack to 18 (nothing to take back before)
+    change = row.get_by_role("button", name=f"Change terms of SKU {JUG}")
+    change.click()
+    item_form = card.get_by_role("form", name=f"Terms of SKU {JUG}")
+    expect(item_form.get_by_role("button", name=re.compile("^Use the POS's"))).to_have_count(0)
+    item_form.get_by_label(f"Case pack of {JUG}").fill("18")
+    item_form.get_by_role("button", name="Save").click()
+
+    # then the case pack is marked as set in Tillwise, the jug's other terms not
+    expect(card.get_by_role("status")).to_have_text(f"Saved for {JUG}: case pack 18.")
+    expect(pack).to_have_text(f"18 {SET_HERE}")
+    expect(row.locator("[data-col='unit_cost']")).to_have_text("£4.20")
+    expect(row.locator("[data-col='moq']")).to_have_text("24")
+
+    # when they open the jug's terms and take its case pack back
+    change.click()
+    expect(item_form.get_by_role("button", name=re.compile("^Use the POS's"))).to_have_count(1)
+    back = item_form.get_by_role("button", name=f"Use the POS's case pack of {JUG}")
+    expect(back).to_have_text("Use the POS's case pack")
+    back.click()
+
+    # then the POS's case pack is shown again, unmarked; the items stay open
+    expect(card.get_by_role("status")).to_have_text(f"Case pack of {JUG}: back to the POS's value.")
+    expect(pack).to_have_text("12")
+    expect(pack).to_have_attribute("title", "From the POS")
+    expect(row.get_by_text(SET_HERE, exact=True)).to_have_count(0)
+    expect(item_form).to_have_count(0)
+    expect(change).to_be_focused()
+
+    # and the API agrees: the jug as the POS has it, the vendor's other terms as they were
+    after = vendors(server)[KETTLE]
+    assert items_of(after)[JUG] == jug
+    assert after == before
+    assert page.errors == []
+
+
+def test_an_associate_sees_what_is_set_in_tillwise_but_cannot_take_it_back(
+    live_server: LiveServer, seeded: dict[str, Any], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    # an integration sets Kettle & Co's e-mail and the jug's MOQ over the POS's
+    kettle = patch_terms(
+        server, KETTLE, {"email": "buying@kettle.example", "items": [{"sku": JUG, "moq": 36}]}
+    )
+    assert {"email"} <= set(kettle["set_in_tillwise"])
+    assert items_of(kettle)[JUG]["set_in_tillwise"] == ["moq"]
+    north = seeded["stores"][0]
+    password = server.add_user("ivy", "associate", stores=[north], display_name="Ivy")
+    log_in(page, server, "ivy", password)
+    page.goto(f"{server.url}/#/vendors/{server.connection_id}")
+
+    # then the associate sees those values marked, the POS's ones not
+    card = page.locator(f"article.vendor[data-vendor='{KETTLE}']")
+    email = card.locator("[data-term='email'] dd")
+    expect(email).to_have_text(f"buying@kettle.example {SET_HERE}")
+    expect(email.get_by_text(SET_HERE, exact=True)).to_be_visible()
+    expect(card.locator("[data-term='min_order_value'] dd")).to_have_text("£150.00")
+    expect(card.locator("[data-term='min_order_value'] dd")).to_have_attribute(
+        "title", "From the POS"
+    )
+    card.locator("summary").click()
+    row = card.locator(f"tr[data-sku='{JUG}']")
+    expect(row.locator("[data-col='moq']")).to_have_text(f"36 {SET_HERE}")
+    expect(row.locator("[data-col='case_pack']")).to_have_text("12")
+    expect(row.locator("[data-col='unit_cost']")).to_have_text("£4.20")
+    # but nothing to take them back (or change them) with
+    expect(page.get_by_role("button", name=re.compile("Use the POS's"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Change"))).to_have_count(0)
+    expect(page.locator("#page-vendors form input:not([type='search'])")).to_have_count(0)
+    assert not [r for r in page.refused if r[0] == 403]
+    assert page.errors == []
+
+    # (the integration takes its terms back: the POS's again)
+    kettle = patch_terms(server, KETTLE, {"email": None, "items": [{"sku": JUG, "moq": None}]})
+    assert "email" not in kettle["set_in_tillwise"]
+    assert kettle["email"] == "orders@kettle.example"
+    assert items_of(kettle)[JUG]["moq"] == 24 and items_of(kettle)[JUG]["set_in_tillwise"] == []
+
+
+def test_a_vendor_only_tillwise_knows_keeps_its_name(
+    live_server: LiveServer, seeded: dict[str, Any], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    local = patch_terms(server, "ven-local", {"name": "Local Dairy", "lead_time_days": 2})
+    assert local["pos_knows"] is False
+    assert {"name", "lead_time_days"} <= set(local["set_in_tillwise"])
+    password = server.add_user("joe", "buyer", stores=seeded["stores"], display_name="Joe")
+    log_in(page, server, "joe", password)
+    page.goto(f"{server.url}/#/vendors/{server.connection_id}")
+
+    # the vendor's name and lead time are marked as set in Tillwise
+    card = page.locator("article.vendor[data-vendor='ven-local']")
+    expect(card.locator("header").get_by_text(SET_HERE, exact=True)).to_be_visible()
+    expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text(f"2 days {SET_HERE}")
+
+    # when the buyer opens its terms: the lead time may go back (the POS has none), the name not
+    card.get_by_role("button", name="Change terms of Local Dairy").click()
+    form = card.get_by_role("form", name="Terms of Local Dairy")
+    expect(form.get_by_role("button", name="Use the POS's lead time")).to_be_visible()
+    expect(form.get_by_role("button", name="Use the POS's name")).to_have_count(0)
+    form.get_by_role("button", name="Use the POS's lead time").click()
+
+    # then the lead time is not set (the POS gives none), the vendor stays, named
+    expect(card.get_by_role("status")).to_have_text("Lead time: back to the POS's value.")
+    expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text("not set")
+    expect(card.get_by_role("heading", name="Local Dairy")).to_be_visible()
+    local = vendors(server)["ven-local"]
+    assert local["lead_time_days"] is None and local["set_in_tillwise"] == ["name"]
     assert page.errors == []

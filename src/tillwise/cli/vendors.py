@@ -20,11 +20,15 @@ vendors_app = typer.Typer(help="Vendor terms: lead times, e-mails, minimums, pac
 CONNECTION = typer.Option(..., "--connection", help="the connection id")
 
 
+def _known(c: Container, connection: str) -> None:
+    if c.connections.get(connection) is None:
+        fail(f"no connection {connection!r} (tillwise connections list)")
+
+
 def _vendors(c: Container, connection: str) -> dict[str, Vendor]:
     from tillwise.workflows.replenishment.planner import vendors_with_terms
 
-    if c.connections.get(connection) is None:
-        fail(f"no connection {connection!r} (tillwise connections list)")
+    _known(c, connection)
     with c.uow() as uow:
         return vendors_with_terms(uow, connection)
 
@@ -89,11 +93,12 @@ def list_vendors(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """The connection's vendors with the terms plans use."""
-    from tillwise.workflows.replenishment.terms import vendor_public
+    from tillwise.workflows.replenishment.terms import vendors_public
 
     with open_container() as c:
-        vendors = _vendors(c, connection)
-    rows = [vendor_public(v) for _, v in sorted(vendors.items())]
+        _known(c, connection)
+        with c.uow() as uow:
+            rows = vendors_public(uow, connection)
     if as_json:
         print_json(rows)
         return

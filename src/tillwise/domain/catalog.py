@@ -9,6 +9,9 @@ quantity) on the vendor's :class:`VendorItem` list; a store's shelf limit per SK
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import InvalidGtin
@@ -121,6 +124,30 @@ class ItemTerms(BaseModel):
 
 _ITEM_FIELDS = ("unit_cost", "case_pack", "moq", "vendor_sku")
 _VENDOR_FIELDS = ("name", "email", "lead_time_days", "review_period_days", "min_order_value")
+ITEM_TERMS = _ITEM_FIELDS  # what a retailer may set per SKU of a vendor
+VENDOR_TERMS = _VENDOR_FIELDS  # and per vendor
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """Terms a retailer takes back, so that plans use the POS's values again: vendor fields,
+    and fields per SKU."""
+
+    fields: frozenset[str] = frozenset()
+    items: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        wrong = sorted(self.fields - set(_VENDOR_FIELDS))
+        wrong += sorted(f for fs in self.items.values() for f in fs - set(_ITEM_FIELDS))
+        if wrong:
+            raise ValueError(f"not a vendor term: {wrong[0]!r}")
+
+    def __bool__(self) -> bool:
+        return bool(self.fields) or any(self.items.values())
+
+    def as_dict(self) -> dict[str, list[str] | dict[str, list[str]]]:
+        items = {sku: sorted(fs) for sku, fs in sorted(self.items.items()) if fs}
+        return {"fields": sorted(self.fields), "items": items}
 
 
 class VendorTerms(BaseModel):
@@ -168,6 +195,24 @@ class VendorTerms(BaseModel):
             if given or now is None:
                 items.append(ItemTerms(sku=terms.sku, **given))
         if not fields and not items:
+            return None
+        return VendorTerms(vendor_external_id=self.vendor_external_id, items=tuple(items), **fields)
+
+    def given(self) -> tuple[list[str], dict[str, list[str]]]:
+        """The vendor fields these terms set, and the fields they set per SKU."""
+        items = {i.sku: [f for f in _ITEM_FIELDS if getattr(i, f) is not None] for i in self.items}
+        return [f for f in _VENDOR_FIELDS if getattr(self, f) is not None], items
+
+    def without(self, cleared: Cleared) -> VendorTerms | None:
+        """These terms with the ``cleared`` ones taken back (None: nothing is left)."""
+        fields = {f: getattr(self, f) for f in _VENDOR_FIELDS if f not in cleared.fields}
+        items = []
+        for item in self.items:
+            gone = cleared.items.get(item.sku, frozenset())
+            kept = {f: getattr(item, f) for f in _ITEM_FIELDS if f not in gone}
+            if any(v is not None for v in kept.values()):
+                items.append(ItemTerms(sku=item.sku, **kept))
+        if not items and all(v is None for v in fields.values()):
             return None
         return VendorTerms(vendor_external_id=self.vendor_external_id, items=tuple(items), **fields)
 

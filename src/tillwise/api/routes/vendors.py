@@ -4,9 +4,10 @@
 POS's, with imported terms over them): catalog data, read by any holder of ``products:read``.
 ``PATCH /v1/vendors/{connection_id}/{vendor_id}/terms`` sets some of a vendor's terms, as
 ``tillwise vendors import`` does for a file (only the fields given change, only what differs
-from the current terms is kept; audited). Terms apply to every store of the connection, so
-the caller needs ``replenishment:write`` over all of them (a buyer or manager of the whole
-chain, an admin).
+from the current terms is kept; audited); a field given as ``null`` is taken back, so plans
+use the POS's value again (JSON merge patch, RFC 7396). Terms apply to every store of the
+connection, so the caller needs ``replenishment:write`` over all of them (a buyer or manager
+of the whole chain, an admin).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from tillwise.domain.catalog import ItemTerms, Vendor, VendorTerms
+from tillwise.domain.catalog import ITEM_TERMS, VENDOR_TERMS, Cleared, ItemTerms, VendorTerms
 from tillwise.domain.errors import InvalidMoney
 from tillwise.domain.money import Money, exponent
 from tillwise.governance.principal import Principal
 from tillwise.workflows.replenishment.planner import vendors_with_terms
-from tillwise.workflows.replenishment.terms import EMAIL, changes_of, vendor_public
+from tillwise.workflows.replenishment.terms import EMAIL, changes_of, vendors_public
 
 from ..deps import ContainerDep, require
 from ..problems import Problem
@@ -42,7 +43,8 @@ class ItemTermsBody(BaseModel):
 
 
 class TermsBody(BaseModel):
-    """Some of a vendor's terms; a field left out keeps what plans use now."""
+    """Some of a vendor's terms; a field left out keeps what plans use now, a field given as
+    null goes back to the POS's value."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -59,11 +61,14 @@ class TermsBody(BaseModel):
     items: list[ItemTermsBody] = Field(default_factory=list, max_length=10_000)
 
 
-def _vendors(container: Any, connection_id: str) -> dict[str, Vendor]:
+def _connection(container: Any, connection_id: str) -> None:
     if container.connections.get(connection_id) is None:
         raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
+
+
+def _public(container: Any, connection_id: str) -> list[dict[str, Any]]:
     with container.uow() as uow:
-        return vendors_with_terms(uow, connection_id)
+        return vendors_public(uow, connection_id)
 
 
 @router.get("", operation_id="vendors-list")
@@ -76,8 +81,8 @@ def list_vendors(
         s.connection_id == connection_id for s in known_stores(container, principal)
     ):
         raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
-    vendors = _vendors(container, connection_id)
-    return [vendor_public(v) for _, v in sorted(vendors.items())]
+    _connection(container, connection_id)
+    return _public(container, connection_id)
 
 
 @router.patch("/{connection_id}/{vendor_id}/terms", operation_id="vendors-set-terms")
@@ -88,8 +93,12 @@ def set_terms(
     container: ContainerDep,
     principal: Principal = require("replenishment:write"),
 ) -> Any:
-    """Set some of a vendor's terms (a vendor the POS does not know needs a ``name``)."""
-    vendors = _vendors(container, connection_id)  # an unknown connection: 404
+    """Set some of a vendor's terms (a vendor the POS does not know needs a ``name``); a field
+    given as null goes back to the POS's value."""
+    _connection(container, connection_id)
+    with container.uow() as uow:
+        vendors = vendors_with_terms(uow, connection_id)
+        pos_knows = vendor_id in vendors and vendors[vendor_id].source.platform != "tillwise"
     stores = [s.store for s in known_stores(container) if s.connection_id == connection_id]
     if principal.stores is not None and not (stores and all(principal.sees(s) for s in stores)):
         raise Problem(
@@ -99,10 +108,14 @@ def set_terms(
             "them sets them",
             field="connection_id",
         )
+    cleared = _cleared(body)
     if vendor_id not in vendors and body.name is None:
         raise Problem(
             422, "invalid_terms", f"a new vendor {vendor_id!r} needs a name", field="name"
         )
+    if "name" in cleared.fields and not pos_knows:
+        why = "the POS does not know this vendor: its name cannot go back to the POS's"
+        raise Problem(422, "invalid_terms", why, field="name")
     skus = [i.sku for i in body.items]
     if len(set(skus)) != len(skus):
         raise Problem(422, "invalid_terms", "a SKU is listed twice", field="items")
@@ -116,9 +129,27 @@ def set_terms(
         except InvalidMoney as exc:
             raise Problem(422, "invalid_terms", str(exc), field="currency") from None
     changes = changes_of([_terms(vendor_id, body)], vendors)
-    if changes:
-        container.vendor_terms.upsert(connection_id, changes, actor=principal.actor, source="api")
-    return vendor_public(_vendors(container, connection_id)[vendor_id])
+    if changes or cleared:
+        container.vendor_terms.upsert(
+            connection_id,
+            changes,
+            actor=principal.actor,
+            source="api",
+            cleared={vendor_id: cleared},
+        )
+    return next(v for v in _public(container, connection_id) if v["vendor_id"] == vendor_id)
+
+
+def _cleared(body: TermsBody) -> Cleared:
+    """The terms ``body`` gives as null (RFC 7396: back to the POS's value)."""
+
+    def nulls(model: BaseModel, names: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(
+            f for f in names if f in model.model_fields_set and getattr(model, f) is None
+        )
+
+    items = {i.sku: nulls(i, ITEM_TERMS) for i in body.items}
+    return Cleared(nulls(body, VENDOR_TERMS), {sku: f for sku, f in items.items() if f})
 
 
 def _terms(vendor_id: str, body: TermsBody) -> VendorTerms:

@@ -42,6 +42,9 @@ from pydantic import ValidationError
 
 from tillwise.domain.catalog import ItemTerms, Vendor, VendorTerms
 from tillwise.domain.money import Money
+from tillwise.ports.repositories import UnitOfWork
+
+from .planner import vendors_with_terms
 
 VENDOR_COLUMNS = (
     "vendor",
@@ -233,8 +236,10 @@ def _item(
     return ItemTerms(**item) if len(reading.errors) == before else None
 
 
-def vendor_public(v: Vendor) -> dict[str, Any]:
-    """A vendor with the terms plans use, as the API and ``tillwise vendors list`` show it."""
+def vendor_public(v: Vendor, terms: VendorTerms | None = None) -> dict[str, Any]:
+    """A vendor with the terms plans use, as the API and ``tillwise vendors list`` show it;
+    ``set_in_tillwise`` names the terms the retailer set (``terms``) over the POS's."""
+    fields, items = ([], {}) if terms is None else terms.given()
     return {
         "vendor_id": v.external_id,
         "connection_id": v.source.connection_id,
@@ -243,6 +248,8 @@ def vendor_public(v: Vendor) -> dict[str, Any]:
         "lead_time_days": v.lead_time_days,
         "review_period_days": v.review_period_days,
         "min_order_value": None if v.min_order_value is None else str(v.min_order_value),
+        "set_in_tillwise": fields,
+        "pos_knows": v.source.platform != "tillwise",
         "items": [
             {
                 "sku": i.sku,
@@ -250,10 +257,18 @@ def vendor_public(v: Vendor) -> dict[str, Any]:
                 "case_pack": i.case_pack,
                 "moq": i.moq,
                 "vendor_sku": i.vendor_sku,
+                "set_in_tillwise": items.get(i.sku, []),
             }
             for i in v.items
         ],
     }
+
+
+def vendors_public(uow: UnitOfWork, connection_id: str) -> list[dict[str, Any]]:
+    """The connection's vendors as plans use them (:func:`vendor_public`), by id."""
+    terms = uow.replenishment.vendor_terms(connection_id)
+    vendors = vendors_with_terms(uow, connection_id)
+    return [vendor_public(v, terms.get(vid)) for vid, v in sorted(vendors.items())]
 
 
 def changes_of(terms: Iterable[VendorTerms], vendors: Mapping[str, Vendor]) -> list[VendorTerms]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tillwise.domain.catalog import ItemTerms, Vendor, VendorItem, VendorTerms
+from tillwise.domain.catalog import Cleared, ItemTerms, Vendor, VendorItem, VendorTerms
 from tillwise.domain.ids import SourceRef
 from tillwise.domain.money import Money
 from tillwise.workflows.replenishment.terms import (
@@ -152,6 +152,22 @@ def test_terms_lie_over_the_pos_vendor_field_by_field() -> None:
     )
     assert later.lead_time_days == 21
     assert later.items[0] == ItemTerms(sku="85123A", case_pack=6, moq=24)
+    assert later.given() == (
+        ["lead_time_days"],
+        {"85123A": ["case_pack", "moq"], "NEW-1": ["case_pack"]},
+    )
+    # taken back: the lead time and 85123A's MOQ go back to the POS's (14 days, 48)
+    back = later.without(Cleared(frozenset({"lead_time_days"}), {"85123A": frozenset({"moq"})}))
+    assert back is not None
+    again = back.applied_to(pos, "c1")
+    assert again is not None and again.lead_time_days == 14
+    assert again.items[0] == VendorItem(sku="85123A", unit_cost=gbp("1.53"), case_pack=6, moq=48)
+    everything = Cleared(
+        items={"85123A": frozenset({"case_pack"}), "NEW-1": frozenset({"case_pack"})}
+    )
+    assert back.without(everything) is None  # nothing left
+    with pytest.raises(ValueError, match="not a vendor term: 'colour'"):
+        Cleared(items={"85123A": frozenset({"colour"})})
 
 
 def test_an_export_imports_back_to_the_same_vendors(tmp_path: Path) -> None:

@@ -8,6 +8,11 @@
 // Terms hold for every store of the connection, so the server refuses (403) a role over only
 // some of them; that and every refused field is shown next to the form, the field marked.
 //
+// A value the retailer set in Tillwise over the POS's (the API's `set_in_tillwise`, per vendor
+// and per item) is marked "set in Tillwise"; the others are the POS's. A writer may take such
+// a value back ("Use the POS's lead time"): the field is sent as null (JSON merge patch), and
+// plans use the POS's value again — except the name of a vendor the POS does not know.
+//
 // A vendor's items (hundreds are possible) stay folded until opened, and are drawn then.
 //
 // Routes: #/vendors (the first connection in scope), #/vendors/<connection>[?vendor=<id>]
@@ -35,6 +40,19 @@ const LABELS = {
   moq: "MOQ",
   vendor_sku: "Vendor SKU",
   connection_id: "Connection",
+};
+
+// The fields as a sentence names them: "Use the POS's lead time", "Lead time: back to …".
+const NAMES = {
+  name: "name",
+  email: "e-mail for purchase orders",
+  lead_time_days: "lead time",
+  review_period_days: "order cycle",
+  min_order_value: "minimum order value",
+  unit_cost: "unit cost",
+  case_pack: "case pack",
+  moq: "MOQ",
+  vendor_sku: "vendor SKU",
 };
 
 const STORES_NAMED = 3; // more stores than this are counted, not listed
@@ -133,7 +151,8 @@ class VendorsPage {
           labelled("Find", find)),
       ),
       h("p", { class: "muted small vendors-help", id: "vendors-help" },
-        "The terms replenishment plans use: what the POS says, with what is set here (or imported) over it. ",
+        "The terms replenishment plans use: what the POS says, with what is set here (or imported) over it ",
+        "(marked ", setHereTag(), "; the other values are the POS's). ",
         "They hold for every store of ", h("strong", {}, label(conn)),
         storesText(conn.stores), ". ",
         this.writer ? "Each change is audited. " : "",
@@ -254,6 +273,7 @@ class VendorCard {
       h("header", { class: "vendor-head" },
         h("div", {},
           h("h2", { id: `${p}-title`, tabindex: -1 }, this.name),
+          setHere(v, "name") ? h("span", { class: "vendor-name-source" }, setHereTag("name")) : null,
           h("span", { class: "sub" }, `Vendor ${v.vendor_id}`)),
         this.change),
       this.status,
@@ -290,17 +310,33 @@ class VendorCard {
     const cancel = h("button", { class: "btn btn-small", type: "button" }, "Cancel");
     const out = h("div", { class: "action-error", id: errId });
     const i = this.inputs;
+    // "Use the POS's …" for each term set here (not the name of a vendor only Tillwise knows)
+    const back = (field) => (setHere(v, field) && (field !== "name" || v.pos_knows)
+      ? this.takeBackButton(field, { [field]: null }, out, () => this.form)
+      : null);
+    const withBack = (field, el) => {
+      const button = back(field);
+      if (button) el.append(button);
+      return el;
+    };
+    const nameBack = back("name");
+    const anyBack = VENDOR_FIELDS.some((f) => setHere(v, f) && (f !== "name" || v.pos_knows));
     const form = h("form", {
       class: "vendor-form", id: p, hidden: true, novalidate: true, "aria-label": `Terms of ${this.name}`,
     },
+      nameBack ? h("p", { class: "take-back-row" }, "The name ", h("strong", {}, this.name), " is ",
+        setHereTag(), ". ", nameBack) : null,
       h("div", { class: "form-grid" },
-        labelled(LABELS.lead_time_days, i.lead_time_days, "From ordering to receiving, 0 to 365.", errId),
-        i.review_period_days ? labelled(LABELS.review_period_days, i.review_period_days,
-          "How often you order from them: every 1 to 90 days.", errId) : null,
-        labelled(LABELS.email, i.email, "Where purchase orders go.", errId),
-        labelled(LABELS.min_order_value, i.min_order_value, "Orders below it are held.", errId),
+        withBack("lead_time_days",
+          labelled(LABELS.lead_time_days, i.lead_time_days, "From ordering to receiving, 0 to 365.", errId)),
+        i.review_period_days ? withBack("review_period_days", labelled(LABELS.review_period_days,
+          i.review_period_days, "How often you order from them: every 1 to 90 days.", errId)) : null,
+        withBack("email", labelled(LABELS.email, i.email, "Where purchase orders go.", errId)),
+        withBack("min_order_value",
+          labelled(LABELS.min_order_value, i.min_order_value, "Orders below it are held.", errId)),
         labelled(LABELS.currency, i.currency, "Of the minimum order value, e.g. GBP.", errId)),
-      h("p", { class: "field-hint" }, "Only what you change is sent; a field left blank keeps its value."),
+      h("p", { class: "field-hint" }, "Only what you change is sent; a field left blank keeps its value.",
+        anyBack ? " “Use the POS's …” takes a value set here back: plans use the POS's again." : ""),
       h("div", { class: "action-row" }, save, cancel),
       out);
     // closing puts the terms back as they are (the form is drawn afresh)
@@ -387,6 +423,28 @@ class VendorCard {
       return;
     }
     await this.send(body, button, out, this.form, `Saved: ${changes.join(", ")}.`);
+  }
+
+  /**
+   * A button taking `field` back to the POS's value: PATCHes `body` (the field as null). `form`
+   * gives the form it sits in (for errors); `after` puts the focus back after a success.
+   */
+  takeBackButton(field, body, out, form, after = null, of = "") {
+    const what = NAMES[field];
+    const button = h("button", {
+      class: "btn btn-small btn-take-back", type: "button", dataset: { takeBack: field },
+      "aria-label": `Use the POS's ${what}${of}`,
+    }, `Use the POS's ${what}`);
+    const said = `${what.charAt(0).toUpperCase()}${what.slice(1)}${of}: back to the POS's value.`;
+    button.addEventListener("click", async () => {
+      clearInvalid(form(), out);
+      await this.send(body, button, out, form(), said, after);
+      // refused: the button stays (it was disabled while saving, which drops the focus)
+      if (button.isConnected && (!document.activeElement || document.activeElement === document.body)) {
+        button.focus();
+      }
+    });
+    return button;
   }
 
   /** PATCH the terms; on success redraw with what the server now uses, else show why not. */
@@ -494,11 +552,16 @@ class VendorCard {
   }
 
   itemRow(item) {
+    const cell = (field, text) => h("td", { class: "num", "data-col": field, title: sourceTitle(item, field) },
+      text, setHere(item, field) ? [" ", setHereTag(NAMES[field])] : null);
     const row = h("tr", { dataset: { sku: item.sku } },
-      h("th", { scope: "row" }, item.sku, item.vendor_sku ? h("span", { class: "sub" }, `Vendor SKU ${item.vendor_sku}`) : null),
-      h("td", { class: "num", "data-col": "unit_cost" }, moneyText(item.unit_cost)),
-      h("td", { class: "num", "data-col": "case_pack" }, numOrDash(item.case_pack)),
-      h("td", { class: "num", "data-col": "moq" }, numOrDash(item.moq)),
+      h("th", { scope: "row" }, item.sku, item.vendor_sku
+        ? h("span", { class: "sub", title: sourceTitle(item, "vendor_sku") }, `Vendor SKU ${item.vendor_sku}`,
+          setHere(item, "vendor_sku") ? [" ", setHereTag("vendor SKU")] : null)
+        : null),
+      cell("unit_cost", moneyText(item.unit_cost)),
+      cell("case_pack", numOrDash(item.case_pack)),
+      cell("moq", numOrDash(item.moq)),
       this.writer ? h("td", { class: "num" }, h("button", {
         class: "btn btn-small", type: "button", dataset: { action: "change-item" },
         "aria-label": `Change terms of SKU ${item.sku}`, "aria-expanded": "false",
@@ -545,11 +608,28 @@ class VendorCard {
     const save = h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Save");
     const cancel = h("button", { class: "btn btn-small", type: "button" }, "Cancel");
     const ofSku = h("span", { class: "visually-hidden" }, ` of ${sku}`);
-    const form = h("form", { class: "item-form", id: p, novalidate: true, "aria-label": `Terms of SKU ${sku}` },
-      labelledNode([LABELS.unit_cost, ofSku.cloneNode(true)], inputs.unit_cost, null, errId),
+    const focusRow = () => {
+      const button = this.tbody && this.tbody.querySelector(`tr[data-sku="${CSS.escape(sku)}"] button`);
+      if (button) button.focus();
+    };
+    let form = null;
+    // "Use the POS's case pack" for each of the item's terms set here
+    const back = (field) => (setHere(item, field)
+      ? this.takeBackButton(field, { items: [{ sku, [field]: null }] }, out, () => form, focusRow, ` of ${sku}`)
+      : null);
+    const withBack = (field, el) => {
+      const button = back(field);
+      if (button) el.append(button);
+      return el;
+    };
+    const skuBack = back("vendor_sku");
+    form = h("form", { class: "item-form", id: p, novalidate: true, "aria-label": `Terms of SKU ${sku}` },
+      withBack("unit_cost", labelledNode([LABELS.unit_cost, ofSku.cloneNode(true)], inputs.unit_cost, null, errId)),
       labelledNode([LABELS.currency, ofSku.cloneNode(true)], inputs.currency, null, errId),
-      labelledNode([LABELS.case_pack, ofSku.cloneNode(true)], inputs.case_pack, null, errId),
-      labelledNode([LABELS.moq, ofSku.cloneNode(true)], inputs.moq, null, errId),
+      withBack("case_pack", labelledNode([LABELS.case_pack, ofSku.cloneNode(true)], inputs.case_pack, null, errId)),
+      withBack("moq", labelledNode([LABELS.moq, ofSku.cloneNode(true)], inputs.moq, null, errId)),
+      skuBack ? h("div", { class: "field take-back-field" },
+        h("span", { class: "field-label" }, `Vendor SKU ${item.vendor_sku}`, " ", setHereTag()), skuBack) : null,
       h("div", { class: "item-form-buttons" }, save, cancel),
       out);
     const extra = h("tr", { class: "item-edit", dataset: { for: sku } },
@@ -595,10 +675,7 @@ class VendorCard {
         replaceChildren(out, notice("info", `Nothing changed for ${sku}.`));
         return;
       }
-      await this.send(body, save, out, form, `Saved for ${sku}: ${said.join(", ")}.`, () => {
-        const button = this.tbody && this.tbody.querySelector(`tr[data-sku="${CSS.escape(sku)}"] button`);
-        if (button) button.focus();
-      });
+      await this.send(body, save, out, form, `Saved for ${sku}: ${said.join(", ")}.`, focusRow);
     });
     row.after(extra);
     opener.hidden = true;
@@ -629,7 +706,30 @@ function terms(v) {
   ].filter(Boolean);
   return h("dl", { class: "facts vendor-terms" }, rows.map(([key, term, value]) => h("div", { dataset: { term: key } },
     h("dt", {}, term),
-    h("dd", {}, value === null || value === undefined ? h("span", { class: "muted" }, "not set") : value))));
+    h("dd", { title: sourceTitle(v, key) },
+      value === null || value === undefined ? h("span", { class: "muted" }, "not set") : value,
+      setHere(v, key) ? [" ", setHereTag(NAMES[key])] : null))));
+}
+
+const VENDOR_FIELDS = ["name", "email", "lead_time_days", "review_period_days", "min_order_value"];
+
+/** Whether the retailer set `field` of a vendor or item in Tillwise, over the POS's value. */
+function setHere(thing, field) {
+  return Array.isArray(thing.set_in_tillwise) && thing.set_in_tillwise.includes(field);
+}
+
+/** Where a value comes from, as a hint (title) on it. */
+function sourceTitle(thing, field) {
+  if (setHere(thing, field)) return "Set in Tillwise, over the POS's value";
+  const value = thing[field];
+  return value === null || value === undefined || value === "" ? "Neither the POS nor Tillwise gives it" : "From the POS";
+}
+
+/** The "set in Tillwise" marker (its hint naming the field, when given). */
+function setHereTag(what = null) {
+  return h("span", {
+    class: "pill info set-here", title: what ? `The ${what} was set in Tillwise, over the POS's value` : null,
+  }, "set in Tillwise");
 }
 
 function currencyInput(value) {
