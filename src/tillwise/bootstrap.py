@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.forecast_adjustments import ForecastAdjustments
     from tillwise.governance.oauth_state import OAuthStates
     from tillwise.governance.reorder_stops import ReorderStops
     from tillwise.governance.risk import RiskCases
@@ -76,6 +77,7 @@ class Container:
     oauth_states: OAuthStates = field(kw_only=True)
     risk_cases: RiskCases = field(kw_only=True)
     reorder_stops: ReorderStops = field(kw_only=True)  # SKUs a person stopped reordering
+    forecast_adjustments: ForecastAdjustments = field(kw_only=True)  # a buyer's over some days
     vendor_terms: VendorTermsBook = field(kw_only=True)  # the retailer's terms per vendor
 
     def __post_init__(self) -> None:
@@ -253,6 +255,7 @@ def build_container(
     from tillwise.governance.approvals import Approvals
     from tillwise.governance.audit import AuditLog
     from tillwise.governance.connections import Connections
+    from tillwise.governance.forecast_adjustments import ForecastAdjustments
     from tillwise.governance.oauth_state import OAuthStates
     from tillwise.governance.reorder_stops import ReorderStops
     from tillwise.governance.risk import RiskCases
@@ -331,6 +334,7 @@ def build_container(
         oauth_states=OAuthStates(box),
         risk_cases=RiskCases(engine, audit, clock),
         reorder_stops=ReorderStops(engine, audit, clock),
+        forecast_adjustments=ForecastAdjustments(engine, audit, clock),
         vendor_terms=VendorTermsBook(engine, audit, clock),
     )
 

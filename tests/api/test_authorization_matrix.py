@@ -96,6 +96,14 @@ EXPECTED: dict[str, frozenset[str]] = {
     "replenishment-stops-delete": frozenset(
         {"store_manager", "buyer", "regional_manager", "admin"}
     ),
+    "replenishment-adjustments-list": ALL,
+    # and what they know of its coming demand that the forecast cannot
+    "replenishment-adjustments-set": frozenset(
+        {"store_manager", "buyer", "regional_manager", "admin"}
+    ),
+    "replenishment-adjustments-delete": frozenset(
+        {"store_manager", "buyer", "regional_manager", "admin"}
+    ),
     "vendors-list": ALL,
     # and only over every store of the connection (tests/api/test_vendors_api.py)
     "vendors-set-terms": frozenset({"store_manager", "buyer", "regional_manager", "admin"}),

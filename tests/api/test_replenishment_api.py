@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +303,104 @@ async def _stops(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     plan = planner.plan(loop.conn, UK, run_key="plan:after")
     [order] = [p for p in plan.proposals if p.kind == PO]
     assert sorted(ln["sku"] for ln in order.payload["lines"]) == sorted([SKU, SKU_B])
+
+
+def test_a_buyer_adjusts_an_items_forecast_and_the_next_plan_orders_by_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _adjustments)
+
+
+async def _adjustments(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    from zoneinfo import ZoneInfo
+
+    c = loop.container
+    store = f"{loop.conn}:{UK}"
+    url = f"/v1/replenishment/stores/{store}/adjustments"
+    info, token = c.tokens.create("buyer", name="Bea", actor="t", stores=[store])
+    buyer = {"Authorization": f"Bearer {token}"}
+    planner = Planner(c.uow, MeanForecaster(), c.clock)
+    first = planner.plan(loop.conn, UK, run_key="plan:before")
+    rows = {i.sku: i.data for i in first.items}
+    days = [date.fromisoformat(r["day"]) for r in rows[SKU]["rows"]]
+    # the store's today: the first day of its forecast (the seeded sales are from 2011)
+    loop.wall[0] = datetime.combine(days[0], time(12), UTC).timestamp()
+    today = c.clock.now().astimezone(ZoneInfo("Europe/London")).date()
+    assert today == days[0]
+    protection = rows[SKU]["forecast"]["protection_days"]  # 14-day lead time + 1-day review
+    assert protection == LEAD + 1 and {i.sku: i.reorder_point for i in first.items}[SKU] == 218
+    display = {
+        "factor": 1.5,
+        "starts_on": days[0].isoformat(),
+        "ends_on": (days[0] + timedelta(days=40)).isoformat(),
+        "reason": "End-cap display for the summer range",
+    }
+
+    async def listed() -> list[dict[str, Any]]:
+        resp = await api.get(url, headers=_token(loop, "associate", [store]))
+        assert resp.status_code == 200, resp.text
+        return list(resp.json())
+
+    # refused, each naming its field, and nothing written
+    resp = await api.put(f"{url}/{SKU}", json=display, headers=_token(loop, "associate", [store]))
+    assert resp.status_code == 403, resp.text
+    paris = _token(loop, "store_manager", [f"{loop.conn}:{FRANCE}"])
+    assert (await api.put(f"{url}/{SKU}", json=display, headers=paris)).status_code == 404
+    past = (today - timedelta(days=1)).isoformat()
+    for bad, field in (
+        ({"factor": -1}, "factor"),
+        ({"factor": 11}, "factor"),
+        ({"ends_on": (days[0] - timedelta(days=1)).isoformat()}, "ends_on"),
+        ({"starts_on": past, "ends_on": past}, "ends_on"),
+        ({"reason": " "}, "reason"),
+        ({"starts_on": "next week"}, "starts_on"),
+    ):
+        resp = await api.put(f"{url}/{SKU}", json={**display, **bad}, headers=buyer)
+        assert resp.status_code == 422, (bad, resp.text)
+        assert resp.json()["errors"][0]["field"].endswith(field), (bad, resp.text)
+    resp = await api.put(f"{url}/NOPE", json=display, headers=buyer)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "sku"
+    assert await listed() == [] and c.audit.list(action="replenishment.forecast_adjusted") == []
+
+    # +50 % over the whole protection period: the reorder point follows, B's does not move
+    resp = await api.put(f"{url}/{SKU}", json=display, headers=buyer)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["set_by"] == f"token:{info.id}" and resp.json()["factor"] == 1.5
+    [row] = await listed()
+    assert (row["sku"], row["reason"]) == (SKU, display["reason"])
+    [entry] = c.audit.list(action="replenishment.forecast_adjusted")
+    assert entry.store == store and entry.inputs["factor"] == 1.5
+    plan = planner.plan(loop.conn, UK, run_key="plan:display")
+    points = {i.sku: i.reorder_point for i in plan.items}
+    assert points == {SKU: 327, SKU_B: {i.sku: i.reorder_point for i in first.items}[SKU_B]}
+    a = {i.sku: i.data for i in plan.items}[SKU]
+    assert a["forecast"]["adjustment"]["protection_effect"] == 1.5
+    assert [r["mean"] for r in a["rows"]][:3] == [15.0, 15.0, 15.0]  # the chart shows it too
+    [order] = [p for p in plan.proposals if p.kind == PO]
+    [line] = [ln for ln in order.payload["lines"] if ln["sku"] == SKU]
+    text = line["justification"]["text"]
+    assert f"The forecast is adjusted by token:{info.id} (raised by 50%" in text
+    assert "End-cap display for the summer range" in text
+
+    # a second one replaces it: no demand on the first 5 of the 15 days: 10 of 15 days left
+    stop = {**display, "factor": 0, "ends_on": days[4].isoformat(), "reason": "Road closed"}
+    assert (await api.put(f"{url}/{SKU}", json=stop, headers=buyer)).status_code == 200
+    [row] = await listed()
+    assert row["factor"] == 0
+    [_, replaced] = c.audit.list(action="replenishment.forecast_adjusted")
+    assert replaced.outputs["replaced"]["factor"] == 1.5
+    plan = planner.plan(loop.conn, UK, run_key="plan:closed")
+    a = {i.sku: i.data for i in plan.items}[SKU]
+    assert a["forecast"]["adjustment"]["protection_effect"] == round(10 / 15, 3)
+    assert {i.sku: i.reorder_point for i in plan.items}[SKU] == 145  # 10 x 10 days x 1.45
+
+    # removed: listed no more, audited with what it was, and the forecast as it is again
+    assert (await api.delete(f"{url}/{SKU}", headers=buyer)).status_code == 204
+    assert await listed() == []
+    resp = await api.delete(f"{url}/{SKU}", headers=buyer)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "sku"
+    [entry] = c.audit.list(action="replenishment.forecast_adjustment_removed")
+    assert entry.outputs["reason"] == "Road closed"
+    plan = planner.plan(loop.conn, UK, run_key="plan:after")
+    assert {i.sku: i.reorder_point for i in plan.items}[SKU] == 218
+    assert {i.sku: i.data for i in plan.items}[SKU]["forecast"]["adjustment"] is None

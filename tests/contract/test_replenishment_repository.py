@@ -11,9 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from tillwise.domain.catalog import ItemTerms, VendorTerms
+from tillwise.domain.catalog import Cleared, ItemTerms, VendorTerms
 from tillwise.domain.money import Money
 from tillwise.governance.audit import AuditLog
+from tillwise.governance.forecast_adjustments import ForecastAdjustments, NoForecastAdjustment
 from tillwise.governance.reorder_stops import NoReorderStop, ReorderStops
 from tillwise.governance.rollout import InvalidSetting
 from tillwise.governance.vendor_terms import VendorTermsBook
@@ -162,6 +163,71 @@ def test_reorder_stops_are_set_replaced_lifted_and_audited(database_url: str) ->
         engine.dispose()
 
 
+def test_forecast_adjustments_are_set_replaced_removed_and_audited(database_url: str) -> None:
+    engine = make_engine(database_url)
+    clock = _Clock()
+    audit = AuditLog(engine, clock)
+    book = ForecastAdjustments(engine, audit, clock)
+    uow = SqlUnitOfWorkFactory(make_session_factory(engine))
+    today = date(2026, 11, 28)
+    days = {"starts_on": date(2026, 12, 1), "ends_on": date(2026, 12, 14), "today": today}
+    try:
+        book.set("c1", "loc-1", "A", factor=1.5, reason=" Display ", actor="user:bea", **days)
+        clock.at += timedelta(hours=1)
+        book.set("c1", "loc-1", "A", factor=0.0, reason="Road works", actor="user:rita", **days)
+        with uow() as w:
+            here = w.replenishment.forecast_adjustments("c1", "loc-1")
+            assert w.replenishment.forecast_adjustments("c1", "loc-2") == {}
+        assert list(here) == ["A"]
+        a = here["A"]
+        assert (a.factor, a.reason, a.set_by, a.set_at) == (
+            0.0,
+            "Road works",
+            "user:rita",
+            clock.at,
+        )
+        assert (a.starts_on, a.ends_on) == (days["starts_on"], days["ends_on"])
+        assert a.covers(date(2026, 12, 14)) and not a.covers(date(2026, 12, 15))
+
+        for bad, field in (
+            ({"factor": -0.1}, "factor"),
+            ({"factor": 10.5}, "factor"),
+            ({"factor": float("nan")}, "factor"),
+            ({"ends_on": date(2026, 11, 30)}, "ends_on"),  # before it starts
+            ({"starts_on": date(2026, 11, 1), "ends_on": date(2026, 11, 27)}, "ends_on"),  # past
+            ({"ends_on": date(2027, 12, 31)}, "ends_on"),  # more than a year
+            ({"reason": " "}, "reason"),
+        ):
+            given = {**days, "factor": 2.0, "reason": "x", **bad}
+            with pytest.raises(InvalidSetting) as err:
+                book.set("c1", "loc-1", "B", actor="user:bea", **given)
+            assert err.value.field == field, bad
+        with uow() as w:  # the refused changed nothing
+            assert list(w.replenishment.forecast_adjustments("c1", "loc-1")) == ["A"]
+
+        assert book.remove("c1", "loc-1", "A", actor="user:bea").reason == "Road works"
+        with pytest.raises(NoForecastAdjustment):
+            book.remove("c1", "loc-1", "A", actor="user:bea")
+        entries = [e for e in audit.list(store="c1:loc-1") if e.action.startswith("replenish")]
+        assert [(e.action, e.actor) for e in entries] == [
+            ("replenishment.forecast_adjusted", "user:bea"),
+            ("replenishment.forecast_adjusted", "user:rita"),
+            ("replenishment.forecast_adjustment_removed", "user:bea"),
+        ]
+        assert entries[0].inputs == {
+            "sku": "A",
+            "factor": 1.5,
+            "starts_on": "2026-12-01",
+            "ends_on": "2026-12-14",
+            "reason": "Display",
+        }
+        assert entries[1].outputs["replaced"]["factor"] == 1.5
+        assert entries[2].outputs["reason"] == "Road works"
+        assert audit.verify().ok
+    finally:
+        engine.dispose()
+
+
 def test_vendor_terms_are_merged_all_or_nothing_and_audited(database_url: str) -> None:
     engine = make_engine(database_url)
     clock = _Clock()
@@ -207,5 +273,43 @@ def test_vendor_terms_are_merged_all_or_nothing_and_audited(database_url: str) -
             ("user:bea", "c1", "t2.csv"),
             ("cli", "c1", "t2.csv"),
         ]
+        # taken back: the minimum and A's MOQ (plans use the POS's again); Bolt loses its only
+        # term but its name, and a vendor left with nothing has no terms at all
+        back = {
+            "ven-06": Cleared(frozenset({"min_order_value"}), {"A": frozenset({"moq"})}),
+            "vendor:bolt": Cleared(frozenset({"lead_time_days"})),  # never set: no change
+        }
+        counts = book.upsert("c1", [], actor="user:bea", source="api", cleared=back)
+        assert counts == {"vendors_new": 0, "vendors_changed": 1, "items": 0}
+        everything = Cleared(
+            frozenset({"lead_time_days"}),
+            {"A": frozenset({"case_pack"}), "B": frozenset({"case_pack"})},
+        )
+        with uow() as w:
+            assert w.replenishment.vendor_terms("c1")["ven-06"] == VendorTerms(
+                vendor_external_id="ven-06",
+                lead_time_days=14,
+                items=(ItemTerms(sku="A", case_pack=12), ItemTerms(sku="B", case_pack=6)),
+            )
+        assert book.upsert("c1", [], actor="cli", source="api", cleared={"ven-06": everything})
+        with uow() as w:
+            assert sorted(w.replenishment.vendor_terms("c1")) == ["vendor:bolt"]
+        entries = audit.list(action="vendor.terms_imported")[3:]
+        assert [e.inputs["cleared"] for e in entries] == [
+            {
+                "ven-06": {"fields": ["min_order_value"], "items": {"A": ["moq"]}},
+                "vendor:bolt": {"fields": ["lead_time_days"], "items": {}},
+            },
+            {
+                "ven-06": {
+                    "fields": ["lead_time_days"],
+                    "items": {"A": ["case_pack"], "B": ["case_pack"]},
+                }
+            },
+        ]
+        # clearing what is not there changes and records nothing
+        book.upsert("c1", [], actor="cli", source="api", cleared={"ven-06": everything})
+        assert len(audit.list(action="vendor.terms_imported")) == 5
+        assert audit.verify().ok
     finally:
         engine.dispose()

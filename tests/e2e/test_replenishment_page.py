@@ -11,7 +11,10 @@ then governance routes the proposals). Then:
 * the store manager opens the page, reads why each line is ordered (and the facts behind it),
   opens an item's forecast chart (actuals with the days out of stock marked, the forecast with
   its 80% and 95% intervals, the method and its backtested accuracy), takes a case off one line
-  and approves the order — which is written to the POS as a purchase order, as edited.
+  and approves the order — which is written to the POS as a purchase order, as edited;
+* a buyer adjusts an item's forecast over some days (+50%, with a reason), is told where a
+  day is wrong, sees the adjustment on the item, and removes it; an associate sees an
+  adjustment but cannot adjust or remove one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import TABLET_PORTRAIT, log_in
@@ -549,3 +553,220 @@ def test_an_associate_sees_an_item_not_reordered_but_cannot_stop_or_resume_reord
         assert page.errors == []
     finally:
         stops.resume(server.connection_id, LOC, STAND, actor="cli")
+
+
+# -- adjusting an item's forecast -------------------------------------------------------------
+
+END_CAP = "End-cap display by the tills for a fortnight"
+
+
+def store_today() -> date:
+    """The store's today (Europe/London): the server refuses adjustments wholly before it."""
+    return datetime.now(UTC).astimezone(LONDON).date()
+
+
+def day_text(day: date, *, year: bool = True) -> str:
+    """A day as the page writes it in US English: "Dec 14, 2025" (or "Dec 14")."""
+    return f"{day:%b} {day.day}, {day.year}" if year else f"{day:%b} {day.day}"
+
+
+def days_text(start: date, end: date) -> str:
+    """The days of an adjustment in words: "from Dec 1 to Dec 14, 2025"."""
+    if start == end:
+        return f"on {day_text(start)}"
+    return f"from {day_text(start, year=start.year != end.year)} to {day_text(end)}"
+
+
+def api_put(server: LiveServer, path: str, body: dict[str, Any]) -> httpx.Response:
+    """PUT as a machine (the admin bearer token)."""
+    return httpx.put(
+        f"{server.url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=10,
+    )
+
+
+def api_delete(server: LiveServer, path: str) -> httpx.Response:
+    return httpx.delete(
+        f"{server.url}{path}", headers={"Authorization": f"Bearer {server.token}"}, timeout=10
+    )
+
+
+def test_a_buyer_adjusts_an_items_forecast_for_some_days_then_removes_it(
+    live_server: LiveServer, planned: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server, store = live_server, planned["store"]
+    name = NAMES[HEART]
+    plan_url = f"/v1/replenishment/stores/{store}/plan"
+    adjustments_url = f"/v1/replenishment/stores/{store}/adjustments"
+    items = {i["sku"]: i for i in server.get(plan_url).json()["items"]}
+    # the plan was made with no adjustment, and there is none
+    assert items[HEART]["adjustment"] is None
+    assert server.get(adjustments_url).json() == []
+    start, end = store_today() + timedelta(days=1), store_today() + timedelta(days=14)
+    password = server.add_user("ines", "buyer", stores=[store], display_name="Ines Ortega")
+    ines = server.container.users.by_username("ines")
+    assert ines is not None
+    try:
+        # when the buyer opens the store's replenishment page (the hanging hearts shown)
+        log_in(page, server, "ines", password)
+        page.goto(f"{server.url}/#/replenishment/{store}")
+        expect(page.locator("#plan-meta")).to_contain_text("at risk")
+        if not items[HEART]["at_risk"]:
+            page.get_by_role("button", name=re.compile("^Show all")).click()
+        row = page.locator(f"#risk-table tbody tr[data-sku='{HEART}']")
+        expect(row.locator(".adjust-note")).to_have_count(0)
+        adjust = row.get_by_role("button", name=f"Adjust the forecast of {name}")
+
+        # and opens the form to adjust the hanging hearts' forecast, then leaves it (Escape)
+        adjust.click()
+        form = page.get_by_role("form", name=f"Adjust the forecast of {name}")
+        percent = form.get_by_label("Change in forecast (%)")
+        expect(percent).to_be_focused()
+        expect(adjust).to_be_hidden()
+        page.keyboard.press("Escape")
+        expect(form).to_have_count(0)
+        expect(adjust).to_be_focused()
+
+        # when they open it again and give a last day before the first
+        adjust.click()
+        first = form.get_by_label("From (first day)")
+        last = form.get_by_label("To (last day)")
+        reason = form.get_by_label(f"Why adjust the forecast of {name}?")
+        percent.fill("50")
+        first.fill(start.isoformat())
+        last.fill((start - timedelta(days=1)).isoformat())
+        reason.fill(END_CAP)
+        save = form.get_by_role("button", name="Save adjustment")
+        with page.expect_response(
+            lambda r: r.url.endswith(f"/adjustments/{HEART}") and r.request.method == "PUT"
+        ) as answer:
+            save.click()
+
+        # then the server's word is shown next to the "to" field, which has the focus
+        refused = answer.value
+        assert refused.status == 422
+        [error] = refused.json()["errors"]
+        assert error["field"] == "ends_on" and "is before starts_on" in error["message"]
+        to_field = form.locator(".adjust-field").filter(has=page.get_by_label("To (last day)"))
+        expect(to_field.get_by_role("alert")).to_have_text(f"Not saved: {error['message']}")
+        expect(last).to_have_attribute("aria-invalid", "true")
+        expect(last).to_be_focused()
+        expect(form.get_by_role("alert")).to_have_count(1)  # the other fields are fine
+        expect(percent).not_to_have_attribute("aria-invalid", "true")
+        # and nothing was saved, or audited
+        assert server.get(adjustments_url).json() == []
+        assert audited(server, "replenishment.forecast_adjusted", store, f"user:{ines.id}") == []
+
+        # when they correct the last day and save
+        last.fill(end.isoformat())
+        save.click()
+
+        # then it is said, with a note that orders follow at the next plan
+        expect(
+            page.get_by_role("status").filter(has_text=f"Forecast adjustment saved for {name}")
+        ).to_contain_text(
+            f"Forecast +50% {days_text(start, end)}. Orders follow it at the next plan."
+        )
+        # and the item shows the adjustment in words: the change, the days, why, who
+        expect(form).to_have_count(0)
+        note = row.locator(".adjust-note")
+        expect(note.locator(".adjust-what")).to_have_text(
+            f"Forecast +50% {days_text(start, end)}: \u201c{END_CAP}\u201d"
+        )
+        expect(note.locator(".adjust-by")).to_contain_text("Set by Ines Ortega (you)")
+        expect(note.locator(".adjust-next")).to_have_text(
+            "Orders and the forecast chart follow it at the next plan."
+        )
+        expect(adjust).to_be_focused()
+
+        # and the API has it as the buyer set it: +50% is a factor of 1.5, on those days
+        [live] = server.get(adjustments_url).json()
+        assert live["store"] == store and live["sku"] == HEART
+        assert live["factor"] == 1.5
+        assert (live["starts_on"], live["ends_on"]) == (start.isoformat(), end.isoformat())
+        assert live["reason"] == END_CAP and live["set_by"] == f"user:{ines.id}"
+        [entry] = audited(server, "replenishment.forecast_adjusted", store, f"user:{ines.id}")
+        assert entry["inputs"]["factor"] == 1.5 and entry["inputs"]["reason"] == END_CAP
+
+        # when they open the form again, it holds the adjustment; Cancel leaves it as it is
+        adjust.click()
+        expect(form.get_by_label("Change in forecast (%)")).to_have_value("50")
+        expect(form.get_by_label("From (first day)")).to_have_value(start.isoformat())
+        expect(form.get_by_label("To (last day)")).to_have_value(end.isoformat())
+        form.get_by_role("button", name="Cancel").click()
+        expect(form).to_have_count(0)
+
+        # when they remove the adjustment
+        row.get_by_role(
+            "button", name=f"Remove the forecast adjustment of {name} (SKU {HEART})"
+        ).click()
+
+        # then it is said, and it is gone from the item, the API, and audited as removed
+        expect(
+            page.get_by_role("status").filter(has_text=f"The forecast adjustment of {name}")
+        ).to_contain_text("removed")
+        expect(row.locator(".adjust-note")).to_have_count(0)
+        expect(row.get_by_role("button", name=re.compile("^Remove the forecast"))).to_have_count(0)
+        expect(adjust).to_be_focused()
+        assert server.get(adjustments_url).json() == []
+        [entry] = audited(
+            server, "replenishment.forecast_adjustment_removed", store, f"user:{ines.id}"
+        )
+        assert entry["inputs"] == {"sku": HEART}
+        assert page.errors == []
+    finally:
+        api_delete(server, f"{adjustments_url}/{HEART}")  # 404 when already removed
+
+
+def test_an_associate_sees_a_forecast_adjustment_but_cannot_adjust_or_remove_one(
+    live_server: LiveServer, planned: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server, store = live_server, planned["store"]
+    plan_url = f"/v1/replenishment/stores/{store}/plan"
+    adjustments_url = f"/v1/replenishment/stores/{store}/adjustments"
+    start, end = store_today() + timedelta(days=2), store_today() + timedelta(days=9)
+    # the cakestand's forecast is halved for a week, through the API (a buyer's tool, say)
+    body = {
+        "factor": 0.5,
+        "starts_on": start.isoformat(),
+        "ends_on": end.isoformat(),
+        "reason": "Road closure outside the shop",
+    }
+    resp = api_put(server, f"{adjustments_url}/{STAND}", body)
+    assert resp.status_code == 200, resp.text
+    set_by = resp.json()["set_by"]
+    try:
+        password = server.add_user("theo", "associate", stores=[store], display_name="Theo Park")
+
+        # when an associate opens the store's replenishment page, with every item shown
+        log_in(page, server, "theo", password)
+        page.goto(f"{server.url}/#/replenishment/{store}")
+        expect(page.locator("#plan-meta")).to_contain_text("at risk")
+        if not all(i["at_risk"] for i in server.get(plan_url).json()["items"]):
+            page.get_by_role("button", name=re.compile("^Show all")).click()
+
+        # then they see the cakestand's adjustment in words, who set it, and when it counts
+        row = page.locator(f"#risk-table tbody tr[data-sku='{STAND}']")
+        note = row.locator(".adjust-note")
+        expect(note.locator(".adjust-what")).to_have_text(
+            f"Forecast \u221250% {days_text(start, end)}: \u201cRoad closure outside the shop\u201d"
+        )
+        expect(note.locator(".adjust-by")).to_contain_text(f"Set by {set_by}")
+        expect(note.locator(".adjust-next")).to_contain_text("follow it at the next plan")
+        # but no way to adjust or remove any item's forecast adjustment
+        expect(page.locator("#risk-table tbody tr[data-sku]")).to_have_count(
+            len(planned["plan"]["items"])
+        )
+        expect(page.get_by_role("button", name=re.compile("^Adjust"))).to_have_count(0)
+        expect(page.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+        expect(page.locator("button[data-action]")).to_have_count(0)
+        assert page.errors == []
+        assert not [r for r in page.refused if r[0] == 403]
+    finally:
+        assert api_delete(server, f"{adjustments_url}/{STAND}").status_code == 204

@@ -80,6 +80,7 @@ def test_plan_json_shows_the_plan_and_writes_nothing(seeded: str, sqlite_url: st
         "suggested",
         "rule",
         "stopped",
+        "adjustment",
     }
     assert (item["on_hand"], item["daily_mean"], item["reorder_point"]) == (0, 10.0, 218)
     [order] = plan["orders"]
@@ -193,3 +194,50 @@ def test_vendor_terms_imported_from_a_csv_change_the_plan(
 
     result = runner.invoke(app, ["vendors", "list", "--connection", "con_nope"])
     assert result.exit_code != 0 and "no connection 'con_nope'" in result.output
+
+
+def test_adjust_and_unadjust_a_forecast_from_the_command_line(seeded: str, sqlite_url: str) -> None:
+    """The command sets, lists and removes an adjustment; what it does to a plan is checked in
+    tests/api/test_replenishment_api.py (the seeded sales are from 2011, today is not)."""
+    from datetime import date, timedelta
+
+    runner = CliRunner()
+    before = _counts(sqlite_url)
+    start, end = date.today() + timedelta(days=2), date.today() + timedelta(days=15)
+    days = ["--from", start.isoformat(), "--to", end.isoformat()]
+    adjust = ["replenish", "adjust", SKU, "--location", UK, *days]
+    # refused, naming the option at fault, and nothing written
+    for extra, message in (
+        (["--factor", "12", "--reason", "x"], "--factor: factor must be between 0 and 10"),
+        (["--factor", "1.5", "--reason", " "], "--reason: reason is required"),
+    ):
+        result = runner.invoke(app, [*adjust, *extra])
+        assert result.exit_code != 0 and message in result.output, result.output
+    result = runner.invoke(
+        app,
+        ["replenish", "adjust", SKU, "--location", UK, "--from", end.isoformat()]
+        + ["--to", start.isoformat(), "--factor", "2", "--reason", "x"],
+    )
+    assert result.exit_code != 0 and "--to: ends_on" in result.output, result.output
+    result = runner.invoke(app, [*adjust, "--factor", "2", "--reason", "x", "--to", "soon"])
+    assert result.exit_code != 0
+    assert _counts(sqlite_url) == before
+
+    result = runner.invoke(app, [*adjust, "--factor", "1.5", "--reason", "Window display"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["replenish", "adjustments", "--location", UK, "--json"])
+    [row] = json.loads(result.output)
+    assert (row["sku"], row["factor"], row["starts_on"], row["ends_on"], row["set_by"]) == (
+        SKU,
+        1.5,
+        start.isoformat(),
+        end.isoformat(),
+        "cli",
+    )
+    assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 1
+    result = runner.invoke(app, ["replenish", "unadjust", SKU, "--location", UK])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["replenish", "unadjust", SKU, "--location", UK])
+    assert result.exit_code != 0 and "has no forecast adjustment" in result.output
+    result = runner.invoke(app, ["replenish", "adjustments", "--location", UK, "--json"])
+    assert json.loads(result.output) == []

@@ -94,6 +94,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     from tillwise.governance.approvals import ApprovalError, UnknownProposal
     from tillwise.governance.connections import InvalidConnection
+    from tillwise.governance.forecast_adjustments import NoForecastAdjustment
     from tillwise.governance.reorder_stops import NoReorderStop
     from tillwise.governance.rollout import InvalidSetting, UnknownRollout
     from tillwise.governance.tokens import InvalidToken
@@ -106,6 +107,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         UnknownRollout: 404,
         UnknownUser: 404,
         NoReorderStop: 404,
+        NoForecastAdjustment: 404,
         InvalidSetting: 422,
         InvalidUser: 422,
         InvalidToken: 422,

@@ -4,6 +4,7 @@ now; the SKUs not to reorder there."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -165,8 +166,103 @@ def stops(
     print_table(table)
 
 
+def adjust(
+    sku: str = typer.Argument(..., help="the SKU whose forecast to adjust at the store"),
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    factor: float = typer.Option(
+        ..., "--factor", help="the forecast times this on those days: 1.5 = +50%, 0 = none"
+    ),
+    starts_on: datetime = typer.Option(
+        ..., "--from", formats=["%Y-%m-%d"], help="the first day (the store's calendar)"
+    ),
+    ends_on: datetime = typer.Option(
+        ..., "--to", formats=["%Y-%m-%d"], help="the last day (inclusive)"
+    ),
+    reason: str = typer.Option(..., "--reason", help="why: a display, a local event, ..."),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+) -> None:
+    """Adjust a SKU's forecast at a store over some days (audited): plans order by it."""
+    from tillwise.governance.rollout import InvalidSetting
+    from tillwise.workflows.replenishment.planner import sold_or_planned, store_today
+
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        with c.uow() as uow:
+            if not sold_or_planned(uow, conn, loc, sku):
+                fail(f"{sku!r} is not an item of store {conn}:{loc}")
+            today = store_today(uow, conn, loc, c.clock.now())
+        try:
+            c.forecast_adjustments.set(
+                conn,
+                loc,
+                sku,
+                factor=factor,
+                starts_on=starts_on.date(),
+                ends_on=ends_on.date(),
+                reason=reason,
+                actor="cli",
+                today=today,
+            )
+        except InvalidSetting as exc:
+            field = exc.field or ""
+            option = {"starts_on": "--from", "ends_on": "--to"}.get(field, f"--{field}")
+            fail(f"{option}: {exc.detail}")
+    console.print(
+        f"adjusted the forecast of {sku} at {conn}:{loc} x{factor:g} from "
+        f"{starts_on:%Y-%m-%d} to {ends_on:%Y-%m-%d}: {reason.strip()} (the next plan orders by it)"
+    )
+
+
+def unadjust(
+    sku: str = typer.Argument(..., help="the SKU to forecast as it is again"),
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+) -> None:
+    """Remove a SKU's forecast adjustment at a store (audited)."""
+    from tillwise.governance.forecast_adjustments import NoForecastAdjustment
+
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        try:
+            c.forecast_adjustments.remove(conn, loc, sku, actor="cli")
+        except NoForecastAdjustment as exc:
+            fail(str(exc))
+    console.print(f"the forecast of {sku} at {conn}:{loc} is as it is again")
+
+
+def adjustments(
+    location: str = typer.Option(..., "--location", help="the store's location id"),
+    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """The forecast adjustments at a store: factor, days, why, who and when."""
+    with open_container() as c:
+        conn, loc = _stores(c, location, connection)[0]
+        with c.uow() as uow:
+            found = uow.replenishment.forecast_adjustments(conn, loc)
+        rows = [{"sku": sku, **a.public()} for sku, a in sorted(found.items())]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("SKU", "factor", "from", "to", "reason", "set by", "set at")
+    for r in rows:
+        table.add_row(
+            r["sku"],
+            f"x{r['factor']:g}",
+            r["starts_on"],
+            r["ends_on"],
+            r["reason"],
+            r["set_by"],
+            r["set_at"],
+        )
+    print_table(table)
+
+
 replenish_app.command("plan")(plan)
 replenish_app.command("run")(run)
 replenish_app.command("stop")(stop)
 replenish_app.command("resume")(resume)
 replenish_app.command("stops")(stops)
+replenish_app.command("adjust")(adjust)
+replenish_app.command("unadjust")(unadjust)
+replenish_app.command("adjustments")(adjustments)

@@ -36,7 +36,8 @@ class NoReorderStop(LookupError):
     field = "sku"
 
 
-def _text(name: str, value: str, limit: int) -> str:
+def text_field(name: str, value: str, limit: int) -> str:
+    """``value`` stripped; :class:`InvalidSetting` naming ``name`` when empty or too long."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise InvalidSetting(f"{name} is required", field=name)
@@ -55,8 +56,8 @@ class ReorderStops:
         self, connection_id: str, location_external_id: str, sku: str, *, reason: str, actor: str
     ) -> ReorderStop:
         """Stop reordering ``sku`` at the store (a stop already there takes the new reason)."""
-        sku = _text("sku", sku, MAX_SKU)
-        reason = _text("reason", reason, MAX_REASON)
+        sku = text_field("sku", sku, MAX_SKU)
+        reason = text_field("reason", reason, MAX_REASON)
         stop = ReorderStop(
             connection_id=connection_id,
             location_external_id=location_external_id,

@@ -193,6 +193,37 @@ class ReorderStop:
     stopped_at: datetime
 
 
+@dataclass(frozen=True)
+class ForecastAdjustment:
+    """A person's change of one SKU's forecast at one store over some of its local days (an
+    end-cap display, a local event, a range about to be delisted): the planner multiplies the
+    forecast of those days by ``factor`` (1.5: half as much again; 0: none expected)."""
+
+    connection_id: str
+    location_external_id: str
+    sku: str
+    factor: float
+    starts_on: date
+    ends_on: date  # inclusive
+    reason: str
+    set_by: str  # the actor ("user:<id>", "token:<id>", "cli")
+    set_at: datetime
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+    def public(self) -> dict[str, Any]:
+        """As plans, the API, the CLI and the audit log show it."""
+        return {
+            "factor": self.factor,
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+            "reason": self.reason,
+            "set_by": self.set_by,
+            "set_at": self.set_at.isoformat(),
+        }
+
+
 class ReplenishmentRepository(Protocol):
     """Demand history, stock-outs and plans, per store (SQLite and PostgreSQL alike)."""
 
@@ -236,6 +267,12 @@ class ReplenishmentRepository(Protocol):
         self, connection_id: str, location_external_id: str
     ) -> dict[str, ReorderStop]:
         """The store's stopped SKUs (sku → stop); people set them through governance."""
+        ...
+
+    def forecast_adjustments(
+        self, connection_id: str, location_external_id: str
+    ) -> dict[str, ForecastAdjustment]:
+        """The store's forecast adjustments (sku → adjustment), set through governance."""
         ...
 
     def vendor_terms(self, connection_id: str) -> dict[str, VendorTerms]:

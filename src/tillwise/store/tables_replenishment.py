@@ -14,11 +14,14 @@
   written by ``governance.vendor_terms`` (``tillwise vendors import``).
 * ``reorder_stops``: the SKUs a person stopped reordering at a store (discontinued or phased
   out), with why, who and when; written by ``governance.reorder_stops``, read by the planner.
+* ``forecast_adjustments``: a buyer's change of a SKU's forecast at a store over some days
+  (a display, a local event the forecast cannot know): a factor, the days, why, who and when;
+  written by ``governance.forecast_adjustments``, applied by the planner.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Index, Integer, Numeric, String, Table
+from sqlalchemy import Column, Date, DateTime, Float, Index, Integer, Numeric, String, Table
 
 from tillwise.store.metadata import JsonDoc, metadata
 
@@ -95,6 +98,20 @@ reorder_stops = Table(
     Column("reason", String(500), nullable=False),
     Column("stopped_by", String(200), nullable=False),
     Column("stopped_at", _utc(), nullable=False),
+)
+
+forecast_adjustments = Table(
+    "forecast_adjustments",
+    metadata,
+    Column("connection_id", CONNECTION_ID, primary_key=True),
+    Column("location_external_id", EXTERNAL_ID, primary_key=True),
+    Column("sku", SKU, primary_key=True),
+    Column("factor", Float, nullable=False),  # the forecast times this, on its days
+    Column("starts_on", Date, nullable=False),  # the store's local days, inclusive
+    Column("ends_on", Date, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", _utc(), nullable=False),
 )
 
 vendor_terms = Table(

@@ -3,7 +3,8 @@
 Store-scoped: a caller sees the stores in its scope (others are 404). Approve / edit / reject
 of the proposals go through ``/v1/proposals/{id}/...``. Stopping and resuming the reordering
 of a SKU at a store (``replenishment:write``: store managers, buyers, regional managers) is
-here: ``PUT`` / ``DELETE /v1/replenishment/stores/{store}/stops/{sku}``.
+here: ``PUT`` / ``DELETE /v1/replenishment/stores/{store}/stops/{sku}``, and so is adjusting
+a SKU's forecast over some days: ``PUT`` / ``DELETE .../adjustments/{sku}``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from pydantic import BaseModel, Field
 
 from tillwise.domain.locations import store_key
 from tillwise.governance.principal import Principal
-from tillwise.ports.repositories import ReorderStop
+from tillwise.ports.repositories import ForecastAdjustment, ReorderStop
 from tillwise.workflows.replenishment.history import build_frame
 from tillwise.workflows.replenishment.planner import (
     item_public,
     sold_or_planned,
     sorted_items,
     stop_public,
+    store_today,
     with_stops,
 )
 
@@ -210,4 +212,86 @@ def resume_reordering(
     """Reorder the item again from the next plan on (audited); 404 when it is not stopped."""
     in_scope(principal, store, "store", store)
     container.reorder_stops.resume(*_split(store), sku, actor=principal.actor)
+    return Response(status_code=204)
+
+
+# -- forecast adjustments ---------------------------------------------------------------------
+
+
+class AdjustmentBody(BaseModel):
+    factor: float = Field(
+        ge=0, le=10, description="the forecast times this on those days: 1.5 = +50%, 0 = none"
+    )
+    starts_on: date = Field(description="the first day, in the store's calendar")
+    ends_on: date = Field(description="the last day (inclusive)")
+    reason: str = Field(
+        min_length=1, max_length=500, description="why: a display, a local event, a delisting"
+    )
+
+
+def _adjustment(a: ForecastAdjustment) -> dict[str, Any]:
+    return {
+        "store": store_key(a.connection_id, a.location_external_id),
+        "sku": a.sku,
+        **a.public(),
+    }
+
+
+@router.get("/stores/{store}/adjustments", operation_id="replenishment-adjustments-list")
+def list_adjustments(
+    store: str, container: ContainerDep, principal: Principal = require("inventory:read")
+) -> Any:
+    """The store's forecast adjustments: the SKU, the factor, the days, why, who and when."""
+    in_scope(principal, store, "store", store)
+    with container.uow() as uow:
+        found = uow.replenishment.forecast_adjustments(*_split(store))
+    return [_adjustment(a) for _, a in sorted(found.items())]
+
+
+@router.put("/stores/{store}/adjustments/{sku}", operation_id="replenishment-adjustments-set")
+def adjust_forecast(
+    store: str,
+    sku: str,
+    body: AdjustmentBody,
+    container: ContainerDep,
+    principal: Principal = require("replenishment:write"),
+) -> Any:
+    """Adjust an item's forecast at the store over some of its days (audited; an adjustment
+    already there is replaced). The next plan orders by it."""
+    in_scope(principal, store, "store", store)
+    conn, loc = _split(store)
+    with container.uow() as uow:
+        known = sold_or_planned(uow, conn, loc, sku)
+        today = store_today(uow, conn, loc, container.clock.now())
+    if not known:
+        raise Problem(404, "not_found", f"{sku!r} is not an item of store {store}", field="sku")
+    adjustment = container.forecast_adjustments.set(
+        conn,
+        loc,
+        sku,
+        factor=body.factor,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        reason=body.reason,
+        actor=principal.actor,
+        today=today,
+    )
+    return _adjustment(adjustment)
+
+
+@router.delete(
+    "/stores/{store}/adjustments/{sku}",
+    status_code=204,
+    operation_id="replenishment-adjustments-delete",
+)
+def remove_adjustment(
+    store: str,
+    sku: str,
+    container: ContainerDep,
+    principal: Principal = require("replenishment:write"),
+) -> Response:
+    """Forecast the item as it is again from the next plan on (audited); 404 when it has no
+    adjustment."""
+    in_scope(principal, store, "store", store)
+    container.forecast_adjustments.remove(*_split(store), sku, actor=principal.actor)
     return Response(status_code=204)

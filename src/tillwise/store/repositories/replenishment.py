@@ -13,6 +13,7 @@ from tillwise.domain.catalog import VendorTerms
 from tillwise.ports.repositories import (
     DemandContribution,
     DemandDay,
+    ForecastAdjustment,
     ObservedStock,
     PlanItem,
     ReorderStop,
@@ -24,6 +25,7 @@ from tillwise.ports.repositories import (
 from .. import mappers
 from ..tables_replenishment import (
     demand_contributions,
+    forecast_adjustments,
     reorder_stops,
     replenishment_plan_items,
     replenishment_plans,
@@ -274,6 +276,17 @@ class SqlReplenishmentRepository:
         )
         return {row["sku"]: reorder_stop(row) for row in rows.mappings()}
 
+    def forecast_adjustments(
+        self, connection_id: str, location_external_id: str
+    ) -> dict[str, ForecastAdjustment]:
+        a = forecast_adjustments.c
+        rows = self._session.connection().execute(
+            select(forecast_adjustments)
+            .where(a.connection_id == connection_id)
+            .where(a.location_external_id == location_external_id)
+        )
+        return {row["sku"]: forecast_adjustment(row) for row in rows.mappings()}
+
     def vendor_terms(self, connection_id: str) -> dict[str, VendorTerms]:
         t = vendor_terms.c
         rows = self._session.connection().execute(
@@ -293,6 +306,23 @@ def reorder_stop(m: RowMapping) -> ReorderStop:
         reason=m["reason"],
         stopped_by=m["stopped_by"],
         stopped_at=stopped_at,
+    )
+
+
+def forecast_adjustment(m: RowMapping) -> ForecastAdjustment:
+    """A ``forecast_adjustments`` row as the port's value (governance reads it this way too)."""
+    set_at = mappers.utc(m["set_at"])
+    assert set_at is not None
+    return ForecastAdjustment(
+        connection_id=m["connection_id"],
+        location_external_id=m["location_external_id"],
+        sku=m["sku"],
+        factor=float(m["factor"]),
+        starts_on=m["starts_on"],
+        ends_on=m["ends_on"],
+        reason=m["reason"],
+        set_by=m["set_by"],
+        set_at=set_at,
     )
 
 

@@ -120,6 +120,31 @@ def _calendar(line: PlannedLine) -> str:
     )
 
 
+def _adjustment(line: PlannedLine) -> str:
+    a = line.forecast.get("adjustment")
+    if not a:
+        return ""
+    start, end = date.fromisoformat(a["starts_on"]), date.fromisoformat(a["ends_on"])
+    factor = a["factor"]
+    change = (
+        "no demand expected"
+        if factor == 0
+        else f"{'raised' if factor > 1 else 'lowered'} by {abs(factor - 1):.0%}"
+        if factor != 1
+        else "left as it is"
+    )
+    days = f"{start:%d %b}" if start == end else f"{start:%d %b} to {end:%d %b %Y}"
+    moved = a.get("protection_effect")
+    effect = (
+        f"; that makes the period's expected demand {moved:.2f}\u00d7 the forecast's"
+        if moved is not None and moved != 1
+        else "; it does not touch the period"
+        if moved == 1
+        else ""
+    )
+    return f"The forecast is adjusted by {a['set_by']} ({change}, {days}: {a['reason']}){effect}."
+
+
 def _stock(line: PlannedLine) -> str:
     p = line.position
     text = f"On hand {p.on_hand}, on order {p.on_order}"
@@ -244,6 +269,7 @@ def explain_line(line: PlannedLine) -> str:
         _headline(line),
         _demand(line),
         _calendar(line),
+        _adjustment(line),
         _stock(line),
         _rule(line),
         _cover(line),

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from tillwise.domain.catalog import Variant, Vendor, VendorItem
 from tillwise.domain.inventory import InventoryLevel
@@ -52,6 +53,7 @@ from tillwise.ports.forecasting import (
 )
 from tillwise.ports.repositories import (
     DemandDay,
+    ForecastAdjustment,
     OpenProposal,
     Page,
     PlanItem,
@@ -134,6 +136,7 @@ class StoreInputs:
     supply: Supply
     others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # other stores
     stops: dict[str, ReorderStop] = field(default_factory=dict)  # SKUs not to reorder here
+    adjustments: dict[str, ForecastAdjustment] = field(default_factory=dict)  # sku → a buyer's
 
     @property
     def store(self) -> str:
@@ -315,6 +318,7 @@ def read_store(
         supply=read_supply(uow, connection_id, location_external_id, now),
         others={loc: v for loc, v in others.items() if v[1]},
         stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
+        adjustments=uow.replenishment.forecast_adjustments(connection_id, location_external_id),
     )
 
 
@@ -419,6 +423,14 @@ class Plan:
         }
 
 
+def store_today(
+    uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
+) -> date:
+    """The store's own today (its time zone's; UTC for a store the POS has not described)."""
+    place = uow.records.location(connection_id, location_external_id)
+    return now.astimezone(ZoneInfo(place.time_zone if place is not None else "UTC")).date()
+
+
 def stop_public(stop: ReorderStop | None) -> dict[str, Any] | None:
     """A reorder stop as plans, the API and the CLI show it."""
     if stop is None:
@@ -447,6 +459,7 @@ def item_public(item: PlanItem) -> dict[str, Any]:
         "suggested": d.get("decision", {}).get("quantity"),
         "rule": d.get("decision", {}).get("rule"),
         "stopped": d.get("stopped"),
+        "adjustment": (d.get("forecast") or {}).get("adjustment"),  # the one the plan used
     }
 
 
@@ -566,6 +579,11 @@ def terms_for(inputs: StoreInputs, sku: str, settings: PlanSettings) -> tuple[Te
     return terms, vendor
 
 
+def _protection_days(terms: Terms, settings: PlanSettings, horizon: int) -> int:
+    review = terms.review_period_days or settings.review_period_days
+    return max(1, min(terms.lead_time_days + review, horizon))
+
+
 def outlook_for(
     forecast: DemandForecast,
     uid: str,
@@ -573,26 +591,71 @@ def outlook_for(
     terms: Terms,
     settings: PlanSettings,
     service_level: float | None = None,
+    effect: float | None = None,
 ) -> Outlook:
-    """The item's demand facts at ``service_level`` (None: the settings' one)."""
+    """The item's demand facts at ``service_level`` (None: the settings' one); ``effect``: a
+    forecast adjustment's factor on the protection period's demand (see
+    :func:`protection_effect`), which scales its distribution."""
     level = settings.service_level if service_level is None else service_level
     review = terms.review_period_days or settings.review_period_days
-    days = terms.lead_time_days + review
-    days = max(1, min(days, forecast.horizon))
+    days = _protection_days(terms, settings, forecast.horizon)
     at_level = forecast.lead_time_demand(uid, days, level)
     low = forecast.lead_time_demand(uid, days, 0.10)
     high = forecast.lead_time_demand(uid, days, 0.90)
     mean = daily_mean(frame)
-    lo, hi = max(0.0, float(low.quantile)), max(0.0, float(high.quantile))
+    k = 1.0 if effect is None else effect
+    lo, hi = max(0.0, k * float(low.quantile)), max(0.0, k * float(high.quantile))
     return Outlook(
         daily_mean=max(0.0, mean),
         lead_time_days=terms.lead_time_days,
         review_period_days=review,
-        protection_mean=max(0.0, float(at_level.mean)),
-        protection_quantile=max(0.0, float(at_level.quantile)),
+        protection_mean=max(0.0, k * float(at_level.mean)),
+        protection_quantile=max(0.0, k * float(at_level.quantile)),
         service_level=level,
         interval_80=(min(lo, hi), max(lo, hi)),
     )
+
+
+def adjusted_frame(frame: pd.DataFrame, adjustment: ForecastAdjustment) -> pd.DataFrame:
+    """``frame`` (one series' forecast rows) with the days ``adjustment`` covers multiplied by
+    its factor: the mean and the interval bounds alike."""
+    days = frame["ds"].dt.date
+    covered = days.map(adjustment.covers).to_numpy(dtype=bool)
+    if not covered.any():
+        return frame
+    out = frame.copy()
+    for column in ("mean", "lo-80", "hi-80", "lo-95", "hi-95"):
+        if column in out:
+            values = out[column].to_numpy(dtype=float).copy()
+            values[covered] *= adjustment.factor
+            out[column] = values
+    return out
+
+
+def protection_effect(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    terms: Terms,
+    settings: PlanSettings,
+    forecast: DemandForecast,
+) -> float | None:
+    """How much an adjustment changes the demand expected over the item's protection period:
+    its forecast sum there after / before (1: it covers none of those days; None: nothing is
+    forecast there to change)."""
+    days = _protection_days(terms, settings, forecast.horizon)
+    was = float(before["mean"].head(days).clip(lower=0).sum())
+    now = float(after["mean"].head(days).clip(lower=0).sum())
+    return None if was <= 0 else now / was
+
+
+def adjustment_public(
+    adjustment: ForecastAdjustment | None, effect: float | None = None
+) -> dict[str, Any] | None:
+    """A forecast adjustment as plans show it, with its effect on the protection period."""
+    if adjustment is None:
+        return None
+    moved = None if effect is None else round(effect, 3)
+    return {**adjustment.public(), "protection_effect": moved}
 
 
 def daily_mean(frame: pd.DataFrame) -> float:
@@ -685,6 +748,11 @@ def build_plan(
         cols = ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
         full = full[[c for c in cols if c in full.columns]]
         frames = {str(uid): part.sort_values("ds") for uid, part in full.groupby("unique_id")}
+    unadjusted = dict(frames)
+    for uid in frames:
+        adjustment = inputs.adjustments.get(sku_of(uid))
+        if adjustment is not None:
+            frames[uid] = adjusted_frame(frames[uid], adjustment)
     lines: list[PlannedLine] = []
     items: list[PlanItem] = []
     stocks: dict[str, tuple[Position, Outlook, Terms, Vendor | None, dict[str, Any]]] = {}
@@ -697,7 +765,13 @@ def build_plan(
         abc = classes.get(uid)
         by_class = settings.class_service_levels
         service = None if abc is None or by_class is None else by_class["ABC".index(abc)]
-        outlook = outlook_for(forecast, uid, frames[uid], terms, settings, service)
+        adjustment = inputs.adjustments.get(sku)
+        effect = (
+            None
+            if adjustment is None
+            else protection_effect(unadjusted[uid], frames[uid], terms, settings, forecast)
+        )
+        outlook = outlook_for(forecast, uid, frames[uid], terms, settings, service, effect)
         level = inputs.levels.get(sku)
         vendor_id = terms.vendor_external_id or ""
         position = Position(
@@ -721,6 +795,7 @@ def build_plan(
             "calendar": _calendar(calendar, frames[uid], outlook.protection_days),
             "observed_days": forecast.observed_periods(uid),
             "abc_class": abc,
+            "adjustment": adjustment_public(adjustment, effect),
         }
         stocks[sku] = (position, outlook, terms, vendor, fc)
     transfers = _transfers(inputs, {k: v for k, v in stocks.items() if k not in inputs.stops})
@@ -1057,8 +1132,6 @@ class Planner:
         now = self.clock.now()
         with self.uow() as work:
             inputs = read_store(work, connection_id, location_external_id, now)
-        from zoneinfo import ZoneInfo
-
         today = now.astimezone(ZoneInfo(inputs.time_zone)).date()
         history = history_for(inputs, today)
         end = None if history.empty else history["ds"].max().date()

@@ -78,6 +78,29 @@ def test_holidays_and_events_in_the_period_are_named_with_their_effect() -> None
     assert "That period includes" not in explain_line(with_forecast(line_a(), calendar=[]))
 
 
+def test_a_buyers_forecast_adjustment_is_named_with_its_effect_on_the_period() -> None:
+    base = {
+        "starts_on": "2026-12-01",
+        "ends_on": "2026-12-14",
+        "reason": "End-cap display",
+        "set_by": "user:bea",
+        "set_at": "2026-11-28T10:00:00+00:00",
+    }
+
+    def text(factor: float, effect: float | None) -> str:
+        adjustment = {**base, "factor": factor, "protection_effect": effect}
+        return explain_line(with_forecast(line_a(), adjustment=adjustment))
+
+    assert (
+        "The forecast is adjusted by user:bea (raised by 50%, 01 Dec to 14 Dec 2026: End-cap "
+        "display); that makes the period's expected demand 1.25\u00d7 the forecast's."
+    ) in text(1.5, 1.25)
+    assert "(lowered by 40%, 01 Dec to 14 Dec 2026" in text(0.6, 0.8)
+    assert "(no demand expected, 01 Dec to 14 Dec 2026" in text(0, 0.5)
+    assert "End-cap display); it does not touch the period." in text(2, 1.0)
+    assert "adjusted" not in explain_line(with_forecast(line_a(), adjustment=None))
+
+
 def test_an_item_never_seen_in_stock_says_its_demand_was_never_measured() -> None:
     text = explain_line(with_forecast(line_a(), accuracy=None, observed_days=0))
     assert text.endswith(

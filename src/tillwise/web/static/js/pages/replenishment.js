@@ -8,7 +8,12 @@
 // its backtested accuracy. Roles that may (replenishment:write: store managers, buyers, regional
 // managers) stop reordering an item — discontinued, phased out, bought another way — with a
 // reason, and resume it; a stopped item shows "Not reordered" with why, who and when, and is
-// no longer counted at risk (the plan's quantities follow at its next run).
+// no longer counted at risk (the plan's quantities follow at its next run). They also adjust an
+// item's forecast over some days — a buyer's knowledge the history cannot have: an end-cap
+// display, a local event, a road closure — by a change in percent, with a reason, and remove
+// it; everyone who reads the plan sees an item's adjustment in words ("Forecast +50% from 1 Dec
+// to 14 Dec 2025: “End-cap display”"), who set it, and whether the plan's quantities already
+// follow it or will at the next plan.
 //
 // The store's vendors and their terms are a link away ("Vendor terms", and each item's vendor:
 // the Vendors page, at that item).
@@ -20,7 +25,7 @@ import {
   busy, closable, code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState,
 } from "../dom.js";
 import {
-  dayToSeconds, formatCount, formatDateTime, formatDay, formatShortDay, formatValue, humanize,
+  dayToSeconds, formatCount, formatDateTime, formatDay, formatMediumDay, formatShortDay, formatValue, humanize,
   secondsToDay, statusKind,
 } from "../format.js";
 import { accuracyText, decisionPanel, formatPercent, formatUnits, orderFacts, orderLines } from "../proposals.js";
@@ -63,6 +68,9 @@ class Replenishment {
     // Stopping and resuming reordering: the server decides every request; this only hides
     // the buttons from roles that could not use them.
     this.canStop = ctx.can("replenishment:write");
+    // Adjusting an item's forecast takes the same permission; reading the adjustments does not.
+    this.canAdjust = ctx.can("replenishment:write");
+    this.adjustments = new Map(); // sku → the live adjustment; null when they could not be read
     // The vendors' terms (lead time, case packs, …) are read, and changed, on the Vendors page.
     this.canVendors = ctx.can("products:read");
   }
@@ -145,7 +153,7 @@ class Replenishment {
               h("th", { scope: "col", class: "num" }, "Weeks of cover"),
               h("th", { scope: "col", class: "col-vendor" }, "Vendor"),
               h("th", { scope: "col" }, h("span", { class: "visually-hidden" },
-                this.canStop ? "Forecast and reordering" : "Forecast")))),
+                this.canStop ? "Forecast, adjustments and reordering" : "Forecast")))),
             h("tbody")))),
         h("section", { class: "card card-wide", id: "forecast-card", "aria-labelledby": "forecast-title", hidden: true }),
         h("section", { class: "card card-wide", id: "orders-card", "aria-labelledby": "orders-title" },
@@ -160,9 +168,13 @@ class Replenishment {
 
   async loadPlan() {
     let plan;
+    let adjustments;
     try {
-      // the people's names too: who stopped reordering an item
-      [plan] = await Promise.all([api(this.planUrl(), { signal: this.ctx.signal }), this.ctx.people()]);
+      // the live forecast adjustments, and the people's names too: who stopped reordering an
+      // item, who adjusted its forecast
+      [plan, adjustments] = await Promise.all([
+        api(this.planUrl(), { signal: this.ctx.signal }), this.fetchAdjustments(), this.ctx.people(),
+      ]);
     } catch (err) {
       if (err.name === "AbortError") return;
       const none = err instanceof ApiError && err.status === 404;
@@ -175,6 +187,7 @@ class Replenishment {
     }
     this.plan = plan;
     this.items = plan.items || [];
+    this.adjustments = adjustments;
     if (!plan.planned_at && this.items.length === 0 && (plan.proposals || []).length === 0) {
       this.$("#plan-meta").textContent = "Not planned yet.";
       setCardState(this.root, "risk", "empty",
@@ -185,6 +198,10 @@ class Replenishment {
     this.drawMeta();
     this.drawItems();
     this.drawOrders();
+    if (adjustments === null) {
+      replaceChildren(this.$("#risk-notice"),
+        errorNotice(this.adjustmentsError, "The forecast adjustments could not be loaded"));
+    }
     const sku = this.ctx.query.get("sku");
     if (sku) this.openForecast(sku, { scroll: false });
   }
@@ -195,6 +212,28 @@ class Replenishment {
 
   stopUrl(sku) {
     return `/v1/replenishment/stores/${encodeURIComponent(this.store.store)}/stops/${encodeURIComponent(sku)}`;
+  }
+
+  adjustmentsUrl() {
+    return `/v1/replenishment/stores/${encodeURIComponent(this.store.store)}/adjustments`;
+  }
+
+  adjustmentUrl(sku) {
+    return `${this.adjustmentsUrl()}/${encodeURIComponent(sku)}`;
+  }
+
+  /** The store's live forecast adjustments by SKU; null (the error kept) when they could not be read. */
+  async fetchAdjustments() {
+    try {
+      const body = await api(this.adjustmentsUrl(), { signal: this.ctx.signal });
+      const list = Array.isArray(body) ? body : (body && body.data) || [];
+      this.adjustmentsError = null;
+      return new Map(list.map((a) => [a.sku, a]));
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      this.adjustmentsError = err;
+      return null;
+    }
   }
 
   drawMeta() {
@@ -242,7 +281,8 @@ class Replenishment {
     },
       h("th", { scope: "row" }, name,
         h("span", { class: "sub" }, `SKU ${item.sku}`, item.at_risk ? " · " : "", item.at_risk ? pill("At risk", "bad") : null),
-        this.stopNote(item)),
+        this.stopNote(item),
+        this.adjustmentNote(item, () => row)),
       h("td", { class: "num", "data-col": "on_hand" }, count0(item.on_hand)),
       h("td", { class: "num", "data-col": "on_order" }, count0(item.on_order)),
       h("td", { class: "num", "data-col": "reorder_point" }, count0(item.reorder_point)),
@@ -261,6 +301,7 @@ class Replenishment {
           class: "btn btn-small", type: "button", "aria-label": `Forecast chart of ${name}`,
           onclick: () => this.openForecast(item.sku),
         }, "Forecast"),
+        this.canAdjust ? this.adjustButton(item, () => row) : null,
         this.canStop ? this.stopButton(item, () => row) : null)),
     );
     return row;
@@ -309,6 +350,12 @@ class Replenishment {
     return cell;
   }
 
+  /** Put `content` (a form, or why a change was refused) under the row, closing what was there. */
+  showExtra(row, content) {
+    for (const button of row.querySelectorAll("button[data-action][hidden]")) button.hidden = false;
+    replaceChildren(this.extraCell(row), content);
+  }
+
   dropExtra(row) {
     const next = row && row.nextElementSibling;
     if (next && next.classList.contains("item-extra")) next.remove();
@@ -352,9 +399,10 @@ class Replenishment {
       item.stopped = { reason: stop.reason, stopped_by: stop.stopped_by, stopped_at: stop.stopped_at };
       item.at_risk = false;
       if (!(await this.refreshItems())) return;
-      this.changed(item.sku, `Reordering of ${name} stopped: the next plan proposes no order or transfer for it.`);
+      this.changed(item.sku, `Reordering of ${name} stopped: the next plan proposes no order or transfer for it.`,
+        "resume");
     });
-    replaceChildren(this.extraCell(row), form);
+    this.showExtra(row, form);
     open.hidden = true;
     reason.focus();
   }
@@ -366,21 +414,24 @@ class Replenishment {
       await busy(button, "Resuming…", () => api(this.stopUrl(item.sku), { method: "DELETE" }));
     } catch (err) {
       if (err.name === "AbortError") return;
-      replaceChildren(this.extraCell(row), errorNotice(err, "Not resumed"));
+      this.showExtra(row, errorNotice(err, "Not resumed"));
       button.focus();
       return;
     }
     item.stopped = null;
     if (!(await this.refreshItems())) return;
-    this.changed(item.sku, `Reordering of ${name} resumed: the next plan reorders it again.`);
+    this.changed(item.sku, `Reordering of ${name} resumed: the next plan reorders it again.`, "stop");
   }
 
   /** The items as the server shows them now (a stop counts at once); false when the page was left. */
   async refreshItems() {
     try {
-      const plan = await api(this.planUrl(), { signal: this.ctx.signal });
+      const [plan, adjustments] = await Promise.all([
+        api(this.planUrl(), { signal: this.ctx.signal }), this.fetchAdjustments(),
+      ]);
       this.items = plan.items || [];
       this.plan.items = this.items;
+      if (adjustments) this.adjustments = adjustments; // else: as changed here
     } catch (err) {
       if (err.name === "AbortError") return false;
       // the change is made; until the plan loads again, the row shows it as changed here
@@ -394,12 +445,137 @@ class Replenishment {
     return true;
   }
 
-  /** Say what changed, and put the focus where the item is (or, gone from the list, on the heading). */
-  changed(sku, text) {
+  /** Say what changed, and put the focus on the item's `action` button (or, the item gone from
+   * the list, on the heading). */
+  changed(sku, text, action) {
     replaceChildren(this.$("#risk-notice"), notice("ok", text));
     const row = this.$(`#risk-table tbody tr[data-sku="${CSS.escape(sku)}"]`);
-    const button = row && row.querySelector("button[data-action]");
+    const button = row && (row.querySelector(`button[data-action="${action}"]`) || row.querySelector("button[data-action]"));
     (button || this.$("#risk-title")).focus();
+  }
+
+  // ---- forecast adjustments --------------------------------------------------------------
+
+  /** Under the item's name: its live adjustment in words, who set it, and whether the plan
+   * follows it yet; or that the plan used one since removed. */
+  adjustmentNote(item, rowOf) {
+    const live = this.adjustments ? this.adjustments.get(item.sku) || null : null;
+    const used = item.adjustment || null;
+    if (!live) {
+      if (!used) return null;
+      return h("div", { class: "adjust-note", dataset: { state: this.adjustments ? "removed" : "planned" } },
+        h("span", { class: "sub adjust-next" }, this.adjustments
+          ? `This plan used a forecast adjustment since removed (${adjustmentText(used)}): the next plan forecasts the item as it is.`
+          : `This plan used a forecast adjustment: ${adjustmentText(used)}, “${used.reason}”.`));
+    }
+    const name = item.name || item.sku;
+    let next;
+    if (used && sameAdjustment(live, used)) next = plannedText(used);
+    else if (used) next = `This plan used another one (${adjustmentText(used)}): orders follow this one at the next plan.`;
+    else next = "Orders and the forecast chart follow it at the next plan.";
+    let remove = null;
+    if (this.canAdjust) {
+      remove = h("button", {
+        class: "btn btn-small", type: "button", dataset: { action: "unadjust" },
+        "aria-label": `Remove the forecast adjustment of ${name} (SKU ${item.sku})`,
+      }, "Remove adjustment");
+      remove.addEventListener("click", () => this.removeAdjustment(item, remove, rowOf()));
+    }
+    return h("div", { class: "adjust-note", dataset: { state: "live" } },
+      h("span", { class: "sub adjust-what" }, h("span", { class: "adjust-text" }, adjustmentText(live)), ": ",
+        h("span", { class: "adjust-reason" }, `“${live.reason}”`)),
+      h("span", { class: "sub adjust-by" }, `Set by ${this.ctx.actorName(live.set_by)}`,
+        live.set_at ? ` · ${formatDateTime(live.set_at)}` : ""),
+      h("span", { class: "sub adjust-next" }, next),
+      remove);
+  }
+
+  adjustButton(item, rowOf) {
+    const name = item.name || item.sku;
+    const open = h("button", {
+      class: "btn btn-small", type: "button", dataset: { action: "adjust" }, "aria-label": `Adjust the forecast of ${name}`,
+    }, "Adjust forecast");
+    open.addEventListener("click", () => this.openAdjustForm(item, open, rowOf()));
+    return open;
+  }
+
+  /** The form: the change in percent, the first and last day, why; a live adjustment filled in. */
+  openAdjustForm(item, open, row) {
+    const name = item.name || item.sku;
+    const id = `adjust-form-${++this.formSeq}`;
+    const live = this.adjustments ? this.adjustments.get(item.sku) : null;
+    // each input named by the API field it sends (the percent becomes the factor)
+    const input = (attrs) => h("input", {
+      id: `${id}-${attrs["data-field"]}`, "aria-describedby": `${id}-${attrs["data-field"]}-error`, required: true, ...attrs,
+    });
+    const percent = input({
+      type: "number", name: "percent", "data-field": "factor", min: -100, max: 900, step: "any", inputmode: "decimal",
+      value: live ? String(Math.round((live.factor - 1) * 1000) / 10) : "",
+    });
+    const from = input({ type: "date", name: "starts_on", "data-field": "starts_on", value: live ? live.starts_on : "" });
+    const to = input({ type: "date", name: "ends_on", "data-field": "ends_on", value: live ? live.ends_on : "" });
+    const reason = input({
+      type: "text", name: "reason", "data-field": "reason", maxlength: 500, autocomplete: "off", value: live ? live.reason : "",
+    });
+    const slot = (control, label, hint) => h("div", { class: "adjust-field" },
+      field(label, control, hint),
+      h("div", { class: "field-error", id: `${control.id}-error` }));
+    const go = h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Save adjustment");
+    const cancel = h("button", { class: "btn btn-small", type: "button" }, "Cancel");
+    const out = h("div", { class: "action-error", id: `${id}-error` });
+    const form = h("form", { class: "inline-form adjust-form", id, "aria-label": `Adjust the forecast of ${name}` },
+      slot(percent, "Change in forecast (%)", "50: half as much again; −50: half; −100: none expected"),
+      slot(from, "From (first day)"),
+      slot(to, "To (last day)"),
+      slot(reason, `Why adjust the forecast of ${name}?`, "An end-cap display, a local event, a road closure…"),
+      h("div", { class: "stop-buttons" }, go, cancel),
+      out);
+    const close = () => {
+      this.dropExtra(row);
+      open.hidden = false;
+      open.focus();
+    };
+    closable(form, cancel, close);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearFieldErrors(form, out);
+      // the browser checked it is a number from −100 to 900; 50 → 1.5, −100 → 0
+      const factor = Math.round((1 + Number(percent.value) / 100) * 1e6) / 1e6;
+      const body = { factor, starts_on: from.value, ends_on: to.value, reason: reason.value };
+      let saved;
+      try {
+        // as typed: the server checks the days against the store's today, and trims the reason
+        saved = await busy(go, "Saving…", () => api(this.adjustmentUrl(item.sku), { method: "PUT", body }));
+      } catch (err) {
+        if (err.name === "AbortError") return;
+        showFieldErrors(form, out, err, "Not saved", percent);
+        return;
+      }
+      if (this.adjustments) this.adjustments.set(item.sku, saved);
+      if (!(await this.refreshItems())) return;
+      this.changed(item.sku,
+        `Forecast adjustment saved for ${name}: ${adjustmentText(saved)}. Orders follow it at the next plan.`, "adjust");
+    });
+    this.showExtra(row, form);
+    open.hidden = true;
+    percent.focus();
+  }
+
+  async removeAdjustment(item, button, row) {
+    const name = item.name || item.sku;
+    this.dropExtra(row);
+    try {
+      await busy(button, "Removing…", () => api(this.adjustmentUrl(item.sku), { method: "DELETE" }));
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.showExtra(row, errorNotice(err, "Not removed"));
+      button.focus();
+      return;
+    }
+    if (this.adjustments) this.adjustments.delete(item.sku);
+    if (!(await this.refreshItems())) return;
+    this.changed(item.sku,
+      `The forecast adjustment of ${name} is removed: the next plan forecasts it as it is.`, "adjust");
   }
 
   // ---- proposed orders and transfers -----------------------------------------------------
@@ -649,6 +825,65 @@ function count0(n) {
 
 function weeks(w) {
   return w === null || w === undefined ? "no demand" : Number(w).toFixed(1);
+}
+
+/** A forecast adjustment in words: "Forecast +50% from 1 Dec to 14 Dec 2025" (as the locale
+ * writes days); a factor of 0: "No demand expected …". */
+function adjustmentText(a) {
+  const factor = Number(a.factor);
+  const change = factor === 0 ? "No demand expected"
+    : factor === 1 ? "Forecast unchanged"
+      : `Forecast ${factor > 1 ? "+" : "\u2212"}${Math.round(Math.abs(factor - 1) * 1000) / 10}%`;
+  return `${change} ${daysText(a.starts_on, a.ends_on)}`;
+}
+
+/** "on 3 Dec 2025", "from 1 Dec to 14 Dec 2025", "from 28 Dec 2025 to 4 Jan 2026". */
+function daysText(from, to) {
+  if (from === to) return `on ${formatMediumDay(from)}`;
+  const start = from.slice(0, 4) === to.slice(0, 4) ? formatShortDay(from) : formatMediumDay(from);
+  return `from ${start} to ${formatMediumDay(to)}`;
+}
+
+/** Whether the plan was made with this very adjustment (its days, factor and reason). */
+function sameAdjustment(a, b) {
+  return Number(a.factor) === Number(b.factor) && a.starts_on === b.starts_on && a.ends_on === b.ends_on
+    && a.reason === b.reason;
+}
+
+/** What an adjustment the plan used did to the demand it orders for. */
+function plannedText(used) {
+  const k = used.protection_effect;
+  if (k === null || k === undefined) return "This plan was made with it.";
+  if (Number(k) === 1) return "This plan was made with it; it does not touch the lead time and review period.";
+  return `This plan's quantities follow it: the demand expected over the lead time and review period is ${Number(k).toFixed(2)}\u00d7 the forecast's.`;
+}
+
+function clearFieldErrors(form, out) {
+  replaceChildren(out);
+  for (const slot of form.querySelectorAll(".field-error")) replaceChildren(slot);
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+/** The server's word on each field it named, next to that field (its input marked invalid, the
+ * first focused); anything else (not allowed, not found, no server) under the form. */
+function showFieldErrors(form, out, err, prefix, fallback) {
+  const errors = err instanceof ApiError && Array.isArray(err.problem.errors)
+    ? err.problem.errors.filter((e) => e && e.field) : [];
+  let first = null;
+  let unplaced = errors.length === 0;
+  for (const e of errors) {
+    const input = form.querySelector(`[data-field="${CSS.escape(String(e.field).replace(/^body\./, ""))}"]`);
+    const slot = input && form.querySelector(`#${CSS.escape(input.id)}-error`);
+    if (!slot) {
+      unplaced = true;
+      continue;
+    }
+    input.setAttribute("aria-invalid", "true");
+    replaceChildren(slot, h("span", { role: "alert" }, `${prefix}: ${e.message || err.message}`));
+    first = first || input;
+  }
+  if (unplaced) replaceChildren(out, errorNotice(err, prefix));
+  (first || fallback).focus();
 }
 
 /** A holiday's or event's learned effect on its day, as the order lines' reasons word it. */
