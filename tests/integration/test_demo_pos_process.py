@@ -30,7 +30,7 @@ from tillwise.connectors._signatures import sign
 from tillwise.store.migrate import upgrade
 
 SECRET = "demo-pos-secret"
-EVENTS = 800
+EVENTS = 300
 
 # start a POS for ``cfg``; yields a function that waits for the line saying how the replay
 # ended; on leaving, stops the POS and checks that it ended cleanly
@@ -94,7 +94,7 @@ def test_the_pos_replays_takes_an_order_on_its_port_and_delivers_it(
         conn = server.container.connections.create(
             "generic", "Simulator", [SECRET], actor="test", api_base_url=pos_url
         )
-        cfg = _PosConfig("127.0.0.1", port, server.url, conn.id, SECRET, 86_400.0, EVENTS)
+        cfg = _PosConfig("127.0.0.1", port, server.url, conn.id, SECRET, 604_800.0, EVENTS)
         with start(cfg) as outcome:
             # the replay reached Tillwise from the other process
             said = outcome()

@@ -12,6 +12,11 @@ from rich.table import Table
 
 from ._common import console, fail, open_container, print_json, print_table
 
+# the options most commands take: which store, and JSON out
+LOCATION = typer.Option(..., "--location", help="the store's location id")
+CONNECTION = typer.Option(None, "--connection", help="connection id")
+AS_JSON = typer.Option(False, "--json", help="print JSON")
+
 if TYPE_CHECKING:
     from tillwise.bootstrap import Container
     from tillwise.workflows.replenishment.planner import Plan
@@ -65,8 +70,8 @@ def _show(plan: Plan) -> None:
 
 
 def plan(
-    location: str = typer.Option(..., "--location", help="the store's location id"),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    location: str = LOCATION,
+    connection: str | None = CONNECTION,
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ) -> None:
     """Show a store's plan now (forecast, reorder points, orders it would propose): writes
@@ -107,9 +112,9 @@ def run(
 
 def stop(
     sku: str = typer.Argument(..., help="the SKU not to reorder at the store"),
-    location: str = typer.Option(..., "--location", help="the store's location id"),
+    location: str = LOCATION,
     reason: str = typer.Option(..., "--reason", help="why: discontinued, phased out, ..."),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    connection: str | None = CONNECTION,
 ) -> None:
     """Stop reordering a SKU at a store (audited): plans propose no order or transfer for it."""
     from tillwise.governance.rollout import InvalidSetting
@@ -129,8 +134,8 @@ def stop(
 
 def resume(
     sku: str = typer.Argument(..., help="the SKU to reorder again"),
-    location: str = typer.Option(..., "--location", help="the store's location id"),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    location: str = LOCATION,
+    connection: str | None = CONNECTION,
 ) -> None:
     """Reorder a stopped SKU at a store again from the next plan on (audited)."""
     from tillwise.governance.reorder_stops import NoReorderStop
@@ -145,9 +150,9 @@ def resume(
 
 
 def stops(
-    location: str = typer.Option(..., "--location", help="the store's location id"),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    location: str = LOCATION,
+    connection: str | None = CONNECTION,
+    as_json: bool = AS_JSON,
 ) -> None:
     """The SKUs whose reordering is stopped at a store, with why, who and when."""
     from tillwise.workflows.replenishment.planner import stop_public
@@ -168,7 +173,7 @@ def stops(
 
 def adjust(
     sku: str = typer.Argument(..., help="the SKU whose forecast to adjust at the store"),
-    location: str = typer.Option(..., "--location", help="the store's location id"),
+    location: str = LOCATION,
     factor: float = typer.Option(
         ..., "--factor", help="the forecast times this on those days: 1.5 = +50%, 0 = none"
     ),
@@ -179,7 +184,7 @@ def adjust(
         ..., "--to", formats=["%Y-%m-%d"], help="the last day (inclusive)"
     ),
     reason: str = typer.Option(..., "--reason", help="why: a display, a local event, ..."),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    connection: str | None = CONNECTION,
 ) -> None:
     """Adjust a SKU's forecast at a store over some days (audited): plans order by it."""
     from tillwise.governance.rollout import InvalidSetting
@@ -215,8 +220,8 @@ def adjust(
 
 def unadjust(
     sku: str = typer.Argument(..., help="the SKU to forecast as it is again"),
-    location: str = typer.Option(..., "--location", help="the store's location id"),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
+    location: str = LOCATION,
+    connection: str | None = CONNECTION,
 ) -> None:
     """Remove a SKU's forecast adjustment at a store (audited)."""
     from tillwise.governance.forecast_adjustments import NoForecastAdjustment
@@ -231,9 +236,9 @@ def unadjust(
 
 
 def adjustments(
-    location: str = typer.Option(..., "--location", help="the store's location id"),
-    connection: str | None = typer.Option(None, "--connection", help="connection id"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    location: str = LOCATION,
+    connection: str | None = CONNECTION,
+    as_json: bool = AS_JSON,
 ) -> None:
     """The forecast adjustments at a store: factor, days, why, who and when."""
     with open_container() as c:

@@ -407,20 +407,32 @@ class Replenishment {
     reason.focus();
   }
 
-  async resume(item, button, row) {
+  resume(item, button, row) {
     const name = item.name || item.sku;
+    return this.removeFromRow(item, button, row, this.stopUrl(item.sku), {
+      busyText: "Resuming…",
+      failed: "Not resumed",
+      done: () => { item.stopped = null; },
+      said: `Reordering of ${name} resumed: the next plan reorders it again.`,
+      focus: "stop",
+    });
+  }
+
+  /** DELETE `url` from a row's button: on success `done()` updates the item, the items are
+   * refreshed and `said` is announced (focus to the row's `focus` button); else why, under the row. */
+  async removeFromRow(item, button, row, url, { busyText, failed, done, said, focus }) {
     this.dropExtra(row);
     try {
-      await busy(button, "Resuming…", () => api(this.stopUrl(item.sku), { method: "DELETE" }));
+      await busy(button, busyText, () => api(url, { method: "DELETE" }));
     } catch (err) {
       if (err.name === "AbortError") return;
-      this.showExtra(row, errorNotice(err, "Not resumed"));
+      this.showExtra(row, errorNotice(err, failed));
       button.focus();
       return;
     }
-    item.stopped = null;
+    done();
     if (!(await this.refreshItems())) return;
-    this.changed(item.sku, `Reordering of ${name} resumed: the next plan reorders it again.`, "stop");
+    this.changed(item.sku, said, focus);
   }
 
   /** The items as the server shows them now (a stop counts at once); false when the page was left. */
@@ -561,21 +573,15 @@ class Replenishment {
     percent.focus();
   }
 
-  async removeAdjustment(item, button, row) {
+  removeAdjustment(item, button, row) {
     const name = item.name || item.sku;
-    this.dropExtra(row);
-    try {
-      await busy(button, "Removing…", () => api(this.adjustmentUrl(item.sku), { method: "DELETE" }));
-    } catch (err) {
-      if (err.name === "AbortError") return;
-      this.showExtra(row, errorNotice(err, "Not removed"));
-      button.focus();
-      return;
-    }
-    if (this.adjustments) this.adjustments.delete(item.sku);
-    if (!(await this.refreshItems())) return;
-    this.changed(item.sku,
-      `The forecast adjustment of ${name} is removed: the next plan forecasts it as it is.`, "adjust");
+    return this.removeFromRow(item, button, row, this.adjustmentUrl(item.sku), {
+      busyText: "Removing…",
+      failed: "Not removed",
+      done: () => { if (this.adjustments) this.adjustments.delete(item.sku); },
+      said: `The forecast adjustment of ${name} is removed: the next plan forecasts it as it is.`,
+      focus: "adjust",
+    });
   }
 
   // ---- proposed orders and transfers -----------------------------------------------------
