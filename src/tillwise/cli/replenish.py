@@ -188,14 +188,14 @@ def adjust(
 ) -> None:
     """Adjust a SKU's forecast at a store over some days (audited): plans order by it."""
     from tillwise.governance.rollout import InvalidSetting
-    from tillwise.workflows.replenishment.planner import sold_or_planned, store_today
+    from tillwise.workflows.replenishment.planner import planning_day, sold_or_planned
 
     with open_container() as c:
         conn, loc = _stores(c, location, connection)[0]
         with c.uow() as uow:
             if not sold_or_planned(uow, conn, loc, sku):
                 fail(f"{sku!r} is not an item of store {conn}:{loc}")
-            today = store_today(uow, conn, loc, c.clock.now())
+            today = planning_day(uow, conn, loc, c.clock.now())
         try:
             c.forecast_adjustments.set(
                 conn,

@@ -8,11 +8,11 @@ daily forecast the chart shows and the lead-time demand the reorder point and or
 come from (scaled by the share of the protection period's forecast it changes) — and every
 order line it moves says so, with the reason, who set it and the days.
 
-One adjustment per SKU and store at a time: a new one replaces the old. It must end today or
-later (in the store's days; an adjustment wholly in the past changes nothing) and span at most
-:data:`MAX_DAYS`. Setting, replacing and removing are audited as
-``replenishment.forecast_adjusted`` / ``replenishment.forecast_adjustment_removed`` on the
-store, in the same transaction as the change. Quantities follow at the next plan (the nightly
+One adjustment per SKU and store at a time: a new one replaces the old. It must end on or
+after the first day the store's plans forecast (its today; an adjustment wholly before it
+changes nothing) and span at most :data:`MAX_DAYS`. Setting, replacing and removing are
+audited as ``replenishment.forecast_adjusted`` / ``replenishment.forecast_adjustment_removed``
+on the store, in the same transaction as the change. Quantities follow at the next plan (the nightly
 batch, ``tillwise replenish run`` or an inventory change crossing the reorder point).
 """
 
@@ -64,7 +64,8 @@ class ForecastAdjustments:
         today: date,
     ) -> ForecastAdjustment:
         """Adjust ``sku``'s forecast at the store from ``starts_on`` to ``ends_on`` (inclusive)
-        by ``factor``, replacing an adjustment already there; ``today`` is the store's day.
+        by ``factor``, replacing an adjustment already there; ``today`` is the first day the
+        store's plans forecast (``planner.planning_day``).
         Raises :class:`InvalidSetting` naming the field that is wrong."""
         sku = text_field("sku", sku, MAX_SKU)
         reason = text_field("reason", reason, MAX_REASON)
@@ -78,7 +79,7 @@ class ForecastAdjustments:
                 f"ends_on ({ends_on}) is before starts_on ({starts_on})", field="ends_on"
             )
         if ends_on < today:
-            why = f"ends_on ({ends_on}) is in the past (the store's today is {today})"
+            why = f"ends_on ({ends_on}) is before the store's plans forecast (from {today})"
             raise InvalidSetting(why, field="ends_on")
         if (ends_on - starts_on).days + 1 > MAX_DAYS:
             raise InvalidSetting(f"at most {MAX_DAYS} days at a time", field="ends_on")

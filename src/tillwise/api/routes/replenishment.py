@@ -21,10 +21,10 @@ from tillwise.ports.repositories import ForecastAdjustment, ReorderStop
 from tillwise.workflows.replenishment.history import build_frame
 from tillwise.workflows.replenishment.planner import (
     item_public,
+    planning_day,
     sold_or_planned,
     sorted_items,
     stop_public,
-    store_today,
     with_stops,
 )
 
@@ -262,7 +262,7 @@ def adjust_forecast(
     conn, loc = _split(store)
     with container.uow() as uow:
         known = sold_or_planned(uow, conn, loc, sku)
-        today = store_today(uow, conn, loc, container.clock.now())
+        today = planning_day(uow, conn, loc, container.clock.now())
     if not known:
         raise Problem(404, "not_found", f"{sku!r} is not an item of store {store}", field="sku")
     adjustment = container.forecast_adjustments.set(

@@ -423,12 +423,17 @@ class Plan:
         }
 
 
-def store_today(
+def planning_day(
     uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
 ) -> date:
-    """The store's own today (its time zone's; UTC for a store the POS has not described)."""
+    """The first day the store's plans forecast: its own today (its time zone's; UTC for a
+    store the POS has not described), or the day after its latest plan's history when that is
+    earlier (sales replayed from the past, as the demo's)."""
     place = uow.records.location(connection_id, location_external_id)
-    return now.astimezone(ZoneInfo(place.time_zone if place is not None else "UTC")).date()
+    today = now.astimezone(ZoneInfo(place.time_zone if place is not None else "UTC")).date()
+    plan = uow.replenishment.plan(connection_id, location_external_id)
+    end = None if plan is None else plan.data.get("history_end")
+    return today if not end else min(today, date.fromisoformat(end) + timedelta(days=1))
 
 
 def stop_public(stop: ReorderStop | None) -> dict[str, Any] | None:
