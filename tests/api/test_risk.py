@@ -45,7 +45,7 @@ def test_a_flag_is_worked_to_a_decision_audited_and_learned(api: Api) -> None:
     assert case["employee_id"] == "emp-9" and case["owner"] is None
     codes = {r["code"] for r in case["reasons"]}
     assert "manager_threshold" in codes
-    assert case["summary"].startswith("Refund of 300.00 GBP by employee emp-9 at register reg-1")
+    assert case["summary"].startswith("Refund of £300.00 by employee emp-9 at register reg-1")
     assert case["model"] and case["version"]
 
     # the case view: the refund itself and the employee's recent scored events
@@ -291,7 +291,7 @@ def test_a_declined_attempt_burst_opens_a_card_testing_case_scored_once(api: Api
     ev = reason["evidence"]
     assert (ev["attempts"], ev["declines"], ev["window_minutes"]) == (8, 7, 15)
     assert ev["amounts"] == [120] * 8 and ev["register_id"] == "reg-7"
-    assert last["summary"].startswith("Declined payment attempt of 1.20 GBP by employee emp-3")
+    assert last["summary"].startswith("Declined payment attempt of £1.20 by employee emp-3")
     detail = api.client.get(f"/v1/risk/cases/{last['id']}", headers=lp).json()
     assert detail["transaction"]["kind"] == "payment"
     assert detail["transaction"]["status"] == "failed"

@@ -8,7 +8,8 @@ then governance routes the proposals). Then:
 
 * an associate opens the page: sees the items at risk and the proposed order with its reasons,
   but no Approve button;
-* the store manager opens the page, reads why each line is ordered (and the facts behind it),
+* the store manager opens the page, reads why each line is ordered in brief (and the forecast
+  and the facts behind it on demand),
   opens an item's forecast chart (actuals with the days out of stock marked, the forecast with
   its 80% and 95% intervals, the method and its backtested accuracy), takes a case off one line
   and approves the order — which is written to the POS as a purchase order, as edited;
@@ -285,10 +286,14 @@ def test_a_store_manager_reads_the_reasons_and_the_forecast_then_approves_the_or
     expect(line.locator(".qty")).to_have_text(str(heart["quantity"]))
     expect(line).to_contain_text("£1.77")
     expect(line).to_contain_text(f"£{total_pence // 100}.{total_pence % 100:02d}")
-    expect(line.locator(".why")).to_have_text(heart["justification"]["text"])
+    # in brief: the quantity, the stock and the rule; the forecast behind it on demand
+    expect(line.locator(".why")).to_have_text(heart["justification"]["summary"])
     expect(line.locator(".why")).to_contain_text("On hand 6")
-    # with the facts behind it on demand
-    line.get_by_text("The facts behind it").click()
+    expect(line.locator(".why")).not_to_contain_text("Expected demand")
+    expect(line.locator(".why-full")).to_be_hidden()
+    line.get_by_text("The forecast and the facts behind it").click()
+    expect(line.locator(".why-full")).to_have_text(heart["justification"]["text"])
+    expect(line.locator(".why-full")).to_contain_text("Expected demand over the next")
     policy = line.locator("[data-part='policy']")
     expect(policy).to_contain_text(f"Reorder point{items[HEART]['reorder_point']}")
     expect(policy).to_contain_text(f"Lead time{VENDOR.lead_time_days} days")

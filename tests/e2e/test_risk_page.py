@@ -206,7 +206,7 @@ def test_loss_prevention_works_a_case_to_a_decision(
     )
     # "In plain words": with no language model, the deterministic summary
     page.locator("#explain").click()
-    expect(page.locator("#plain-words")).to_contain_text("Refund of 280.00 GBP")
+    expect(page.locator("#plain-words")).to_contain_text("Refund of £280.00")
     expect(page.locator("#plain-words")).to_contain_text("No language model is configured")
 
     # when they start the review, it is theirs

@@ -22,6 +22,7 @@ from tests.replenishment import (
 )
 from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.connectors.simulator.transfers import TRANSIT_DAYS
+from tillwise.domain.catalog import Variant
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.workflows.replenishment.planner import Planner
 
@@ -48,6 +49,16 @@ async def _planned_transfer(loop: Loop) -> tuple[str, int]:
     assert (transfer.from_location, transfer.to_location) == (FRANCE, UK)
     [proposal] = [p for p in plan.proposals if p.kind == "transfer"]
     assert proposal.payload["quantity"] == transfer.quantity > 0
+    # titled with the item's and the stores' names, as the approver knows them
+    with loop.container.uow() as uow:
+        giver, taker = (uow.records.location(loop.conn, s) for s in (FRANCE, UK))
+        variants = uow.records.find(Variant, connection_id=loop.conn)
+    [item] = [v.name for v in variants if v.sku == SKU]
+    assert giver is not None and taker is not None
+    assert proposal.summary == (
+        f"Move {transfer.quantity} units of {item} ({SKU}) from {giver.name} to {taker.name}"
+    )
+    assert proposal.explanation.startswith(proposal.summary + ".")
     await loop.container.approvals.route_new()
     assert loop.container.approvals.get(proposal.id).status == "pending"
     return proposal.id, transfer.quantity

@@ -58,6 +58,30 @@ _TWO_DECIMAL = frozenset(
     """.split()  # noqa: SIM905
 )
 
+# The symbols English (CLDR "en") writes for the currencies a reader knows by sign; the others
+# are written with their code.
+_SYMBOLS: dict[str, str] = {
+    "GBP": "£",
+    "USD": "$",
+    "EUR": "€",
+    "JPY": "¥",
+    "AUD": "A$",
+    "CAD": "CA$",
+    "NZD": "NZ$",
+    "HKD": "HK$",
+    "INR": "₹",
+    "CNY": "CN¥",
+    "KRW": "₩",
+    "ILS": "₪",
+    "MXN": "MX$",
+    "BRL": "R$",
+    "TWD": "NT$",
+    "VND": "₫",
+    "PHP": "₱",
+    "XAF": "FCFA",
+    "XCD": "EC$",
+}
+
 CurrencyCode = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
 
 
@@ -129,6 +153,16 @@ class Money(BaseModel):
     def __str__(self) -> str:
         exp = exponent(self.currency)
         return f"{self.to_decimal():.{exp}f} {self.currency}"
+
+    def display(self) -> str:
+        """For people: grouped digits and the currency's English symbol where it has one that
+        no other currency shares ("£19,885.50", "-$3.00", "¥1,200", "CA$12.00"); otherwise the
+        code after the amount ("1,234.500 KWD"). ``str()`` stays the plain "19885.50 GBP"."""
+        exp = exponent(self.currency)
+        digits = f"{abs(self.to_decimal()):,.{exp}f}"
+        sign = "-" if self.amount < 0 else ""
+        symbol = _SYMBOLS.get(self.currency)
+        return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {self.currency}"
 
     def _check(self, other: Money) -> None:
         if other.currency != self.currency:

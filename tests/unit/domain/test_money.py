@@ -36,6 +36,23 @@ def test_from_decimal_is_exact(
     assert money.to_decimal() == Decimal(str(value))
 
 
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown"),
+    [
+        (1988550, "GBP", "£19,885.50"),
+        (-300, "USD", "-$3.00"),
+        (120000, "JPY", "¥120,000"),
+        (1200, "CAD", "CA$12.00"),  # not "$": a reader must not take it for US dollars
+        (1234500, "KWD", "1,234.500 KWD"),  # no symbol of its own in English: the code
+        (5, "EUR", "€0.05"),
+    ],
+)
+def test_display_writes_money_as_people_read_it(minor: int, currency: str, shown: str) -> None:
+    money = Money(amount=minor, currency=currency)
+    assert money.display() == shown
+    assert str(money).endswith(currency)  # the plain form, for logs and files, is unchanged
+
+
 def test_floats_are_refused() -> None:
     with pytest.raises(InvalidMoney, match="not floats"):
         Money.from_decimal(29.99, "USD")  # type: ignore[arg-type]

@@ -124,7 +124,7 @@ def test_a_count_short_of_the_book_proposes_the_correction() -> None:
     assert proposal.explanation == (
         "Cycle count cnt-1 at sim-gb on 2024-02-29 08:30 UTC found 7 units of SKU 85123A, "
         "while the POS's book showed 10 (as of 2024-02-28 17:00 UTC). Adjusting the book by "
-        "\u22123 makes it match the shelf; the difference is worth 7.65 GBP at the SKU's unit "
+        "\u22123 makes it match the shelf; the difference is worth £7.65 at the SKU's unit "
         "price."
     )
 

@@ -3,11 +3,12 @@
 No model is involved: the same line, order or transfer always gives the same text (an LLM may
 rephrase it later, when one is configured, from the same structured facts). Numbers are shown
 the way a buyer reads them: units whole, demand to one decimal below 10 and whole above,
-money as ``Money`` prints it, weeks of cover to one decimal.
+money as people write it (``Money.display``: "£1,234.50"), weeks of cover to one decimal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ def amount(x: float) -> str:
 
 
 def units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
+    return f"{n} unit" if n == 1 else f"{n:,} units"
 
 
 def _cases(quantity: int, pack: int) -> str:
@@ -278,12 +279,20 @@ def explain_line(line: PlannedLine) -> str:
     return " ".join(part for part in parts if part)
 
 
+def summarize_line(line: PlannedLine) -> str:
+    """The decision in brief, for reading a long order at a glance: the quantity, the stock it
+    starts from, the rule that gave it, and a person's forecast adjustment when there is one.
+    Its sentences are :func:`explain_line`'s own, which adds the forecast and its accuracy."""
+    parts = (_headline(line), _adjustment(line), _stock(line), _rule(line))
+    return " ".join(part for part in parts if part)
+
+
 def explain_order(order: DraftOrder) -> str:
     """A purchase order as a whole: vendor, size, value, arrival, vendor minimum, merge, hold."""
     rows = order.payload_lines()
     count = len(rows)
     text = (
-        f"Purchase order to {order.vendor.name} for {order.location_external_id}: {count} "
+        f"Purchase order to {order.vendor.name} for {order.store}: {count} "
         f"line{'' if count == 1 else 's'}, {units(order.units())}, expected "
         f"{order.expected_on.isoformat()} ({order.vendor.lead_time_days}-day lead time)."
     )
@@ -291,20 +300,21 @@ def explain_order(order: DraftOrder) -> str:
     if value is None:
         text += f" Total unknown: no unit cost for {', '.join(order.unknown_costs())}."
     else:
-        text += f" Total {value}."
+        text += f" Total {value.display()}."
     minimum = order.vendor.min_order_value
     if minimum is not None and order.held is None:
+        least = minimum.display()
         if value is None:
-            text += f" The vendor's minimum order of {minimum} could not be checked."
+            text += f" The vendor's minimum order of {least} could not be checked."
         elif order.raised_for_minimum:
             text += (
-                f" To reach the vendor's minimum order of {minimum}, "
+                f" To reach the vendor's minimum order of {least}, "
                 f"{', '.join(order.raised_for_minimum)} "
                 f"{'was' if len(order.raised_for_minimum) == 1 else 'were'} raised by whole "
                 "cases, lowest cover first."
             )
         else:
-            text += f" The vendor's minimum order of {minimum} is met."
+            text += f" The vendor's minimum order of {least} is met."
     if order.merged:
         grown = sum(1 for line in order.lines if line.already_in_draft)
         new = len(order.lines) - grown
@@ -318,9 +328,28 @@ def explain_order(order: DraftOrder) -> str:
     return text
 
 
-def explain_transfer(t: Transfer) -> str:
-    """A transfer between two stores, in plain words."""
-    text = f"Move {units(t.quantity)} of {t.sku} from {t.from_location} to {t.to_location}."
+def _stores(t: Transfer, stores: Mapping[str, str] | None) -> tuple[str, str]:
+    """The giving and the receiving store by name, or by id where no name is known."""
+    named = stores or {}
+    return named.get(t.from_location) or t.from_location, named.get(t.to_location) or t.to_location
+
+
+def transfer_title(
+    t: Transfer, item: str | None = None, stores: Mapping[str, str] | None = None
+) -> str:
+    """ "Move 7 units of Heart Cakestand (22654) from Germany to United Kingdom": the item and
+    the stores by name where they are known (``item``; ``stores``: external id → name)."""
+    what = f"{item} ({t.sku})" if item else t.sku
+    giver, taker = _stores(t, stores)
+    return f"Move {units(t.quantity)} of {what} from {giver} to {taker}"
+
+
+def explain_transfer(
+    t: Transfer, item: str | None = None, stores: Mapping[str, str] | None = None
+) -> str:
+    """A transfer between two stores, in plain words (names as for :func:`transfer_title`)."""
+    text = f"{transfer_title(t, item, stores)}."
+    giver, taker = _stores(t, stores)
     if t.to_position is None or t.from_position is None or t.from_order_up_to is None:
         return f"{text} {t.reason}."
     cover = f"; {_weeks(t.to_weeks_of_cover)} of cover" if t.to_weeks_of_cover is not None else ""
@@ -331,8 +360,8 @@ def explain_transfer(t: Transfer) -> str:
         else f"{_weeks(t.from_weeks_of_cover)} of cover"
     )
     return (
-        f"{text} {t.to_location} is below its reorder point (stock position {t.to_position}, "
-        f"reorder point {t.to_reorder_point}{cover}); {t.from_location} holds "
+        f"{text} {taker} is below its reorder point (stock position {t.to_position}, "
+        f"reorder point {t.to_reorder_point}{cover}); {giver} holds "
         f"{t.from_position}, {spare} above its own order-up-to level of {t.from_order_up_to} "
         f"({giver_cover}), and keeps {t.from_position - t.quantity} after the move. Moving "
         "stock the chain already owns is quicker than a vendor order."

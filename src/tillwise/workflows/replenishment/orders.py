@@ -4,7 +4,8 @@ Pure: no I/O, no clock (``today`` is passed in).
 
 Grouping
     :func:`draft_orders` plans one store at a time (``location_external_id``, or the lines' own
-    ``location_external_id``). Lines are grouped by their vendor (``terms.vendor_external_id``);
+    ``location_external_id``; ``location_name`` names it in the texts and the vendor's note).
+    Lines are grouped by their vendor (``terms.vendor_external_id``);
     a line whose vendor is unknown (None, or missing from ``vendors``) cannot be ordered and is
     left out — :func:`unorderable` lists such lines so the planner can report them. Lines with
     quantity 0 order nothing, but they stay candidates for reaching the vendor's minimum order
@@ -70,7 +71,7 @@ from typing import Any
 
 from tillwise.domain.money import Money, exponent
 
-from .explain import explain_line, explain_order
+from .explain import explain_line, explain_order, summarize_line
 from .policy import Decision, Outlook, Position, Rule, Terms, weeks_of_cover
 
 DEFAULT_MAX_COVER_WEEKS = 13.0  # raising for a vendor minimum stops at a quarter of cover
@@ -150,6 +151,7 @@ class PlannedLine:
     def justification(self) -> dict[str, Any]:
         return {
             "text": explain_line(self),
+            "summary": summarize_line(self),
             "rule": self.decision.rule,
             "forecast": copy.deepcopy(dict(self.forecast)),
             "policy": self.policy(),
@@ -190,6 +192,12 @@ class DraftOrder:
     kept_lines: tuple[dict[str, Any], ...] = ()  # pending-draft lines kept unchanged
     merged: bool = False  # merged into the store's pending draft for this vendor
     raised_for_minimum: tuple[str, ...] = ()  # SKUs raised to reach the vendor minimum
+    location_name: str | None = None  # the store's name, as the vendor and the buyer know it
+
+    @property
+    def store(self) -> str:
+        """The store by name, or by its id where the POS gave no name."""
+        return self.location_name or self.location_external_id
 
     def payload_lines(self) -> list[dict[str, Any]]:
         rows = [line.payload() for line in self.lines]
@@ -225,7 +233,7 @@ class DraftOrder:
     def notes(self) -> str:
         """The note printed on the document the vendor receives (so nothing internal)."""
         return (
-            f"Deliver to {self.location_external_id} by {self.expected_on.isoformat()}. "
+            f"Deliver to {self.store} by {self.expected_on.isoformat()}. "
             "Please confirm quantities and date."
         )
 
@@ -300,6 +308,7 @@ def draft_orders(
     today: date,
     existing: Mapping[str, Mapping[str, Any]] = _NO_DRAFTS,
     location_external_id: str | None = None,
+    location_name: str | None = None,
     max_cover_weeks: float = DEFAULT_MAX_COVER_WEEKS,
 ) -> list[DraftOrder]:
     """Draft purchase orders for one store, one per vendor with something new to order.
@@ -329,7 +338,7 @@ def draft_orders(
             max_cover_weeks=max_cover_weeks,
         )
         if order is not None:
-            orders.append(order)
+            orders.append(dataclasses.replace(order, location_name=location_name))
     return orders
 
 
@@ -428,9 +437,9 @@ def _draft_for_vendor(
     return build(
         merged,
         (
-            f"below the vendor's minimum order of {minimum}: the order is worth {value}, and "
-            f"raising lines by whole cases (within maximum stock and {max_cover_weeks:g} weeks "
-            f"of cover) reaches only {best}"
+            f"below the vendor's minimum order of {minimum.display()}: the order is worth "
+            f"{value.display()}, and raising lines by whole cases (within maximum stock and "
+            f"{max_cover_weeks:g} weeks of cover) reaches only {best.display()}"
         ),
         (),
     )

@@ -63,7 +63,7 @@ from tillwise.ports.repositories import (
     UnitOfWork,
 )
 
-from .explain import explain_transfer
+from .explain import explain_transfer, transfer_title
 from .history import build_frame, series_id, sku_of
 from .orders import DraftOrder, PlannedLine, VendorInfo, draft_orders, unorderable
 from .policy import (
@@ -137,6 +137,7 @@ class StoreInputs:
     others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # other stores
     stops: dict[str, ReorderStop] = field(default_factory=dict)  # SKUs not to reorder here
     adjustments: dict[str, ForecastAdjustment] = field(default_factory=dict)  # sku → a buyer's
+    store_names: dict[str, str] = field(default_factory=dict)  # other stores' ids → names
 
     @property
     def store(self) -> str:
@@ -317,6 +318,11 @@ def read_store(
         variant_vendor=variant_vendor,
         supply=read_supply(uow, connection_id, location_external_id, now),
         others={loc: v for loc, v in others.items() if v[1]},
+        store_names={
+            loc: found.name
+            for loc in others
+            if (found := uow.records.location(connection_id, loc)) is not None and found.name
+        },
         stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
         adjustments=uow.replenishment.forecast_adjustments(connection_id, location_external_id),
     )
@@ -845,6 +851,7 @@ def build_plan(
         today=today,
         existing={vendor: payload for vendor, (_pid, payload) in inputs.supply.drafts.items()},
         location_external_id=inputs.location_external_id,
+        location_name=inputs.location.name if inputs.location is not None else None,
     )
     proposed = [o for o in drafts if o.held is None and o.units() > 0]
     held = [o for o in drafts if o.held is not None]
@@ -1062,8 +1069,8 @@ def order_proposal(
         f"{run_key}\x1f{inputs.store}\x1f{vendor.external_id}",
         created_at,
         summary=(
-            f"{verb} {added} units ({len(order.lines)} SKUs) from {vendor.name} for {store}"
-            + (f", worth {value}" if value is not None else "")
+            f"{verb} {added:,} units ({len(order.lines)} SKUs) from {vendor.name} for {store}"
+            + (f", worth {value.display()}" if value is not None else "")
         ),
         explanation=str(payload.get("explanation") or ""),
         payload=payload,
@@ -1097,16 +1104,17 @@ def transfer_proposal(
         f"{run_key}\x1f{inputs.connection_id}\x1f{transfer.from_location}\x1f"
         f"{transfer.to_location}\x1f{transfer.sku}"
     )
+    item = inputs.names.get(transfer.sku)
+    stores = dict(inputs.store_names)
+    if inputs.location is not None and inputs.location.name:
+        stores[inputs.location_external_id] = inputs.location.name
     return _proposal(
         inputs,
         TRANSFER,
         key,
         created_at,
-        summary=(
-            f"Move {transfer.quantity} units of {transfer.sku} from {transfer.from_location} "
-            f"to {transfer.to_location}"
-        ),
-        explanation=explain_transfer(transfer),
+        summary=transfer_title(transfer, item, stores),
+        explanation=explain_transfer(transfer, item, stores),
         payload=transfer.payload(),
         inputs={"run": run_key},
     )

@@ -269,7 +269,7 @@ def money_text(amount: int, currency: str) -> str:
     if not currency:
         return str(amount)
     try:
-        return str(Money(amount=amount, currency=currency))
+        return Money(amount=amount, currency=currency).display()
     except ValueError:
         return f"{amount} {currency}"
 

@@ -99,7 +99,7 @@ def explain(
 ) -> str:
     """A deterministic sentence from the facts (no model involved)."""
     worth = (
-        f"; the difference is worth {value} at the SKU's unit price"
+        f"; the difference is worth {value.display()} at the SKU's unit price"
         if value is not None
         else "; the SKU's unit price is not known"
     )

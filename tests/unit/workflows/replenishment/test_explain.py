@@ -17,6 +17,8 @@ from tillwise.workflows.replenishment.explain import (
     explain_line,
     explain_order,
     explain_transfer,
+    summarize_line,
+    transfer_title,
 )
 from tillwise.workflows.replenishment.orders import PlannedLine, VendorInfo
 from tillwise.workflows.replenishment.policy import (
@@ -52,6 +54,31 @@ def test_a_line_explains_demand_interval_stock_rule_cover_and_accuracy() -> None
         "Forecast by ADIDA (model tillwise-demand 1.0); backtested on this item over 4 windows: "
         "WAPE 42%, RMSSE 0.81, 80% range held 78% of the time."
     )
+
+
+def test_the_summary_gives_the_quantity_stock_and_rule_in_the_full_texts_words() -> None:
+    line = with_forecast(line_a(), accuracy=ACCURACY)
+    summary = summarize_line(line)
+    assert summary == (
+        "Order 36 units (3 cases of 12). "
+        "On hand 5, on order 0: stock position 5. "
+        "That is below the reorder point of 22; reaching the order-up-to level of 36 needs "
+        "31 units, rounded up to whole cases of 12: 36."
+    )
+    full = explain_line(line)
+    assert all(sentence in full for sentence in summary.split(". "))
+    # a person's adjustment changes the quantity, so the brief names it too
+    adjustment = {
+        "starts_on": "2026-12-01",
+        "ends_on": "2026-12-14",
+        "reason": "End-cap display",
+        "set_by": "user:bea",
+        "factor": 1.5,
+        "protection_effect": 1.25,
+    }
+    adjusted = summarize_line(with_forecast(line_a(), adjustment=adjustment))
+    assert "adjusted by user:bea (raised by 50%" in adjusted
+    assert "Expected demand" not in adjusted
 
 
 def test_the_forecast_is_named_in_a_buyers_words_where_the_forecaster_gives_them() -> None:
@@ -194,8 +221,8 @@ def test_an_order_explains_size_value_arrival_and_the_vendor_minimum() -> None:
     (order,) = orders([line_a(), line_b()], vendors=vendors)  # raised to 60 + 24 (test_orders)
     assert explain_order(order) == (
         "Purchase order to Acme Foods for shop-1: 2 lines, 84 units, expected 2026-11-27 "
-        "(7-day lead time). Total 203.40 GBP. To reach the vendor's minimum order of "
-        "170.00 GBP, A-1, B-2 were raised by whole cases, lowest cover first."
+        "(7-day lead time). Total £203.40. To reach the vendor's minimum order of "
+        "£170.00, A-1, B-2 were raised by whole cases, lowest cover first."
     )
     assert "Raised by 24 units to reach the vendor's minimum order value" in explain_line(
         order.lines[0]
@@ -210,9 +237,9 @@ def test_a_held_order_says_why() -> None:
     }
     (order,) = orders([line_a(max_stock=45), line_b(max_stock=25)], vendors=vendors)
     assert explain_order(order).endswith(
-        "Held, not proposed: below the vendor's minimum order of 500.00 GBP: the order is "
-        "worth 126.00 GBP, and raising lines by whole cases (within maximum stock and 13 weeks "
-        "of cover) reaches only 126.00 GBP."
+        "Held, not proposed: below the vendor's minimum order of £500.00: the order is "
+        "worth £126.00, and raising lines by whole cases (within maximum stock and 13 weeks "
+        "of cover) reaches only £126.00."
     )
 
 
@@ -223,7 +250,7 @@ def test_a_merged_order_counts_its_lines() -> None:
     # A-1 36 x 2.95 = 106.20 kept; B-2 30 x 1.10 = 33.00
     assert explain_order(merged) == (
         "Purchase order to Acme Foods for shop-1: 2 lines, 66 units, expected 2026-11-27 "
-        "(7-day lead time). Total 139.20 GBP. Merged into the pending draft for this vendor: "
+        "(7-day lead time). Total £139.20. Merged into the pending draft for this vendor: "
         "1 line increased, 0 added, 1 kept unchanged."
     )
 
@@ -239,6 +266,23 @@ def test_a_transfer_explains_both_stores() -> None:
         "order-up-to level of 12 (8.6 weeks of cover), and keeps 39 after the move. Moving "
         "stock the chain already owns is quicker than a vendor order."
     )
+
+
+def test_a_transfer_names_the_item_and_the_stores_where_they_are_known() -> None:
+    north = StoreStock("north", Position(on_hand=3), Outlook(2.0, 2, 1, 6.0, 9.2, 0.95))
+    south = StoreStock("south", Position(on_hand=60), Outlook(1.0, 2, 1, 3.0, 4.4, 0.95))
+    (t,) = plan_transfers("A-1", [north, south])
+    stores = {"north": "Leeds", "south": "Brighton"}
+    assert transfer_title(t, "Heart Cakestand", stores) == (
+        "Move 21 units of Heart Cakestand (A-1) from Brighton to Leeds"
+    )
+    text = explain_transfer(t, "Heart Cakestand", stores)
+    assert text.startswith(
+        "Move 21 units of Heart Cakestand (A-1) from Brighton to Leeds. Leeds is"
+    )
+    assert "Brighton holds 60" in text and "north" not in text
+    # a store without a known name keeps its id
+    assert transfer_title(t, None, {"north": "Leeds"}) == "Move 21 units of A-1 from south to Leeds"
 
 
 def test_a_transfer_without_facts_falls_back_to_its_reason() -> None:

@@ -191,6 +191,14 @@ def test_the_payload_is_json_and_reads_as_a_purchase_order_document() -> None:
     assert "126.00" in to_csv(document)
 
 
+def test_the_store_is_named_for_the_vendor_and_the_buyer_where_its_name_is_known() -> None:
+    (acme,) = orders([line_a(), line_b()], location_name="Leeds Briggate")
+    payload = acme.payload()
+    assert payload["notes"].startswith("Deliver to Leeds Briggate by 2026-11-27.")
+    assert payload["explanation"].startswith("Purchase order to Acme Foods for Leeds Briggate:")
+    assert payload["location_external_id"] == STORE  # the id stays what write-back uses
+
+
 def test_each_line_carries_its_justification_as_structured_data() -> None:
     (acme,) = orders([line_a()])
     justification = acme.payload()["lines"][0]["justification"]
@@ -318,9 +326,9 @@ def test_a_minimum_out_of_reach_within_maximum_stock_holds_the_order() -> None:
     b = line_b(max_stock=25)  # 4 + 18 = 22: one more case (28) would pass 25
     (order,) = orders([a, b], vendors=with_minimum("500.00"))
     assert order.held == (
-        "below the vendor's minimum order of 500.00 GBP: the order is worth 126.00 GBP, and "
+        "below the vendor's minimum order of £500.00: the order is worth £126.00, and "
         "raising lines by whole cases (within maximum stock and 13 weeks of cover) reaches "
-        "only 126.00 GBP"
+        "only £126.00"
     )
     assert quantities(order) == {"A-1": 36, "B-2": 18}  # what is needed, not a raised guess
     assert order.payload()["held"] == order.held
@@ -330,7 +338,7 @@ def test_raising_for_a_minimum_stops_at_the_cover_limit() -> None:
     (order,) = orders([line_a(), line_b()], vendors=with_minimum("10000.00"))
     # 13 weeks: A-1 up to 13 x 14 = 182 -> 41 + 11 x 12 = 173; B-2 up to 91 -> 22 + 11 x 6 = 88
     # added 11 x 35.40 + 11 x 6.60 = 462.00 -> 588.00, far below 10000.00: held
-    assert order.held is not None and order.held.endswith("reaches only 588.00 GBP")
+    assert order.held is not None and order.held.endswith("reaches only £588.00")
 
 
 def test_with_an_unknown_cost_the_minimum_cannot_be_checked_and_nothing_is_raised() -> None:

@@ -137,7 +137,8 @@ function lineFacts(line) {
 
 /**
  * The lines of a draft purchase order with their justifications: quantity, unit cost, line
- * total, the plain-words reason, and the facts behind it on demand. `onForecast(line)` (when
+ * total, the reason in brief (quantity, stock, rule), and on demand the whole reason in plain
+ * words (with the forecast and its accuracy) and the facts behind it. `onForecast(line)` (when
  * given) adds a button per line that opens the item's forecast.
  */
 export function orderLines(p, { onForecast = null } = {}) {
@@ -162,10 +163,12 @@ export function orderLines(p, { onForecast = null } = {}) {
           h("td", { class: "num nowrap" }, formatDecimal(line.line_total, currency)),
         ),
         h("tr", { class: "why-row" }, h("td", { colspan: 4 },
-          h("p", { class: "why" }, j.text || "No justification was given."),
+          h("p", { class: "why" }, j.summary || j.text || "No justification was given."),
           h("div", { class: "why-tools" },
-            j.forecast || j.policy ? h("details", { class: "more facts-more" },
-              h("summary", {}, "The facts behind it"), h("div", { class: "line-facts" }, lineFacts(line))) : null,
+            j.forecast || j.policy || (j.summary && j.text) ? h("details", { class: "more facts-more" },
+              h("summary", {}, "The forecast and the facts behind it"),
+              j.summary && j.text ? h("p", { class: "why-full" }, j.text) : null,
+              j.forecast || j.policy ? h("div", { class: "line-facts" }, lineFacts(line)) : null) : null,
             onForecast ? h("button", {
               class: "btn btn-small", type: "button", "data-action": "forecast",
               "aria-label": `Forecast chart of ${line.name || line.sku}`,
