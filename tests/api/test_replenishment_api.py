@@ -12,6 +12,7 @@ mean of the uncensored days (tests/replenishment.py).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -161,6 +162,56 @@ async def _scope(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     london = _token(loop, "store_manager", [store])
     resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=london)
     assert resp.status_code == 200 and len(resp.json()["items"]) == 2
+
+
+def test_an_associate_sees_what_is_ordered_and_why_but_not_what_it_costs(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _costs)
+
+
+async def _costs(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    store = f"{loop.conn}:{UK}"
+    manager = _token(loop, "store_manager", [store])
+    associate = _token(loop, "associate", [store])
+    full = (await api.get(f"/v1/proposals/{ids['draft']}", headers=manager)).json()
+    assert full["value"]["amount"] > 0 and "£" in full["summary"]
+    assert full["costs_hidden"] is False
+    assert all(ln["unit_cost"] and ln["line_total"] for ln in full["payload"]["lines"])
+
+    paths = (
+        f"/v1/proposals/{ids['draft']}",
+        "/v1/proposals",
+        f"/v1/replenishment/stores/{store}/plan",
+    )
+    for path in paths:
+        resp = await api.get(path, headers=associate)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        seen = body if path.endswith(ids["draft"]) else (body.get("data") or body["proposals"])[0]
+        assert seen["id"] == ids["draft"]
+        assert seen["costs_hidden"] is True
+        assert seen["value"] is None and seen["payload"]["value"] is None
+        assert seen["payload"]["vendor_minimum"]["min_order_value"] is None
+        # the lines as ordered, with their reasons, without a price
+        assert [(ln["sku"], ln["quantity"]) for ln in seen["payload"]["lines"]] == [
+            (ln["sku"], ln["quantity"]) for ln in full["payload"]["lines"]
+        ]
+        for ln in seen["payload"]["lines"]:
+            assert ln["unit_cost"] is None and ln["line_total"] is None
+            assert ln["justification"]["text"] == next(
+                f["justification"]["text"]
+                for f in full["payload"]["lines"]
+                if f["sku"] == ln["sku"]
+            )
+        # the texts say a cost is there without giving it
+        assert "£" not in seen["summary"] and "GBP" not in seen["summary"]
+        assert seen["summary"].endswith("worth (cost hidden)")
+        assert "Total (cost hidden)." in seen["explanation"] and "£" not in seen["explanation"]
+    # nor does the language model word it for them
+    resp = await api.post(f"/v1/proposals/{ids['draft']}/explain", headers=associate)
+    assert resp.status_code == 200, resp.text
+    assert not re.search(r"£|\d GBP", resp.json()["text"])
 
 
 # -- editing the draft's lines ----------------------------------------------------------------

@@ -51,8 +51,16 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     vendors = {v["vendor_id"]: v for v in resp.json()}
     fareast = vendors["ven-06"]
     assert (fareast["name"], fareast["lead_time_days"]) == ("Far East Homewares", 14)
+    # an associate reads the terms but not what the stock costs (no costs:read)
+    assert fareast["min_order_value"] is None and fareast["costs_hidden"] is True
+    assert fareast["items"] and all(i["unit_cost"] is None for i in fareast["items"])
+    resp = await api.get(
+        "/v1/vendors", params={"connection_id": conn}, headers=_token(loop, "buyer", [uk])
+    )
+    fareast = {v["vendor_id"]: v for v in resp.json()}["ven-06"]
     assert fareast["min_order_value"] == "250.00 GBP"
     [item] = [i for i in fareast["items"] if i["sku"] == SKU]
+    assert item["unit_cost"] is not None
     resp = await api.get(
         "/v1/vendors", params={"connection_id": "con_nope"}, headers=_token(loop, "viewer")
     )
@@ -96,6 +104,13 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     await refused({"items": [{"sku": SKU}, {"sku": SKU}]}, "items")
     await refused({"leadtime": 3}, "leadtime")
     await refused({"lead_time_days": 3}, "name", f"/v1/vendors/{conn}/vendor:new/terms")
+    # an integration's token narrowed to writing terms, without costs:read, sets no cost
+    _, narrow = c.tokens.create(
+        "buyer", name="packs", actor="t", stores=[uk, fr], scopes=["replenishment:write"]
+    )
+    priced = {"currency": "GBP", "items": [{"sku": SKU, "unit_cost": "1.20"}]}
+    resp = await api.patch(url, json=priced, headers={"Authorization": f"Bearer {narrow}"})
+    assert resp.status_code == 403 and resp.json()["errors"][0]["field"] == "items", resp.text
     assert len(c.audit.list(action="vendor.terms_imported")) == audited  # nothing changed
 
     resp = await api.patch(url, json=change, headers=buyer)

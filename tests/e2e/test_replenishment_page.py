@@ -6,8 +6,8 @@ stock after each day (one item runs out for a few days and is restocked) — and
 is made the way ``tillwise replenish run`` makes it (the planner with the production forecaster,
 then governance routes the proposals). Then:
 
-* an associate opens the page: sees the items at risk and the proposed order with its reasons,
-  but no Approve button;
+* an associate opens the page: sees the items at risk and the proposed order with its reasons
+  and quantities, but not what it costs (no costs:read), and no Approve button;
 * the store manager opens the page, reads why each line is ordered in brief (and the forecast
   and the facts behind it on demand),
   opens an item's forecast chart (actuals with the days out of stock marked, the forecast with
@@ -217,6 +217,8 @@ def test_an_associate_sees_the_proposed_order_but_cannot_approve_it(
 
     server, store = live_server, planned["store"]
     order = _order(planned["plan"])
+    lines = {ln["sku"]: ln for ln in order["payload"]["lines"]}
+    assert HEART in lines and lines[HEART]["unit_cost"]  # the plan, read with costs:read
     password = server.add_user("ollie", "associate", stores=[store], display_name="Ollie Reed")
     page = new_page(TABLET_PORTRAIT)
 
@@ -232,6 +234,12 @@ def test_an_associate_sees_the_proposed_order_but_cannot_approve_it(
     card = page.locator(f"article.po[data-id='{order['id']}']")
     expect(card).to_contain_text(VENDOR.name)
     expect(card.locator(".order-line .why").first).not_to_be_empty()
+    line = card.locator(f"tbody.order-line[data-sku='{HEART}']")
+    expect(line.locator(".qty")).to_have_text(str(lines[HEART]["quantity"]))
+    # and what is ordered, but not what it costs: no unit cost, line total or value
+    expect(card.locator(".order-lines thead th")).to_have_text(["Item", "Quantity"])
+    expect(card).not_to_contain_text("£")
+    expect(card.locator(".po-facts")).to_contain_text("Not shown to your role")
     # but no way to decide it: the page says so, and there is no Approve or Reject button
     expect(card.locator(".actions")).to_contain_text("can see this proposal but not decide it")
     expect(page.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)

@@ -42,6 +42,7 @@ MUG, JUG = "MUG-1", "JUG-2"
 PAPER_SKUS = [f"P-{n:04d}" for n in range(1, 151)]
 IMPORTED = "vendor.terms_imported"
 SET_HERE = "set in Tillwise"
+HIDDEN = "not shown to your role"  # in place of a cost, for a role without costs:read
 
 
 def vendors(server: LiveServer) -> dict[str, dict[str, Any]]:
@@ -317,12 +318,17 @@ def test_an_associate_sees_the_terms_read_only(
     expect(card.locator("[data-term='lead_time_days'] dd")).to_have_text(
         as_shown(f"{kettle['lead_time_days']} days", kettle, "lead_time_days")
     )
-    expect(card.locator("[data-term='min_order_value'] dd")).to_have_text("£150.00")
+    # but not what the stock costs: an associate has no costs:read
+    expect(card.locator("[data-term='min_order_value'] dd")).to_have_text(HIDDEN)
+    expect(card.locator("summary")).to_have_text(f"{len(kettle['items'])} items: case pack, MOQ")
     card.locator("summary").click()
     mug = items_of(kettle)[MUG]
+    assert mug["unit_cost"]  # read by an admin
     expect(card.locator(f"tr[data-sku='{MUG}'] [data-col='case_pack']")).to_have_text(
         as_shown(str(mug["case_pack"]), mug, "case_pack")
     )
+    expect(card.locator("thead th")).to_have_text(["SKU", "Case pack", "MOQ"])
+    expect(card).not_to_contain_text("£")
     # but nothing to change them with
     expect(page.locator("article.vendor")).to_have_count(2)
     expect(page.get_by_role("button", name=re.compile("^Change"))).to_have_count(0)
@@ -514,15 +520,15 @@ def test_an_associate_sees_what_is_set_in_tillwise_but_cannot_take_it_back(
     email = card.locator("[data-term='email'] dd")
     expect(email).to_have_text(f"buying@kettle.example {SET_HERE}")
     expect(email.get_by_text(SET_HERE, exact=True)).to_be_visible()
-    expect(card.locator("[data-term='min_order_value'] dd")).to_have_text("£150.00")
+    expect(card.locator("[data-term='min_order_value'] dd")).to_have_text(HIDDEN)
     expect(card.locator("[data-term='min_order_value'] dd")).to_have_attribute(
-        "title", "From the POS"
+        "title", "Your role does not see costs"
     )
     card.locator("summary").click()
     row = card.locator(f"tr[data-sku='{JUG}']")
     expect(row.locator("[data-col='moq']")).to_have_text(f"36 {SET_HERE}")
     expect(row.locator("[data-col='case_pack']")).to_have_text("12")
-    expect(row.locator("[data-col='unit_cost']")).to_have_text("£4.20")
+    expect(row.locator("[data-col='unit_cost']")).to_have_count(0)
     # but nothing to take them back (or change them) with
     expect(page.get_by_role("button", name=re.compile("Use the POS's"))).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("^Change"))).to_have_count(0)

@@ -192,6 +192,22 @@ def test_vendor_terms_imported_from_a_csv_change_the_plan(
     assert result.exit_code == 0 and "6 vendor(s) read, 0 to change" in result.output
     assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 1  # nothing written
 
+    # POS in a cell takes the term back: the POS's 14 days and A's own pack again
+    back = tmp_path / "back.csv"
+    back.write_text("vendor,lead_time_days,sku,case_pack\nven-06,pos,85123A,POS\n")
+    result = runner.invoke(app, ["vendors", "import", str(back), *conn])
+    assert result.exit_code == 0 and "2 term(s) back to the POS's" in result.output, result.output
+    assert _counts(sqlite_url)["vendor_terms"] == 0  # nothing is left set in Tillwise
+    assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 2
+    result = runner.invoke(app, ["vendors", "list", *conn, "--json"])
+    fareast = {v["vendor_id"]: v for v in json.loads(result.output)}["ven-06"]
+    assert fareast["lead_time_days"] == 14 and fareast["set_in_tillwise"] == []
+    assert next(i for i in fareast["items"] if i["sku"] == SKU)["set_in_tillwise"] == []
+    # and again: nothing left to take back, nothing written
+    result = runner.invoke(app, ["vendors", "import", str(back), *conn])
+    assert result.exit_code == 0, result.output
+    assert _counts(sqlite_url)["audit_log"] == before["audit_log"] + 2
+
     result = runner.invoke(app, ["vendors", "list", "--connection", "con_nope"])
     assert result.exit_code != 0 and "no connection 'con_nope'" in result.output
 

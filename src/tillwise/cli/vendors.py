@@ -42,7 +42,8 @@ def import_terms(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="check the file, write nothing"),
 ) -> None:
-    """Import vendor terms from a CSV (only the cells given change; audited).
+    """Import vendor terms from a CSV (only the cells given change; POS in a term's cell takes
+    it back to the POS's value; audited).
 
     Every error is named by file, row and column, and nothing is imported while one remains."""
     from tillwise.workflows.replenishment.terms import InvalidTermsFile, changes_of, read_terms
@@ -51,22 +52,26 @@ def import_terms(
         vendors = _vendors(c, connection)
         known = {vid: v.name for vid, v in vendors.items()}
         try:
-            terms = read_terms(file, known=known, currency=currency)
+            read = read_terms(file, known=known, currency=currency)
         except InvalidTermsFile as exc:
             for line in exc.errors:
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             fail(f"{len(exc.errors)} error(s); nothing imported")
-        changes = changes_of(terms, vendors)  # an export imported back changes nothing
+        changes = changes_of(read.terms, vendors)  # an export imported back changes nothing
         new = sum(1 for t in changes if t.vendor_external_id not in known)
+        back = sum(len(c.fields) + sum(map(len, c.items.values())) for c in read.cleared.values())
         said = (
-            f"{file.name}: {len(terms)} vendor(s) read, {len(changes)} to change ({new} new), "
-            f"{sum(len(t.items) for t in changes)} item(s) to change"
+            f"{file.name}: {len(read.terms)} vendor(s) read, {len(changes)} to change ({new} "
+            f"new), {sum(len(t.items) for t in changes)} item(s) to change"
+            + (f", {back} term(s) back to the POS's" if back else "")
         )
         if dry_run:
             console.print(f"{said}: nothing written (--dry-run)", soft_wrap=True)
             return
-        if changes:
-            c.vendor_terms.upsert(connection, changes, actor="cli", source=file.name)
+        if changes or read.cleared:
+            c.vendor_terms.upsert(
+                connection, changes, actor="cli", source=file.name, cleared=read.cleared
+            )
     console.print(said, soft_wrap=True)
 
 

@@ -7,6 +7,7 @@ unless a rounding mode is named explicitly.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -163,6 +164,16 @@ class Money(BaseModel):
         sign = "-" if self.amount < 0 else ""
         symbol = _SYMBOLS.get(self.currency)
         return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {self.currency}"
+
+    @staticmethod
+    def written(currency: str) -> re.Pattern[str]:
+        """An amount of ``currency`` as :meth:`display` or ``str()`` writes it, in a text."""
+        code = currency.upper()
+        number = r"\d[\d,]*(?:\.\d+)?"
+        forms = [rf"-?{number} {code}\b"]
+        if code in _SYMBOLS:
+            forms.insert(0, rf"-?{re.escape(_SYMBOLS[code])}{number}")
+        return re.compile("|".join(forms))
 
     def _check(self, other: Money) -> None:
         if other.currency != self.currency:

@@ -59,6 +59,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         "risk:decide",  # work cases: assign, review, confirm or dismiss
         "risk:score",  # POST /v1/risk/score (a POS extension in the checkout path)
         "replenishment:write",  # stop / resume reordering a SKU at a store
+        "costs:read",  # unit costs and purchase-order values (governance.costs)
     }
 )
 
@@ -114,7 +115,8 @@ ROLES: Mapping[str, Role] = MappingProxyType(
     {
         "associate": Role(
             "associate",
-            "works the floor of a store: reads its sales, stock and proposals; approves nothing",
+            "works the floor of a store: reads its sales, stock and proposals (not what stock "
+            "costs); approves nothing",
             _STORE_READS,
         ),
         "store_manager": Role(
@@ -122,14 +124,15 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             "runs their store: approves its proposals of every kind, reads its audit trail",
             _STORE_READS
             | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
-            | {"workflows:read", "risk:read", "replenishment:write"},
+            | {"workflows:read", "risk:read", "replenishment:write", "costs:read"},
             approves=frozenset({ANY_KIND}),
         ),
         "buyer": Role(
             "buyer",
             "buys stock for their stores: approves purchase orders, transfers and stock changes",
             _STORE_READS
-            | {"proposals:approve", "proposals:create", "workflows:read", "replenishment:write"},
+            | {"proposals:approve", "proposals:create", "workflows:read", "replenishment:write"}
+            | {"costs:read"},
             approves=frozenset({"draft_purchase_order", "transfer", "stock_adjustment"}),
         ),
         "loss_prevention": Role(
@@ -138,7 +141,7 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             "stock corrections",
             _STORE_READS
             | {"customers:read", "proposals:approve", "audit:read", "audit:export"}
-            | {"workflows:read", "risk:read", "risk:decide"},
+            | {"workflows:read", "risk:read", "risk:decide", "costs:read"},
             approves=frozenset({"risk_decision", "return_draft", "stock_adjustment"}),
         ),
         "regional_manager": Role(
@@ -147,7 +150,7 @@ ROLES: Mapping[str, Role] = MappingProxyType(
             _STORE_READS
             | {"customers:read", "proposals:approve", "proposals:create", "audit:read"}
             | {"audit:export", "workflows:read", "workflows:write", "settings:read"}
-            | {"users:read", "risk:read", "replenishment:write"},
+            | {"users:read", "risk:read", "replenishment:write", "costs:read"},
             approves=frozenset({ANY_KIND}),
         ),
         "pos_extension": Role(

@@ -15,6 +15,7 @@ from tillwise.ai import explain
 from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, proposal_id
+from tillwise.governance import costs
 from tillwise.governance.approvals import STATUSES, ProposalRecord
 from tillwise.governance.principal import Principal
 from tillwise.governance.rbac import ROLES
@@ -354,10 +355,17 @@ class ProposalPublic(BaseModel):
     decided_at: datetime | None
     reason: str | None
     result: dict[str, Any] | None
+    costs_hidden: bool = Field(
+        default=False, description="costs left out: the caller lacks costs:read"
+    )
 
     @classmethod
-    def of(cls, r: ProposalRecord) -> ProposalPublic:
-        p = r.proposal
+    def of(cls, r: ProposalRecord, principal: Principal) -> ProposalPublic:
+        """The record as ``principal`` may see it (costs only with ``costs:read``)."""
+        p, result = r.proposal, r.result
+        hidden = not principal.can(costs.PERMISSION) and p.kind in costs.COST_KINDS
+        if hidden:
+            p, result = costs.without_costs(p, result)
         return cls(
             id=p.id,
             kind=p.kind,
@@ -384,7 +392,8 @@ class ProposalPublic(BaseModel):
             decided_by=r.decided_by,
             decided_at=r.decided_at,
             reason=r.reason,
-            result=r.result,
+            result=result,
+            costs_hidden=hidden,
         )
 
 
@@ -426,7 +435,7 @@ def list_proposals(
         limit=limit,
         before=before,
     )
-    data = [ProposalPublic.of(r) for r in records]
+    data = [ProposalPublic.of(r, principal) for r in records]
     return {
         "data": data,
         "count": len(data),
@@ -455,7 +464,7 @@ def proposal_counts(
 def get_proposal(
     proposal_id: str, container: ContainerDep, principal: Principal = require("proposals:read")
 ) -> Any:
-    return ProposalPublic.of(container.approvals.get(proposal_id, principal))
+    return ProposalPublic.of(container.approvals.get(proposal_id, principal), principal)
 
 
 class ProposalCreate(BaseModel):
@@ -507,7 +516,7 @@ def create_proposal(
         payload={"sku": body.sku, "location_external_id": body.location_id, "delta": body.delta},
         value=value,
     )
-    return ProposalPublic.of(container.approvals.submit(proposal, principal))
+    return ProposalPublic.of(container.approvals.submit(proposal, principal), principal)
 
 
 class ExplanationPublic(BaseModel):
@@ -529,6 +538,8 @@ async def explain_proposal(
     sent, the call audited), or, with no model, the deterministic explanation itself."""
     record = container.approvals.get(proposal_id, principal)
     p = record.proposal
+    if not principal.can(costs.PERMISSION):  # what the reader may not see is not worded for them
+        p, _ = costs.without_costs(p)
     facts = "\n".join(
         line
         for line in (
@@ -572,7 +583,7 @@ async def approve_proposal(
     record = await container.approvals.approve(
         proposal_id, principal, edits=body.edits, comment=body.comment
     )
-    return ProposalPublic.of(record)
+    return ProposalPublic.of(record, principal)
 
 
 class ReasonBody(BaseModel):
@@ -591,7 +602,9 @@ def reject_proposal(
     container: ContainerDep,
     principal: Principal = require("proposals:approve"),
 ) -> Any:
-    return ProposalPublic.of(container.approvals.reject(proposal_id, principal, reason=body.reason))
+    return ProposalPublic.of(
+        container.approvals.reject(proposal_id, principal, reason=body.reason), principal
+    )
 
 
 @router.post(
@@ -607,7 +620,7 @@ async def revert_proposal(
     principal: Principal = require("proposals:approve"),
 ) -> Any:
     record = await container.approvals.revert(proposal_id, principal, reason=body.reason)
-    return ProposalPublic.of(record)
+    return ProposalPublic.of(record, principal)
 
 
 # ---------------------------------------------------------------------------- workflows

@@ -93,7 +93,7 @@ def store_plan(
         items = uow.replenishment.plan_items(conn, loc)
         stops = uow.replenishment.reorder_stops(conn, loc)
     proposals = [
-        ProposalPublic.of(r)
+        ProposalPublic.of(r, principal)
         for kind in KINDS
         for r in container.approvals.list(principal, store=store, kind=kind, limit=200)
         if r.status in (*OPEN, "shadow")

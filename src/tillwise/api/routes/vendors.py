@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tillwise.domain.catalog import ITEM_TERMS, VENDOR_TERMS, Cleared, ItemTerms, VendorTerms
 from tillwise.domain.errors import InvalidMoney
 from tillwise.domain.money import Money, exponent
+from tillwise.governance import costs
 from tillwise.governance.principal import Principal
 from tillwise.workflows.replenishment.planner import vendors_with_terms
 from tillwise.workflows.replenishment.terms import EMAIL, changes_of, vendors_public
@@ -66,9 +67,13 @@ def _connection(container: Any, connection_id: str) -> None:
         raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
 
 
-def _public(container: Any, connection_id: str) -> list[dict[str, Any]]:
+def _public(container: Any, connection_id: str, principal: Principal) -> list[dict[str, Any]]:
+    """The connection's vendors as ``principal`` may see them (costs with ``costs:read``)."""
     with container.uow() as uow:
-        return vendors_public(uow, connection_id)
+        found = vendors_public(uow, connection_id)
+    if principal.can(costs.PERMISSION):
+        return found
+    return [costs.vendor_without_costs(v) for v in found]
 
 
 @router.get("", operation_id="vendors-list")
@@ -82,7 +87,7 @@ def list_vendors(
     ):
         raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
     _connection(container, connection_id)
-    return _public(container, connection_id)
+    return _public(container, connection_id, principal)
 
 
 @router.patch("/{connection_id}/{vendor_id}/terms", operation_id="vendors-set-terms")
@@ -120,6 +125,11 @@ def set_terms(
     if len(set(skus)) != len(skus):
         raise Problem(422, "invalid_terms", "a SKU is listed twice", field="items")
     priced = body.min_order_value is not None or any(i.unit_cost is not None for i in body.items)
+    if priced and not principal.can(costs.PERMISSION):
+        field = "min_order_value" if body.min_order_value is not None else "items"
+        raise Problem(
+            403, "forbidden", "setting a cost needs the costs:read permission", field=field
+        )
     if priced and body.currency is None:
         why = "required with min_order_value or a unit_cost"
         raise Problem(422, "invalid_terms", why, field="currency")
@@ -137,7 +147,8 @@ def set_terms(
             source="api",
             cleared={vendor_id: cleared},
         )
-    return next(v for v in _public(container, connection_id) if v["vendor_id"] == vendor_id)
+    found = _public(container, connection_id, principal)
+    return next(v for v in found if v["vendor_id"] == vendor_id)
 
 
 def _cleared(body: TermsBody) -> Cleared:

@@ -21,8 +21,11 @@ each shown with an example value::
   giving different values is an error.
 * Item columns: ``unit_cost``, ``case_pack`` (whole, at least 1), ``moq`` (whole, at least 0),
   ``vendor_sku``. Amounts are in ``currency`` (the row's, else ``--currency``).
-* An empty cell changes nothing; only what is given is imported. Column names are matched
-  ignoring case; an unknown column is an error (a typo would otherwise be ignored silently).
+* An empty cell changes nothing; only what is given is imported. ``POS`` in a term's cell
+  (any column above but ``vendor``, ``vendor_name``, ``currency`` and ``sku``) takes back what
+  was set in Tillwise, so plans use the POS's value again — as ``null`` does in the API.
+  Column names are matched ignoring case; an unknown column is an error (a typo would
+  otherwise be ignored silently).
 
 Every error names the file, the row (the header is row 1) and the column, and nothing is
 imported while any remains (:class:`InvalidTermsFile` lists up to :data:`MAX_ERRORS`).
@@ -40,7 +43,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tillwise.domain.catalog import ItemTerms, Vendor, VendorTerms
+from tillwise.domain.catalog import Cleared, ItemTerms, Vendor, VendorTerms
 from tillwise.domain.money import Money
 from tillwise.ports.repositories import UnitOfWork
 
@@ -57,6 +60,8 @@ VENDOR_COLUMNS = (
 ITEM_COLUMNS = ("sku", "unit_cost", "case_pack", "moq", "vendor_sku")
 COLUMNS = (*VENDOR_COLUMNS, "currency", *ITEM_COLUMNS)
 MAX_ERRORS = 20
+BACK = "POS"  # a term's cell that takes it back to the POS's value (compared ignoring case)
+CLEARABLE = ("email", "lead_time_days", "review_period_days", "min_order_value")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -67,6 +72,15 @@ class InvalidTermsFile(ValueError):
         more = "" if len(errors) < MAX_ERRORS else f"\n(stopped after {MAX_ERRORS} errors)"
         super().__init__("\n".join(errors) + more)
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class TermsFile:
+    """What a terms file says: the terms it sets per vendor (in the file's order), and the ones
+    it takes back to the POS's values (vendor id → :class:`Cleared`)."""
+
+    terms: list[VendorTerms]
+    cleared: dict[str, Cleared]
 
 
 def vendor_key(name: str) -> str:
@@ -127,10 +141,8 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def read_terms(
-    path: Path, *, known: Mapping[str, str], currency: str | None = None
-) -> list[VendorTerms]:
-    """The terms of ``path`` per vendor (in the file's order). ``known``: vendor id → name of
+def read_terms(path: Path, *, known: Mapping[str, str], currency: str | None = None) -> TermsFile:
+    """The terms of ``path`` per vendor, and those it takes back. ``known``: vendor id → name of
     the vendors the POS or earlier terms know. Raises :class:`InvalidTermsFile`."""
     reading = _Reading(str(path), currency.upper() if currency else None)
     by_name = {vendor_key(name): vid for vid, name in known.items()}
@@ -149,6 +161,8 @@ def read_terms(
     vendors: dict[str, dict[str, Any]] = {}
     seen: dict[tuple[str, str], tuple[int, Any]] = {}  # (vendor, column) → (row, value)
     items: dict[str, dict[str, ItemTerms]] = {}
+    back: dict[str, set[str]] = {}  # vendor id → vendor terms taken back
+    items_back: dict[str, dict[str, set[str]]] = {}  # vendor id → sku → item terms taken back
     for number, raw in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in raw):
             continue
@@ -165,6 +179,11 @@ def read_terms(
         if vid not in known:  # a new vendor: named by its first row unless vendor_name says
             terms.setdefault("name", cell["vendor"])
         values: dict[str, Any] = {}
+        for column in CLEARABLE:
+            if cell.get(column, "").upper() == BACK:
+                cell[column] = ""
+                values[column] = BACK
+                back.setdefault(vid, set()).add(column)
         if cell.get("vendor_name"):
             values["name"] = cell["vendor_name"]
         if cell.get("email"):
@@ -191,10 +210,15 @@ def read_terms(
             if first[1] != value:
                 column = "vendor_name" if name == "name" else name
                 reading.bad(number, column, f"differs from row {first[0]} ({first[1]})", value)
-            terms[name] = value
+            if value != BACK:
+                terms[name] = value
         if cell.get("sku"):
+            taken = {c for c in ITEM_COLUMNS[1:] if cell.get(c, "").upper() == BACK}
+            if taken:
+                items_back.setdefault(vid, {}).setdefault(cell["sku"], set()).update(taken)
+                cell.update(dict.fromkeys(taken, ""))
             item = _item(reading, number, cell, row_currency)
-            if item is not None:
+            if item is not None and (not taken or any(cell.get(c) for c in ITEM_COLUMNS[1:])):
                 got = items.setdefault(vid, {})
                 if item.sku in got:
                     reading.bad(number, "sku", "listed twice for this vendor", item.sku)
@@ -205,10 +229,19 @@ def read_terms(
                 reading.bad(number, given[0], "an item's term needs the row's sku", cell[given[0]])
     if reading.errors:
         raise InvalidTermsFile(reading.errors)
-    return [
-        VendorTerms(**terms, items=tuple(items.get(vid, {}).values()))
-        for vid, terms in vendors.items()
-    ]
+    return TermsFile(
+        terms=[
+            VendorTerms(**terms, items=tuple(items.get(vid, {}).values()))
+            for vid, terms in vendors.items()
+        ],
+        cleared={
+            vid: Cleared(
+                frozenset(back.get(vid, ())),
+                {sku: frozenset(fs) for sku, fs in items_back.get(vid, {}).items()},
+            )
+            for vid in {*back, *items_back}
+        },
+    )
 
 
 def _resolve(text: str, known: Mapping[str, str], by_name: Mapping[str, str]) -> str:

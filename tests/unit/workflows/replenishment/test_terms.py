@@ -48,7 +48,7 @@ def test_vendors_are_found_by_id_or_name_and_a_new_one_gets_shopifys_id(tmp_path
         "far east homewares,,,,,,,85123A,,24,,",  # only the case pack of this item
         "Bolt & Nut Supply,,,5,,,,B-1,0.40,100,,",  # new: named by its first row
     )
-    apple, fareast, bolt = read_terms(path, known=KNOWN, currency="gbp")
+    apple, fareast, bolt = read_terms(path, known=KNOWN, currency="gbp").terms
     assert apple == VendorTerms(
         vendor_external_id="vendor:apple",
         email="orders@apple.example",
@@ -191,7 +191,7 @@ def test_an_export_imports_back_to_the_same_vendors(tmp_path: Path) -> None:
     ]
     path = tmp_path / "out.csv"
     assert write_terms(vendors, path) == 4
-    back = read_terms(path, known={v.external_id: v.name for v in vendors})
+    back = read_terms(path, known={v.external_id: v.name for v in vendors}).terms
     # laid over the bare vendors (a name, no terms), the file gives every term back
     bare = {v.external_id: Vendor(source=v.source, name=v.name) for v in vendors}
     rebuilt = {t.vendor_external_id: t.applied_to(bare[t.vendor_external_id], "c1") for t in back}
@@ -223,3 +223,30 @@ def test_only_what_differs_from_the_vendor_as_plans_see_it_is_kept() -> None:
         items=(ItemTerms(sku="85123A", moq=24), ItemTerms(sku="NEW-1")),
     )
     assert changed.beyond(None) == changed  # a vendor plans do not know yet: all of it
+
+
+def test_pos_in_a_terms_cell_takes_it_back_and_sets_nothing(tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "ven-06,,POS,pos,,Pos,,,,,,",  # e-mail, lead time and minimum order: the POS's again
+        "ven-06,,,,7,,,85123A,POS,24,,",  # the item's cost the POS's, its pack set to 24
+        "ven-06,,,,,,,22423,,,pos,",  # only a term taken back: no item set
+    )
+    read = read_terms(path, known=KNOWN)
+    [fareast] = read.terms
+    assert fareast == VendorTerms(
+        vendor_external_id="ven-06",
+        review_period_days=7,
+        items=(ItemTerms(sku="85123A", case_pack=24),),
+    )
+    assert read.cleared == {
+        "ven-06": Cleared(
+            frozenset({"email", "lead_time_days", "min_order_value"}),
+            {"85123A": frozenset({"unit_cost"}), "22423": frozenset({"moq"})},
+        )
+    }
+    # a term taken back on one row and given on another is a contradiction, named
+    path = csv_file(tmp_path, "ven-06,,,POS,,,,,,,,", "ven-06,,,21,,,,,,,,")
+    assert errors_of(path) == [
+        f"{path}: row 3, column 'lead_time_days': differs from row 2 (POS) (got 21)"
+    ]

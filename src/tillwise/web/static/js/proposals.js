@@ -144,14 +144,15 @@ function lineFacts(line) {
 export function orderLines(p, { onForecast = null } = {}) {
   const lines = orderLinesOf(p);
   const currency = p.payload.currency || (p.value && p.value.currency) || null;
+  const costs = !p.costs_hidden; // the server leaves them out for a role without costs:read
   if (lines.length === 0) return h("p", { class: "muted" }, "This order has no lines.");
   return h("table", { class: "table compact order-lines" },
     h("caption", { class: "visually-hidden" }, "The order's lines and why each is ordered"),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Item"),
       h("th", { scope: "col", class: "num" }, "Quantity"),
-      h("th", { scope: "col", class: "num" }, "Unit cost"),
-      h("th", { scope: "col", class: "num" }, "Line total"))),
+      costs ? h("th", { scope: "col", class: "num" }, "Unit cost") : null,
+      costs ? h("th", { scope: "col", class: "num" }, "Line total") : null)),
     lines.map((line) => {
       const j = line.justification || {};
       return h("tbody", { class: "order-line", dataset: { sku: line.sku } },
@@ -159,10 +160,10 @@ export function orderLines(p, { onForecast = null } = {}) {
           h("th", { scope: "row" }, line.name || line.sku, h("span", { class: "sub" }, `SKU ${line.sku}`)),
           h("td", { class: "num" }, h("strong", { class: "qty" }, formatCount(line.quantity)),
             line.already_in_draft ? h("span", { class: "sub" }, `${line.already_in_draft} already on the draft`) : null),
-          h("td", { class: "num nowrap" }, formatDecimal(line.unit_cost, currency)),
-          h("td", { class: "num nowrap" }, formatDecimal(line.line_total, currency)),
+          costs ? h("td", { class: "num nowrap" }, formatDecimal(line.unit_cost, currency)) : null,
+          costs ? h("td", { class: "num nowrap" }, formatDecimal(line.line_total, currency)) : null,
         ),
-        h("tr", { class: "why-row" }, h("td", { colspan: 4 },
+        h("tr", { class: "why-row" }, h("td", { colspan: costs ? 4 : 2 },
           h("p", { class: "why" }, j.summary || j.text || "No justification was given."),
           h("div", { class: "why-tools" },
             j.forecast || j.policy || (j.summary && j.text) ? h("details", { class: "more facts-more" },
@@ -191,7 +192,8 @@ export function orderFacts(p, attrs = {}) {
     ["Vendor", vendor.name ? `${vendor.name}${vendor.email ? ` · ${vendor.email}` : ""}` : null],
     ["Expected", pay.expected_on
       ? `${formatMediumDay(pay.expected_on)}${pay.lead_time_days !== undefined ? ` (${pay.lead_time_days}-day lead time)` : ""}` : null],
-    ["Value", p.value ? formatMoney(p.value.amount, p.value.currency) : formatDecimal(pay.value, currency)],
+    ["Value", p.costs_hidden ? h("span", { class: "muted cost-hidden" }, "Not shown to your role")
+      : p.value ? formatMoney(p.value.amount, p.value.currency) : formatDecimal(pay.value, currency)],
     ["Vendor minimum", minimum.min_order_value ? formatDecimal(minimum.min_order_value, currency)
       + (minimum.raised && minimum.raised.length ? ` (raised: ${minimum.raised.join(", ")})` : "") : null],
     ["New vendor", p.new_vendor ? "Yes: always needs a person" : null],

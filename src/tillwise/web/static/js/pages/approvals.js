@@ -163,7 +163,7 @@ function drawDetail(root, ctx, p, back, message) {
         facts([
           ["Kind", humanize(p.kind)],
           ["Store", ctx.storeName(p.store)],
-          ["Value", formatValue(p.value)],
+          ["Value", p.costs_hidden ? "Not shown to your role" : formatValue(p.value)],
           ["Proposed by", ctx.actorName(p.proposed_by)],
           ["Workflow", `${p.workflow} ${p.workflow_version}`],
           ["Mode", p.mode],

@@ -2,7 +2,8 @@
 // what the retailer told Tillwise over them (Shopify and Square know a vendor's name at most):
 // lead time, order cycle, the e-mail purchase orders go to, the minimum order value, and per
 // item the unit cost, case pack, MOQ and the vendor's own code. Everyone who reads the catalog
-// (products:read) sees them; roles that may (replenishment:write: buyers, store managers,
+// (products:read) sees them — but the minimum order value and unit costs only with costs:read
+// (an associate's are left out by the server, `costs_hidden`, and said to be); roles that may (replenishment:write: buyers, store managers,
 // regional managers, admins) change them in place — `PATCH /v1/vendors/{connection}/{vendor}/
 // terms`, only the fields changed are sent, audited by the server as vendor.terms_imported.
 // Terms hold for every store of the connection, so the server refuses (403) a role over only
@@ -475,7 +476,7 @@ class VendorCard {
     const p = this.prefix;
     const details = h("details", { class: "vendor-items", id: `${p}-items` },
       h("summary", {}, items.length
-        ? `${formatCount(items.length)} item${items.length === 1 ? "" : "s"}: unit cost, case pack, MOQ`
+        ? `${formatCount(items.length)} item${items.length === 1 ? "" : "s"}: ${this.vendor.costs_hidden ? "" : "unit cost, "}case pack, MOQ`
         : "No items listed"));
     this.drawn = false;
     details.addEventListener("toggle", () => {
@@ -526,7 +527,7 @@ class VendorCard {
         h("caption", { class: "visually-hidden" }, `Items of ${this.name} and their terms`),
         h("thead", {}, h("tr", {},
           h("th", { scope: "col" }, "SKU"),
-          h("th", { scope: "col", class: "num" }, "Unit cost"),
+          this.vendor.costs_hidden ? null : h("th", { scope: "col", class: "num" }, "Unit cost"),
           h("th", { scope: "col", class: "num" }, "Case pack"),
           h("th", { scope: "col", class: "num" }, "MOQ"),
           this.writer ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Change")) : null)),
@@ -559,7 +560,7 @@ class VendorCard {
         ? h("span", { class: "sub", title: sourceTitle(item, "vendor_sku") }, `Vendor SKU ${item.vendor_sku}`,
           setHere(item, "vendor_sku") ? [" ", setHereTag("vendor SKU")] : null)
         : null),
-      cell("unit_cost", moneyText(item.unit_cost)),
+      this.vendor.costs_hidden ? null : cell("unit_cost", moneyText(item.unit_cost)),
       cell("case_pack", numOrDash(item.case_pack)),
       cell("moq", numOrDash(item.moq)),
       this.writer ? h("td", { class: "num" }, h("button", {
@@ -702,11 +703,11 @@ function terms(v) {
       ? ["review_period_days", "Order cycle", v.review_period_days === null ? null : `every ${days(v.review_period_days)}`]
       : null,
     ["email", "E-mail for purchase orders", v.email],
-    ["min_order_value", "Minimum order", moneyText(v.min_order_value, null)],
+    ["min_order_value", "Minimum order", v.costs_hidden ? hiddenCost() : moneyText(v.min_order_value, null)],
   ].filter(Boolean);
   return h("dl", { class: "facts vendor-terms" }, rows.map(([key, term, value]) => h("div", { dataset: { term: key } },
     h("dt", {}, term),
-    h("dd", { title: sourceTitle(v, key) },
+    h("dd", { title: key === "min_order_value" && v.costs_hidden ? "Your role does not see costs" : sourceTitle(v, key) },
       value === null || value === undefined ? h("span", { class: "muted" }, "not set") : value,
       setHere(v, key) ? [" ", setHereTag(NAMES[key])] : null))));
 }
@@ -756,6 +757,11 @@ function splitMoney(text) {
   if (!text) return { amount: "", currency: "" };
   const [amount, currency = ""] = String(text).trim().split(/\s+/, 2);
   return { amount, currency };
+}
+
+/** In place of an amount the server left out: the reader's role does not see costs. */
+function hiddenCost() {
+  return h("span", { class: "muted cost-hidden" }, "not shown to your role");
 }
 
 /** "250.00 GBP" → "£250.00" (exactly, through minor units); as given when it can't be. */

@@ -1,0 +1,100 @@
+"""What a role without ``costs:read`` is shown: the order, its reasons and its quantities, with
+the unit costs, the totals and the amounts in its texts left out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tillwise.domain.money import Money
+from tillwise.domain.proposals import Proposal
+from tillwise.governance.costs import HIDDEN, vendor_without_costs, without_costs
+from tillwise.governance.rbac import ROLES, has_permission
+
+
+def _proposal(kind: str = "draft_purchase_order", **fields: Any) -> Proposal:
+    base: dict[str, Any] = {
+        "id": "0f1e2d3c-0000-0000-0000-000000000000",
+        "kind": kind,
+        "workflow": "replenishment",
+        "connection_id": "con_1",
+        "location_external_id": "shop-1",
+        "created_at": datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+        # as this version writes it, and as one stored before Money.display() wrote it
+        "summary": "Order 1,204 units (2 SKUs) from Acme for Leeds, worth £12,340.50",
+        "explanation": "Total £12,340.50. The vendor's minimum order of 500.00 GBP is met.",
+        "value": Money(amount=1234050, currency="GBP"),
+        "payload": {
+            "currency": "GBP",
+            "value": "12340.50",
+            "vendor_minimum": {"min_order_value": "500.00", "raised": []},
+            "explanation": "Total £12,340.50.",
+            "lines": [
+                {
+                    "sku": "A-1",
+                    "quantity": 1200,
+                    "unit_cost": "10.25",
+                    "line_total": "12300.00",
+                    "justification": {"text": "Order 1,200 units (100 cases of 12).", "rule": "x"},
+                },
+            ],
+        },
+        "inputs": {"lines": {"A-1": {"on_hand": 3, "reorder_point": 40}}},
+    }
+    return Proposal(**(base | fields))
+
+
+def test_a_purchase_order_keeps_its_quantities_and_reasons_and_loses_its_costs() -> None:
+    result = {"reference": "PO-7", "details": {"total": "12340.50", "pdf": "po.pdf"}}
+    shown, shown_result = without_costs(_proposal(), result)
+    assert shown.value is None
+    assert shown.summary == f"Order 1,204 units (2 SKUs) from Acme for Leeds, worth {HIDDEN}"
+    assert shown.explanation == (f"Total {HIDDEN}. The vendor's minimum order of {HIDDEN} is met.")
+    pay = shown.payload
+    assert pay["value"] is None and pay["vendor_minimum"] == {"min_order_value": None, "raised": []}
+    assert pay["explanation"] == f"Total {HIDDEN}."
+    [line] = pay["lines"]
+    assert (line["sku"], line["quantity"]) == ("A-1", 1200)
+    assert line["unit_cost"] is None and line["line_total"] is None
+    # counts of units are not money: "1,200 units" stays
+    assert line["justification"]["text"] == "Order 1,200 units (100 cases of 12)."
+    assert shown.inputs == {"lines": {"A-1": {"on_hand": 3, "reorder_point": 40}}}
+    assert shown_result == {"reference": "PO-7", "details": {"total": None, "pdf": "po.pdf"}}
+
+
+def test_amounts_that_are_not_costs_are_shown() -> None:
+    # a stock correction is valued at the shelf price, which every associate sees on the tag
+    count = _proposal(
+        kind="stock_adjustment",
+        summary="Correct A-1 by -3",
+        explanation="the difference is worth £7.65 at the SKU's unit price",
+        payload={"sku": "A-1", "delta": -3},
+        value=Money(amount=765, currency="GBP"),
+    )
+    shown, _ = without_costs(count)
+    assert shown == count
+
+
+def test_only_floor_roles_go_without_costs() -> None:
+    have = {name for name in ROLES if has_permission(name, "costs:read")}
+    assert have == {
+        "store_manager",
+        "buyer",
+        "loss_prevention",
+        "regional_manager",
+        "admin",
+        "viewer",
+    }
+
+
+def test_a_vendor_keeps_its_terms_but_not_its_prices() -> None:
+    vendor = {
+        "vendor_id": "v-1",
+        "lead_time_days": 7,
+        "min_order_value": "500.00 GBP",
+        "items": [{"sku": "A-1", "unit_cost": "10.25 GBP", "case_pack": 12, "moq": 0}],
+    }
+    shown = vendor_without_costs(vendor)
+    assert shown["lead_time_days"] == 7 and shown["min_order_value"] is None
+    assert shown["items"] == [{"sku": "A-1", "unit_cost": None, "case_pack": 12, "moq": 0}]
+    assert shown["costs_hidden"] is True
