@@ -506,7 +506,7 @@ class Replenishment {
     const name = item.name || item.sku;
     const open = h("button", {
       class: "btn btn-small", type: "button", dataset: { action: "adjust" }, "aria-label": `Adjust the forecast of ${name}`,
-    }, "Adjust forecast");
+    }, "Adjust");
     open.addEventListener("click", () => this.openAdjustForm(item, open, rowOf()));
     return open;
   }
