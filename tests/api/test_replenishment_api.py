@@ -212,6 +212,10 @@ async def _costs(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     resp = await api.post(f"/v1/proposals/{ids['draft']}/explain", headers=associate)
     assert resp.status_code == 200, resp.text
     assert not re.search(r"£|\d GBP", resp.json()["text"])
+    # with no model configured, what a person reads is the summary and the explanation, not
+    # the payload the model would be given
+    seen = (await api.get(f"/v1/proposals/{ids['draft']}", headers=associate)).json()
+    assert resp.json() == {"text": f"{seen['summary']}\n{seen['explanation']}", "model": None}
 
 
 # -- editing the draft's lines ----------------------------------------------------------------

@@ -204,15 +204,19 @@ async def explain(
     context: Mapping[str, Any] | None = None,
     instruction: str = DEFAULT_INSTRUCTION,
     max_tokens: int | None = 300,
+    plain: str | None = None,
 ) -> Explanation:
-    """``facts_text`` reworded by the model, or ``facts_text`` itself.
+    """``facts_text`` reworded by the model, or the deterministic text: ``plain`` where the
+    model is given more facts than a person should read as they are (a payload), else
+    ``facts_text`` itself.
 
     The deterministic text is returned as is when ``llm`` is None or has no model, and also
     when the call fails or comes back empty (the failure is audited and logged, never raised):
     an explanation must never be what breaks a workflow.
     """
+    fallback = Explanation(facts_text if plain is None else plain)
     if llm is None or not llm.available:
-        return Explanation(facts_text)
+        return fallback
     messages = [ChatMessage("system", instruction), ChatMessage("user", facts_text)]
     try:
         completion = await llm.complete(
@@ -226,8 +230,8 @@ async def explain(
         )
     except LLMError as exc:
         log.warning("LLM explanation failed (%s); using the deterministic text", type(exc).__name__)
-        return Explanation(facts_text)
+        return fallback
     text = completion.text.strip()
     if not text:
-        return Explanation(facts_text)
+        return fallback
     return Explanation(text, model=completion.model)

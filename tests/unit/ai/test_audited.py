@@ -165,3 +165,18 @@ def test_explain_uses_the_model_s_wording() -> None:
     )
     assert result.text == "Jan Fisher returned three items this week."
     assert result.model == "echo-1-0613" and not result.deterministic
+
+
+def test_the_model_may_be_given_more_facts_than_a_person_is_shown() -> None:
+    plain = "Order 12 units of SKU-1: below its reorder point of 20."
+    facts = plain + '\nPayload (JSON): {"lines":[{"sku":"SKU-1","quantity":12}]}'
+    # without a model, or when the call fails, the person reads the plain text, not the payload
+    assert asyncio.run(explain(facts, llm=None, plain=plain)).text == plain
+    down = EchoProvider(error=LLMConnectionError("endpoint down", status=503))
+    failed = asyncio.run(explain(facts, llm=AuditedLLM(down, ListSink()), plain=plain))
+    assert failed.text == plain and failed.deterministic
+    # with one, the model reads every fact
+    provider = EchoProvider("Twelve more SKU-1, since stock is below the reorder point.")
+    worded = asyncio.run(explain(facts, llm=AuditedLLM(provider, ListSink()), plain=plain))
+    assert worded.text.startswith("Twelve more") and not worded.deterministic
+    assert '"quantity":12' in provider.sent[0][-1].content

@@ -4,6 +4,7 @@ change is audited by the governance services it calls."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -524,6 +525,9 @@ class ExplanationPublic(BaseModel):
     model: str | None = Field(description="the model that worded it; null: deterministic")
 
 
+EXPLAIN_PAYLOAD_CHARS = 8_000  # of a proposal's payload given to the language model
+
+
 @router.post(
     f"{v1}/proposals/{{proposal_id}}/explain",
     response_model=ExplanationPublic,
@@ -534,24 +538,29 @@ async def explain_proposal(
     proposal_id: str, container: ContainerDep, principal: Principal = require("proposals:read")
 ) -> Any:
     """Why the workflow proposed this, in plain words: the configured language model rewords
-    the deterministic explanation (personal data replaced by placeholders before anything is
-    sent, the call audited), or, with no model, the deterministic explanation itself."""
+    the deterministic explanation (given the payload as JSON too; personal data replaced by
+    placeholders before anything is sent, the call audited), or, with no model, the
+    deterministic summary and explanation themselves."""
     record = container.approvals.get(proposal_id, principal)
     p = record.proposal
     if not principal.can(costs.PERMISSION):  # what the reader may not see is not worded for them
         p, _ = costs.without_costs(p)
+    plain = "\n".join(line for line in (p.summary, p.explanation) if line)
+    payload = json.dumps(p.payload, default=str, ensure_ascii=False, separators=(",", ":"))
+    if len(payload) > EXPLAIN_PAYLOAD_CHARS:  # a long order: its first lines are enough
+        payload = f"{payload[:EXPLAIN_PAYLOAD_CHARS]}… ({len(payload):,} characters in all)"
     facts = "\n".join(
         line
         for line in (
-            p.summary,
-            p.explanation,
-            f"Value: {p.value}" if p.value is not None else "",
-            f"Payload: {p.payload}",
+            plain,
+            f"Value: {p.value.display()}" if p.value is not None else "",
+            f"Payload (JSON): {payload}",
         )
         if line
     )
     result = await explain(
         facts,
+        plain=plain,
         llm=container.llm,
         actor=principal.actor,
         purpose=f"proposal.explain:{p.kind}",
