@@ -68,8 +68,8 @@ def _headline(line: PlannedLine) -> str:
     text = f"Order {units(q)}{_cases(q, pack)}"
     if line.already_in_draft:
         text += (
-            f": {line.already_in_draft} already on the pending draft and "
-            f"{line.added} added by this plan"
+            f": {line.already_in_draft:,} already on the pending draft and "
+            f"{line.added:,} added by this plan"
         )
     return text + "."
 
@@ -93,7 +93,7 @@ def _demand(line: PlannedLine) -> str:
     return (
         f"Expected demand over {_period(line)} is {amount(o.protection_mean)} "
         f"units{spread}; to cover it {_percent(o.service_level)} of the time{why} the reorder "
-        f"point is {d.reorder_point}, and the order-up-to level is {d.order_up_to} "
+        f"point is {d.reorder_point:,}, and the order-up-to level is {d.order_up_to:,} "
         f"(about {cycle} more days of sales)."
     )
 
@@ -148,12 +148,12 @@ def _adjustment(line: PlannedLine) -> str:
 
 def _stock(line: PlannedLine) -> str:
     p = line.position
-    text = f"On hand {p.on_hand}, on order {p.on_order}"
+    text = f"On hand {p.on_hand:,}, on order {p.on_order:,}"
     if p.in_draft:
-        text += f" ({p.in_draft} of it on the pending draft)"
+        text += f" ({p.in_draft:,} of it on the pending draft)"
     if p.committed:
-        text += f", committed {p.committed}"
-    return text + f": stock position {p.inventory_position}."
+        text += f", committed {p.committed:,}"
+    return text + f": stock position {p.inventory_position:,}."
 
 
 def _rule(line: PlannedLine) -> str:
@@ -162,11 +162,11 @@ def _rule(line: PlannedLine) -> str:
     if rule == Rule.STOPPED:
         return (
             f"Reordering is stopped for this item at this store, so nothing is ordered (the "
-            f"reorder point would be {d.reorder_point})."
+            f"reorder point would be {d.reorder_point:,})."
         )
     if rule == Rule.NO_DEMAND:
         skip_moq = (
-            f"; the minimum order quantity of {t.moq} is not applied to an item nobody is "
+            f"; the minimum order quantity of {t.moq:,} is not applied to an item nobody is "
             "expected to buy"
             if t.moq
             else ""
@@ -174,38 +174,38 @@ def _rule(line: PlannedLine) -> str:
         return f"Nothing is ordered{skip_moq}."
     if rule == Rule.COVERED:
         return (
-            f"That is at or above the reorder point of {d.reorder_point}, so nothing needs "
+            f"That is at or above the reorder point of {d.reorder_point:,}, so nothing needs "
             "ordering now."
         )
-    below = f"That is below the reorder point of {d.reorder_point}"
+    below = f"That is below the reorder point of {d.reorder_point:,}"
     if rule == Rule.AT_MAX_STOCK:
         return (
-            f"{below}, but already at the maximum stock of {t.max_stock}, so nothing is ordered; "
+            f"{below}, but already at the maximum stock of {t.max_stock:,}, so nothing is ordered; "
             "the maximum is below the reorder point, so check it."
         )
-    text = f"{below}; reaching the order-up-to level of {d.order_up_to} needs {units(d.need)}"
+    text = f"{below}; reaching the order-up-to level of {d.order_up_to:,} needs {units(d.need)}"
     room = (t.max_stock or 0) - d.inventory_position
     for code, _before, after in _steps(d.steps):
         if code == Rule.ROUNDED_TO_PACK:
             text += f", rounded up to whole cases of {t.case_pack}: {after}"
         elif code == Rule.RAISED_TO_MOQ:
             with_draft = (
-                f" together with the {p.in_draft} on the pending draft" if p.in_draft else ""
+                f" together with the {p.in_draft:,} on the pending draft" if p.in_draft else ""
             )
-            text += f", raised to reach the minimum order quantity of {t.moq}{with_draft}: {after}"
+            text += f", raised to reach the minimum order quantity of {t.moq:,}{with_draft}: {after}"
         elif code == Rule.CAPPED_BY_MAX and rule == Rule.CAPPED_BY_MAX:
             whole = " and rounded down to whole cases" if t.case_pack > 1 else ""
-            text += f", capped by the maximum stock of {t.max_stock}{whole}: {after}"
+            text += f", capped by the maximum stock of {t.max_stock:,}{whole}: {after}"
         elif code == Rule.CAPPED_BY_MAX and rule == Rule.MAX_BELOW_PACK:
             text += (
-                f", but the maximum stock of {t.max_stock} leaves room for only {units(room)}, "
+                f", but the maximum stock of {t.max_stock:,} leaves room for only {units(room)}, "
                 f"less than one case of {t.case_pack}, so nothing is ordered; raise the maximum "
                 "stock or order in smaller cases"
             )
         elif code == Rule.CAPPED_BY_MAX and rule == Rule.MAX_BELOW_MOQ:
             text += (
-                f", but the maximum stock of {t.max_stock} leaves room for only {after} units in "
-                f"whole cases, below the minimum order quantity of {t.moq}, so nothing is "
+                f", but the maximum stock of {t.max_stock:,} leaves room for only {after} units in "
+                f"whole cases, below the minimum order quantity of {t.moq:,}, so nothing is "
                 "ordered; raise the maximum stock or agree a lower minimum with the vendor"
             )
     text += "."

@@ -81,6 +81,15 @@ def test_the_summary_gives_the_quantity_stock_and_rule_in_the_full_texts_words()
     assert "Expected demand" not in adjusted
 
 
+def test_large_quantities_are_written_with_thousands_separators() -> None:
+    line = planned("A-1", on_hand=1406, daily=200.0, q95=2130.0, pack=12)
+    assert summarize_line(line) == (
+        "Order 2,124 units (177 cases of 12). On hand 1,406, on order 0: stock position 1,406. "
+        "That is below the reorder point of 2,130; reaching the order-up-to level of 3,530 "
+        "needs 2,124 units."
+    )
+
+
 def test_the_forecast_is_named_in_a_buyers_words_where_the_forecaster_gives_them() -> None:
     plain = "a blend of methods made for irregular demand (TSB and ADIDA)"
     line = with_forecast(line_a(), summary=plain, method="stacked combination (TSB|cap3 0.5)")
