@@ -42,7 +42,7 @@ MUG, JUG = "MUG-1", "JUG-2"
 PAPER_SKUS = [f"P-{n:04d}" for n in range(1, 151)]
 IMPORTED = "vendor.terms_imported"
 SET_HERE = "set in Tillwise"
-HIDDEN = "not shown to your role"  # in place of a cost, for a role without costs:read
+HIDDEN = "Not shown to your role"  # in place of a cost, for a role without costs:read
 
 
 def vendors(server: LiveServer) -> dict[str, dict[str, Any]]:

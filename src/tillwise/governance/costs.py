@@ -14,6 +14,7 @@ from typing import Any
 
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal
+from tillwise.governance.principal import Principal
 
 PERMISSION = "costs:read"
 HIDDEN = "(cost hidden)"
@@ -24,11 +25,26 @@ COST_KINDS = frozenset({"draft_purchase_order"})
 COST_KEYS = frozenset({"unit_cost", "line_total", "value", "total", "min_order_value"})
 
 
+def proposal_shown_to(
+    principal: Principal, p: Proposal, result: Mapping[str, Any] | None = None
+) -> tuple[Proposal, Any, bool]:
+    """A proposal and its write-back's result (a PO document's total, say) as ``principal``
+    may see them, and whether costs were left out."""
+    if principal.can(PERMISSION) or p.kind not in COST_KINDS:
+        return p, result, False
+    shown, blanked = without_costs(p, result)
+    return shown, blanked, True
+
+
+def vendors_shown_to(principal: Principal, vendors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Vendors as ``tillwise.workflows.replenishment.terms.vendors_public`` gives them, as
+    ``principal`` may see them."""
+    return vendors if principal.can(PERMISSION) else [vendor_without_costs(v) for v in vendors]
+
+
 def without_costs(p: Proposal, result: Mapping[str, Any] | None = None) -> tuple[Proposal, Any]:
-    """A proposal and its write-back's result (a PO document's total, say) as a reader without
-    :data:`PERMISSION` sees them; other kinds than :data:`COST_KINDS` unchanged."""
-    if p.kind not in COST_KINDS:
-        return p, result
+    """A proposal of :data:`COST_KINDS` and its result as a reader without :data:`PERMISSION`
+    sees them."""
     currency = p.value.currency if p.value is not None else p.payload.get("currency")
     written = Money.written(currency) if isinstance(currency, str) and currency else None
 

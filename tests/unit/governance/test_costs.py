@@ -8,8 +8,12 @@ from typing import Any
 
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal
-from tillwise.governance.costs import HIDDEN, vendor_without_costs, without_costs
+from tillwise.governance.costs import HIDDEN, proposal_shown_to, vendors_shown_to
+from tillwise.governance.principal import Principal
 from tillwise.governance.rbac import ROLES, has_permission
+
+ASSOCIATE = Principal(id="ollie", role="associate")
+BUYER = Principal(id="bea", role="buyer")
 
 
 def _proposal(kind: str = "draft_purchase_order", **fields: Any) -> Proposal:
@@ -46,7 +50,10 @@ def _proposal(kind: str = "draft_purchase_order", **fields: Any) -> Proposal:
 
 def test_a_purchase_order_keeps_its_quantities_and_reasons_and_loses_its_costs() -> None:
     result = {"reference": "PO-7", "details": {"total": "12340.50", "pdf": "po.pdf"}}
-    shown, shown_result = without_costs(_proposal(), result)
+    order = _proposal()
+    assert proposal_shown_to(BUYER, order, result) == (order, result, False)
+    shown, shown_result, hidden = proposal_shown_to(ASSOCIATE, order, result)
+    assert hidden
     assert shown.value is None
     assert shown.summary == f"Order 1,204 units (2 SKUs) from Acme for Leeds, worth {HIDDEN}"
     assert shown.explanation == (f"Total {HIDDEN}. The vendor's minimum order of {HIDDEN} is met.")
@@ -71,8 +78,8 @@ def test_amounts_that_are_not_costs_are_shown() -> None:
         payload={"sku": "A-1", "delta": -3},
         value=Money(amount=765, currency="GBP"),
     )
-    shown, _ = without_costs(count)
-    assert shown == count
+    shown, _, hidden = proposal_shown_to(ASSOCIATE, count)
+    assert shown == count and not hidden
 
 
 def test_only_floor_roles_go_without_costs() -> None:
@@ -87,7 +94,8 @@ def test_a_vendor_keeps_its_terms_but_not_its_prices() -> None:
         "min_order_value": "500.00 GBP",
         "items": [{"sku": "A-1", "unit_cost": "10.25 GBP", "case_pack": 12, "moq": 0}],
     }
-    shown = vendor_without_costs(vendor)
+    assert vendors_shown_to(BUYER, [vendor]) == [vendor]
+    [shown] = vendors_shown_to(ASSOCIATE, [vendor])
     assert shown["lead_time_days"] == 7 and shown["min_order_value"] is None
     assert shown["items"] == [{"sku": "A-1", "unit_cost": None, "case_pack": 12, "moq": 0}]
     assert shown["costs_hidden"] is True

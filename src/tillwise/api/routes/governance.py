@@ -363,10 +363,7 @@ class ProposalPublic(BaseModel):
     @classmethod
     def of(cls, r: ProposalRecord, principal: Principal) -> ProposalPublic:
         """The record as ``principal`` may see it (costs only with ``costs:read``)."""
-        p, result = r.proposal, r.result
-        hidden = not principal.can(costs.PERMISSION) and p.kind in costs.COST_KINDS
-        if hidden:
-            p, result = costs.without_costs(p, result)
+        p, result, hidden = costs.proposal_shown_to(principal, r.proposal, r.result)
         return cls(
             id=p.id,
             kind=p.kind,
@@ -542,9 +539,8 @@ async def explain_proposal(
     placeholders before anything is sent, the call audited), or, with no model, the
     deterministic summary and explanation themselves."""
     record = container.approvals.get(proposal_id, principal)
-    p = record.proposal
-    if not principal.can(costs.PERMISSION):  # what the reader may not see is not worded for them
-        p, _ = costs.without_costs(p)
+    # what the reader may not see is not worded for them either
+    p, _, _ = costs.proposal_shown_to(principal, record.proposal)
     plain = "\n".join(line for line in (p.summary, p.explanation) if line)
     payload = json.dumps(p.payload, default=str, ensure_ascii=False, separators=(",", ":"))
     if len(payload) > EXPLAIN_PAYLOAD_CHARS:  # a long order: its first lines are enough

@@ -70,10 +70,7 @@ def _connection(container: Any, connection_id: str) -> None:
 def _public(container: Any, connection_id: str, principal: Principal) -> list[dict[str, Any]]:
     """The connection's vendors as ``principal`` may see them (costs with ``costs:read``)."""
     with container.uow() as uow:
-        found = vendors_public(uow, connection_id)
-    if principal.can(costs.PERMISSION):
-        return found
-    return [costs.vendor_without_costs(v) for v in found]
+        return costs.vendors_shown_to(principal, vendors_public(uow, connection_id))
 
 
 @router.get("", operation_id="vendors-list")

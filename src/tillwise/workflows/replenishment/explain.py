@@ -192,7 +192,9 @@ def _rule(line: PlannedLine) -> str:
             with_draft = (
                 f" together with the {p.in_draft:,} on the pending draft" if p.in_draft else ""
             )
-            text += f", raised to reach the minimum order quantity of {t.moq:,}{with_draft}: {after}"
+            text += (
+                f", raised to reach the minimum order quantity of {t.moq:,}{with_draft}: {after}"
+            )
         elif code == Rule.CAPPED_BY_MAX and rule == Rule.CAPPED_BY_MAX:
             whole = " and rounded down to whole cases" if t.case_pack > 1 else ""
             text += f", capped by the maximum stock of {t.max_stock:,}{whole}: {after}"

@@ -61,7 +61,7 @@ ITEM_COLUMNS = ("sku", "unit_cost", "case_pack", "moq", "vendor_sku")
 COLUMNS = (*VENDOR_COLUMNS, "currency", *ITEM_COLUMNS)
 MAX_ERRORS = 20
 BACK = "POS"  # a term's cell that takes it back to the POS's value (compared ignoring case)
-CLEARABLE = ("email", "lead_time_days", "review_period_days", "min_order_value")
+CLEARABLE = VENDOR_COLUMNS[2:]  # the vendor's terms: not its id or name
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -61,6 +61,11 @@ export function empty(title, ...hint) {
   return h("div", { class: "empty" }, h("strong", {}, title), hint.length ? h("p", {}, ...hint) : null);
 }
 
+/** In place of an amount the server left out (`costs_hidden`): the role has no costs:read. */
+export function costHidden() {
+  return h("span", { class: "muted cost-hidden" }, "Not shown to your role");
+}
+
 export function pill(text, kind = "") {
   return h("span", { class: `pill ${kind}`.trim() }, text);
 }

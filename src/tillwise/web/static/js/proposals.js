@@ -5,7 +5,7 @@
 // Replenishment page. The server checks every decision; its refusals show in place.
 
 import { api, ApiError } from "./api.js";
-import { busy, errorNotice, facts, field, h, notice, replaceChildren } from "./dom.js";
+import { busy, costHidden, errorNotice, facts, field, h, notice, replaceChildren } from "./dom.js";
 import { exponent, formatCount, formatMediumDay, formatMoney, humanize } from "./format.js";
 
 // What an approver may change before approving, per kind (governance.approvals.EDITABLE):
@@ -192,7 +192,7 @@ export function orderFacts(p, attrs = {}) {
     ["Vendor", vendor.name ? `${vendor.name}${vendor.email ? ` · ${vendor.email}` : ""}` : null],
     ["Expected", pay.expected_on
       ? `${formatMediumDay(pay.expected_on)}${pay.lead_time_days !== undefined ? ` (${pay.lead_time_days}-day lead time)` : ""}` : null],
-    ["Value", p.costs_hidden ? h("span", { class: "muted cost-hidden" }, "Not shown to your role")
+    ["Value", p.costs_hidden ? costHidden()
       : p.value ? formatMoney(p.value.amount, p.value.currency) : formatDecimal(pay.value, currency)],
     ["Vendor minimum", minimum.min_order_value ? formatDecimal(minimum.min_order_value, currency)
       + (minimum.raised && minimum.raised.length ? ` (raised: ${minimum.raised.join(", ")})` : "") : null],

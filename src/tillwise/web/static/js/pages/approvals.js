@@ -5,7 +5,7 @@
 // decision (role, kind, store, own proposal, senior approver); its refusals show in place.
 
 import { api, ApiError, query } from "../api.js";
-import { busy, empty, errorNotice, facts, field, h, json, notice, pill, replaceChildren, select } from "../dom.js";
+import { busy, costHidden, empty, errorNotice, facts, field, h, json, notice, pill, replaceChildren, select } from "../dom.js";
 import { explainer } from "../explain.js";
 import {
   formatDateTime, formatValue, humanize, PROPOSAL_KINDS, PROPOSAL_STATUSES, statusKind,
@@ -163,7 +163,7 @@ function drawDetail(root, ctx, p, back, message) {
         facts([
           ["Kind", humanize(p.kind)],
           ["Store", ctx.storeName(p.store)],
-          ["Value", p.costs_hidden ? "Not shown to your role" : formatValue(p.value)],
+          ["Value", p.costs_hidden ? costHidden() : formatValue(p.value)],
           ["Proposed by", ctx.actorName(p.proposed_by)],
           ["Workflow", `${p.workflow} ${p.workflow_version}`],
           ["Mode", p.mode],

@@ -3,9 +3,10 @@
 // lead time, order cycle, the e-mail purchase orders go to, the minimum order value, and per
 // item the unit cost, case pack, MOQ and the vendor's own code. Everyone who reads the catalog
 // (products:read) sees them — but the minimum order value and unit costs only with costs:read
-// (an associate's are left out by the server, `costs_hidden`, and said to be); roles that may (replenishment:write: buyers, store managers,
-// regional managers, admins) change them in place — `PATCH /v1/vendors/{connection}/{vendor}/
-// terms`, only the fields changed are sent, audited by the server as vendor.terms_imported.
+// (an associate's are left out by the server, `costs_hidden`, and said to be); roles that
+// may (replenishment:write: buyers, store managers, regional managers, admins) change them in
+// place — `PATCH /v1/vendors/{connection}/{vendor}/terms`, only the fields changed are sent,
+// audited by the server as vendor.terms_imported.
 // Terms hold for every store of the connection, so the server refuses (403) a role over only
 // some of them; that and every refused field is shown next to the form, the field marked.
 //
@@ -21,7 +22,7 @@
 // from, opened at that item).
 
 import { api, ApiError, describe, query } from "../api.js";
-import { busy, closable, code, empty, errorNotice, h, notice, replaceChildren, select } from "../dom.js";
+import { busy, closable, code, costHidden, empty, errorNotice, h, notice, replaceChildren, select } from "../dom.js";
 import { exponent, formatCount, formatMoney } from "../format.js";
 
 const ITEM_FILTER_FROM = 12; // items of a vendor above which a "Find an item" box is offered
@@ -703,7 +704,7 @@ function terms(v) {
       ? ["review_period_days", "Order cycle", v.review_period_days === null ? null : `every ${days(v.review_period_days)}`]
       : null,
     ["email", "E-mail for purchase orders", v.email],
-    ["min_order_value", "Minimum order", v.costs_hidden ? hiddenCost() : moneyText(v.min_order_value, null)],
+    ["min_order_value", "Minimum order", v.costs_hidden ? costHidden() : moneyText(v.min_order_value, null)],
   ].filter(Boolean);
   return h("dl", { class: "facts vendor-terms" }, rows.map(([key, term, value]) => h("div", { dataset: { term: key } },
     h("dt", {}, term),
@@ -757,11 +758,6 @@ function splitMoney(text) {
   if (!text) return { amount: "", currency: "" };
   const [amount, currency = ""] = String(text).trim().split(/\s+/, 2);
   return { amount, currency };
-}
-
-/** In place of an amount the server left out: the reader's role does not see costs. */
-function hiddenCost() {
-  return h("span", { class: "muted cost-hidden" }, "not shown to your role");
 }
 
 /** "250.00 GBP" → "£250.00" (exactly, through minor units); as given when it can't be. */
