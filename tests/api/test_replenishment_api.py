@@ -32,6 +32,7 @@ from tests.replenishment import (
     simulator_loop,
 )
 from tillwise.api.app import create_app
+from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.workflows.replenishment.planner import Planner
 
 SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("United Kingdom", SKU_B): 2})
@@ -216,6 +217,48 @@ async def _costs(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     # the payload the model would be given
     seen = (await api.get(f"/v1/proposals/{ids['draft']}", headers=associate)).json()
     assert resp.json() == {"text": f"{seen['summary']}\n{seen['explanation']}", "model": None}
+
+
+def test_the_plan_lists_the_overstock_and_its_cost_to_those_who_may_see_costs(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _overstock)
+
+
+async def _overstock(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    # a delivery of 600 B lands at the UK store (at 2 a day, 300 days of cover) and the buyer
+    # rejects the draft that would have bought more
+    loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU_B, delta=600), "delivery")
+    store = f"{loop.conn}:{UK}"
+    loop.container.approvals.reject(ids["draft"], person("buyer", store=store), reason="delivered")
+    await loop.settle()
+    Planner(loop.container.uow, MeanForecaster(), loop.container.clock).run(loop.conn, UK)
+    plan = await api.get(
+        f"/v1/replenishment/stores/{store}/plan", headers=_token(loop, "buyer", [store])
+    )
+    assert plan.status_code == 200, plan.text
+    items = {i["sku"]: i for i in plan.json()["items"]}
+    a, b = items[SKU], items[SKU_B]
+    # B: S = s + one week of mean demand = 44 + 14 = 58; 600 - 58 beyond it, at £1.17 each
+    assert (b["on_hand"], b["on_order"], b["order_up_to"], b["excess"]) == (600, 0, 58, 542)
+    assert (b["excess_value"], b["currency"]) == ("634.14", "GBP")
+    assert a["excess"] == 0 and a["excess_value"] is None  # A is still empty
+    assert plan.json()["overstock"] == {
+        "items": 1,
+        "units": 542,
+        "value": "634.14",
+        "currency": "GBP",
+        "unpriced": 0,
+        "min_weeks_of_cover": 4.0,
+    }
+    # an associate sees what is overstocked, not what it cost
+    resp = await api.get(
+        f"/v1/replenishment/stores/{store}/plan", headers=_token(loop, "associate", [store])
+    )
+    seen = {i["sku"]: i for i in resp.json()["items"]}[SKU_B]
+    assert (seen["excess"], seen["excess_value"], seen["costs_hidden"]) == (542, None, True)
+    assert resp.json()["overstock"]["units"] == 542
+    assert resp.json()["overstock"]["value"] is None
 
 
 # -- editing the draft's lines ----------------------------------------------------------------

@@ -783,3 +783,85 @@ def test_an_associate_sees_a_forecast_adjustment_but_cannot_adjust_or_remove_one
         assert not [r for r in page.refused if r[0] == 403]
     finally:
         assert api_delete(server, f"{adjustments_url}/{STAND}").status_code == 204
+
+
+# -- overstock: a second store of the chain, sitting on cakestands ----------------------------
+
+CAMDEN = "loc_camden"
+CAMDEN_STANDS = 300  # it sells about one a day: months of cover
+
+
+def test_the_overstock_is_listed_with_its_cost_for_the_manager_and_without_for_an_associate(
+    live_server: LiveServer, planned: Any, new_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    store = server.store_key(CAMDEN)
+    # a second store: three weeks of a cakestand a day, with 300 on the shelf
+    days = planned["days"][-21:]
+    _send(
+        server,
+        SimEvent(
+            f"e2e:loc:{CAMDEN}",
+            "location.updated",
+            _at(days[0], 6) - timedelta(days=1),
+            {"id": CAMDEN, "name": "Camden High Street", "time_zone": "Europe/London"}
+            | {"currency": "GBP"},
+        ),
+    )
+    server.pos.stock.open_with({(CAMDEN, STAND): CAMDEN_STANDS + len(days)})
+    server.deliver(level_event(server.pos.stock.level((CAMDEN, STAND)), _at(days[0], 6)))
+    for day in days:
+        txn = f"CAM-{day:%y%m%d}"
+        line = {"sku": STAND, "name": NAMES[STAND], "quantity": 1, "price": PRICES[STAND]}
+        money = {"amount": 1275, "currency": "GBP"}
+        sale = {"id": txn, "location_id": CAMDEN, "line_items": [line], "total_money": money}
+        sale["tenders"] = [{"type": "card", "amount": money}]
+        server.deliver(SimEvent(f"e2e:sale:{txn}", "sale.completed", _at(day, 12), sale))
+        _send(server, StockChange(CAMDEN, STAND, -1, _at(day, 18), txn))
+    wait_for(lambda: pipeline_idle(server), "Camden's sales and stock to be handled", timeout=120)
+    server.container.planner().run(server.connection_id, CAMDEN)
+    plan = server.get(f"/v1/replenishment/stores/{store}/plan").json()
+    [item] = [i for i in plan["items"] if i["sku"] == STAND]
+    assert item["on_hand"] == CAMDEN_STANDS and item["excess"] > 200
+    cost = Decimal(COSTS[STAND]) * item["excess"]
+    assert Decimal(item["excess_value"]) == cost
+
+    # when the store's manager opens its replenishment page
+    password = server.add_user("cam", "store_manager", stores=[store], display_name="Cam Ode")
+    page = new_page()
+    log_in(page, server, "cam", password)
+    page.goto(f"{server.url}/#/replenishment/{store}")
+    card = page.locator("#overstock-card")
+    # then the cakestands are listed as overstock, with what they cost
+    expect(card.locator("#overstock-count")).to_have_text("1 item")
+    expect(card.locator("#overstock-summary")).to_have_text(
+        f"{item['excess']:,} units beyond their order-up-to level with more than 4 weeks of "
+        f"cover, worth £{cost:,.2f} at cost."
+    )
+    row = card.locator(f"tbody tr[data-sku='{STAND}']")
+    expect(row.locator("th")).to_contain_text(NAMES[STAND])
+    expect(row.locator("[data-col=on_hand]")).to_have_text(str(CAMDEN_STANDS))
+    expect(row.locator("[data-col=excess]")).to_have_text(str(item["excess"]))
+    expect(row.locator("[data-col=excess_value]")).to_have_text(f"£{cost:,.2f}")
+    # and its chart is one click away
+    row.get_by_role("button", name=f"Forecast chart of {NAMES[STAND]}").click()
+    expect(page.locator("#forecast-card")).to_be_visible()
+    assert page.errors == []
+
+    # an associate of the store sees the same overstock, not what it cost
+    password = server.add_user("ash", "associate", stores=[store], display_name="Ash Vale")
+    page = new_page()
+    log_in(page, server, "ash", password)
+    page.goto(f"{server.url}/#/replenishment/{store}")
+    expect(card := page.locator("#overstock-card")).to_be_visible()
+    expect(card.locator(f"tbody tr[data-sku='{STAND}'] [data-col=excess]")).to_have_text(
+        str(item["excess"])
+    )
+    expect(card.locator("thead th")).to_have_text(
+        ["Item", "On hand", "On order", "Order-up-to", "Weeks of cover", "Overstock", "Forecast"]
+    )
+    expect(card.locator("#overstock-summary")).to_contain_text("Not shown to your role")
+    expect(card).not_to_contain_text("£")
+    assert page.errors == []

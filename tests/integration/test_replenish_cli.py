@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tests.replenishment import SKU, SKU_B, UK, MeanForecaster, daily_sales, simulator_loop
 from tillwise.bootstrap import Container
 from tillwise.cli import app
+from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.workflows.replenishment.planner import Planner
 
 SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("United Kingdom", SKU_B): 2})
@@ -39,10 +40,20 @@ def _counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
-@pytest.fixture
-def seeded(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def _seed(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    delivery: tuple[str, int] | None = None,
+) -> str:
+    """The UK store after 14 days of sales (and a delivery of ``units`` of ``sku`` at the end)."""
+
     async def seed() -> str:
         async with simulator_loop(sqlite_url, tmp_path, SALES) as loop:
+            if delivery is not None:
+                sku, units = delivery
+                loop.pos.adjust(AdjustmentIn(location_id=UK, sku=sku, delta=units), "delivery")
+                await loop.settle()
             return loop.conn
 
     conn = asyncio.run(seed())
@@ -52,6 +63,17 @@ def seeded(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         Container, "planner", lambda self: Planner(self.uow, MeanForecaster(), self.clock)
     )
     return conn
+
+
+@pytest.fixture
+def seeded(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    return _seed(sqlite_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def overstocked(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """600 of B delivered: at 2 a day, 300 days of cover."""
+    return _seed(sqlite_url, tmp_path, monkeypatch, (SKU_B, 600))
 
 
 def test_plan_json_shows_the_plan_and_writes_nothing(seeded: str, sqlite_url: str) -> None:
@@ -81,8 +103,13 @@ def test_plan_json_shows_the_plan_and_writes_nothing(seeded: str, sqlite_url: st
         "rule",
         "stopped",
         "adjustment",
+        "excess",
+        "excess_value",
+        "currency",
     }
     assert (item["on_hand"], item["daily_mean"], item["reorder_point"]) == (0, 10.0, 218)
+    assert (item["excess"], item["excess_value"], item["currency"]) == (0, None, "GBP")
+    assert plan["overstock"]["items"] == plan["overstock"]["units"] == 0
     [order] = plan["orders"]
     assert order["vendor_name"] == "Far East Homewares" and order["lines"] == 2
     [proposal] = plan["proposals"]
@@ -93,6 +120,21 @@ def test_plan_json_shows_the_plan_and_writes_nothing(seeded: str, sqlite_url: st
 
     # nothing was saved: no plan, no proposal, no audit entry
     assert _counts(sqlite_url) == before
+
+
+@pytest.mark.usefixtures("overstocked")
+def test_plan_names_the_overstock_and_what_it_cost() -> None:
+    result = CliRunner().invoke(app, ["replenish", "plan", "--location", UK])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    # B sells 2 a day: S = 44 + 14 = 58, 600 - 58 = 542 beyond it at £1.17
+    assert (
+        "Overstock: 1 item(s), 542 unit(s) beyond their order-up-to level with more than 4 "
+        "weeks of cover, worth £634.14 at cost"
+    ) in text
+    [row] = [ln for ln in result.output.splitlines() if SKU_B in ln and "542" in ln]
+    cells = [c.strip() for c in row.split("│")[3:8]]
+    assert cells == ["600", "58", "42.9", "542", "£634.14"]
 
 
 def test_plan_of_a_store_without_history_says_so(seeded: str) -> None:

@@ -61,12 +61,48 @@ def _show(plan: Plan) -> None:
             str(item["rule"]),
         )
     print_table(table)
+    _show_overstock(data["overstock"], data["items"])
     for p in data["proposals"]:
         console.print(
             f"• {p['summary']}" + (" (merged into the open draft)" if p["merge_into"] else "")
         )
     for held in data["held"]:
         console.print(f"[yellow]held[/] {held['vendor_name']}: {held['held']}")
+
+
+def _show_overstock(total: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """The items holding stock beyond their need, most money first (then most units)."""
+    from decimal import Decimal
+
+    from tillwise.domain.money import Money
+
+    if not total["items"]:
+        return
+    worth = ""
+    if total["value"] is not None:
+        worth = f", worth {Money.from_decimal(total['value'], total['currency']).display()} at cost"
+    unpriced = f" ({total['unpriced']} without a unit cost)" if total["unpriced"] else ""
+    console.print(
+        f"[bold]Overstock[/]: {total['items']} item(s), {total['units']:,} unit(s) beyond their "
+        f"order-up-to level with more than {total['min_weeks_of_cover']:g} weeks of cover"
+        f"{worth}{unpriced}"
+    )
+    over = [i for i in items if (i["excess"] or 0) > 0]
+    over.sort(key=lambda i: (-Decimal(i["excess_value"] or 0), -i["excess"], i["sku"]))
+    table = Table("SKU", "name", "on hand", "order up to", "weeks of cover", "excess", "at cost")
+    for i in over[:10]:
+        cover = "no demand" if i["weeks_of_cover"] is None else f"{i['weeks_of_cover']:.1f}"
+        cost = i["excess_value"] and Money.from_decimal(i["excess_value"], i["currency"])
+        table.add_row(
+            i["sku"],
+            str(i["name"] or "")[:30],
+            str(i["on_hand"]),
+            str(i["order_up_to"]),
+            cover,
+            str(i["excess"]),
+            cost.display() if cost else "",
+        )
+    print_table(table)
 
 
 def plan(

@@ -33,7 +33,12 @@ from urllib.parse import unquote, urlsplit
 from tillwise.domain.ids import SourceRef
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, ProposalKind
-from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
+from tillwise.domain.purchasing import (
+    DOCUMENT_PLATFORM,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+)
 from tillwise.ports.writeback import (
     NotSupported,
     WriteBack,
@@ -43,7 +48,6 @@ from tillwise.ports.writeback import (
 )
 
 PURCHASE_ORDER = ProposalKind.DRAFT_PURCHASE_ORDER.value
-PLATFORM = "tillwise"
 HALF_EVEN = "ROUND_HALF_EVEN"  # the source of purchase orders Tillwise itself holds
 
 
@@ -300,7 +304,9 @@ class PurchaseOrderDocuments:
     def _purchase_order(target: WriteTarget, proposal: Proposal, order: Order) -> PurchaseOrder:
         return PurchaseOrder(
             source=SourceRef(
-                platform=PLATFORM, connection_id=target.connection_id, external_id=proposal.id
+                platform=DOCUMENT_PLATFORM,
+                connection_id=target.connection_id,
+                external_id=proposal.id,
             ),
             vendor_external_id=order.vendor_id,
             location_external_id=order.location_id,

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .ids import SourceRecord
 from .money import Money
 
+# the platform of the purchase orders Tillwise itself records: those it sent to the vendor as
+# documents, for a POS without a purchase-order API (which never reports them received)
+DOCUMENT_PLATFORM = "tillwise"
+
 
 class PurchaseOrderStatus(StrEnum):
     DRAFT = "draft"

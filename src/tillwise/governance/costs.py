@@ -42,6 +42,14 @@ def vendors_shown_to(principal: Principal, vendors: list[dict[str, Any]]) -> lis
     return vendors if principal.can(PERMISSION) else [vendor_without_costs(v) for v in vendors]
 
 
+def plan_items_shown_to(principal: Principal, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A plan's items as ``tillwise.workflows.replenishment.planner.item_public`` gives them, as
+    ``principal`` may see them: an item's overstock at cost is a cost."""
+    if principal.can(PERMISSION):
+        return items
+    return [{**i, "excess_value": None, "costs_hidden": True} for i in items]
+
+
 def without_costs(p: Proposal, result: Mapping[str, Any] | None = None) -> tuple[Proposal, Any]:
     """A proposal of :data:`COST_KINDS` and its result as a reader without :data:`PERMISSION`
     sees them."""

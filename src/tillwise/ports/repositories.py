@@ -298,13 +298,14 @@ class ProposalInbox(Protocol):
     def in_play(
         self,
         connection_id: str,
-        location_external_id: str,
+        location_external_id: str | None,
         *,
         kinds: Collection[str],
         applied_since: datetime | None = None,
     ) -> list[OpenProposal]:
-        """The store's proposals of ``kinds`` that are new, pending or approved (oldest first),
-        and those applied since ``applied_since`` (none when it is None)."""
+        """The store's proposals of ``kinds`` (``location_external_id`` None: those of every
+        store of the connection) that are new, pending or approved (oldest first), and those
+        applied since ``applied_since`` (none when it is None)."""
         ...
 
 

@@ -16,11 +16,13 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from tillwise.domain.locations import store_key
+from tillwise.governance.costs import plan_items_shown_to
 from tillwise.governance.principal import Principal
 from tillwise.ports.repositories import ForecastAdjustment, ReorderStop
 from tillwise.workflows.replenishment.history import build_frame
 from tillwise.workflows.replenishment.planner import (
     item_public,
+    overstock,
     planning_day,
     sold_or_planned,
     sorted_items,
@@ -85,7 +87,8 @@ def stores(container: ContainerDep, principal: Principal = require("inventory:re
 def store_plan(
     store: str, container: ContainerDep, principal: Principal = require("inventory:read")
 ) -> Any:
-    """The store's latest plan, most at-risk items first, with its open proposals."""
+    """The store's latest plan, most at-risk items first, with its overstock in total and its
+    open proposals."""
     in_scope(principal, store, "store", store)
     conn, loc = _split(store)
     with container.uow() as uow:
@@ -98,12 +101,16 @@ def store_plan(
         for r in container.approvals.list(principal, store=store, kind=kind, limit=200)
         if r.status in (*OPEN, "shadow")
     ]
+    shown = plan_items_shown_to(
+        principal, [item_public(i) for i in sorted_items(with_stops(items, stops))]
+    )
     return {
         "store": store,
         "planned_at": None if plan is None else plan.planned_at.isoformat(),
         "model": None if plan is None else plan.model,
         "version": None if plan is None else plan.version,
-        "items": [item_public(i) for i in sorted_items(with_stops(items, stops))],
+        "items": shown,
+        "overstock": overstock(shown),
         "proposals": [p.model_dump(mode="json") for p in proposals],
     }
 

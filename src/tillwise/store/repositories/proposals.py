@@ -71,7 +71,7 @@ class SqlProposalInbox:
     def in_play(
         self,
         connection_id: str,
-        location_external_id: str,
+        location_external_id: str | None,
         *,
         kinds: Collection[str],
         applied_since: datetime | None = None,
@@ -80,9 +80,14 @@ class SqlProposalInbox:
         status: ColumnElement[bool] = p.status.in_(IN_PLAY)
         if applied_since is not None:
             status = or_(status, and_(p.status == APPLIED, p.updated_at >= applied_since))
+        where = (
+            p.connection_id == connection_id
+            if location_external_id is None
+            else p.store == store_key(connection_id, location_external_id)
+        )
         query = (
             select(p.data, p.status, p.updated_at, p.result)
-            .where(p.store == store_key(connection_id, location_external_id))
+            .where(where)
             .where(p.kind.in_(sorted(kinds)))
             .where(status)
             .order_by(p.created_at, p.id)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -43,7 +43,7 @@ from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
-from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderStatus
+from tillwise.domain.purchasing import DOCUMENT_PLATFORM, PurchaseOrder, PurchaseOrderStatus
 from tillwise.ports.forecasting import (
     Accuracy,
     CalendarEffect,
@@ -67,6 +67,7 @@ from .explain import explain_transfer, transfer_title
 from .history import build_frame, series_id, sku_of
 from .orders import DraftOrder, PlannedLine, VendorInfo, draft_orders, unorderable
 from .policy import (
+    DEFAULT_MIN_EXCESS_WEEKS,
     Decision,
     Outlook,
     Position,
@@ -75,6 +76,7 @@ from .policy import (
     Transfer,
     abc_classes,
     decide,
+    excess,
     plan_transfers,
     reorder_point,
     weeks_of_cover,
@@ -90,6 +92,7 @@ PO = ProposalKind.DRAFT_PURCHASE_ORDER.value
 TRANSFER = ProposalKind.TRANSFER.value
 OPEN_PO = (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIAL)
 APPLIED_WINDOW = timedelta(days=60)  # written orders not yet seen as a canonical PO count this long
+DOCUMENT_GRACE = timedelta(days=7)  # a document order counts this long past its expected day
 PAGE = 1000
 
 
@@ -135,6 +138,8 @@ class StoreInputs:
     variant_vendor: dict[str, str]  # sku → vendor id named on the variant
     supply: Supply
     others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # other stores
+    # what the other stores have coming in and promised out by transfers: loc → (in, out)
+    others_moving: dict[str, tuple[dict[str, int], dict[str, int]]] = field(default_factory=dict)
     stops: dict[str, ReorderStop] = field(default_factory=dict)  # SKUs not to reorder here
     adjustments: dict[str, ForecastAdjustment] = field(default_factory=dict)  # sku → a buyer's
     store_names: dict[str, str] = field(default_factory=dict)  # other stores' ids → names
@@ -145,9 +150,17 @@ class StoreInputs:
 
     @property
     def currency(self) -> str:
-        return (self.location.currency if self.location and self.location.currency else None) or (
-            "USD"
+        """The store's currency; where the POS does not say (a Shopify location), the one most
+        of its vendors' unit costs are in; else USD."""
+        if self.location is not None and self.location.currency:
+            return self.location.currency
+        costs = Counter(
+            i.unit_cost.currency
+            for v in self.vendors.values()
+            for i in v.items
+            if i.unit_cost is not None
         )
+        return min(costs, key=lambda c: (-costs[c], c)) if costs else "USD"
 
     @property
     def time_zone(self) -> str:
@@ -186,12 +199,36 @@ def _overlay(payload: dict[str, Any], request: Mapping[str, Any]) -> dict[str, A
     return {**payload, **request, "lines": list(lines.values())}
 
 
+def transfers_in_play(uow: UnitOfWork, connection_id: str, now: datetime) -> list[OpenProposal]:
+    """The connection's transfers proposed, approved or recently applied, between any of its
+    stores (a transfer is filed under the store it goes to; the store it comes from counts it
+    as committed)."""
+    return uow.proposals.in_play(
+        connection_id, None, kinds=(TRANSFER,), applied_since=now - APPLIED_WINDOW
+    )
+
+
 def read_supply(
-    uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
+    uow: UnitOfWork,
+    connection_id: str,
+    location_external_id: str,
+    now: datetime,
+    moves: Sequence[OpenProposal] | None = None,
 ) -> Supply:
-    """What is on order for / committed from the store (see the module docstring)."""
+    """What is on order for / committed from the store (see the module docstring); ``moves``:
+    :func:`transfers_in_play`, when the caller has read them already."""
     on_order: dict[str, int] = defaultdict(int)
     committed: dict[str, int] = defaultdict(int)
+    in_play = uow.proposals.in_play(
+        connection_id, location_external_id, kinds=(PO,), applied_since=now - APPLIED_WINDOW
+    )
+    # the orders Tillwise wrote: a POS may keep one as its own draft (a Lightspeed X
+    # consignment still OPEN, an R-Series order not yet marked ordered) — still on order
+    written = {i.proposal.id for i in in_play if i.status in ("approved", "applied")} | {
+        str((i.result or {}).get("reference"))
+        for i in in_play
+        if i.status == "applied" and (i.result or {}).get("reference")
+    }
     orders = [
         po
         for po in _all(uow, PurchaseOrder, connection_id)
@@ -200,22 +237,15 @@ def read_supply(
     recorded = {po.external_id for po in orders} | {po.reference for po in orders if po.reference}
     ordered_vendors = {po.vendor_external_id for po in orders if po.vendor_external_id}
     for po in orders:
-        if po.status in OPEN_PO:
+        if _still_on_order(po, written, now):
             for line in po.lines:
                 on_order[line.sku] += max(0, _units(line.quantity - line.received))
-    in_play = uow.proposals.in_play(
-        connection_id,
-        location_external_id,
-        kinds=(PO, TRANSFER),
-        applied_since=now - APPLIED_WINDOW,
-    )
+    for move in transfers_in_play(uow, connection_id, now) if moves is None else moves:
+        _transfer_supply(move, location_external_id, on_order, committed, now)
     drafts: dict[str, tuple[str, dict[str, Any]]] = {}
     queued: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for item in in_play:
         p = item.proposal
-        if p.kind == TRANSFER:
-            _transfer_supply(item, location_external_id, on_order, committed, now)
-            continue
         vendor = (p.payload.get("vendor") or {}).get("external_id")
         target = p.inputs.get("merge_into")
         if item.status in ("new", "pending") and vendor:
@@ -248,6 +278,40 @@ def read_supply(
         in_draft=in_draft,
         ordered_vendors=frozenset(ordered_vendors),
     )
+
+
+def reserved(on_hand: Decimal, available: Decimal | None) -> int:
+    """Units on the shelf the POS holds for customer orders not yet fulfilled (on hand, not
+    available: Shopify's *committed*). They are as good as gone: committed, like stock
+    promised to another store."""
+    return 0 if available is None else max(0, math.floor(on_hand - available))
+
+
+def position_of(
+    sku: str, on_hand: Decimal, available: Decimal | None, supply: Supply, vendor: str | None
+) -> Position:
+    """A SKU's stock position at a store: the level the POS reports (``available`` where it
+    says) with what :func:`read_supply` found on order and committed."""
+    return Position(
+        on_hand=_units(on_hand),
+        on_order=supply.on_order.get(sku, 0),
+        committed=supply.committed.get(sku, 0) + reserved(on_hand, available),
+        in_draft=supply.in_draft.get((vendor or "", sku), 0),
+    )
+
+
+def _still_on_order(po: PurchaseOrder, written: set[str], now: datetime) -> bool:
+    """Whether a canonical purchase order still brings stock: open or partly received at the
+    POS, or a draft there that is an order Tillwise wrote. An order Tillwise sent as a document
+    (a POS without a purchase-order API, which never reports it received) counts until
+    :data:`DOCUMENT_GRACE` after its expected day: by then the delivery is on the shelf, and
+    the levels count it."""
+    if po.source.platform == DOCUMENT_PLATFORM:
+        due = po.expected_on
+        return po.status in OPEN_PO and (due is None or now.date() <= due + DOCUMENT_GRACE)
+    if po.status == PurchaseOrderStatus.DRAFT:
+        return bool({po.external_id, po.reference} & written)
+    return po.status in OPEN_PO
 
 
 def _transfer_supply(
@@ -299,6 +363,15 @@ def read_store(
         if plan.connection_id == connection_id and plan.location_external_id in others:
             items = uow.replenishment.plan_items(connection_id, plan.location_external_id)
             others[plan.location_external_id][1].update({i.sku: i for i in items})
+    others = {loc: v for loc, v in others.items() if v[1]}
+    moves = transfers_in_play(uow, connection_id, now)
+    others_moving: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    for loc in others:
+        coming: dict[str, int] = defaultdict(int)
+        going: dict[str, int] = defaultdict(int)
+        for move in moves:
+            _transfer_supply(move, loc, coming, going, now)
+        others_moving[loc] = (dict(coming), dict(going))
     names: dict[str, str] = {}
     variant_vendor: dict[str, str] = {}
     for variant in _all(uow, Variant, connection_id):
@@ -316,8 +389,9 @@ def read_store(
         names=names,
         vendors=vendors,
         variant_vendor=variant_vendor,
-        supply=read_supply(uow, connection_id, location_external_id, now),
-        others={loc: v for loc, v in others.items() if v[1]},
+        supply=read_supply(uow, connection_id, location_external_id, now, moves),
+        others=others,
+        others_moving=others_moving,
         store_names={
             loc: found.name
             for loc in others
@@ -414,6 +488,7 @@ class Plan:
             "version": self.version,
             **snap.data,
             "items": [item_public(i) for i in items],
+            "overstock": overstock(item_public(i) for i in items),
             "proposals": [
                 {
                     "id": p.id,
@@ -471,6 +546,32 @@ def item_public(item: PlanItem) -> dict[str, Any]:
         "rule": d.get("decision", {}).get("rule"),
         "stopped": d.get("stopped"),
         "adjustment": (d.get("forecast") or {}).get("adjustment"),  # the one the plan used
+        # None: planned before overstock was reported (the next plan has it)
+        "excess": d.get("excess"),
+        "excess_value": d.get("excess_value"),
+        "currency": (d.get("terms") or {}).get("currency"),
+    }
+
+
+def overstock(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The store's overstock in total, from its items as :func:`item_public` gives them: how
+    many items hold stock beyond their need (:func:`policy.excess`), how many units, and their
+    value at cost — summed over the items with a unit cost (``unpriced`` counts the others; no
+    value when the costs are hidden from the reader or come in more than one currency)."""
+    over = [i for i in items if (i.get("excess") or 0) > 0]
+    priced = [i for i in over if i.get("excess_value") is not None]
+    currencies = {i.get("currency") for i in priced}
+    value = currency = None
+    if len(currencies) == 1 and not any(i.get("costs_hidden") for i in over):
+        currency = currencies.pop()
+        value = str(sum((Decimal(i["excess_value"]) for i in priced), Decimal(0)))
+    return {
+        "items": len(over),
+        "units": sum(int(i["excess"]) for i in over),
+        "value": value,
+        "currency": currency,
+        "unpriced": len(over) - len(priced),
+        "min_weeks_of_cover": DEFAULT_MIN_EXCESS_WEEKS,  # beyond which stock is overstock
     }
 
 
@@ -584,10 +685,27 @@ def terms_for(inputs: StoreInputs, sku: str, settings: PlanSettings) -> tuple[Te
         moq=item.moq if item is not None else 0,
         case_pack=item.case_pack if item is not None else 1,
         max_stock=(None if level is None or level.max_stock is None else _units(level.max_stock)),
-        unit_cost=item.unit_cost if item is not None else None,
+        unit_cost=_cost_in(item, inputs.currency, vendor),
         review_period_days=None if vendor is None else vendor.review_period_days,
     )
     return terms, vendor
+
+
+def _cost_in(item: VendorItem | None, currency: str, vendor: Vendor | None) -> Money | None:
+    """An item's unit cost where it is in the store's currency; one in another currency is
+    left out (and logged): the order is planned, its value unknown, rather than the store's
+    whole plan failing on one mistyped currency."""
+    cost = None if item is None else item.unit_cost
+    if cost is None or cost.currency == currency:
+        return cost
+    log.warning(
+        "vendor %s: unit cost of %s in %s, the store orders in %s: planned without it",
+        None if vendor is None else vendor.external_id,
+        item.sku if item is not None else "?",
+        cost.currency,
+        currency,
+    )
+    return None
 
 
 def _protection_days(terms: Terms, settings: PlanSettings, horizon: int) -> int:
@@ -784,12 +902,12 @@ def build_plan(
         )
         outlook = outlook_for(forecast, uid, frames[uid], terms, settings, service, effect)
         level = inputs.levels.get(sku)
-        vendor_id = terms.vendor_external_id or ""
-        position = Position(
-            on_hand=0 if level is None else _units(level.on_hand),
-            on_order=inputs.supply.on_order.get(sku, 0),
-            committed=inputs.supply.committed.get(sku, 0),
-            in_draft=inputs.supply.in_draft.get((vendor_id, sku), 0),
+        position = position_of(
+            sku,
+            Decimal(0) if level is None else level.on_hand,
+            None if level is None else level.available,
+            inputs.supply,
+            terms.vendor_external_id,
         )
         fc = {
             "method": forecast.method(uid),
@@ -841,6 +959,7 @@ def build_plan(
         v.external_id: vendor_info(
             v,
             v.lead_time_days if v.lead_time_days is not None else settings.default_lead_time_days,
+            inputs.currency,
         )
         for v in inputs.vendors.values()
     }
@@ -905,14 +1024,24 @@ def planned_line(
     )
 
 
-def vendor_info(vendor: Vendor, lead_time_days: int) -> VendorInfo:
-    """What ordering needs of a vendor, with the lead time the plan uses."""
+def vendor_info(vendor: Vendor, lead_time_days: int, currency: str) -> VendorInfo:
+    """What ordering needs of a vendor, with the lead time the plan uses; a minimum order
+    value in another currency than the store's orders is not applied (and logged)."""
+    minimum = vendor.min_order_value
+    if minimum is not None and minimum.currency != currency:
+        log.warning(
+            "vendor %s: minimum order in %s, the store orders in %s: not applied",
+            vendor.external_id,
+            minimum.currency,
+            currency,
+        )
+        minimum = None
     return VendorInfo(
         external_id=vendor.external_id,
         name=vendor.name,
         email=vendor.email,
         lead_time_days=lead_time_days,
-        min_order_value=vendor.min_order_value,
+        min_order_value=minimum,
     )
 
 
@@ -931,6 +1060,8 @@ def _item(
 ) -> PlanItem:
     p, o, t = line.position, line.outlook, line.terms
     cover = weeks_of_cover(p.on_hand, o.daily_mean)
+    over = excess(p, o)
+    over_value = None if t.unit_cost is None or not over else t.unit_cost.times(over)
     return PlanItem(
         sku=line.sku,
         reorder_point=decision.reorder_point,
@@ -947,6 +1078,10 @@ def _item(
             # a stopped item is let run down on purpose: not at risk
             "at_risk": stop is None and o.has_demand and p.on_hand < decision.reorder_point,
             "stopped": stop_public(stop),
+            # overstock: free units beyond the order-up-to level with more than four weeks of
+            # cover (no demand: all of them), and what they cost
+            "excess": over,
+            "excess_value": None if over_value is None else str(over_value.to_decimal()),
             "outlook": {**asdict(o), "interval_80": o.interval_80 and list(o.interval_80)},
             "terms": {
                 **{k: v for k, v in asdict(t).items() if k != "unit_cost"},
@@ -972,10 +1107,10 @@ def _transfers(
     out: list[Transfer] = []
     if not inputs.others:
         return out
-    for sku, (position, outlook, _terms, _vendor, _fc) in sorted(stocks.items()):
+    for sku, (position, outlook, terms, _vendor, _fc) in sorted(stocks.items()):
         if not outlook.has_demand or position.inventory_position >= reorder_point(outlook):
             continue
-        stores = [StoreStock(inputs.location_external_id, position, outlook)]
+        stores = [StoreStock(inputs.location_external_id, position, outlook, terms.max_stock)]
         for loc, (levels, items) in sorted(inputs.others.items()):
             item, level = items.get(sku), levels.get(sku)
             if item is None or level is None:
@@ -983,7 +1118,16 @@ def _transfers(
             other = outlook_from(item)
             if other is None:
                 continue
-            stores.append(StoreStock(loc, Position(on_hand=_units(level.on_hand)), other))
+            # its shelf, less what the POS holds for customers and what it already sends
+            # elsewhere, plus what comes in (another receiver served already needs less)
+            coming, going = inputs.others_moving.get(loc, ({}, {}))
+            there = Position(
+                on_hand=_units(level.on_hand),
+                on_order=coming.get(sku, 0),
+                committed=going.get(sku, 0) + reserved(level.on_hand, level.available),
+            )
+            shelf = None if level.max_stock is None else _units(level.max_stock)
+            stores.append(StoreStock(loc, there, other, shelf))
         if len(stores) < 2:
             continue
         out += [

@@ -66,12 +66,15 @@ A store *needs* when ``IP < s`` (it would order); its need is ``S - IP``. A stor
 its ``IP`` is above its own ``S`` **and** its weeks of cover exceed ``min_excess_weeks`` (a
 store with no demand forecast has unlimited cover: dead stock is the first to move). It can
 give ``min(IP - S, on_hand - committed)`` — never what is only on order, and never so much
-that it falls below its own order-up-to level. The most urgent receivers (lowest weeks of
-cover) are served first, from the givers with the most cover. Transfers move whole units but
-not necessarily whole case packs: stores split cases on the shelf, and a transfer is a box
-moved between two of the retailer's own stores, not a vendor order. The planner counts a
-proposed transfer as *on order* at the receiver and as *committed* at the giver before it
-calls :func:`decide`, so the rest of the need is bought.
+that it falls below its own order-up-to level; while it has stock on order, it keeps its own
+reorder point on the shelf as well. A receiver's need stops at its maximum stock, as an order
+would. That quantity is the store's *overstock* of the
+SKU (:func:`excess`), which the plan also reports with its value at cost. The most urgent
+receivers (lowest weeks of cover) are served first, from the givers with the most cover.
+Transfers move whole units but not necessarily whole case packs: stores split cases on the
+shelf, and a transfer is a box moved between two of the retailer's own stores, not a vendor
+order. The planner counts a proposed transfer as *on order* at the receiver and as
+*committed* at the giver before it calls :func:`decide`, so the rest of the need is bought.
 """
 
 from __future__ import annotations
@@ -276,6 +279,27 @@ def weeks_of_cover(units: int, daily_mean: float) -> float | None:
     return units / (7 * daily_mean)
 
 
+def excess(
+    position: Position, outlook: Outlook, *, min_excess_weeks: float = DEFAULT_MIN_EXCESS_WEEKS
+) -> int:
+    """Overstock: the units a store holds beyond its order-up-to level ``S`` when its stock
+    lasts more than ``min_excess_weeks`` at the forecast rate (an item with no demand forecast:
+    all of it above ``S`` — dead stock). Only what is on the shelf and free counts (on hand less
+    committed), never what is only on order — and while stock is on order, the shelf keeps its
+    reorder point ``s`` until it comes (a store above ``S`` only thanks to a delivery still on
+    its way is not emptied). 0 when the store is not overstocked. What a store can give in
+    :func:`plan_transfers`, and what the Replenishment page lists as overstock."""
+    ip = position.inventory_position
+    big_s = order_up_to(outlook)
+    cover = weeks_of_cover(ip, outlook.daily_mean)
+    if ip <= big_s or (cover is not None and cover <= min_excess_weeks):
+        return 0
+    shelf = position.on_hand - position.committed
+    if position.on_order:  # stock on its way: the shelf keeps its reorder point until it comes
+        shelf -= reorder_point(outlook)
+    return max(0, min(ip - big_s, shelf))
+
+
 def decide(
     position: Position, outlook: Outlook, terms: Terms, *, stopped: bool = False
 ) -> Decision:
@@ -350,6 +374,7 @@ class StoreStock:
     location_external_id: str
     position: Position
     outlook: Outlook
+    max_stock: int | None = None  # the store's shelf limit for the SKU: a transfer stays under it
 
 
 @dataclass(frozen=True)
@@ -425,10 +450,11 @@ def plan_transfers(
         cover = weeks_of_cover(ip, store.outlook.daily_mean)
         if ip < s:
             urgency = -math.inf if cover is None else cover
-            receivers.append(((urgency, store.location_external_id), store, big_s - ip))
-        elif ip > big_s and (cover is None or cover > min_excess_weeks):
-            free = store.position.on_hand - store.position.committed
-            units = min(ip - big_s, free)
+            top = big_s if store.max_stock is None else min(big_s, store.max_stock)
+            if top > ip:
+                receivers.append(((urgency, store.location_external_id), store, top - ip))
+        else:
+            units = excess(store.position, store.outlook, min_excess_weeks=min_excess_weeks)
             if units >= min_quantity:
                 spare[store.location_external_id] = units
                 rank = (cover is not None, -(cover or 0.0), -units, store.location_external_id)

@@ -16,7 +16,6 @@ when a level crosses below its reorder point.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,12 +42,13 @@ from .planner import (
     order_proposal,
     outlook_from,
     planned_line,
+    position_of,
     read_supply,
     terms_from,
     vendor_info,
     vendor_with_terms,
 )
-from .policy import Position, decide
+from .policy import decide
 
 
 def local_day(instant: datetime, time_zone: str) -> datetime:
@@ -119,6 +119,7 @@ class Replenishment:
             sku = str(data["sku"])
             location_id = str(data["location_external_id"])
             on_hand = Decimal(str(data["on_hand"]))
+            available = None if data.get("available") is None else Decimal(str(data["available"]))
         except (KeyError, ArithmeticError, ValueError) as exc:
             raise ValueError(f"inventory.updated event {event.id} has malformed data") from exc
         as_of = event.time
@@ -156,12 +157,7 @@ class Replenishment:
             return []
         now = ctx.clock.now()
         supply: Supply = read_supply(uow, event.connectionid, location_id, now)
-        position = Position(
-            on_hand=math.floor(on_hand),
-            on_order=supply.on_order.get(sku, 0),
-            committed=supply.committed.get(sku, 0),
-            in_draft=supply.in_draft.get((vendor.external_id, sku), 0),
-        )
+        position = position_of(sku, on_hand, available, supply, vendor.external_id)
         decision = decide(position, outlook, terms)
         if decision.quantity <= 0:
             return []
@@ -176,20 +172,6 @@ class Replenishment:
             {**forecast, "trigger": f"inventory.updated {event.id}"},
             location_id,
         )
-        info = vendor_info(vendor, terms.lead_time_days)
-        currency = (location.currency if location is not None else None) or (
-            terms.unit_cost.currency if terms.unit_cost is not None else "USD"
-        )
-        existing = {v: p for v, (_id, p) in supply.drafts.items() if v == vendor.external_id}
-        today = local_day(now, zone).date()
-        orders = draft_orders(
-            [line],
-            {vendor.external_id: info},
-            currency=currency,
-            today=today,
-            existing=existing,
-            location_external_id=location_id,
-        )
         inputs = StoreInputs(
             connection_id=event.connectionid,
             location_external_id=location_id,
@@ -202,6 +184,17 @@ class Replenishment:
             variant_vendor={},
             supply=supply,
             others={},
+        )
+        info = vendor_info(vendor, terms.lead_time_days, inputs.currency)
+        existing = {v: p for v, (_id, p) in supply.drafts.items() if v == vendor.external_id}
+        today = local_day(now, zone).date()
+        orders = draft_orders(
+            [line],
+            {vendor.external_id: info},
+            currency=inputs.currency,
+            today=today,
+            existing=existing,
+            location_external_id=location_id,
         )
         return [
             order_proposal(

@@ -25,6 +25,7 @@ from tillwise.workflows.replenishment.policy import (
     Transfer,
     abc_classes,
     decide,
+    excess,
     order_up_to,
     plan_transfers,
     reorder_point,
@@ -302,10 +303,31 @@ def test_a_giver_is_never_left_below_its_own_order_up_to_level() -> None:
 
 
 def test_stock_only_on_order_or_committed_cannot_be_sent() -> None:
-    giver = stocked(Position(on_hand=10, on_order=50, committed=4), "south")
+    giver = stocked(Position(on_hand=20, on_order=50, committed=4), "south")
     transfers = plan_transfers("A-1", [needy(3), giver])
-    # south: IP 10 + 50 - 4 = 56, spare by position 56 - 12 = 44, but only 10 - 4 = 6 on the shelf
-    assert [t.quantity for t in transfers] == [6]
+    # south: IP 20 + 50 - 4 = 66, spare by position 66 - 12 = 54, but only 20 - 4 = 16 free on
+    # the shelf, of which it keeps its reorder point (5) until its delivery comes: 11
+    assert [t.quantity for t in transfers] == [11]
+
+
+def test_a_store_above_its_level_only_thanks_to_a_delivery_on_its_way_keeps_its_shelf() -> None:
+    # south: 30 on hand, 500 on order (IP 530, S 12): it keeps s = 5 and gives 25
+    giver = stocked(Position(on_hand=30, on_order=500), "south")
+    assert [t.quantity for t in plan_transfers("A-1", [needy(3), giver])] == [21]
+    assert excess(giver.position, giver.outlook) == 25
+    # with 5 on hand it has nothing to give
+    giver = stocked(Position(on_hand=5, on_order=500), "south")
+    assert plan_transfers("A-1", [needy(3), giver]) == []
+
+
+def test_a_transfer_stops_at_the_receivers_maximum_stock() -> None:
+    giver = stocked(Position(on_hand=60), "south")
+    # north needs S - IP = 24 - 3 = 21, but its shelf holds 15: 12 more fit
+    north = StoreStock("north", Position(on_hand=3), needy(3).outlook, max_stock=15)
+    assert [t.quantity for t in plan_transfers("A-1", [north, giver])] == [12]
+    # a shelf already full takes nothing
+    full = StoreStock("north", Position(on_hand=3), needy(3).outlook, max_stock=3)
+    assert plan_transfers("A-1", [full, giver]) == []
 
 
 def test_a_store_without_enough_cover_keeps_its_stock() -> None:
@@ -335,10 +357,52 @@ def test_no_transfers_when_nobody_needs_or_nobody_can_give() -> None:
 
 
 def test_transfers_smaller_than_the_minimum_are_not_proposed() -> None:
-    # south: IP 10 + 40 - 7 = 43 (6.1 weeks), but only 10 - 7 = 3 free on the shelf
-    giver = stocked(Position(on_hand=10, on_order=40, committed=7), "south")
+    # south: IP 15 + 40 - 7 = 48 (6.9 weeks), but only 15 - 7 = 8 free on the shelf, of which
+    # it keeps its reorder point (5) while stock is on order: 3
+    giver = stocked(Position(on_hand=15, on_order=40, committed=7), "south")
     assert plan_transfers("A-1", [needy(3), giver], min_quantity=4) == []
     assert [t.quantity for t in plan_transfers("A-1", [needy(3), giver])] == [3]
+
+
+# -- overstock ----------------------------------------------------------------------------------
+
+# the givers' item above: 1 a day, s = 5, S = 12
+
+
+def test_overstock_is_free_stock_beyond_the_order_up_to_level_with_over_four_weeks_of_cover() -> (
+    None
+):
+    o = stocked(Position(on_hand=0), "x").outlook
+    # 60 on hand: 8.6 weeks of cover, 60 - 12 = 48 beyond S
+    assert excess(Position(on_hand=60), o) == 48
+    # 25 on hand is above S but lasts 3.6 weeks: not overstock; with a 3-week threshold, 13
+    assert excess(Position(on_hand=25), o) == 0
+    assert excess(Position(on_hand=25), o, min_excess_weeks=3.0) == 13
+    # at or below S, and a negative level: none
+    assert excess(Position(on_hand=12), o) == excess(Position(on_hand=-4), o) == 0
+    # what is only on order is not on the shelf: IP 20 + 50 - 4 = 66, but only 20 - 4 = 16
+    # free, and while the delivery is on its way the shelf keeps its reorder point (5): 11
+    assert excess(Position(on_hand=20, on_order=50, committed=4), o) == 11
+    # committed units (an outgoing transfer proposed) are not overstock any more: IP 60 - 20
+    # = 40 (5.7 weeks), 28 beyond S; committing 40 leaves 20, 2.9 weeks: none
+    assert excess(Position(on_hand=60, committed=20), o) == 28
+    assert excess(Position(on_hand=60, committed=40), o) == 0
+
+
+def test_an_item_nobody_is_expected_to_buy_is_overstocked_by_all_its_free_stock() -> None:
+    dead = stocked(Position(on_hand=0), "x", daily_mean=0.0).outlook
+    assert (reorder_point(dead), order_up_to(dead)) == (0, 0)
+    assert excess(Position(on_hand=5), dead) == 5
+    assert excess(Position(on_hand=5, committed=2), dead) == 3
+    assert excess(Position(on_hand=0), dead) == 0
+
+
+def test_what_a_store_can_give_is_its_overstock() -> None:
+    for position, spare in ((Position(on_hand=60), 48), (Position(on_hand=30), 18)):
+        giver = stocked(position, "south")
+        # north lacks 124 (S 24, IP -100: customer orders beyond stock): more than any can give
+        [t] = plan_transfers("A-1", [needy(-100), giver])
+        assert t.quantity == excess(position, giver.outlook) == spare
 
 
 def test_a_store_listed_twice_is_an_error() -> None:

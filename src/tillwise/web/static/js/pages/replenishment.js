@@ -15,6 +15,11 @@
 // to 14 Dec 2025: “End-cap display”"), who set it, and whether the plan's quantities already
 // follow it or will at the next plan.
 //
+// Under the orders, the store's overstock: the items holding free stock beyond their
+// order-up-to level with more than four weeks of cover (no demand forecast: all of it), most
+// money tied up first, with the total at cost (left out for roles without costs:read) — what to
+// move to another store, mark down or stop reordering.
+//
 // The store's vendors and their terms are a link away ("Vendor terms", and each item's vendor:
 // the Vendors page, at that item).
 //
@@ -22,13 +27,16 @@
 
 import { api, ApiError, query } from "../api.js";
 import {
-  busy, closable, code, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select, setCardState,
+  busy, closable, code, costHidden, empty, errorNotice, facts, field, h, notice, pill, replaceChildren, select,
+  setCardState,
 } from "../dom.js";
 import {
   dayToSeconds, formatCount, formatDateTime, formatDay, formatMediumDay, formatShortDay, formatValue, humanize,
   secondsToDay, statusKind,
 } from "../format.js";
-import { accuracyText, decisionPanel, formatPercent, formatUnits, orderFacts, orderLines } from "../proposals.js";
+import {
+  accuracyText, decisionPanel, formatDecimal, formatPercent, formatUnits, orderFacts, orderLines,
+} from "../proposals.js";
 
 const DAY = 86400;
 const HISTORY_DAYS = 56; // actuals shown before the forecast: eight weeks
@@ -49,6 +57,7 @@ const STATUS_ORDER = ["pending", "approved", "failed", "applied"]; // waiting fi
 
 const STOPPED = "stopped"; // the plan's rule for an item whose reordering was stopped
 const COLUMNS = 8; // of the items table
+const OVERSTOCK_ROWS = 10; // overstocked items listed before "Show all"
 
 const storePath = (store) => `#/replenishment/${encodeURIComponent(store)}`;
 const withSku = (store, sku) => `${storePath(store)}${query({ sku })}`;
@@ -162,6 +171,19 @@ class Replenishment {
             h("span", { class: "pill", id: "orders-count" }, "–")),
           h("div", { class: "card-state", "data-for": "orders" }),
           h("div", { id: "orders", class: "po-list" })),
+        h("section", { class: "card card-wide", id: "overstock-card", "aria-labelledby": "overstock-title", hidden: true },
+          h("div", { class: "card-head" },
+            h("h2", { id: "overstock-title" }, "Overstock"),
+            h("div", { class: "controls" },
+              h("span", { class: "pill", id: "overstock-count" }, "–"),
+              h("button", {
+                class: "btn btn-small", type: "button", id: "overstock-all", "aria-pressed": "false", hidden: true,
+                onclick: () => { this.overstockAll = !this.overstockAll; this.drawOverstock(); },
+              }, "Show all"))),
+          h("p", { class: "muted", id: "overstock-summary" }),
+          h("div", { class: "scroll-x" }, h("table", { class: "table compact", id: "overstock-table" },
+            h("caption", { class: "visually-hidden" }, "Items holding stock beyond their need, most money first"),
+            h("thead"), h("tbody")))),
       ),
     );
   }
@@ -198,6 +220,7 @@ class Replenishment {
     this.drawMeta();
     this.drawItems();
     this.drawOrders();
+    this.drawOverstock();
     if (adjustments === null) {
       replaceChildren(this.$("#risk-notice"),
         errorNotice(this.adjustmentsError, "The forecast adjustments could not be loaded"));
@@ -305,6 +328,64 @@ class Replenishment {
         this.canStop ? this.stopButton(item, () => row) : null)),
     );
     return row;
+  }
+
+  // ---- overstock ---------------------------------------------------------------------------
+
+  /** The items holding free stock beyond their order-up-to level with more than the plan's
+   * weeks of cover (no demand forecast: all of it), most money tied up first — what to move
+   * to another store (the plan proposes those transfers), mark down or stop reordering. */
+  drawOverstock() {
+    const card = this.$("#overstock-card");
+    const total = this.plan.overstock;
+    const over = this.items.filter((i) => i.excess > 0);
+    card.hidden = !total || over.length === 0;
+    if (card.hidden) return;
+    const hidden = over.some((i) => i.costs_hidden);
+    over.sort((a, b) => Number(b.excess_value || 0) - Number(a.excess_value || 0)
+      || b.excess - a.excess || (a.sku < b.sku ? -1 : 1));
+    const count = this.$("#overstock-count");
+    count.textContent = `${formatCount(over.length)} item${over.length === 1 ? "" : "s"}`;
+    count.className = "pill warn";
+    const worth = hidden ? ["; their value at cost is ", costHidden()]
+      : total.value !== null ? [", worth ", h("strong", { id: "overstock-value" }, formatDecimal(total.value, total.currency)), " at cost"]
+        : [];
+    replaceChildren(this.$("#overstock-summary"),
+      `${formatCount(total.units)} unit${total.units === 1 ? "" : "s"} beyond their order-up-to level with more than `
+        + `${total.min_weeks_of_cover} weeks of cover`, ...worth,
+      !hidden && total.unpriced ? ` (${formatCount(total.unpriced)} without a unit cost)` : "", ".");
+    const all = this.$("#overstock-all");
+    all.hidden = over.length <= OVERSTOCK_ROWS;
+    all.setAttribute("aria-pressed", String(Boolean(this.overstockAll)));
+    all.textContent = this.overstockAll ? `Only the first ${OVERSTOCK_ROWS}` : `Show all ${formatCount(over.length)}`;
+    const table = this.$("#overstock-table");
+    replaceChildren(table.querySelector("thead"), h("tr", {},
+      h("th", { scope: "col" }, "Item"),
+      h("th", { scope: "col", class: "num" }, "On hand"),
+      h("th", { scope: "col", class: "num" }, "On order"),
+      h("th", { scope: "col", class: "num" }, "Order-up-to"),
+      h("th", { scope: "col", class: "num" }, "Weeks of cover"),
+      h("th", { scope: "col", class: "num" }, "Overstock"),
+      hidden ? null : h("th", { scope: "col", class: "num" }, "At cost"),
+      h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Forecast"))));
+    const shown = this.overstockAll ? over : over.slice(0, OVERSTOCK_ROWS);
+    replaceChildren(table.querySelector("tbody"), shown.map((item) => {
+      const name = item.name || item.sku;
+      return h("tr", { dataset: { sku: item.sku } },
+        h("th", { scope: "row" }, name, h("span", { class: "sub" }, `SKU ${item.sku}`,
+          item.stopped ? [" · ", pill("Not reordered")] : null)),
+        h("td", { class: "num", "data-col": "on_hand" }, count0(item.on_hand)),
+        h("td", { class: "num", "data-col": "on_order" }, count0(item.on_order)),
+        h("td", { class: "num", "data-col": "order_up_to" }, count0(item.order_up_to)),
+        h("td", { class: "num", "data-col": "weeks_of_cover" }, weeks(item.weeks_of_cover)),
+        h("td", { class: "num", "data-col": "excess" }, count0(item.excess)),
+        hidden ? null : h("td", { class: "num", "data-col": "excess_value" },
+          item.excess_value === null ? h("span", { class: "muted" }, "no unit cost") : formatDecimal(item.excess_value, item.currency)),
+        h("td", { class: "num" }, h("button", {
+          class: "btn btn-small", type: "button", "aria-label": `Forecast chart of ${name}`,
+          onclick: () => this.openForecast(item.sku),
+        }, "Forecast")));
+    }));
   }
 
   // ---- stopping and resuming reordering --------------------------------------------------
@@ -443,6 +524,7 @@ class Replenishment {
       ]);
       this.items = plan.items || [];
       this.plan.items = this.items;
+      this.plan.overstock = plan.overstock;
       if (adjustments) this.adjustments = adjustments; // else: as changed here
     } catch (err) {
       if (err.name === "AbortError") return false;
@@ -454,6 +536,7 @@ class Replenishment {
     if (option) option.textContent = storeOption(this.store);
     this.drawMeta();
     this.drawItems();
+    this.drawOverstock();
     return true;
   }
 
