@@ -112,5 +112,18 @@ def test_an_admin_moves_a_connections_write_back_api_and_others_cannot(api: Api)
     assert missing.json()["errors"][0]["field"] == "api_base_url"
     unknown = api.client.patch("/v1/connections/con_doesnotexist0000", json=url, headers=api.admin)
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_connection"
+    assert unknown.json()["errors"][0]["field"] == "connection_id"
     listed = api.client.get("/v1/connections", headers=api.admin).json()["data"]
     assert {c["id"]: c["api_base_url"] for c in listed}[made["id"]] == "http://127.0.0.1:8001"
+
+
+def test_a_token_of_a_store_scoped_role_needs_store_keys_and_says_so(api: Api) -> None:
+    tokens = len(api.container.tokens.list())
+    for stores in (None, [], ["not-a-store"]):
+        body = {"role": "associate", "name": "floor", "stores": stores}
+        resp = api.client.post("/v1/tokens", json=body, headers=api.admin)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == "stores"
+    assert len(api.container.tokens.list()) == tokens  # none was made
+    good = {"role": "associate", "name": "floor", "stores": [f"{api.connection_id}:loc-a"]}
+    assert api.client.post("/v1/tokens", json=good, headers=api.admin).status_code == 201

@@ -89,6 +89,24 @@ def test_an_associate_of_store_a_cannot_read_store_b(api: Api) -> None:
     assert {r["location_id"] for r in report} == {"loc-a"}
 
 
+def test_a_regional_manager_sees_only_its_stores_of_other_regions_and_users(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    c = add_store(api, "loc-c", "Store C")
+    users = api.container.users
+    users.set_region("North", [a], actor="t")
+    users.set_region("South", [a, c], actor="t")
+    users.set_region("East", [c], actor="t")
+    users.add("rex", PASSWORD, role="regional_manager", actor="t", regions=["North"])
+    users.add("cleo", PASSWORD, role="store_manager", actor="t", stores=[a, c])
+    login(api, "rex")
+    regions = api.client.get("/v1/regions").json()["data"]
+    assert {r["name"]: r["stores"] for r in regions} == {"North": [a], "South": [a]}
+    listed = api.client.get("/v1/users").json()["data"]
+    assert {u["username"]: u["stores"] for u in listed} == {"rex": [], "cleo": [a]}
+    everyone = api.client.get("/v1/users", headers=api.admin).json()["data"]
+    assert {u["username"]: u["stores"] for u in everyone}["cleo"] == [a, c]
+
+
 def test_audit_export_as_csv_and_json_lines_keeps_to_the_scope(api: Api) -> None:
     a = add_store(api, "loc-a", "Store A")
     b = add_store(api, "loc-b", "Store B")
@@ -107,6 +125,45 @@ def test_audit_export_as_csv_and_json_lines_keeps_to_the_scope(api: Api) -> None
     assert {r["store"] for r in table if r["action"] == "mode.changed"} == {a, b}
     assert json.loads(table[-1]["outputs"]) is None or table[-1]["hash"]
     assert api.container.audit.list(action="audit.exported")  # the export is audited
+
+
+def test_a_token_without_costs_reads_the_audit_without_them_and_cannot_export_it(
+    api: Api,
+) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    order = {
+        "kind": "draft_purchase_order",
+        "summary": "Order 348 units (2 SKUs) from Acme, worth £511.56",
+        "value": {"amount": 51156, "currency": "GBP"},
+        "payload": {
+            "currency": "GBP",
+            "lines": [{"sku": "S1", "quantity": 348, "unit_cost": "1.47"}],
+        },
+    }
+    api.container.audit.append(
+        actor="workflow:replenishment",
+        action="proposal.queued",
+        store=a,
+        inputs={"proposal": order},
+    )
+    _, token = api.container.tokens.create(
+        "loss_prevention", name="audit only", actor="t", stores=[a], scopes=["audit:*"]
+    )
+    narrow = {"Authorization": f"Bearer {token}"}
+    query = {"action": "proposal.queued"}
+    [entry] = api.client.get("/v1/audit", params=query, headers=narrow).json()["data"]
+    shown = entry["inputs"]["proposal"]
+    assert entry["costs_hidden"] is True and shown["value"] is None
+    assert shown["summary"] == "Order 348 units (2 SKUs) from Acme, worth (cost hidden)"
+    assert shown["payload"]["lines"] == [{"sku": "S1", "quantity": 348, "unit_cost": None}]
+    lp = bearer(api, "loss_prevention", stores=[a])
+    [entry] = api.client.get("/v1/audit", params=query, headers=lp).json()["data"]
+    assert entry["costs_hidden"] is False and entry["inputs"]["proposal"] == order
+
+    # a verifiable copy of the chain cannot leave the costs out: no export without them
+    refused = api.client.get("/v1/audit/export", headers=narrow)
+    assert refused.status_code == 403 and "costs:read" in refused.json()["detail"]
+    assert api.client.get("/v1/audit/export", headers=lp).status_code == 200
 
 
 def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api: Api) -> None:

@@ -1,10 +1,11 @@
-"""Listing canonical records: most recent sales first; an order a kind lacks is refused."""
+"""Listing canonical records: most recent sales first; an order a kind lacks is refused; a
+store-scoped caller reads the customers of its own connections only."""
 
 from __future__ import annotations
 
 import json
 
-from tests.api.conftest import SECRET, Api
+from tests.api.conftest import SECRET, Api, add_store, bearer
 from tests.helpers import REFERENCE_SALE_BYTES, body_of, pump, run, signed_headers
 
 
@@ -40,3 +41,44 @@ def test_an_order_the_kind_lacks_is_refused_naming_the_field(api: Api) -> None:
     resp = api.client.get("/v1/products", params={"order": "newest"}, headers=api.viewer)
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "order"
+
+
+def _deliver_to(api: Api, connection_id: str, event: str, data: dict[str, object]) -> None:
+    body = body_of({"event": event, "created_at": "2024-01-15T14:30:00Z", "data": data})
+    now = int(api.container.clock.now().timestamp())
+    resp = api.client.post(
+        f"/webhooks/generic/{connection_id}",
+        content=body,
+        headers=signed_headers(body, SECRET, now),
+    )
+    assert resp.status_code in (200, 202), resp.text
+    run(pump(api.container))
+
+
+def test_a_store_manager_reads_the_customers_of_its_own_chain_only(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    other = api.container.connections.create("generic", "Another retailer", [SECRET], actor="t")
+    for connection_id, customer in ((api.connection_id, "cust-a"), (other.id, "cust-z")):
+        _deliver_to(
+            api,
+            connection_id,
+            "customer.created",
+            {"id": customer, "email": f"{customer}@example.com", "first_name": "Sam"},
+        )
+    everyone = api.client.get("/v1/customers", headers=api.admin).json()["data"]
+    assert {c["external_id"] for c in everyone} == {"cust-a", "cust-z"}
+    theirs = next(c["id"] for c in everyone if c["external_id"] == "cust-z")
+
+    manager = bearer(api, "store_manager", stores=[a])
+    listed = api.client.get("/v1/customers", headers=manager).json()["data"]
+    # a customer shops anywhere in the chain: every store of the connection shares them
+    assert [(c["external_id"], c["connection_id"]) for c in listed] == [
+        ("cust-a", api.connection_id)
+    ]
+    assert api.client.get(f"/v1/customers/{listed[0]['id']}", headers=manager).status_code == 200
+    resp = api.client.get(f"/v1/customers/{theirs}", headers=manager)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "record_id"
+    filtered = api.client.get(
+        "/v1/customers", params={"connection_id": other.id}, headers=manager
+    ).json()
+    assert filtered["data"] == []

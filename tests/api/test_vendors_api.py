@@ -65,18 +65,23 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
         "/v1/vendors", params={"connection_id": "con_nope"}, headers=_token(loop, "viewer")
     )
     assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "connection_id"
-    # a connection with no store of a scoped caller's: not shown, not changed
+    # a connection with no store of a scoped caller's: not shown, not changed, and answered
+    # as one that does not exist (existence is not disclosed)
     other = c.connections.create("generic", "Other chain", ["whsec_other"], actor="t").id
-    resp = await api.get(
-        "/v1/vendors", params={"connection_id": other}, headers=_token(loop, "buyer", [uk])
-    )
-    assert resp.status_code == 404, resp.text
-    resp = await api.patch(
-        f"/v1/vendors/{other}/vendor:x/terms",
-        json={"name": "X"},
-        headers=_token(loop, "buyer", [uk]),
-    )
-    assert resp.status_code == 403, resp.text
+    for connection_id in (other, "con_doesnotexist00"):
+        resp = await api.get(
+            "/v1/vendors",
+            params={"connection_id": connection_id},
+            headers=_token(loop, "buyer", [uk]),
+        )
+        assert resp.status_code == 404, resp.text
+        resp = await api.patch(
+            f"/v1/vendors/{connection_id}/vendor:x/terms",
+            json={"name": "X"},
+            headers=_token(loop, "buyer", [uk]),
+        )
+        assert resp.status_code == 404, resp.text
+        assert resp.json()["errors"][0]["field"] == "connection_id"
 
     # terms hold for every store of the connection: a buyer of the UK store alone may not
     change = {
@@ -100,6 +105,12 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     await refused({"email": "not-an-email"}, "email")
     await refused({"items": [{"sku": SKU, "unit_cost": "1.20"}]}, "currency")
     await refused({"min_order_value": "100", "currency": "XYZ"}, "currency")
+    # more decimals than the currency has
+    await refused({"min_order_value": "10.001", "currency": "GBP"}, "min_order_value")
+    await refused({"min_order_value": "10.5", "currency": "JPY"}, "min_order_value")
+    await refused(
+        {"currency": "GBP", "items": [{"sku": SKU, "unit_cost": "1.234"}]}, "items.0.unit_cost"
+    )
     await refused({"items": [{"sku": SKU, "case_pack": 0}]}, "case_pack")
     await refused({"items": [{"sku": SKU}, {"sku": SKU}]}, "items")
     await refused({"leadtime": 3}, "leadtime")

@@ -331,3 +331,51 @@ def test_a_guardrail_rolls_a_rollout_back_when_people_override_it(world: World) 
     [entry] = world.container.audit.list(action="rollout.rolled_back")
     assert entry.actor == f"guardrail:{rollout.id}"
     assert world.container.audit.verify().ok
+
+
+def test_auto_mode_leaves_to_people_what_the_rules_give_two_approvers(world: World) -> None:
+    modes = world.container.modes
+    modes.set_mode(WF, "*", "auto", actor="user:boss", auto_limit="1000")
+    modes.set_rule(actor="user:boss", kind="stock_adjustment", two_approvers_above="100")
+    small = world.propose("small", value="50.00")
+    big = world.propose("big", value="500.00")  # within the auto limit, above the rule
+    assert world.status(small) == "applied"
+    waiting = world.approvals.get(big)
+    assert waiting.status == "pending" and waiting.required_approvals == 2
+    assert waiting.approvals == () and list(world.pos.writes) == [small]
+
+
+def test_a_transfer_is_decided_only_by_whom_both_its_stores_are_in_scope(world: World) -> None:
+    world.container.modes.set_mode("replenishment", "*", "draft", actor="user:boss")
+    world.pos.kinds = world.pos.reversible = frozenset({"stock_adjustment", "transfer"})
+    # stock moves out of store a into store b: the proposal is the receiving store's
+    p = Proposal(
+        id=proposal_id("replenishment", "transfer", "t1"),
+        kind="transfer",
+        workflow="replenishment",
+        proposed_by="workflow:replenishment@1.0",
+        connection_id=world.connection_id,
+        location_external_id="b",
+        created_at=world.clock.now(),
+        summary="Move 30 of SKU-1 from a to b",
+        payload={"sku": "SKU-1", "from_location": "a", "to_location": "b", "quantity": 30},
+    )
+    with world.container.uow() as uow:
+        assert uow.proposals.add(p)
+    run(world.approvals.route_new())
+    receiving = world.person("store_manager", "bo", "b")
+    with pytest.raises(ApprovalError) as approve:
+        run(world.approvals.approve(p.id, receiving))
+    with pytest.raises(ApprovalError) as reject:
+        world.approvals.reject(p.id, receiving, reason="not needed")
+    for refused in (approve.value, reject.value):
+        assert refused.status == 403
+        assert refused.detail == "this transfer moves stock out of a store outside your scope"
+    assert world.status(p.id) == "pending" and not world.pos.writes
+
+    run(world.approvals.approve(p.id, world.person("store_manager", "mia", "a", "b")))
+    assert world.status(p.id) == "applied"
+    with pytest.raises(ApprovalError) as revert:
+        run(world.approvals.revert(p.id, receiving, reason="undo"))
+    assert revert.value.status == 403 and world.status(p.id) == "applied"
+    assert list(world.pos.writes) == [p.id]

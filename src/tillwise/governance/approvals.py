@@ -13,12 +13,13 @@ Life of a proposal (``proposals.status``)::
 
 * Workflows store proposals as ``new`` in their own transaction; :meth:`Approvals.route_new`
   routes them (right after, and in a sweep that also covers a crash in between).
-* An approver needs ``proposals:approve``, the store in scope, a role that approves the kind,
-  and must not be whoever proposed it; a threshold may demand a senior approver (regional
-  manager or admin) and/or two different approvers. Editing (then approving) replaces the
-  payload, starts the approvals afresh, holds the edited value to the approval rules again
-  (never fewer approvals, nor a lesser role, than it was routed with), and counts as an
-  override for the guardrail.
+* An approver needs ``proposals:approve``, the store in scope (for a transfer, the store it
+  moves stock out of too), a role that approves the kind, and must not be whoever proposed
+  it; a threshold may demand a senior approver (regional manager or admin) and/or two
+  different approvers, and auto mode then leaves the proposal to people. Editing (then
+  approving) replaces the payload, starts the approvals afresh, holds the edited value to the
+  approval rules again (never fewer approvals, nor a lesser role, than it was routed with),
+  and counts as an override for the guardrail.
 * A workflow that wants to add to a draft still open (``new`` or ``pending``) stores a *merge
   request*: a proposal of the same kind and store with ``inputs.merge_into`` = the draft's id.
   Routing folds it into the draft (payload lines by SKU, value, explanation; a pending draft's
@@ -49,8 +50,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.engine import Row
 
+from tillwise.domain.locations import store_key
 from tillwise.domain.money import Money
-from tillwise.domain.proposals import Proposal
+from tillwise.domain.proposals import Proposal, ProposalKind
 from tillwise.governance.audit import AuditLog
 from tillwise.governance.connections import Connections
 from tillwise.governance.principal import Principal
@@ -295,7 +297,6 @@ class Approvals:
         mode = force_mode or setting.mode
         now = self._clock.now()
         required_role, needed = self._requirements(proposal, record.store)
-        needs_senior = required_role == SENIOR
         values: dict[str, Any] = {
             "mode": mode,
             "updated_at": now,
@@ -307,7 +308,9 @@ class Approvals:
             values["status"], action = DISCARDED, "proposal.discarded"
         elif mode == SHADOW:
             values["status"], action = SHADOWED, "proposal.shadowed"
-        elif mode == AUTO and self._within_auto(proposal.value, setting.auto_limit, needs_senior):
+        elif mode == AUTO and self._within_auto(
+            proposal.value, setting.auto_limit, required_role, needed
+        ):
             values.update(status=APPROVED, decided_by=actor, decided_at=now)
             values["approvals"] = [{"by": actor, "role": "auto", "at": now.isoformat()}]
             action = "proposal.auto_approved"
@@ -430,8 +433,11 @@ class Approvals:
         return (SENIOR if needs_senior else None), needed
 
     @staticmethod
-    def _within_auto(value: Money | None, limit: Any, needs_senior: bool) -> bool:
-        return not needs_senior and not exceeds(value, limit)
+    def _within_auto(
+        value: Money | None, limit: Any, required_role: str | None, needed: int
+    ) -> bool:
+        """Auto mode approves alone only what no rule gives a senior or a second approver."""
+        return required_role is None and needed == 1 and not exceeds(value, limit)
 
     # ------------------------------------------------------------------ deciding
 
@@ -576,6 +582,7 @@ class Approvals:
         if row is None or not principal.sees(row.store):
             raise UnknownProposal(f"no proposal {proposal_id!r}")
         record = _record(row)
+        _check_stock_leaves_scope(record.proposal, principal)
         if record.status != APPLIED:
             raise ApprovalError(
                 f"only an applied proposal can be reverted; this one is {record.status}"
@@ -688,6 +695,7 @@ class Approvals:
         if not principal.sees(row.store):
             raise UnknownProposal(f"no proposal {row.id!r}")
         record = _record(row)
+        _check_stock_leaves_scope(record.proposal, principal)
         if record.status != PENDING:
             raise ApprovalError(f"the proposal is {record.status}, not pending", code="not_pending")
         if record.expires_at is not None and now >= record.expires_at:
@@ -835,11 +843,24 @@ class Approvals:
 
     @staticmethod
     def _store_of(proposal: Proposal) -> str | None:
-        from tillwise.domain.locations import store_key
-
         if not proposal.location_external_id:
             return None
         return store_key(proposal.connection_id, proposal.location_external_id)
+
+
+def _check_stock_leaves_scope(proposal: Proposal, principal: Principal) -> None:
+    """A transfer is the receiving store's proposal, but it moves stock out of the giving
+    store: deciding or reverting it needs that store in scope too."""
+    if proposal.kind != ProposalKind.TRANSFER:
+        return
+    source = proposal.payload.get("from_location")
+    giving = store_key(proposal.connection_id, source) if isinstance(source, str) else None
+    if not principal.sees(giving):
+        raise ApprovalError(
+            "this transfer moves stock out of a store outside your scope",
+            status=403,
+            code="forbidden",
+        )
 
 
 def _editable_key(key: str, allowed: Mapping[str, Any]) -> str | None:

@@ -2,18 +2,21 @@
 
 Floor staff (the associate role) see what will be reordered and why, not what it costs — what
 a POS's "view product costs" staff permission guards. Every API answer that carries costs
-passes through here, so a role without the permission gets the same proposal or vendor with
-the costs left out (``None``) and the amounts in its texts written as :data:`HIDDEN`. The
-stored records keep everything; only what is shown changes.
+passes through here, so a role without the permission gets the same proposal, vendor or
+audit entry with the costs left out (``None``) and the amounts in its texts written as
+:data:`HIDDEN`. The stored records keep everything; only what is shown changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tillwise.domain.money import Money
+from tillwise.domain.errors import InvalidMoney
+from tillwise.domain.money import Money, exponent
 from tillwise.domain.proposals import Proposal
+from tillwise.governance.audit import AuditEntry
 from tillwise.governance.principal import Principal
 
 PERMISSION = "costs:read"
@@ -50,32 +53,34 @@ def plan_items_shown_to(principal: Principal, items: list[dict[str, Any]]) -> li
     return [{**i, "excess_value": None, "costs_hidden": True} for i in items]
 
 
+def audit_entries_shown_to(
+    principal: Principal, entries: Iterable[AuditEntry]
+) -> list[dict[str, Any]]:
+    """Audit entries as ``principal`` may see them. Whatever the action (a proposal queued or
+    approved, a purchase order written, vendor terms imported), an entry's inputs and outputs
+    may hold costs: without :data:`PERMISSION` they are left out at any depth and the amounts
+    in its texts written as :data:`HIDDEN`; ``costs_hidden`` marks an entry that had some."""
+    shown = [dataclasses.asdict(e) for e in entries]
+    if principal.can(PERMISSION):
+        return shown
+    return [audit_entry_without_costs(e) for e in shown]
+
+
 def without_costs(p: Proposal, result: Mapping[str, Any] | None = None) -> tuple[Proposal, Any]:
     """A proposal of :data:`COST_KINDS` and its result as a reader without :data:`PERMISSION`
     sees them."""
     currency = p.value.currency if p.value is not None else p.payload.get("currency")
-    written = Money.written(currency) if isinstance(currency, str) and currency else None
-
-    def text(value: str) -> str:
-        return value if written is None else written.sub(HIDDEN, value)
-
-    def blank(data: Any) -> Any:
-        if isinstance(data, Mapping):
-            return {k: None if k in COST_KEYS else blank(v) for k, v in data.items()}
-        if isinstance(data, list | tuple):
-            return [blank(v) for v in data]
-        return text(data) if isinstance(data, str) else data
-
+    hide = _hiding([currency] if isinstance(currency, str) and currency else [])
     shown = p.model_copy(
         update={
-            "summary": text(p.summary),
-            "explanation": text(p.explanation),
-            "payload": blank(p.payload),
-            "inputs": blank(p.inputs),
+            "summary": hide(p.summary),
+            "explanation": hide(p.explanation),
+            "payload": hide(p.payload),
+            "inputs": hide(p.inputs),
             "value": None,
         }
     )
-    return shown, blank(result)
+    return shown, hide(result)
 
 
 def vendor_without_costs(vendor: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,3 +92,52 @@ def vendor_without_costs(vendor: Mapping[str, Any]) -> dict[str, Any]:
         "items": [{**i, "unit_cost": None} for i in vendor.get("items") or []],
         "costs_hidden": True,
     }
+
+
+def audit_entry_without_costs(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An audit entry (as a dict) as a reader without :data:`PERMISSION` sees it; the amounts
+    in its texts are those of the currencies the entry names."""
+    recorded = {"inputs": entry.get("inputs"), "outputs": entry.get("outputs")}
+    shown = _hiding(_currencies(recorded))(recorded)
+    return {**entry, **shown, "costs_hidden": shown != recorded}
+
+
+def _hiding(currencies: Iterable[str]) -> Callable[[Any], Any]:
+    """What leaves the costs out of data: :data:`COST_KEYS` blanked at any depth, and the
+    amounts of ``currencies`` in its texts written as :data:`HIDDEN`."""
+    amounts = [Money.written(c) for c in sorted(set(currencies))]
+
+    def hide(data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: None if k in COST_KEYS else hide(v) for k, v in data.items()}
+        if isinstance(data, list | tuple):
+            return [hide(v) for v in data]
+        if isinstance(data, str):
+            for amount in amounts:
+                data = amount.sub(HIDDEN, data)
+        return data
+
+    return hide
+
+
+def _currencies(data: Any) -> set[str]:
+    """The ISO 4217 codes ``data`` names as a ``currency``, at any depth."""
+    found: set[str] = set()
+    if isinstance(data, Mapping):
+        code = data.get("currency")
+        if isinstance(code, str) and _is_currency(code):
+            found.add(code.upper())
+        for value in data.values():
+            found |= _currencies(value)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            found |= _currencies(value)
+    return found
+
+
+def _is_currency(code: str) -> bool:
+    try:
+        exponent(code)
+    except InvalidMoney:
+        return False
+    return True

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Row
 from tillwise.governance.audit import AuditLog
 from tillwise.governance.principal import Principal, permissions_of, scope_for
 from tillwise.governance.rbac import ROLES, validate_scopes
+from tillwise.governance.users import InvalidUser, check_store
 from tillwise.ports.clock import Clock
 from tillwise.store.engine import read_only
 from tillwise.store.tables_governance import api_tokens
@@ -45,6 +46,11 @@ class UnknownToken(LookupError):
 
 class InvalidToken(ValueError):
     code = "invalid_token_request"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -127,18 +133,27 @@ class Tokens:
     ) -> tuple[TokenInfo, str]:
         """A new token and its plaintext (shown once). Audited as ``token.created``."""
         if role not in ROLES:
-            raise InvalidToken(f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}")
+            raise InvalidToken(
+                f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}", field="role"
+            )
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InvalidToken("name must be 1–200 characters")
+            raise InvalidToken("name must be 1–200 characters", field="name")
         if expires_in is not None and expires_in <= timedelta(0):
             raise InvalidToken("expires_in must be positive")
         try:
             clean_scopes = None if scopes is None else validate_scopes(scopes)
         except ValueError as exc:
-            raise InvalidToken(str(exc)) from None
-        clean_stores = None if stores is None else tuple(sorted(set(stores)))
+            raise InvalidToken(str(exc), field="scopes") from None
+        try:  # store keys as a user's are checked
+            clean_stores = (
+                None if stores is None else tuple(sorted({check_store(s) for s in stores}))
+            )
+        except InvalidUser as exc:
+            raise InvalidToken(exc.detail, field="stores") from None
         if ROLES[role].scoped and not clean_stores:
-            raise InvalidToken(f"role {role!r} is store-scoped: give the token's stores")
+            raise InvalidToken(
+                f"role {role!r} is store-scoped: give the token's stores", field="stores"
+            )
         token_id = _random.token_hex(_ID_HEX // 2)
         secret = _random.token_urlsafe(32)  # 43 characters
         plaintext = f"{PREFIX}_{token_id}_{secret}"

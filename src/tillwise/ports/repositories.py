@@ -44,8 +44,10 @@ class RecordRepository(Protocol):
         connection_id: str | None = None,
         page: Page = Page(),
         stores: Collection[tuple[str, str]] | None = None,
+        connections: Collection[str] | None = None,
     ) -> list[R]:
-        """``stores``: only records of those (connection id, location external id) pairs."""
+        """``stores``: only records of those (connection id, location external id) pairs;
+        ``connections``: only records of those connections."""
         ...
 
     def location(self, connection_id: str, external_id: str) -> Location | None: ...

@@ -3,12 +3,19 @@ the unit costs, the totals and the amounts in its texts left out."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal
-from tillwise.governance.costs import HIDDEN, proposal_shown_to, vendors_shown_to
+from tillwise.governance.audit import AuditEntry
+from tillwise.governance.costs import (
+    HIDDEN,
+    audit_entries_shown_to,
+    proposal_shown_to,
+    vendors_shown_to,
+)
 from tillwise.governance.principal import Principal
 from tillwise.governance.rbac import ROLES, has_permission
 
@@ -99,3 +106,32 @@ def test_a_vendor_keeps_its_terms_but_not_its_prices() -> None:
     assert shown["lead_time_days"] == 7 and shown["min_order_value"] is None
     assert shown["items"] == [{"sku": "A-1", "unit_cost": None, "case_pack": 12, "moq": 0}]
     assert shown["costs_hidden"] is True
+
+
+def test_an_audit_entry_keeps_what_happened_and_loses_the_costs_it_holds() -> None:
+    order = _proposal()
+    queued = AuditEntry(
+        id=7,
+        at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+        actor="workflow:replenishment",
+        action="proposal.queued",
+        store="con_1:shop-1",
+        inputs={"proposal": order.model_dump(mode="json"), "mode": "draft"},
+        outputs={"status": "pending", "required_approvals": 1},
+        prev_hash="0" * 64,
+        hash="1" * 64,
+    )
+    changed = dataclasses.replace(queued, id=8, action="mode.changed", inputs={})
+    assert [e["inputs"] for e in audit_entries_shown_to(BUYER, [queued])] == [queued.inputs]
+    shown, untouched = audit_entries_shown_to(ASSOCIATE, [queued, changed])
+    proposal = shown["inputs"]["proposal"]
+    assert shown["costs_hidden"] and proposal["value"] is None
+    assert proposal["summary"] == f"Order 1,204 units (2 SKUs) from Acme for Leeds, worth {HIDDEN}"
+    [line] = proposal["payload"]["lines"]
+    assert (line["quantity"], line["unit_cost"], line["line_total"]) == (1200, None, None)
+    assert (shown["action"], shown["hash"], shown["outputs"]) == (
+        "proposal.queued",
+        "1" * 64,
+        {"status": "pending", "required_approvals": 1},
+    )
+    assert untouched["costs_hidden"] is False  # nothing in it was a cost

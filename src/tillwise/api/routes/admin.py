@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, SecretStr
 
+from tillwise.governance import costs
 from tillwise.governance.principal import Principal
 
 from ..deps import ContainerDep, require
@@ -115,7 +116,7 @@ def update_connection(
             connection_id, body.api_base_url, actor=principal.actor
         )
     except UnknownConnection as exc:
-        raise Problem(404, "unknown_connection", str(exc)) from None
+        raise Problem(404, "unknown_connection", str(exc), field="connection_id") from None
     return _connection_public(changed)
 
 
@@ -202,6 +203,9 @@ class AuditEntryPublic(BaseModel):
     outputs: dict[str, Any] | None
     prev_hash: str
     hash: str
+    costs_hidden: bool = Field(
+        default=False, description="costs left out: the caller lacks costs:read"
+    )
 
 
 class AuditList(BaseModel):
@@ -243,7 +247,8 @@ def list_audit(
     before_id: int | None = Query(None, ge=1, description="id of the last entry seen"),
     principal: Principal = require("audit:read"),
 ) -> dict[str, Any]:
-    """Newest first. A store-scoped caller sees only entries about its stores."""
+    """Newest first. A store-scoped caller sees only entries about its stores; a caller
+    without ``costs:read``, the entries without their costs."""
     entries = container.audit.list(
         **filters,
         limit=limit,
@@ -251,7 +256,9 @@ def list_audit(
         newest_first=True,
         stores=_scope(principal),
     )
-    data = [AuditEntryPublic.model_validate(e, from_attributes=True) for e in entries]
+    data = [
+        AuditEntryPublic.model_validate(e) for e in costs.audit_entries_shown_to(principal, entries)
+    ]
     next_before = data[-1].id if len(data) == limit else None
     return {"data": data, "count": len(data), "next_before_id": next_before}
 
@@ -270,7 +277,15 @@ def export_audit(
     principal: Principal = require("audit:export"),
 ) -> StreamingResponse:
     """Every matching entry, oldest first, as CSV or JSON Lines (hashes included, so a copy
-    can be checked against the chain). The export itself is audited."""
+    can be checked against the chain). The export itself is audited. Entries hold costs, and a
+    copy without them would not verify, so it needs ``costs:read``."""
+    if not principal.can(costs.PERMISSION):
+        raise Problem(
+            403,
+            "forbidden",
+            "the export holds costs (a verifiable copy of the chain cannot leave them out): "
+            "it needs the costs:read permission",
+        )
     container.audit.append(
         actor=principal.actor,
         action="audit.exported",

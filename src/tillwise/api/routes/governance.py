@@ -52,13 +52,14 @@ class UserPublic(BaseModel):
     last_login_at: datetime | None
 
     @classmethod
-    def of(cls, user: User) -> UserPublic:
+    def of(cls, user: User, principal: Principal) -> UserPublic:
+        """The user as ``principal`` may see it: of its stores, those in the caller's scope."""
         return cls(
             id=user.id,
             username=user.username,
             display_name=user.display_name,
             role=user.role,
-            stores=list(user.stores),
+            stores=[s for s in user.stores if principal.sees(s)],
             regions=list(user.regions),
             disabled=user.disabled_at is not None,
             created_at=user.created_at,
@@ -150,7 +151,9 @@ def _visible_user(principal: Principal, user: User, regions: dict[str, list[str]
 def list_users(container: ContainerDep, principal: Principal = require("users:read")) -> Any:
     regions = container.users.regions()
     data = [
-        UserPublic.of(u) for u in container.users.list() if _visible_user(principal, u, regions)
+        UserPublic.of(u, principal)
+        for u in container.users.list()
+        if _visible_user(principal, u, regions)
     ]
     return {"data": data, "count": len(data)}
 
@@ -186,7 +189,7 @@ def create_user(
         stores=body.stores,
         regions=body.regions,
     )
-    return UserPublic.of(user)
+    return UserPublic.of(user, principal)
 
 
 class UserUpdate(BaseModel):
@@ -225,7 +228,7 @@ def update_user(
         container.users.set_password(
             user_id, body.password.get_secret_value(), actor=principal.actor
         )
-    return UserPublic.of(user)
+    return UserPublic.of(user, principal)
 
 
 # ---------------------------------------------------------------------------- stores, regions
@@ -289,8 +292,9 @@ class RegionPublic(BaseModel):
     operation_id="regions-list",
 )
 def list_regions(container: ContainerDep, principal: Principal = require("settings:read")) -> Any:
+    """The regions that have a store in the caller's scope, with those of their stores."""
     data = [
-        RegionPublic(name=n, stores=s)
+        RegionPublic(name=n, stores=[x for x in s if principal.sees(x)])
         for n, s in container.users.regions().items()
         if principal.stores is None or set(s) & principal.stores
     ]

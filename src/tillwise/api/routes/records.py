@@ -41,11 +41,21 @@ def _add(
     *,
     dated: bool = False,
     store_of: Callable[[Any], str | None] | None = None,
+    connection_wide: bool = False,
 ) -> None:
     """``store_of``: the store a record belongs to, for kinds that belong to one (the list and
-    get routes then keep to the caller's store scope); ``None`` for shared kinds (catalog,
-    customers), which any holder of the permission reads."""
+    get routes then keep to the caller's store scope). ``connection_wide``: for kinds the
+    stores of one connection share (customers: a customer shops anywhere in the chain), which
+    a store-scoped caller reads for the connections it has a store of. Neither for the
+    catalog, which any holder of the permission reads."""
     tag = path.strip("/")
+
+    def shown(item: Any, principal: Principal) -> bool:
+        """Whether ``item`` is in ``principal``'s scope."""
+        if store_of is not None:
+            return principal.sees(store_of(item))
+        connections = _connections_of(principal) if connection_wide else None
+        return connections is None or item.source.connection_id in connections
 
     @router.get(
         path,
@@ -77,6 +87,7 @@ def _add(
                 connection_id=connection_id,
                 page=Page(limit=limit, after=after, newest_first=order == "newest"),
                 stores=scope,
+                connections=_connections_of(principal) if connection_wide else None,
             )
         data = [to_public(item) for item in items]
         next_after = items[-1].id if len(items) == limit else None
@@ -94,9 +105,16 @@ def _add(
     ) -> BaseModel:
         with container.uow() as uow:
             item = uow.records.get(record_type, record_id)
-        if item is None or (store_of is not None and not principal.sees(store_of(item))):
+        if item is None or not shown(item, principal):
             raise Problem(404, "not_found", f"no {noun} {record_id!r}", field="record_id")
         return to_public(item)
+
+
+def _connections_of(principal: Principal) -> frozenset[str] | None:
+    """The connections ``principal`` has a store of (``None``: it sees every store)."""
+    if principal.stores is None:
+        return None
+    return frozenset(_split(s)[0] for s in principal.stores)
 
 
 def _split(store: str) -> tuple[str, str]:
@@ -143,7 +161,15 @@ _add(
     "inventory level",
     store_of=_at_location,
 )
-_add("/customers", Customer, CustomerPublic, CustomerPublic.of, "customers:read", "customer")
+_add(
+    "/customers",
+    Customer,
+    CustomerPublic,
+    CustomerPublic.of,
+    "customers:read",
+    "customer",
+    connection_wide=True,
+)
 _add(
     "/locations",
     Location,

@@ -62,9 +62,15 @@ class TermsBody(BaseModel):
     items: list[ItemTermsBody] = Field(default_factory=list, max_length=10_000)
 
 
-def _connection(container: Any, connection_id: str) -> None:
-    if container.connections.get(connection_id) is None:
+def _connection(container: Any, connection_id: str, principal: Principal) -> list[str]:
+    """The connection's stores. 404 when it does not exist and, alike, when a store-scoped
+    ``principal`` has no store of it (existence is not disclosed)."""
+    stores = [s.store for s in known_stores(container) if s.connection_id == connection_id]
+    if container.connections.get(connection_id) is None or (
+        principal.stores is not None and not any(principal.sees(s) for s in stores)
+    ):
         raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
+    return stores
 
 
 def _public(container: Any, connection_id: str, principal: Principal) -> list[dict[str, Any]]:
@@ -79,11 +85,7 @@ def list_vendors(
 ) -> Any:
     """The connection's vendors with the terms plans use (a store-scoped caller: only of a
     connection it has a store of)."""
-    if principal.stores is not None and not any(
-        s.connection_id == connection_id for s in known_stores(container, principal)
-    ):
-        raise Problem(404, "not_found", f"no connection {connection_id!r}", field="connection_id")
-    _connection(container, connection_id)
+    _connection(container, connection_id, principal)
     return _public(container, connection_id, principal)
 
 
@@ -97,12 +99,8 @@ def set_terms(
 ) -> Any:
     """Set some of a vendor's terms (a vendor the POS does not know needs a ``name``); a field
     given as null goes back to the POS's value."""
-    _connection(container, connection_id)
-    with container.uow() as uow:
-        vendors = vendors_with_terms(uow, connection_id)
-        pos_knows = vendor_id in vendors and vendors[vendor_id].source.platform != "tillwise"
-    stores = [s.store for s in known_stores(container) if s.connection_id == connection_id]
-    if principal.stores is not None and not (stores and all(principal.sees(s) for s in stores)):
+    stores = _connection(container, connection_id, principal)
+    if not all(principal.sees(s) for s in stores):
         raise Problem(
             403,
             "forbidden",
@@ -110,6 +108,9 @@ def set_terms(
             "them sets them",
             field="connection_id",
         )
+    with container.uow() as uow:
+        vendors = vendors_with_terms(uow, connection_id)
+        pos_knows = vendor_id in vendors and vendors[vendor_id].source.platform != "tillwise"
     cleared = _cleared(body)
     if vendor_id not in vendors and body.name is None:
         raise Problem(
@@ -161,10 +162,17 @@ def _cleared(body: TermsBody) -> Cleared:
 
 
 def _terms(vendor_id: str, body: TermsBody) -> VendorTerms:
+    """The terms ``body`` gives; an amount with more decimals than its currency has is
+    refused, naming its field."""
     currency = None if body.currency is None else body.currency.upper()
 
-    def money(amount: Decimal | None) -> Money | None:
-        return None if amount is None or currency is None else Money.from_decimal(amount, currency)
+    def money(amount: Decimal | None, field: str) -> Money | None:
+        if amount is None or currency is None:
+            return None
+        try:
+            return Money.from_decimal(amount, currency)
+        except InvalidMoney as exc:
+            raise Problem(422, "invalid_terms", str(exc), field=field) from None
 
     return VendorTerms(
         vendor_external_id=vendor_id,
@@ -172,15 +180,15 @@ def _terms(vendor_id: str, body: TermsBody) -> VendorTerms:
         email=None if body.email is None else str(body.email),
         lead_time_days=body.lead_time_days,
         review_period_days=body.review_period_days,
-        min_order_value=money(body.min_order_value),
+        min_order_value=money(body.min_order_value, "min_order_value"),
         items=tuple(
             ItemTerms(
                 sku=i.sku,
-                unit_cost=money(i.unit_cost),
+                unit_cost=money(i.unit_cost, f"items.{n}.unit_cost"),
                 case_pack=i.case_pack,
                 moq=i.moq,
                 vendor_sku=i.vendor_sku,
             )
-            for i in body.items
+            for n, i in enumerate(body.items)
         ),
     )

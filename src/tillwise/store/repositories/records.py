@@ -86,10 +86,12 @@ class SqlRecordRepository:
         connection_id: str | None = None,
         page: Page = Page(),
         stores: Collection[tuple[str, str]] | None = None,
+        connections: Collection[str] | None = None,
     ) -> list[R]:
         """Records in canonical id order, or newest first (kinds that record when they
         happened); ``page.after`` continues after that record. ``stores`` keeps the records of
-        those (connection id, location external id) pairs (kinds that belong to a store)."""
+        those (connection id, location external id) pairs (kinds that belong to a store);
+        ``connections`` the records of those connections."""
         table = record_table(record_type)
         newest = page.newest_first and "occurred_at" in table.c
         query = select(table.c.data).limit(page.limit)
@@ -101,6 +103,8 @@ class SqlRecordRepository:
             query = query.where(table.c.external_id == external_id)
         if connection_id is not None:
             query = query.where(table.c.connection_id == connection_id)
+        if connections is not None:
+            query = query.where(table.c.connection_id.in_(sorted(connections)))
         if stores is not None:
             column = table.c.location_external_id if "location_external_id" in table.c else None
             if column is None and record_type is Location:
