@@ -19,6 +19,8 @@ docs/platforms/shopify.md), from Shopify's documented contracts — no live API 
   → an expiring offline token with ``expires_in`` + ``refresh_token``; otherwise a
   non-expiring token) and ``grant_type=refresh_token`` (a NEW access and refresh token each
   time; the used refresh token stops working — single use);
+* ``GET shop.json`` (the corpus shop, with the ``iana_timezone`` its ``timezone`` names,
+  ``America/New_York``); ``fields=a,b`` keeps only those fields;
 * writes: GraphQL ``inventoryAdjustQuantities``; REST ``price_rules.json``,
   ``price_rules/{id}/discount_codes.json`` (a code is unique per shop → 422),
   ``discount_codes/lookup.json`` (303 See Other to the code, or 404), ``DELETE
@@ -131,6 +133,8 @@ class FakeShopify:
         }
         self.price_rules: dict[str, dict[str, Any]] = {}
         self.discount_codes: dict[str, dict[str, Any]] = {}
+        # "(GMT-05:00) Eastern Time (US & Canada)": the corpus shop names no IANA zone itself
+        self.shop = {**corpus("rest__graphql.json")["shop"], "iana_timezone": "America/New_York"}
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -291,6 +295,14 @@ class FakeShopify:
         if links:
             headers["Link"] = ", ".join(links)
         return JSONResponse({resource: copy.deepcopy(chunk)}, headers=headers)
+
+    async def get_shop(self, request: Request) -> Response:
+        _, denied, headers = await self._rest(request)
+        if denied:
+            return denied
+        fields = request.query_params.get("fields")
+        shop = {k: v for k, v in self.shop.items() if not fields or k in fields.split(",")}
+        return JSONResponse({"shop": shop}, headers=headers)
 
     async def get_one(self, request: Request) -> Response:
         _, denied, headers = await self._rest(request)
@@ -624,6 +636,7 @@ class FakeShopify:
                 ),
                 Route(f"{API}/price_rules/{{id}}.json", self.delete_price_rule, methods=["DELETE"]),
                 Route(f"{API}/customers/{{id}}.json", self.update_customer, methods=["PUT"]),
+                Route(f"{API}/shop.json", self.get_shop),
                 Route(f"{API}/{{resource}}.json", self.list_resource),
                 Route(f"{API}/{{resource}}/{{id}}.json", self.get_one),
             ]

@@ -53,7 +53,7 @@ CASES = [  # platform, --topic or --resource, file, a canonical kind it must yie
         "lightspeed-x",
         ["--topic", "sale.update"],
         "lightspeed_x/webhook__sale_update__docs_example.json",
-        "transaction",
+        None,
     ),
     (
         "lightspeed-x",
@@ -100,8 +100,8 @@ def test_a_payload_of_the_wrong_shape_is_named(cli: CliRunner, tmp_path: Path) -
 
 
 def test_currency_is_stated_for_payloads_that_name_none(cli: CliRunner) -> None:
-    file = FIXTURES / "lightspeed_x/webhook__sale_update__docs_example.json"
-    args = ["inspect", "--platform", "lightspeed-x", "--topic", "sale.update"]
+    file = FIXTURES / "lightspeed_x/api2__get_sales__sale_id__200.json"
+    args = ["inspect", "--platform", "lightspeed-x", "--resource", "sales"]
     result = cli.invoke(app, [*args, "--currency", "nzd", str(file)])
     assert result.exit_code == 0, result.output
     records = json.loads(result.output)["records"]

@@ -89,6 +89,14 @@ def test_install_backfill_webhook_and_purchase_order(
     counts = run(container.backfill.run(conn.id, since=None))
     assert sum(counts.values()) > 5
     run(pump(container))
+    # a reconciliation sweep continues each versioned collection from the largest version the
+    # backfill saw, not from version 0: nothing changed, nothing is read again (suppliers have
+    # no versions, so they are read whole)
+    fake.requests.clear()
+    swept = run(container.backfill.reconcile(conn.id))
+    assert {r: n for r, n in swept.items() if n} == {"suppliers": counts["suppliers"]}
+    newest = max(int(s["version"]) for s in fake.store["sales"])
+    assert [r["query"].get("after") for r in fake.api_requests("/sales")] == [str(newest)]
 
     payload = json.loads(FIXTURE.read_bytes())
     payload = payload.get("payload", payload)

@@ -10,9 +10,11 @@ state as one fed by webhooks.
 
 Progress is checkpointed per connection and resource after every page (the cursor that
 continues after it), so an interrupted backfill resumes where it stopped; a new ``since``
-starts that resource afresh. The reconciliation sweep runs the same backfill for every
-connection whose platform has an API, from shortly before its previous sweep (Clover and
-Lightspeed do not guarantee webhook delivery; R-Series sends none).
+starts that resource afresh: from the watermark its last finished run kept when the API's
+pages carry one (a change feed: X-Series versions), else from the beginning. The
+reconciliation sweep runs the same backfill for every connection whose platform has an API,
+from shortly before its previous sweep (Clover and Lightspeed do not guarantee webhook
+delivery; R-Series sends none).
 """
 
 from __future__ import annotations
@@ -119,10 +121,13 @@ class Backfill:
         resume = previous is not None and previous.since == since and not restart
         if resume and previous is not None and previous.done:
             return 0
-        cursor = previous.cursor if resume and previous is not None else None
+        # an unfinished run resumes; a new ``since`` starts from the finished run's watermark
+        carried = resume or (since is not None and previous is not None and previous.done)
+        cursor = previous.cursor if carried and previous is not None else None
         if not resume:
             self._save(connection_id, resource, since=since, cursor=None, done=False, fresh=True)
         stored = 0
+        watermark = None
         async for page in api.pages(resource, since=since, cursor=cursor):
             now = self._clock.now()
             for obj in page.objects:
@@ -137,6 +142,7 @@ class Backfill:
                     )
                 )
             stored += len(page.objects)
+            watermark = page.watermark or watermark
             self._save(
                 connection_id,
                 resource,
@@ -147,7 +153,7 @@ class Backfill:
             )
             if progress is not None:
                 progress(resource, len(page.objects))
-        self._save(connection_id, resource, since=since, cursor=None, done=True)
+        self._save(connection_id, resource, since=since, cursor=watermark, done=True)
         return stored
 
     def _save(

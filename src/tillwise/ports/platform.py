@@ -163,6 +163,9 @@ class Fetched:
 class ResourcePage:
     objects: tuple[Fetched, ...]
     cursor: str | None  # continues after this page (the checkpoint); None: the end
+    # a change feed's high-water mark (X-Series: the largest version seen): a later run with a
+    # ``since`` starts from the last finished run's; None: the API's cursors are no change feed
+    watermark: str | None = None
 
 
 class Api(Protocol):

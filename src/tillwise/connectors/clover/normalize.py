@@ -101,6 +101,7 @@ RATE_SCALE = Decimal(10_000_000)  # rate 825000 → 0.0825 [UNVERIFIED ×100000 
 UNIT_QTY_SCALE = Decimal(1000)  # unitQty in thousandths [UNVERIFIED]
 PAID_STATES = frozenset({"PAID", "REFUNDED", "PARTIALLY_REFUNDED", "CREDITED"})
 UNPAID_STATES = frozenset({"OPEN", "PARTIALLY_PAID"})
+PAID_ORDER_STATES = frozenset({"locked", "paid"})  # ``state``, read without a ``paymentState``
 TENDER_TYPES: dict[str, TenderType] = {
     "com.clover.tender.cash": TenderType.CASH,
     "com.clover.tender.credit_card": TenderType.CARD,
@@ -284,7 +285,7 @@ def is_paid(order: Mapping[str, Any]) -> bool:
     state = order.get("paymentState")
     if isinstance(state, str) and state:
         return state.upper() in PAID_STATES
-    return str(order.get("state", "")).lower() == "locked"
+    return str(order.get("state", "")).lower() in PAID_ORDER_STATES
 
 
 def _order(o: dict[str, Any], ctx: _Ctx) -> list[CanonicalRecord]:

@@ -6,8 +6,11 @@ Resources, in dependency order — each a 2.0 collection walked with ``?after=<v
 ``outlets, users, suppliers, products, customers, inventory, consignments (type=SUPPLIER,
 each with its /products embedded), sales, shifts``.
 
-``since`` is not used: the 2.0 collections filter by version, not time — the cursor *is* the
-change feed (a run resumed from the last checkpoint sees only newer versions).
+``since`` is not sent: the 2.0 collections filter by version, not time — the cursor *is* the
+change feed (a run resumed from the last checkpoint sees only newer versions). Every page
+carries the largest version seen so far as its ``watermark`` (the last, empty page too), which
+the pipeline keeps when the run finishes and starts the next run with a ``since`` from, so a
+reconciliation sweep reads only what changed since the previous run.
 
 Every object is stored as its own JSON (``Fetched.body``), as the API sent it; event id
 ``<id>:<version>``. (X-Series objects carry no currency: the pipeline normalizes them with the
@@ -103,7 +106,9 @@ class LightspeedXApi:
         if resource not in LISTING:
             raise ApiError(f"Lightspeed X has no backfill for resource {resource!r}")
         path, params = LISTING[resource]
+        watermark = cursor
         async for items, nxt in self.client.pages(path, params=params, cursor=cursor):
+            watermark = nxt or watermark
             objects = []
             for obj in items:
                 if resource == n.CONSIGNMENTS:
@@ -111,7 +116,7 @@ class LightspeedXApi:
                         continue  # the filter is a hint; transfers/stocktakes are skipped
                     obj = await self._with_products(obj)
                 objects.append(self.fetched(resource, obj))
-            yield ResourcePage(objects=tuple(objects), cursor=nxt)
+            yield ResourcePage(objects=tuple(objects), cursor=nxt, watermark=watermark)
 
     # -- fetch-on-notify -----------------------------------------------------------------
 

@@ -32,6 +32,9 @@ Rules:
 * a closed sale (``CLOSED``, ``ONACCOUNT_CLOSED``, ``LAYBY_CLOSED``) is a Transaction
   (``sale.completed``) or, when its total is negative, a Refund (``refund.created``); a
   ``VOIDED`` sale is a voided Transaction without an event; open/parked sales yield nothing;
+* a ``sale.update`` webhook without ``outlet_id`` (the 1.0 shape names the register only)
+  becomes a fetch of the 2.0 sale, which names the outlet: a sale is never stored without its
+  location;
 * a ``SUPPLIER`` consignment is a PurchaseOrder (lines from its embedded ``products``, which
   backfill and fetch add); transfers, stocktakes and returns have no canonical record yet; a
   consignment-product webhook only names its consignment: it becomes a fetch;
@@ -867,6 +870,10 @@ def normalize(delivery: RawDelivery, *, currency: str | None = None) -> Normaliz
             # one consignment line: fetch the whole consignment (header + lines)
             cid = _id(obj, "consignment_id", "payload")
             return NormalizedBatch(fetches=(Fetch(resource=CONSIGNMENTS, ids=(cid,)),))
+        if resource == SALES and _text(obj, "outlet_id") is None:
+            # an API 1.0 sale names its register, not its outlet: fetch the 2.0 sale (both)
+            sid = _id(obj, "id", "payload")
+            return NormalizedBatch(fetches=(Fetch(resource=SALES, ids=(sid,)),))
         body, prefix = obj, "payload"
     if resource in IGNORED_RESOURCES:
         return NormalizedBatch()

@@ -14,6 +14,12 @@ REST pages follow the ``Link`` header (the checkpoint is the ``page_info``); Gra
 follow ``pageInfo.endCursor``. ``users`` (staff, Shopify Plus only) can be fetched but is not in
 the default backfill. Each object is one ``Fetched`` with ``event_id = <id>:<updated_at>``.
 
+REST locations carry no time zone: each location read (backfill pages and single fetches) gets
+the shop's ``iana_timezone`` as ``time_zone``, read once per API object from ``GET
+shop.json?fields=iana_timezone``; a location's event id then ends in that zone
+(``<id>:<updated_at>:<zone>``), so a location first stored without it, or one of a shop whose
+zone changed, is stored again.
+
 Inventory levels are keyed by inventory item, without a SKU; Tillwise reads them through
 GraphQL with the item's SKU and hands them on REST-shaped plus ``sku`` and ``on_hand``:
 ``{"inventory_item_id", "location_id", "available", "on_hand", "updated_at", "sku"}``.
@@ -112,6 +118,8 @@ def object_id(resource: str, obj: Mapping[str, Any]) -> str:
 
 def fetched(resource: str, obj: Mapping[str, Any]) -> Fetched:
     version = obj.get("updated_at") or obj.get("processed_at") or obj.get("created_at") or "0"
+    if resource == n.LOCATIONS and obj.get("time_zone"):
+        version = f"{version}:{obj['time_zone']}"
     return Fetched(
         resource=resource,
         event_id=f"{object_id(resource, obj)}:{version}",
@@ -126,9 +134,20 @@ class ShopifyApi:
 
     def __init__(self, client: ShopifyClient) -> None:
         self.client = client
+        self._shop: dict[str, Any] | None = None
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def _with_time_zone(self, location: dict[str, Any]) -> dict[str, Any]:
+        """A REST location with the shop's IANA zone (REST locations carry none)."""
+        if self._shop is None:
+            resp = await self.client.rest("GET", "shop.json", params={"fields": "iana_timezone"})
+            data = json.loads(resp.content) if resp.content else {}
+            shop = data.get("shop") if isinstance(data, dict) else None
+            self._shop = shop if isinstance(shop, dict) else {}
+        zone = self._shop.get("iana_timezone")
+        return {**location, "time_zone": zone} if zone else location
 
     async def pages(
         self, resource: str, *, since: datetime | None, cursor: str | None
@@ -156,6 +175,8 @@ class ShopifyApi:
         if filters and since is not None:
             params["updated_at_min"] = since.isoformat()
         async for items, nxt in self.client.rest_pages(path, key, params=params, cursor=cursor):
+            if resource == n.LOCATIONS:
+                items = [await self._with_time_zone(o) for o in items]
             yield ResourcePage(objects=tuple(fetched(resource, o) for o in items), cursor=nxt)
 
     async def fetch(self, requests: Sequence[Fetch]) -> list[Fetched]:
@@ -188,7 +209,11 @@ class ShopifyApi:
             raise
         data = json.loads(resp.content)
         obj = data.get(key) if isinstance(data, dict) else None
-        return [fetched(resource, obj)] if isinstance(obj, dict) else []
+        if not isinstance(obj, dict):
+            return []
+        if resource == n.LOCATIONS:
+            obj = await self._with_time_zone(obj)
+        return [fetched(resource, obj)]
 
 
 def make_api(

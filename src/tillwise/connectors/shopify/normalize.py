@@ -30,7 +30,9 @@ Rules:
   none (the REST variant carries no vendor);
 * refunds embedded in an order and the order's ``customer`` are upserted too (no extra events);
   a refund's total is its successful ``refund`` transactions, each line's amount its
-  ``subtotal`` + ``total_tax``; each of a refund's ``transactions[]`` is a refund ``Payment``
+  ``subtotal`` + ``total_tax``; a line restocks when its ``restock_type`` is ``return`` /
+  ``cancel`` / ``legacy_restock``, or, without ``restock_type``, when the refund's ``restock``
+  is true; each of a refund's ``transactions[]`` is a refund ``Payment``
   (parent = the sale transaction it refunds), with ``payment.updated`` on ``refunds/create``;
 * inventory levels are keyed by ``inventory_item_id`` and carry no SKU: a level without ``sku``
   (the ``inventory_levels/update`` webhook, a REST level) asks the pipeline to fetch
@@ -38,8 +40,10 @@ Rules:
   ``sku`` and ``on_hand`` (Tillwise reads them through GraphQL), which becomes the record;
 * variants carry no currency in REST: their ``price`` is in ``price_currency`` when the object
   names one, else in the connection's configured ``currency``, else ``None``;
-* locations carry no time zone in REST: ``time_zone`` is the object's ``time_zone`` when the
-  backfill added the shop's ``iana_timezone``, else UTC;
+* locations carry no time zone in REST: ``time_zone`` is the object's ``time_zone``, which the
+  API (backfill and fetch) sets to the shop's ``iana_timezone``, else UTC; a ``locations/*``
+  webhook therefore asks the pipeline to fetch ``locations`` ``<id>`` instead of storing its
+  zone-less body;
 * order transactions (``order_transactions/create``, ``resource:transactions``) and tender
   transactions (``tender_transactions/create``, ``resource:tender_transactions``) are
   :class:`~tillwise.domain.sales.Payment` records (``payment.updated``): see
@@ -496,6 +500,7 @@ def _refund_record(r: Json, path: str, ctx: _Ctx, currency: str | None = None) -
     cur = currency or _refund_currency(r, path)
     lines: list[RefundLine] = []
     location = None
+    refund_restocks = r.get("restock") is True  # older payloads: one flag for the whole refund
     for i, rl in enumerate(_list(r, "refund_line_items", path)):
         rp = f"{path}.refund_line_items[{i}]"
         item = _obj(rl, "line_item", rp)
@@ -513,7 +518,11 @@ def _refund_record(r: Json, path: str, ctx: _Ctx, currency: str | None = None) -
                 name=_opt_str(item, "name", f"{rp}.line_item"),
                 quantity=quantity,
                 amount=amount,
-                restock=rl.get("restock_type") in RESTOCK_TYPES,
+                restock=(
+                    rl["restock_type"] in RESTOCK_TYPES
+                    if rl.get("restock_type") is not None
+                    else refund_restocks
+                ),
             )
         )
     total = Money.zero(cur)
@@ -804,6 +813,9 @@ def _customer(c: Json, path: str, ctx: _Ctx) -> _Out:
 
 def _location(loc: Json, path: str, ctx: _Ctx) -> _Out:
     location_id = _id(loc, "id", path)
+    if not ctx.topic.startswith(RESOURCE_PREFIX):
+        # the webhook's REST body has no time zone: the API's location has the shop's
+        return _Out(fetches=[Fetch(resource=LOCATIONS, ids=(location_id,))])
     location: Location = _build(
         path,
         lambda: Location(

@@ -61,6 +61,16 @@ def test_paid_order_400_keeps_one_line_per_unit_and_order_level_tax() -> None:
     assert txn.computed_total() == txn.total and txn.issues == ()
 
 
+@pytest.mark.parametrize(("state", "sale"), [("locked", True), ("paid", True), ("open", False)])
+def test_without_a_payment_state_the_order_state_says_whether_it_is_a_sale(
+    state: str, sale: bool
+) -> None:
+    body = patched("api__order_expanded_lineitems_taxrates__sdk_test_1.json", {"state": state})
+    batch = connector.normalize(delivery(body, "resource:orders", "x:1"))
+    assert [r.kind for r in batch.records] == (["transaction"] if sale else [])
+    assert [e.type for e in batch.events] == (["sale.completed"] if sale else [])
+
+
 def test_total_disagreeing_with_lines_is_flagged_not_fixed() -> None:
     body = patched(
         "api__order_expanded_lineitems_taxrates__sdk_test_1.json",

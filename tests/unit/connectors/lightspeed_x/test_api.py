@@ -74,6 +74,23 @@ async def test_a_run_resumes_from_its_checkpoint_cursor() -> None:
 
 
 @sync
+async def test_every_page_carries_the_largest_version_seen_as_its_watermark() -> None:
+    fake = FakeLightspeedX()
+    a = api(fake, context(fake), page_size=2)
+    pages = await _walk(a, "outlets")
+    later = await _walk(a, "outlets", cursor=pages[-1].watermark)
+    suppliers = await _walk(a, "suppliers")
+    await a.aclose()
+    assert [(p.cursor, p.watermark) for p in pages] == [
+        ("909257071", "909257071"),
+        ("1690497245", "1690497245"),
+        (None, "1690497245"),  # the last, empty page: nothing newer, the mark stays
+    ]
+    assert [(p.objects, p.watermark) for p in later] == [((), "1690497245")]
+    assert [p.watermark for p in suppliers] == [None]  # unversioned: no change feed
+
+
+@sync
 async def test_a_429_waits_until_the_retry_after_date() -> None:
     fake = FakeLightspeedX()
     fake.throttle(2)

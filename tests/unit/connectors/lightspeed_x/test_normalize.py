@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from tillwise.connectors.lightspeed_x import make_connector
+from tillwise.domain.normalized import Fetch
 from tillwise.domain.sales import IssueCode, Refund, Transaction, TransactionStatus
 from tillwise.ports.inbox import RawDelivery
 from tillwise.ports.platform import PayloadError
 
-from ._golden import CONNECTION, FIXTURES, RECEIVED
+from ._golden import CONNECTION, FIXTURES, RECEIVED, form_body
 
 connector = make_connector({})
 CONFIG = {"currency": "NZD"}  # the connection's (X-Series objects name no currency)
@@ -108,6 +110,19 @@ def test_a_voided_sale_is_recorded_without_an_event_and_a_parked_one_not_at_all(
     ]
     assert voided.events == ()
     assert _run(_sale(status="LAYBY")) == _run(_sale(status="SAVED")) == type(voided)()
+
+
+def test_a_sale_webhook_without_an_outlet_asks_for_the_2_0_sale_instead_of_storing_it() -> None:
+    webhook = json.loads((FIXTURES / "webhook__sale_update__docs_example.json").read_text())
+    assert "outlet_id" not in webhook and webhook["register_id"]  # the real 1.0 shape
+    batch = _run(form_body("webhook__sale_update__docs_example.json"), "sale.update")
+    assert batch.records == () and batch.events == ()
+    assert batch.fetches == (Fetch(resource="sales", ids=(webhook["id"],)),)
+    # one that names its outlet is stored as it is, with its location
+    with_outlet = urlencode({"payload": json.dumps({**webhook, "outlet_id": "o1"})}).encode()
+    txn, *payments = _run(with_outlet, "sale.update").records
+    assert isinstance(txn, Transaction) and txn.total.amount == 7300 and txn.issues == ()
+    assert {r.location_external_id for r in (txn, *payments)} == {"o1"}
 
 
 def test_money_is_in_the_connections_configured_currency() -> None:

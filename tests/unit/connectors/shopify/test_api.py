@@ -91,6 +91,23 @@ async def test_inventory_levels_come_from_graphql_with_their_sku_page_by_page() 
 
 
 @sync
+async def test_locations_read_and_fetched_get_the_shops_time_zone_read_once() -> None:
+    fake = fake_shop(page_size=1)
+    a = api(fake, context(fake))
+    pages = await _all(a, "locations")
+    fetched = await a.fetch([Fetch(resource="locations", ids=(BERLIN,))])
+    await a.aclose()
+    objects = [f for p in pages for f in p.objects] + fetched
+    assert len(objects) == 3
+    locations = [normalize(_delivery(f)).records[0] for f in objects]
+    assert {loc.time_zone for loc in locations} == {"America/New_York"}
+    assert objects[-1].event_id.endswith(":America/New_York")  # re-stored when the zone is new
+    [shop] = fake.api_requests("/shop.json")
+    assert shop["query"] == {"fields": "iana_timezone"}
+    assert shop["path"] == "/admin/api/2024-04/shop.json"
+
+
+@sync
 async def test_a_nearly_full_rest_bucket_waits_before_the_next_call() -> None:
     clock = Clock()
     fake = fake_shop(clock, page_size=1)
@@ -99,7 +116,8 @@ async def test_a_nearly_full_rest_bucket_waits_before_the_next_call() -> None:
     pages = await _all(a, "locations")
     await a.aclose()
     assert len(pages) == 2
-    assert clock.waits == [0.5]  # (38 - 38 + 1) / 2 per second
+    # before shop.json (the locations' zone) and before page 2: (38 - 38 + 1) / 2 per second
+    assert clock.waits == [0.5, 0.5]
     assert fake.api_requests("/locations.json")[0]["query"] == {"limit": "250"}
     assert len(fake.api_requests("/locations.json")) == 2  # no 429 was provoked
 
@@ -204,7 +222,7 @@ async def test_a_token_about_to_expire_is_refreshed_before_it_is_used() -> None:
     await _all(a, "locations")
     await a.aclose()
     [new] = saved.credentials
-    assert [r["token"] for r in fake.requests] == [new.access_token]
+    assert {r["token"] for r in fake.requests} == {new.access_token}
 
 
 @sync
@@ -292,7 +310,6 @@ async def test_backfilled_store_equals_the_webhook_fed_store() -> None:
     pushed: list[NormalizedBatch] = []
     n = 0
     for topic, objects in (
-        ("locations/update", fake.locations.values()),
         ("products/update", fake.products.values()),
         ("customers/update", fake.customers.values()),
         ("orders/updated", fake.orders.values()),
@@ -300,6 +317,11 @@ async def test_backfilled_store_equals_the_webhook_fed_store() -> None:
         for obj in objects:
             n += 1
             pushed.append(normalize(_webhook(topic, obj, n)))
+    for location in fake.locations.values():
+        n += 1
+        batch = normalize(_webhook("locations/update", location, n))
+        assert batch.records == () and batch.fetches  # no time zone in the body: fetched
+        pushed += [normalize(_delivery(f)) for f in await a.fetch(batch.fetches)]
     for item_id, location_id in fake.levels:
         n += 1
         batch = normalize(

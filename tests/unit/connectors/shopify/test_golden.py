@@ -244,3 +244,18 @@ def test_variant_prices_without_a_currency_take_the_connections() -> None:
     ).records
     assert without.price is None  # type: ignore[union-attr]
     assert priced.price is not None and priced.price.currency == "USD"  # type: ignore[union-attr]
+
+
+def test_a_line_restocks_by_its_restock_type_else_by_the_refunds_restock_flag() -> None:
+    refund = json.loads((PAYLOADS / "rest__refund.json").read_text())["refund"]
+    assert refund["restock"] is True  # the real payload: one flag, no restock_type on lines
+
+    def restocks(doc: dict[str, Any]) -> list[bool]:
+        batch = connector.normalize(deliver(json.dumps(doc).encode(), "refunds/create", "c", "w"))
+        return [line.restock for line in batch.records[0].lines]
+
+    assert restocks(refund) == [True, True]
+    assert restocks({**refund, "restock": False}) == [False, False]
+    lines = refund["refund_line_items"]
+    typed = [{**lines[0], "restock_type": "no_restock"}, {**lines[1], "restock_type": "return"}]
+    assert restocks({**refund, "refund_line_items": typed}) == [False, True]
