@@ -5,11 +5,15 @@ scope, the score endpoint's validation, and redelivery."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.api.conftest import SECRET, Api, add_store, bearer, deliver
 from tests.helpers import body_of, pump, run, signed_headers
 from tillwise.domain.proposals import ProposalKind
+from tillwise.ports.repositories import ScorerSnapshot
+from tillwise.workflows.risk import RiskScorer, TenderFact, make_event
 
 AT = "2024-01-15T14:30:00Z"
 
@@ -24,6 +28,16 @@ def _refund(ref_id: str, amount: int, *, location: str = "loc-a", employee: str 
         "tenders": [{"type": "cash", "amount": {"amount": amount, "currency": "GBP"}}],
         "total_money": {"amount": amount, "currency": "GBP"},
     }
+
+
+def _send_as(api: Api, event: str, data: dict, event_id: str, *, at: str = AT) -> None:
+    """One webhook under the POS's own delivery id (a POS retrying sends a new one)."""
+    body = body_of({"event": event, "created_at": at, "data": data})
+    now = int(api.container.clock.now().timestamp())
+    headers = signed_headers(body, SECRET, now, event_id=event_id)
+    resp = api.client.post(f"/webhooks/generic/{api.connection_id}", content=body, headers=headers)
+    assert resp.status_code in (200, 202), resp.text
+    run(pump(api.container))
 
 
 def _cases(api: Api, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
@@ -156,6 +170,63 @@ def test_redelivery_opens_no_second_case(api: Api) -> None:
     assert len(api.container.approvals.list(kind="risk_decision")) == 1
 
 
+def test_an_event_re_sent_under_new_delivery_ids_counts_once(api: Api) -> None:
+    """The POS retries with a new event id: the no-sale is one no-sale of the employee's day,
+    and a sale re-sent after its refund does not make its receipt refundable again."""
+    store = add_store(api, "loc-a", "Store A")
+    drawer = {"id": "NS-1", "location_id": "loc-a", "opened_at": AT, "employee_id": "emp-1"}
+    for event_id in ("pos-evt-1", "pos-evt-1-retry", "pos-evt-1-retry2"):
+        _send_as(api, "drawer.opened", drawer, event_id)
+    scorer = api.container.risk_state().for_reading()
+    next_one = make_event(
+        id="NS-2",
+        kind="no_sale",
+        store=store,
+        occurred_at=datetime.fromisoformat(AT) + timedelta(minutes=30),
+        employee_id="emp-1",
+    )
+    [reason] = [r for r in scorer.score(next_one).reasons if r.code == "no_sale_drawer"]
+    assert reason.evidence["no_sales_today"] == 2  # the second no-sale, not the fourth
+
+    money = {"amount": 30_000, "currency": "GBP"}
+    sale = {
+        "id": "S-1",
+        "location_id": "loc-a",
+        "employee_id": "emp-2",
+        "line_items": [{"sku": "TV", "quantity": 1, "price": "300.00"}],
+        "tenders": [{"type": "cash", "amount": money}],
+        "total_money": money,
+    }
+
+    def refund(refund_id: str) -> dict[str, Any]:
+        return {
+            "id": refund_id,
+            "location_id": "loc-a",
+            "employee_id": "emp-3",
+            "receipt_transaction_id": "S-1",
+            "tenders": [{"type": "cash", "amount": money}],
+            "total_money": money,
+        }
+
+    _send_as(api, "sale.completed", sale, "s1", at="2024-01-15T10:00:00Z")
+    _send_as(api, "refund.created", refund("R-1"), "r1", at="2024-01-15T15:00:00Z")
+    _send_as(api, "sale.completed", sale, "s1-retry", at="2024-01-15T10:00:00Z")
+    _send_as(api, "refund.created", refund("R-2"), "r2", at="2024-01-15T16:00:00Z")
+    receipts = {  # refunds of £300 need a manager: each opens a case
+        c["event_id"]: next(
+            (
+                r["evidence"]["receipt"]
+                for r in c["reasons"]
+                if r["code"] == "refund_without_receipt"
+            ),
+            "ok",
+        )
+        for c in _cases(api, api.admin)
+        if c["kind"] == "refund"
+    }
+    assert receipts == {"R-1": "ok", "R-2": "exceeds"}
+
+
 def test_another_stores_loss_prevention_gets_404(api: Api) -> None:
     add_store(api, "loc-a", "Store A")
     other = add_store(api, "loc-b", "Store B")
@@ -253,6 +324,99 @@ def test_the_score_endpoint_answers_and_names_bad_fields(api: Api) -> None:
     assert api.client.post("/v1/risk/score", headers=pos, json=other).status_code == 404
     assert api.client.get("/v1/risk/cases", headers=pos).status_code == 403
     assert api.client.get("/v1/transactions", headers=pos).status_code == 403
+
+
+def test_a_price_override_needs_a_manager_like_the_same_discount(api: Api) -> None:
+    store = add_store(api, "loc-a", "Store A")
+    pos = bearer(api, "pos_extension", stores=[store])
+    cash = [{"type": "cash", "amount": 1_000}]
+    as_discount = _cart(connection_id=api.connection_id, tenders=cash, discount=19_000)
+    as_discount["lines"] = [{"sku": "TV", "quantity": "1", "unit_price": 20_000}]
+    as_override = _cart(connection_id=api.connection_id, tenders=cash)
+    as_override["lines"] = [
+        {"sku": "TV", "quantity": "1", "unit_price": 1_000, "original_unit_price": 20_000}
+    ]
+    for cart in (as_discount, as_override):  # £190 off either way
+        answer = api.client.post("/v1/risk/score", headers=pos, json=cart).json()
+        assert answer["decision"] == "require_manager", cart
+        assert "manager_threshold" in {r["code"] for r in answer["reasons"]}
+    # a completed sale with the override opens a case and asks a manager
+    deliver(
+        api,
+        "sale.completed",
+        {
+            "id": "S-OV",
+            "location_id": "loc-a",
+            "employee_id": "emp-1",
+            "line_items": [
+                {"sku": "TV", "quantity": 1, "price": "10.00", "original_unit_price": "200.00"}
+            ],
+            "tenders": [{"type": "cash", "amount": {"amount": 1_000, "currency": "GBP"}}],
+            "total_money": {"amount": 1_000, "currency": "GBP"},
+        },
+        at=AT,
+    )
+    [case] = _cases(api, api.admin)
+    assert (case["event_id"], case["decision"]) == ("S-OV", "require_manager")
+    assert case["proposal_id"] is not None
+
+
+def test_a_cart_is_scored_in_the_stores_time_zone_by_a_process_that_scored_none_of_its_events(
+    api: Api,
+) -> None:
+    """An API process (or a restarted worker) has handled no event of the store yet: it reads
+    the store's zone from its location, so a Los Angeles afternoon is not scored as 22:00."""
+    la = "America/Los_Angeles"
+    deliver(api, "location.updated", {"id": "loc-la", "name": "LA", "time_zone": la})
+    store = f"{api.connection_id}:loc-la"
+    pos = bearer(api, "pos_extension", stores=[store])
+    # the worker's snapshot: 40 days of sales between 10:00 and 17:00 Los Angeles time
+    scorer = RiskScorer()
+    start = datetime(2024, 1, 1, tzinfo=ZoneInfo(la))
+    for day in range(40):
+        for hour in range(10, 18):
+            for k in range(2):
+                n = (day * 8 + hour - 10) * 2 + k
+                scorer.observe(
+                    make_event(
+                        id=f"S{n}",
+                        kind="sale",
+                        store=store,
+                        occurred_at=start + timedelta(days=day, hours=hour, minutes=20 * k),
+                        time_zone=la,
+                        employee_id=f"e{n % 5}",
+                        currency="USD",
+                        amount=1500 + n % 700,
+                        tenders=(TenderFact("cash", 1500),),
+                    )
+                )
+    with api.container.uow() as uow:
+        uow.risk.save_snapshot(
+            ScorerSnapshot(
+                name="default",
+                data=scorer.snapshot(),
+                model="tillwise-risk",
+                version=scorer.version,
+                events_seen=640,
+                labels_learned=0,
+                saved_at=api.container.clock.now(),
+            )
+        )
+
+    def odd_hours(at: str) -> list[int]:
+        cart = _cart(
+            connection_id=api.connection_id,
+            location_id="loc-la",
+            currency="USD",
+            lines=[{"sku": "MUG", "quantity": "1", "unit_price": 1_600}],
+            tenders=[{"type": "cash", "amount": 1_600}],
+            at=at,
+        )
+        answer = api.client.post("/v1/risk/score", headers=pos, json=cart).json()
+        return [r["evidence"]["local_hour"] for r in answer["reasons"] if r["code"] == "odd_hour"]
+
+    assert odd_hours("2024-02-12T14:00:00-08:00") == []  # Monday 2 pm: a busy hour
+    assert odd_hours("2024-02-13T03:00:00-08:00") == [3]  # 3 am local: rare for the store
 
 
 def _attempt(pid: str, minute: int, *, status: str, amount: int = 120, **over: Any) -> dict:

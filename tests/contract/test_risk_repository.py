@@ -71,9 +71,11 @@ def _case(score: RiskScoreRow, case_id: str = "case-1") -> RiskCaseDraft:
 
 def test_a_score_and_a_case_are_written_once(uow: SqlUnitOfWorkFactory) -> None:
     with uow() as work:
+        assert not work.risk.scored("refund.created:r1")
         assert work.risk.record_score(_score())
         assert work.risk.open_case(_case(_score()))
     with uow() as work:
+        assert work.risk.scored("refund.created:r1") and not work.risk.scored("refund.created:r2")
         assert not work.risk.record_score(_score())  # the same event again: nothing written
         assert not work.risk.open_case(_case(_score()))
 

@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.helpers import body_of, make_container, pump, run, signed_headers
 from tillwise.api.app import create_app
 from tillwise.bootstrap import Container
 from tillwise.ports.repositories import ScorerSnapshot
+from tillwise.store.repositories.risk import SqlRiskRepository
+from tillwise.store.tables_risk import risk_scores
+from tillwise.workflows.risk.baselines import NO_SALES
 from tillwise.workflows.risk.events import RiskEvent
 from tillwise.workflows.risk.workflow import (
     RiskConfig,
@@ -53,6 +58,7 @@ class DoubleScorer:
 
     observed: list[str] = field(default_factory=list)
     learned: list[tuple[str, bool]] = field(default_factory=list)
+    version: str = "d1"
 
     def score(self, event: RiskEvent) -> _Assessment:
         big = event.amount > 10_000
@@ -60,7 +66,12 @@ class DoubleScorer:
             (_Reason("high_value_return", 0.9, {"amount": event.amount}, "big"),) if big else ()
         )
         return _Assessment(
-            event.id, event.store, 0.7 if big else 0.1, "review" if big else "allow", reasons
+            event.id,
+            event.store,
+            0.7 if big else 0.1,
+            "review" if big else "allow",
+            reasons,
+            version=self.version,
         )
 
     def observe(self, event: RiskEvent) -> None:
@@ -73,6 +84,7 @@ class DoubleScorer:
 
     def learn(self, labels: Sequence[tuple[RiskEvent, bool]]) -> None:
         self.learned = [(e.id, y) for e, y in labels]
+        self.version = f"learned-{len(labels)}"
 
     def snapshot(self) -> bytes:
         return json.dumps({"observed": self.observed}).encode()
@@ -98,9 +110,15 @@ def _install(container: Container, **config: Any) -> ScorerState:
     return state
 
 
-def _send(container: Container, conn: str, events: list[tuple[str, dict[str, Any]]]) -> None:
-    from fastapi.testclient import TestClient
-
+def _send(
+    container: Container,
+    conn: str,
+    events: list[tuple[str, dict[str, Any]]],
+    *,
+    worker: Container | None = None,
+) -> None:
+    """Post the events to ``container``'s API; ``worker``: the process that handles them, when
+    it is another one."""
     with TestClient(create_app(container)) as client:
         for n, (event, data) in enumerate(events):
             body = body_of(
@@ -111,7 +129,7 @@ def _send(container: Container, conn: str, events: list[tuple[str, dict[str, Any
                 f"/webhooks/generic/{conn}", content=body, headers=signed_headers(body, SECRET, now)
             )
             assert resp.status_code in (200, 202), resp.text
-    run(pump(container))
+    run(pump(worker or container))
 
 
 def _refund(rid: str, amount: int) -> tuple[str, dict[str, Any]]:
@@ -190,3 +208,108 @@ def test_a_refused_snapshot_is_rebuilt_from_recent_events(container: Container) 
             rebuilt = fresh.ensure(uow)
         assert isinstance(rebuilt, RiskScorer)
         assert fresh.events_seen == 2 and rebuilt.events == 2  # rebuilt, not restored
+
+
+def _decide(container: Container, case_id: str, state: str) -> None:
+    """A reviewer's decision through the API of ``container``'s process."""
+    _, token = container.tokens.create("admin", name="reviewer", actor="t")
+    with TestClient(create_app(container)) as client:
+        for step in ("in_review", state):
+            resp = client.post(
+                f"/v1/risk/cases/{case_id}/state",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"state": step},
+            )
+            assert resp.status_code == 200, resp.text
+
+
+def test_a_batch_retried_after_a_rollback_is_counted_once(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker handles a batch in one transaction; a transient database error rolls it back
+    and each event is handled again on its own. The scorer (in memory, outside the transaction)
+    counts each no-sale once, and each stored score is the one made the first time."""
+    conn = container.connections.create("generic", "POS", [SECRET], actor="t").id
+    store = ("location.updated", {"id": "loc-a", "name": "A"})
+    _send(container, conn, [store])
+    record = SqlRiskRepository.record_score
+    calls = []
+
+    def flaky(self: SqlRiskRepository, row: Any) -> bool:
+        calls.append(row.event_id)
+        if len(calls) == 3:
+            raise RuntimeError("database is locked")
+        return record(self, row)
+
+    monkeypatch.setattr(SqlRiskRepository, "record_score", flaky)
+    drawers = [
+        (
+            "drawer.opened",
+            {
+                "id": f"NS-{k}",
+                "location_id": "loc-a",
+                "employee_id": "emp-1",
+                "opened_at": f"2024-01-15T14:3{k}:00Z",
+            },
+        )
+        for k in range(3)
+    ]
+    _send(container, conn, drawers)
+    assert calls == ["NS-0", "NS-1", "NS-2", "NS-0", "NS-1", "NS-2"]  # a batch, then one by one
+
+    scorer = container.risk_state().for_reading()
+    employee = scorer.stores[f"{conn}:loc-a"].peers.employees["emp-1"]  # type: ignore[attr-defined]
+    assert employee.v[NO_SALES] == pytest.approx(3.0, abs=1e-3)
+    with container.engine.connect() as db:
+        rows = db.execute(select(risk_scores).order_by(risk_scores.c.event_id)).all()
+    today = [
+        next(r["evidence"]["no_sales_today"] for r in row.reasons if r["code"] == "no_sale_drawer")
+        for row in rows
+    ]
+    assert [row.event_id for row in rows] == ["NS-0", "NS-1", "NS-2"] and today == [1, 2, 3]
+
+
+def test_labels_and_the_snapshot_name_the_version_that_learned(container: Container) -> None:
+    conn = container.connections.create("generic", "POS", [SECRET], actor="t").id
+    _install(container, learn_after_labels=1, manager_refund_over=None)
+    store = ("location.updated", {"id": "loc-a", "name": "A"})
+    _send(container, conn, [store, _refund("R1", 20_000)])
+    [case] = container.risk_cases.list()
+    assert case.version == "d1"
+    _decide(container, case.id, "confirmed")  # this process scores events: it learns now
+    with container.uow() as uow:
+        [label] = uow.risk.labels()
+        snapshot = uow.risk.snapshot("default")
+    assert label.learned_version == "learned-1"  # the scorer after learning, not before
+    assert snapshot is not None and snapshot.version == "learned-1"
+
+
+def test_only_the_process_that_scores_events_learns(
+    container: Container, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The API and the worker as separate processes: a decision reaching the API is recorded
+    there; the worker learns from it and saves the snapshot (a copy learning in the API process
+    would be overwritten by the worker's next snapshot)."""
+    conn = container.connections.create("generic", "POS", [SECRET], actor="t").id
+    worker = _install(container, learn_after_labels=1, learn_check_every=1)
+    api = make_container(sqlite_url, tmp_path)
+    try:
+        in_api = _install(api, learn_after_labels=1, learn_check_every=1)
+        store = ("location.updated", {"id": "loc-a", "name": "A"})
+        _send(api, conn, [store, _refund("R1", 20_000)], worker=container)
+        [case] = api.risk_cases.list()
+        _decide(api, case.id, "confirmed")
+        with api.uow() as uow:
+            assert uow.risk.unlearned_count() == 1 and uow.risk.snapshot("default") is None
+        assert not in_api.loaded  # the API process never built a scorer to learn in
+
+        _send(api, conn, [_refund("R2", 500)], worker=container)  # the worker's next check
+        learned = worker.for_reading()
+        assert isinstance(learned, DoubleScorer) and learned.learned == [("R1", True)]
+        with api.uow() as uow:
+            assert uow.risk.unlearned_count() == 0
+            snapshot = uow.risk.snapshot("default")
+        assert snapshot is not None and snapshot.labels_learned == 1
+        assert DoubleScorer.restore(snapshot.data).observed == ["R1", "R2"]
+    finally:
+        run(api.close())

@@ -372,6 +372,10 @@ class ScorerSnapshot:
 class RiskRepository(Protocol):
     """Scores, the review queue's cases, reviewers' labels, the scorer's snapshot."""
 
+    def scored(self, event_key: str) -> bool:
+        """Whether the event of ``event_key`` has a score already."""
+        ...
+
     def record_score(self, score: RiskScoreRow) -> bool:
         """False when the event was already scored (nothing written)."""
         ...

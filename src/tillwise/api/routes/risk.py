@@ -3,12 +3,14 @@
 Store-scoped like every route: a case (or a store) outside the caller's scope is a 404.
 
 * ``POST /v1/risk/score`` (``risk:score``): a POS extension asks before tender. Scored against
-  the baselines the process keeps in memory (no database work in the request path, beyond
-  loading the scorer's snapshot once); the cart is not remembered.
+  the baselines the process keeps in memory, in the store's local time (no database work in the
+  request path, beyond loading the scorer's snapshot once and the store's time zone once); the
+  cart is not remembered.
 * ``GET /v1/risk/cases`` / ``GET /v1/risk/cases/{id}`` (``risk:read``): the queue, a case with
   the canonical record scored and the employee's recent scored events.
 * ``POST /v1/risk/cases/{id}/assign`` / ``.../state`` (``risk:decide``): work a case; a
-  decision is audited and stored as a label the scorer learns from.
+  decision is audited and stored as a label the scorer learns from (in the process that scores
+  events: this one when it runs the workers, else the worker at its next check).
 * ``POST /v1/risk/cases/{id}/explain`` (``risk:read``): the summary reworded by the configured
   language model (personal data tokenized first), or the deterministic summary.
 * ``GET /v1/risk/reports`` (``risk:read``): cases by employee, by reason and by day.
@@ -115,7 +117,7 @@ async def score_cart(
     location). ``decision`` is ``allow``, ``review`` (let it through, a case may follow) or
     ``require_manager`` (ask for a manager before taking payment). Runs on the event loop:
     scoring is a fraction of a millisecond of arithmetic on in-memory baselines (the first
-    call of a process loads the scorer's snapshot)."""
+    call of a process loads the scorer's snapshot, the first for a store its time zone)."""
     store = store_key(body.connection_id, body.location_id)
     in_scope(principal, store, "location", body.location_id)
     state = container.risk_state()
@@ -130,7 +132,7 @@ async def score_cart(
         kind="cart",
         store=store,
         occurred_at=body.at or container.clock.now(),
-        time_zone=state.zones.get(store, "UTC"),
+        time_zone=state.zone(body.connection_id, body.location_id),
         employee_id=body.employee_id,
         register_id=body.register_id,
         customer_id=body.customer_id,
@@ -367,7 +369,8 @@ async def set_case_state(
 ) -> Any:
     """Move the case: ``new`` → ``in_review`` → ``dismissed`` | ``confirmed`` (or back to
     ``new``). A decision is audited and stored as a label; the scorer learns from labels once
-    enough new ones exist."""
+    enough new ones exist, in the process that scores events (here only when this process runs
+    the workers: a copy that learned here would be overwritten by the worker's snapshot)."""
     try:
         case = await asyncio.to_thread(
             container.risk_cases.set_state, case_id, body.state, principal, note=body.note

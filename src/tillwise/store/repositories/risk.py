@@ -50,6 +50,10 @@ class SqlRiskRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
+    def scored(self, event_key: str) -> bool:
+        query = select(risk_scores.c.event_key).where(risk_scores.c.event_key == event_key)
+        return self._session.connection().execute(query).first() is not None
+
     def record_score(self, score: RiskScoreRow) -> bool:
         return insert_if_absent(self._session, risk_scores, _score_values(score))
 

@@ -7,8 +7,9 @@ labels have trained the supervised model, its calibrated probability ``p`` is bl
 ``score = (1 - a) * rules + a * p`` with ``a = n / (n + 100)`` for ``n`` labels, capped at 0.7
 (the rules keep a voice however many labels there are). The decision: ``require_manager`` at or
 above ``manager_threshold``, ``review`` at or above ``review_threshold``, else ``allow``; a
-refund or discount above the amounts set on the scorer (off by default) is routed to a manager
-whatever its score.
+refund, or a sale, cart or price override taking more off (discounts and manual price overrides
+together) than the amounts set on the scorer (off by default), is routed to a manager whatever
+its score.
 
 Cost. :meth:`RiskScorer.score` only reads precomputed state: dictionary lookups, the peers'
 cached medians (recomputed every few events of a store by :meth:`~RiskScorer.observe`), a
@@ -17,12 +18,17 @@ forest every ``refit_every`` events, in a few hundred milliseconds) and in :meth
 Measured (``bench/risk.py``, ``docs/risk.md``): about 100 µs of CPU per ``score``, 160-420 µs
 per ``assess`` on the event path, refits included.
 
+Observing is once per event: the keys of the events observed (``max_remembered`` of them) are
+kept, so an event handled again — redelivered, or retried after its transaction rolled back —
+changes no baseline a second time.
+
 State is bounded: sales remembered for receipts (``max_sales``, at most
 :data:`~.signals.SALE_MEMORY_DAYS` days), customers (``max_customers``), windows of minutes for
 registers and cards, today's counts per employee, reservoirs of a few thousand values per
-statistic. :meth:`snapshot` / :meth:`restore` persist all of it as a versioned JSON document
-(:mod:`.snapshot`: no pickle, so a stored snapshot cannot run code; ``restore`` validates it and
-raises :class:`~.snapshot.SnapshotError` for anything it cannot trust).
+statistic, the keys of the events observed. :meth:`snapshot` / :meth:`restore` persist all of
+it as a versioned JSON document (:mod:`.snapshot`: no pickle, so a stored snapshot cannot run
+code; ``restore`` validates it and raises :class:`~.snapshot.SnapshotError` for anything it
+cannot trust).
 """
 
 from __future__ import annotations
@@ -99,6 +105,12 @@ class Assessment:
 _EMPTY = StoreState()
 
 
+def _sale_key(store: str, sale_id: str) -> tuple[str, str]:
+    """Where a sale is remembered: its connection (``store`` is ``<connection>:<location>``)
+    and its id."""
+    return (store.partition(":")[0], sale_id)
+
+
 class RiskScorer:
     """Scores till events as they arrive; learns its baselines from the same stream."""
 
@@ -128,14 +140,16 @@ class RiskScorer:
         self.max_remembered = max_remembered
         self.stores: dict[str, StoreState] = {}
         self.chain_amounts = TailStat(size=5000)  # every store's sale amounts
-        self.sales: dict[tuple[str, str], SaleMemo] = {}  # insertion (≈ time) order
+        # (connection id, sale id) → the sale, in insertion (≈ time) order: sale ids are unique
+        # per connection (one POS account), so a receipt is found at whichever store it is returned
+        self.sales: dict[tuple[str, str], SaleMemo] = {}
         self.customers: dict[tuple[str, str], CustomerMemo] = {}
         self.chain: dict[str, PeerStat] | None = None
         self.anomaly = AnomalyModel(seed=seed, first_fit=first_fit, refit_every=refit_every)
         self.supervised = SupervisedModel()
         self.remembered: dict[str, np.ndarray] = {}  # event id → supervised vector at scoring
         self.labels: dict[str, tuple[np.ndarray, bool]] = {}
-        self.attempts_seen: dict[tuple[str, str], float] = {}  # payment attempts → time
+        self.observed: dict[str, float] = {}  # event key → its time: what has been observed
         self.events = 0
 
     # -- public API ---------------------------------------------------------------------------
@@ -154,7 +168,7 @@ class RiskScorer:
         self._observe(event, facts, self._features(event, facts), flagged=False)
 
     def assess(self, event: RiskEvent) -> Assessment:
-        """The event path: score, then observe."""
+        """The event path: score, then observe (an event observed before is scored only)."""
         assessment, event, facts, x = self._score(event)
         self._observe(event, facts, x, flagged=assessment.decision != "allow")
         return assessment
@@ -206,18 +220,18 @@ class RiskScorer:
         store = self.stores.get(event.store, _EMPTY)
         receipt: SaleMemo | None = None
         if event.kind == "refund" and event.receipt_id is not None:
-            receipt = self.sales.get((event.store, event.receipt_id))
+            receipt = self.sales.get(_sale_key(event.store, event.receipt_id))
         elif event.kind == "void":
-            memo = self.sales.get((event.store, event.id))
+            memo = self.sales.get(_sale_key(event.store, event.id))
             if memo is not None and event.amount == 0:
                 event = replace(event, amount=memo.amount)
         t = event.occurred_at.timestamp()
         covers = store.first_t is not None and t - store.first_t >= _MEMORY_COVERS_SECONDS
         repeat = sale_seen = False
         if event.kind == "tender":
-            repeat = (event.store, event.id) in self.attempts_seen
-            sale_seen = event.receipt_id is not None and (event.store, event.receipt_id) in (
-                self.sales
+            repeat = self._key(event) in self.observed
+            sale_seen = event.receipt_id is not None and (
+                _sale_key(event.store, event.receipt_id) in self.sales
             )
         facts = facts_of(
             event, store, receipt, covers, self.chain_amounts, repeat=repeat, sale_seen=sale_seen
@@ -308,14 +322,26 @@ class RiskScorer:
                 "refund above the amount a manager must approve",
             )
         limit = self.manager_discount_amount
-        if limit is not None and event.kind in ("sale", "cart") and event.discount >= limit:
-            return Reason(
-                "manager_threshold",
-                0.0,
-                {"discount": event.discount, "limit": limit},
-                "discount above the amount a manager must approve",
+        if limit is None or event.kind not in ("sale", "cart", "price_override"):
+            return None
+        # a price cut by hand takes money off like a discount does: both count toward the limit
+        overridden = round(
+            sum(
+                max(0, ln.original_unit_price - ln.unit_price) * ln.quantity
+                for ln in event.lines
+                if ln.original_unit_price is not None
             )
-        return None
+        )
+        # a price override event's discount is its own cut, already counted from its line
+        discount = 0 if event.kind == "price_override" else event.discount
+        if discount + overridden < limit:
+            return None
+        return Reason(
+            "manager_threshold",
+            0.0,
+            {"discount": discount, "overrides": overridden, "limit": limit},
+            "discounts and price overrides above the amount a manager must approve",
+        )
 
     def _remember(self, key: str, v: np.ndarray) -> None:
         self.remembered[key] = v
@@ -331,6 +357,12 @@ class RiskScorer:
         always (large samples; what is large is the store's whole distribution)."""
         if e.kind == "cart":
             return  # a cart is scored before tender; the sale arrives later as an event
+        key = self._key(e)
+        if key in self.observed:
+            return  # observed before: redelivered, or retried after a rollback
+        self.observed[key] = f.t
+        if len(self.observed) > self.max_remembered:
+            del self.observed[next(iter(self.observed))]
         s = self.stores.get(e.store)
         if s is None:
             s = self.stores[e.store] = StoreState()
@@ -346,9 +378,12 @@ class RiskScorer:
         if e.employee_id is not None:
             s.peers.add(e.employee_id, t, counter_deltas(e, f))
             d = s.days.get(e.employee_id)
-            if d is None or d.day != f.day:
+            if d is None or f.day > d.day:
                 d = s.days[e.employee_id] = EmployeeDay(day=f.day)
-            d.events += 1
+            if d.day == f.day:
+                d.events += 1
+            else:
+                d = None  # a late event of an earlier day: today's counts are not its day's
         else:
             d = None
         kind = e.kind
@@ -408,7 +443,7 @@ class RiskScorer:
                 if not flagged:
                     s.returner_counts.add(c.returns)
         elif kind == "void":
-            memo = self.sales.get((e.store, e.id))
+            memo = self.sales.get(_sale_key(e.store, e.id))
             if memo is not None:
                 memo.refunded = memo.amount  # nothing of a voided sale can be refunded
             if d is not None:
@@ -440,13 +475,8 @@ class RiskScorer:
 
     def _observe_attempt(self, e: RiskEvent, f: Facts, s: StoreState, *, flagged: bool) -> None:
         """A payment attempt feeds only the attempt windows and their store baselines (counts
-        per register-window and card-hour, from unflagged attempts); a repeat adds nothing."""
-        if f.repeat:
-            return
+        per register-window and card-hour, from unflagged attempts)."""
         t = f.t
-        self.attempts_seen[(e.store, e.id)] = t
-        if len(self.attempts_seen) > self.max_remembered:
-            del self.attempts_seen[next(iter(self.attempts_seen))]
         value = attempt_value(e.amount, declined=f.declined, keyed=f.keyed, small=f.small_card)
         reg_key, card_key = attempt_keys(e, f)
         if reg_key is not None:
@@ -485,7 +515,7 @@ class RiskScorer:
         return c
 
     def _remember_sale(self, e: RiskEvent, f: Facts) -> None:
-        self.sales[(e.store, e.id)] = SaleMemo(
+        self.sales[_sale_key(e.store, e.id)] = SaleMemo(
             t=f.t,
             employee=e.employee_id,
             customer=e.customer_id,
@@ -504,12 +534,6 @@ class RiskScorer:
             if self.sales[key].t >= cut:
                 break
             del self.sales[key]
-        gone = t - 2 * 86400.0  # an attempt's status changes arrive within hours
-        while self.attempts_seen:
-            key2 = next(iter(self.attempts_seen))
-            if self.attempts_seen[key2] >= gone:
-                break
-            del self.attempts_seen[key2]
         for s in self.stores.values():
             for windows in (s.registers, s.cards, s.gift, s.attempts):
                 for k in [k for k, w in windows.items() if not w.recent(t)]:

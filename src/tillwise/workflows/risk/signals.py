@@ -47,8 +47,9 @@ Reason codes
 ``odd_hour``                   the store is rarely active at this local hour of the week
 ``anomaly``                    the unsupervised model (:mod:`.models`) finds the event rare
 ``learned``                    the supervised model trained on reviewers' decisions
-``manager_threshold``          a refund or discount above the amount the store routes to a
-                               manager (set on the scorer; off by default)
+``manager_threshold``          a refund, or discounts and manual price overrides together,
+                               above the amount the store routes to a manager (set on the
+                               scorer; off by default)
 =============================  ===========================================================
 
 Payment attempts (``tender`` events) and double counting

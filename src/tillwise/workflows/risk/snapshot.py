@@ -1,9 +1,9 @@
 """The scorer's snapshot: a versioned JSON document, never a pickle.
 
 A snapshot is stored in the database (``risk_scorer_state``), so reading one must never run
-code. The document is plain JSON (compressed with zlib behind the magic line ``TWRISK2``)::
+code. The document is plain JSON (compressed with zlib behind the magic line ``TWRISK4``)::
 
-    {"format": "tillwise-risk-scorer", "version": 2, "scorer": {...}}
+    {"format": "tillwise-risk-scorer", "version": 4, "scorer": {...}}
 
 Values are JSON scalars, lists and objects, plus a few tagged shapes, each one key:
 
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .scorer import RiskScorer
 
 FORMAT = "tillwise-risk-scorer"
-VERSION = 3
-MAGIC = b"TWRISK3\n"
+VERSION = 4
+MAGIC = b"TWRISK4\n"
 MAX_DOCUMENT = 512 * 1024 * 1024  # bytes of JSON after decompression
 
 CLASSES: dict[str, type] = {
@@ -225,7 +225,7 @@ def _validate(state: dict[str, Any], expected: set[str]) -> None:
     _check(0.0 < state["review_threshold"] <= state["manager_threshold"] <= 1.0, "the thresholds")
     for name in ("seed", "max_sales", "max_customers", "max_remembered", "events"):
         _check(isinstance(state[name], int) and not isinstance(state[name], bool), name)
-    for name in ("stores", "sales", "customers", "remembered", "labels", "attempts_seen"):
+    for name in ("stores", "sales", "customers", "remembered", "labels", "observed"):
         _check(isinstance(state[name], dict), f"{name} is a mapping")
     _check(all(isinstance(s, StoreState) for s in state["stores"].values()), "stores")
     _check(all(isinstance(s, SaleMemo) for s in state["sales"].values()), "sales")

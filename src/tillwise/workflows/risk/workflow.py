@@ -8,10 +8,16 @@ review queue.
   become sales) is scored on the attempt-level signals only (``card_testing`` over attempts,
   ``keyed_card``); the sale it pays is scored as its own ``sale.completed``, so nothing
   sale-level is counted twice (the rule: :mod:`.signals`, "Payment attempts"). A payment's
-  later change (voided, refunded) is not scored; the same payment seen again (a status change,
-  a redelivery) adds nothing to the scorer. Each event becomes a :class:`~.events.RiskEvent`
-  (:func:`~.events.from_canonical`), is scored and then observed (``RiskScorer.assess``), and
-  the score is stored with the model and version that produced it (``risk_scores``).
+  later change (voided, refunded) is not scored. Each event becomes a
+  :class:`~.events.RiskEvent` (:func:`~.events.from_canonical`), is scored and then observed
+  (``RiskScorer.assess``), and the score is stored with the model and version that produced it
+  (``risk_scores``, keyed on :func:`event_key`).
+* **Once per event.** An event already scored (redelivered, or the same record re-sent under
+  another delivery id) is skipped before the scorer sees it. The scorer's state is not part of
+  the transaction: when a worker's batch rolls back and its events are handled again one by one,
+  the scorer has observed them already; it observes an event once (``RiskScorer.observe`` keeps
+  the keys it has observed, in its snapshot), and :class:`ScorerState` hands the event the
+  assessment it had, so the stored score is the one made before the rollback.
 * ``review`` or ``require_manager`` opens a case (state ``new``) whose id is derived from the
   canonical event's id, so a redelivered event opens no second case. The case carries a
   severity, an SLA due time (per severity, configurable), and a plain-language summary built
@@ -34,15 +40,19 @@ with none or one the scorer refuses (damaged, tampered with, another version: lo
 by observing the most recent canonical till events (``rebuild_limit``) in time order. The
 snapshot is saved every ``snapshot_every`` events, and after learning. Reviewers' decisions are
 labels (``risk_labels``); the scorer learns from all of them (``RiskScorer.learn``) once
-``learn_after_labels`` new ones exist (checked every ``learn_check_every`` events and after each
-decision) or, with any new one, when ``learn_every_hours`` have passed since it last learned.
+``learn_after_labels`` new ones exist (checked every ``learn_check_every`` events and, in a
+process that scores events, after each decision) or, with any new one, when
+``learn_every_hours`` have passed since it last learned. Only the process that scores events
+learns: it owns the snapshot, and a copy that learned elsewhere (an API process recording a
+decision) would be overwritten by its next snapshot.
 
 **Scale-out.** Baselines are per store, so a store's events must reach one scorer: run the risk
 consumer on one worker (its work is light: 160-420 µs of CPU per event, ``docs/risk.md``), or,
 on NATS JetStream, partition the events subject by store and give each partition its own
 consumer and snapshot name (``ScorerState(name=...)``). API processes that handle no events
 load the snapshot and reload it when it is older than ``refresh_seconds``; their
-``/v1/risk/score`` answers use baselines at most that stale.
+``/v1/risk/score`` answers use baselines at most that stale, and the store's time zone read
+from its location once.
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from tillwise.domain.events import Envelope, EventType
-from tillwise.domain.locations import Location
+from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
 from tillwise.domain.sales import Payment, Refund, Transaction
@@ -90,6 +100,7 @@ SUBSCRIBES = frozenset(
         EventType.PAYMENT_UPDATED.value,
     }
 )
+RETRIED = 1024  # assessments kept for events handled again after a rollback (a batch is 64)
 _RECORD_TYPES: dict[str, type[Transaction] | type[Refund] | type[TillEvent] | type[Payment]] = {
     EventType.SALE_COMPLETED.value: Transaction,
     EventType.REFUND_CREATED.value: Refund,
@@ -141,6 +152,8 @@ class AssessmentLike(Protocol):
 
 
 class Scorer(Protocol):
+    @property
+    def version(self) -> str: ...  # moves on when the scorer refits or learns
     def observe(self, event: RiskEvent) -> None: ...
     def score(self, event: RiskEvent) -> AssessmentLike: ...
     def assess(self, event: RiskEvent) -> AssessmentLike: ...
@@ -332,7 +345,7 @@ class ScorerState:
         self.last_learned_at: datetime | None = None
         self.zones: dict[str, str] = {}  # store key → IANA zone (for carts)
         self._last_model = ""
-        self._last_version = ""
+        self._assessed: dict[str, AssessmentLike] = {}  # event key → assessment (recent)
 
     # loading --------------------------------------------------------------------------------
 
@@ -416,13 +429,22 @@ class ScorerState:
     # scoring --------------------------------------------------------------------------------
 
     def assess(
-        self, event: RiskEvent, uow: UnitOfWork, *, envelope_id: str | None = None
+        self, event: RiskEvent, uow: UnitOfWork, *, key: str, envelope_id: str | None = None
     ) -> AssessmentLike:
+        """Score and observe the event of ``key`` (:func:`event_key`). An event assessed here
+        before, whose transaction then rolled back, gets the assessment it had: the scorer
+        observed it then, and scoring it again would count it against itself."""
         with self._lock:
+            known = self._assessed.get(key)
+            if known is not None:
+                return known
             scorer = self.ensure(uow, exclude=envelope_id)
             self._observing = True
             assessment = scorer.assess(event)
-            self._last_model, self._last_version = assessment.model, assessment.version
+            self._assessed[key] = assessment
+            if len(self._assessed) > RETRIED:
+                del self._assessed[next(iter(self._assessed))]
+            self._last_model = assessment.model
             self.events_seen += 1
             self._since_snapshot += 1
             self._since_learn_check += 1
@@ -432,6 +454,22 @@ class ScorerState:
         scorer = self.for_reading()
         with self._lock:
             return scorer.score(event)
+
+    def zone(self, connection_id: str, location_id: str) -> str:
+        """The store's IANA time zone for a cart: as its latest event here said, else read from
+        its location once (a process that has handled none of the store's events: an API
+        replica, a restarted worker), else UTC."""
+        store = store_key(connection_id, location_id)
+        with self._lock:
+            known = self.zones.get(store)
+        if known is not None or self._uow is None:
+            return known or "UTC"
+        with self._uow() as uow:
+            zone = _zone(uow, connection_id, location_id)
+        if zone is None:
+            return "UTC"  # not cached: the location may arrive later
+        with self._lock:
+            return self.zones.setdefault(store, zone)
 
     # persistence and learning ---------------------------------------------------------------
 
@@ -466,12 +504,17 @@ class ScorerState:
             self._snapshot_saved_at = now
 
     def model_version(self) -> tuple[str, str]:
-        """The model and version of the latest assessment (or of the scorer, before any)."""
-        version = self._last_version or str(getattr(self._scorer, "version", "") or "")
+        """The model of the latest assessment and the scorer's version as it is now (learning
+        and refits move it on after the latest assessment)."""
+        version = "" if self._scorer is None else self._scorer.version
         return self._last_model or "tillwise-risk", version
 
     def maybe_learn(self, uow: UnitOfWork, now: datetime, *, force: bool = False) -> bool:
+        """Learn from new labels when due, in the process that scores events only; elsewhere
+        (an API process recording a decision) nothing: the worker learns at its next check."""
         with self._lock:
+            if not self._observing:
+                return False
             return self._maybe_learn(uow, now, force=force)
 
     def _maybe_learn(self, uow: UnitOfWork, now: datetime, *, force: bool = False) -> bool:
@@ -558,17 +601,22 @@ class RiskTriage:
 
     def handle(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]:
         uow = ctx.uow
+        key = event_key(event)
+        if uow.risk.scored(key):
+            return []  # redelivered or re-sent: scored, and observed, once
         risk_event = risk_event_of(event, uow)
         if risk_event is None or not risk_event.store.split(":", 1)[-1]:
             return []
         conn, _, loc = risk_event.store.partition(":")
-        self.state.zones.setdefault(risk_event.store, _zone(uow, conn, loc))
-        assessment = self.state.assess(risk_event, uow, envelope_id=event.id)
+        zone = _zone(uow, conn, loc)
+        if zone is not None:  # the latest word: a store's zone can change
+            self.state.zones[risk_event.store] = zone
+        assessment = self.state.assess(risk_event, uow, key=key, envelope_id=event.id)
         now = ctx.clock.now()
         reasons = reasons_json(assessment)
         decision = assessment.decision
         row = RiskScoreRow(
-            event_key=event_key(event),
+            event_key=key,
             event_id=risk_event.id,
             kind=risk_event.kind,
             connection_id=conn,
@@ -652,6 +700,6 @@ class RiskTriage:
         )
 
 
-def _zone(uow: UnitOfWork, connection_id: str, location_id: str) -> str:
+def _zone(uow: UnitOfWork, connection_id: str, location_id: str) -> str | None:
     location = uow.records.location(connection_id, location_id)
-    return location.time_zone if location is not None else "UTC"
+    return None if location is None else location.time_zone

@@ -160,7 +160,10 @@ def test_a_payment_seen_again_adds_nothing() -> None:
 
 def test_snapshot_keeps_the_attempt_windows() -> None:
     s = warmed()
-    s.assess(attempt("snap", END + timedelta(hours=5), 120, declined=True))
+    e = attempt("snap", END + timedelta(hours=5), 120, declined=True)
+    s.assess(e)
     r = RiskScorer.restore(s.snapshot())
-    assert ("conn:store-1", "snap") in r.attempts_seen
     assert r.stores[STORE].attempts.keys() == s.stores[STORE].attempts.keys()
+    before = len(r.stores[STORE].attempts["r:reg-emp-3"].items)
+    assert r.assess(e).reasons == ()  # still known after a restart: seen again, adds nothing
+    assert len(r.stores[STORE].attempts["r:reg-emp-3"].items) == before

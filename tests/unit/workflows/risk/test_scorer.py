@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
 from tillwise.workflows.risk import RiskScorer
+from tillwise.workflows.risk.baselines import NO_SALES
+from tillwise.workflows.risk.events import LineFact
 from tillwise.workflows.risk.models import MIN_LABELS
 
-from .streams import T0, codes, normal_days, other, refunds_to_label, sale
+from .streams import STORE, T0, cash, codes, normal_days, other, refunds_to_label, sale
 
 END = T0 + timedelta(days=10)
 
@@ -94,3 +97,116 @@ def test_state_stays_bounded() -> None:
     for k, e in enumerate(normal_days(3)):
         s.assess(sale(e.id, e.occurred_at, e.employee_id or "", customer=f"c{k}"))
     assert len(s.sales) <= 100 and len(s.customers) <= 50
+
+
+def _no_sales_today(s: RiskScorer, at: datetime, employee: str = "emp-1") -> int:
+    """What the employee's next no-sale would say of their no-sales today."""
+    probe = s.score(other("no_sale", "probe", at, employee))
+    [reason] = [r for r in probe.reasons if r.code == "no_sale_drawer"]
+    return int(reason.evidence["no_sales_today"])
+
+
+def test_an_event_handled_again_is_counted_once() -> None:
+    """Redelivered, or retried after its transaction rolled back: the scorer has observed it
+    already, and its counts, today's included, and the receipt it left do not move."""
+    s = RiskScorer()
+    drawer = other("no_sale", "ns-1", END, "emp-1")
+    for _ in range(3):
+        s.assess(drawer)
+    assert _no_sales_today(s, END + timedelta(minutes=5)) == 2
+    assert s.stores[STORE].peers.employees["emp-1"].v[NO_SALES] == 1.0
+
+    bought = sale("S-1", END, "emp-2", 20_000, tenders=(cash(20_000),))
+    s.assess(bought)
+    first = other(
+        "refund",
+        "R-1",
+        END + timedelta(hours=1),
+        "emp-3",
+        amount=20_000,
+        receipt_id="S-1",
+        tenders=(cash(20_000),),
+    )
+    assert "refund_without_receipt" not in codes(s.assess(first))
+    s.assess(bought)  # the sale re-sent: what was refunded of it is not forgotten
+    second = other(
+        "refund",
+        "R-2",
+        END + timedelta(hours=2),
+        "emp-3",
+        amount=20_000,
+        receipt_id="S-1",
+        tenders=(cash(20_000),),
+    )
+    [reason] = [r for r in s.assess(second).reasons if r.code == "refund_without_receipt"]
+    assert reason.evidence["receipt"] == "exceeds"
+
+
+def test_a_late_event_of_yesterday_leaves_todays_counts() -> None:
+    s = RiskScorer()
+    morning = END.replace(hour=9)
+    for k in range(6):
+        s.assess(other("no_sale", f"ns-{k}", morning + timedelta(minutes=10 * k), "emp-1"))
+    assert _no_sales_today(s, morning + timedelta(hours=2)) == 7
+    s.assess(other("no_sale", "ns-late", morning - timedelta(hours=12), "emp-1"))  # yesterday
+    assert _no_sales_today(s, morning + timedelta(hours=2)) == 7
+
+
+def test_a_receipt_is_found_at_every_store_of_the_connection() -> None:
+    """Sale ids are unique per POS account: a return at another store finds its sale, and one
+    receipt cannot be refunded in full at each store."""
+    s = RiskScorer()
+    for store in ("conn:A", "conn:B", "conn:C"):  # trading for more than 30 days
+        s.observe(other("no_sale", f"old-{store}", END - timedelta(days=40), "x", store=store))
+    s.assess(sale("S1", END, "emp-1", 20_000, store="conn:A", tenders=(cash(20_000),)))
+    receipts = []
+    for k, store in enumerate(("conn:B", "conn:C", "conn:A")):
+        refund = other(
+            "refund",
+            f"R{k}",
+            END + timedelta(days=1, hours=k),
+            f"emp-{k + 2}",
+            store=store,
+            amount=20_000,
+            receipt_id="S1",
+            tenders=(cash(20_000),),
+        )
+        reasons = [r for r in s.assess(refund).reasons if r.code == "refund_without_receipt"]
+        receipts.append(reasons[0].evidence["receipt"] if reasons else "ok")
+    assert receipts == ["ok", "exceeds", "exceeds"]
+
+
+def test_price_overrides_count_with_discounts_toward_the_manager_limit() -> None:
+    """£190 off by hand needs a manager like £190 of discount; so do £30 off each way."""
+    s = RiskScorer(manager_discount_amount=5_000)
+    tv = (LineFact("TV", 1.0, 1_000, original_unit_price=20_000),)
+    for kind in ("sale", "cart"):
+        overridden = other(
+            kind, f"{kind}-ov", END, "emp-1", amount=1_000, lines=tv, override_count=1
+        )
+        a = s.score(overridden)
+        assert a.decision == "require_manager" and "manager_threshold" in codes(a)
+    by_hand = other(
+        "price_override",
+        "po-1",
+        END,
+        "emp-1",
+        amount=1_000,
+        discount=19_000,
+        lines=tv,
+        override_count=1,
+    )
+    [reason] = [r for r in s.score(by_hand).reasons if r.code == "manager_threshold"]
+    assert reason.evidence == {"discount": 0, "overrides": 19_000, "limit": 5_000}
+    both = other(
+        "sale",
+        "both",
+        END,
+        "emp-1",
+        amount=1_400,
+        discount=3_000,
+        override_count=1,
+        lines=(LineFact("MUG", 2.0, 700, original_unit_price=1_700),),
+    )
+    assert s.score(both).decision == "require_manager"
+    assert s.score(replace(both, discount=2_900)).decision != "require_manager"
