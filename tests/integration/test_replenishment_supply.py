@@ -129,6 +129,18 @@ def _order(plan: Plan) -> tuple[str, int]:
     return proposal.id, int(line["quantity"])
 
 
+def _pos_draft(external_id: str, quantity: int) -> PurchaseOrder:
+    """A purchase order the POS reports as its draft, for store A from vendor V."""
+    return PurchaseOrder(
+        source=_ref(external_id),
+        vendor_external_id="V",
+        location_external_id="A",
+        status=PurchaseOrderStatus.DRAFT,
+        currency="USD",
+        lines=(PurchaseOrderLine(sku="X", quantity=Decimal(quantity)),),
+    )
+
+
 def _moved(plans: list[Plan], giver: str) -> int:
     return sum(t.quantity for p in plans for t in p.transfers if t.from_location == giver)
 
@@ -180,31 +192,13 @@ def test_an_order_the_pos_keeps_as_its_draft_is_still_on_order(chain: Chain) -> 
     chain.written(pid, {"reference": "PO-77"})
     # Lightspeed reports the order it was given back as a draft of its own (a consignment still
     # OPEN, an R-Series order not yet marked ordered)
-    chain.order(
-        PurchaseOrder(
-            source=_ref("PO-77"),
-            vendor_external_id="V",
-            location_external_id="A",
-            status=PurchaseOrderStatus.DRAFT,
-            currency="USD",
-            lines=(PurchaseOrderLine(sku="X", quantity=Decimal(quantity)),),
-        )
-    )
+    chain.order(_pos_draft("PO-77", quantity))
     tomorrow = NOW + timedelta(days=1)
     assert chain.on_order("A", tomorrow) == quantity
     plan, new = chain.planner(tomorrow).run(CONN, "A")
     assert (plan.proposals, new) == ([], 0)
     # a draft a person started at the POS, not sent to the vendor, is not on order
-    chain.order(
-        PurchaseOrder(
-            source=_ref("PO-78"),
-            vendor_external_id="V",
-            location_external_id="A",
-            status=PurchaseOrderStatus.DRAFT,
-            currency="USD",
-            lines=(PurchaseOrderLine(sku="X", quantity=Decimal(500)),),
-        )
-    )
+    chain.order(_pos_draft("PO-78", 500))
     assert chain.on_order("A", tomorrow) == quantity
 
 
