@@ -106,7 +106,7 @@ class NoopScorer:
     def __init__(self) -> None:
         from tillwise.workflows.risk import Assessment
 
-        self._a = Assessment("", "", 0.0, "allow", (), "noop", "0")
+        self._a = Assessment("", "", 0.0, "allow", (), "noop", "0", ())
 
     def score(self, event):  # noqa: ANN001, ANN201
         return self._a

@@ -52,6 +52,7 @@ def _score(key: str = "refund.created:r1", *, employee: str = "emp-1") -> RiskSc
         model="tillwise-risk",
         version="rules-1",
         scored_at=AT,
+        features=(0.25, 1.0, 0.0),
     )
 
 
@@ -148,6 +149,7 @@ def test_a_decision_is_audited_and_becomes_a_label(
         with uow() as work:
             [label] = work.risk.labels()
             assert (label.case_id, label.label, label.event["id"]) == ("case-1", False, "r1")
+            assert label.features == (0.25, 1.0, 0.0)  # as stored with its event's score
             assert work.risk.unlearned_count() == 1
             work.risk.mark_learned(["case-1"], "sup-1", AT)
         with uow() as work:

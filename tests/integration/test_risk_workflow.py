@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from tillwise.store.repositories.risk import SqlRiskRepository
 from tillwise.store.tables_risk import risk_scores
 from tillwise.workflows.risk.baselines import NO_SALES
 from tillwise.workflows.risk.events import RiskEvent
+from tillwise.workflows.risk.models import SupervisedModel
 from tillwise.workflows.risk.workflow import (
     RiskConfig,
     ScorerFactory,
@@ -50,6 +52,7 @@ class _Assessment:
     reasons: tuple[_Reason, ...]
     model: str = "double"
     version: str = "d1"
+    features: tuple[float, ...] = ()
 
 
 @dataclass
@@ -57,7 +60,7 @@ class DoubleScorer:
     """Flags anything over £100 for review; remembers what it observed and learned."""
 
     observed: list[str] = field(default_factory=list)
-    learned: list[tuple[str, bool]] = field(default_factory=list)
+    learned: list[tuple[tuple[float, ...], bool]] = field(default_factory=list)
     version: str = "d1"
 
     def score(self, event: RiskEvent) -> _Assessment:
@@ -72,6 +75,7 @@ class DoubleScorer:
             "review" if big else "allow",
             reasons,
             version=self.version,
+            features=(float(event.amount),),
         )
 
     def observe(self, event: RiskEvent) -> None:
@@ -82,8 +86,8 @@ class DoubleScorer:
         self.observe(event)
         return out
 
-    def learn(self, labels: Sequence[tuple[RiskEvent, bool]]) -> None:
-        self.learned = [(e.id, y) for e, y in labels]
+    def learn(self, labels: Sequence[tuple[Sequence[float], bool]]) -> None:
+        self.learned = [(tuple(v), y) for v, y in labels]
         self.version = f"learned-{len(labels)}"
 
     def snapshot(self) -> bytes:
@@ -305,7 +309,7 @@ def test_only_the_process_that_scores_events_learns(
 
         _send(api, conn, [_refund("R2", 500)], worker=container)  # the worker's next check
         learned = worker.for_reading()
-        assert isinstance(learned, DoubleScorer) and learned.learned == [("R1", True)]
+        assert isinstance(learned, DoubleScorer) and learned.learned == [((20_000.0,), True)]
         with api.uow() as uow:
             assert uow.risk.unlearned_count() == 0
             snapshot = uow.risk.snapshot("default")
@@ -313,3 +317,40 @@ def test_only_the_process_that_scores_events_learns(
         assert DoubleScorer.restore(snapshot.data).observed == ["R1", "R2"]
     finally:
         run(api.close())
+
+
+def test_a_label_trains_on_the_features_its_event_was_scored_with(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The product scorer learns from the features stored with each score, also when the scorer
+    that learns was rebuilt and holds none of them: re-scoring a labelled event against its state
+    (the event and every later one observed: a refund among today's twenty, not the first) would
+    train on features no score ever saw."""
+    conn = container.connections.create("generic", "POS", [SECRET], actor="t").id
+    container.__dict__["_risk_state"] = ScorerState(
+        container.uow, config=RiskConfig(learn_after_labels=1000)
+    )
+    store = ("location.updated", {"id": "loc-a", "name": "A"})
+    # each refund is over the manager's amount: a case to decide
+    _send(container, conn, [store, *(_refund(f"R{k}", 30_000 + k) for k in range(20))])
+    for k, case in enumerate(container.risk_cases.list()):
+        _decide(container, case.id, "confirmed" if k % 2 else "dismissed")
+    with container.engine.connect() as db:
+        scored = sorted(tuple(r.features) for r in db.execute(select(risk_scores)))
+    fits: list[np.ndarray] = []
+    fit = SupervisedModel.fit
+
+    def spy(self: SupervisedModel, xs: np.ndarray, ys: np.ndarray, seed: int = 0) -> None:
+        fits.append(xs)
+        fit(self, xs, ys, seed=seed)
+
+    monkeypatch.setattr(SupervisedModel, "fit", spy)
+    # a worker with no snapshot: rebuilt from the recent events, it learns at its first check
+    rebuilt = ScorerState(
+        container.uow,
+        config=RiskConfig(learn_check_every=1, learn_after_labels=1, snapshot_name="rebuilt"),
+    )
+    container.__dict__["_risk_state"] = rebuilt
+    _send(container, conn, [_refund("R20", 500)])
+    [xs] = fits
+    assert len(scored) == 20 and sorted(tuple(x) for x in xs.tolist()) == scored

@@ -331,6 +331,8 @@ class RiskScoreRow:
     model: str
     version: str
     scored_at: datetime
+    # the supervised model's input as scored: what a label of the event trains on
+    features: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,7 @@ class RiskLabel:
     label: bool  # True: confirmed
     decided_at: datetime
     learned_version: str | None = None
+    features: tuple[float, ...] | None = None  # its score's; None: scored before they were kept
 
 
 @dataclass(frozen=True)
@@ -389,7 +392,8 @@ class RiskRepository(Protocol):
     def save_snapshot(self, snapshot: ScorerSnapshot) -> None: ...
 
     def labels(self, limit: int = 10_000) -> list[RiskLabel]:
-        """Reviewers' labels, newest first."""
+        """Reviewers' labels, newest first, each with the features stored with its event's
+        score."""
         ...
 
     def unlearned_count(self) -> int: ...

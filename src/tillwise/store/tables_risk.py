@@ -3,7 +3,8 @@ state.
 
 * ``risk_scores``: one row per scored till event (keyed on its type and record, so an event
   re-sent under any delivery id is scored once), with the score, decision, reasons, and the
-  model and version that produced them — the employee's recent pattern and the reports read it.
+  model and version that produced them — the employee's recent pattern and the reports read it —
+  and the supervised model's input as scored, what a reviewer's label of the event trains on.
 * ``risk_cases``: the review queue. One case per flagged event (its id derived from the
   event), per store, with its state (new → in_review → dismissed | confirmed), owner, SLA due
   time, plain-language summary and the flattened event it was scored on.
@@ -59,6 +60,7 @@ risk_scores = Table(
     Column("model", String(64), nullable=False),
     Column("version", String(64), nullable=False),
     Column("scored_at", _utc(), nullable=False),
+    Column("features", JsonDoc, nullable=True),  # None: scored before features were kept
     Index(
         "ix_risk_scores_store_employee",
         "connection_id",

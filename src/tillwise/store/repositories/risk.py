@@ -41,6 +41,7 @@ def _score_values(score: RiskScoreRow) -> dict[str, object]:
         "model": score.model,
         "version": score.version,
         "scored_at": score.scored_at,
+        "features": None if score.features is None else list(score.features),
     }
 
 
@@ -127,8 +128,12 @@ class SqlRiskRepository:
         )
 
     def labels(self, limit: int = 10_000) -> list[RiskLabel]:
+        scored = risk_labels.outerjoin(
+            risk_cases, risk_cases.c.id == risk_labels.c.case_id
+        ).outerjoin(risk_scores, risk_scores.c.event_key == risk_cases.c.event_key)
         rows = self._session.connection().execute(
-            select(risk_labels)
+            select(risk_labels, risk_scores.c.features)
+            .select_from(scored)
             .order_by(risk_labels.c.decided_at.desc(), risk_labels.c.case_id)
             .limit(limit)
         )
@@ -139,6 +144,7 @@ class SqlRiskRepository:
                 label=bool(r.label),
                 decided_at=mappers.utc(r.decided_at) or r.decided_at,
                 learned_version=r.learned_version,
+                features=None if r.features is None else tuple(r.features),
             )
             for r in rows
         ]

@@ -81,6 +81,9 @@ class Assessment:
     reasons: tuple[Reason, ...]
     model: str
     version: str
+    # the supervised model's input as it was when scored: stored with the score, and what a
+    # reviewer's label of the event trains on (never rebuilt from later state)
+    features: tuple[float, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,8 +150,6 @@ class RiskScorer:
         self.chain: dict[str, PeerStat] | None = None
         self.anomaly = AnomalyModel(seed=seed, first_fit=first_fit, refit_every=refit_every)
         self.supervised = SupervisedModel()
-        self.remembered: dict[str, np.ndarray] = {}  # event id → supervised vector at scoring
-        self.labels: dict[str, tuple[np.ndarray, bool]] = {}
         self.observed: dict[str, float] = {}  # event key → its time: what has been observed
         self.events = 0
 
@@ -173,19 +174,15 @@ class RiskScorer:
         self._observe(event, facts, x, flagged=assessment.decision != "allow")
         return assessment
 
-    def learn(self, labels: Sequence[tuple[RiskEvent, bool]]) -> None:
-        """Reviewers' decisions (True = confirmed loss) → the supervised model, once there
-        are enough of each kind. The event's features as they were when it was scored are used
-        when it was scored recently, else they are rebuilt from the current state."""
-        for event, confirmed in labels:
-            v = self.remembered.get(self._key(event))
-            if v is None:
-                _, _, _, x = self._score(event)
-                v = self.remembered[self._key(event)]
-            self.labels[self._key(event)] = (v, bool(confirmed))
-        ys = [y for _, y in self.labels.values()]
+    def learn(self, labels: Sequence[tuple[Sequence[float], bool]]) -> None:
+        """Reviewers' decisions → the supervised model, once there are enough of each kind.
+        Each label is the event's :attr:`Assessment.features` as stored with its score and
+        whether the loss was confirmed. Only those stored vectors are trained on: the current
+        state already holds the event and what came after it (a refund re-scored after it was
+        observed "exceeds" what remains of its own sale), features a score never sees."""
+        ys = [bool(y) for _, y in labels]
         if SupervisedModel.enough(ys):
-            xs = np.vstack([v for v, _ in self.labels.values()])
+            xs = np.vstack([np.asarray(v, dtype=float) for v, _ in labels])
             self.supervised.fit(xs, np.array(ys, dtype=int), seed=self.seed)
 
     def refit(self) -> None:
@@ -274,7 +271,6 @@ class RiskScorer:
         score = nor(*(r.weight for r in reasons))
         weights = {r.code: r.weight for r in reasons}
         v = supervised_vector(x, weights, aq)
-        self._remember(self._key(event), v)
         if self.supervised.fitted:
             p = self.supervised.predict(v)
             n = self.supervised.n_labels
@@ -306,6 +302,7 @@ class RiskScorer:
                 reasons=kept,
                 model=MODEL,
                 version=self.version,
+                features=tuple(float(f) for f in v),
             ),
             event,
             facts,
@@ -342,11 +339,6 @@ class RiskScorer:
             {"discount": discount, "overrides": overridden, "limit": limit},
             "discounts and price overrides above the amount a manager must approve",
         )
-
-    def _remember(self, key: str, v: np.ndarray) -> None:
-        self.remembered[key] = v
-        if len(self.remembered) > self.max_remembered:
-            del self.remembered[next(iter(self.remembered))]
 
     def _observe(self, e: RiskEvent, f: Facts, x: np.ndarray, *, flagged: bool) -> None:
         """Learn from ``e``. A flagged event still counts for its employee, customer, card and

@@ -1,9 +1,9 @@
 """The scorer's snapshot: a versioned JSON document, never a pickle.
 
 A snapshot is stored in the database (``risk_scorer_state``), so reading one must never run
-code. The document is plain JSON (compressed with zlib behind the magic line ``TWRISK4``)::
+code. The document is plain JSON (compressed with zlib behind the magic line ``TWRISK5``)::
 
-    {"format": "tillwise-risk-scorer", "version": 4, "scorer": {...}}
+    {"format": "tillwise-risk-scorer", "version": 5, "scorer": {...}}
 
 Values are JSON scalars, lists and objects, plus a few tagged shapes, each one key:
 
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .scorer import RiskScorer
 
 FORMAT = "tillwise-risk-scorer"
-VERSION = 4
-MAGIC = b"TWRISK4\n"
+VERSION = 5
+MAGIC = b"TWRISK5\n"
 MAX_DOCUMENT = 512 * 1024 * 1024  # bytes of JSON after decompression
 
 CLASSES: dict[str, type] = {
@@ -225,7 +225,7 @@ def _validate(state: dict[str, Any], expected: set[str]) -> None:
     _check(0.0 < state["review_threshold"] <= state["manager_threshold"] <= 1.0, "the thresholds")
     for name in ("seed", "max_sales", "max_customers", "max_remembered", "events"):
         _check(isinstance(state[name], int) and not isinstance(state[name], bool), name)
-    for name in ("stores", "sales", "customers", "remembered", "labels", "observed"):
+    for name in ("stores", "sales", "customers", "observed"):
         _check(isinstance(state[name], dict), f"{name} is a mapping")
     _check(all(isinstance(s, StoreState) for s in state["stores"].values()), "stores")
     _check(all(isinstance(s, SaleMemo) for s in state["sales"].values()), "sales")
@@ -233,10 +233,6 @@ def _validate(state: dict[str, Any], expected: set[str]) -> None:
     _check(isinstance(state["chain_amounts"], TailStat), "chain_amounts")
     chain = state["chain"]
     _check(chain is None or all(isinstance(p, PeerStat) for p in dict(chain).values()), "chain")
-    width = {v.shape for v in state["remembered"].values()} | {
-        v.shape for v, _ in state["labels"].values()
-    }
-    _check(len(width) <= 1, "remembered vectors of one width")
     an = state["anomaly"]
     _check(isinstance(an, AnomalyModel), "anomaly model")
     _check(all(_is_array(x, 1, "f") for x in an.reservoir), "anomaly reservoir")

@@ -11,7 +11,7 @@ review queue.
   later change (voided, refunded) is not scored. Each event becomes a
   :class:`~.events.RiskEvent` (:func:`~.events.from_canonical`), is scored and then observed
   (``RiskScorer.assess``), and the score is stored with the model and version that produced it
-  (``risk_scores``, keyed on :func:`event_key`).
+  and the supervised model's input as scored (``risk_scores``, keyed on :func:`event_key`).
 * **Once per event.** An event already scored (redelivered, or the same record re-sent under
   another delivery id) is skipped before the scorer sees it. The scorer's state is not part of
   the transaction: when a worker's batch rolls back and its events are handled again one by one,
@@ -39,7 +39,9 @@ latest snapshot (table ``risk_scorer_state``, a versioned JSON document, never a
 with none or one the scorer refuses (damaged, tampered with, another version: logged), rebuilt
 by observing the most recent canonical till events (``rebuild_limit``) in time order. The
 snapshot is saved every ``snapshot_every`` events, and after learning. Reviewers' decisions are
-labels (``risk_labels``); the scorer learns from all of them (``RiskScorer.learn``) once
+labels (``risk_labels``); the scorer learns from all of them (``RiskScorer.learn``), each as
+the features stored with its event's score (a label whose score kept none, scored before they
+were kept, is left out: never re-scored against a state that already holds the event), once
 ``learn_after_labels`` new ones exist (checked every ``learn_check_every`` events and, in a
 process that scores events, after each decision) or, with any new one, when
 ``learn_every_hours`` have passed since it last learned. Only the process that scores events
@@ -63,7 +65,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tillwise.domain.events import Envelope, EventType
@@ -81,7 +83,7 @@ from tillwise.ports.repositories import (
 )
 from tillwise.workflows.base import WorkflowContext
 
-from .events import LineFact, RiskEvent, TenderFact, from_canonical
+from .events import RiskEvent, from_canonical
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +151,8 @@ class AssessmentLike(Protocol):
     def model(self) -> str: ...
     @property
     def version(self) -> str: ...
+    @property
+    def features(self) -> Sequence[float]: ...  # the supervised model's input, as scored
 
 
 class Scorer(Protocol):
@@ -157,7 +161,7 @@ class Scorer(Protocol):
     def observe(self, event: RiskEvent) -> None: ...
     def score(self, event: RiskEvent) -> AssessmentLike: ...
     def assess(self, event: RiskEvent) -> AssessmentLike: ...
-    def learn(self, labels: Sequence[tuple[RiskEvent, bool]]) -> None: ...
+    def learn(self, labels: Sequence[tuple[Sequence[float], bool]]) -> None: ...
     def snapshot(self) -> bytes: ...
 
 
@@ -257,15 +261,6 @@ def event_to_json(event: RiskEvent) -> dict[str, Any]:
     out["occurred_at"] = event.occurred_at.isoformat()
     out["local_day"] = event.local_day.isoformat()
     return out
-
-
-def event_from_json(data: Mapping[str, Any]) -> RiskEvent:
-    values = dict(data)
-    values["occurred_at"] = datetime.fromisoformat(str(values["occurred_at"]))
-    values["local_day"] = date.fromisoformat(str(values["local_day"]))
-    values["lines"] = tuple(LineFact(**x) for x in values.get("lines") or ())
-    values["tenders"] = tuple(TenderFact(**x) for x in values.get("tenders") or ())
-    return RiskEvent(**values)
 
 
 def reasons_json(assessment: AssessmentLike) -> tuple[dict[str, Any], ...]:
@@ -528,16 +523,23 @@ class ScorerState:
             return False
         scorer = self.ensure(uow)
         labels = uow.risk.labels()
-        pairs = [(event_from_json(label.event), label.label) for label in labels]
+        pairs = [(label.features, label.label) for label in labels if label.features is not None]
         scorer.learn(pairs)
         self.labels_learned = len(pairs)
         self.last_learned_at = now
         _model, version = self.model_version()
+        # all are marked: one whose score kept no features stays out for good, not pending
         uow.risk.mark_learned(
             [label.case_id for label in labels], version or f"labels-{len(pairs)}", now
         )
         self.save(uow, now)
-        log.info("risk scorer learned from %d labels (%d new)", len(pairs), pending)
+        log.info(
+            "risk scorer learned from %d labels (%d new; %d scored before features were kept "
+            "with scores, left out)",
+            len(pairs),
+            pending,
+            len(labels) - len(pairs),
+        )
         return True
 
 
@@ -632,6 +634,7 @@ class RiskTriage:
             model=assessment.model,
             version=assessment.version,
             scored_at=now,
+            features=tuple(assessment.features),
         )
         proposals: list[Proposal] = []
         if uow.risk.record_score(row) and decision in FLAGGED:

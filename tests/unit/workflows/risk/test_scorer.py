@@ -66,13 +66,13 @@ def test_the_supervised_model_waits_for_labels_and_its_version_is_recorded() -> 
     for e in normal_days(10):
         s.assess(e)
     refunds = refunds_to_label(MIN_LABELS + 10, END)
-    for e in refunds:
-        assert "sup-0" in s.assess(e).version
+    scored = [s.assess(e) for e in refunds]
+    assert all("sup-0" in a.version for a in scored)
     # confirmed: the refunds without a receipt; dismissed: those with one
-    few = [(e, e.receipt_id is None) for e in refunds[:6]]
-    s.learn(few)
+    labels = [(a.features, e.receipt_id is None) for a, e in zip(scored, refunds, strict=True)]
+    s.learn(labels[:6])
     assert "sup-0" in s.version and not s.supervised.fitted  # not enough labels yet
-    s.learn([(e, e.receipt_id is None) for e in refunds])
+    s.learn(labels)
     assert s.version.endswith("sup-1")
     n = len(refunds)
     probe_bad = other("refund", "p-1", END + timedelta(minutes=10 * n), "emp-2", amount=2300)
@@ -88,7 +88,7 @@ def test_the_supervised_model_waits_for_labels_and_its_version_is_recorded() -> 
     assert bad.version.endswith("sup-1")
     assert bad.score > ok.score
     assert "learned" in codes(bad)
-    s.learn([(sale("z", END + timedelta(hours=10), "emp-1"), False)])
+    s.learn([*labels, (s.score(sale("z", END + timedelta(hours=10), "emp-1")).features, False)])
     assert s.version.endswith("sup-2")  # retrained: the recorded version changes
 
 

@@ -36,9 +36,7 @@ def trained() -> tuple[RiskScorer, list]:
     for e in events[:500]:
         s.assess(e)
     refunds = refunds_to_label(MIN_LABELS + 10, END)
-    for e in refunds:
-        s.assess(e)
-    s.learn([(e, e.receipt_id is None) for e in refunds])
+    s.learn([(s.assess(e).features, e.receipt_id is None) for e in refunds])
     assert s.anomaly.fitted and s.supervised.fitted
     rest = events[500:] + [
         other("no_sale", f"ns-{k}", END + timedelta(hours=6, minutes=k), "emp-1") for k in range(8)
