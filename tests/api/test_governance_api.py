@@ -98,13 +98,17 @@ def test_a_regional_manager_sees_only_its_stores_of_other_regions_and_users(api:
     users.set_region("East", [c], actor="t")
     users.add("rex", PASSWORD, role="regional_manager", actor="t", regions=["North"])
     users.add("cleo", PASSWORD, role="store_manager", actor="t", stores=[a, c])
+    users.add("eve", PASSWORD, role="regional_manager", actor="t", regions=["North", "East"])
     login(api, "rex")
     regions = api.client.get("/v1/regions").json()["data"]
     assert {r["name"]: r["stores"] for r in regions} == {"North": [a], "South": [a]}
     listed = api.client.get("/v1/users").json()["data"]
-    assert {u["username"]: u["stores"] for u in listed} == {"rex": [], "cleo": [a]}
+    assert {u["username"]: u["stores"] for u in listed} == {"rex": [], "cleo": [a], "eve": []}
+    # of a user's regions, only those with a store in the caller's scope are named
+    assert {u["username"]: u["regions"] for u in listed}["eve"] == ["North"]
     everyone = api.client.get("/v1/users", headers=api.admin).json()["data"]
     assert {u["username"]: u["stores"] for u in everyone}["cleo"] == [a, c]
+    assert {u["username"]: u["regions"] for u in everyone}["eve"] == ["East", "North"]
 
 
 def test_audit_export_as_csv_and_json_lines_keeps_to_the_scope(api: Api) -> None:

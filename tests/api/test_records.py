@@ -1,9 +1,11 @@
 """Listing canonical records: most recent sales first; an order a kind lacks is refused; a
-store-scoped caller reads the customers of its own connections only."""
+store-scoped caller reads the customers and products of its own connections only."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from tests.api.conftest import SECRET, Api, add_store, bearer
 from tests.helpers import REFERENCE_SALE_BYTES, body_of, pump, run, signed_headers
@@ -55,30 +57,34 @@ def _deliver_to(api: Api, connection_id: str, event: str, data: dict[str, object
     run(pump(api.container))
 
 
-def test_a_store_manager_reads_the_customers_of_its_own_chain_only(api: Api) -> None:
+@pytest.mark.parametrize(
+    ("path", "event", "data"),
+    [
+        ("/v1/customers", "customer.created", {"email": "sam@example.com", "first_name": "Sam"}),
+        ("/v1/products", "product.created", {"name": "Mug", "sku": "MUG-1"}),
+    ],
+    ids=["customers", "products"],
+)
+def test_a_store_manager_reads_the_records_of_its_own_chain_only(
+    api: Api, path: str, event: str, data: dict[str, object]
+) -> None:
     a = add_store(api, "loc-a", "Store A")
     other = api.container.connections.create("generic", "Another retailer", [SECRET], actor="t")
-    for connection_id, customer in ((api.connection_id, "cust-a"), (other.id, "cust-z")):
-        _deliver_to(
-            api,
-            connection_id,
-            "customer.created",
-            {"id": customer, "email": f"{customer}@example.com", "first_name": "Sam"},
-        )
-    everyone = api.client.get("/v1/customers", headers=api.admin).json()["data"]
-    assert {c["external_id"] for c in everyone} == {"cust-a", "cust-z"}
-    theirs = next(c["id"] for c in everyone if c["external_id"] == "cust-z")
+    for connection_id, record in ((api.connection_id, "rec-a"), (other.id, "rec-z")):
+        _deliver_to(api, connection_id, event, {"id": record, **data})
+    everyone = api.client.get(path, headers=api.admin).json()["data"]
+    assert {c["external_id"] for c in everyone} == {"rec-a", "rec-z"}
+    theirs = next(c["id"] for c in everyone if c["external_id"] == "rec-z")
 
     manager = bearer(api, "store_manager", stores=[a])
-    listed = api.client.get("/v1/customers", headers=manager).json()["data"]
-    # a customer shops anywhere in the chain: every store of the connection shares them
+    listed = api.client.get(path, headers=manager).json()["data"]
+    # customers and the catalog are the chain's: every store of the connection shares them,
+    # another retailer's are not shown
     assert [(c["external_id"], c["connection_id"]) for c in listed] == [
-        ("cust-a", api.connection_id)
+        ("rec-a", api.connection_id)
     ]
-    assert api.client.get(f"/v1/customers/{listed[0]['id']}", headers=manager).status_code == 200
-    resp = api.client.get(f"/v1/customers/{theirs}", headers=manager)
+    assert api.client.get(f"{path}/{listed[0]['id']}", headers=manager).status_code == 200
+    resp = api.client.get(f"{path}/{theirs}", headers=manager)
     assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "record_id"
-    filtered = api.client.get(
-        "/v1/customers", params={"connection_id": other.id}, headers=manager
-    ).json()
+    filtered = api.client.get(path, params={"connection_id": other.id}, headers=manager).json()
     assert filtered["data"] == []

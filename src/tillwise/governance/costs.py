@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from tillwise.ai.audited import AUDIT_ACTION as LLM_CALL
 from tillwise.domain.errors import InvalidMoney
 from tillwise.domain.money import Money, exponent
 from tillwise.domain.proposals import Proposal
@@ -98,8 +99,35 @@ def audit_entry_without_costs(entry: Mapping[str, Any]) -> dict[str, Any]:
     """An audit entry (as a dict) as a reader without :data:`PERMISSION` sees it; the amounts
     in its texts are those of the currencies the entry names."""
     recorded = {"inputs": entry.get("inputs"), "outputs": entry.get("outputs")}
-    shown = _hiding(_currencies(recorded))(recorded)
+    if entry.get("action") == LLM_CALL:  # texts, and a ``usage.total`` that is no cost
+        shown = _llm_call_without_texts(recorded) if _llm_call_on_costs(recorded) else recorded
+    else:
+        shown = _hiding(_currencies(recorded))(recorded)
     return {**entry, **shown, "costs_hidden": shown != recorded}
+
+
+def _llm_call_on_costs(recorded: Mapping[str, Any]) -> bool:
+    """Whether a language-model call was about costs: made for a proposal of
+    :data:`COST_KINDS` (``proposal.explain:<kind>``), or quoting a cost key as JSON."""
+    inputs = recorded.get("inputs") or {}
+    purpose = str(inputs.get("purpose") or "")
+    if purpose.rpartition(":")[2] in COST_KINDS:
+        return True
+    texts = [str(m.get("content", "")) for m in inputs.get("messages") or []]
+    texts.append(str((recorded.get("outputs") or {}).get("text", "")))
+    return any(f'"{key}"' in text for text in texts for key in COST_KEYS)
+
+
+def _llm_call_without_texts(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """A call about costs without its messages and answer: the model was given the facts as
+    free text (a payload as JSON, amounts in sentences) and may have repeated any of them in
+    any form, so the texts are left out whole; purpose, model, settings and usage stay."""
+    inputs = dict(recorded.get("inputs") or {})
+    outputs = recorded.get("outputs")
+    inputs["messages"] = [{**m, "content": HIDDEN} for m in inputs.get("messages") or []]
+    if isinstance(outputs, Mapping):
+        outputs = {**outputs, **{k: HIDDEN for k in ("text", "message") if k in outputs}}
+    return {"inputs": inputs, "outputs": outputs}
 
 
 def _hiding(currencies: Iterable[str]) -> Callable[[Any], Any]:

@@ -3,10 +3,13 @@ the unit costs, the totals and the amounts in its texts left out."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.unit.ai.test_audited import EchoProvider, ListSink
+from tillwise.ai.audited import AuditedLLM, explain
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal
 from tillwise.governance.audit import AuditEntry
@@ -135,3 +138,30 @@ def test_an_audit_entry_keeps_what_happened_and_loses_the_costs_it_holds() -> No
         {"status": "pending", "required_approvals": 1},
     )
     assert untouched["costs_hidden"] is False  # nothing in it was a cost
+
+
+def test_a_language_model_call_about_an_order_is_shown_without_its_texts() -> None:
+    """The model was given the order as free text and may repeat a cost in any form: a reader
+    without costs:read sees that the call was made, by whom, for what and at what usage, not
+    what was said. A call about something else keeps its texts."""
+    sink = ListSink()
+    order = _proposal()
+    llm = AuditedLLM(EchoProvider("Acme's 1,204 units at 10.25 each are due."), sink)
+    for purpose, facts, context in (
+        ("proposal.explain:draft_purchase_order", order.explanation, {"inputs": order.inputs}),
+        ("risk.explain", "Three no-sales in an hour.", {"inputs": {"count": 3}}),
+    ):
+        asyncio.run(explain(facts, llm=llm, actor="user:bea", purpose=purpose, context=context))
+    entries = [
+        AuditEntry(id=n, at=order.created_at, prev_hash="0" * 64, hash=f"{n}" * 64, **fields)
+        for n, fields in enumerate(sink.entries, start=1)
+    ]
+    assert audit_entries_shown_to(BUYER, entries)[0]["inputs"] == sink.entries[0]["inputs"]
+    about_order, about_risk = audit_entries_shown_to(ASSOCIATE, entries)
+    assert about_order["costs_hidden"] is True
+    assert {m["content"] for m in about_order["inputs"]["messages"]} == {HIDDEN}
+    assert about_order["outputs"]["text"] == HIDDEN
+    assert about_order["inputs"]["purpose"] == "proposal.explain:draft_purchase_order"
+    assert about_order["outputs"]["usage"] == {"prompt": 10, "completion": 5, "total": 15}
+    assert about_risk["costs_hidden"] is False
+    assert about_risk["inputs"] == sink.entries[1]["inputs"]

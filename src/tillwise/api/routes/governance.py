@@ -52,15 +52,20 @@ class UserPublic(BaseModel):
     last_login_at: datetime | None
 
     @classmethod
-    def of(cls, user: User, principal: Principal) -> UserPublic:
-        """The user as ``principal`` may see it: of its stores, those in the caller's scope."""
+    def of(cls, user: User, principal: Principal, regions: dict[str, list[str]]) -> UserPublic:
+        """The user as ``principal`` may see it: of its stores, those in the caller's scope; of
+        its regions (``regions``: each region's stores), those with a store in it."""
         return cls(
             id=user.id,
             username=user.username,
             display_name=user.display_name,
             role=user.role,
             stores=[s for s in user.stores if principal.sees(s)],
-            regions=list(user.regions),
+            regions=[
+                r
+                for r in user.regions
+                if principal.stores is None or set(regions.get(r, ())) & principal.stores
+            ],
             disabled=user.disabled_at is not None,
             created_at=user.created_at,
             last_login_at=user.last_login_at,
@@ -151,7 +156,7 @@ def _visible_user(principal: Principal, user: User, regions: dict[str, list[str]
 def list_users(container: ContainerDep, principal: Principal = require("users:read")) -> Any:
     regions = container.users.regions()
     data = [
-        UserPublic.of(u, principal)
+        UserPublic.of(u, principal, regions)
         for u in container.users.list()
         if _visible_user(principal, u, regions)
     ]
@@ -189,7 +194,7 @@ def create_user(
         stores=body.stores,
         regions=body.regions,
     )
-    return UserPublic.of(user, principal)
+    return UserPublic.of(user, principal, container.users.regions())
 
 
 class UserUpdate(BaseModel):
@@ -228,7 +233,7 @@ def update_user(
         container.users.set_password(
             user_id, body.password.get_secret_value(), actor=principal.actor
         )
-    return UserPublic.of(user, principal)
+    return UserPublic.of(user, principal, container.users.regions())
 
 
 # ---------------------------------------------------------------------------- stores, regions

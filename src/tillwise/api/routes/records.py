@@ -45,9 +45,8 @@ def _add(
 ) -> None:
     """``store_of``: the store a record belongs to, for kinds that belong to one (the list and
     get routes then keep to the caller's store scope). ``connection_wide``: for kinds the
-    stores of one connection share (customers: a customer shops anywhere in the chain), which
-    a store-scoped caller reads for the connections it has a store of. Neither for the
-    catalog, which any holder of the permission reads."""
+    stores of one connection share (the catalog; customers, who shop anywhere in the chain),
+    which a store-scoped caller reads for the connections it has a store of."""
     tag = path.strip("/")
 
     def shown(item: Any, principal: Principal) -> bool:
@@ -151,7 +150,15 @@ _add(
     dated=True,
     store_of=_at_location,
 )
-_add("/products", Product, ProductPublic, ProductPublic.of, "products:read", "product")
+_add(
+    "/products",
+    Product,
+    ProductPublic,
+    ProductPublic.of,
+    "products:read",
+    "product",
+    connection_wide=True,
+)
 _add(
     "/inventory-levels",
     InventoryLevel,
