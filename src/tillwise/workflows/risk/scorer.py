@@ -9,7 +9,9 @@ labels have trained the supervised model, its calibrated probability ``p`` is bl
 above ``manager_threshold``, ``review`` at or above ``review_threshold``, else ``allow``; a
 refund, or a sale, cart or price override taking more off (discounts and manual price overrides
 together) than the amounts set on the scorer (off by default), is routed to a manager whatever
-its score.
+its score. An override is put before a manager once: what the price-override events of a sale
+routed is not counted again when the sale completes, and overrides a routed sale carried are not
+routed again by their own events arriving after it (:attr:`RiskScorer.overrides_routed`).
 
 Cost. :meth:`RiskScorer.score` only reads precomputed state: dictionary lookups, the peers'
 cached medians (recomputed every few events of a store by :meth:`~RiskScorer.observe`), a
@@ -114,6 +116,27 @@ def _sale_key(store: str, sale_id: str) -> tuple[str, str]:
     return (store.partition(":")[0], sale_id)
 
 
+def _routing_key(event: RiskEvent) -> tuple[str, str] | None:
+    """The sale whose overrides ``event`` carries: a sale itself, or the sale a price override
+    names (``None`` when it names none)."""
+    if event.kind == "sale":
+        return _sale_key(event.store, event.id)
+    if event.kind == "price_override" and event.receipt_id is not None:
+        return _sale_key(event.store, event.receipt_id)
+    return None
+
+
+def _overridden(event: RiskEvent) -> int:
+    """What manual price overrides took off ``event``'s lines, minor units."""
+    return round(
+        sum(
+            max(0, ln.original_unit_price - ln.unit_price) * ln.quantity
+            for ln in event.lines
+            if ln.original_unit_price is not None
+        )
+    )
+
+
 class RiskScorer:
     """Scores till events as they arrive; learns its baselines from the same stream."""
 
@@ -151,6 +174,9 @@ class RiskScorer:
         self.anomaly = AnomalyModel(seed=seed, first_fit=first_fit, refit_every=refit_every)
         self.supervised = SupervisedModel()
         self.observed: dict[str, float] = {}  # event key → its time: what has been observed
+        # (connection id, sale id) → (time, override amount its price-override events routed
+        # to a manager, override amount its routed sale covers that no such event has used)
+        self.overrides_routed: dict[tuple[str, str], tuple[float, int, int]] = {}
         self.events = 0
 
     # -- public API ---------------------------------------------------------------------------
@@ -322,13 +348,11 @@ class RiskScorer:
         if limit is None or event.kind not in ("sale", "cart", "price_override"):
             return None
         # a price cut by hand takes money off like a discount does: both count toward the limit
-        overridden = round(
-            sum(
-                max(0, ln.original_unit_price - ln.unit_price) * ln.quantity
-                for ln in event.lines
-                if ln.original_unit_price is not None
-            )
-        )
+        overridden = _overridden(event)
+        routed = self.overrides_routed.get(_routing_key(event) or ("", ""))
+        if routed is not None:  # overrides already before a manager are not counted again
+            _, by_events, covered = routed
+            overridden = max(0, overridden - (by_events if event.kind == "sale" else covered))
         # a price override event's discount is its own cut, already counted from its line
         discount = 0 if event.kind == "price_override" else event.discount
         if discount + overridden < limit:
@@ -361,6 +385,7 @@ class RiskScorer:
         if e.kind == "tender":
             self._observe_attempt(e, f, s, flagged=flagged)
             return
+        self._route_overrides(e, f.t)
         t = f.t
         self.events += 1
         s.events += 1
@@ -518,14 +543,38 @@ class RiskScorer:
         if len(self.sales) > self.max_sales:
             del self.sales[next(iter(self.sales))]
 
+    def _route_overrides(self, e: RiskEvent, t: float) -> None:
+        """Note which overrides of a sale are before a manager (see the module docstring):
+        called as ``e`` is observed, when :meth:`_manager_rule` still sees what it scored."""
+        key = _routing_key(e)
+        if key is None or e.kind not in ("sale", "price_override"):
+            return
+        routed = self._manager_rule(e) is not None  # as scored: before the entry changes
+        _, by_events, covered = self.overrides_routed.pop(key, (t, 0, 0))
+        if e.kind == "sale":
+            if routed:  # the sale's case covers every override on it not routed before
+                covered = max(0, _overridden(e) - by_events)
+        else:
+            cut = _overridden(e)
+            used = min(cut, covered)
+            covered -= used
+            if routed:
+                by_events += cut - used
+        if by_events or covered:
+            self.overrides_routed[key] = (t, by_events, covered)
+            if len(self.overrides_routed) > self.max_sales:
+                del self.overrides_routed[next(iter(self.overrides_routed))]
+
     def _sweep(self, t: float) -> None:
-        """Drop what has aged out: old sales, empty windows."""
+        """Drop what has aged out: old sales and their overrides' routing, empty windows."""
         cut = t - SALE_MEMORY_DAYS * 86400.0
-        while self.sales:
-            key = next(iter(self.sales))
-            if self.sales[key].t >= cut:
-                break
-            del self.sales[key]
+        for memory in (self.sales, self.overrides_routed):
+            while memory:
+                key = next(iter(memory))
+                at = memory[key]
+                if (at.t if isinstance(at, SaleMemo) else at[0]) >= cut:
+                    break
+                del memory[key]
         for s in self.stores.values():
             for windows in (s.registers, s.cards, s.gift, s.attempts):
                 for k in [k for k, w in windows.items() if not w.recent(t)]:

@@ -1,9 +1,9 @@
 """The scorer's snapshot: a versioned JSON document, never a pickle.
 
 A snapshot is stored in the database (``risk_scorer_state``), so reading one must never run
-code. The document is plain JSON (compressed with zlib behind the magic line ``TWRISK5``)::
+code. The document is plain JSON (compressed with zlib behind the magic line ``TWRISK6``)::
 
-    {"format": "tillwise-risk-scorer", "version": 5, "scorer": {...}}
+    {"format": "tillwise-risk-scorer", "version": 6, "scorer": {...}}
 
 Values are JSON scalars, lists and objects, plus a few tagged shapes, each one key:
 
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .scorer import RiskScorer
 
 FORMAT = "tillwise-risk-scorer"
-VERSION = 5
-MAGIC = b"TWRISK5\n"
+VERSION = 6
+MAGIC = b"TWRISK6\n"
 MAX_DOCUMENT = 512 * 1024 * 1024  # bytes of JSON after decompression
 
 CLASSES: dict[str, type] = {
@@ -225,8 +225,15 @@ def _validate(state: dict[str, Any], expected: set[str]) -> None:
     _check(0.0 < state["review_threshold"] <= state["manager_threshold"] <= 1.0, "the thresholds")
     for name in ("seed", "max_sales", "max_customers", "max_remembered", "events"):
         _check(isinstance(state[name], int) and not isinstance(state[name], bool), name)
-    for name in ("stores", "sales", "customers", "observed"):
+    for name in ("stores", "sales", "customers", "observed", "overrides_routed"):
         _check(isinstance(state[name], dict), f"{name} is a mapping")
+    _check(
+        all(
+            isinstance(v, tuple) and len(v) == 3 and all(isinstance(n, int | float) for n in v)
+            for v in state["overrides_routed"].values()
+        ),
+        "overrides_routed",
+    )
     _check(all(isinstance(s, StoreState) for s in state["stores"].values()), "stores")
     _check(all(isinstance(s, SaleMemo) for s in state["sales"].values()), "sales")
     _check(all(isinstance(c, CustomerMemo) for c in state["customers"].values()), "customers")

@@ -9,7 +9,7 @@ import pytest
 
 from tillwise.workflows.risk import RiskScorer
 from tillwise.workflows.risk.baselines import NO_SALES
-from tillwise.workflows.risk.events import LineFact
+from tillwise.workflows.risk.events import LineFact, RiskEvent
 from tillwise.workflows.risk.models import MIN_LABELS
 
 from .streams import STORE, T0, cash, codes, normal_days, other, refunds_to_label, sale
@@ -210,3 +210,47 @@ def test_price_overrides_count_with_discounts_toward_the_manager_limit() -> None
     )
     assert s.score(both).decision == "require_manager"
     assert s.score(replace(both, discount=2_900)).decision != "require_manager"
+
+
+def test_an_override_is_put_before_a_manager_once_whichever_event_comes_first() -> None:
+    """A £190 price cut at the till is routed to a manager as it happens; the sale carrying it
+    is not routed for it again (a second line's cut, not routed yet, still counts). A sale
+    routed first covers its overrides' own events arriving after it; another sale's do not."""
+    tv = (LineFact("TV", 1.0, 1_000, original_unit_price=20_000),)
+    mug = (LineFact("MUG", 1.0, 500, original_unit_price=4_000),)
+
+    def override(n: int, sale: str, lines: tuple[LineFact, ...]) -> RiskEvent:
+        return other(
+            "price_override",
+            f"po-{n}",
+            END + timedelta(minutes=n),
+            "emp-1",
+            amount=lines[0].unit_price,
+            lines=lines,
+            override_count=1,
+            receipt_id=sale,
+        )
+
+    def completed(sale: str, lines: tuple[LineFact, ...], minute: int) -> RiskEvent:
+        amount = sum(int(ln.unit_price) for ln in lines)
+        when = END + timedelta(minutes=minute)
+        return other("sale", sale, when, "emp-1", amount=amount, lines=lines, override_count=1)
+
+    s = RiskScorer(manager_discount_amount=5_000)
+    assert s.assess(override(1, "S1", tv)).decision == "require_manager"
+    assert s.assess(completed("S1", tv, 2)).decision != "require_manager"
+    # the same cut on another sale is that sale's own
+    assert s.assess(completed("S2", tv, 3)).decision == "require_manager"
+    # a small cut alone (£35) is under the limit; on a sale with the routed TV cut, £35 is left
+    s.assess(override(4, "S3", tv))
+    assert s.assess(override(5, "S3", mug)).decision != "require_manager"
+    assert "manager_threshold" not in codes(s.score(completed("S3", tv + mug, 6)))
+    restored = RiskScorer.restore(s.snapshot())
+    assert restored.assess(completed("S3", tv + mug, 6)).decision != "require_manager"
+
+    # the sale first: its case covers the overrides its events report afterwards
+    s = RiskScorer(manager_discount_amount=5_000)
+    assert s.assess(completed("S4", tv, 1)).decision == "require_manager"
+    assert s.assess(override(2, "S4", tv)).decision != "require_manager"
+    # ... once: a second £190 override event of that sale is more than the sale carried
+    assert s.assess(override(3, "S4", tv)).decision == "require_manager"
