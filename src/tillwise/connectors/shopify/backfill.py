@@ -11,7 +11,10 @@ orders             REST GET orders.json?status=any (refunds embedded)    ``updat
 =================  ===================================================  ==================
 
 REST pages follow the ``Link`` header (the checkpoint is the ``page_info``); GraphQL pages
-follow ``pageInfo.endCursor``. ``users`` (staff, Shopify Plus only) can be fetched but is not in
+follow ``pageInfo.endCursor``. Orders older than 60 days need the ``read_all_orders`` scope
+(Shopify approves it per app, so it is not asked for by default: add it to the app's
+``scopes``); a full order backfill on a connection granted scopes without it says so in the
+log. ``users`` (staff, Shopify Plus only) can be fetched but is not in
 the default backfill. Each object is one ``Fetched`` with ``event_id = <id>:<updated_at>``.
 
 REST locations carry no time zone: each location read (backfill pages and single fetches) gets
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -42,6 +46,9 @@ from .._http import ApiError, RetryPolicy, connection_client
 from . import normalize as n
 from .client import ShopifyClient, ShopifyRateLimiter
 from .oauth import ShopifyOAuth
+
+log = logging.getLogger(__name__)
+ALL_ORDERS_SCOPE = "read_all_orders"
 
 RESOURCES: tuple[str, ...] = (n.LOCATIONS, n.PRODUCTS, n.CUSTOMERS, n.INVENTORY_LEVELS, n.ORDERS)
 
@@ -172,6 +179,15 @@ class ShopifyApi:
         params: dict[str, Any] = {}
         if resource == n.ORDERS:
             params["status"] = "any"
+            scopes = self.client.credentials.scopes
+            if since is None and cursor is None and scopes and ALL_ORDERS_SCOPE not in scopes:
+                log.warning(
+                    "Shopify connection %s was not granted %s: its order history backfills the "
+                    "last 60 days only, too little for forecasts (add it to the app's scopes "
+                    "and reconnect)",
+                    self.client.ctx.connection_id,
+                    ALL_ORDERS_SCOPE,
+                )
         if filters and since is not None:
             params["updated_at_min"] = since.isoformat()
         async for items, nxt in self.client.rest_pages(path, key, params=params, cursor=cursor):

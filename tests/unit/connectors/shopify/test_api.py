@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -351,3 +352,20 @@ async def test_the_fake_refuses_other_parameters_with_page_info() -> None:
         assert (await http.get(nxt, headers=headers)).status_code == 200
         mixed = await http.get(nxt + "&status=any", headers=headers)
     assert mixed.status_code == 400
+
+
+@sync
+async def test_an_order_backfill_without_the_all_orders_scope_says_its_history_is_short(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = fake_shop(page_size=5)
+    for scopes, warned in ((("read_orders",), True), (("read_orders", "read_all_orders"), False)):
+        ctx = context(fake)
+        ctx = replace(ctx, credentials=replace(ctx.credentials, scopes=scopes))
+        caplog.clear()
+        a = api(fake, ctx)
+        assert len(_ids(await _all(a, "orders"))) == 2  # what the shop gives is still read
+        await a.aclose()
+        said = [r.getMessage() for r in caplog.records if "read_all_orders" in r.getMessage()]
+        assert bool(said) is warned, scopes
+        assert not said or "the last 60 days only" in said[0]
