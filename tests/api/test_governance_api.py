@@ -207,3 +207,61 @@ def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api:
 
     bad = api.client.post("/v1/proposals", json={**body, "delta": 0}, headers=manager)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "delta"
+
+
+def test_a_proposal_made_by_hand_without_a_value_is_held_to_the_value_rules(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    api.container.modes.set_rule(actor="user:boss", kind="stock_adjustment", regional_above="50")
+    proposer = bearer(api, "store_manager", stores=[a])
+    body = {
+        "kind": "stock_adjustment",
+        "connection_id": api.connection_id,
+        "location_id": "loc-a",
+        "summary": "Recount",
+        "sku": "SKU-1",
+        "delta": -1_000_000,
+    }  # no value: it is optional
+    created = api.client.post("/v1/proposals", json=body, headers=proposer)
+    assert created.status_code == 201, created.text
+    proposal = created.json()
+    assert proposal["value"] is None and proposal["required_role"] == "regional_manager"
+    assert "value unknown" in proposal["reason"]
+    other = bearer(api, "store_manager", stores=[a])
+    approve = api.client.post(f"/v1/proposals/{proposal['id']}/approve", json={}, headers=other)
+    assert approve.status_code == 403 and approve.json()["code"] == "needs_regional_manager"
+
+
+def test_a_rollout_to_auto_keeps_the_stores_limit_unless_it_sets_one(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    b = add_store(api, "loc-b", "Store B")
+    limit = {"mode": "auto", "auto_limit": "20"}
+    put = api.client.put(f"/v1/workflows/replenishment/modes/{a}", json=limit, headers=api.admin)
+    assert put.status_code == 200, put.text
+
+    def limits() -> dict[str, str | None]:
+        [wf] = [
+            w
+            for w in api.client.get("/v1/workflows", headers=api.admin).json()["data"]
+            if w["name"] == "replenishment"
+        ]
+        return {m["store"]: m["auto_limit"] for m in wf["modes"] if m["mode"] == "auto"}
+
+    body = {"workflow": "replenishment", "target_mode": "auto", "stores": [a]}
+    kept = api.client.post("/v1/rollouts", json=body, headers=api.admin)
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["auto_limit"] is None and limits() == {a: "20"}
+    back = api.client.post(
+        f"/v1/rollouts/{kept.json()['id']}/roll-back", json={"reason": "x"}, headers=api.admin
+    )
+    assert back.status_code == 200, back.text
+
+    both = {**body, "stores": [a, b], "auto_limit": "150.00"}
+    given = api.client.post("/v1/rollouts", json=both, headers=api.admin)
+    assert given.status_code == 201, given.text
+    assert given.json()["auto_limit"] == "150.00" and limits() == {a: "150.00", b: "150.00"}
+    refused = api.client.post(
+        "/v1/rollouts",
+        json={**body, "workflow": "reporting", "target_mode": "draft", "auto_limit": "5"},
+        headers=api.admin,
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "auto_limit"

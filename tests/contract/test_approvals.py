@@ -3,6 +3,7 @@ approve, decisions are written back exactly once and audited, guardrails roll ba
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tests.helpers import make_settings, run
 from tillwise.bootstrap import Container, build_container
@@ -17,8 +19,9 @@ from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, proposal_id
 from tillwise.governance.approvals import ApprovalError, Approvals, UnknownProposal
 from tillwise.governance.principal import Principal, permissions_of
-from tillwise.governance.rollout import Guardrail
+from tillwise.governance.rollout import Guardrail, InvalidSetting
 from tillwise.ports.writeback import WriteBackError, WriteResult, WriteTarget
+from tillwise.store.tables_governance import proposals
 
 T0 = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 WF = "stock_counts"
@@ -43,6 +46,8 @@ class RecordingWriteBack:
     reversible: frozenset[str] = frozenset({"stock_adjustment"})
     writes: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[WriteBackError] = field(default_factory=list)
+    reverts: list[str] = field(default_factory=list)  # every undo asked for, repeats included
+    fail_revert: list[WriteBackError] = field(default_factory=list)
 
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
@@ -57,6 +62,10 @@ class RecordingWriteBack:
     async def revert(
         self, target: WriteTarget, proposal: Proposal, applied: WriteResult, *, idempotency_key: str
     ) -> WriteResult:
+        self.reverts.append(idempotency_key)
+        await asyncio.sleep(0)  # a real POS answers over the network: others run meanwhile
+        if self.fail_revert:
+            raise self.fail_revert.pop(0)
         undo = dict(proposal.payload, delta=-proposal.payload["delta"])
         self.writes.setdefault(idempotency_key, undo)
         return WriteResult(reference=f"undo-{applied.reference}")
@@ -379,3 +388,159 @@ def test_a_transfer_is_decided_only_by_whom_both_its_stores_are_in_scope(world: 
         run(world.approvals.revert(p.id, receiving, reason="undo"))
     assert revert.value.status == 403 and world.status(p.id) == "applied"
     assert list(world.pos.writes) == [p.id]
+
+
+def test_two_people_reverting_at_once_undo_it_on_the_pos_once(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    mia, ben = world.person("store_manager", "mia", "a"), world.person("buyer", "ben", "a")
+    run(world.approvals.approve(pid, mia))
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            world.approvals.revert(pid, mia, reason="found stock"),
+            world.approvals.revert(pid, ben, reason="the count was right"),
+            return_exceptions=True,
+        )
+
+    won, lost = run(both())
+    assert won.status == "reverted" and won.decided_by == "user:mia"
+    assert isinstance(lost, ApprovalError) and lost.status == 409
+    assert lost.detail.startswith("only an applied proposal can be reverted")
+    assert world.pos.reverts == [f"{pid}:revert"]  # the POS was asked once
+    [entry] = world.container.audit.list(action="proposal.reverted")
+    assert entry.actor == "user:mia"
+    assert world.container.audit.verify().ok
+
+
+def test_a_revert_the_pos_fails_can_be_tried_again(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    manager = world.person("store_manager", "mia", "a")
+    run(world.approvals.approve(pid, manager))
+    world.pos.fail_revert.append(WriteBackError("POS busy (503)", retryable=True))
+    with pytest.raises(WriteBackError):
+        run(world.approvals.revert(pid, manager, reason="found stock"))
+    assert world.status(pid) == "applied"
+    assert world.container.audit.list(action="proposal.reverted") == []
+
+    assert run(world.approvals.revert(pid, manager, reason="found stock")).status == "reverted"
+    assert world.pos.reverts == [f"{pid}:revert", f"{pid}:revert"]  # same idempotency key
+
+
+def test_a_revert_left_unfinished_by_a_crash_can_be_retried_once_its_claim_lapses(
+    world: World,
+) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    manager = world.person("store_manager", "mia", "a")
+    run(world.approvals.approve(pid, manager))
+    with world.container.engine.begin() as db:  # what a process that died mid-revert leaves
+        db.execute(
+            update(proposals)
+            .where(proposals.c.id == pid)
+            .values(status="reverting", updated_at=world.clock.now())
+        )
+    with pytest.raises(ApprovalError, match="this one is reverting"):
+        run(world.approvals.revert(pid, manager, reason="found stock"))
+    assert world.pos.reverts == []
+    world.clock.advance(minutes=10)
+    assert run(world.approvals.revert(pid, manager, reason="found stock")).status == "reverted"
+
+
+def test_an_unknown_value_counts_as_above_every_threshold(world: World) -> None:
+    modes = world.container.modes
+    modes.set_mode(WF, world.store("a"), "auto", actor="user:boss", auto_limit="20")
+    unknown = world.approvals.get(world.propose("unknown", value=None, delta=-10_000))
+    assert unknown.status == "pending" and unknown.proposal.value is None
+    assert unknown.reason is not None and "value unknown" in unknown.reason
+    assert unknown.id not in world.pos.writes
+    [queued] = world.container.audit.list(action="proposal.queued")
+    assert "value unknown" in queued.outputs["reason"]
+
+    modes.set_mode(WF, world.store("a"), "draft", actor="user:boss")
+    modes.set_rule(
+        actor="user:boss", kind="stock_adjustment", regional_above="50", two_approvers_above="100"
+    )
+    ruled = world.approvals.get(world.propose("ruled", value=None, delta=-10_000))
+    assert ruled.required_role == "regional_manager" and ruled.required_approvals == 2
+    with pytest.raises(ApprovalError) as senior:
+        run(world.approvals.approve(ruled.id, world.person("store_manager", "mia", "a")))
+    assert senior.value.code == "needs_regional_manager"
+
+
+def test_an_unknown_value_goes_through_where_no_threshold_is_set(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "auto", actor="user:boss")  # no auto_limit
+    record = world.approvals.get(world.propose("unknown", value=None))
+    assert record.status == "applied" and record.reason is None
+
+
+def _order(world: World, key: str, lines: list[dict[str, Any]], **inputs: Any) -> str:
+    value = None if any(ln["unit_cost"] is None for ln in lines) else "10.00"
+    p = Proposal(
+        id=proposal_id(WF, "draft_purchase_order", key),
+        kind="draft_purchase_order",
+        workflow=WF,
+        proposed_by="workflow:stock_counts@1.0",
+        connection_id=world.connection_id,
+        location_external_id="a",
+        created_at=world.clock.now(),
+        summary=key,
+        payload={"vendor": {"external_id": "v1"}, "currency": "GBP", "lines": lines},
+        value=None if value is None else Money.from_decimal(value, "GBP"),
+        inputs=inputs,
+    )
+    with world.container.uow() as uow:
+        assert uow.proposals.add(p)
+    run(world.approvals.route_new())
+    return p.id
+
+
+def test_merging_an_uncosted_line_into_an_order_leaves_its_value_unknown(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    world.container.modes.set_rule(
+        actor="user:boss", kind="draft_purchase_order", regional_above="50"
+    )
+    draft = _order(world, "draft", [{"sku": "A", "quantity": 1, "unit_cost": "10.00"}])
+    assert world.approvals.get(draft).required_role is None
+    request = _order(
+        world, "merge", [{"sku": "B", "quantity": 10_000, "unit_cost": None}], merge_into=draft
+    )
+    assert world.status(request) == "merged"
+
+    merged = world.approvals.get(draft)
+    assert [ln["sku"] for ln in merged.proposal.payload["lines"]] == ["A", "B"]
+    assert merged.proposal.value is None  # not the 10.00 of the draft before
+    assert merged.required_role == "regional_manager"
+    assert merged.reason is not None and "value unknown" in merged.reason
+    with pytest.raises(ApprovalError) as senior:
+        run(world.approvals.approve(draft, world.person("store_manager", "mia", "a")))
+    assert senior.value.code == "needs_regional_manager"
+
+
+def test_a_rollout_keeps_each_stores_auto_limit_and_a_roll_back_restores_it(
+    world: World,
+) -> None:
+    modes = world.container.modes
+    a, b = world.store("a"), world.store("b")
+    modes.set_mode(WF, a, "auto", actor="user:boss", auto_limit="20")
+    rollout = modes.start_rollout(WF, actor="user:rex", stores=[a, b], target_mode="auto")
+    assert modes.mode_for(WF, a).mode == "auto" and modes.mode_for(WF, a).auto_limit == 20
+    assert modes.mode_for(WF, b).auto_limit is None  # it had none: nothing changes
+    big = world.propose("big", value="5000.00")
+    assert world.status(big) == "pending" and big not in world.pos.writes
+    modes.roll_back(rollout.id, actor="user:rex", reason="not yet")
+    assert (modes.mode_for(WF, a).mode, modes.mode_for(WF, a).auto_limit) == ("draft", 20)
+
+    raised = modes.start_rollout(
+        WF, actor="user:rex", stores=[a], target_mode="auto", auto_limit="100"
+    )
+    assert raised.auto_limit == 100 and modes.mode_for(WF, a).auto_limit == 100
+    back = modes.roll_back(raised.id, actor="user:rex", reason="too many overrides")
+    assert back.status == "rolled_back"
+    assert (modes.mode_for(WF, a).mode, modes.mode_for(WF, a).auto_limit) == ("draft", 20)
+    [*_, entry] = world.container.audit.list(action="rollout.rolled_back")
+    assert entry.outputs["auto_limits"] == {a: "20"}
+    with pytest.raises(InvalidSetting) as not_auto:
+        modes.start_rollout(WF, actor="user:rex", stores=[a], target_mode="draft", auto_limit="5")
+    assert not_auto.value.field == "auto_limit"

@@ -23,6 +23,7 @@ from tillwise.governance.connections import (
 )
 from tillwise.governance.secrets import KnownSecrets, SecretBox
 from tillwise.governance.tokens import InvalidToken, Tokens, UnknownToken, hash_secret
+from tillwise.ports.platform import Credentials
 from tillwise.store.engine import make_engine
 from tillwise.store.migrate import alembic_config, upgrade
 from tillwise.store.tables_governance import api_tokens, audit_log, connections
@@ -204,12 +205,28 @@ def test_revoked_connection_has_no_secrets_and_refuses_changes(gov: Gov) -> None
     assert gov.connections.get(conn.id) == revoked
     assert gov.connections.secrets_for(conn.id) is None  # cache invalidated at once
     assert gov.connections.list(status="active") == []
+    assert revoked.has_credentials is False
     assert gov.connections.revoke(conn.id, actor="user:alice") == revoked  # idempotent
     assert len(gov.audit.list(action="connection.revoked")) == 1
     with pytest.raises(ConnectionRevoked):
         gov.connections.add_secret(conn.id, SECRET_2, actor="user:alice")
     with pytest.raises(UnknownConnection):
         gov.connections.revoke("con_doesnotexist0000", actor="user:alice")
+
+
+def test_revoking_erases_the_pos_tokens_at_rest(gov: Gov) -> None:
+    tokens = Credentials(access_token="shpat_live_ACCESS_123456", refresh_token="shprt_REF_654")
+    conn = gov.connections.create("shopify", "Shop", [], actor="oauth", credentials=tokens)
+    assert conn.has_credentials
+
+    revoked = gov.connections.revoke(conn.id, actor="user:alice")
+
+    assert revoked.has_credentials is False
+    with gov.engine.connect() as db:
+        stored = db.execute(
+            select(connections.c.credentials_encrypted).where(connections.c.id == conn.id)
+        ).scalar_one()
+    assert stored is None
 
 
 def test_secrets_cache_sees_other_processes_changes_after_its_ttl(gov: Gov) -> None:
@@ -263,6 +280,21 @@ def test_reencrypt_all_moves_secrets_to_the_newest_key(gov: Gov) -> None:
     with pytest.raises(ValueError, match="cannot decrypt"):
         only_old.secrets_for(conn.id)
     assert gov.audit.verify().ok
+
+
+def test_reencrypt_all_moves_the_pos_tokens_to_the_newest_key_too(gov: Gov) -> None:
+    tokens = Credentials(access_token="shpat_live_ACCESS_123456", refresh_token="shprt_REF_654")
+    oauth = gov.connections.create("shopify", "Shop", [], actor="oauth", credentials=tokens)
+    hooks = gov.connections.create("generic", "Main St", [SECRET], actor="cli")
+    new_key = SecretBox.generate_key()
+    service = Connections(gov.engine, SecretBox([new_key, gov.key]), gov.audit, gov.clock)
+
+    assert service.reencrypt_all(actor="cli") == 2
+
+    only_new = Connections(gov.engine, SecretBox([new_key]), gov.audit, gov.clock)  # old key gone
+    assert only_new.credentials_for(oauth.id) == tokens
+    assert only_new.secrets_for(hooks.id) == [SECRET]
+    assert only_new.credentials_for(hooks.id) is None  # it never had any
 
 
 # --------------------------------------------------------------------------- tokens

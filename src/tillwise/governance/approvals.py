@@ -5,7 +5,7 @@ Life of a proposal (``proposals.status``)::
 
     new ─route─► discarded            (mode off)
              ├─► shadow               (mode shadow: kept for comparison, never written)
-             ├─► pending ─approve×n─► approved ─write─► applied ─revert─► reverted
+             ├─► pending ─approve×n─► approved ─write─► applied ─revert─► reverting ─► reverted
              │       ├─reject─► rejected                   └─► failed (the POS refused)
              │       └─expire─► expired
              ├─► approved (mode auto, within its limit and rules) ─write─► applied
@@ -16,7 +16,9 @@ Life of a proposal (``proposals.status``)::
 * An approver needs ``proposals:approve``, the store in scope (for a transfer, the store it
   moves stock out of too), a role that approves the kind, and must not be whoever proposed
   it; a threshold may demand a senior approver (regional manager or admin) and/or two
-  different approvers, and auto mode then leaves the proposal to people. Editing (then
+  different approvers, and auto mode then leaves the proposal to people. A proposal whose value
+  is unknown counts as above every value threshold that is set (auto mode's limit included),
+  and its ``reason`` says so. Editing (then
   approving) replaces the payload, starts the approvals afresh, holds the edited value to the
   approval rules again (never fewer approvals, nor a lesser role, than it was routed with),
   and counts as an override for the guardrail.
@@ -29,6 +31,10 @@ Life of a proposal (``proposals.status``)::
 * ``approved`` is committed before the write, and the write carries an idempotency key derived
   from the proposal id, so a crash or retry never writes twice; a transient failure leaves the
   proposal ``approved`` for the sweep to retry, a refusal marks it ``failed``.
+* A revert first claims the proposal (``applied`` → ``reverting``, under its row lock), so of two
+  people reverting at once only one asks the POS; the other is told it is no longer applied.
+  If the POS fails, the claim is released (``applied`` again, to be retried); a claim left by a
+  crash lapses after :data:`REVERT_LEASE` (the undo carries an idempotency key too).
 
 Every step appends to the audit log with the actor, the store, the proposal, the approval trail
 and what the POS answered.
@@ -75,8 +81,11 @@ log = logging.getLogger(__name__)
 NEW, DISCARDED, SHADOWED, PENDING = "new", "discarded", "shadow", "pending"
 APPROVED, APPLIED, FAILED = "approved", "applied", "failed"
 REJECTED, EXPIRED, REVERTED, MERGED = "rejected", "expired", "reverted", "merged"
+REVERTING = "reverting"  # a revert claimed the proposal and is asking the POS to undo it
 STATUSES: tuple[str, ...] = (NEW, DISCARDED, SHADOWED, PENDING, APPROVED, APPLIED, FAILED)
-STATUSES += (REJECTED, EXPIRED, REVERTED, MERGED)
+STATUSES += (REJECTED, EXPIRED, REVERTED, MERGED, REVERTING)
+REVERT_LEASE = timedelta(minutes=10)  # a claim older than this (its process died) lapses
+UNKNOWN_VALUE = "value unknown: counted as above every value threshold that is set"
 MERGE_INTO = "merge_into"  # inputs key of a merge request: the id of the draft to merge into
 SENIOR = "regional_manager"
 
@@ -296,7 +305,8 @@ class Approvals:
         setting = self._modes.mode_for(proposal.workflow, record.store)
         mode = force_mode or setting.mode
         now = self._clock.now()
-        required_role, needed = self._requirements(proposal, record.store)
+        auto_limit = setting.auto_limit if mode == AUTO else None
+        required_role, needed, why = self._requirements(proposal, record.store, auto_limit)
         values: dict[str, Any] = {
             "mode": mode,
             "updated_at": now,
@@ -318,7 +328,9 @@ class Approvals:
             values["status"], action = PENDING, "proposal.queued"
             rule = self._modes.rule_for(proposal.kind, record.store)
             values["expires_at"] = now + timedelta(hours=rule.expire_after_hours)
-            if mode == AUTO:
+            if why is not None:
+                values["reason"] = why
+            elif mode == AUTO:
                 values["reason"] = "over the auto limit or the approval rules: needs a person"
         db.execute(update(proposals).where(proposals.c.id == proposal.id).values(**values))
         routed = _record(self._lock(db, proposal.id))
@@ -373,7 +385,9 @@ class Approvals:
         target = _record(target_row)
         before = target.proposal
         payload = merged_payload(before.payload, asked.payload)
-        value = order_value(payload) or asked.value or before.value
+        # an order is worth its lines, exactly: unknown (None) once a line's cost is unknown
+        is_order = asked.kind == ProposalKind.DRAFT_PURCHASE_ORDER
+        value = order_value(payload) if is_order else asked.value
         merged_ids = [*before.inputs.get("merged", []), asked.id]
         proposal = before.model_copy(
             update={
@@ -392,8 +406,10 @@ class Approvals:
             "updated_at": now,
         }
         if target.status == PENDING:  # what was approved so far was something else
-            role, needed = self._requirements(proposal, target.store)
+            role, needed, why = self._requirements(proposal, target.store)
+            stale = None if target.reason == UNKNOWN_VALUE else target.reason
             values.update(required_role=role, required_approvals=needed, approvals=[])
+            values["reason"] = why if why is not None else stale
         db.execute(update(proposals).where(proposals.c.id == target_id).values(**values))
         db.execute(
             update(proposals)
@@ -422,15 +438,21 @@ class Approvals:
         )
         return _record(self._lock(db, asked.id))
 
-    def _requirements(self, proposal: Proposal, store: str | None) -> tuple[str | None, int]:
+    def _requirements(
+        self, proposal: Proposal, store: str | None, auto_limit: Decimal | None = None
+    ) -> tuple[str | None, int, str | None]:
         """The approval rules for the proposal as it stands: the role it needs (a senior
-        approver above a value or for a new vendor, else None) and how many approvals."""
+        approver above a value or for a new vendor, else None), how many approvals, and
+        :data:`UNKNOWN_VALUE` when its value is unknown and a threshold (of the rule, or the
+        ``auto_limit`` it is routed under) is set — it then counts as above them all."""
         rule = self._modes.rule_for(proposal.kind, store)
         needs_senior = exceeds(proposal.value, rule.regional_above) or (
             proposal.new_vendor and rule.new_vendor_needs_regional
         )
         needed = 2 if exceeds(proposal.value, rule.two_approvers_above) else 1
-        return (SENIOR if needs_senior else None), needed
+        thresholds = (rule.regional_above, rule.two_approvers_above, auto_limit)
+        unknown = proposal.value is None and any(t is not None for t in thresholds)
+        return (SENIOR if needs_senior else None), needed, (UNKNOWN_VALUE if unknown else None)
 
     @staticmethod
     def _within_auto(
@@ -475,7 +497,7 @@ class Approvals:
                 proposal = self._edited(proposal, edits)
                 approvals, edited = [], True  # earlier approvals were of something else
                 # the edited value answers to the rules afresh (never fewer than routed with)
-                role, needed_now = self._requirements(proposal, record.store)
+                role, needed_now, _ = self._requirements(proposal, record.store)
                 required_role = required_role or role
                 needed = max(needed, needed_now)
                 if required_role == SENIOR and principal.role not in SENIOR_APPROVERS:
@@ -505,6 +527,7 @@ class Approvals:
                 "approvals": approvals,
                 "data": proposal.model_dump(mode="json"),
                 "value_amount": None if proposal.value is None else proposal.value.amount,
+                "value_currency": None if proposal.value is None else proposal.value.currency,
                 "required_role": required_role,
                 "required_approvals": needed,
                 "updated_at": now,
@@ -572,7 +595,8 @@ class Approvals:
     async def revert(
         self, proposal_id: str, principal: Principal, *, reason: str
     ) -> ProposalRecord:
-        """Undo an applied proposal on the POS, where the platform allows it."""
+        """Undo an applied proposal on the POS, where the platform allows it: claimed first, so
+        that of simultaneous reverts only one asks the POS (module docstring)."""
         if not isinstance(reason, str) or not reason.strip():
             raise ApprovalError(
                 "say why it is reverted", status=422, code="invalid", field="reason"
@@ -583,10 +607,7 @@ class Approvals:
             raise UnknownProposal(f"no proposal {proposal_id!r}")
         record = _record(row)
         _check_stock_leaves_scope(record.proposal, principal)
-        if record.status != APPLIED:
-            raise ApprovalError(
-                f"only an applied proposal can be reverted; this one is {record.status}"
-            )
+        _check_revertible(row, self._clock.now())
         if not principal.may_approve(record.proposal.kind):
             raise ApprovalError(
                 f"role {principal.role!r} cannot revert {record.proposal.kind} proposals",
@@ -599,16 +620,37 @@ class Approvals:
                 f"the {target.platform} connector cannot reverse {record.proposal.kind}",
                 code="not_reversible",
             )
+        with self._engine.begin() as db:  # the claim: only one revert gets past it
+            row = self._lock(db, proposal_id)
+            now = self._clock.now()
+            _check_revertible(row, now)
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id)
+                .values(status=REVERTING, updated_at=now)
+            )
+        record = _record(row)
         applied = WriteResult(
             reference=str((record.result or {}).get("reference", "")),
             details=dict((record.result or {}).get("details") or {}),
         )
-        result = await writeback.revert(
-            target, record.proposal, applied, idempotency_key=f"{proposal_id}:revert"
-        )
+        try:
+            result = await writeback.revert(
+                target, record.proposal, applied, idempotency_key=f"{proposal_id}:revert"
+            )
+        except BaseException:  # the POS did not undo it: release the claim for a retry
+            with self._engine.begin() as db:
+                db.execute(
+                    update(proposals)
+                    .where(proposals.c.id == proposal_id)
+                    .where(proposals.c.status == REVERTING)
+                    .values(status=APPLIED, updated_at=self._clock.now())
+                )
+            raise
         now = self._clock.now()
         with self._engine.begin() as db:
-            self._lock(db, proposal_id)
+            if self._lock(db, proposal_id).status != REVERTING:  # a lapsed claim, finished
+                return _record(self._lock(db, proposal_id))  # by whoever took it over
             db.execute(
                 update(proposals)
                 .where(proposals.c.id == proposal_id)
@@ -768,10 +810,7 @@ class Approvals:
                     code="invalid",
                     field="edits",
                 )
-            total = order_value(payload)
-            return proposal.model_copy(
-                update={"payload": payload, "value": total if total is not None else proposal.value}
-            )
+            return proposal.model_copy(update={"payload": payload, "value": order_value(payload)})
         value = proposal.value
         old, new = proposal.payload.get("delta"), payload.get("delta")
         if value is not None and isinstance(old, int) and isinstance(new, int) and old:
@@ -846,6 +885,14 @@ class Approvals:
         if not proposal.location_external_id:
             return None
         return store_key(proposal.connection_id, proposal.location_external_id)
+
+
+def _check_revertible(row: Row[Any], now: datetime) -> None:
+    """Refuse to revert what is not applied (a claim by another revert that has not lapsed
+    included)."""
+    lapsed = row.status == REVERTING and _aware(row.updated_at) <= now - REVERT_LEASE
+    if row.status != APPLIED and not lapsed:
+        raise ApprovalError(f"only an applied proposal can be reverted; this one is {row.status}")
 
 
 def _check_stock_leaves_scope(proposal: Proposal, principal: Principal) -> None:

@@ -460,7 +460,8 @@ class Connections:
         return self._public(updated)
 
     def revoke(self, connection_id: str, *, actor: str) -> Connection:
-        """Revoke: webhooks for it are refused and its secrets are erased. Idempotent."""
+        """Revoke: webhooks for it are refused and its secrets are erased (the webhook secrets
+        and the POS's OAuth tokens). Idempotent."""
         now = self._clock.now()
         with self._engine.begin() as db:
             row = self._locked_row(db, connection_id)
@@ -474,6 +475,7 @@ class Connections:
                     revoked_at=now,
                     updated_at=now,
                     secrets_encrypted=self._seal([]),
+                    credentials_encrypted=None,
                 )
             )
             self._audit.append_in(
@@ -489,19 +491,27 @@ class Connections:
         return self._public(updated, secret_count=0)
 
     def reencrypt_all(self, *, actor: str) -> int:
-        """Re-encrypt every connection's secrets under the newest key (after a key rotation)."""
+        """Re-encrypt every connection's webhook secrets and OAuth credentials under the newest
+        key (after a key rotation), all in one transaction: after it the old key can go."""
         count = 0
+        c = connections_table.c
         with self._engine.begin() as db:
             rows = db.execute(
-                select(connections_table.c.id, connections_table.c.secrets_encrypted)
-                .order_by(connections_table.c.id)
+                select(c.id, c.secrets_encrypted, c.credentials_encrypted)
+                .order_by(c.id)
                 .with_for_update()
             ).all()
             for row in rows:
+                credentials = row.credentials_encrypted
                 db.execute(
                     update(connections_table)
-                    .where(connections_table.c.id == row.id)
-                    .values(secrets_encrypted=self._box.rotate(bytes(row.secrets_encrypted)))
+                    .where(c.id == row.id)
+                    .values(
+                        secrets_encrypted=self._box.rotate(bytes(row.secrets_encrypted)),
+                        credentials_encrypted=None
+                        if credentials is None
+                        else self._box.rotate(bytes(credentials)),
+                    )
                 )
                 count += 1
             self._audit.append_in(

@@ -13,10 +13,12 @@ a pending proposal expires after ``expire_after_hours``. The most specific rule 
 (kind+store, kind, store, default).
 
 **Rollouts** move a workflow to a target mode through stores step by step (an explicit canary
-list, or percentages of the stores in a stable pseudo-random order), and a **guardrail** moves
-every store the rollout touched back to the fallback mode (``draft``) when people override too
-much of what the workflow proposed there: the share of its human-decided proposals that were
-rejected, edited or reverted within the window, once there are at least ``min_decisions``.
+list, or percentages of the stores in a stable pseudo-random order). Each store keeps the
+``auto_limit`` it had unless the rollout sets one. A **guardrail** moves every store the
+rollout touched back to the fallback mode (``draft``) when people override too much of what the
+workflow proposed there: the share of its human-decided proposals that were rejected, edited or
+reverted within the window, once there are at least ``min_decisions``. A roll-back (the
+guardrail's or a person's) gives each store back the ``auto_limit`` it had before the rollout.
 
 Every change of mode, rule or rollout is audited (``mode.changed``, ``rule.changed``,
 ``rollout.*``), including the guardrail's own, whose actor is ``guardrail:<rollout id>``.
@@ -28,8 +30,8 @@ import builtins
 import hashlib
 import math
 import secrets as _random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -76,8 +78,11 @@ def parse_amount(value: str | Decimal | int | None, field: str) -> Decimal | Non
 
 
 def exceeds(value: Money | None, threshold: Decimal | None) -> bool:
-    """Whether ``value`` is above ``threshold`` (a decimal in the value's own currency)."""
-    return value is not None and threshold is not None and value.to_decimal() > threshold
+    """Whether ``value`` is above ``threshold`` (a decimal in the value's own currency). An
+    unknown value (``None``) is above any threshold; without a threshold nothing is."""
+    if threshold is None:
+        return False
+    return value is None or value.to_decimal() > threshold
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ class Rollout:
     created_at: datetime
     updated_at: datetime
     reason: str | None
+    auto_limit: Decimal | None = None  # set on every store it moves; None: each keeps its own
+    previous_limits: Mapping[str, Decimal | None] = field(default_factory=dict)  # before it
 
     @property
     def enrolled(self) -> tuple[str, ...]:
@@ -151,7 +158,7 @@ def _mode(row: Row[Any]) -> ModeSetting:
         workflow=m["workflow"],
         store=m["store"],
         mode=m["mode"],
-        auto_limit=None if m["auto_limit"] is None else Decimal(m["auto_limit"]),
+        auto_limit=_decimal(m["auto_limit"]),
         updated_at=m["updated_at"],
         updated_by=m["updated_by"],
     )
@@ -162,10 +169,8 @@ def _rule(row: Row[Any]) -> ApprovalRule:
     return ApprovalRule(
         kind=m["kind"],
         store=m["store"],
-        regional_above=None if m["regional_above"] is None else Decimal(m["regional_above"]),
-        two_approvers_above=None
-        if m["two_approvers_above"] is None
-        else Decimal(m["two_approvers_above"]),
+        regional_above=_decimal(m["regional_above"]),
+        two_approvers_above=_decimal(m["two_approvers_above"]),
         new_vendor_needs_regional=bool(m["new_vendor_needs_regional"]),
         expire_after_hours=int(m["expire_after_hours"]),
     )
@@ -188,6 +193,8 @@ def _rollout(row: Row[Any]) -> Rollout:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         reason=m["reason"],
+        auto_limit=_decimal(m["auto_limit"]),
+        previous_limits={s: _decimal(v) for s, v in (m["previous_limits"] or {}).items()},
     )
 
 
@@ -405,12 +412,17 @@ class Modes:
         percentages: Sequence[int] | None = None,
         canary: bool = False,
         guardrail: Guardrail | None = None,
+        auto_limit: str | Decimal | None = None,
     ) -> Rollout:
         """Start moving ``workflow`` to ``target_mode``: with ``canary`` the stores in the
         order given, one per step; with ``percentages`` (e.g. 10, 50, 100) those shares of
-        ``stores`` in a stable pseudo-random order. The first step is taken at once."""
+        ``stores`` in a stable pseudo-random order. The first step is taken at once. Each store
+        keeps its own ``auto_limit`` unless ``auto_limit`` (a rollout to auto only) is given."""
         _check_mode(target_mode, "target_mode")
         _check_mode(fallback_mode, "fallback_mode")
+        limit = parse_amount(auto_limit, "auto_limit")
+        if limit is not None and target_mode != AUTO:
+            raise InvalidSetting("auto_limit is for a rollout to auto", field="auto_limit")
         clean = list(dict.fromkeys(stores))
         if not clean:
             raise InvalidSetting("a rollout needs at least one store", field="stores")
@@ -449,6 +461,8 @@ class Modes:
                     created_at=now,
                     updated_at=now,
                     reason=None,
+                    auto_limit=_str(limit),
+                    previous_limits={},
                 )
             )
             self._audit.append_in(
@@ -459,6 +473,7 @@ class Modes:
                     "workflow": workflow,
                     "target_mode": target_mode,
                     "fallback_mode": fallback_mode,
+                    "auto_limit": _str(limit),
                     "guardrail": None if guardrail is None else guardrail.as_dict(),
                 },
                 outputs={"id": rollout_id, "stores": order, "steps": steps},
@@ -478,20 +493,29 @@ class Modes:
         stage = r.stage + 1
         upto = r.steps[stage - 1]
         moved = [s for s in r.stores[:upto] if s not in before]
+        previous = dict(r.previous_limits)
         for store in moved:
+            own = self._mode_for(db, r.workflow, store).auto_limit
+            previous[store] = own
             self._set_mode(
                 db,
                 r.workflow,
                 store,
                 r.target_mode,
                 actor=actor,
+                auto_limit=own if r.auto_limit is None else r.auto_limit,
                 reason=f"rollout {r.id} step {stage}/{len(r.steps)}",
             )
         status = COMPLETED if stage == len(r.steps) else ACTIVE
         db.execute(
             update(rollouts)
             .where(rollouts.c.id == rollout_id)
-            .values(stage=stage, status=status, updated_at=self._clock.now())
+            .values(
+                stage=stage,
+                status=status,
+                updated_at=self._clock.now(),
+                previous_limits={s: _str(v) for s, v in previous.items()},
+            )
         )
         self._audit.append_in(
             db,
@@ -503,7 +527,8 @@ class Modes:
         return self._get(db, rollout_id)
 
     def roll_back(self, rollout_id: str, *, actor: str, reason: str) -> Rollout:
-        """Move every store the rollout touched back to its fallback mode."""
+        """Move every store the rollout touched back to its fallback mode, with the
+        ``auto_limit`` the store had before the rollout."""
         if not reason or not reason.strip():
             raise InvalidSetting("say why the rollout is rolled back", field="reason")
         with self._engine.begin() as db:
@@ -513,13 +538,19 @@ class Modes:
         r = self._get(db, rollout_id, lock=True)
         if r.status == ROLLED_BACK:
             return r
+        limits: dict[str, Decimal | None] = {}
         for store in r.enrolled:
+            if store in r.previous_limits:
+                limits[store] = r.previous_limits[store]
+            else:  # enrolled before rollouts recorded the limits: keep the store's own
+                limits[store] = self._mode_for(db, r.workflow, store).auto_limit
             self._set_mode(
                 db,
                 r.workflow,
                 store,
                 r.fallback_mode,
                 actor=actor,
+                auto_limit=limits[store],
                 reason=f"rollout {r.id} rolled back: {reason}",
             )
         db.execute(
@@ -532,7 +563,11 @@ class Modes:
             actor=actor,
             action="rollout.rolled_back",
             inputs={"id": rollout_id, "reason": reason},
-            outputs={"stores": list(r.enrolled), "mode": r.fallback_mode},
+            outputs={
+                "stores": list(r.enrolled),
+                "mode": r.fallback_mode,
+                "auto_limits": {s: _str(v) for s, v in limits.items()},
+            },
         )
         return self._get(db, rollout_id)
 
@@ -601,6 +636,10 @@ class Modes:
 
 def _str(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _rule_dict(rule: ApprovalRule | Row[Any] | None) -> dict[str, Any] | None:

@@ -5,8 +5,9 @@ Keys
 A key is Fernet's: url-safe base64 of 32 random bytes (``SecretBox.generate_key()``).
 Several keys may be given, newest first — ``TILLWISE_SECRET_KEY="new,old"`` or one key per
 line in the key file. The first encrypts; all of them decrypt (``MultiFernet``), so a key can
-be rotated without a flag day: put the new key first, run ``SecretBox.rotate`` over the stored
-values, then drop the old key.
+be rotated without a flag day: put the new key first, re-encrypt the stored values
+(``Connections.reencrypt_all``: every connection's webhook secrets and OAuth credentials), then
+drop the old key.
 
 :func:`load_or_create_key` resolves the key in this order:
 

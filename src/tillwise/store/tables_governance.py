@@ -178,7 +178,7 @@ proposals = Table(
     Column("result", JsonDoc, nullable=True),  # what the write-back answered, or its error
     CheckConstraint(
         "status IN ('new', 'discarded', 'shadow', 'pending', 'approved', 'applied', 'failed',"
-        " 'rejected', 'expired', 'reverted', 'merged')",
+        " 'rejected', 'expired', 'reverted', 'merged', 'reverting')",
         name="status",
     ),
     Index(None, "status", "created_at"),
@@ -230,6 +230,8 @@ rollouts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("reason", String(1000), nullable=True),
+    Column("auto_limit", String(40), nullable=True),  # set on every store; NULL: each keeps its own
+    Column("previous_limits", JsonDoc, nullable=True),  # store → its auto_limit before enrolling
 )
 
 # Backfill and reconciliation progress per connection and resource (resumable).

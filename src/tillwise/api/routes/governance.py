@@ -653,6 +653,7 @@ class RolloutPublic(BaseModel):
     workflow: str
     target_mode: str
     fallback_mode: str
+    auto_limit: str | None = Field(description="set on every store; null: each keeps its own")
     stores: list[str]
     steps: list[int]
     stage: int
@@ -671,6 +672,7 @@ class RolloutPublic(BaseModel):
             workflow=r.workflow,
             target_mode=r.target_mode,
             fallback_mode=r.fallback_mode,
+            auto_limit=None if r.auto_limit is None else str(r.auto_limit),
             stores=list(r.stores),
             steps=list(r.steps),
             stage=r.stage,
@@ -811,6 +813,11 @@ class RolloutCreate(BaseModel):
     workflow: str = Field(min_length=1, max_length=64)
     target_mode: Literal["shadow", "draft", "auto"] = "auto"
     fallback_mode: Literal["off", "shadow", "draft"] = "draft"
+    auto_limit: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="a rollout to auto: the limit for every store; default: each keeps its own",
+    )
     stores: list[str] | None = Field(
         default=None, description="the stores (canary order); default: every store in scope"
     )
@@ -845,6 +852,7 @@ def create_rollout(
         percentages=body.percentages,
         canary=body.canary,
         guardrail=guard,
+        auto_limit=body.auto_limit,
     )
     return RolloutPublic.of(rollout)
 

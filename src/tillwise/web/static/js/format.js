@@ -139,14 +139,14 @@ export const PROPOSAL_KINDS = [
   "schedule", "return_draft",
 ];
 export const PROPOSAL_STATUSES = [
-  "pending", "approved", "applied", "failed", "rejected", "expired", "reverted", "shadow",
-  "discarded", "new",
+  "pending", "approved", "applied", "failed", "rejected", "expired", "reverting", "reverted",
+  "merged", "shadow", "discarded", "new",
 ];
 
 /** The pill colour of a proposal, rollout or connection status. */
 export function statusKind(status) {
   if (["applied", "completed", "active", "auto"].includes(status)) return "ok";
-  if (["pending", "approved", "draft", "new"].includes(status)) return "warn";
+  if (["pending", "approved", "draft", "new", "reverting"].includes(status)) return "warn";
   if (["failed", "rejected", "rolled_back", "expired", "off"].includes(status)) return "bad";
   return "";
 }
