@@ -153,24 +153,42 @@ def loads(raw: bytes | str, path: str = "$") -> Any:
         raise PayloadError(f"{path} is not valid JSON: {exc}", field=path) from None
 
 
-def form_payload(body: bytes) -> tuple[Json, dict[str, str]]:
-    """A webhook body → (the ``payload`` object, the other form fields)."""
+def form_fields(body: bytes) -> tuple[str, dict[str, str], bool]:
+    """A webhook body → (the ``payload`` text, the other form fields, whether the body was the
+    payload's JSON on its own rather than a form).
+
+    The one reading of a delivery's body: the signature check (``signature_over=payload``)
+    signs exactly the text this returns and the normalizer parses exactly that text. A form
+    with more than one ``payload`` field is refused: which one counts would be a guess."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("the webhook body is not UTF-8", field="body") from None
-    fields: dict[str, list[str]] = {}
     if text.lstrip().startswith("{"):  # the payload's JSON on its own (tillwise inspect)
-        obj = loads(text, "payload")
-    else:
-        fields = parse_qs(text, keep_blank_values=True)
-        values = fields.get("payload")
-        if not values:
-            raise PayloadError("the webhook form has no payload field", field="payload")
-        obj = loads(values[0], "payload")
+        return text, {}, True
+    fields = parse_qs(text, keep_blank_values=True)
+    values = fields.get("payload")
+    if not values:
+        raise PayloadError("the webhook form has no payload field", field="payload")
+    if len(values) > 1:
+        raise PayloadError(
+            f"the webhook form has {len(values)} payload fields; expected one", field="payload"
+        )
+    for name, vals in fields.items():
+        if name != "payload" and len(vals) > 1:
+            raise PayloadError(
+                f"the webhook form has {len(vals)} {name} fields; expected one", field=name
+            )
+    others = {k: v[0] for k, v in fields.items() if k != "payload"}
+    return values[0], others, False
+
+
+def form_payload(body: bytes) -> tuple[Json, dict[str, str]]:
+    """A webhook body → (the ``payload`` object, the other form fields)."""
+    text, others, _bare = form_fields(body)
+    obj = loads(text, "payload")
     if not isinstance(obj, dict):
         raise PayloadError("payload is not a JSON object", field="payload")
-    others = {k: v[0] for k, v in fields.items() if k != "payload" and v}
     return obj, others
 
 

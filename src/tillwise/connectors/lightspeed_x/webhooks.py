@@ -22,12 +22,11 @@ from __future__ import annotations
 import hashlib
 import string
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs
 
 from tillwise.ports.platform import PayloadError, SignatureError, VerifiedDelivery
 
 from .._signatures import header_value, hmac_sha256_hex, matches_any
-from .normalize import form_payload, infer_topic, object_version
+from .normalize import form_fields, form_payload, infer_topic, object_version
 
 SIGNATURE_HEADER = "X-Signature"
 ALGORITHM = "HMAC-SHA256"
@@ -69,14 +68,14 @@ def signed_bytes(raw_body: bytes, signature_over: str = "body") -> bytes:
     if signature_over == "body":
         return bytes(raw_body)
     if signature_over == "payload":
-        try:
-            fields = parse_qs(raw_body.decode("utf-8"), keep_blank_values=True)
-        except UnicodeDecodeError:
-            raise PayloadError("the webhook body is not UTF-8", field="body") from None
-        values = fields.get("payload")
-        if not values:
-            raise PayloadError("the webhook form has no payload field", field="payload")
-        return values[0].encode("utf-8")
+        text, _others, bare = form_fields(raw_body)
+        if bare:  # a bare JSON body has no signed payload field: nothing here is covered
+            raise SignatureError(
+                "with signature_over=payload the webhook body must be a form with a signed "
+                "payload field, not bare JSON",
+                field=SIGNATURE_HEADER,
+            )
+        return text.encode("utf-8")
     raise ValueError(f"signature_over must be one of {SIGNATURE_OVER}, not {signature_over!r}")
 
 

@@ -90,6 +90,28 @@ def test_signature_over_payload_signs_the_decoded_payload_field() -> None:
         )
 
 
+def test_signature_over_payload_covers_exactly_what_is_parsed() -> None:
+    """A bare JSON body smuggling a signed ``payload=`` inside a string is refused, and so is a
+    form with a second payload field: the HMAC must cover the object that gets stored."""
+    from urllib.parse import unquote_plus
+
+    signed = unquote_plus(BODY.split(b"payload=")[1].decode())
+    header = {"X-Signature": _header(SECRET, signed.encode())}
+    c = make_connector({"signature_over": "payload"})
+    forged = (
+        '{"id": "180e2ad4-1c18-5517-e110-9f927920a8cf", "outlet_id": "o", "product_id": "p", '
+        '"count": 9999, "note": "&payload=' + quote(signed) + '&"}'
+    ).encode()
+    with pytest.raises(SignatureError) as err:
+        c.verify(forged, header, [SECRET], RECEIVED)
+    assert "bare JSON" in str(err.value)
+    doubled = BODY + b"&payload=" + quote('{"id": "x", "count": 9999}').encode()
+    with pytest.raises(PayloadError) as perr:
+        c.verify(doubled, header, [SECRET], RECEIVED)
+    assert perr.value.field == "payload"
+    assert "2 payload fields" in str(perr.value)
+
+
 def test_an_unknown_signature_over_setting_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="signature_over"):
         make_connector({"signature_over": "url"})
