@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.api.conftest import SECRET, Api
@@ -148,6 +149,31 @@ def test_unknown_event_type_is_rejected_naming_the_field(api: Api) -> None:
     )
     _problem(_post(api, body, signed_headers(body, SECRET, _now(api))), 422, "event")
     _assert_nothing_stored(api)
+
+
+@pytest.mark.parametrize(
+    ("event_id", "data_id", "field", "why"),
+    [
+        ("e" * 256, "txn_1", "Tillwise-Event-Id", "255 characters"),
+        # JSON escapes for an unpaired surrogate, in a short id and in one long enough to hash
+        (None, "txn_\\ud800", "event_id", "lone surrogate"),
+        (None, "\\ud800" + "t" * 300, "event_id", "lone surrogate"),
+    ],
+)
+def test_an_unstorable_event_key_is_refused_naming_the_field(
+    api: Api, event_id: str | None, data_id: str, field: str, why: str
+) -> None:
+    # given a correctly signed sale whose event id cannot be stored as the inbox's key
+    body = REFERENCE_SALE_BYTES.replace(b'"txn_abc123"', f'"{data_id}"'.encode())
+    resp = _post(api, body, signed_headers(body, SECRET, _now(api), event_id=event_id))
+    # then it is refused with a problem naming the event id, and nothing is stored
+    problem = _problem(resp, 422, field)
+    assert why in problem["detail"]
+    _assert_nothing_stored(api)
+    # and the next good delivery is accepted as usual
+    good = REFERENCE_SALE_BYTES
+    assert _post(api, good, signed_headers(good, SECRET, _now(api))).status_code == 200
+    assert _count(api, inbox) == 1
 
 
 def test_event_id_header_is_the_idempotency_key(api: Api) -> None:

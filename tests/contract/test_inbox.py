@@ -14,7 +14,7 @@ from tillwise.pipeline.backends.memory import MemoryBus
 from tillwise.pipeline.backends.sql import SqlBus
 from tillwise.pipeline.inbox import SqlInbox
 from tillwise.pipeline.relay import OutboxRelay
-from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.inbox import MAX_KEY_LENGTH, InvalidDelivery, RawDelivery
 from tillwise.store.engine import make_engine
 from tillwise.store.tables import outbox
 from tillwise.store.tables_pipeline import inbox as inbox_table
@@ -174,25 +174,72 @@ def test_body_bytes_round_trip_exactly(engine: Engine) -> None:
         assert isinstance(stored.delivery.body, bytes)
 
 
-def test_a_failing_batch_fails_every_request_in_it(engine: Engine) -> None:
+def test_a_delivery_the_database_refuses_fails_alone(engine: Engine) -> None:
     inbox = SqlInbox(engine, clock=FixedClock(), window_ms=200.0)
-    # headers that cannot be stored as JSON: the second insert of the batch raises
+    # headers that cannot be stored as JSON: the batch's insert raises
     bad = delivery("bad", headers={"x": object()})  # type: ignore[dict-item]
 
     async def scenario() -> Any:
         try:
             return await asyncio.gather(
-                inbox.accept(delivery("ok")),
+                inbox.accept(delivery("ok-1")),
                 inbox.accept(bad),
+                inbox.accept(delivery("ok-2")),
                 return_exceptions=True,
             )
         finally:
             await inbox.close()
 
-    results = asyncio.run(scenario())
-    assert all(isinstance(r, Exception) for r in results)  # "ok" too: one transaction
-    assert count(engine, inbox_table) == 0
-    assert len(outbox_rows(engine)) == 0
+    ok_1, failed, ok_2 = asyncio.run(scenario())
+    assert isinstance(failed, Exception)
+    assert not isinstance(ok_1, Exception) and not isinstance(ok_2, Exception)
+    assert count(engine, inbox_table) == 2  # the good ones are stored and queued
+    assert [r["payload"]["delivery_id"] for r in outbox_rows(engine)] == sorted(
+        [ok_1.delivery_id, ok_2.delivery_id]
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"event_id": "e" * 256}, "event_id"),
+        ({"event_id": "evt\x00"}, "event_id"),
+        ({"event_id": "evt-\ud800"}, "event_id"),
+        ({"event_id": ""}, "event_id"),
+        ({"topic": "t" * 256}, "topic"),
+        ({"topic": "sale\x00"}, "topic"),
+    ],
+)
+def test_an_unstorable_key_is_refused_before_it_reaches_a_batch(
+    engine: Engine, changes: dict[str, str], field: str
+) -> None:
+    inbox = SqlInbox(engine, clock=FixedClock(), window_ms=200.0)
+
+    async def scenario() -> Any:
+        try:
+            return await asyncio.gather(
+                inbox.accept(delivery("ok")),
+                inbox.accept(delivery(**{"event_id": "x", **changes})),
+                return_exceptions=True,
+            )
+        finally:
+            await inbox.close()
+
+    ok, refused = asyncio.run(scenario())
+    assert isinstance(refused, InvalidDelivery) and refused.field == field
+    assert not isinstance(ok, Exception)
+    assert count(engine, inbox_table) == 1
+    # the longest storable key still fits
+    inbox2 = SqlInbox(engine, clock=FixedClock())
+
+    async def longest() -> Any:
+        try:
+            return await inbox2.accept(delivery("e" * MAX_KEY_LENGTH, topic="t" * MAX_KEY_LENGTH))
+        finally:
+            await inbox2.close()
+
+    stored = inbox2.get(asyncio.run(longest()).delivery_id)
+    assert stored is not None and stored.delivery.event_id == "e" * MAX_KEY_LENGTH
 
 
 def test_closed_inbox_refuses_new_deliveries(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tillwise.bootstrap import Container
-from tillwise.ports.inbox import RawDelivery
+from tillwise.ports.inbox import InvalidDelivery, RawDelivery
 from tillwise.ports.platform import ConnectorError, PayloadError
 
 from .problems import Problem, problem_for
@@ -102,17 +102,20 @@ async def receive_webhook(platform: str, connection_id: str, request: Request) -
             verified.reply,
         )
         return Response(json.dumps(verified.reply), media_type="application/json")
-    result = await container.inbox.accept(
-        RawDelivery(
-            platform=platform,
-            connection_id=connection_id,
-            event_id=verified.event_id,
-            topic=verified.topic,
-            body=body,
-            received_at=now,
-            headers={k: headers[k] for k in _KEPT_HEADERS if k in headers},
+    try:
+        result = await container.inbox.accept(
+            RawDelivery(
+                platform=platform,
+                connection_id=connection_id,
+                event_id=verified.event_id,
+                topic=verified.topic,
+                body=body,
+                received_at=now,
+                headers={k: headers[k] for k in _KEPT_HEADERS if k in headers},
+            )
         )
-    )
+    except InvalidDelivery as exc:
+        raise Problem(422, "invalid_delivery_key", exc.detail, field=exc.field) from exc
     outcome = "duplicate" if result.duplicate else "accepted"
     return Response(
         f'{{"status":"{outcome}","delivery_id":{result.delivery_id}}}',

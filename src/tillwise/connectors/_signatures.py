@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from tillwise.ports.inbox import MAX_KEY_LENGTH
 from tillwise.ports.platform import SignatureError
 
 SIGNATURE_HEADER = "Tillwise-Signature"
@@ -102,6 +103,16 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return val
     return None
+
+
+def bounded_key(key: str, limit: int = MAX_KEY_LENGTH) -> str:
+    """An idempotency key built from payload values, kept within the inbox's key length: a
+    longer one keeps a prefix and stays unique by the SHA-256 of the whole (lone surrogates
+    hashed as they are, so a hostile id is refused by the inbox, not crashed on here)."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: limit - 75]}:sha256:{digest}"
 
 
 # -- the Tillwise scheme ---------------------------------------------------------------------

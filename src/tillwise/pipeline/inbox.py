@@ -25,7 +25,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from tillwise.pipeline import as_utc
 from tillwise.ports.clock import Clock
-from tillwise.ports.inbox import AcceptResult, RawDelivery, StoredDelivery
+from tillwise.ports.inbox import AcceptResult, RawDelivery, StoredDelivery, check_key
 from tillwise.store.engine import read_only
 from tillwise.store.tables import outbox
 from tillwise.store.tables_pipeline import inbox
@@ -78,6 +78,7 @@ class SqlInbox:
     # -- the port -------------------------------------------------------------------------
 
     async def accept(self, delivery: RawDelivery) -> AcceptResult:
+        check_key(delivery)  # refused here, alone, rather than failing a whole batch
         loop = asyncio.get_running_loop()
         request = _Request(delivery, loop.create_future(), loop)
         with self._lock:
@@ -165,8 +166,15 @@ class SqlInbox:
         try:
             results = self._sql.store([r.delivery for r in batch], as_utc(self._clock.now()))
         except Exception as exc:
-            log.exception("inbox batch of %d failed; every request in it fails", len(batch))
-            _resolve_all(batch, [exc] * len(batch))
+            if len(batch) == 1:
+                log.exception("inbox delivery could not be stored")
+                _resolve_all(batch, [exc])
+                return
+            # One delivery the database refuses must not fail the others: store each alone, so
+            # only the one(s) that cannot be stored get an error (and the POS retries them).
+            log.warning("inbox batch of %d failed (%s); storing each alone", len(batch), exc)
+            for request in batch:
+                self._commit_batch([request])
             return
         self.batches += 1
         self.accepted += len(batch)

@@ -108,7 +108,7 @@ def delivery_key(notices: Sequence[Notice]) -> str:
     keys = sorted({n.key for n in notices})
     if len(keys) == 1:
         return keys[0]
-    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(keys).encode("utf-8", "surrogatepass")).hexdigest()
     return f"batch:sha256:{digest}"
 
 

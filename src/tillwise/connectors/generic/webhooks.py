@@ -12,17 +12,22 @@ sender sets one, otherwise ``"<event>:<data.id>:<created_at as sent>"`` (for
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from tillwise.ports.inbox import MAX_KEY_LENGTH
 from tillwise.ports.platform import PayloadError, VerifiedDelivery
 
-from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, header_value, verify_headers
+from .._signatures import (
+    DEFAULT_TOLERANCE,
+    SIGNATURE_HEADER,
+    bounded_key,
+    header_value,
+    verify_headers,
+)
 from .payloads import DeliveryHead, parse_head
 
 EVENT_ID_HEADER = "Tillwise-Event-Id"
-MAX_EVENT_ID_LENGTH = 255
 
 
 def idempotency_key(parsed: DeliveryHead, headers: Mapping[str, str]) -> str:
@@ -32,16 +37,14 @@ def idempotency_key(parsed: DeliveryHead, headers: Mapping[str, str]) -> str:
         given = given.strip()
         if not given:
             raise PayloadError(f"{EVENT_ID_HEADER} header is empty", field=EVENT_ID_HEADER)
-        if len(given) > MAX_EVENT_ID_LENGTH:
+        if len(given) > MAX_KEY_LENGTH:
             raise PayloadError(
-                f"{EVENT_ID_HEADER} header is longer than {MAX_EVENT_ID_LENGTH} characters",
+                f"{EVENT_ID_HEADER} header is longer than {MAX_KEY_LENGTH} characters",
                 field=EVENT_ID_HEADER,
             )
         return given
     key = f"{parsed.event.value}:{parsed.record_id}:{parsed.created_at_raw}"
-    if len(key) > MAX_EVENT_ID_LENGTH:  # very long ids: keep a prefix, stay unique by hash
-        key = f"{key[:180]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
-    return key
+    return bounded_key(key)
 
 
 def verify(

@@ -19,19 +19,17 @@ Lightspeed documents no idempotency key: the event id is
 
 from __future__ import annotations
 
-import hashlib
 import string
 from collections.abc import Mapping, Sequence
 
 from tillwise.ports.platform import PayloadError, SignatureError, VerifiedDelivery
 
-from .._signatures import header_value, hmac_sha256_hex, matches_any
+from .._signatures import bounded_key, header_value, hmac_sha256_hex, matches_any
 from .normalize import form_fields, form_payload, infer_topic, object_version
 
 SIGNATURE_HEADER = "X-Signature"
 ALGORITHM = "HMAC-SHA256"
 SIGNATURE_OVER = ("body", "payload")
-MAX_EVENT_ID_LENGTH = 255
 _HEX = frozenset(string.hexdigits)
 
 
@@ -90,9 +88,7 @@ def event_id(topic: str, obj: Mapping[str, object]) -> str:
     if object_id is None or str(object_id).strip() == "":
         raise PayloadError("payload.id is missing", field="payload.id")
     key = f"{topic}:{object_id}:{object_version(dict(obj))}"
-    if len(key) > MAX_EVENT_ID_LENGTH:
-        key = f"{key[:180]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
-    return key
+    return bounded_key(key)
 
 
 def verify(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from tillwise.ports.inbox import MAX_KEY_LENGTH
 from tillwise.ports.platform import PayloadError, SignatureError, VerifiedDelivery
 
 from .._signatures import header_value, hmac_sha256_base64, matches_any
@@ -27,7 +28,6 @@ WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
 SHOP_HEADER = "X-Shopify-Shop-Domain"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 API_VERSION_HEADER = "X-Shopify-API-Version"
-MAX_EVENT_ID_LENGTH = 255
 
 
 def shopify_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -72,9 +72,9 @@ def verify(raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) 
     event_id = (shopify_header(headers, WEBHOOK_ID_HEADER) or "").strip()
     if not event_id:
         raise PayloadError(f"{WEBHOOK_ID_HEADER} header is missing", field=WEBHOOK_ID_HEADER)
-    if len(event_id) > MAX_EVENT_ID_LENGTH:
+    if len(event_id) > MAX_KEY_LENGTH:
         raise PayloadError(
-            f"{WEBHOOK_ID_HEADER} is longer than {MAX_EVENT_ID_LENGTH} characters",
+            f"{WEBHOOK_ID_HEADER} is longer than {MAX_KEY_LENGTH} characters",
             field=WEBHOOK_ID_HEADER,
         )
     try:
