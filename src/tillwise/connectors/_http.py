@@ -19,6 +19,10 @@ What it does for every platform, so no connector writes its own:
   persisted by the caller atomically) and repeats the request.
 * **Idempotency keys on writes**: ``idempotency_key=`` puts the key in the platform's header
   (or the caller puts it in the body, e.g. Square), and the same key is sent on every retry.
+  Where the platform documents no such key, a create is sent with ``replayable=False``: it is
+  retried only when it surely did not arrive (the connection was never made, 429, throttled);
+  after a timeout or a 5xx it fails as retryable at once, so the caller looks up what the
+  platform has before it creates anything again.
 * **Pagination** helpers: :func:`paginate` walks any cursor protocol (Link header page_info,
   GraphQL cursors, Square cursors, Clover offsets, Lightspeed X ``after=version``, R-Series
   ``@attributes.next``) given a function that fetches one page and returns the next cursor.
@@ -58,6 +62,10 @@ class ApiError(Exception):
         self.detail = detail
         self.status = status
         self.retryable = retryable
+
+
+# transport failures before anything reached the platform: safe to send again
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def is_retryable(status: int | None) -> bool:
@@ -258,10 +266,12 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         ok: Callable[[httpx.Response], bool] | None = None,
+        replayable: bool = True,
     ) -> httpx.Response:
         """Send with retries; returns the first acceptable response (2xx unless ``ok`` says
         otherwise; ``response.extensions["attempts"]`` says how many it took) or raises
-        :class:`ApiError`."""
+        :class:`ApiError`. ``replayable=False``: a request the platform may have acted on (a
+        timeout after sending, a 5xx) is not sent again (module docstring)."""
         extra = dict(headers or {})
         if idempotency_key is not None:
             extra[self.idempotency_header] = idempotency_key
@@ -285,6 +295,12 @@ class ApiClient:
                 status: int | None = None
                 detail = f"{type(exc).__name__} calling {method} {url}"
                 wait = None
+                if not replayable and not isinstance(exc, _NOT_SENT):
+                    raise ApiError(
+                        f"{detail}: it may have been received, so it is not sent again",
+                        status=None,
+                        retryable=True,
+                    ) from None
             else:
                 throttle = self.limiter.after(self.limit_key, resp) if self.limiter else None
                 accepted = ok(resp) if ok is not None else resp.is_success
@@ -298,6 +314,12 @@ class ApiClient:
                     continue
                 if throttle is None and not is_retryable(status):
                     raise ApiError(detail, status=status, retryable=False)
+                if throttle is None and not replayable and status != 429:
+                    raise ApiError(
+                        f"{detail}: it may have been acted on, so it is not sent again",
+                        status=status,
+                        retryable=True,
+                    )
                 # throttled (even a 200 that the limiter read as THROTTLED), 429 or 5xx
                 wait = throttle
                 if wait is None:

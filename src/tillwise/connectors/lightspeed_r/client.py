@@ -208,7 +208,16 @@ class RSeriesClient:
     async def write(
         self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None
     ) -> Any:
-        resp = await self.writes.request(method, path, json=json, idempotency_key=idempotency_key)
+        """One write. R-Series documents no idempotency key, so a POST (a create) is not sent
+        again after a timeout or a 5xx: the write-back's next attempt finds what was created by
+        its ``refNum`` first. PUT and DELETE are idempotent and retried as usual."""
+        resp = await self.writes.request(
+            method,
+            path,
+            json=json,
+            idempotency_key=idempotency_key,
+            replayable=method.upper() != "POST",
+        )
         return resp.json() if resp.content else {}
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from tillwise.connectors._http import RetryPolicy
@@ -125,6 +126,43 @@ async def test_purchase_order_is_written_once_and_a_retry_reuses_it() -> None:
 
     await wb.revert(TARGET, prop, result, idempotency_key="po-key:revert")
     assert order["archived"] == "true"
+
+
+class _TimeoutAfterAccept(httpx.AsyncBaseTransport):
+    """The platform creates the object, then the answer is lost (a read timeout)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: str) -> None:
+        self.inner, self.path, self.tripped = inner, path, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith(self.path) and not self.tripped:
+            self.tripped = True
+            await resp.aread()
+            raise httpx.ReadTimeout("read timed out", request=request)
+        return resp
+
+
+async def test_a_create_whose_answer_is_lost_is_not_sent_again() -> None:
+    for lost in ("/Order.json", "/OrderLine.json"):
+        # given the platform accepts the create but its answer times out
+        env = Env()
+        env.transport = _TimeoutAfterAccept(env.transport, lost)
+        wb = _writeback(env)
+        prop = _proposal("draft_purchase_order", PO)
+        # then that attempt fails as retryable instead of posting a second one
+        with pytest.raises(WriteBackError) as err:
+            await wb.apply(TARGET, prop, idempotency_key="po-key")
+        assert err.value.retryable, lost
+        # and the next attempt finds what was created by its refNum: one order, lines once
+        result = await wb.apply(TARGET, prop, idempotency_key="po-key")
+        orders = [o for o in env.fake.store["Order"] if o.get("refNum") == ref_num("po-key")]
+        assert [o["orderID"] for o in orders] == [result.reference], lost
+        lines = [x for x in env.fake.store["OrderLine"] if x["orderID"] == result.reference]
+        assert sorted((x["itemID"], x["quantity"]) for x in lines) == [
+            ("12", "6"),
+            ("13", "24"),
+        ], lost
 
 
 async def test_a_received_order_cannot_be_reverted() -> None:
