@@ -45,13 +45,16 @@ class RecordingWriteBack:
     kinds: frozenset[str] = frozenset({"stock_adjustment"})
     reversible: frozenset[str] = frozenset({"stock_adjustment"})
     writes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fail_next: list[WriteBackError] = field(default_factory=list)
+    fail_next: list[Exception] = field(default_factory=list)
+    applies: list[str] = field(default_factory=list)  # every write asked for, repeats included
     reverts: list[str] = field(default_factory=list)  # every undo asked for, repeats included
     fail_revert: list[WriteBackError] = field(default_factory=list)
 
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
     ) -> WriteResult:
+        self.applies.append(idempotency_key)
+        await asyncio.sleep(0)  # a real POS answers over the network: others run meanwhile
         if self.fail_next:
             raise self.fail_next.pop(0)
         self.writes.setdefault(idempotency_key, dict(proposal.payload))
@@ -388,6 +391,64 @@ def test_a_transfer_is_decided_only_by_whom_both_its_stores_are_in_scope(world: 
         run(world.approvals.revert(p.id, receiving, reason="undo"))
     assert revert.value.status == 403 and world.status(p.id) == "applied"
     assert list(world.pos.writes) == [p.id]
+
+
+def test_the_sweep_leaves_a_proposal_alone_while_its_approver_writes_it(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    manager = world.person("store_manager", "mia", "a")
+
+    async def approve_while_the_sweep_runs() -> list[Any]:
+        return await asyncio.gather(
+            world.approvals.approve(pid, manager),
+            world.approvals.write_approved(),
+            world.approvals.write_approved(),
+        )
+
+    approved, *swept = run(approve_while_the_sweep_runs())
+    assert approved.status == "applied"
+    assert swept == [0, 0]  # the approver's claim kept both sweeps off it
+    assert world.pos.applies == [pid]  # the POS was asked once
+    assert len(world.container.audit.list(action="proposal.applied")) == 1
+
+
+def test_a_claim_left_by_a_crashed_writer_lapses(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    # given an approval whose process died before it asked the POS (approved and claimed)
+    with world.container.engine.begin() as db:
+        db.execute(
+            update(proposals)
+            .where(proposals.c.id == pid)
+            .values(status="approved", write_claimed_at=world.clock.now())
+        )
+    assert run(world.approvals.write_approved()) == 0 and world.pos.applies == []
+    # then the sweep takes it over once the lease has run out
+    world.clock.advance(minutes=11)
+    assert run(world.approvals.write_approved()) == 1
+    assert world.status(pid) == "applied" and world.pos.applies == [pid]
+
+
+def test_an_unexpected_write_error_defers_the_proposal_and_spares_the_others(
+    world: World,
+) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    manager = world.person("store_manager", "mia", "a")
+    first, second = world.propose("p1"), world.propose("p2")
+    # given a write-back that breaks in a way it did not foresee (a disk error), twice
+    world.pos.fail_next.append(NotADirectoryError("documents/ is a file"))
+    record = run(world.approvals.approve(first, manager))
+    # then the approval is kept, the error is recorded and audited, nothing escapes
+    assert record.status == "approved" and record.result["error"] == "writeback_error"
+    assert "NotADirectoryError" in record.result["detail"]
+    [deferred] = world.container.audit.list(action="proposal.write_deferred")
+    assert deferred.inputs["proposal_id"] == first
+    world.pos.fail_next.append(WriteBackError("POS busy (503)", retryable=True))
+    assert run(world.approvals.approve(second, manager)).status == "approved"
+    # and one sweep writes both once the trouble has passed
+    assert run(world.approvals.write_approved()) == 2
+    assert (world.status(first), world.status(second)) == ("applied", "applied")
+    assert sorted(world.pos.writes) == sorted([first, second])
 
 
 def test_two_people_reverting_at_once_undo_it_on_the_pos_once(world: World) -> None:

@@ -59,18 +59,13 @@ def container(sqlite_url: str, tmp_path: Path, smtp: tuple[Inbox, int]) -> Itera
     run(c.close())
 
 
-def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once(
-    container: Container, smtp: tuple[Inbox, int], tmp_path: Path
-) -> None:
-    inbox, _port = smtp
-    conn = container.connections.create("generic", "Shop", ["whsec_po_1"], actor="t")
-    container.modes.set_mode("replenishment", "*", "draft", actor="t")
-    proposal = Proposal(
+def _proposal(connection_id: str) -> Proposal:
+    return Proposal(
         id="7f2c1a9e-0000-4000-8000-000000000001",
         kind="draft_purchase_order",
         workflow="replenishment",
         proposed_by="workflow:replenishment@1",
-        connection_id=conn.id,
+        connection_id=connection_id,
         location_external_id="loc-1",
         created_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
         summary="Reorder 2 lines from Paper Goods Ltd",
@@ -100,6 +95,15 @@ def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once
             ],
         },
     )
+
+
+def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once(
+    container: Container, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, _port = smtp
+    conn = container.connections.create("generic", "Shop", ["whsec_po_1"], actor="t")
+    container.modes.set_mode("replenishment", "*", "draft", actor="t")
+    proposal = _proposal(conn.id)
     with container.uow() as uow:
         uow.proposals.add(proposal)
     run(container.approvals.route_new())
@@ -139,3 +143,36 @@ def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once
     assert order.status == "open" and order.vendor_external_id == "v-9"
     assert [(ln.sku, ln.quantity) for ln in order.lines] == [("85123A", 12), ("22423", 2)]
     assert container.audit.list(action="proposal.applied")
+
+
+def test_documents_that_cannot_be_written_keep_the_order_approved_until_they_can(
+    container: Container, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, _port = smtp
+    conn = container.connections.create("generic", "Shop", ["whsec_po_1"], actor="t")
+    container.modes.set_mode("replenishment", "*", "draft", actor="t")
+    proposal = _proposal(conn.id)
+    with container.uow() as uow:
+        uow.proposals.add(proposal)
+    run(container.approvals.route_new())
+    buyer = Principal(
+        kind="user",
+        id="ben",
+        role="buyer",
+        permissions=permissions_of("buyer", None),
+        stores=frozenset({f"{conn.id}:loc-1"}),
+    )
+    # given the documents folder is not a folder (a misconfigured volume)
+    (tmp_path / "docs").write_text("not a folder")
+    record = run(container.approvals.approve(proposal.id, buyer))
+    # then the order stays approved, and the reason names the folder; nothing was e-mailed
+    assert record.status == "approved"
+    assert "could not write the purchase-order documents" in record.result["detail"]  # type: ignore[index]
+    assert str(tmp_path / "docs") in record.result["detail"]  # type: ignore[index]
+    assert inbox.messages == []
+    # and once the folder is fixed the sweep writes it, once, leaving no temporary files
+    (tmp_path / "docs").unlink()
+    assert run(container.approvals.write_approved()) == 1
+    assert container.approvals.get(proposal.id).status == "applied"
+    assert len(inbox.messages) == 1
+    assert not [p for p in (tmp_path / "docs").rglob("*") if p.name.endswith(".tmp")]

@@ -19,9 +19,12 @@ The proposal payload (what replenishment proposes)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import os
 import smtplib
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -264,12 +267,26 @@ class PurchaseOrderDocuments:
 
     @staticmethod
     def _write_files(order: Order, csv_path: Path, pdf_path: Path) -> None:
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        for path, data in ((csv_path, to_csv(order).encode()), (pdf_path, to_pdf(order))):
-            if not path.exists():
-                tmp = path.with_suffix(path.suffix + ".tmp")
-                tmp.write_bytes(data)
-                tmp.replace(path)
+        """Write each document once, atomically (a temporary file of this call's own, renamed)."""
+        try:
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+            for path, data in ((csv_path, to_csv(order).encode()), (pdf_path, to_pdf(order))):
+                if path.exists():
+                    continue
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(data)
+                    os.replace(tmp, path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+        except OSError as exc:
+            raise WriteBackError(
+                f"could not write the purchase-order documents in {csv_path.parent}: {exc}",
+                retryable=True,
+            ) from None
 
     def _email_once(self, order: Order, csv_path: Path, pdf_path: Path) -> str:
         assert self.smtp is not None and order.vendor_email is not None

@@ -28,9 +28,13 @@ Life of a proposal (``proposals.status``)::
   approvals start afresh, its approval rules are re-evaluated for the new value) and marks the
   request ``merged``, audited as ``proposal.merged``. A draft already decided never changes:
   the request is then ``discarded`` with the reason (the next plan proposes afresh).
-* ``approved`` is committed before the write, and the write carries an idempotency key derived
-  from the proposal id, so a crash or retry never writes twice; a transient failure leaves the
-  proposal ``approved`` for the sweep to retry, a refusal marks it ``failed``.
+* ``approved`` is committed before the write, together with a claim on writing it
+  (``write_claimed_at``): the sweep leaves a claimed proposal alone until the claim is released
+  or lapses after :data:`WRITE_LEASE` (its process died), so an approval and the sweep never ask
+  the POS at once. The write carries an idempotency key derived from the proposal id, so a crash
+  or retry never writes twice; a transient failure — or any error the write-back did not expect
+  — leaves the proposal ``approved`` (claim released) for the sweep to retry, audited as
+  ``proposal.write_deferred``; a refusal marks it ``failed``.
 * A revert first claims the proposal (``applied`` → ``reverting``, under its row lock), so of two
   people reverting at once only one asks the POS; the other is told it is no longer applied.
   If the POS fails, the claim is released (``applied`` again, to be retried); a claim left by a
@@ -85,6 +89,7 @@ REVERTING = "reverting"  # a revert claimed the proposal and is asking the POS t
 STATUSES: tuple[str, ...] = (NEW, DISCARDED, SHADOWED, PENDING, APPROVED, APPLIED, FAILED)
 STATUSES += (REJECTED, EXPIRED, REVERTED, MERGED, REVERTING)
 REVERT_LEASE = timedelta(minutes=10)  # a claim older than this (its process died) lapses
+WRITE_LEASE = timedelta(minutes=10)  # the same for a claim on writing an approved proposal
 UNKNOWN_VALUE = "value unknown: counted as above every value threshold that is set"
 MERGE_INTO = "merge_into"  # inputs key of a merge request: the id of the draft to merge into
 SENIOR = "regional_manager"
@@ -293,7 +298,7 @@ class Approvals:
                 else:
                     record = self._route(db, row)
                 routed += 1
-            if record.status == APPROVED:
+            if record.status == APPROVED:  # auto mode: claimed by routing, written here
                 await self._write(record)
         return routed
 
@@ -321,7 +326,7 @@ class Approvals:
         elif mode == AUTO and self._within_auto(
             proposal.value, setting.auto_limit, required_role, needed
         ):
-            values.update(status=APPROVED, decided_by=actor, decided_at=now)
+            values.update(status=APPROVED, decided_by=actor, decided_at=now, write_claimed_at=now)
             values["approvals"] = [{"by": actor, "role": "auto", "at": now.isoformat()}]
             action = "proposal.auto_approved"
         else:
@@ -532,8 +537,13 @@ class Approvals:
                 "required_approvals": needed,
                 "updated_at": now,
             }
-            if complete:
-                values.update(status=APPROVED, decided_by=principal.actor, decided_at=now)
+            if complete:  # approved, and claimed for this caller's write
+                values.update(
+                    status=APPROVED,
+                    decided_by=principal.actor,
+                    decided_at=now,
+                    write_claimed_at=now,
+                )
             db.execute(update(proposals).where(proposals.c.id == proposal_id).values(**values))
             after = _record(self._lock(db, proposal_id))
             self._audit.append_in(
@@ -706,12 +716,27 @@ class Approvals:
         return len(ids)
 
     async def write_approved(self) -> int:
-        """Retry write-backs of approved proposals (after a crash or a transient failure)."""
+        """Retry write-backs of approved proposals (after a crash or a transient failure), oldest
+        first, each claimed before the POS is asked; returns how many were written or tried."""
         with read_only(self._engine) as db:
-            rows = db.execute(select(proposals).where(proposals.c.status == APPROVED)).all()
-        for row in rows:
-            await self._write(_record(row))
-        return len(rows)
+            ids = list(
+                db.execute(
+                    select(proposals.c.id)
+                    .where(proposals.c.status == APPROVED)
+                    .order_by(proposals.c.updated_at, proposals.c.id)
+                ).scalars()
+            )
+        tried = 0
+        for pid in ids:
+            record = self._claim_write(pid)
+            if record is None:  # written meanwhile, or another caller is writing it
+                continue
+            tried += 1
+            try:
+                await self._write(record)
+            except Exception:  # one proposal's trouble must not stop the others' retries
+                log.exception("writing approved proposal %s failed; retrying later", pid)
+        return tried
 
     async def sweep(self) -> dict[str, int]:
         """One pass of the background duties: route, expire, retry writes."""
@@ -831,7 +856,42 @@ class Approvals:
         )
         return target, self._writebacks.get(connection.platform)
 
+    def _claim_write(self, proposal_id: str) -> ProposalRecord | None:
+        """Claim an approved proposal for writing (under its row lock); None when it is no
+        longer approved or another caller's claim has not lapsed."""
+        now = self._clock.now()
+        with self._engine.begin() as db:
+            row = self._lock(db, proposal_id)
+            claimed = row.write_claimed_at
+            if row.status != APPROVED or (
+                claimed is not None and _aware(claimed) > now - WRITE_LEASE
+            ):
+                return None
+            db.execute(
+                update(proposals).where(proposals.c.id == proposal_id).values(write_claimed_at=now)
+            )
+            return _record(row)
+
+    def _release_write(self, proposal_id: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id)
+                .where(proposals.c.status == APPROVED)
+                .values(write_claimed_at=None)
+            )
+
     async def _write(self, record: ProposalRecord) -> ProposalRecord:
+        """Write a proposal this caller has claimed; the claim ends with the outcome (or is
+        released if recording it fails, for the sweep to retry under the same key)."""
+        try:
+            return await self._write_claimed(record)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._release_write(record.id)
+            raise
+
+    async def _write_claimed(self, record: ProposalRecord) -> ProposalRecord:
         proposal = record.proposal
         if proposal.kind in DECISION_ONLY:  # the approval is the whole effect
             status, outcome, action = APPLIED, {"recorded": True}, "proposal.applied"
@@ -845,7 +905,7 @@ class Approvals:
             db.execute(
                 update(proposals)
                 .where(proposals.c.id == proposal.id)
-                .values(status=status, result=outcome, updated_at=now)
+                .values(status=status, result=outcome, updated_at=now, write_claimed_at=None)
             )
             after = _record(self._lock(db, proposal.id))
             self._audit.append_in(
@@ -869,6 +929,14 @@ class Approvals:
             status = APPROVED if exc.retryable else FAILED
             action = "proposal.write_deferred" if exc.retryable else "proposal.write_failed"
             return status, {"error": exc.code, "detail": exc.detail}, action
+        except Exception as exc:  # not a refusal the POS gave: kept approved, retried
+            log.exception("write-back of proposal %s raised %s", proposal.id, type(exc).__name__)
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            return (
+                APPROVED,
+                {"error": "writeback_error", "detail": detail},
+                "proposal.write_deferred",
+            )
         return APPLIED, _result(result), "proposal.applied"
 
     @staticmethod

@@ -176,6 +176,8 @@ proposals = Table(
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("reason", String(1000), nullable=True),
     Column("result", JsonDoc, nullable=True),  # what the write-back answered, or its error
+    # an approved proposal being written by one caller (the approver or the sweep) since then
+    Column("write_claimed_at", UtcDateTime(), nullable=True),
     CheckConstraint(
         "status IN ('new', 'discarded', 'shadow', 'pending', 'approved', 'applied', 'failed',"
         " 'rejected', 'expired', 'reverted', 'merged', 'reverting')",

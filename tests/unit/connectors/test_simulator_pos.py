@@ -490,3 +490,32 @@ def test_a_limit_counts_events_sent_not_replay_steps() -> None:
         f"sim:inventory.updated:{STORE}:85123A:v1",
         "sim:sale.completed:501",
     ]
+
+
+def test_an_order_due_before_a_sale_is_on_the_shelf_for_that_sale() -> None:
+    from tillwise.connectors.simulator.purchasing import OrderIn
+
+    t0 = datetime(2010, 12, 1, 9, tzinfo=UTC)
+    pos = SimulatorPos("http://tillwise", "con_x", "whsec_x")
+    pos.play(SimEvent("sim:loc", "location.updated", t0, {"id": "UK"}))
+    # given 10 ordered from a vendor with a short lead time, and nothing on the shelf
+    order = pos.orders.book(
+        "po_1",
+        OrderIn(
+            reference="prop-1",
+            vendor_id="ven-01",
+            location_id="UK",
+            currency="GBP",
+            lines=[{"sku": "85123A", "quantity": 10}],
+        ),
+        t0,
+    )
+    sale_at = order.due_at + timedelta(days=3)
+    # when the next replayed step is a sale of 3 after the order was due
+    events = pos.play(StockChange("UK", "85123A", -3, sale_at, "inv-1"))
+    # then the delivery lands first and the sale takes from it: 7 left, reported in that order
+    assert pos.stock.level(("UK", "85123A")).on_hand == 7
+    levels = [
+        (e.data["on_hand"], e.data.get("reason")) for e in events if e.event == "inventory.updated"
+    ]
+    assert levels[0] == (10, "receipt") and levels[-1][0] == 7

@@ -339,15 +339,17 @@ class SimulatorPos:
         self.stock.open_with(replay.opening)
 
     def play(self, step: Step) -> list[SimEvent]:
-        """What to send for one replay step, now: a stock change is applied to the live stock
-        (so it builds on any write-back made before it)."""
+        """What to send for one replay step, now: what was due by the step's time is delivered
+        first, then a stock change is applied to the live stock (so it builds on deliveries and
+        any write-back made before it)."""
         with self._lock:
             if self._sim_now is None or step.at > self._sim_now:
                 self._sim_now = step.at
                 self._sim_wall = self._wall_clock()
             if isinstance(step, SimEvent) and step.event == "location.updated":
                 self._locations.add(str(step.data["id"]))
-        return play_step(self.stock, step) + self.deliveries(step.at)
+        delivered = self.deliveries(step.at)
+        return delivered + play_step(self.stock, step)
 
     @property
     def locations(self) -> frozenset[str]:
