@@ -267,6 +267,24 @@ def test_find_pages_by_canonical_id(store: Store) -> None:
     assert [r for p in pages for r in p] == sorted(records, key=lambda r: r.id)
 
 
+def test_find_keeps_one_skus_records_across_stores(store: Store) -> None:
+    levels = [
+        make(InventoryLevel, f"lvl_{loc}_{sku}", sku=sku, location_external_id=loc)
+        for loc in ("uk", "fr")
+        for sku in ("A-1", "B-2")
+    ]
+    with store.uow() as uow:
+        for record in levels:
+            uow.records.upsert(record)
+        found = uow.records.find(InventoryLevel, connection_id=CONNECTION, sku="A-1")
+        with pytest.raises(ValueError, match="no SKU"):
+            uow.records.find(Location, sku="A-1")
+    assert sorted((lv.location_external_id, lv.sku) for lv in found) == [
+        ("fr", "A-1"),
+        ("uk", "A-1"),
+    ]
+
+
 def test_find_pages_sales_newest_first(store: Store) -> None:
     base = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
     # two sales share an instant: the id breaks the tie, so no page repeats or skips one

@@ -28,7 +28,7 @@ from tests.replenishment import (
 from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.domain.money import Money
 from tillwise.governance.approvals import ProposalRecord
-from tillwise.workflows.replenishment.planner import Planner
+from tillwise.workflows.replenishment.planner import Planner, read_supply
 
 DAY = 86_400.0
 # A sells 10 a day (empty from day 7), B 2 a day; B is then restocked well above its need
@@ -147,3 +147,54 @@ async def _merges(sqlite_url: str, tmp_path: Path) -> None:
         assert late.status == "discarded"
         assert late.reason is not None and "already rejected" in late.reason
         assert len(container.audit.list(action="proposal.merged")) == 2
+
+
+def test_a_second_open_draft_for_the_vendor_still_counts_as_on_order(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_two_drafts(sqlite_url, tmp_path))
+
+
+async def _two_drafts(sqlite_url: str, tmp_path: Path) -> None:
+    sales = daily_sales(14, {("United Kingdom", SKU): 10, ("United Kingdom", SKU_B): 10})
+    async with simulator_loop(sqlite_url, tmp_path, sales, pos_api=False) as loop:
+        container, approvals = loop.container, loop.container.approvals
+        loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU_B, delta=400), "restock")
+        await loop.settle()
+        planner = Planner(container.uow, MeanForecaster(), container.clock)
+        # night 0: a stored plan gives B its reorder point; its draft is put aside
+        plan0, _ = planner.run(loop.conn, UK)
+        await approvals.route_new()
+        for p in plan0.proposals:
+            approvals.reject(p.id, person("regional_manager", user="rita"), reason="not now")
+        b_rop = next(i for i in plan0.items if i.sku == SKU_B).reorder_point
+        # night 1: the plan reads the store and forecasts; meanwhile B crosses its reorder
+        # point and the event trigger drafts an order from the same vendor
+        loop.advance(DAY)
+        plan1 = planner.plan(loop.conn, UK)
+        level = loop.pos.stock.level((UK, SKU_B)).on_hand
+        loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU_B, delta=b_rop - 1 - level), "sold")
+        await loop.settle()
+        await approvals.route_new()
+        # then the plan is saved as a draft of its own: two open drafts for one vendor
+        planner.save(plan1)
+        await approvals.route_new()
+        open_drafts = _queue(loop)
+        assert len(open_drafts) == 2
+        ordered = dict.fromkeys((SKU, SKU_B), 0)
+        for record in open_drafts:
+            for sku, units in _lines(record).items():
+                ordered[sku] += units
+        assert ordered[SKU_B] > 0
+        # when the next night sees nothing changed, it orders nothing more for either item
+        loop.advance(DAY)
+        plan2, _new = planner.run(loop.conn, UK)
+        added = {
+            ln["sku"]: ln["quantity"] - ln.get("already_in_draft", 0)
+            for p in plan2.proposals
+            for ln in p.payload["lines"]
+        }
+        assert added.get(SKU_B, 0) == 0, added
+        with container.uow() as uow:
+            supply = read_supply(uow, loop.conn, UK, container.clock.now())
+        assert supply.on_order[SKU] >= ordered[SKU] and supply.on_order[SKU_B] >= ordered[SKU_B]

@@ -149,3 +149,42 @@ async def _adjusts(sqlite_url: str, tmp_path: Path) -> None:
         assert details["via"] == "adjustments" and details["moved"] == quantity
         assert (details["out"]["delta"], details["in"]["delta"]) == (-quantity, quantity)
         assert _levels(loop) == {UK: quantity, FRANCE: SURPLUS - quantity}
+
+
+def test_the_event_trigger_moves_surplus_from_another_store_before_buying(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_trigger_moves(sqlite_url, tmp_path))
+
+
+async def _trigger_moves(sqlite_url: str, tmp_path: Path) -> None:
+    async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+        container = loop.container
+        loop.pos.adjust(AdjustmentIn(location_id=FRANCE, sku=SKU, delta=SURPLUS), "delivery")
+        await loop.settle()
+        planner = Planner(container.uow, MeanForecaster(), container.clock)
+        planner.run(loop.conn, FRANCE)
+        rop = next(i for i in planner.plan(loop.conn, UK).items if i.sku == SKU).reorder_point
+        # given the UK is refilled above its reorder point and its nightly plan is stored
+        loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=rop + 50), "refill")
+        await loop.settle()
+        plan, _ = planner.run(loop.conn, UK)
+        assert plan.proposals == []
+        # when a sale takes the UK below its reorder point
+        loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=-51), "sold")
+        await loop.settle()
+        await container.approvals.route_new()
+        # then the trigger proposes moving France's surplus, and buys nothing France can cover
+        queued = container.approvals.list(status="pending")
+        assert [r.proposal.kind for r in queued] == ["transfer"], [
+            (r.proposal.kind, r.proposal.summary) for r in queued
+        ]
+        [move] = queued
+        assert move.proposal.inputs["run"].startswith("event:")
+        assert move.proposal.payload["from_location"] == FRANCE
+        assert move.proposal.payload["to_location"] == UK
+        assert move.proposal.payload["quantity"] > 0
+        # and the next night, with the transfer in play, neither is proposed again
+        loop.advance(86_400.0)
+        again, _ = planner.run(loop.conn, UK)
+        assert again.proposals == []

@@ -45,9 +45,11 @@ class RecordRepository(Protocol):
         page: Page = Page(),
         stores: Collection[tuple[str, str]] | None = None,
         connections: Collection[str] | None = None,
+        sku: str | None = None,
     ) -> list[R]:
         """``stores``: only records of those (connection id, location external id) pairs;
-        ``connections``: only records of those connections."""
+        ``connections``: only records of those connections; ``sku``: only records of that SKU
+        (kinds that carry one: variants, inventory levels)."""
         ...
 
     def location(self, connection_id: str, external_id: str) -> Location | None: ...

@@ -87,6 +87,7 @@ class SqlRecordRepository:
         page: Page = Page(),
         stores: Collection[tuple[str, str]] | None = None,
         connections: Collection[str] | None = None,
+        sku: str | None = None,
     ) -> list[R]:
         """Records in canonical id order, or newest first (kinds that record when they
         happened); ``page.after`` continues after that record. ``stores`` keeps the records of
@@ -105,6 +106,10 @@ class SqlRecordRepository:
             query = query.where(table.c.connection_id == connection_id)
         if connections is not None:
             query = query.where(table.c.connection_id.in_(sorted(connections)))
+        if sku is not None:
+            if "sku" not in table.c:
+                raise ValueError(f"{record_type.__name__} records have no SKU")
+            query = query.where(table.c.sku == sku)
         if stores is not None:
             column = table.c.location_external_id if "location_external_id" in table.c else None
             if column is None and record_type is Location:

@@ -8,7 +8,7 @@ money as people write it (``Money.display``: "£1,234.50"), weeks of cover to on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -172,11 +172,15 @@ def _rule(line: PlannedLine) -> str:
             else ""
         )
         return f"Nothing is ordered{skip_moq}."
+    covered = (
+        f"That is at or above the reorder point of {d.reorder_point:,}, so nothing needs "
+        "ordering now."
+    )
     if rule == Rule.COVERED:
-        return (
-            f"That is at or above the reorder point of {d.reorder_point:,}, so nothing needs "
-            "ordering now."
-        )
+        return covered
+    if any(step.startswith(f"{Rule.COVERED}:") for step in d.steps):
+        # a covered item raised to fill the vendor's minimum: only the raise orders anything
+        return covered + _vendor_minimum(d.steps)
     below = f"That is below the reorder point of {d.reorder_point:,}"
     if rule == Rule.AT_MAX_STOCK:
         return (
@@ -210,8 +214,12 @@ def _rule(line: PlannedLine) -> str:
                 f"whole cases, below the minimum order quantity of {t.moq:,}, so nothing is "
                 "ordered; raise the maximum stock or agree a lower minimum with the vendor"
             )
-    text += "."
-    for step in d.steps:
+    return text + "." + _vendor_minimum(d.steps)
+
+
+def _vendor_minimum(steps: Sequence[str]) -> str:
+    text = ""
+    for step in steps:
         code, _, extra = step.partition(":")
         if code == Rule.RAISED_FOR_VENDOR_MINIMUM:
             text += (

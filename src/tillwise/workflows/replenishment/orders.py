@@ -328,10 +328,15 @@ def draft_orders(
     orders = []
     for vendor_id in sorted(by_vendor):
         vendor = vendors[vendor_id]
+        draft = existing.get(vendor_id)
+        if draft is not None and str(draft.get("currency") or currency) != currency:
+            # a draft priced in another currency (the store's currency changed since): its
+            # lines cannot be added to this order's; this order stands on its own
+            draft = None
         order = _draft_for_vendor(
             vendor,
             by_vendor[vendor_id],
-            existing.get(vendor_id),
+            draft,
             location=location,
             currency=currency,
             today=today,

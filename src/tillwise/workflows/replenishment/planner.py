@@ -31,7 +31,7 @@ import logging
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -172,7 +172,9 @@ class StoreInputs:
         return self.location.country_code if self.location is not None else None
 
 
-def _all(uow: UnitOfWork, record_type: type[Any], connection_id: str, **kw: Any) -> list[Any]:
+def all_records(
+    uow: UnitOfWork, record_type: type[Any], connection_id: str, **kw: Any
+) -> list[Any]:
     out: list[Any] = []
     after = None
     while True:
@@ -231,7 +233,7 @@ def read_supply(
     }
     orders = [
         po
-        for po in _all(uow, PurchaseOrder, connection_id)
+        for po in all_records(uow, PurchaseOrder, connection_id)
         if po.location_external_id == location_external_id
     ]
     recorded = {po.external_id for po in orders} | {po.reference for po in orders if po.reference}
@@ -243,6 +245,9 @@ def read_supply(
     for move in transfers_in_play(uow, connection_id, now) if moves is None else moves:
         _transfer_supply(move, location_external_id, on_order, committed, now)
     drafts: dict[str, tuple[str, dict[str, Any]]] = {}
+    # a second open draft for a vendor (the event trigger drafted while a plan was running):
+    # not where new lines go, but what it orders is on order all the same
+    also_open: list[tuple[str, dict[str, Any]]] = []
     queued: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for item in in_play:
         p = item.proposal
@@ -253,6 +258,8 @@ def read_supply(
                 queued[target].append(p.payload)
             elif vendor not in drafts:
                 drafts[vendor] = (p.id, dict(p.payload))
+            else:
+                also_open.append((p.id, dict(p.payload)))
             continue
         if item.status in ("approved", "applied"):
             reference = str((item.result or {}).get("reference") or "")
@@ -271,6 +278,11 @@ def read_supply(
             units = int(line.get("quantity") or 0)
             on_order[str(line["sku"])] += units
             in_draft[(vendor, str(line["sku"]))] = units
+    for pid, payload in also_open:
+        for request in queued.get(pid, ()):
+            payload = _overlay(payload, request)
+        for line in payload.get("lines") or []:
+            on_order[str(line["sku"])] += int(line.get("quantity") or 0)
     return Supply(
         on_order=dict(on_order),
         committed=dict(committed),
@@ -351,30 +363,17 @@ def read_store(
     uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
 ) -> StoreInputs:
     """Everything one store's plan reads, in the caller's (short) transaction."""
-    levels_all = _all(uow, InventoryLevel, connection_id)
-    levels: dict[str, InventoryLevel] = {}
-    others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]] = {}
-    for level in levels_all:
-        if level.location_external_id == location_external_id:
-            levels[level.sku] = level
-        else:
-            others.setdefault(level.location_external_id, ({}, {}))[0][level.sku] = level
-    for plan in uow.replenishment.plans():
-        if plan.connection_id == connection_id and plan.location_external_id in others:
-            items = uow.replenishment.plan_items(connection_id, plan.location_external_id)
-            others[plan.location_external_id][1].update({i.sku: i for i in items})
-    others = {loc: v for loc, v in others.items() if v[1]}
+    levels_all = all_records(uow, InventoryLevel, connection_id)
+    levels = {
+        level.sku: level
+        for level in levels_all
+        if level.location_external_id == location_external_id
+    }
     moves = transfers_in_play(uow, connection_id, now)
-    others_moving: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
-    for loc in others:
-        coming: dict[str, int] = defaultdict(int)
-        going: dict[str, int] = defaultdict(int)
-        for move in moves:
-            _transfer_supply(move, loc, coming, going, now)
-        others_moving[loc] = (dict(coming), dict(going))
+    others = other_stores(uow, connection_id, location_external_id, levels_all, moves, now)
     names: dict[str, str] = {}
     variant_vendor: dict[str, str] = {}
-    for variant in _all(uow, Variant, connection_id):
+    for variant in all_records(uow, Variant, connection_id):
         names.setdefault(variant.sku, variant.name)
         if variant.vendor_external_id:
             variant_vendor.setdefault(variant.sku, variant.vendor_external_id)
@@ -390,22 +389,63 @@ def read_store(
         vendors=vendors,
         variant_vendor=variant_vendor,
         supply=read_supply(uow, connection_id, location_external_id, now, moves),
-        others=others,
-        others_moving=others_moving,
-        store_names={
-            loc: found.name
-            for loc in others
-            if (found := uow.records.location(connection_id, loc)) is not None and found.name
-        },
+        others=others.stock,
+        others_moving=others.moving,
+        store_names=others.names,
         stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
         adjustments=uow.replenishment.forecast_adjustments(connection_id, location_external_id),
     )
 
 
+@dataclass(frozen=True)
+class OtherStores:
+    """The connection's other planned stores, as a transfer into this store sees them."""
+
+    stock: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # loc → levels, plan
+    moving: dict[str, tuple[dict[str, int], dict[str, int]]]  # loc → transfers in, out
+    names: dict[str, str]  # loc → store name
+
+
+def other_stores(
+    uow: UnitOfWork,
+    connection_id: str,
+    location_external_id: str,
+    levels: Iterable[InventoryLevel],
+    moves: Sequence[OpenProposal],
+    now: datetime,
+    skus: Collection[str] | None = None,
+) -> OtherStores:
+    """The other stores with a stored plan: their levels (of ``levels``), plan items (of
+    ``skus``; None: all) and the transfers in play into and out of them. Read by the nightly
+    plan (every SKU) and the event trigger (one SKU) alike."""
+    stock: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]] = {}
+    for level in levels:
+        if level.location_external_id != location_external_id:
+            stock.setdefault(level.location_external_id, ({}, {}))[0][level.sku] = level
+    for plan in uow.replenishment.plans():
+        if plan.connection_id == connection_id and plan.location_external_id in stock:
+            items = uow.replenishment.plan_items(connection_id, plan.location_external_id, skus)
+            stock[plan.location_external_id][1].update({i.sku: i for i in items})
+    stock = {loc: v for loc, v in stock.items() if v[1]}
+    moving: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    for loc in stock:
+        coming: dict[str, int] = defaultdict(int)
+        going: dict[str, int] = defaultdict(int)
+        for move in moves:
+            _transfer_supply(move, loc, coming, going, now)
+        moving[loc] = (dict(coming), dict(going))
+    names = {
+        loc: found.name
+        for loc in stock
+        if (found := uow.records.location(connection_id, loc)) is not None and found.name
+    }
+    return OtherStores(stock=stock, moving=moving, names=names)
+
+
 def vendors_with_terms(uow: UnitOfWork, connection_id: str) -> dict[str, Vendor]:
     """The connection's vendors as plans use them: the POS's, with the retailer's terms over
     them, and the vendors only the terms know (see ``governance.vendor_terms``)."""
-    vendors = {v.external_id: v for v in _all(uow, Vendor, connection_id)}
+    vendors = {v.external_id: v for v in all_records(uow, Vendor, connection_id)}
     for vid, terms in uow.replenishment.vendor_terms(connection_id).items():
         vendor = terms.applied_to(vendors.get(vid), connection_id)
         if vendor is not None:
@@ -927,18 +967,12 @@ def build_plan(
             "adjustment": adjustment_public(adjustment, effect),
         }
         stocks[sku] = (position, outlook, terms, vendor, fc)
-    transfers = _transfers(inputs, {k: v for k, v in stocks.items() if k not in inputs.stops})
+    transfers = transfers_in(inputs, {k: v for k, v in stocks.items() if k not in inputs.stops})
     incoming: dict[str, int] = defaultdict(int)
     for t in transfers:
         incoming[t.sku] += t.quantity
     for sku, (position, outlook, terms, vendor, fc) in sorted(stocks.items()):
-        if incoming.get(sku):
-            position = Position(
-                on_hand=position.on_hand,
-                on_order=position.on_order + incoming[sku],
-                committed=position.committed,
-                in_draft=position.in_draft,
-            )
+        position = with_incoming(position, incoming.get(sku, 0))
         decision = decide(position, outlook, terms, stopped=sku in inputs.stops)
         line = planned_line(
             sku,
@@ -1099,7 +1133,20 @@ def _item(
     )
 
 
-def _transfers(
+def with_incoming(position: Position, units: int) -> Position:
+    """The position with ``units`` proposed to come in by transfer (counted as on order), so
+    only what the other stores cannot spare is bought."""
+    if not units:
+        return position
+    return Position(
+        on_hand=position.on_hand,
+        on_order=position.on_order + units,
+        committed=position.committed,
+        in_draft=position.in_draft,
+    )
+
+
+def transfers_in(
     inputs: StoreInputs,
     stocks: Mapping[str, tuple[Position, Outlook, Terms, Vendor | None, dict[str, Any]]],
 ) -> list[Transfer]:

@@ -44,7 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tillwise.domain.catalog import Cleared, ItemTerms, Vendor, VendorTerms
-from tillwise.domain.money import Money
+from tillwise.domain.money import Money, exponent
 from tillwise.ports.repositories import UnitOfWork
 
 from .planner import vendors_with_terms
@@ -129,9 +129,14 @@ class _Reading:
             self.bad(row, column, "an amount needs a currency column or --currency", text)
             return None
         try:
-            return Money.from_decimal(amount, currency)
-        except (ValueError, ValidationError) as exc:
+            exponent(currency)
+        except ValueError as exc:  # the currency is what is wrong
             self.bad(row, "currency", _reason(exc), currency)
+            return None
+        try:
+            return Money.from_decimal(amount, currency)
+        except (ValueError, ValidationError) as exc:  # the amount is (too many decimals)
+            self.bad(row, column, _reason(exc), text)
             return None
 
 

@@ -8,10 +8,12 @@ when a level crosses below its reorder point.
   zero is censored demand). Then the **event trigger**: when the level falls from at or above
   the SKU's reorder point (the store's latest plan) to below it, the stored plan's outlook and
   terms are decided again against the current position (on hand now, on order, pending drafts)
-  — no forecasting in the handler — and a quantity to order is proposed, merged into the
-  store's open draft for the vendor when there is one. The proposal id is keyed on the event,
-  so a redelivered event proposes once. A level already below the reorder point, a report older
-  than one already seen, or a SKU without a plan proposes nothing (the nightly batch covers it).
+  — no forecasting in the handler — and, as in the nightly plan, a transfer is proposed first
+  from another store with excess cover of the SKU, then a quantity to order for what is still
+  short, merged into the store's open draft for the vendor when there is one. The proposal id
+  is keyed on the event, so a redelivered event proposes once. A level already below the
+  reorder point, a report older than one already seen, or a SKU without a plan proposes
+  nothing (the nightly batch covers it).
 """
 
 from __future__ import annotations
@@ -39,14 +41,20 @@ from .planner import (
     WORKFLOW,
     StoreInputs,
     Supply,
+    all_records,
     order_proposal,
+    other_stores,
     outlook_from,
     planned_line,
     position_of,
     read_supply,
     terms_from,
+    transfer_proposal,
+    transfers_in,
+    transfers_in_play,
     vendor_info,
     vendor_with_terms,
+    with_incoming,
 )
 from .policy import decide
 
@@ -150,28 +158,26 @@ class Replenishment:
         if sku in uow.replenishment.reorder_stops(event.connectionid, location_id):
             return []  # a person stopped reordering it here
         outlook, terms = outlook_from(item), terms_from(item)
-        if outlook is None or terms is None or terms.vendor_external_id is None:
+        if outlook is None or terms is None:
             return []
-        vendor = vendor_with_terms(uow, event.connectionid, terms.vendor_external_id)
-        if vendor is None:
-            return []
-        now = ctx.clock.now()
-        supply: Supply = read_supply(uow, event.connectionid, location_id, now)
-        position = position_of(sku, on_hand, available, supply, vendor.external_id)
-        decision = decide(position, outlook, terms)
-        if decision.quantity <= 0:
-            return []
-        forecast = dict(item.data.get("forecast") or {})
-        line = planned_line(
-            sku,
-            str(item.data.get("name") or sku),
-            decision,
-            outlook,
-            terms,
-            position,
-            {**forecast, "trigger": f"inventory.updated {event.id}"},
-            location_id,
+        vendor = (
+            None
+            if terms.vendor_external_id is None
+            else vendor_with_terms(uow, event.connectionid, terms.vendor_external_id)
         )
+        now = ctx.clock.now()
+        moves = transfers_in_play(uow, event.connectionid, now)
+        supply: Supply = read_supply(uow, event.connectionid, location_id, now, moves)
+        others = other_stores(
+            uow,
+            event.connectionid,
+            location_id,
+            all_records(uow, InventoryLevel, event.connectionid, sku=sku),
+            moves,
+            now,
+            [sku],
+        )
+        name = str(item.data.get("name") or sku)
         inputs = StoreInputs(
             connection_id=event.connectionid,
             location_external_id=location_id,
@@ -179,11 +185,37 @@ class Replenishment:
             demand=[],
             stock_outs=StockOuts(),
             levels={},
-            names={},
-            vendors={vendor.external_id: vendor},
+            names={sku: name},
+            vendors={} if vendor is None else {vendor.external_id: vendor},
             variant_vendor={},
             supply=supply,
-            others={},
+            others=others.stock,
+            others_moving=others.moving,
+            store_names=others.names,
+        )
+        forecast = dict(item.data.get("forecast") or {})
+        position = position_of(
+            sku, on_hand, available, supply, None if vendor is None else vendor.external_id
+        )
+        # as the nightly plan does: first what a store with excess cover can send, then buy
+        transfers = transfers_in(inputs, {sku: (position, outlook, terms, vendor, forecast)})
+        run_key = f"event:{event.id}"
+        proposals = [
+            transfer_proposal(inputs, t, run_key=run_key, created_at=now) for t in transfers
+        ]
+        position = with_incoming(position, sum(t.quantity for t in transfers))
+        decision = decide(position, outlook, terms)
+        if vendor is None or decision.quantity <= 0:
+            return proposals
+        line = planned_line(
+            sku,
+            name,
+            decision,
+            outlook,
+            terms,
+            position,
+            {**forecast, "trigger": f"inventory.updated {event.id}"},
+            location_id,
         )
         info = vendor_info(vendor, terms.lead_time_days, inputs.currency)
         existing = {v: p for v, (_id, p) in supply.drafts.items() if v == vendor.external_id}
@@ -196,11 +228,11 @@ class Replenishment:
             existing=existing,
             location_external_id=location_id,
         )
-        return [
+        return proposals + [
             order_proposal(
                 inputs,
                 order,
-                run_key=f"event:{event.id}",
+                run_key=run_key,
                 created_at=now,
                 model=str(forecast.get("model") or ""),
             )

@@ -266,6 +266,21 @@ def test_a_merge_adds_to_the_draft_line_and_keeps_every_other_line() -> None:
     assert merged.payload()["value"] == "166.20"
 
 
+def test_a_draft_priced_in_another_currency_is_not_merged_into() -> None:
+    # a pending draft in euros (the store's currency has changed since): 10 x 9.00 EUR
+    pending = {
+        "currency": "EUR",
+        "lines": [{"sku": "B-2", "quantity": 10, "unit_cost": "9.00"}],
+    }
+    b = line_b(on_hand=0, on_order=10, in_draft=10)  # IP 10 < s 14: 11 more -> 2 cases = 12
+    (order,) = orders([b], existing={"acme": pending})
+    # then the new units make an order of their own, in pounds, worth only what it orders
+    assert order.merged is False
+    assert quantities(order) == {"B-2": 12}
+    assert order.payload()["currency"] == "GBP"
+    assert order.value() == gbp("13.20")  # 12 x 1.10, never the euro lines counted as pounds
+
+
 def test_a_draft_line_with_a_fraction_is_refused_not_rounded() -> None:
     pending = {"lines": [{"sku": "B-2", "quantity": "2.5", "unit_cost": "1.10"}]}
     with pytest.raises(ValueError, match="whole units"):
@@ -319,6 +334,12 @@ def test_a_covered_item_of_the_vendor_can_fill_the_minimum_from_its_moq() -> Non
     #   G-7 (2.86 wk) +6 (12.00) -> 60.00 >= 50.00
     assert quantities(order) == {"G-7": 18, "H-8": 24}
     assert order.value() == gbp("60.00")
+    # and H-8's reason says it was covered and ordered only to fill the minimum
+    [h_row] = [r for r in order.payload()["lines"] if r["sku"] == "H-8"]
+    text = h_row["justification"]["text"]
+    assert "at or above the reorder point of 32, so nothing needs ordering now" in text
+    assert "Raised by 24 units to reach the vendor's minimum order value" in text
+    assert "below the reorder point" not in text
 
 
 def test_a_minimum_out_of_reach_within_maximum_stock_holds_the_order() -> None:
