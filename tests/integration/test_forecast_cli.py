@@ -676,3 +676,91 @@ def test_a_forecast_scored_against_the_weeks_that_followed_gives_the_backtests_h
     )
     assert table.exit_code == 1
     assert "is not after the history (it ends 2015-02-24)" in " ".join(table.output.split())
+
+
+def _predict(sales: Path, output: Path, *extra: str) -> Result:
+    return runner.invoke(
+        app,
+        [
+            "forecast",
+            "predict",
+            "--sales",
+            str(sales),
+            "--horizon",
+            "7",
+            "--output",
+            str(output),
+            "--executor",
+            "inline",
+            *extra,
+        ],
+    )
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path: Path) -> None:
+    sales = tmp_path / "sales.csv"
+    sales.write_bytes(SAMPLE.read_bytes())
+    before = sales.read_bytes()
+    cases = [
+        (tmp_path / "missing" / "o.csv", "does not exist"),
+        (tmp_path, "is a folder"),
+        (sales, "is also an input file"),
+    ]
+    for output, why in cases:
+        result = _predict(sales, output)
+        assert result.exit_code == 1, output
+        said = " ".join(result.output.split())  # the console wraps long lines
+        assert why in said and "Traceback" not in said
+    assert sales.read_bytes() == before  # the history was not overwritten
+    assert [p.name for p in tmp_path.iterdir()] == ["sales.csv"]  # and nothing was left
+
+
+def test_intervals_keep_their_order_whatever_the_series_shape(tmp_path: Path) -> None:
+    # steady climbs, steps, decays: a series whose backtest errors all point one way has a
+    # positive lower error quantile, which must not lift the lower bounds past the mean
+    t = np.arange(100)
+    shapes = {
+        "decay": 1000 * np.exp(-t / 20),
+        "step-up": np.where(t < 75, 5, 50),
+        "step-down": np.where(t < 80, 50, 5),
+        "saw": (t % 20) * 3,
+        "quad": (t / 10) ** 2,
+        "sqrt": 10 * np.sqrt(t),
+        "log": 20 * np.log1p(t),
+        "weekly": np.where(t % 7 == 5, 100, 1),
+    }
+    days = pd.date_range("2024-01-01", periods=len(t), freq="D").strftime("%Y-%m-%d")
+    rows = [(k, d, float(np.round(y[i]))) for k, y in shapes.items() for i, d in enumerate(days)]
+    sales = tmp_path / "sales.csv"
+    pd.DataFrame(rows, columns=["unique_id", "ds", "y"]).to_csv(sales, index=False)
+    out = tmp_path / "o.csv"
+    assert _predict(sales, out).exit_code == 0
+    f = pd.read_csv(out)
+    assert (f["lo-95"] <= f["lo-80"]).all() and (f["lo-80"] <= f["mean"]).all()
+    assert (f["mean"] <= f["hi-80"]).all() and (f["hi-80"] <= f["hi-95"]).all()
+    assert (f["lo-95"] >= 0).all()
+
+
+def test_backtest_says_when_the_history_holds_fewer_windows_than_asked() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "forecast",
+            "backtest",
+            "--sales",
+            str(SAMPLE),
+            "--horizon",
+            "28",
+            "--windows",
+            "40",
+            "--json",
+            "--executor",
+            "inline",
+            "--methods",
+            "CrostonSBA",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "of the 40 windows asked for" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["windows_requested"] == 40 and 0 < len(report["cutoffs"]) < 40

@@ -10,7 +10,9 @@ import typer
 from rich.progress import Progress
 from rich.table import Column, Table
 
-from ._common import console, fail, print_json, print_table
+from tillwise.files import write_atomically
+
+from ._common import console, err_console, fail, print_json, print_table
 
 forecast_app = typer.Typer(
     help=(
@@ -71,7 +73,7 @@ def _load(sales: Path, freq: str, columns: Any, calendar: Path | None, prices: P
     if freq.upper() not in FREQS:
         fail(f"--freq must be D or W, not {freq!r}")
     try:
-        return read_sales_file(sales, columns, calendar, prices)
+        return read_sales_file(sales, columns, calendar, prices, freq.upper())
     except MissingColumns as exc:
         fail(
             f"{exc} — name the file's own with --id-col, --time-col, --target-col "
@@ -264,6 +266,12 @@ def backtest_cmd(
         fail(f"{source}: {exc}")
     finally:
         ex.close()
+    if len(report.cutoffs) < windows:  # on stderr: --json output stays JSON
+        err_console.print(
+            f"[yellow]warning:[/] {source} has history for {len(report.cutoffs)} of the "
+            f"{windows} windows asked for (each needs {horizon} more periods before it)",
+            highlight=False,
+        )
     if as_json:
         print_json(report.as_dict())
         return
@@ -343,6 +351,7 @@ def predict_cmd(
         read_future,
     )
 
+    _check_output(output, [p for p in (sales, future, calendar, prices) if p is not None])
     columns = _columns(id_col, time_col, target_col, price_col, promo_col)
     loaded = _history(sales, connection, location, freq, columns, calendar, prices)
     history = loaded.history
@@ -375,10 +384,27 @@ def predict_cmd(
         ex.close()
     frame = fc.frame()
     frame["ds"] = frame["ds"].dt.strftime("%Y-%m-%d")
-    frame.to_csv(output, index=False, float_format="%.4f")
+    try:
+        write_atomically(output, frame.to_csv(index=False, float_format="%.4f").encode())
+    except OSError as exc:
+        fail(f"--output {output}: cannot be written: {exc.strerror or exc}")
     console.print(
         f"wrote {len(frame)} rows ({frame['unique_id'].nunique()} series x {horizon}) to {output}"
     )
+
+
+def _check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse an ``--output`` that cannot be written, or that would overwrite an input, before
+    any work is done."""
+    if output.is_dir():
+        fail(f"--output {output} is a folder; name the CSV file to write")
+    if output.exists() and not output.is_file():
+        fail(f"--output {output} is not a regular file")
+    if not output.parent.is_dir():
+        fail(f"--output {output}: the folder {output.parent} does not exist")
+    for given in inputs:
+        if output.exists() and given.exists() and output.samefile(given):
+            fail(f"--output {output} is also an input file; it would be overwritten")
 
 
 @forecast_app.command("score")

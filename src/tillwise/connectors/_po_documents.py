@@ -19,12 +19,9 @@ The proposal payload (what replenishment proposes)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
-import os
 import smtplib
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -42,6 +39,7 @@ from tillwise.domain.purchasing import (
     PurchaseOrderLine,
     PurchaseOrderStatus,
 )
+from tillwise.files import write_atomically
 from tillwise.ports.writeback import (
     NotSupported,
     WriteBack,
@@ -267,21 +265,12 @@ class PurchaseOrderDocuments:
 
     @staticmethod
     def _write_files(order: Order, csv_path: Path, pdf_path: Path) -> None:
-        """Write each document once, atomically (a temporary file of this call's own, renamed)."""
+        """Write each document once, atomically."""
         try:
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             for path, data in ((csv_path, to_csv(order).encode()), (pdf_path, to_pdf(order))):
-                if path.exists():
-                    continue
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-                try:
-                    with os.fdopen(fd, "wb") as out:
-                        out.write(data)
-                    os.replace(tmp, path)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
-                    raise
+                if not path.exists():
+                    write_atomically(path, data)
         except OSError as exc:
             raise WriteBackError(
                 f"could not write the purchase-order documents in {csv_path.parent}: {exc}",

@@ -33,7 +33,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
@@ -46,6 +45,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.engine import Row
 
+from tillwise.files import write_atomically
 from tillwise.governance.secrets import KnownSecrets, redact
 from tillwise.ports.clock import Clock
 from tillwise.store.engine import read_only
@@ -217,9 +217,8 @@ class AuditLog:
         current = self.anchor()
         if head is None or (current is not None and current[0] >= head.id):
             return current
-        tmp = self._anchor_path.with_name(self._anchor_path.name + ".tmp")
-        tmp.write_text(json.dumps({"id": head.id, "hash": head.hash}), encoding="utf-8")
-        os.replace(tmp, self._anchor_path)
+        anchor = json.dumps({"id": head.id, "hash": head.hash}).encode("utf-8")
+        write_atomically(self._anchor_path, anchor)
         return head.id, head.hash
 
     async def run_anchor(self, stop: asyncio.Event, *, interval: float = 10.0) -> None:

@@ -163,3 +163,69 @@ def test_a_wide_m5_file_that_cannot_be_read_is_refused_naming_file_row_and_colum
         read_sales_file(
             sales, Columns(("item_id", "store_id")), None if edit == "no calendar" else cal, prices
         )
+
+
+# --- dates in one format, ids as written, the calendar ------------------------------------
+
+
+def _days(tmp_path: Path, values: list[str]) -> list[str]:
+    path = tmp_path / "sales.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(f"a,{v},1\n" for v in values))
+    return read_sales(path)["ds"].dt.strftime("%Y-%m-%d").tolist()
+
+
+def test_day_first_and_month_first_dates_are_read_in_the_one_format_that_fits(
+    tmp_path: Path,
+) -> None:
+    assert _days(tmp_path, ["02/01/2024", "13/01/2024"]) == ["2024-01-02", "2024-01-13"]
+    assert _days(tmp_path, ["01/02/2024", "01/13/2024"]) == ["2024-01-02", "2024-01-13"]
+    assert _days(tmp_path, ["05/02/10", "19/02/10"]) == ["2010-02-05", "2010-02-19"]  # Walmart
+    assert _days(tmp_path, ["02.01.2024", "31.01.2024"]) == ["2024-01-02", "2024-01-31"]
+
+
+@pytest.mark.parametrize(
+    ("values", "row", "why"),
+    [
+        (["02/01/2024", "03/01/2024"], 2, "ambiguous date: 2024-01-02 or 2024-02-01"),
+        (["13/01/2024", "2024-01-14", "15/01/2024"], 3, "not in the format of the column"),
+    ],
+)
+def test_a_date_column_that_is_ambiguous_or_mixed_is_refused_naming_the_row(
+    tmp_path: Path, values: list[str], row: int, why: str
+) -> None:
+    with pytest.raises(InvalidSalesFile) as err:
+        _days(tmp_path, values)
+    assert f"row {row}, column 'ds'" in str(err.value) and why in str(err.value)
+
+
+def test_numbers_are_not_taken_for_dates(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("unique_id,ds,y\na,20240101,1\na,20240102,1\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 2, column 'ds': a number, not a date"):
+        read_sales(path)
+
+
+def test_series_ids_that_look_like_missing_values_are_ids(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("unique_id,ds,y\nNA,2024-01-01,1\nnull,2024-01-01,2\nNone,2024-01-01,3\n")
+    assert sorted(read_sales(path)["unique_id"]) == ["NA", "None", "null"]
+    path.write_text("unique_id,ds,y\nNA,2024-01-01,1\n,2024-01-02,2\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 3, column 'unique_id': empty series id"):
+        read_sales(path)
+    path.write_text("unique_id,ds,y\nNA,2024-01-01,NA\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 2, column 'y': not a number"):
+        read_sales(path)
+
+
+def test_a_date_off_the_frequencys_calendar_is_named_by_row(tmp_path: Path) -> None:
+    path = tmp_path / "weekly.csv"
+    path.write_text(
+        "unique_id,ds,y\na,2023-01-02,1\na,2023-01-09,1\nb,2023-01-04,1\nb,2023-01-11,1\n"
+    )
+    with pytest.raises(InvalidSalesFile) as err:
+        read_sales_file(path, freq="W")
+    assert "row 4, column 'ds': not on the W calendar" in str(err.value)
+    assert "a week starting on a Monday" in str(err.value)
+    path.write_text("unique_id,ds,y\na,2024-01-01,1\na,2024-01-02 13:00,1\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 3, column 'ds': not on the D calendar"):
+        read_sales_file(path, freq="D")

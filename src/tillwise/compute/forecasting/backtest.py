@@ -249,12 +249,13 @@ def interval_quantiles(
 def apply_intervals(
     mean: np.ndarray, q: dict[int, tuple[np.ndarray, np.ndarray]], integer: bool = False
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """``mean`` plus the residual quantiles, floored at 0; for whole-unit demand the lower
-    bound is rounded down to a whole unit (so ``[0.02, 1.5]`` becomes ``[0, 1.5]`` and an
-    actual of 0 counts as inside)."""
+    """``mean`` plus the residual quantiles, floored at 0 and never on the wrong side of the
+    mean (a series whose backtest errors all point one way, a steady climb, has a positive
+    lower quantile); for whole-unit demand the lower bound is rounded down to a whole unit (so
+    ``[0.02, 1.5]`` becomes ``[0, 1.5]`` and an actual of 0 counts as inside)."""
     out = {}
     for lv, (lo, hi) in q.items():
-        low = np.maximum(mean + lo[:, None], 0.0)
+        low = np.minimum(np.maximum(mean + lo[:, None], 0.0), mean)
         high = np.maximum(mean + hi[:, None], mean)
         if integer:
             low = np.floor(low + 1e-9)

@@ -63,6 +63,7 @@ class BacktestReport:
     production_method: list[str]  # what production chose at each window
     baseline: MethodReport
     seconds: float
+    windows_requested: int = 0  # asked for; ``cutoffs`` says how many the history allowed
 
     def ratios(self) -> dict[str, float | None]:
         def r(a: float | None, b: float | None) -> float | None:
@@ -82,6 +83,7 @@ class BacktestReport:
             "freq": self.freq,
             "series": self.series,
             "cutoffs": self.cutoffs,
+            "windows_requested": self.windows_requested,
             "seconds": round(self.seconds, 3),
             "methods": [m.as_dict() for m in self.methods],
             "production": {**self.production.as_dict(), "chosen": self.production_method},
@@ -172,6 +174,7 @@ def backtest(
         production_method=[chosen[c] for c in outer],
         baseline=baseline,
         seconds=time.perf_counter() - t0,
+        windows_requested=windows,
     )
 
 

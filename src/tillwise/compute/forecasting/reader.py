@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES  # read_csv's own missing-value words
 
 from tillwise.domain.errors import DomainError
 
@@ -162,10 +163,12 @@ def read_sales_file(
     columns: Columns = Columns(),
     calendar: str | Path | None = None,
     prices: str | Path | None = None,
+    freq: str | None = None,
 ) -> SalesFile:
     """The history in ``path`` (``.csv``, ``.parquet``/``.pq``, ``.rda``/``.rds``; long or
     wide), with M5's ``calendar`` (:func:`read_calendar`) and weekly ``prices``
-    (:func:`read_prices`) when given."""
+    (:func:`read_prices`) when given; ``freq`` (``D``/``W``): every ``ds`` must be on that
+    calendar (a weekly file's weeks all start on the same weekday)."""
     raw, source, first_row = _read_frame(path, columns.ids)
     days = None if calendar is None else read_calendar(calendar)
     wide = _melt_wide(raw, source, first_row, columns, days)
@@ -177,7 +180,7 @@ def read_sales_file(
     if days is not None:
         frame = days.with_snap(frame)
     try:
-        history = validate_history(frame, source=source, first_row=first_row)
+        history = validate_history(frame, source=source, first_row=first_row, freq=freq)
     except InvalidSalesFile as exc:
         raise columns.own(exc) from None
     if days is None:
@@ -432,7 +435,13 @@ def _read_frame(
         if suffix in R_SUFFIXES:
             return _read_r(p), str(p), 1
         if suffix in (".csv", ".txt"):
-            return pd.read_csv(p, dtype=dict.fromkeys(ids, str), keep_default_na=True), str(p), 2
+            # a series id is text as written: "NA" (Namibia), "null" or "None" are ids, not gaps
+            header = pd.read_csv(p, nrows=0).columns
+            missing = {c: ([""] if c in ids else sorted(STR_NA_VALUES)) for c in header}
+            frame = pd.read_csv(
+                p, dtype=dict.fromkeys(ids, str), keep_default_na=False, na_values=missing
+            )
+            return frame, str(p), 2
     except Exception as exc:  # the parser's own words say what is wrong
         raise InvalidSalesFile(f"{p}: cannot be read: {exc}") from exc
     raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv, .parquet or .rda)")
@@ -527,24 +536,94 @@ def _columns(
 
 def _dates(df: pd.DataFrame, source: str, first_row: int) -> pd.Series:
     """The ``ds`` column as naive timestamps on the wall clock of the place they were recorded,
-    checked. The format is inferred from the first value; a column that mixes formats
-    (``2024-11-29``, ``2024-11-29 00:00``) or UTC offsets (a local-time export across a change to
-    or from summer time) is read value by value."""
+    checked. ISO 8601 (``2024-11-29``, ``2024-11-29 00:00``, with or without UTC offsets — a
+    local-time export across a change to or from summer time keeps each value's wall clock) is
+    read as it is. Any other text must be in ONE format for the whole column, day-first or
+    month-first (``29/11/2024``, ``11/29/24``, ``29.11.2024``); a column that fits both with
+    different dates is refused as ambiguous rather than guessed. Numbers are not dates."""
     raw = df["ds"]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns about mixed offsets before it refuses
-            ds = pd.to_datetime(raw, errors="coerce")
-        vector = pd.api.types.is_datetime64_any_dtype(ds) and not ds.isna().any()
-    except (ValueError, TypeError):
-        vector = False
-    if not vector:
-        ds = pd.Series([_wall_clock(v) for v in raw], index=raw.index, dtype="datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        ds = raw
+    elif pd.api.types.is_numeric_dtype(raw):
+        raise BadCell(
+            source,
+            first_row,
+            "ds",
+            "a number, not a date (write dates as YYYY-MM-DD)",
+            raw.iloc[0],
+        )
+    else:
+        text = raw.astype("string").str.strip()
+        iso = _iso_dates(text)
+        ds = iso if iso is not None else _one_format(df, text, source, first_row)
     if ds.isna().any():
         raise _bad(df, source, first_row, ds.isna(), "ds", "not a date")
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
     return ds
+
+
+def _iso_dates(text: pd.Series) -> pd.Series | None:
+    """Every value read as ISO 8601, each on its own wall clock; None unless all are ISO."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns about mixed offsets before it refuses
+        try:
+            ds = pd.to_datetime(text, format="ISO8601", errors="coerce")
+            if pd.api.types.is_datetime64_any_dtype(ds) and not ds.isna().any():
+                return ds
+        except (ValueError, TypeError):
+            pass
+        if pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).isna().any():
+            return None
+    # all ISO 8601, with different UTC offsets: each value keeps its own wall clock
+    return pd.Series([_wall_clock(v) for v in text], index=text.index, dtype="datetime64[ns]")
+
+
+def _date_formats() -> list[str]:
+    days = []
+    for sep in "/.-":
+        for year in ("%Y", "%y"):
+            days += [f"%d{sep}%m{sep}{year}", f"%m{sep}%d{sep}{year}"]
+    return [d + t for d in days for t in ("", " %H:%M", " %H:%M:%S")]
+
+
+DATE_FORMATS = _date_formats()  # the non-ISO formats a column may be in (one per column)
+
+
+def _one_format(df: pd.DataFrame, text: pd.Series, source: str, first_row: int) -> pd.Series:
+    """The column read in the one day-first or month-first format that fits every value."""
+    parsed = {f: pd.to_datetime(text, format=f, errors="coerce") for f in DATE_FORMATS}
+    whole = {f: ds for f, ds in parsed.items() if not ds.isna().any()}
+    readings = list({tuple(ds.array): f for f, ds in whole.items()}.values())
+    if len(readings) == 1:
+        return whole[readings[0]]
+    if len(readings) > 1:
+        a, b = whole[readings[0]], whole[readings[1]]
+        differ = (a != b).to_numpy()
+        k = int(np.flatnonzero(differ)[0])
+        raise BadCell(
+            source,
+            k + first_row,
+            "ds",
+            f"ambiguous date: {a.iloc[k]:%Y-%m-%d} or {b.iloc[k]:%Y-%m-%d}? "
+            "write dates as YYYY-MM-DD",
+            text.iloc[k],
+        )
+    best = min(DATE_FORMATS, key=lambda f: int(parsed[f].isna().sum()))
+    if parsed[best].notna().any():  # most values fit one format: the first that does not
+        raise _bad(
+            df,
+            source,
+            first_row,
+            parsed[best].isna(),
+            "ds",
+            f"not in the format of the column's other dates ({best})",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iso = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    where = iso.isna() if iso.notna().any() else text.isna() | text.notna()
+    raise _bad(df, source, first_row, where, "ds", "not a date")
 
 
 def _wall_clock(value: object) -> object:
@@ -652,8 +731,11 @@ def _text(df: pd.DataFrame, column: str) -> pd.Series:
     return df[column].astype("string").fillna("").str.strip()
 
 
-def validate_history(df: pd.DataFrame, source: str = "history", first_row: int = 1) -> pd.DataFrame:
-    """Check and normalise a long frame: types, no missing keys, y >= 0, unique (id, ds)."""
+def validate_history(
+    df: pd.DataFrame, source: str = "history", first_row: int = 1, freq: str | None = None
+) -> pd.DataFrame:
+    """Check and normalise a long frame: types, no missing keys, y >= 0, unique (id, ds) and,
+    given ``freq``, every ``ds`` on that calendar."""
 
     def bad(mask: np.ndarray | pd.Series, column: str, why: str) -> InvalidSalesFile:
         return _bad(df, source, first_row, mask, column, why)
@@ -677,4 +759,25 @@ def validate_history(df: pd.DataFrame, source: str = "history", first_row: int =
             c = text.isin(["true", "1", "1.0"])
         out["censored"] = c.astype(bool)
     _numbers(df, out, source, first_row)
+    if freq is not None:
+        _on_calendar(df, out, source, first_row, freq)
     return _unique(df, out, source, first_row)
+
+
+def _on_calendar(
+    df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int, freq: str
+) -> None:
+    from .panel import build_calendar
+
+    calendar = build_calendar(out["ds"], freq)
+    off = calendar.get_indexer(out["ds"]) < 0
+    if off.any():
+        start = calendar[0]
+        period = (
+            f"a week starting on a {start:%A} (the first date is {start:%Y-%m-%d})"
+            if freq.upper() == "W"
+            else "a whole day (no time of day)"
+        )
+        raise _bad(
+            df, source, first_row, off, "ds", f"not on the {freq} calendar: expected {period}"
+        )
