@@ -195,6 +195,10 @@ def test_the_demo_replays_and_a_rerun_keeps_its_one_simulator_connection(
             stores = db.execute(
                 text("SELECT count(*) FROM locations WHERE connection_id = :c"), {"c": earlier.id}
             ).scalar_one()
+        # the demo's orders (every vendor new to a fresh database) wait for a store manager
+        po_rule = c.modes.rule_for("draft_purchase_order", f"{earlier.id}:any-store")
+        assert c.modes.mode_for("replenishment", None).mode == "draft"
+    assert po_rule.new_vendor_needs_regional is False
     assert [x.id for x in ours] == [earlier.id]
     assert ours[0].api_base_url == f"http://127.0.0.1:{pos_port}"
     assert stores > 0

@@ -454,6 +454,13 @@ def demo(
         container.modes.set_mode(
             "replenishment", "*", "draft", actor="cli:demo", reason="demo: orders need approval"
         )
+    if not any(r.kind == "draft_purchase_order" for r in container.modes.rules()):
+        # a fresh database has ordered from none of the simulator's vendors, so every order
+        # would be to a "new vendor" and need a regional manager: in the demo a store manager
+        # may approve them (Settings → Approval rules shows it and changes it back)
+        container.modes.set_rule(
+            actor="cli:demo", kind="draft_purchase_order", new_vendor_needs_regional=False
+        )
     if not container.modes.modes("risk"):  # big refunds and discounts wait for a manager
         container.modes.set_mode(
             "risk", "*", "draft", actor="cli:demo", reason="demo: managers approve risky refunds"
