@@ -308,6 +308,10 @@ async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     # order now needs a second approver
     assert [(ln["sku"], ln["quantity"]) for ln in body["payload"]["lines"]] == [(SKU, 700)]
     assert body["value"] == {"amount": 700 * 153, "currency": "GBP"}
+    # and the order's own figures say what it now orders, not what was first proposed
+    [line] = body["payload"]["lines"]
+    assert line["line_total"] == "1071.00" and body["payload"]["value"] == "1071.00"
+    assert body["summary"].endswith("— as edited: 700 units in 1 line, worth £1,071.00")
     assert body["status"] == "pending" and body["required_approvals"] == 2
     assert len(body["approvals"]) == 1 and body["approvals"][0]["edited"] is True
 

@@ -835,7 +835,7 @@ class Approvals:
                     code="invalid",
                     field="edits",
                 )
-            return proposal.model_copy(update={"payload": payload, "value": order_value(payload)})
+            return _with_totals(proposal, payload)
         value = proposal.value
         old, new = proposal.payload.get("delta"), payload.get("delta")
         if value is not None and isinstance(old, int) and isinstance(new, int) and old:
@@ -1004,6 +1004,29 @@ def merged_payload(draft: Mapping[str, Any], request: Mapping[str, Any]) -> dict
         lines += [copy.deepcopy(ln) for ln in new if ln.get("sku") in by_sku]
         out["lines"] = lines
     return out
+
+
+def _with_totals(proposal: Proposal, payload: dict[str, Any]) -> Proposal:
+    """An order whose line quantities were edited, with its line totals, value and summary
+    saying what it now orders (the planner's text keeps the quantities it proposed)."""
+    currency = payload.get("currency")
+    for line in payload["lines"]:
+        cost, quantity = line.get("unit_cost"), line.get("quantity")
+        if "line_total" in line and isinstance(currency, str) and cost not in (None, ""):
+            try:
+                total = Money.from_decimal(Decimal(str(cost)), currency).times(int(quantity))
+                line["line_total"] = str(total.to_decimal())
+            except (InvalidOperation, ValueError, ArithmeticError, TypeError):
+                line["line_total"] = None
+    value = order_value(payload)
+    if "value" in payload:
+        payload["value"] = None if value is None else str(value.to_decimal())
+    units = sum(int(ln.get("quantity") or 0) for ln in payload["lines"])
+    base = proposal.summary.split(" — as edited:")[0]
+    worth = f", worth {value.display()}" if value is not None else ""
+    n = len(payload["lines"])
+    summary = f"{base} — as edited: {units:,} units in {n} line{'s' if n != 1 else ''}{worth}"
+    return proposal.model_copy(update={"payload": payload, "value": value, "summary": summary})
 
 
 def order_value(payload: Mapping[str, Any]) -> Money | None:
