@@ -865,3 +865,45 @@ def test_the_overstock_is_listed_with_its_cost_for_the_manager_and_without_for_a
     expect(card.locator("#overstock-summary")).to_contain_text("Not shown to your role")
     expect(card).not_to_contain_text("£")
     assert page.errors == []
+
+
+def test_a_store_with_thousands_at_risk_lists_them_fifty_at_a_time(
+    live_server: LiveServer, planned: Any, new_page: Any
+) -> None:
+    from playwright.sync_api import Route, expect
+
+    server = live_server
+    store = server.store_key(LOC)
+    plan = server.get(f"/v1/replenishment/stores/{store}/plan").json()
+    # given a plan with 120 items at risk (the demo's big stores have thousands)
+    [template] = [i for i in plan["items"] if i["sku"] == HEART]
+    many = [
+        {**template, "sku": f"SKU-{n:03d}", "name": f"Item {n:03d}", "at_risk": True}
+        for n in range(120)
+    ]
+    big = {**plan, "items": many}
+
+    def serve(route: Route) -> None:
+        route.fulfill(json=big)
+
+    password = server.add_user("bigmgr", "store_manager", stores=[store], display_name="Big")
+    page = new_page()
+    page.route(lambda url: "/v1/replenishment/stores/" in url and "/plan" in url, serve)
+    log_in(page, server, "bigmgr", password)
+    page.goto(f"{server.url}/#/replenishment/{store}")
+    rows = page.locator("#risk-table tbody tr[data-sku]")
+    more = page.locator("#risk-more")
+    # then the first 50 are listed, most at risk first, and the orders stay in reach
+    expect(page.locator("#risk-count")).to_have_text("120 at risk")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_have_attribute("data-sku", "SKU-000")
+    expect(more).to_have_text("Show 50 more (70 not listed)")
+    expect(page.locator("#orders-card")).to_be_visible()
+    # and each click lists the next ones until every one is there
+    more.click()
+    expect(rows).to_have_count(100)
+    expect(more).to_have_text("Show 20 more (20 not listed)")
+    more.click()
+    expect(rows).to_have_count(120)
+    expect(more).to_be_hidden()
+    assert page.errors == []

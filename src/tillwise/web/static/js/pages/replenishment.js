@@ -58,6 +58,7 @@ const STATUS_ORDER = ["pending", "approved", "failed", "applied"]; // waiting fi
 const STOPPED = "stopped"; // the plan's rule for an item whose reordering was stopped
 const COLUMNS = 8; // of the items table
 const OVERSTOCK_ROWS = 10; // overstocked items listed before "Show all"
+const ITEM_ROWS = 50; // items listed at a time (a store may have thousands at risk)
 
 const storePath = (store) => `#/replenishment/${encodeURIComponent(store)}`;
 const withSku = (store, sku) => `${storePath(store)}${query({ sku })}`;
@@ -163,7 +164,11 @@ class Replenishment {
               h("th", { scope: "col", class: "col-vendor" }, "Vendor"),
               h("th", { scope: "col" }, h("span", { class: "visually-hidden" },
                 this.canStop ? "Forecast, adjustments and reordering" : "Forecast")))),
-            h("tbody")))),
+            h("tbody"))),
+          h("button", {
+            class: "btn btn-small", type: "button", id: "risk-more", hidden: true,
+            onclick: () => { this.itemRows = (this.itemRows || ITEM_ROWS) + ITEM_ROWS; this.drawItems(); },
+          }, "Show more")),
         h("section", { class: "card card-wide", id: "forecast-card", "aria-labelledby": "forecast-title", hidden: true }),
         h("section", { class: "card card-wide", id: "orders-card", "aria-labelledby": "orders-title" },
           h("div", { class: "card-head" },
@@ -273,6 +278,7 @@ class Replenishment {
 
   toggleAll() {
     this.showAll = !this.showAll;
+    this.itemRows = ITEM_ROWS;
     this.drawItems();
   }
 
@@ -294,7 +300,13 @@ class Replenishment {
     } else if (shown.length === 0) {
       setCardState(this.root, "risk", "empty", "Nothing is at risk: every item is at or above its reorder point.");
     } else setCardState(this.root, "risk", "empty");
-    replaceChildren(table.querySelector("tbody"), shown.map((item) => this.itemRow(item)));
+    // the first rows only (most at risk first), more on request: the orders below stay in reach
+    const rows = this.itemRows || ITEM_ROWS;
+    replaceChildren(table.querySelector("tbody"), shown.slice(0, rows).map((item) => this.itemRow(item)));
+    const more = this.$("#risk-more");
+    const rest = shown.length - rows;
+    more.hidden = rest <= 0;
+    more.textContent = `Show ${formatCount(Math.min(ITEM_ROWS, rest))} more (${formatCount(rest)} not listed)`;
   }
 
   itemRow(item) {
