@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import log_in
@@ -281,15 +282,38 @@ def test_a_refusal_shows_in_place_and_a_rejection_needs_a_reason(
     proposal = resp.json()
     password = server.add_user("yan", "store_manager", stores=[store], display_name="Yan Li")
 
+    # a small one any store manager may approve
+    small = server.post("/v1/proposals", body | {"delta": -1, "value": "12.75"}).json()
     log_in(page, server, "yan", password)
+
+    # when the store manager opens a small one that someone else rejects meanwhile, then
+    # approves it, the server's refusal is shown where they acted
+    page.goto(f"{server.url}/#/approvals/{small['id']}")
+    expect(page.locator("#proposal-status")).to_have_text("Pending")
+    _info, token = server.container.tokens.create(
+        "store_manager", name="Other manager", actor="test", stores=[store]
+    )
+    gone = httpx.post(
+        f"{server.url}/v1/proposals/{small['id']}/reject",
+        json={"reason": "counted again"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert gone.status_code == 200, gone.text
+    page.get_by_role("button", name="Approve", exact=True).click()
+    error = page.locator("#action-error [role=alert]")
+    expect(error).to_contain_text("the proposal is rejected, not pending")
+
+    # the big one is the regional manager's to approve: the store manager is told so, and is
+    # offered no Approve (the server would refuse it)
     page.goto(f"{server.url}/#/approvals/{proposal['id']}")
     expect(page.locator("#proposal-facts")).to_contain_text("including a regional manager")
     expect(page.locator("#proposal-facts")).to_contain_text("£127.50")
-
-    # when the store manager approves anyway, the server's refusal is shown where they acted
-    page.get_by_role("button", name="Approve", exact=True).click()
-    error = page.locator("#action-error [role=alert]")
-    expect(error).to_contain_text("Not allowed: this proposal needs a regional manager's approval")
+    expect(page.locator("#actions")).to_contain_text(
+        "This proposal needs a regional manager's approval (the approval rules): your role "
+        "(Store manager) may reject it, not approve it."
+    )
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
     expect(page.locator("#proposal-status")).to_have_text("Pending")
 
     # when they try to reject without a reason, nothing is sent; with one, it is rejected

@@ -327,7 +327,16 @@ export function decisionPanel(ctx, p, { prefix = "", onDecided, title = "Decide"
   };
   const url = (verb) => `/v1/proposals/${encodeURIComponent(p.id)}/${verb}`;
 
-  if (p.status === "pending") {
+  // the approval rules may ask for a regional manager: others are told so, and may still reject
+  const needsSenior = p.required_role === "regional_manager"
+    && !["regional_manager", "admin"].includes(ctx.me.role);
+  if (p.status === "pending" && needsSenior) {
+    section.appendChild(notice("info",
+      "This proposal needs a regional manager's approval (the approval rules): "
+      + `your role (${humanize(ctx.me.role)}) may reject it, not approve it.`));
+    section.append(...reasonForm(prefix, "Reject…", "reject", "Why is it rejected?", "Reject", (button, reason) =>
+      decide(button, "Rejecting…", url("reject"), { reason }, () => "Rejected. Nothing was written to the POS.")));
+  } else if (p.status === "pending") {
     const comment = h("input", { type: "text", id: `${prefix}approve-comment`, maxlength: 500, "data-field": "comment" });
     const approve = h("button", { class: "btn btn-primary", type: "button", id: `${prefix}approve` }, "Approve");
     approve.addEventListener("click", () => decide(approve, "Approving…", url("approve"),
