@@ -97,10 +97,8 @@ def _proposal(connection_id: str) -> Proposal:
     )
 
 
-def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once(
-    container: Container, smtp: tuple[Inbox, int], tmp_path: Path
-) -> None:
-    inbox, _port = smtp
+def _queued(container: Container) -> tuple[Proposal, Principal]:
+    """The order waiting for approval at a store in draft mode, and a buyer of that store."""
     conn = container.connections.create("generic", "Shop", ["whsec_po_1"], actor="t")
     container.modes.set_mode("replenishment", "*", "draft", actor="t")
     proposal = _proposal(conn.id)
@@ -114,6 +112,14 @@ def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once
         permissions=permissions_of("buyer", None),
         stores=frozenset({f"{conn.id}:loc-1"}),
     )
+    return proposal, buyer
+
+
+def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once(
+    container: Container, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, _port = smtp
+    proposal, buyer = _queued(container)
     record = run(container.approvals.approve(proposal.id, buyer))
     assert record.status == "applied", record.result
     details = record.result["details"]  # type: ignore[index]
@@ -149,19 +155,7 @@ def test_documents_that_cannot_be_written_keep_the_order_approved_until_they_can
     container: Container, smtp: tuple[Inbox, int], tmp_path: Path
 ) -> None:
     inbox, _port = smtp
-    conn = container.connections.create("generic", "Shop", ["whsec_po_1"], actor="t")
-    container.modes.set_mode("replenishment", "*", "draft", actor="t")
-    proposal = _proposal(conn.id)
-    with container.uow() as uow:
-        uow.proposals.add(proposal)
-    run(container.approvals.route_new())
-    buyer = Principal(
-        kind="user",
-        id="ben",
-        role="buyer",
-        permissions=permissions_of("buyer", None),
-        stores=frozenset({f"{conn.id}:loc-1"}),
-    )
+    proposal, buyer = _queued(container)
     # given the documents folder is not a folder (a misconfigured volume)
     (tmp_path / "docs").write_text("not a folder")
     record = run(container.approvals.approve(proposal.id, buyer))
