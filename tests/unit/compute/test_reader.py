@@ -229,3 +229,22 @@ def test_a_date_off_the_frequencys_calendar_is_named_by_row(tmp_path: Path) -> N
     path.write_text("unique_id,ds,y\na,2024-01-01,1\na,2024-01-02 13:00,1\n")
     with pytest.raises(InvalidSalesFile, match=r"row 3, column 'ds': not on the D calendar"):
         read_sales_file(path, freq="D")
+
+
+def test_a_price_below_zero_or_infinite_is_refused_naming_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("unique_id,ds,y,price\na,2024-01-01,1,2.5\na,2024-01-02,1,-1\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 3, column 'price': a price below zero"):
+        read_sales(path)
+    path.write_text("unique_id,ds,y,price\na,2024-01-01,1,inf\na,2024-01-02,1,\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 2, column 'price': not a finite number"):
+        read_sales(path)
+
+
+def test_a_forecast_with_a_gap_in_an_interval_is_refused(tmp_path: Path) -> None:
+    from tillwise.compute.forecasting import read_forecast
+
+    path = tmp_path / "fc.csv"
+    path.write_text("unique_id,ds,mean,lo-80,hi-80\na,2024-01-01,1.5,0,3\na,2024-01-02,1.5,,3\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 3, column 'lo-80': missing"):
+        read_forecast(path)

@@ -651,6 +651,10 @@ def _numbers(
             num = pd.to_numeric(v, errors="coerce")
             if (num.isna() & v.notna()).any():
                 raise _bad(df, source, first_row, num.isna() & v.notna(), col, "not a number")
+            if np.isinf(num.to_numpy(dtype=float)).any():
+                raise _bad(df, source, first_row, np.isinf(num), col, "not a finite number")
+            if col == "price" and (num < 0).any():
+                raise _bad(df, source, first_row, num < 0, col, "a price below zero")
             out[col] = num.astype(float)
 
 
@@ -671,8 +675,9 @@ def read_forecast(path: str | Path, model: str = "mean") -> pd.DataFrame:
     raw, source, first_row = _read_frame(path)
     out = _keys(raw, source, first_row, ("unique_id", "ds", model), INTERVALS)
     _numbers(raw, out, source, first_row, (model, *(c for c in INTERVALS if c in raw)))
-    if out[model].isna().any():
-        raise _bad(raw, source, first_row, out[model].isna(), model, "missing")
+    for column in (model, *(c for c in INTERVALS if c in raw)):
+        if out[column].isna().any():  # an interval with a gap would score as a miss
+            raise _bad(raw, source, first_row, out[column].isna(), column, "missing")
     return _unique(raw, out, source, first_row)
 
 
