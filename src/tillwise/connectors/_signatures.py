@@ -112,6 +112,7 @@ def bounded_key(key: str, limit: int = MAX_KEY_LENGTH) -> str:
     if len(key) <= limit:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    # prefix, ":sha256:" and 64 hex digits, with room to spare (180 characters at 255)
     return f"{key[: limit - 75]}:sha256:{digest}"
 
 

@@ -1011,13 +1011,9 @@ def _with_totals(proposal: Proposal, payload: dict[str, Any]) -> Proposal:
     saying what it now orders (the planner's text keeps the quantities it proposed)."""
     currency = payload.get("currency")
     for line in payload["lines"]:
-        cost, quantity = line.get("unit_cost"), line.get("quantity")
-        if "line_total" in line and isinstance(currency, str) and cost not in (None, ""):
-            try:
-                total = Money.from_decimal(Decimal(str(cost)), currency).times(int(quantity))
-                line["line_total"] = str(total.to_decimal())
-            except (InvalidOperation, ValueError, ArithmeticError, TypeError):
-                line["line_total"] = None
+        if "line_total" in line and isinstance(currency, str):
+            total = _line_total(line, currency)
+            line["line_total"] = None if total is None else str(total.to_decimal())
     value = order_value(payload)
     if "value" in payload:
         payload["value"] = None if value is None else str(value.to_decimal())
@@ -1037,14 +1033,22 @@ def order_value(payload: Mapping[str, Any]) -> Money | None:
         return None
     total = Money.zero(currency)
     for line in lines:
-        cost, quantity = line.get("unit_cost"), line.get("quantity")
-        if cost in (None, "") or not isinstance(quantity, int) or isinstance(quantity, bool):
+        amount = _line_total(line, currency)
+        if amount is None:
             return None
-        try:
-            total = total + Money.from_decimal(Decimal(str(cost)), currency).times(quantity)
-        except (InvalidOperation, ValueError, ArithmeticError):
-            return None
+        total = total + amount
     return total
+
+
+def _line_total(line: Mapping[str, Any], currency: str) -> Money | None:
+    """Quantity × unit cost of one order line (None: no cost, or not whole units)."""
+    cost, quantity = line.get("unit_cost"), line.get("quantity")
+    if cost in (None, "") or not isinstance(quantity, int) or isinstance(quantity, bool):
+        return None
+    try:
+        return Money.from_decimal(Decimal(str(cost)), currency).times(quantity)
+    except (InvalidOperation, ValueError, ArithmeticError):
+        return None
 
 
 def _aware(value: datetime) -> datetime:

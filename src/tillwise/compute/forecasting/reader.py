@@ -772,7 +772,7 @@ def validate_history(
 def _on_calendar(
     df: pd.DataFrame, out: pd.DataFrame, source: str, first_row: int, freq: str
 ) -> None:
-    from .panel import build_calendar
+    from .panel import build_calendar  # here: panel imports this module
 
     calendar = build_calendar(out["ds"], freq)
     off = calendar.get_indexer(out["ds"]) < 0

@@ -32,7 +32,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -244,10 +244,9 @@ def read_supply(
                 on_order[line.sku] += max(0, _units(line.quantity - line.received))
     for move in transfers_in_play(uow, connection_id, now) if moves is None else moves:
         _transfer_supply(move, location_external_id, on_order, committed, now)
-    drafts: dict[str, tuple[str, dict[str, Any]]] = {}
-    # a second open draft for a vendor (the event trigger drafted while a plan was running):
-    # not where new lines go, but what it orders is on order all the same
-    also_open: list[tuple[str, dict[str, Any]]] = []
+    # every open (new / pending) draft, oldest first: the first per vendor is where new lines
+    # go; a second one (the event trigger drafted while a plan was running) is on order too
+    open_drafts: list[tuple[str, str, dict[str, Any]]] = []
     queued: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for item in in_play:
         p = item.proposal
@@ -256,10 +255,8 @@ def read_supply(
         if item.status in ("new", "pending") and vendor:
             if target:
                 queued[target].append(p.payload)
-            elif vendor not in drafts:
-                drafts[vendor] = (p.id, dict(p.payload))
             else:
-                also_open.append((p.id, dict(p.payload)))
+                open_drafts.append((vendor, p.id, dict(p.payload)))
             continue
         if item.status in ("approved", "applied"):
             reference = str((item.result or {}).get("reference") or "")
@@ -269,20 +266,19 @@ def read_supply(
                 continue  # the canonical order counts it
             for line in p.payload.get("lines") or []:
                 on_order[str(line["sku"])] += int(line.get("quantity") or 0)
+    drafts: dict[str, tuple[str, dict[str, Any]]] = {}
     in_draft: dict[tuple[str, str], int] = {}
-    for vendor, (pid, payload) in list(drafts.items()):
+    for vendor, pid, payload in open_drafts:
         for request in queued.get(pid, ()):
             payload = _overlay(payload, request)
-        drafts[vendor] = (pid, payload)
+        target = vendor not in drafts
+        if target:
+            drafts[vendor] = (pid, payload)
         for line in payload.get("lines") or []:
             units = int(line.get("quantity") or 0)
             on_order[str(line["sku"])] += units
-            in_draft[(vendor, str(line["sku"]))] = units
-    for pid, payload in also_open:
-        for request in queued.get(pid, ()):
-            payload = _overlay(payload, request)
-        for line in payload.get("lines") or []:
-            on_order[str(line["sku"])] += int(line.get("quantity") or 0)
+            if target:
+                in_draft[(vendor, str(line["sku"]))] = units
     return Supply(
         on_order=dict(on_order),
         committed=dict(committed),
@@ -1136,14 +1132,7 @@ def _item(
 def with_incoming(position: Position, units: int) -> Position:
     """The position with ``units`` proposed to come in by transfer (counted as on order), so
     only what the other stores cannot spare is bought."""
-    if not units:
-        return position
-    return Position(
-        on_hand=position.on_hand,
-        on_order=position.on_order + units,
-        committed=position.committed,
-        in_draft=position.in_draft,
-    )
+    return replace(position, on_order=position.on_order + units)
 
 
 def transfers_in(
