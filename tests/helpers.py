@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,23 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
     return Settings(**values)
 
 
-def make_container(database_url: str, tmp_path: Path, **overrides: Any) -> Container:
-    return build_container(make_settings(database_url, tmp_path, **overrides))
+class FakeClock:
+    """Tillwise's clock at a moment a test sets and moves on by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **kwargs: float) -> None:
+        self._now += timedelta(**kwargs)
+
+
+def make_container(
+    database_url: str, tmp_path: Path, *, clock: FakeClock | None = None, **overrides: Any
+) -> Container:
+    return build_container(make_settings(database_url, tmp_path, **overrides), clock=clock)
 
 
 def signed_headers(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.helpers import make_settings, run
+from tests.helpers import FakeClock, make_settings, run
 from tillwise.bootstrap import Container, build_container
 from tillwise.domain.money import Money
 from tillwise.domain.proposals import Proposal, proposal_id
@@ -25,17 +25,6 @@ from tillwise.store.tables_governance import proposals
 
 T0 = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 WF = "stock_counts"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self._now = T0
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, **kwargs: float) -> None:
-        self._now += timedelta(**kwargs)
 
 
 @dataclass
@@ -123,7 +112,7 @@ class World:
 
 @pytest.fixture
 def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     container = build_container(make_settings(database_url, tmp_path), clock=clock)
     conn = container.connections.create(
         "generic", "Shop", ["whsec_approvals_test_1"], actor="test", api_base_url="http://pos"
@@ -304,6 +293,7 @@ def test_transient_write_failures_are_retried_and_refusals_fail(world: World) ->
     pid = world.propose("p1")
     record = run(world.approvals.approve(pid, manager))
     assert record.status == "approved" and record.result["error"] == "writeback_failed"
+    world.clock.advance(seconds=30)  # the first retry is due
     assert run(world.approvals.write_approved()) == 1
     assert world.status(pid) == "applied" and pid in world.pos.writes
 
@@ -445,10 +435,50 @@ def test_an_unexpected_write_error_defers_the_proposal_and_spares_the_others(
     assert deferred.inputs["proposal_id"] == first
     world.pos.fail_next.append(WriteBackError("POS busy (503)", retryable=True))
     assert run(world.approvals.approve(second, manager)).status == "approved"
-    # and one sweep writes both once the trouble has passed
+    # and one sweep writes both once the trouble has passed and their retries are due
+    world.clock.advance(seconds=30)
     assert run(world.approvals.write_approved()) == 2
     assert (world.status(first), world.status(second)) == ("applied", "applied")
     assert sorted(world.pos.writes) == sorted([first, second])
+
+
+def test_a_write_the_pos_keeps_deferring_is_retried_less_and_less_often(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    # given a POS that is down: the approval's write and the next four are deferred
+    world.pos.fail_next.extend(WriteBackError("POS busy (503)", retryable=True) for _ in range(5))
+    record = run(world.approvals.approve(pid, world.person("store_manager", "mia", "a")))
+    assert record.status == "approved" and record.result["attempts"] == 1
+    # then each retry waits twice as long as the one before: 30 s, 60 s, 120 s, 240 s
+    for wait, attempt in ((30, 2), (60, 3), (120, 4), (240, 5)):
+        world.clock.advance(seconds=wait - 1)
+        assert run(world.approvals.write_approved()) == 0  # not due yet: the POS is left alone
+        world.clock.advance(seconds=1)
+        assert run(world.approvals.write_approved()) == 1
+        after = world.approvals.get(pid)
+        assert after.status == "approved" and after.result["attempts"] == attempt
+        retry_at = world.clock.now() + timedelta(seconds=2 * wait)
+        assert after.result["retry_at"] == retry_at.isoformat()
+    assert world.pos.applies == [pid] * 5
+    deferred = world.container.audit.list(action="proposal.write_deferred")
+    assert sorted(e.outputs["result"]["attempts"] for e in deferred) == [1, 2, 3, 4, 5]
+    # and once the POS is back, the retry that comes due writes it
+    world.clock.advance(seconds=480)
+    assert run(world.approvals.write_approved()) == 1
+    assert world.status(pid) == "applied" and list(world.pos.writes) == [pid]
+
+
+def test_deferred_writes_are_retried_at_most_an_hour_apart(world: World) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    world.pos.fail_next.extend(WriteBackError("POS busy (503)", retryable=True) for _ in range(12))
+    run(world.approvals.approve(pid, world.person("store_manager", "mia", "a")))
+    for _ in range(11):
+        world.clock.advance(hours=1)
+        assert run(world.approvals.write_approved()) == 1
+    after = world.approvals.get(pid)
+    assert after.result["attempts"] == 12
+    assert after.result["retry_at"] == (world.clock.now() + timedelta(hours=1)).isoformat()
 
 
 def test_two_people_reverting_at_once_undo_it_on_the_pos_once(world: World) -> None:

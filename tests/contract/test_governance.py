@@ -14,6 +14,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, select, text
 
+from tests.helpers import FakeClock
 from tillwise.governance.audit import GENESIS_HASH, AuditLog, entry_hash
 from tillwise.governance.connections import (
     ConnectionRevoked,
@@ -31,17 +32,6 @@ from tillwise.store.tables_governance import api_tokens, audit_log, connections
 T0 = datetime(2024, 6, 1, 9, 30, 0, 123456, tzinfo=UTC)
 SECRET = "whsec_Zq8-very-secret-value-41"
 SECRET_2 = "whsec_second-rotation-secret-77"
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, **kwargs: float) -> None:
-        self._now += timedelta(**kwargs)
 
 
 @dataclass
@@ -79,7 +69,7 @@ class Gov:
 @pytest.fixture
 def gov(database_url: str) -> Iterator[Gov]:
     engine = make_engine(database_url)
-    clock = FakeClock()
+    clock = FakeClock(T0)
     key = SecretBox.generate_key()
     box = SecretBox([key])
     audit = AuditLog(engine, clock)
@@ -255,7 +245,7 @@ def test_known_secrets_are_collected_for_log_redaction(database_url: str) -> Non
     engine = make_engine(database_url)
     try:
         known = KnownSecrets()
-        clock = FakeClock()
+        clock = FakeClock(T0)
         box = SecretBox([SecretBox.generate_key()])
         audit = AuditLog(engine, clock)
         writer = Connections(engine, box, audit, clock)
@@ -611,7 +601,7 @@ def test_audit_verify_detects_deleted_newest_entries_with_the_anchor(
 ) -> None:
     engine = make_engine(database_url)
     anchor = tmp_path / "audit.anchor"
-    log = AuditLog(engine, FakeClock(), anchor_path=anchor)
+    log = AuditLog(engine, FakeClock(T0), anchor_path=anchor)
     for i in range(5):
         log.append(actor="user:alice", action="thing.done", inputs={"i": i})
     assert log.verify().ok and log.anchor() == (5, log.head().hash)  # type: ignore[union-attr]
@@ -623,5 +613,5 @@ def test_audit_verify_detects_deleted_newest_entries_with_the_anchor(
     assert not result.ok and result.first_broken_id == 6
     assert "deleted" in (result.reason or "") and "ends at 4" in (result.reason or "")
     # without the anchor the shorter chain looks whole: that is what the anchor is for
-    assert AuditLog(engine, FakeClock()).verify().ok
+    assert AuditLog(engine, FakeClock(T0)).verify().ok
     engine.dispose()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.helpers import make_container, run
+from tests.helpers import FakeClock, make_container, run
 from tests.live import bind_local
 from tillwise.bootstrap import Container
 from tillwise.domain.money import Money
@@ -47,13 +47,21 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def container(sqlite_url: str, tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Container]:
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def container(
+    sqlite_url: str, tmp_path: Path, smtp: tuple[Inbox, int], clock: FakeClock
+) -> Iterator[Container]:
     c = make_container(
         sqlite_url,
         tmp_path,
         smtp_url=f"smtp://127.0.0.1:{smtp[1]}",
         documents_dir=tmp_path / "docs",
         po_from_email="buyer@shop.example",
+        clock=clock,
     )
     yield c
     run(c.close())
@@ -152,7 +160,7 @@ def test_an_approved_purchase_order_reaches_the_vendor_as_csv_pdf_and_email_once
 
 
 def test_documents_that_cannot_be_written_keep_the_order_approved_until_they_can(
-    container: Container, smtp: tuple[Inbox, int], tmp_path: Path
+    container: Container, smtp: tuple[Inbox, int], tmp_path: Path, clock: FakeClock
 ) -> None:
     inbox, _port = smtp
     proposal, buyer = _queued(container)
@@ -164,8 +172,9 @@ def test_documents_that_cannot_be_written_keep_the_order_approved_until_they_can
     assert "could not write the purchase-order documents" in record.result["detail"]  # type: ignore[index]
     assert str(tmp_path / "docs") in record.result["detail"]  # type: ignore[index]
     assert inbox.messages == []
-    # and once the folder is fixed the sweep writes it, once, leaving no temporary files
+    # and once the folder is fixed the next retry writes it, once, leaving no temporary files
     (tmp_path / "docs").unlink()
+    clock.advance(seconds=30)
     assert run(container.approvals.write_approved()) == 1
     assert container.approvals.get(proposal.id).status == "applied"
     assert len(inbox.messages) == 1

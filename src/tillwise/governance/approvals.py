@@ -34,7 +34,10 @@ Life of a proposal (``proposals.status``)::
   the POS at once. The write carries an idempotency key derived from the proposal id, so a crash
   or retry never writes twice; a transient failure — or any error the write-back did not expect
   — leaves the proposal ``approved`` (claim released) for the sweep to retry, audited as
-  ``proposal.write_deferred``; a refusal marks it ``failed``.
+  ``proposal.write_deferred`` with the attempt count; the sweep retries it after
+  :data:`WRITE_RETRY_FIRST`, twice as long after each further failure, at most
+  :data:`WRITE_RETRY_MAX` apart (a POS down for a day is asked ~30 times, not ~3,000); a
+  refusal marks it ``failed``.
 * A revert first claims the proposal (``applied`` → ``reverting``, under its row lock), so of two
   people reverting at once only one asks the POS; the other is told it is no longer applied.
   If the POS fails, the claim is released (``applied`` again, to be retried); a claim left by a
@@ -90,6 +93,9 @@ STATUSES: tuple[str, ...] = (NEW, DISCARDED, SHADOWED, PENDING, APPROVED, APPLIE
 STATUSES += (REJECTED, EXPIRED, REVERTED, MERGED, REVERTING)
 REVERT_LEASE = timedelta(minutes=10)  # a claim older than this (its process died) lapses
 WRITE_LEASE = timedelta(minutes=10)  # the same for a claim on writing an approved proposal
+# a deferred write is retried after 30 s, then twice as long each time, at most an hour apart
+WRITE_RETRY_FIRST = timedelta(seconds=30)
+WRITE_RETRY_MAX = timedelta(hours=1)
 UNKNOWN_VALUE = "value unknown: counted as above every value threshold that is set"
 MERGE_INTO = "merge_into"  # inputs key of a merge request: the id of the draft to merge into
 SENIOR = "regional_manager"
@@ -717,12 +723,15 @@ class Approvals:
 
     async def write_approved(self) -> int:
         """Retry write-backs of approved proposals (after a crash or a transient failure), oldest
-        first, each claimed before the POS is asked; returns how many were written or tried."""
+        first, each claimed before the POS is asked — a deferred one once its retry is due;
+        returns how many were written or tried."""
+        now = self._clock.now()
         with read_only(self._engine) as db:
             ids = list(
                 db.execute(
                     select(proposals.c.id)
                     .where(proposals.c.status == APPROVED)
+                    .where(or_(proposals.c.write_after.is_(None), proposals.c.write_after <= now))
                     .order_by(proposals.c.updated_at, proposals.c.id)
                 ).scalars()
             )
@@ -893,6 +902,7 @@ class Approvals:
 
     async def _write_claimed(self, record: ProposalRecord) -> ProposalRecord:
         proposal = record.proposal
+        outcome: dict[str, Any]
         if proposal.kind in DECISION_ONLY:  # the approval is the whole effect
             status, outcome, action = APPLIED, {"recorded": True}, "proposal.applied"
         else:
@@ -902,10 +912,23 @@ class Approvals:
             row = self._lock(db, proposal.id)
             if row.status != APPROVED:  # another process wrote it meanwhile
                 return _record(row)
+            retry_at = None
+            if status == APPROVED:  # deferred: retried later, less often the more it fails
+                attempts = _write_attempts(row.result) + 1
+                retry_at = now + min(
+                    WRITE_RETRY_FIRST * 2 ** min(attempts - 1, 20), WRITE_RETRY_MAX
+                )
+                outcome = {**outcome, "attempts": attempts, "retry_at": retry_at.isoformat()}
             db.execute(
                 update(proposals)
                 .where(proposals.c.id == proposal.id)
-                .values(status=status, result=outcome, updated_at=now, write_claimed_at=None)
+                .values(
+                    status=status,
+                    result=outcome,
+                    updated_at=now,
+                    write_claimed_at=None,
+                    write_after=retry_at,
+                )
             )
             after = _record(self._lock(db, proposal.id))
             self._audit.append_in(
@@ -953,6 +976,12 @@ class Approvals:
         if not proposal.location_external_id:
             return None
         return store_key(proposal.connection_id, proposal.location_external_id)
+
+
+def _write_attempts(result: Any) -> int:
+    """How many writes of an approved proposal were deferred so far (from its last result)."""
+    attempts = result.get("attempts") if isinstance(result, dict) else None
+    return attempts if isinstance(attempts, int) else 0
 
 
 def _check_revertible(row: Row[Any], now: datetime) -> None:

@@ -178,6 +178,8 @@ proposals = Table(
     Column("result", JsonDoc, nullable=True),  # what the write-back answered, or its error
     # an approved proposal being written by one caller (the approver or the sweep) since then
     Column("write_claimed_at", UtcDateTime(), nullable=True),
+    # an approved proposal whose write was deferred: the sweep retries it from then on
+    Column("write_after", UtcDateTime(), nullable=True),
     CheckConstraint(
         "status IN ('new', 'discarded', 'shadow', 'pending', 'approved', 'applied', 'failed',"
         " 'rejected', 'expired', 'reverted', 'merged', 'reverting')",
