@@ -25,9 +25,9 @@ forecast_app = typer.Typer(
 
 FREQS = ("D", "W")
 SALES_HELP = (
-    "CSV, Parquet or R data, long (unique_id, ds, y; optional price, promo, censored) or wide "
-    "(a row per series, a column per period headed by its date, or M5's d_1..d_N with "
-    "--calendar)"
+    "CSV (also .csv.gz/.bz2/.xz/.zip), Parquet or R data, long (unique_id, ds, y; optional "
+    "price, promo, censored) or wide (a row per series, a column per period headed by its "
+    "date, or M5's d_1..d_N with --calendar)"
 )
 CALENDAR_HELP = (
     "M5's calendar (date[, d], wm_yr_wk, event_name_1/2, snap_CA/TX/WI): dates M5's d_N "

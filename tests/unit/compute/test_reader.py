@@ -248,3 +248,42 @@ def test_a_forecast_with_a_gap_in_an_interval_is_refused(tmp_path: Path) -> None
     path.write_text("unique_id,ds,mean,lo-80,hi-80\na,2024-01-01,1.5,0,3\na,2024-01-02,1.5,,3\n")
     with pytest.raises(InvalidSalesFile, match=r"row 3, column 'lo-80': missing"):
         read_forecast(path)
+
+
+def test_errors_name_the_row_an_editor_shows_after_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("unique_id,ds,y\na,2024-01-01,1\n\n\na,2024-01-02,lots\n")
+    with pytest.raises(InvalidSalesFile, match=r"sales.csv: row 5, column 'y': not a number"):
+        read_sales(path)
+    path.write_text("unique_id,ds,y\na,2024-01-01,1\n\nb,2024-01-01,1\nb,2024-01-01,2\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 5, column 'ds': a second row for the same"):
+        read_sales(path)
+
+
+def test_a_spreadsheets_empty_rows_are_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("unique_id,ds,y\na,2024-01-01,1\n,,\na,2024-01-02,2\n,,\n,,\n")
+    assert read_sales(path)["y"].tolist() == [1, 2]
+
+
+def test_a_compressed_csv_reads_as_the_csv_it_holds(tmp_path: Path) -> None:
+    import gzip
+
+    text = "unique_id,ds,y\na,2024-01-01,1\na,2024-01-02,2\n"
+    (tmp_path / "sales.csv").write_text(text)
+    with gzip.open(tmp_path / "sales.csv.gz", "wt") as f:
+        f.write(text)
+    plain, packed = read_sales(tmp_path / "sales.csv"), read_sales(tmp_path / "sales.csv.gz")
+    pd.testing.assert_frame_equal(plain, packed)
+    with gzip.open(tmp_path / "bad.csv.gz", "wt") as f:
+        f.write(text + "a,2024-01-03,-1\n")
+    with pytest.raises(InvalidSalesFile, match=r"bad.csv.gz: row 4, column 'y'"):
+        read_sales(tmp_path / "bad.csv.gz")
+
+
+def test_a_parquet_file_saved_with_its_keys_as_the_index_reads_them(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"unique_id": ["a", "a"], "ds": pd.to_datetime(["2024-01-01", "2024-01-02"]), "y": [1, 2]}
+    )
+    frame.set_index(["unique_id", "ds"]).to_parquet(tmp_path / "sales.parquet")
+    assert read_sales(tmp_path / "sales.parquet")["y"].tolist() == [1, 2]

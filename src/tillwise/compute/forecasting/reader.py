@@ -386,7 +386,7 @@ def _melt_wide(
         if mask.to_numpy().any():
             r, c = np.argwhere(mask.to_numpy())[0]
             column = values.columns[c]
-            raise BadCell(source, int(r) + first_row, column, why, values[column].iloc[r])
+            raise BadCell(source, _row(values, r, first_row), column, why, values[column].iloc[r])
     y.columns = [periods[c] for c in y.columns]
     # the keys the id, M5's SNAP days and prices need (a row per cell: no more columns than that)
     keys = [c for c in keys if c in columns.ids or c in M5_KEYS]
@@ -429,9 +429,14 @@ def _read_frame(
     if not p.exists():
         raise InvalidSalesFile(f"{p}: no such file")
     suffix = p.suffix.lower()
+    if suffix in COMPRESSED and p.with_suffix("").suffix.lower() in (".csv", ".txt"):
+        suffix = ".csv"  # sales.csv.gz: read as the CSV it holds
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p), str(p), 1
+            frame = pd.read_parquet(p)
+            if any(name is not None for name in frame.index.names):  # saved with its keys
+                frame = frame.reset_index()  # as the index
+            return frame.reset_index(drop=True), str(p), 1
         if suffix in R_SUFFIXES:
             return _read_r(p), str(p), 1
         if suffix in (".csv", ".txt"):
@@ -439,12 +444,29 @@ def _read_frame(
             header = pd.read_csv(p, nrows=0).columns
             missing = {c: ([""] if c in ids else sorted(STR_NA_VALUES)) for c in header}
             frame = pd.read_csv(
-                p, dtype=dict.fromkeys(ids, str), keep_default_na=False, na_values=missing
+                p,
+                dtype=dict.fromkeys(ids, str),
+                keep_default_na=False,
+                na_values=missing,
+                skip_blank_lines=False,
             )
-            return frame, str(p), 2
+            # blank lines and a spreadsheet's empty rows (",,,") are left out; the index keeps
+            # each row's place in the file, so errors name the row an editor shows
+            frame.index = frame.index.rename(FILE_ROW)
+            return frame[~frame.isna().all(axis=1).to_numpy()], str(p), 2
     except Exception as exc:  # the parser's own words say what is wrong
         raise InvalidSalesFile(f"{p}: cannot be read: {exc}") from exc
-    raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv, .parquet or .rda)")
+    raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv, .csv.gz, .parquet or .rda)")
+
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # what pandas reads a CSV from as it is
+FILE_ROW = "file row"  # the index of a CSV as read: each row's place in the file
+
+
+def _row(df: pd.DataFrame | pd.Series, k: int, first_row: int) -> int:
+    """The row number of ``df``'s ``k``-th row: its place in the file for a CSV as read (blank
+    lines left out), else its position counted from ``first_row``."""
+    return int(df.index[k]) + first_row if df.index.name == FILE_ROW else k + first_row
 
 
 R_SUFFIXES = (".rda", ".rdata", ".rds")
@@ -498,7 +520,7 @@ def _bad(
 ) -> BadCell:
     k = int(np.flatnonzero(np.asarray(mask))[0])
     value = df[column].iloc[k] if column in df else None
-    return BadCell(source, k + first_row, column, why, value)
+    return BadCell(source, _row(df, k, first_row), column, why, value)
 
 
 def _keys(
@@ -547,7 +569,7 @@ def _dates(df: pd.DataFrame, source: str, first_row: int) -> pd.Series:
     elif pd.api.types.is_numeric_dtype(raw):
         raise BadCell(
             source,
-            first_row,
+            _row(raw, 0, first_row),
             "ds",
             "a number, not a date (write dates as YYYY-MM-DD)",
             raw.iloc[0],
@@ -603,7 +625,7 @@ def _one_format(df: pd.DataFrame, text: pd.Series, source: str, first_row: int) 
         k = int(np.flatnonzero(differ)[0])
         raise BadCell(
             source,
-            k + first_row,
+            _row(text, k, first_row),
             "ds",
             f"ambiguous date: {a.iloc[k]:%Y-%m-%d} or {b.iloc[k]:%Y-%m-%d}? "
             "write dates as YYYY-MM-DD",
