@@ -119,6 +119,15 @@ async def _merges(sqlite_url: str, tmp_path: Path) -> None:
         assert _lines(merged2)[SKU] > lines[SKU]
         assert set(_lines(merged2)) == {SKU, SKU_B}
         assert merged2.proposal.value == _value(merged2)
+        # and its summary speaks of the whole order its approver approves, saying what was added
+        total, value = sum(_lines(merged2).values()), merged2.proposal.value
+        assert value is not None
+        assert merged2.proposal.summary.startswith(
+            f"Order {total:,} units (2 SKUs) from Far East Homewares for "
+        )
+        assert f", worth {value.display()} — " in merged2.proposal.summary
+        added = total - sum(lines.values())
+        assert merged2.proposal.summary.endswith(f" — {added:,} units added to the draft")
         assert merged2.proposal.inputs["merged"] == [request.id, request2.id]
         assert len(container.audit.list(action="proposal.merged")) == 2
 

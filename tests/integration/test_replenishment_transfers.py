@@ -21,9 +21,11 @@ from tests.replenishment import (
     simulator_loop,
 )
 from tillwise.connectors.simulator.pos import AdjustmentIn
+from tillwise.connectors.simulator.stores import store_id
 from tillwise.connectors.simulator.transfers import TRANSIT_DAYS
 from tillwise.domain.catalog import Variant
 from tillwise.domain.inventory import InventoryLevel
+from tillwise.domain.purchasing import PurchaseOrder
 from tillwise.workflows.replenishment.planner import Planner
 
 # UK sells 10 a day and is empty from day 7; France sells 1 a day (opening 7, 0 left)
@@ -188,3 +190,42 @@ async def _trigger_moves(sqlite_url: str, tmp_path: Path) -> None:
         loop.advance(86_400.0)
         again, _ = planner.run(loop.conn, UK)
         assert again.proposals == []
+
+
+def test_a_store_with_a_delivery_on_its_way_does_not_take_the_surplus_it_no_longer_needs(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_delivery_on_its_way(sqlite_url, tmp_path))
+
+
+async def _delivery_on_its_way(sqlite_url: str, tmp_path: Path) -> None:
+    germany = store_id("Germany")
+    sales = daily_sales(14, {("United Kingdom", SKU): 10, ("Germany", SKU): 10, ("France", SKU): 1})
+    async with simulator_loop(sqlite_url, tmp_path, sales) as loop:
+        container = loop.container
+        planner = Planner(container.uow, MeanForecaster(), container.clock)
+        # given Germany ran out too, but has ordered from its vendor: the POS has the order open
+        germany_plan, _ = planner.run(loop.conn, germany)
+        [order] = [p for p in germany_plan.proposals if p.kind == "draft_purchase_order"]
+        await container.approvals.route_new()
+        placed = await container.approvals.approve(order.id, person("regional_manager"))
+        await loop.settle()
+        assert placed.status == "applied", placed.result
+        with container.uow() as uow:
+            [po] = uow.records.find(PurchaseOrder, connection_id=loop.conn)
+        assert po.location_external_id == germany and po.status == "open"
+        # and France holds just enough spare stock for the UK's need
+        planner.run(loop.conn, germany)
+        uk = planner.plan(loop.conn, UK)
+        [uk_item] = [i for i in uk.items if i.sku == SKU]
+        need = uk_item.order_up_to - int(uk_item.data["on_order"]) - int(uk_item.data["on_hand"])
+        loop.pos.adjust(AdjustmentIn(location_id=FRANCE, sku=SKU, delta=need + 40), "delivery")
+        await loop.settle()
+        france, _ = planner.run(loop.conn, FRANCE)
+        [france_item] = [i for i in france.items if i.sku == SKU]
+        spare = int(france_item.data["excess"])
+        assert need <= spare < 2 * need
+        # then the UK's plan moves its whole need from France: Germany, whose delivery is on
+        # its way, is not counted as a store still short of it
+        plan = planner.plan(loop.conn, UK)
+        assert [(t.from_location, t.quantity) for t in plan.transfers] == [(FRANCE, need)]

@@ -124,6 +124,19 @@ class Supply:
     in_draft: dict[tuple[str, str], int] = field(default_factory=dict)  # (vendor, sku) → units
     ordered_vendors: frozenset[str] = frozenset()  # vendors ordered from before
 
+    def in_currency(self, currency: str) -> Supply:
+        """This supply as an order in ``currency`` sees it: a draft priced in another currency
+        (the store's changed since) takes no new lines, so neither is it the draft new lines
+        go to nor does its quantity count towards a minimum order quantity — it stays on
+        order."""
+        drafts = {
+            vendor: (pid, payload)
+            for vendor, (pid, payload) in self.drafts.items()
+            if str(payload.get("currency") or currency) == currency
+        }
+        in_draft = {key: units for key, units in self.in_draft.items() if key[0] in drafts}
+        return replace(self, drafts=drafts, in_draft=in_draft)
+
 
 @dataclass
 class StoreInputs:
@@ -138,11 +151,15 @@ class StoreInputs:
     variant_vendor: dict[str, str]  # sku → vendor id named on the variant
     supply: Supply
     others: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # other stores
-    # what the other stores have coming in and promised out by transfers: loc → (in, out)
-    others_moving: dict[str, tuple[dict[str, int], dict[str, int]]] = field(default_factory=dict)
+    # what the other stores have on order (orders, drafts, transfers in) and promised out
+    others_supply: dict[str, Supply] = field(default_factory=dict)
     stops: dict[str, ReorderStop] = field(default_factory=dict)  # SKUs not to reorder here
     adjustments: dict[str, ForecastAdjustment] = field(default_factory=dict)  # sku → a buyer's
     store_names: dict[str, str] = field(default_factory=dict)  # other stores' ids → names
+
+    def __post_init__(self) -> None:
+        # orders are in the store's currency: a draft in another takes no new lines
+        self.supply = self.supply.in_currency(self.currency)
 
     @property
     def store(self) -> str:
@@ -216,9 +233,11 @@ def read_supply(
     location_external_id: str,
     now: datetime,
     moves: Sequence[OpenProposal] | None = None,
+    orders: Sequence[PurchaseOrder] | None = None,
 ) -> Supply:
     """What is on order for / committed from the store (see the module docstring); ``moves``:
-    :func:`transfers_in_play`, when the caller has read them already."""
+    :func:`transfers_in_play`, and ``orders``: the connection's purchase orders, when the
+    caller has read them already."""
     on_order: dict[str, int] = defaultdict(int)
     committed: dict[str, int] = defaultdict(int)
     in_play = uow.proposals.in_play(
@@ -233,7 +252,7 @@ def read_supply(
     }
     orders = [
         po
-        for po in all_records(uow, PurchaseOrder, connection_id)
+        for po in (all_records(uow, PurchaseOrder, connection_id) if orders is None else orders)
         if po.location_external_id == location_external_id
     ]
     recorded = {po.external_id for po in orders} | {po.reference for po in orders if po.reference}
@@ -386,7 +405,7 @@ def read_store(
         variant_vendor=variant_vendor,
         supply=read_supply(uow, connection_id, location_external_id, now, moves),
         others=others.stock,
-        others_moving=others.moving,
+        others_supply=others.supply,
         store_names=others.names,
         stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
         adjustments=uow.replenishment.forecast_adjustments(connection_id, location_external_id),
@@ -398,7 +417,7 @@ class OtherStores:
     """The connection's other planned stores, as a transfer into this store sees them."""
 
     stock: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]]  # loc → levels, plan
-    moving: dict[str, tuple[dict[str, int], dict[str, int]]]  # loc → transfers in, out
+    supply: dict[str, Supply]  # loc → its orders, drafts and transfers (as its own plan reads)
     names: dict[str, str]  # loc → store name
 
 
@@ -412,8 +431,10 @@ def other_stores(
     skus: Collection[str] | None = None,
 ) -> OtherStores:
     """The other stores with a stored plan: their levels (of ``levels``), plan items (of
-    ``skus``; None: all) and the transfers in play into and out of them. Read by the nightly
-    plan (every SKU) and the event trigger (one SKU) alike."""
+    ``skus``; None: all) and what they have on order and promised out — purchase orders,
+    drafts and transfers, as their own plans count them (a store with a delivery on its way
+    is not taken for one that needs stock). Read by the nightly plan (every SKU) and the event
+    trigger (one SKU) alike."""
     stock: dict[str, tuple[dict[str, InventoryLevel], dict[str, PlanItem]]] = {}
     for level in levels:
         if level.location_external_id != location_external_id:
@@ -423,19 +444,14 @@ def other_stores(
             items = uow.replenishment.plan_items(connection_id, plan.location_external_id, skus)
             stock[plan.location_external_id][1].update({i.sku: i for i in items})
     stock = {loc: v for loc, v in stock.items() if v[1]}
-    moving: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
-    for loc in stock:
-        coming: dict[str, int] = defaultdict(int)
-        going: dict[str, int] = defaultdict(int)
-        for move in moves:
-            _transfer_supply(move, loc, coming, going, now)
-        moving[loc] = (dict(coming), dict(going))
+    orders = all_records(uow, PurchaseOrder, connection_id) if stock else []
+    supply = {loc: read_supply(uow, connection_id, loc, now, moves, orders) for loc in stock}
     names = {
         loc: found.name
         for loc in stock
         if (found := uow.records.location(connection_id, loc)) is not None and found.name
     }
-    return OtherStores(stock=stock, moving=moving, names=names)
+    return OtherStores(stock=stock, supply=supply, names=names)
 
 
 def vendors_with_terms(uow: UnitOfWork, connection_id: str) -> dict[str, Vendor]:
@@ -1155,13 +1171,10 @@ def transfers_in(
             if other is None:
                 continue
             # its shelf, less what the POS holds for customers and what it already sends
-            # elsewhere, plus what comes in (another receiver served already needs less)
-            coming, going = inputs.others_moving.get(loc, ({}, {}))
-            there = Position(
-                on_hand=_units(level.on_hand),
-                on_order=coming.get(sku, 0),
-                committed=going.get(sku, 0) + reserved(level.on_hand, level.available),
-            )
+            # elsewhere, plus what comes in by order or transfer (a store with a delivery on
+            # its way needs less, or nothing)
+            supply = inputs.others_supply.get(loc, Supply())
+            there = position_of(sku, level.on_hand, level.available, supply, None)
             shelf = None if level.max_stock is None else _units(level.max_stock)
             stores.append(StoreStock(loc, there, other, shelf))
         if len(stores) < 2:
@@ -1239,19 +1252,21 @@ def order_proposal(
     }
     if order.merged and draft is not None:
         inputs_["merge_into"] = draft[0]
-    added = sum(line.added for line in order.lines)
     value = order.value()
     store = inputs.location.name if inputs.location is not None else inputs.location_external_id
-    verb = "Add" if order.merged else "Order"
+    # the whole order, as the draft reads once merged (its approver approves all of it)
+    skus = len(order.lines) + len(order.kept_lines)
+    summary = f"Order {order.units():,} units ({skus} SKUs) from {vendor.name} for {store}"
+    if value is not None:
+        summary += f", worth {value.display()}"
+    if order.merged:
+        summary += f" — {sum(line.added for line in order.lines):,} units added to the draft"
     return _proposal(
         inputs,
         PO,
         f"{run_key}\x1f{inputs.store}\x1f{vendor.external_id}",
         created_at,
-        summary=(
-            f"{verb} {added:,} units ({len(order.lines)} SKUs) from {vendor.name} for {store}"
-            + (f", worth {value.display()}" if value is not None else "")
-        ),
+        summary=summary,
         explanation=str(payload.get("explanation") or ""),
         payload=payload,
         value=value,

@@ -40,7 +40,6 @@ from .planner import (
     VERSION,
     WORKFLOW,
     StoreInputs,
-    Supply,
     all_records,
     order_proposal,
     other_stores,
@@ -167,7 +166,6 @@ class Replenishment:
         )
         now = ctx.clock.now()
         moves = transfers_in_play(uow, event.connectionid, now)
-        supply: Supply = read_supply(uow, event.connectionid, location_id, now, moves)
         others = other_stores(
             uow,
             event.connectionid,
@@ -188,14 +186,14 @@ class Replenishment:
             names={sku: name},
             vendors={} if vendor is None else {vendor.external_id: vendor},
             variant_vendor={},
-            supply=supply,
+            supply=read_supply(uow, event.connectionid, location_id, now, moves),
             others=others.stock,
-            others_moving=others.moving,
+            others_supply=others.supply,
             store_names=others.names,
         )
         forecast = dict(item.data.get("forecast") or {})
         position = position_of(
-            sku, on_hand, available, supply, None if vendor is None else vendor.external_id
+            sku, on_hand, available, inputs.supply, None if vendor is None else vendor.external_id
         )
         # as the nightly plan does: first what a store with excess cover can send, then buy
         transfers = transfers_in(inputs, {sku: (position, outlook, terms, vendor, forecast)})
@@ -218,7 +216,7 @@ class Replenishment:
             location_id,
         )
         info = vendor_info(vendor, terms.lead_time_days, inputs.currency)
-        existing = {v: p for v, (_id, p) in supply.drafts.items() if v == vendor.external_id}
+        existing = {v: p for v, (_id, p) in inputs.supply.drafts.items() if v == vendor.external_id}
         today = local_day(now, zone).date()
         orders = draft_orders(
             [line],

@@ -1,0 +1,61 @@
+"""What a store has on order, as its next order sees it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tillwise.ports.repositories import StockOuts
+from tillwise.workflows.replenishment.planner import StoreInputs, Supply, position_of
+from tillwise.workflows.replenishment.policy import Outlook, Terms, decide
+
+# s = ceil(11.0) = 11, S = 11 + ceil(0.1 x 7) = 12; MOQ 12, pack 1
+OUTLOOK = Outlook(
+    daily_mean=0.1,
+    lead_time_days=7,
+    review_period_days=1,
+    protection_mean=0.8,
+    protection_quantile=11.0,
+    service_level=0.95,
+)
+TERMS = Terms(vendor_external_id="v", lead_time_days=7, moq=12)
+
+
+def _store(draft_currency: str) -> StoreInputs:
+    """A store in USD (no location, no costs) with a pending draft of 10 units of X from v."""
+    draft = {"currency": draft_currency, "lines": [{"sku": "X", "quantity": 10}]}
+    supply = Supply(on_order={"X": 10}, drafts={"v": ("p-1", draft)}, in_draft={("v", "X"): 10})
+    return StoreInputs(
+        connection_id="c",
+        location_external_id="s",
+        location=None,
+        demand=[],
+        stock_outs=StockOuts(),
+        levels={},
+        names={},
+        vendors={},
+        variant_vendor={},
+        supply=supply,
+        others={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("currency", "in_draft", "quantity"),
+    [
+        # the draft takes the new line: 2 more make its 10 reach S = 12 and the MOQ together
+        ("USD", 10, 2),
+        # a draft in euros takes no new line: the new order stands alone and meets the MOQ alone
+        ("EUR", 0, 12),
+    ],
+)
+def test_a_draft_in_another_currency_stays_on_order_but_does_not_meet_the_moq(
+    currency: str, in_draft: int, quantity: int
+) -> None:
+    store = _store(currency)
+    assert store.currency == "USD"
+    position = position_of("X", Decimal(0), None, store.supply, "v")
+    assert (position.on_order, position.in_draft) == (10, in_draft)
+    assert ("v" in store.supply.drafts) is (in_draft > 0)
+    assert decide(position, OUTLOOK, TERMS).quantity == quantity
