@@ -683,13 +683,19 @@ def horizon_for(inputs: StoreInputs, settings: PlanSettings) -> int:
     return max(settings.min_horizon_days, longest)
 
 
+QUIET_DAYS = timedelta(days=28)  # a store silent longer is not trading now (or is replayed)
+
+
 def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
-    """The store's history frame up to yesterday (local), or its last day of data if older."""
+    """The store's history frame up to yesterday (local): days since its last sale are days
+    without a sale (0) while they are fewer than :data:`QUIET_DAYS`; a history older than that
+    (sales replayed from the past, as the demo's) ends on its last day of data. Today is not
+    over: its sales so far are not a day's."""
     days = [d.day for d in inputs.demand]
     end = max(days, default=None)
-    if end is not None and end >= today:  # today is not over: its sales so far are not a day's
-        yesterday = today - timedelta(days=1)
-        end = yesterday if yesterday >= min(days) else end
+    yesterday = today - timedelta(days=1)
+    if end is not None and end >= yesterday - QUIET_DAYS and yesterday >= min(days):
+        end = yesterday
     return build_frame(
         inputs.connection_id, inputs.location_external_id, inputs.demand, inputs.stock_outs, end=end
     )

@@ -1,13 +1,19 @@
-"""What a store has on order, as its next order sees it."""
+"""What a store's plan reads: its history's last day, what it has on order."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from tillwise.ports.repositories import StockOuts
-from tillwise.workflows.replenishment.planner import StoreInputs, Supply, position_of
+from tillwise.ports.repositories import DemandDay, StockOuts
+from tillwise.workflows.replenishment.planner import (
+    StoreInputs,
+    Supply,
+    history_for,
+    position_of,
+)
 from tillwise.workflows.replenishment.policy import Outlook, Terms, decide
 
 # s = ceil(11.0) = 11, S = 11 + ceil(0.1 x 7) = 12; MOQ 12, pack 1
@@ -22,7 +28,7 @@ OUTLOOK = Outlook(
 TERMS = Terms(vendor_external_id="v", lead_time_days=7, moq=12)
 
 
-def _store(draft_currency: str) -> StoreInputs:
+def _store(draft_currency: str = "USD", demand: list[DemandDay] | None = None) -> StoreInputs:
     """A store in USD (no location, no costs) with a pending draft of 10 units of X from v."""
     draft = {"currency": draft_currency, "lines": [{"sku": "X", "quantity": 10}]}
     supply = Supply(on_order={"X": 10}, drafts={"v": ("p-1", draft)}, in_draft={("v", "X"): 10})
@@ -30,7 +36,7 @@ def _store(draft_currency: str) -> StoreInputs:
         connection_id="c",
         location_external_id="s",
         location=None,
-        demand=[],
+        demand=demand or [],
         stock_outs=StockOuts(),
         levels={},
         names={},
@@ -59,3 +65,30 @@ def test_a_draft_in_another_currency_stays_on_order_but_does_not_meet_the_moq(
     assert (position.on_order, position.in_draft) == (10, in_draft)
     assert ("v" in store.supply.drafts) is (in_draft > 0)
     assert decide(position, OUTLOOK, TERMS).quantity == quantity
+
+
+TODAY = date(2024, 5, 16)
+
+
+def _sold(*days_ago: int) -> list[DemandDay]:
+    return [DemandDay("X", TODAY - timedelta(days=d), Decimal(2), Decimal(0)) for d in days_ago]
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "last_day"),
+    [
+        # sold until the day before yesterday: yesterday is a day without a sale, not left out
+        (range(2, 16), TODAY - timedelta(days=1)),
+        # sold today too: today is not over, the history ends yesterday
+        (range(0, 16), TODAY - timedelta(days=1)),
+        # quiet for three weeks: still a trading store, its quiet days are zeros
+        (range(22, 40), TODAY - timedelta(days=1)),
+        # sales replayed from long ago (the demo's): the history ends on their last day
+        (range(60, 80), TODAY - timedelta(days=60)),
+    ],
+)
+def test_the_history_ends_yesterday_while_the_store_trades(days_ago: range, last_day: date) -> None:
+    frame = history_for(_store(demand=_sold(*days_ago)), TODAY)
+    assert frame["ds"].max().date() == last_day
+    since_last_sale = frame[frame["ds"].dt.date > TODAY - timedelta(days=min(days_ago))]
+    assert (since_last_sale["y"] == 0).all()
