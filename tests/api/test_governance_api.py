@@ -197,6 +197,14 @@ def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api:
     other_store = bearer(api, "store_manager", stores=[f"{api.connection_id}:loc-b"])
     hidden = api.client.get(f"/v1/proposals/{proposal['id']}", headers=other_store)
     assert hidden.status_code == 404
+    assert [e["field"] for e in hidden.json()["errors"]] == ["proposal_id"]
+    for action in ("approve", "reject"):
+        refused = api.client.post(
+            f"/v1/proposals/{proposal['id']}/{action}", json={"reason": "no"}, headers=other_store
+        )
+        assert refused.status_code == 404
+        assert refused.json()["code"] == "unknown_proposal"
+        assert [e["field"] for e in refused.json()["errors"]] == ["proposal_id"]
 
     associate = bearer(api, "associate", stores=[a])
     why = api.client.post(f"/v1/proposals/{proposal['id']}/explain", headers=associate)

@@ -325,6 +325,38 @@ async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     assert f"{SKU}," in csv and f"{SKU_B}," not in csv and ",700," in csv
 
 
+def test_an_edit_that_breaks_the_vendors_terms_is_kept_and_the_approver_told_so(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _edit_below_terms)
+
+
+async def _edit_below_terms(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    pid = ids["draft"]
+    loop.container.modes.set_rule(actor="t", kind=PO, two_approvers_above="0")  # stays queued
+    rita = _token(loop, "regional_manager", [f"{loop.conn}:{UK}"])
+    lines = loop.container.approvals.get(pid).proposal.payload["lines"]
+    sku, policy = SKU, next(ln for ln in lines if ln["sku"] == SKU)["justification"]["policy"]
+    assert policy["case_pack"] == 10 and policy["moq"] == 20  # Far East Homewares: 2 cases
+    # when the buyer orders 7 of it and none of the others (7 × £1.53 = £10.71)
+    others = {f"lines.{ln['sku']}.quantity": 0 for ln in lines if ln["sku"] != SKU}
+    resp = await api.post(
+        f"/v1/proposals/{pid}/approve",
+        json={"edits": {f"lines.{sku}.quantity": 7, **others}},
+        headers=rita,
+    )
+    # then the edit stands (a buyer may order so), and the order says what it no longer meets
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    warnings = [
+        "below the vendor's minimum order of £250.00",
+        f"{sku} is not in whole cases of 10",
+        f"{sku} is below its minimum order quantity of 20",
+    ]
+    assert body["payload"]["edit_warnings"] == warnings
+    assert body["summary"].endswith(f"worth £10.71 ({'; '.join(warnings)})")
+
+
 # -- stopping the reordering of an item ----------------------------------------------------------
 
 

@@ -135,6 +135,15 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     assert fareast["set_in_tillwise"] == [] and body["pos_knows"]
     [entry] = c.audit.list(action="vendor.terms_imported")[audited:]
     assert entry.store == conn and entry.actor.startswith("token:")
+    # the entry is about the whole connection: read by whom its every store is in scope for
+    audited_q = {"action": "vendor.terms_imported"}
+    for reader, sees in (
+        (_token(loop, "regional_manager", [uk, fr]), 1),
+        (_token(loop, "store_manager", [uk]), 0),
+    ):
+        resp = await api.get("/v1/audit", params=audited_q, headers=reader)
+        assert resp.status_code == 200, resp.text
+        assert [e["id"] for e in resp.json()["data"]] == [entry.id] * sees
     assert entry.inputs == {
         "source": "api",
         "vendors": ["ven-06"],

@@ -134,6 +134,7 @@ DECISION_ONLY = frozenset({"risk_decision"})
 
 class UnknownProposal(LookupError):
     code = "unknown_proposal"
+    field = "proposal_id"
 
 
 @dataclass(frozen=True)
@@ -1051,7 +1052,35 @@ def _with_totals(proposal: Proposal, payload: dict[str, Any]) -> Proposal:
     worth = f", worth {value.display()}" if value is not None else ""
     n = len(payload["lines"])
     summary = f"{base} — as edited: {units:,} units in {n} line{'s' if n != 1 else ''}{worth}"
+    warnings = _edit_warnings(payload, value)
+    payload["edit_warnings"] = warnings
+    if warnings:
+        summary += f" ({'; '.join(warnings)})"
     return proposal.model_copy(update={"payload": payload, "value": value, "summary": summary})
+
+
+def _edit_warnings(payload: Mapping[str, Any], value: Money | None) -> list[str]:
+    """What an edited order no longer meets of the terms its plan kept to: the vendor's
+    minimum order value, an item's case pack or minimum order quantity. A person may order so
+    on purpose; the approver is told (the planner's text speaks of the order as proposed)."""
+    out = []
+    minimum = (payload.get("vendor_minimum") or {}).get("min_order_value")
+    currency = payload.get("currency")
+    if minimum not in (None, "") and value is not None and isinstance(currency, str):
+        with contextlib.suppress(InvalidOperation, ValueError):
+            least = Money.from_decimal(Decimal(str(minimum)), currency)
+            if value.amount < least.amount:
+                out.append(f"below the vendor's minimum order of {least.display()}")
+    for line in payload.get("lines") or []:
+        policy = (line.get("justification") or {}).get("policy") or {}
+        quantity, pack, moq = line.get("quantity"), policy.get("case_pack"), policy.get("moq")
+        if not isinstance(quantity, int) or quantity <= 0:
+            continue
+        if isinstance(pack, int) and pack > 1 and quantity % pack:
+            out.append(f"{line.get('sku')} is not in whole cases of {pack}")
+        if isinstance(moq, int) and quantity < moq:
+            out.append(f"{line.get('sku')} is below its minimum order quantity of {moq}")
+    return out
 
 
 def order_value(payload: Mapping[str, Any]) -> Money | None:

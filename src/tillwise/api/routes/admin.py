@@ -15,6 +15,7 @@ from tillwise.governance.principal import Principal
 from ..deps import ContainerDep, require
 from ..problems import Problem
 from ..schemas.common import ListPublic
+from .governance import known_stores
 
 router = APIRouter(prefix="/v1")
 
@@ -230,8 +231,17 @@ def _audit_filters(
 AuditFilters = Annotated[dict[str, Any], Depends(_audit_filters)]
 
 
-def _scope(principal: Principal) -> frozenset[str] | None:
-    return principal.stores
+def _scope(container: Any, principal: Principal) -> frozenset[str] | None:
+    """What a caller's audit entries may be about: the stores in its scope, and a whole
+    connection (its vendor terms) when every store of it is in its scope — as setting them
+    needs."""
+    if principal.stores is None:
+        return None
+    stores: dict[str, set[str]] = {}
+    for s in known_stores(container):
+        stores.setdefault(s.connection_id, set()).add(s.store)
+    whole = {conn for conn, theirs in stores.items() if theirs <= principal.stores}
+    return principal.stores | whole
 
 
 @router.get(
@@ -254,7 +264,7 @@ def list_audit(
         limit=limit,
         before_id=before_id,
         newest_first=True,
-        stores=_scope(principal),
+        stores=_scope(container, principal),
     )
     data = [
         AuditEntryPublic.model_validate(e) for e in costs.audit_entries_shown_to(principal, entries)
@@ -291,7 +301,7 @@ def export_audit(
         action="audit.exported",
         inputs={**{k: v for k, v in filters.items() if v is not None}, "format": format},
     )
-    rows = container.audit.export(format, **filters, stores=_scope(principal))
+    rows = container.audit.export(format, **filters, stores=_scope(container, principal))
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"tillwise-audit.{format}"
     return StreamingResponse(

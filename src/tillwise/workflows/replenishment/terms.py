@@ -160,6 +160,9 @@ def read_terms(path: Path, *, known: Mapping[str, str], currency: str | None = N
         raise InvalidTermsFile([f"{path}: the file is empty (expected a header row)"])
     header = [h.strip().lower() for h in rows[0]]
     unknown = [h for h in header if h not in COLUMNS]
+    twice = [h for k, h in enumerate(header) if h in header[:k]]
+    if twice:  # one of the two would be read and the other's values silently lost
+        raise InvalidTermsFile([f"{path}: row 1: the column {twice[0]!r} is named twice"])
     if unknown or "vendor" not in header:
         why = f"unknown column {unknown[0]!r}" if unknown else "the column 'vendor' is missing"
         raise InvalidTermsFile([f"{path}: row 1: {why}; the columns are {', '.join(COLUMNS)}"])

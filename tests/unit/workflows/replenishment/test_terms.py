@@ -108,6 +108,12 @@ def test_every_mistake_is_named_by_file_row_and_column_and_nothing_is_read(
     ]
 
 
+def test_a_column_named_twice_is_refused_at_the_header(tmp_path: Path) -> None:
+    # the buyer's own SKU and the vendor's code under "SKU": headers match whatever their case
+    path = csv_file(tmp_path, "ven-06,85123A,1.40,FE-7731", header="vendor,sku,unit_cost,SKU")
+    assert errors_of(path) == [f"{path}: row 1: the column 'sku' is named twice"]
+
+
 def test_a_file_with_a_misspelt_column_or_no_vendor_column_is_refused_at_its_header(
     tmp_path: Path,
 ) -> None:
