@@ -158,6 +158,40 @@ async def _trigger(sqlite_url: str, tmp_path: Path) -> None:
         assert len(container.approvals.list(kind="draft_purchase_order")) == 2
 
 
+def test_an_order_sent_as_documents_in_a_replay_is_on_order_the_next_night(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_documents_next_night(sqlite_url, tmp_path))
+
+
+async def _documents_next_night(sqlite_url: str, tmp_path: Path) -> None:
+    # a POS without a purchase-order API, its sales replayed from 2010: the order goes to the
+    # vendor as documents, expected on the replay's calendar
+    async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+        container, conn = loop.container, loop.conn
+        planner = Planner(container.uow, MeanForecaster(), container.clock)
+        plan, _ = planner.run(conn, UK)
+        [draft] = plan.proposals
+        assert plan.history_end is not None
+        assert draft.payload["expected_on"] < container.clock.now().date().isoformat()
+        await container.approvals.route_new()
+        done = await container.approvals.approve(draft.id, person("regional_manager"))
+        assert done.status == "applied", done.result
+        with container.uow() as uow:
+            [po] = uow.records.find(PurchaseOrder, connection_id=conn)
+        assert (
+            po.expected_on is not None
+            and po.expected_on.isoformat() == draft.payload["expected_on"]
+        )
+        # then the next night counts it as on order and proposes nothing more
+        loop.advance(86_400.0)
+        again, new = planner.run(conn, UK)
+        [item] = [i for i in again.items if i.sku == SKU]
+        [line] = draft.payload["lines"]
+        assert item.data["on_order"] == line["quantity"]
+        assert new == 0 and again.proposals == []
+
+
 def test_a_stopped_item_crossing_its_reorder_point_proposes_nothing(
     sqlite_url: str, tmp_path: Path
 ) -> None:

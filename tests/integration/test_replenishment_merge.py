@@ -11,6 +11,7 @@ request that finds its draft already decided is discarded: a decided draft never
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,11 @@ async def _two_drafts(sqlite_url: str, tmp_path: Path) -> None:
         await approvals.route_new()
         open_drafts = _queue(loop)
         assert len(open_drafts) == 2
+        # both on the calendar of the replayed sales the forecast continues, not the machine's:
+        # expected the day after the history plus the vendor's 14 days
+        assert plan1.history_end is not None
+        due = (plan1.history_end + timedelta(days=1 + 14)).isoformat()
+        assert [r.proposal.payload["expected_on"] for r in open_drafts] == [due, due]
         ordered = dict.fromkeys((SKU, SKU_B), 0)
         for record in open_drafts:
             for sku, units in _lines(record).items():

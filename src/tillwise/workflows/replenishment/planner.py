@@ -257,8 +257,9 @@ def read_supply(
     ]
     recorded = {po.external_id for po in orders} | {po.reference for po in orders if po.reference}
     ordered_vendors = {po.vendor_external_id for po in orders if po.vendor_external_id}
+    today = planning_day(uow, connection_id, location_external_id, now) if orders else now.date()
     for po in orders:
-        if _still_on_order(po, written, now):
+        if _still_on_order(po, written, today):
             for line in po.lines:
                 on_order[line.sku] += max(0, _units(line.quantity - line.received))
     for move in transfers_in_play(uow, connection_id, now) if moves is None else moves:
@@ -327,15 +328,16 @@ def position_of(
     )
 
 
-def _still_on_order(po: PurchaseOrder, written: set[str], now: datetime) -> bool:
+def _still_on_order(po: PurchaseOrder, written: set[str], today: date) -> bool:
     """Whether a canonical purchase order still brings stock: open or partly received at the
     POS, or a draft there that is an order Tillwise wrote. An order Tillwise sent as a document
     (a POS without a purchase-order API, which never reports it received) counts until
-    :data:`DOCUMENT_GRACE` after its expected day: by then the delivery is on the shelf, and
-    the levels count it."""
+    :data:`DOCUMENT_GRACE` after its expected day (``today``: the store's planning day, on
+    the calendar its orders' days are on): by then the delivery is on the shelf, and the
+    levels count it."""
     if po.source.platform == DOCUMENT_PLATFORM:
         due = po.expected_on
-        return po.status in OPEN_PO and (due is None or now.date() <= due + DOCUMENT_GRACE)
+        return po.status in OPEN_PO and (due is None or today <= due + DOCUMENT_GRACE)
     if po.status == PurchaseOrderStatus.DRAFT:
         return bool({po.external_id, po.reference} & written)
     return po.status in OPEN_PO
@@ -566,7 +568,14 @@ def planning_day(
     today = now.astimezone(ZoneInfo(place.time_zone if place is not None else "UTC")).date()
     plan = uow.replenishment.plan(connection_id, location_external_id)
     end = None if plan is None else plan.data.get("history_end")
-    return today if not end else min(today, date.fromisoformat(end) + timedelta(days=1))
+    return first_day(today, date.fromisoformat(end) if end else None)
+
+
+def first_day(today: date, history_end: date | None) -> date:
+    """The first day a plan forecasts and orders from: the store's today, or the day after
+    its history when that is earlier (sales replayed from the past: the orders' expected
+    days follow the forecast's calendar, not the machine's)."""
+    return today if history_end is None else min(today, history_end + timedelta(days=1))
 
 
 def stop_public(stop: ReorderStop | None) -> dict[str, Any] | None:
@@ -1360,7 +1369,7 @@ class Planner:
             inputs,
             forecast,
             planned_at=now,
-            today=today,
+            today=first_day(today, end),
             run_key=run_key or f"plan:{today.isoformat()}",
             settings=self.settings,
             history_end=end,

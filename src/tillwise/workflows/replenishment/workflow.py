@@ -45,6 +45,7 @@ from .planner import (
     other_stores,
     outlook_from,
     planned_line,
+    planning_day,
     position_of,
     read_supply,
     terms_from,
@@ -217,7 +218,7 @@ class Replenishment:
         )
         info = vendor_info(vendor, terms.lead_time_days, inputs.currency)
         existing = {v: p for v, (_id, p) in inputs.supply.drafts.items() if v == vendor.external_id}
-        today = local_day(now, zone).date()
+        today = planning_day(uow, event.connectionid, location_id, now)
         orders = draft_orders(
             [line],
             {vendor.external_id: info},
