@@ -92,6 +92,7 @@ PO = ProposalKind.DRAFT_PURCHASE_ORDER.value
 TRANSFER = ProposalKind.TRANSFER.value
 OPEN_PO = (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIAL)
 APPLIED_WINDOW = timedelta(days=60)  # written orders not yet seen as a canonical PO count this long
+QUIET_DAYS = timedelta(days=28)  # a store silent longer is not trading now (or is replayed)
 DOCUMENT_GRACE = timedelta(days=7)  # a document order counts this long past its expected day
 PAGE = 1000
 
@@ -233,16 +234,38 @@ def read_supply(
     location_external_id: str,
     now: datetime,
     moves: Sequence[OpenProposal] | None = None,
-    orders: Sequence[PurchaseOrder] | None = None,
 ) -> Supply:
     """What is on order for / committed from the store (see the module docstring); ``moves``:
-    :func:`transfers_in_play`, and ``orders``: the connection's purchase orders, when the
-    caller has read them already."""
+    :func:`transfers_in_play`, when the caller has read them already."""
+    orders = [
+        po
+        for po in all_records(uow, PurchaseOrder, connection_id)
+        if po.location_external_id == location_external_id
+    ]
+    return supply_of(
+        location_external_id,
+        orders,
+        uow.proposals.in_play(
+            connection_id, location_external_id, kinds=(PO,), applied_since=now - APPLIED_WINDOW
+        ),
+        transfers_in_play(uow, connection_id, now) if moves is None else moves,
+        now,
+        planning_day(uow, connection_id, location_external_id, now) if orders else now.date(),
+    )
+
+
+def supply_of(
+    location_external_id: str,
+    orders: Sequence[PurchaseOrder],
+    in_play: Sequence[OpenProposal],
+    moves: Sequence[OpenProposal],
+    now: datetime,
+    today: date,
+) -> Supply:
+    """The store's supply from its purchase orders, its purchase-order proposals in play and
+    the connection's transfers in play (pure); ``today``: its planning day."""
     on_order: dict[str, int] = defaultdict(int)
     committed: dict[str, int] = defaultdict(int)
-    in_play = uow.proposals.in_play(
-        connection_id, location_external_id, kinds=(PO,), applied_since=now - APPLIED_WINDOW
-    )
     # the orders Tillwise wrote: a POS may keep one as its own draft (a Lightspeed X
     # consignment still OPEN, an R-Series order not yet marked ordered) — still on order
     written = {i.proposal.id for i in in_play if i.status in ("approved", "applied")} | {
@@ -250,19 +273,13 @@ def read_supply(
         for i in in_play
         if i.status == "applied" and (i.result or {}).get("reference")
     }
-    orders = [
-        po
-        for po in (all_records(uow, PurchaseOrder, connection_id) if orders is None else orders)
-        if po.location_external_id == location_external_id
-    ]
     recorded = {po.external_id for po in orders} | {po.reference for po in orders if po.reference}
     ordered_vendors = {po.vendor_external_id for po in orders if po.vendor_external_id}
-    today = planning_day(uow, connection_id, location_external_id, now) if orders else now.date()
     for po in orders:
         if _still_on_order(po, written, today):
             for line in po.lines:
                 on_order[line.sku] += max(0, _units(line.quantity - line.received))
-    for move in transfers_in_play(uow, connection_id, now) if moves is None else moves:
+    for move in moves:
         _transfer_supply(move, location_external_id, on_order, committed, now)
     # every open (new / pending) draft, oldest first: the first per vendor is where new lines
     # go; a second one (the event trigger drafted while a plan was running) is on order too
@@ -446,8 +463,19 @@ def other_stores(
             items = uow.replenishment.plan_items(connection_id, plan.location_external_id, skus)
             stock[plan.location_external_id][1].update({i.sku: i for i in items})
     stock = {loc: v for loc, v in stock.items() if v[1]}
-    orders = all_records(uow, PurchaseOrder, connection_id) if stock else []
-    supply = {loc: read_supply(uow, connection_id, loc, now, moves, orders) for loc in stock}
+    # one reading of the connection's orders and order proposals for every other store (not
+    # one per store: a chain's nightly plans would read them stores² times)
+    orders: dict[str, list[PurchaseOrder]] = defaultdict(list)
+    proposed: dict[str, list[OpenProposal]] = defaultdict(list)
+    if stock:
+        for po in all_records(uow, PurchaseOrder, connection_id):
+            orders[po.location_external_id or ""].append(po)
+        for item in uow.proposals.in_play(
+            connection_id, None, kinds=(PO,), applied_since=now - APPLIED_WINDOW
+        ):
+            proposed[item.proposal.location_external_id or ""].append(item)
+    today = planning_day(uow, connection_id, location_external_id, now)
+    supply = {loc: supply_of(loc, orders[loc], proposed[loc], moves, now, today) for loc in stock}
     names = {
         loc: found.name
         for loc in stock
@@ -561,9 +589,9 @@ class Plan:
 def planning_day(
     uow: UnitOfWork, connection_id: str, location_external_id: str, now: datetime
 ) -> date:
-    """The first day the store's plans forecast: its own today (its time zone's; UTC for a
-    store the POS has not described), or the day after its latest plan's history when that is
-    earlier (sales replayed from the past, as the demo's)."""
+    """The first day the store's plans forecast (:func:`first_day`): its own today (its time
+    zone's; UTC for a store the POS has not described), or the day after its latest plan's
+    history when that ended long ago (sales replayed from the past, as the demo's)."""
     place = uow.records.location(connection_id, location_external_id)
     today = now.astimezone(ZoneInfo(place.time_zone if place is not None else "UTC")).date()
     plan = uow.replenishment.plan(connection_id, location_external_id)
@@ -572,10 +600,13 @@ def planning_day(
 
 
 def first_day(today: date, history_end: date | None) -> date:
-    """The first day a plan forecasts and orders from: the store's today, or the day after
-    its history when that is earlier (sales replayed from the past: the orders' expected
-    days follow the forecast's calendar, not the machine's)."""
-    return today if history_end is None else min(today, history_end + timedelta(days=1))
+    """The first day a plan forecasts and orders from: the store's today — or, for a history
+    that ended longer than :data:`QUIET_DAYS` ago (sales replayed from the past, as the
+    demo's), the day after it: the orders' expected days follow the forecast's calendar, not
+    the machine's."""
+    if history_end is None or history_end >= today - timedelta(days=1) - QUIET_DAYS:
+        return today
+    return history_end + timedelta(days=1)
 
 
 def stop_public(stop: ReorderStop | None) -> dict[str, Any] | None:
@@ -690,9 +721,6 @@ def horizon_for(inputs: StoreInputs, settings: PlanSettings) -> int:
         lead = settings.default_lead_time_days if v.lead_time_days is None else v.lead_time_days
         longest = max(longest, lead + (v.review_period_days or settings.review_period_days))
     return max(settings.min_horizon_days, longest)
-
-
-QUIET_DAYS = timedelta(days=28)  # a store silent longer is not trading now (or is replayed)
 
 
 def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from tillwise.ports.repositories import DemandDay, StockOuts
 from tillwise.workflows.replenishment.planner import (
     StoreInputs,
     Supply,
+    first_day,
     history_for,
     position_of,
 )
@@ -92,3 +93,18 @@ def test_the_history_ends_yesterday_while_the_store_trades(days_ago: range, last
     assert frame["ds"].max().date() == last_day
     since_last_sale = frame[frame["ds"].dt.date > TODAY - timedelta(days=min(days_ago))]
     assert (since_last_sale["y"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("history_end", "day"),
+    [
+        (None, TODAY),  # nothing sold yet
+        (TODAY - timedelta(days=1), TODAY),
+        (TODAY - timedelta(days=15), TODAY),  # a plan from a quiet fortnight ago: still today
+        (TODAY - timedelta(days=60), TODAY - timedelta(days=59)),  # replayed: its next day
+    ],
+)
+def test_plans_forecast_and_order_from_today_unless_the_history_is_long_past(
+    history_end: date | None, day: date
+) -> None:
+    assert first_day(TODAY, history_end) == day
