@@ -239,6 +239,27 @@ def test_a_proposal_made_by_hand_without_a_value_is_held_to_the_value_rules(api:
     assert approve.status_code == 403 and approve.json()["code"] == "needs_regional_manager"
 
 
+def test_a_rule_tightened_in_settings_holds_what_already_awaits_approval(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    proposer = bearer(api, "store_manager", stores=[a])
+    body = {
+        "kind": "stock_adjustment",
+        "connection_id": api.connection_id,
+        "location_id": "loc-a",
+        "summary": "Recount",
+        "sku": "SKU-1",
+        "delta": -40,
+        "value": "400.00",
+        "currency": "GBP",
+    }
+    created = api.client.post("/v1/proposals", json=body, headers=proposer)
+    assert created.status_code == 201 and created.json()["required_approvals"] == 1
+    rule = {"kind": "stock_adjustment", "two_approvers_above": "100"}
+    assert api.client.put("/v1/approval-rules", json=rule, headers=api.admin).status_code == 200
+    waiting = api.client.get(f"/v1/proposals/{created.json()['id']}", headers=api.admin).json()
+    assert waiting["required_approvals"] == 2
+
+
 def test_a_rollout_to_auto_keeps_the_stores_limit_unless_it_sets_one(api: Api) -> None:
     a = add_store(api, "loc-a", "Store A")
     b = add_store(api, "loc-b", "Store B")

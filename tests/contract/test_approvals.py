@@ -347,6 +347,34 @@ def test_auto_mode_leaves_to_people_what_the_rules_give_two_approvers(world: Wor
     assert waiting.approvals == () and list(world.pos.writes) == [small]
 
 
+def test_tightened_rules_hold_what_awaits_approval_and_looser_ones_do_not_lower_it(
+    world: World,
+) -> None:
+    modes = world.container.modes
+    modes.set_mode(WF, "*", "draft", actor="user:boss")
+    big, small = world.propose("big", value="500.00"), world.propose("small", value="50.00")
+    assert world.approvals.get(big).required_approvals == 1
+    # when the rules are tightened while both wait: above £100 two approvers, a regional manager
+    modes.set_rule(
+        actor="user:boss", kind="stock_adjustment", two_approvers_above="100", regional_above="100"
+    )
+    assert world.approvals.apply_rules("stock_adjustment", actor="user:boss") == 1
+    # then the big one needs them; the small one is as it was
+    after = world.approvals.get(big)
+    assert (after.required_role, after.required_approvals) == ("regional_manager", 2)
+    assert world.approvals.get(small).required_approvals == 1
+    with pytest.raises(ApprovalError) as err:
+        run(world.approvals.approve(big, world.person("store_manager", "mia", "a")))
+    assert err.value.status == 403
+    [entry] = world.container.audit.list(action="proposal.rules_applied")
+    assert entry.inputs["proposal_id"] == big and entry.actor == "user:boss"
+    assert entry.inputs["before"] == {"required_role": None, "required_approvals": 1}
+    # and loosening them again lowers nothing already asked for
+    modes.set_rule(actor="user:boss", kind="stock_adjustment")
+    assert world.approvals.apply_rules(None, actor="user:boss") == 0
+    assert world.approvals.get(big).required_approvals == 2
+
+
 def test_a_transfer_is_decided_only_by_whom_both_its_stores_are_in_scope(world: World) -> None:
     world.container.modes.set_mode("replenishment", "*", "draft", actor="user:boss")
     world.pos.kinds = world.pos.reversible = frozenset({"stock_adjustment", "transfer"})

@@ -60,7 +60,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, true, update
 from sqlalchemy.engine import Row
 
 from tillwise.domain.locations import store_key
@@ -570,6 +570,61 @@ class Approvals:
             after = await self._write(after)
             self._modes.check_guardrails(after.proposal.workflow)
         return after
+
+    def apply_rules(self, kind: str | None, *, actor: str) -> int:
+        """Hold the proposals of ``kind`` (None: every kind) awaiting approval to the approval
+        rules as they now stand (after a change of them): a proposal whose rules have tightened
+        needs the more approvals or the senior role now asked for, audited as
+        ``proposal.rules_applied``; none needs fewer or a lesser role than it was routed with.
+        Returns how many changed."""
+        with read_only(self._engine) as db:
+            ids = list(
+                db.execute(
+                    select(proposals.c.id)
+                    .where(proposals.c.status == PENDING)
+                    .where(proposals.c.kind == kind if kind is not None else true())
+                    .order_by(proposals.c.created_at, proposals.c.id)
+                ).scalars()
+            )
+        changed = 0
+        for pid in ids:
+            with self._engine.begin() as db:
+                row = self._lock(db, pid)
+                if row.status != PENDING:
+                    continue
+                record = _record(row)
+                role, needed, why = self._requirements(record.proposal, record.store)
+                role = record.required_role or role
+                needed = max(record.required_approvals, needed)
+                if (role, needed) == (record.required_role, record.required_approvals):
+                    continue
+                reason = why if why is not None and record.reason is None else record.reason
+                db.execute(
+                    update(proposals)
+                    .where(proposals.c.id == pid)
+                    .values(
+                        required_role=role,
+                        required_approvals=needed,
+                        reason=reason,
+                        updated_at=self._clock.now(),
+                    )
+                )
+                self._audit.append_in(
+                    db,
+                    actor=actor,
+                    action="proposal.rules_applied",
+                    store=record.store,
+                    inputs={
+                        "proposal_id": pid,
+                        "before": {
+                            "required_role": record.required_role,
+                            "required_approvals": record.required_approvals,
+                        },
+                    },
+                    outputs={"required_role": role, "required_approvals": needed},
+                )
+                changed += 1
+        return changed
 
     def reject(self, proposal_id: str, principal: Principal, *, reason: str) -> ProposalRecord:
         if not isinstance(reason, str) or not reason.strip():

@@ -951,4 +951,6 @@ def set_rule(
     body: RuleBody, container: ContainerDep, principal: Principal = require("settings:write")
 ) -> Any:
     rule = container.modes.set_rule(actor=principal.actor, **body.model_dump())
+    # what awaits approval answers to the rules as they now stand (never to looser ones)
+    container.approvals.apply_rules(None if body.kind == ANY else body.kind, actor=principal.actor)
     return _rule_public(rule)
