@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.helpers import body_of, signed_headers
 from tests.replenishment import (
+    SECRET,
     SKU,
+    TILLWISE_URL,
     UK,
     Loop,
     MeanForecaster,
@@ -27,6 +31,7 @@ from tests.replenishment import (
     person,
     simulator_loop,
 )
+from tillwise.api.app import create_app
 from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.connectors.simulator.purchasing import vendor_of
 from tillwise.domain.inventory import InventoryLevel
@@ -190,6 +195,60 @@ async def _documents_next_night(sqlite_url: str, tmp_path: Path) -> None:
         [line] = draft.payload["lines"]
         assert item.data["on_order"] == line["quantity"]
         assert new == 0 and again.proposals == []
+
+
+def test_a_level_report_delivered_after_a_newer_one_changes_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_late_report(sqlite_url, tmp_path))
+
+
+async def _late_report(sqlite_url: str, tmp_path: Path) -> None:
+    async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+        container, conn = loop.container, loop.conn
+        plan, _ = Planner(container.uow, MeanForecaster(), container.clock).run(conn, UK)
+        await container.approvals.route_new()
+        for p in plan.proposals:
+            container.approvals.reject(p.id, person("regional_manager"), reason="by hand")
+        rop = next(i for i in plan.items if i.sku == SKU).reorder_point
+        app = httpx.ASGITransport(app=create_app(container))
+        async with httpx.AsyncClient(transport=app, base_url=TILLWISE_URL) as client:
+
+            async def report(key: str, on_hand: int, version: int) -> None:
+                at = datetime.fromtimestamp(int(loop.wall[0]), UTC).isoformat()
+                body = body_of(
+                    {
+                        "event": "inventory.updated",
+                        "created_at": at,
+                        "data": {
+                            "sku": SKU,
+                            "location_id": UK,
+                            "on_hand": on_hand,
+                            "updated_at": at,
+                            "version": version,
+                        },
+                    }
+                )
+                headers = signed_headers(body, SECRET, int(loop.wall[0]), key)
+                resp = await client.post(f"/webhooks/generic/{conn}", content=body, headers=headers)
+                assert resp.status_code < 300, resp.text
+                await loop.settle()
+
+            # in one second a sale (v11: rop - 6) and a delivery (v12: rop + 40), delivered
+            # newest first: the store holds rop + 40, above its reorder point
+            loop.advance(10)
+            await report("lvl-12", rop + 40, 12)
+            await report("lvl-11", rop - 6, 11)
+            await container.approvals.route_new()
+            # then the late, older report proposes nothing
+            assert container.approvals.list(status="pending") == []
+            # and a later sale below the reorder point is a crossing from the newest level
+            loop.advance(10)
+            await report("lvl-13", rop - 1, 13)
+            await container.approvals.route_new()
+            [triggered] = container.approvals.list(status="pending")
+            [line] = triggered.proposal.payload["lines"]
+            assert line["justification"]["policy"]["on_hand"] == rop - 1
 
 
 def test_a_stopped_item_crossing_its_reorder_point_proposes_nothing(

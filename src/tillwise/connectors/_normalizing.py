@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tillwise.domain.events import Envelope
+from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.normalized import CanonicalRecord, Fetch, NormalizedBatch
 from tillwise.domain.sales import Payment
 
@@ -30,6 +31,19 @@ def payment_summary(p: Payment) -> dict[str, Any]:
         "tender_type": p.tender_type.value,
         "currency": p.currency,
         "amount": p.amount.amount,
+    }
+
+
+def level_summary(level: InventoryLevel) -> dict[str, Any]:
+    """An ``inventory.updated`` event's data about its level, the same for every platform: the
+    level and how fresh the POS says it is (``as_of``, its ``version`` where it has one), so a
+    report delivered late or out of order is known for the older one it is."""
+    return {
+        "sku": level.sku,
+        "location_external_id": level.location_external_id,
+        "on_hand": str(level.on_hand),
+        "as_of": _iso(level.as_of),
+        "version": level.source_version,
     }
 
 

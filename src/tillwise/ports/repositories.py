@@ -142,13 +142,15 @@ class StockObservation:
     location_external_id: str
     sku: str
     on_hand: Decimal
-    as_of: datetime
+    as_of: datetime  # when the POS says the level was so
     day: date  # local day of ``as_of``
+    version: int | None = None  # the POS's version of the level, where it keeps one
 
 
 @dataclass(frozen=True)
 class ObservedStock:
-    fresh: bool  # newer than every report seen before (an older one changes no state)
+    fresh: bool  # newer than every report seen before (by version, else time; an older one
+    # changes no state)
     previous: Decimal | None  # the level before it (None: none known)
 
 

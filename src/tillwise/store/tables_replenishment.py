@@ -21,7 +21,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Float, Index, Integer, Numeric, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+)
 
 from tillwise.store.metadata import JsonDoc, metadata
 
@@ -65,6 +76,7 @@ stock_states = Table(
     Column("on_hand", Numeric(), nullable=False),
     Column("as_of", _utc(), nullable=False),
     Column("zero_since", Date, nullable=True),  # local day the level last fell to zero
+    Column("version", BigInteger, nullable=True),  # the POS's version of that level, if any
 )
 
 replenishment_plans = Table(

@@ -55,7 +55,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from tillwise.connectors._normalizing import payment_summary
+from tillwise.connectors._normalizing import level_summary, payment_summary
 from tillwise.domain.catalog import Product, Variant, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import InvalidGtin
@@ -621,9 +621,7 @@ def _summary(record: CanonicalRecord) -> dict[str, Any]:
         if isinstance(record, Refund):
             out["transaction_external_id"] = record.transaction_external_id
     elif isinstance(record, InventoryLevel):
-        out["sku"] = record.sku
-        out["location_external_id"] = record.location_external_id
-        out["on_hand"] = str(record.on_hand)
+        out.update(level_summary(record))
     return out
 
 

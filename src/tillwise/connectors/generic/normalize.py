@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tillwise.connectors._normalizing import payment_summary
+from tillwise.connectors._normalizing import level_summary, payment_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, VendorItem
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import DomainError
@@ -516,9 +516,7 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         out["employee_external_id"] = record.employee_external_id
         out["register_external_id"] = record.device_external_id
     elif isinstance(record, InventoryLevel):
-        out["sku"] = record.sku
-        out["location_external_id"] = record.location_external_id
-        out["on_hand"] = str(record.on_hand)
+        out.update(level_summary(record))
     elif isinstance(record, PurchaseOrder):
         out["location_external_id"] = record.location_external_id
         out["vendor_external_id"] = record.vendor_external_id

@@ -42,6 +42,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tillwise.connectors._normalizing import level_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import InvalidGtin, InvalidMoney
@@ -601,9 +602,7 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         if isinstance(record, Refund):
             out["transaction_external_id"] = record.transaction_external_id
     elif isinstance(record, InventoryLevel):
-        out["sku"] = record.sku
-        out["location_external_id"] = record.location_external_id
-        out["on_hand"] = str(record.on_hand)
+        out.update(level_summary(record))
     return out
 
 

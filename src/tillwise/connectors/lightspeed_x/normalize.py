@@ -55,6 +55,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
 
+from tillwise.connectors._normalizing import level_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.errors import DomainError, InvalidGtin
@@ -833,9 +834,7 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
         if isinstance(record, Refund):
             out["transaction_external_id"] = record.transaction_external_id
     elif isinstance(record, InventoryLevel):
-        out["sku"] = record.sku
-        out["location_external_id"] = record.location_external_id
-        out["on_hand"] = str(record.on_hand)
+        out.update(level_summary(record))
     return out
 
 

@@ -46,7 +46,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tillwise.connectors._normalizing import Output as _Out
-from tillwise.connectors._normalizing import payment_summary
+from tillwise.connectors._normalizing import level_summary, payment_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
 from tillwise.domain.events import Envelope, EventType, connection_source
@@ -324,9 +324,7 @@ def _summary(record: SourceRecord) -> dict[str, Any]:
     elif isinstance(record, Payment):
         return payment_summary(record)
     elif isinstance(record, InventoryLevel):
-        out["sku"] = record.sku
-        out["location_external_id"] = record.location_external_id
-        out["on_hand"] = str(record.on_hand)
+        out.update(level_summary(record))
     return out
 
 

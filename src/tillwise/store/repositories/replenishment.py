@@ -10,6 +10,7 @@ from sqlalchemy import RowMapping, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tillwise.domain.catalog import VendorTerms
+from tillwise.domain.merge import MergeDecision, decide
 from tillwise.ports.repositories import (
     DemandContribution,
     DemandDay,
@@ -112,8 +113,10 @@ class SqlReplenishmentRepository:
     # -- stock-outs ----------------------------------------------------------------------------
 
     def observe_stock(self, observation: StockObservation) -> ObservedStock:
-        """Mark stock-out days and keep the last level (see the port). A report older than the
-        last one seen still marks its own day when it shows zero, and changes nothing else."""
+        """Mark stock-out days and keep the last level (see the port). Reports are ordered as
+        the records are (:func:`tillwise.domain.merge.decide`): by the POS's version where both
+        have one, else by time. A report older than the last one seen still marks its own day
+        when it shows zero, and changes nothing else; so does the same report again."""
         o = observation
         db = self._session.connection()
         key = {
@@ -124,7 +127,12 @@ class SqlReplenishmentRepository:
         zero = o.on_hand <= 0
         if zero:
             self._mark(o, o.day, o.day)
-        fresh = {"on_hand": o.on_hand, "as_of": o.as_of, "zero_since": o.day if zero else None}
+        fresh = {
+            "on_hand": o.on_hand,
+            "as_of": o.as_of,
+            "zero_since": o.day if zero else None,
+            "version": o.version,
+        }
         if insert_if_absent(self._session, stock_states, {**key, **fresh}):
             return ObservedStock(fresh=True, previous=None)
         s = stock_states.c
@@ -132,9 +140,12 @@ class SqlReplenishmentRepository:
         state = db.execute(select(stock_states).where(*where).with_for_update()).mappings().one()
         last_as_of = mappers.utc(state["as_of"])
         previous = Decimal(state["on_hand"])
-        if last_as_of is not None and (
-            last_as_of > o.as_of or (last_as_of == o.as_of and previous == o.on_hand)
-        ):  # older, or the same report again (two changes in one instant: the later one wins)
+        last_version = state["version"]
+        older = decide(last_version, last_as_of, o.version, o.as_of) == MergeDecision.KEEP
+        again = (last_version, last_as_of, previous) == (o.version, o.as_of, o.on_hand) or (
+            last_version is not None and last_version == o.version
+        )  # (without versions, two changes in one instant: the later one wins)
+        if older or again:
             return ObservedStock(fresh=False, previous=previous)
         since: date | None = state["zero_since"]
         if since is not None and since < o.day:  # it stayed at zero until this report

@@ -524,6 +524,11 @@ class Plan:
     proposals: list[Proposal]
     unorderable: list[str]
     settings: PlanSettings
+    # what it was decided from, to decide again on what is on order at saving (not stored)
+    inputs: StoreInputs | None = field(default=None, repr=False, compare=False)
+    forecast: DemandForecast | None = field(default=None, repr=False, compare=False)
+    first_day: date | None = None
+    run_key: str = ""
 
     @property
     def store(self) -> str:
@@ -1085,6 +1090,10 @@ def build_plan(
         proposals=proposals,
         unorderable=sorted(line.sku for line in unorderable(lines, vendors)),
         settings=settings,
+        inputs=inputs,
+        forecast=forecast,
+        first_day=today,
+        run_key=run_key,
     )
 
 
@@ -1406,13 +1415,33 @@ class Planner:
     def save(self, plan: Plan) -> int:
         """Store the plan snapshot and its proposals (as ``new``, for governance to route);
         returns how many proposals were new."""
-        with self.uow() as work:
-            work.replenishment.save_plan(plan.snapshot(), plan.items)
-            return sum(1 for p in plan.proposals if work.proposals.add(p))
+        return self._save(plan)[1]
 
     def run(self, connection_id: str, location_external_id: str) -> tuple[Plan, int]:
-        plan = self.plan(connection_id, location_external_id)
-        return plan, self.save(plan)
+        return self._save(self.plan(connection_id, location_external_id))
+
+    def _save(self, plan: Plan) -> tuple[Plan, int]:
+        """Save the plan — decided again (cheap: the forecast is kept) when what the store has
+        on order changed while it was forecast: the event trigger drafted an order meanwhile,
+        or a draft was decided. Otherwise the same shortfall would be ordered twice."""
+        with self.uow() as work:
+            if plan.inputs is not None and plan.first_day is not None:
+                supply = read_supply(
+                    work, plan.connection_id, plan.location_external_id, self.clock.now()
+                )
+                inputs = replace(plan.inputs, supply=supply)
+                if inputs.supply != plan.inputs.supply:
+                    plan = build_plan(
+                        inputs,
+                        plan.forecast,
+                        planned_at=plan.planned_at,
+                        today=plan.first_day,
+                        run_key=plan.run_key,
+                        settings=plan.settings,
+                        history_end=plan.history_end,
+                    )
+            work.replenishment.save_plan(plan.snapshot(), plan.items)
+            return plan, sum(1 for p in plan.proposals if work.proposals.add(p))
 
 
 def plan_stores(uow: Callable[[], UnitOfWork]) -> list[tuple[str, str, str]]:

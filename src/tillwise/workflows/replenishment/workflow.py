@@ -59,6 +59,17 @@ from .planner import (
 from .policy import decide
 
 
+def _instant(value: object) -> datetime | None:
+    """An event's ISO 8601 instant (None: absent or not one)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def local_day(instant: datetime, time_zone: str) -> datetime:
     return instant.astimezone(ZoneInfo(time_zone))
 
@@ -130,11 +141,13 @@ class Replenishment:
             available = None if data.get("available") is None else Decimal(str(data["available"]))
         except (KeyError, ArithmeticError, ValueError) as exc:
             raise ValueError(f"inventory.updated event {event.id} has malformed data") from exc
-        as_of = event.time
+        # how fresh the POS says the level is (events from before they said so: their time)
+        as_of = _instant(data.get("as_of")) or event.time
         if as_of is None:  # the level's own time, read only when the event has none
             level = uow.records.get(InventoryLevel, event.subject)
             as_of = level.as_of if level is not None else ctx.clock.now()
         as_of = as_of.astimezone(UTC)
+        version = data.get("version")
         location = uow.records.location(event.connectionid, location_id)
         zone = location.time_zone if location is not None else "UTC"
         seen = uow.replenishment.observe_stock(
@@ -145,6 +158,7 @@ class Replenishment:
                 on_hand=on_hand,
                 as_of=as_of,
                 day=local_day(as_of, zone).date(),
+                version=version if isinstance(version, int) else None,
             )
         )
         if not seen.fresh:
