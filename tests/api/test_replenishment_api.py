@@ -311,6 +311,9 @@ async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     # and the order's own figures say what it now orders, not what was first proposed
     [line] = body["payload"]["lines"]
     assert line["line_total"] == "1071.00" and body["payload"]["value"] == "1071.00"
+    # the line says what it was, as its reason still speaks of that quantity
+    [proposed] = [ln["quantity"] for ln in before.payload["lines"] if ln["sku"] == SKU]
+    assert line["edited_from"] == proposed != 700
     assert body["summary"].endswith("— as edited: 700 units in 1 line, worth £1,071.00")
     assert body["status"] == "pending" and body["required_approvals"] == 2
     assert len(body["approvals"]) == 1 and body["approvals"][0]["edited"] is True

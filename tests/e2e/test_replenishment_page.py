@@ -363,6 +363,9 @@ def test_a_store_manager_reads_the_reasons_and_the_forecast_then_approves_the_or
     expect(card.locator(".notice.ok")).to_contain_text("Approved and applied")
     expect(card).to_contain_text("Maya Shah (Store manager) approved after editing")
     expect(card.locator(f"tbody.order-line[data-sku='{HEART}'] .qty")).to_have_text(str(fewer))
+    expect(card.locator(f"tbody.order-line[data-sku='{HEART}'] .edited-from")).to_have_text(
+        f"edited from {heart['quantity']}: the reason below is for that"
+    )
     # the order's value falls by one case: 6 x £1.77 = £10.62 = 1062 pence
     value = order["value"]["amount"] - 6 * 177
     expect(card.locator(".po-head .value")).to_have_text(f"£{value // 100}.{value % 100:02d}")

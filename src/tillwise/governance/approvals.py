@@ -887,6 +887,8 @@ class Approvals:
                         code="invalid",
                         field=f"edits.{key}",
                     )
+                if value != line.get("quantity"):  # its reason speaks of the first quantity
+                    line.setdefault("edited_from", line.get("quantity"))
                 line["quantity"] = value
                 lines_edited = True
             else:

@@ -519,3 +519,46 @@ def test_an_order_due_before_a_sale_is_on_the_shelf_for_that_sale() -> None:
         (e.data["on_hand"], e.data.get("reason")) for e in events if e.event == "inventory.updated"
     ]
     assert levels[0] == (10, "receipt") and levels[-1][0] == 7
+
+
+def test_after_a_replay_the_clock_races_only_while_an_order_is_on_its_way() -> None:
+    wall = [WALL]
+
+    async def go() -> None:
+        tillwise = Tillwise(wall_clock=lambda: wall[0])
+        client = httpx.AsyncClient(transport=httpx.MockTransport(tillwise))
+        pos = SimulatorPos(TILLWISE, CONN, SECRET, client=client, wall_clock=lambda: wall[0])
+        async with pos, _api(pos) as api:
+            pos.play(_store_event())  # the replay ends at T0, played at a day a second
+            pos.speed = 86_400.0
+            # given ten idle minutes: the clock runs at real time, near the replay's end
+            wall[0] += 600
+            assert pos.now() == T0 + timedelta(seconds=600)
+            # when an order from a 2-day vendor is booked, it is dated by that clock
+            body = json.dumps(
+                {
+                    "reference": "prop-1",
+                    "vendor_id": "ven-01",
+                    "location_id": STORE,
+                    "currency": "GBP",
+                    "lines": [{"sku": "85123A", "quantity": 10}],
+                }
+            ).encode()
+            headers = {**_signed(body, t=wall[0]), "Idempotency-Key": "po-1"}
+            resp = await api.post("/purchase-orders", content=body, headers=headers)
+            assert resp.status_code == 201, resp.text
+            [order] = pos.orders.open_orders()
+            assert order.ordered_at == T0 + timedelta(seconds=600)
+            assert order.due_at == order.ordered_at + timedelta(days=2)
+            # then while it is on its way the clock races: two seconds later it is delivered
+            wall[0] += 1.9
+            assert await pos.deliver_due() == 0
+            wall[0] += 0.2
+            assert await pos.deliver_due() > 0
+            assert pos.stock.level((STORE, "85123A")).on_hand == 10
+            # and with nothing on its way the clock runs at real time again
+            before = pos.now()
+            wall[0] += 600
+            assert pos.now() - before == timedelta(seconds=600)
+
+    asyncio.run(go())

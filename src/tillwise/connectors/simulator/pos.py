@@ -301,7 +301,10 @@ class SimulatorPos:
         self.stock = Stock()
         self.orders = OrderBook()
         self.shipments = ShipmentBook()
-        self.speed: float | None = None  # simulated s per real s: the clock runs on after a replay
+        # simulated s per real s: after a replay the clock runs on this fast while an order or
+        # a transfer is on its way (so it arrives in seconds), else at real time (so the
+        # clock stays near the replay's end: orders are dated as the plans that made them)
+        self.speed: float | None = None
         self.undelivered: list[SimulatorError] = []
         self._secret = secret
         self._tolerance = tolerance
@@ -310,6 +313,7 @@ class SimulatorPos:
         self._locations: set[str] = set()
         self._sim_now: datetime | None = None
         self._sim_wall: float = 0.0  # wall-clock time of the latest replayed moment
+        self._busy = False  # an order or a transfer is on its way: the clock runs at speed
         self._answers: dict[str, _Answer] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self.app = Starlette(
@@ -357,14 +361,26 @@ class SimulatorPos:
             return frozenset(self._locations)
 
     def now(self) -> datetime:
-        """The POS's (simulated) time: the latest replayed moment, else the wall clock."""
+        """The POS's (simulated) time: the latest replayed moment, else the wall clock; after
+        a replay, on from it at ``speed`` while something is on its way, else at real time."""
         with self._lock:
-            sim_now, sim_wall = self._sim_now, self._sim_wall
-        if sim_now is None:
-            return datetime.fromtimestamp(self._wall_clock(), UTC)
+            return self._now(self._wall_clock())
+
+    def _now(self, wall: float) -> datetime:
+        if self._sim_now is None:
+            return datetime.fromtimestamp(wall, UTC)
         if self.speed is None:
-            return sim_now
-        return sim_now + timedelta(seconds=max(0.0, self._wall_clock() - sim_wall) * self.speed)
+            return self._sim_now
+        rate = self.speed if self._busy else 1.0
+        return self._sim_now + timedelta(seconds=max(0.0, wall - self._sim_wall) * rate)
+
+    def _set_busy(self, busy: bool) -> None:
+        """Something is (or nothing is any longer) on its way: the clock's rate changes here."""
+        wall = self._wall_clock()
+        with self._lock:
+            if busy != self._busy and self._sim_now is not None:
+                self._sim_now, self._sim_wall = self._now(wall), wall
+            self._busy = busy
 
     # -- purchase orders ---------------------------------------------------------------------
 
@@ -387,6 +403,7 @@ class SimulatorPos:
                 if applied:
                     events.append(level_event(level, at, MovementReason.RECEIPT))
             events.append(order.event(at))
+        self._set_busy(bool(self.orders.open_orders()) or self.shipments.in_transit())
         return events
 
     async def deliver_due(self) -> int:
@@ -415,6 +432,7 @@ class SimulatorPos:
             if known is not None:
                 return known, True
             self._known_store(request.location_id, "location_id")
+        self._set_busy(True)
         now = self.now()
         order: Order = self.orders.book(f"po_{uuid.uuid4().hex[:16]}", request, now)
         answer = order.answer()
@@ -469,6 +487,7 @@ class SimulatorPos:
                     "quantity",
                 )
             level, applied = self.stock.change(source, -request.quantity)
+        self._set_busy(True)
         now = self.now()
         shipment = self.shipments.book(f"tr_{uuid.uuid4().hex[:16]}", request, -applied, now)
         answer = shipment.answer()

@@ -28,8 +28,10 @@ Per SKU (a ``vendor.updated`` item), derived from the window itself:
 The vendors go out as ``vendor.updated`` right after the stores, before any sale.
 
 Purchase orders. ``POST /purchase-orders`` (the generic write-back contract) books an order;
-it is delivered when the POS's clock (the replay's simulated time, which runs on at the replay
-speed after the replay ends) passes ``ordered at + the vendor's lead time``: each line's stock
+it is delivered when the POS's clock (the replay's simulated time; after the replay it runs
+on at the replay speed while an order or a transfer is on its way, else at real time, so
+orders are dated near the replay's end as the plans that made them) passes ``ordered at +
+the vendor's lead time``: each line's stock
 is added at the store and reported with ``inventory.updated`` (``reason: receipt``), and the
 order's status is reported with ``purchase_order.updated`` (``open`` when booked, ``received``
 when delivered).

@@ -81,6 +81,10 @@ class ShipmentBook:
             self.shipments[shipment_id] = shipment
         return shipment
 
+    def in_transit(self) -> bool:
+        with self._lock:
+            return any(s.status == "in_transit" for s in self.shipments.values())
+
     def due(self, now: datetime) -> list[Shipment]:
         """Shipments whose time has come, marked arrived (each is returned once)."""
         with self._lock:

@@ -159,7 +159,10 @@ export function orderLines(p, { onForecast = null } = {}) {
         h("tr", {},
           h("th", { scope: "row" }, line.name || line.sku, h("span", { class: "sub" }, `SKU ${line.sku}`)),
           h("td", { class: "num" }, h("strong", { class: "qty" }, formatCount(line.quantity)),
-            line.already_in_draft ? h("span", { class: "sub" }, `${line.already_in_draft} already on the draft`) : null),
+            line.already_in_draft ? h("span", { class: "sub" }, `${line.already_in_draft} already on the draft`) : null,
+            line.edited_from != null
+              ? h("span", { class: "sub edited-from" }, `edited from ${formatCount(line.edited_from)}: the reason below is for that`)
+              : null),
           costs ? h("td", { class: "num nowrap" }, formatDecimal(line.unit_cost, currency)) : null,
           costs ? h("td", { class: "num nowrap" }, formatDecimal(line.line_total, currency)) : null,
         ),
