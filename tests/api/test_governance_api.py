@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from tests.api.conftest import Api, add_store, bearer, deliver
 
@@ -170,20 +171,29 @@ def test_a_token_without_costs_reads_the_audit_without_them_and_cannot_export_it
     assert api.client.get("/v1/audit/export", headers=lp).status_code == 200
 
 
-def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api: Api) -> None:
-    a = add_store(api, "loc-a", "Store A")
-    manager = bearer(api, "store_manager", stores=[a])
-    body = {
+def _by_hand(api: Api, **fields: Any) -> dict[str, Any]:
+    """A stock adjustment of SKU-1 at loc-a, proposed by a person through the API."""
+    return {
         "kind": "stock_adjustment",
         "connection_id": api.connection_id,
         "location_id": "loc-a",
-        "summary": "Found 2 more in the back room",
-        "explanation": "Cycle count in aisle 4",
+        "summary": "Recount",
         "sku": "SKU-1",
-        "delta": 2,
-        "value": "10.00",
-        "currency": "GBP",
+        **fields,
     }
+
+
+def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api: Api) -> None:
+    a = add_store(api, "loc-a", "Store A")
+    manager = bearer(api, "store_manager", stores=[a])
+    body = _by_hand(
+        api,
+        summary="Found 2 more in the back room",
+        explanation="Cycle count in aisle 4",
+        delta=2,
+        value="10.00",
+        currency="GBP",
+    )
     created = api.client.post("/v1/proposals", json=body, headers=manager)
     assert created.status_code == 201, created.text
     proposal = created.json()
@@ -221,14 +231,7 @@ def test_a_proposal_made_by_hand_without_a_value_is_held_to_the_value_rules(api:
     a = add_store(api, "loc-a", "Store A")
     api.container.modes.set_rule(actor="user:boss", kind="stock_adjustment", regional_above="50")
     proposer = bearer(api, "store_manager", stores=[a])
-    body = {
-        "kind": "stock_adjustment",
-        "connection_id": api.connection_id,
-        "location_id": "loc-a",
-        "summary": "Recount",
-        "sku": "SKU-1",
-        "delta": -1_000_000,
-    }  # no value: it is optional
+    body = _by_hand(api, delta=-1_000_000)  # no value: it is optional
     created = api.client.post("/v1/proposals", json=body, headers=proposer)
     assert created.status_code == 201, created.text
     proposal = created.json()
@@ -242,16 +245,7 @@ def test_a_proposal_made_by_hand_without_a_value_is_held_to_the_value_rules(api:
 def test_a_rule_tightened_in_settings_holds_what_already_awaits_approval(api: Api) -> None:
     a = add_store(api, "loc-a", "Store A")
     proposer = bearer(api, "store_manager", stores=[a])
-    body = {
-        "kind": "stock_adjustment",
-        "connection_id": api.connection_id,
-        "location_id": "loc-a",
-        "summary": "Recount",
-        "sku": "SKU-1",
-        "delta": -40,
-        "value": "400.00",
-        "currency": "GBP",
-    }
+    body = _by_hand(api, delta=-40, value="400.00", currency="GBP")
     created = api.client.post("/v1/proposals", json=body, headers=proposer)
     assert created.status_code == 201 and created.json()["required_approvals"] == 1
     rule = {"kind": "stock_adjustment", "two_approvers_above": "100"}

@@ -60,6 +60,8 @@ async def _planned_transfer(loop: Loop) -> tuple[str, int]:
     assert proposal.summary == (
         f"Move {transfer.quantity} units of {item} ({SKU}) from {giver.name} to {taker.name}"
     )
+    # named in the payload too, for a receiving store's manager who cannot see the giver
+    assert (proposal.payload["from_name"], proposal.payload["to_name"]) == (giver.name, taker.name)
     assert proposal.explanation.startswith(proposal.summary + ".")
     await loop.container.approvals.route_new()
     assert loop.container.approvals.get(proposal.id).status == "pending"

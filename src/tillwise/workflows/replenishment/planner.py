@@ -1362,7 +1362,12 @@ def transfer_proposal(
         created_at,
         summary=transfer_title(transfer, item, stores),
         explanation=explain_transfer(transfer, item, stores),
-        payload=transfer.payload(),
+        # the stores' names, for whom one of them is out of scope (a receiving store's manager)
+        payload={
+            **transfer.payload(),
+            "from_name": stores.get(transfer.from_location),
+            "to_name": stores.get(transfer.to_location),
+        },
         inputs={"run": run_key},
     )
 

@@ -739,8 +739,8 @@ class Replenishment {
         ? [orderFacts(p, { class: "facts po-facts" }), orderLines(p, { onForecast: (line) => this.openForecast(line.sku) })]
         : facts([
           ["SKU", pay.sku],
-          ["From", this.ctx.storeName(`${p.connection_id}:${pay.from_location}`)],
-          ["To", this.ctx.storeName(`${p.connection_id}:${pay.to_location}`)],
+          ["From", pay.from_name || this.ctx.storeName(`${p.connection_id}:${pay.from_location}`)],
+          ["To", pay.to_name || this.ctx.storeName(`${p.connection_id}:${pay.to_location}`)],
           ["Quantity", pay.quantity],
         ], { class: "facts po-facts" }),
       p.decided_by ? h("p", { class: "muted small" },
