@@ -22,8 +22,15 @@ DASH = "\u2013"  # en dash for ranges: "11–26"
 
 
 def amount(x: float) -> str:
-    """A demand figure: one decimal below 10 ("3.5", "4"), whole units above ("18")."""
-    digits = Decimal("0.1") if abs(x) < 10 else Decimal(1)
+    """A demand figure: one decimal below 10 ("3.5", "4"), whole units above ("18"); a demand
+    that rounds to nothing but is not nothing keeps two decimals ("0.04", "<0.01"), so a slow
+    seller's period does not read "0 units" next to an order."""
+    if 0 < abs(x) < 0.05:
+        return "<0.01" if abs(x) < 0.005 else _amount_to(x, Decimal("0.01"))
+    return _amount_to(x, Decimal("0.1") if abs(x) < 10 else Decimal(1))
+
+
+def _amount_to(x: float, digits: Decimal) -> str:
     value = Decimal(repr(float(x))).quantize(digits, rounding=ROUND_HALF_UP)
     text = f"{value:f}"
     return text[:-2] if text.endswith(".0") else text

@@ -309,3 +309,5 @@ def test_demand_figures_read_like_a_buyer_would_say_them() -> None:
         "18",
         "26",
     ]
+    # a slow seller's demand is small, not nothing
+    assert [amount(x) for x in (0.0, 0.04, 0.051, 0.004)] == ["0", "0.04", "0.1", "<0.01"]
