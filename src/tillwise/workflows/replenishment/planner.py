@@ -382,15 +382,22 @@ def _transfer_supply(
         committed[sku] += quantity
 
 
-def _after(instant: Any, now: datetime) -> bool:
-    """Whether an ISO-8601 instant (as a POS answers it) is still to come."""
-    if not isinstance(instant, str) or not instant:
-        return False
+def instant(value: object) -> datetime | None:
+    """An ISO-8601 instant with its offset, as a POS or an event writes it (None: absent, not
+    one, or without an offset)."""
+    if not isinstance(value, str) or not value:
+        return None
     try:
-        when = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value)
     except ValueError:
-        return False
-    return when.tzinfo is not None and when > now
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _after(value: Any, now: datetime) -> bool:
+    """Whether an ISO-8601 instant (as a POS answers it) is still to come."""
+    when = instant(value)
+    return when is not None and when > now
 
 
 def read_store(

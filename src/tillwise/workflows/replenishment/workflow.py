@@ -41,6 +41,7 @@ from .planner import (
     WORKFLOW,
     StoreInputs,
     all_records,
+    instant,
     order_proposal,
     other_stores,
     outlook_from,
@@ -59,19 +60,8 @@ from .planner import (
 from .policy import decide
 
 
-def _instant(value: object) -> datetime | None:
-    """An event's ISO 8601 instant (None: absent or not one)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def local_day(instant: datetime, time_zone: str) -> datetime:
-    return instant.astimezone(ZoneInfo(time_zone))
+def local_day(moment: datetime, time_zone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(time_zone))
 
 
 class Replenishment:
@@ -142,7 +132,7 @@ class Replenishment:
         except (KeyError, ArithmeticError, ValueError) as exc:
             raise ValueError(f"inventory.updated event {event.id} has malformed data") from exc
         # how fresh the POS says the level is (events from before they said so: their time)
-        as_of = _instant(data.get("as_of")) or event.time
+        as_of = instant(data.get("as_of")) or event.time
         if as_of is None:  # the level's own time, read only when the event has none
             level = uow.records.get(InventoryLevel, event.subject)
             as_of = level.as_of if level is not None else ctx.clock.now()
