@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from .policy import ABC_SHARES, Rule, Transfer
+from .policy import ABC_SHARES, Decision, Rule, Transfer
 
 if TYPE_CHECKING:
     from .orders import DraftOrder, PlannedLine
@@ -221,7 +221,17 @@ def _rule(line: PlannedLine) -> str:
                 f"whole cases, below the minimum order quantity of {t.moq:,}, so nothing is "
                 "ordered; raise the maximum stock or agree a lower minimum with the vendor"
             )
-    return text + "." + _vendor_minimum(d.steps)
+    return text + "." + _moq_overstock(d) + _vendor_minimum(d.steps)
+
+
+def _moq_overstock(d: Decision) -> str:
+    if not d.moq_overstock or d.weeks_of_cover_after is None:
+        return ""
+    return (
+        f" The minimum order quantity buys {_weeks(d.weeks_of_cover_after)} of cover at the "
+        "forecast rate, more than half a year: agree a lower minimum with the vendor, or stop "
+        "reordering the item at this store."
+    )
 
 
 def _vendor_minimum(steps: Sequence[str]) -> str:
@@ -332,6 +342,13 @@ def explain_order(order: DraftOrder) -> str:
             )
         else:
             text += f" The vendor's minimum order of {least} is met."
+    overstocked = sorted(line.sku for line in order.lines if line.decision.moq_overstock)
+    if overstocked:
+        are = "line is" if len(overstocked) == 1 else "lines are"
+        text += (
+            f" {len(overstocked)} {are} raised to a minimum order quantity that buys more than "
+            f"half a year of cover: {', '.join(overstocked)}."
+        )
     if order.merged:
         grown = sum(1 for line in order.lines if line.already_in_draft)
         new = len(order.lines) - grown

@@ -146,6 +146,7 @@ class PlannedLine:
             "decided_quantity": d.quantity,
             "rule": d.rule,
             "steps": list(d.steps),
+            "moq_overstock": d.moq_overstock,
         }
 
     def justification(self) -> dict[str, Any]:

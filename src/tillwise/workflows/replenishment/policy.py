@@ -54,6 +54,14 @@ Supply terms, in order (each adjustment is recorded in ``Decision.steps`` as
    (the buyer must raise the maximum or agree a lower MOQ: the text says so);
 7. otherwise ``order_up_to``: ``S - IP`` was already an orderable quantity.
 
+A quantity raised to the MOQ is ordered even when the MOQ is far more than the item sells —
+the store is below its reorder point, and ordering nothing would leave it to run out — but when
+it buys more than ``MOQ_WARN_COVER_WEEKS`` (half a year) of cover at the forecast rate the
+decision says so (``Decision.moq_overstock``): the line's text and the order's summary ask the
+buyer to agree a lower minimum with the vendor or to stop reordering the item there, and the
+line's policy data carries ``moq_overstock: true``. (The vendor's minimum order *value* is
+different: raising for it stops at ``orders.DEFAULT_MAX_COVER_WEEKS`` of cover.)
+
 Quantities are always whole units and (when ordered) multiples of the case pack. Rounding
 demand up uses a tolerance of 1e-9 so that float noise (22.000000000004) does not become an
 extra unit.
@@ -90,6 +98,7 @@ from tillwise.domain.money import Money
 EPSILON = 1e-9  # float noise tolerated when rounding demand up to whole units
 DEFAULT_CYCLE_DAYS = 7
 DEFAULT_MIN_EXCESS_WEEKS = 4.0
+MOQ_WARN_COVER_WEEKS = 26.0  # an MOQ buying more cover than this is pointed out to the buyer
 
 
 class Rule(StrEnum):
@@ -234,6 +243,16 @@ class Decision:
     steps: tuple[str, ...]  # each adjustment in order: "<code>:<before>-><after>"
     need: int = 0  # order_up_to - inventory_position when below the reorder point, else 0
     weeks_of_cover_after: float | None = None  # (inventory position + quantity) / weekly demand
+
+    @property
+    def moq_overstock(self) -> bool:
+        """Raised to a minimum order quantity that buys more than ``MOQ_WARN_COVER_WEEKS`` of
+        cover at the forecast rate (the module docstring)."""
+        return (
+            self.rule == Rule.RAISED_TO_MOQ
+            and self.weeks_of_cover_after is not None
+            and self.weeks_of_cover_after > MOQ_WARN_COVER_WEEKS
+        )
 
 
 ABC_SHARES = (0.80, 0.95)  # cumulative shares of value that end classes A and B

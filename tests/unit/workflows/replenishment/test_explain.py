@@ -210,6 +210,24 @@ def test_the_moq_and_the_maximum_stock_are_named_when_they_set_the_quantity() ->
     )
 
 
+def test_an_moq_far_beyond_what_the_item_sells_is_pointed_out_on_the_line_and_the_order() -> None:
+    slow = planned("S-9", on_hand=0, daily=0.05, q95=1.2, review=1, moq=24, cost="1.00")
+    text = explain_line(slow)
+    assert (
+        "raised to reach the minimum order quantity of 24: 24. The minimum order quantity buys "
+        "68.6 weeks of cover at the forecast rate, more than half a year: agree a lower minimum "
+        "with the vendor, or stop reordering the item at this store." in text
+    )
+    assert slow.payload()["justification"]["policy"]["moq_overstock"] is True
+    (order,) = orders([line_a(), slow])
+    assert explain_order(order).endswith(
+        "1 line is raised to a minimum order quantity that buys more than half a year of "
+        "cover: S-9."
+    )
+    assert line_a().payload()["justification"]["policy"]["moq_overstock"] is False
+    assert "half a year" not in explain_order(orders([line_a(), line_b()])[0])
+
+
 def test_a_merged_line_says_what_was_already_on_the_draft() -> None:
     (day1,) = orders([line_a(), line_b()])
     b = line_b(on_hand=0, on_order=18, in_draft=18, committed=5)  # adds 12 to the draft's 18

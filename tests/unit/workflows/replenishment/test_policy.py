@@ -172,6 +172,23 @@ def test_the_line_already_on_the_pending_draft_counts_towards_the_moq() -> None:
     assert (d.quantity, d.rule) == (8, "raised_to_moq")
 
 
+def test_an_moq_that_buys_more_than_half_a_year_is_ordered_and_pointed_out() -> None:
+    # sells 0.05 a day (0.35 a week): s = ceil(1.2) = 2, S = 2 + ceil(0.05 * 7 = 0.35) = 3
+    slow = outlook(daily_mean=0.05, quantile=1.2, review=1)
+    d = decide(Position(on_hand=0), slow, terms(moq=24))
+    # need 3 -> MOQ 24: still ordered (the store would run out), 24 / 0.35 = 68.6 weeks
+    assert (d.quantity, d.rule) == (24, "raised_to_moq")
+    assert d.weeks_of_cover_after == pytest.approx(68.57, abs=0.01)
+    assert d.moq_overstock
+    # the same MOQ on an item selling 0.3 a day buys 11.4 weeks: nothing to point out
+    usual = decide(
+        Position(on_hand=0), outlook(daily_mean=0.3, quantile=4.2, review=1), terms(moq=24)
+    )
+    assert (usual.quantity, usual.rule) == (24, "raised_to_moq") and not usual.moq_overstock
+    # a year of cover reached without an MOQ raise is the buyer's order-up-to level, not the MOQ
+    assert not decide(Position(on_hand=0), slow, terms(case_pack=24)).moq_overstock
+
+
 def test_a_capped_quantity_is_still_whole_cases_rounded_down_under_the_maximum() -> None:
     # the failure case: pack multiple ignored when a maximum is set
     d = decide(Position(on_hand=5), outlook(), terms(case_pack=12, max_stock=40))
