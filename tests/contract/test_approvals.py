@@ -38,11 +38,17 @@ class RecordingWriteBack:
     applies: list[str] = field(default_factory=list)  # every write asked for, repeats included
     reverts: list[str] = field(default_factory=list)  # every undo asked for, repeats included
     fail_revert: list[WriteBackError] = field(default_factory=list)
+    step: str | None = None  # a step of the write recorded as done before it fails or ends
+    progress_seen: list[dict[str, Any]] = field(default_factory=list)  # what each try was given
 
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
     ) -> WriteResult:
         self.applies.append(idempotency_key)
+        if target.progress is not None:
+            self.progress_seen.append(dict(target.progress.done))
+            if self.step is not None and self.step not in target.progress.done:
+                target.progress.record(self.step, {"reference": f"{self.step}-1"})
         await asyncio.sleep(0)  # a real POS answers over the network: others run meanwhile
         if self.fail_next:
             raise self.fail_next.pop(0)
@@ -494,6 +500,28 @@ def test_a_write_the_pos_keeps_deferring_is_retried_less_and_less_often(world: W
     world.clock.advance(seconds=480)
     assert run(world.approvals.write_approved()) == 1
     assert world.status(pid) == "applied" and list(world.pos.writes) == [pid]
+
+
+def test_the_steps_a_deferred_write_completed_are_kept_and_handed_to_its_retry(
+    world: World,
+) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1")
+    # a write in two steps whose first is done on the POS when the second fails
+    world.pos.step = "out"
+    world.pos.fail_next.append(WriteBackError("POS busy (503)", retryable=True))
+    record = run(world.approvals.approve(pid, world.person("store_manager", "mia", "a")))
+
+    assert record.status == "approved"
+    assert record.result["progress"] == {"out": {"reference": "out-1"}}
+    [deferred] = world.container.audit.list(action="proposal.write_deferred")
+    assert deferred.outputs["result"]["progress"] == {"out": {"reference": "out-1"}}
+
+    world.clock.advance(seconds=30)
+    assert run(world.approvals.write_approved()) == 1
+    # the retry was told the first step is done (so it does not do it again)
+    assert world.pos.progress_seen == [{}, {"out": {"reference": "out-1"}}]
+    assert world.status(pid) == "applied"
 
 
 def test_deferred_writes_are_retried_at_most_an_hour_apart(world: World) -> None:

@@ -13,10 +13,14 @@ platform's ``stock_adjustment`` write-back as two adjustments:
    ``<key>:in``, where ``moved`` is what the first adjustment took out when the POS says
    (``details.applied``: a POS that keeps stock at zero may take less), else ``quantity``.
 
-The keys derive from the write's key, so a retry after a crash or a failure between the two
-replays the first (the POS answers it again, changing nothing) and completes the second: the
-stock moves once. Nothing left at the source to move is a refusal (the proposal fails). Both
-adjustments happen at once, so the destination's stock rises immediately (no transit time).
+Each adjustment done is recorded in the write's progress (``WriteTarget.progress``, kept by
+governance with the proposal), so a retry after a failure between the two — the destination
+answering 503, say — does not take the stock out again: it adds it at the destination (keys
+``<key>:out`` / ``<key>:in`` as well, for the POSes that honour them). Nothing left at the
+source to move is a refusal (the proposal fails). When the destination refuses the units for
+good (the item is not stocked there, say), they are put back at the source (``<key>:back``,
+reason ``transfer_back``) and the proposal fails saying so. Both adjustments happen at once, so
+the destination's stock rises immediately (no transit time).
 
 Not reversible: stock moved is moved back by another transfer. Platforms record the halves as
 their own adjustments (Square: ``IN_STOCK → WASTE`` out, ``NONE → IN_STOCK`` in; Shopify:
@@ -69,7 +73,7 @@ class Transfer:
 
 def half(proposal: Proposal, transfer: Transfer, side: str, delta: int) -> Proposal:
     """The ``stock_adjustment`` proposal for one side (``out`` / ``in``) of a transfer."""
-    location = transfer.from_location if side == "out" else transfer.to_location
+    location = transfer.to_location if side == "in" else transfer.from_location
     return proposal.model_copy(
         update={
             "id": f"{proposal.id}:{side}",
@@ -122,11 +126,7 @@ class TransfersAsAdjustments:
         self, target: WriteTarget, proposal: Proposal, key: str
     ) -> WriteResult:
         transfer = Transfer.from_proposal(proposal)
-        out = await self.primary.apply(
-            target,
-            half(proposal, transfer, "out", -transfer.quantity),
-            idempotency_key=f"{key}:out",
-        )
+        out = await self._half(target, proposal, transfer, "out", -transfer.quantity, key)
         moved = _moved(out, transfer.quantity)
         if moved <= 0:
             raise WriteBackError(
@@ -134,14 +134,19 @@ class TransfersAsAdjustments:
                 f"{out.reference} changed nothing)"
             )
         try:
-            into = await self.primary.apply(
-                target, half(proposal, transfer, "in", moved), idempotency_key=f"{key}:in"
-            )
+            into = await self._half(target, proposal, transfer, "in", moved, key)
         except WriteBackError as exc:
+            if exc.retryable:  # the retry adds them (the out half is recorded as done)
+                raise WriteBackError(
+                    f"{moved} units of {transfer.sku} left {transfer.from_location} (adjustment "
+                    f"{out.reference}) and will be added at {transfer.to_location} when it "
+                    f"answers: {exc.detail}",
+                    retryable=True,
+                ) from None
+            back = await self._put_back(target, proposal, transfer, moved, key)
             raise WriteBackError(
-                f"{moved} units of {transfer.sku} left {transfer.from_location} (adjustment "
-                f"{out.reference}) but could not be added at {transfer.to_location}: {exc.detail}",
-                retryable=exc.retryable,
+                f"{transfer.to_location} refused {moved} units of {transfer.sku}: {exc.detail}; "
+                f"{back}"
             ) from None
         return WriteResult(
             reference=out.reference,
@@ -157,6 +162,40 @@ class TransfersAsAdjustments:
                 "in": {"reference": into.reference, **into.details},
             },
         )
+
+    async def _half(
+        self,
+        target: WriteTarget,
+        proposal: Proposal,
+        transfer: Transfer,
+        side: str,
+        delta: int,
+        key: str,
+    ) -> WriteResult:
+        """One adjustment of the transfer, unless an earlier attempt recorded it as done."""
+        progress = target.progress
+        done = progress.done.get(side) if progress is not None else None
+        if isinstance(done, dict) and isinstance(done.get("reference"), str):
+            return WriteResult(reference=done["reference"], details=dict(done.get("details") or {}))
+        result = await self.primary.apply(
+            target, half(proposal, transfer, side, delta), idempotency_key=f"{key}:{side}"
+        )
+        if progress is not None:
+            progress.record(side, {"reference": result.reference, "details": result.details})
+        return result
+
+    async def _put_back(
+        self, target: WriteTarget, proposal: Proposal, transfer: Transfer, moved: int, key: str
+    ) -> str:
+        """The destination refused the units: put them back at the source; says what happened."""
+        try:
+            back = await self._half(target, proposal, transfer, "back", moved, key)
+        except WriteBackError as exc:
+            return (
+                f"putting them back at {transfer.from_location} failed too ({exc.detail}): "
+                f"add {moved} there by hand"
+            )
+        return f"they were put back at {transfer.from_location} (adjustment {back.reference})"
 
 
 def _moved(out: WriteResult, asked: int) -> int:

@@ -76,6 +76,7 @@ from tillwise.ports.writeback import (
     NotSupported,
     WriteBack,
     WriteBackError,
+    WriteProgress,
     WriteResult,
     WriteTarget,
 )
@@ -909,7 +910,9 @@ class Approvals:
             value = Money(amount=abs(value.amount * new // old), currency=value.currency)
         return proposal.model_copy(update={"payload": payload, "value": value})
 
-    def _target(self, proposal: Proposal) -> tuple[WriteTarget, WriteBack | None]:
+    def _target(
+        self, proposal: Proposal, progress: WriteProgress | None = None
+    ) -> tuple[WriteTarget, WriteBack | None]:
         connection = self._connections.get(proposal.connection_id)
         if connection is None or not connection.active:
             raise WriteBackError(f"connection {proposal.connection_id} is gone or revoked")
@@ -920,6 +923,7 @@ class Approvals:
             api_base_url=connection.api_base_url,
             secrets=tuple(self._connections.secrets_for(connection.id) or ()),
             context=self._connections.context(connection.id, app),
+            progress=progress,
         )
         return target, self._writebacks.get(connection.platform)
 
@@ -964,7 +968,7 @@ class Approvals:
         if proposal.kind in DECISION_ONLY:  # the approval is the whole effect
             status, outcome, action = APPLIED, {"recorded": True}, "proposal.applied"
         else:
-            status, outcome, action = await self._apply(proposal)
+            status, outcome, action = await self._apply(record)
         now = self._clock.now()
         with self._engine.begin() as db:
             row = self._lock(db, proposal.id)
@@ -999,26 +1003,51 @@ class Approvals:
             )
         return after
 
-    async def _apply(self, proposal: Proposal) -> tuple[str, dict[str, Any], str]:
-        """Write one approved proposal: its new status, the outcome and the audit action."""
+    async def _apply(self, record: ProposalRecord) -> tuple[str, dict[str, Any], str]:
+        """Write one approved proposal: its new status, the outcome and the audit action. The
+        steps earlier attempts completed (``result.progress``) are handed to the write-back,
+        and each step it completes now is kept with the proposal at once."""
+        proposal = record.proposal
+        earlier = (record.result or {}).get("progress")
+        progress = WriteProgress(
+            done=dict(earlier) if isinstance(earlier, dict) else {},
+            save=lambda done: self._save_progress(proposal.id, done),
+        )
         try:
-            target, writeback = self._target(proposal)
+            target, writeback = self._target(proposal, progress)
             if writeback is None or proposal.kind not in writeback.kinds:
                 raise NotSupported(f"this platform cannot write {proposal.kind} proposals")
             result = await writeback.apply(target, proposal, idempotency_key=proposal.id)
         except WriteBackError as exc:
             status = APPROVED if exc.retryable else FAILED
             action = "proposal.write_deferred" if exc.retryable else "proposal.write_failed"
-            return status, {"error": exc.code, "detail": exc.detail}, action
+            return (
+                status,
+                _with_progress({"error": exc.code, "detail": exc.detail}, progress),
+                action,
+            )
         except Exception as exc:  # not a refusal the POS gave: kept approved, retried
             log.exception("write-back of proposal %s raised %s", proposal.id, type(exc).__name__)
             detail = f"{type(exc).__name__}: {exc}"[:500]
             return (
                 APPROVED,
-                {"error": "writeback_error", "detail": detail},
+                _with_progress({"error": "writeback_error", "detail": detail}, progress),
                 "proposal.write_deferred",
             )
         return APPLIED, _result(result), "proposal.applied"
+
+    def _save_progress(self, proposal_id: str, done: dict[str, Any]) -> None:
+        """Keep the steps of a write done so far with the (still approved) proposal."""
+        with self._engine.begin() as db:
+            row = self._lock(db, proposal_id)
+            if row.status != APPROVED:
+                return
+            result = dict(row.result) if isinstance(row.result, dict) else {}
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id)
+                .values(result={**result, "progress": done})
+            )
 
     @staticmethod
     def _lock(db: Connection, proposal_id: str) -> Row[Any]:
@@ -1034,6 +1063,11 @@ class Approvals:
         if not proposal.location_external_id:
             return None
         return store_key(proposal.connection_id, proposal.location_external_id)
+
+
+def _with_progress(outcome: dict[str, Any], progress: WriteProgress) -> dict[str, Any]:
+    """A failed write's outcome, with the steps it completed (the retry goes on from there)."""
+    return {**outcome, "progress": dict(progress.done)} if progress.done else outcome
 
 
 def _write_attempts(result: Any) -> int:

@@ -13,7 +13,7 @@ Errors::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,6 +36,24 @@ class NotSupported(WriteBackError):
     code = "writeback_not_supported"
 
 
+@dataclass
+class WriteProgress:
+    """The steps of one write already done on the POS, kept across its attempts.
+
+    A write made of several requests that the POS cannot deduplicate (a transfer's two stock
+    adjustments) records each step as it completes (:meth:`record`, saved at once by
+    governance with the proposal); a retry finds it in ``done`` and goes on from there
+    instead of doing it again."""
+
+    done: dict[str, Any] = field(default_factory=dict)
+    save: Callable[[dict[str, Any]], None] | None = None  # governance: keep with the proposal
+
+    def record(self, step: str, facts: Any) -> None:
+        self.done[step] = facts
+        if self.save is not None:
+            self.save(dict(self.done))
+
+
 @dataclass(frozen=True)
 class WriteTarget:
     """Where and how to write: the connection, its POS API base URL and its credentials."""
@@ -46,6 +64,8 @@ class WriteTarget:
     secrets: Sequence[str] = ()  # decrypted; never logged
     # OAuth platforms: the connection's config and credentials (refreshed and saved as needed)
     context: ConnectionContext | None = None
+    # the steps earlier attempts of this write completed (governance gives one per write)
+    progress: WriteProgress | None = None
 
 
 @dataclass(frozen=True)

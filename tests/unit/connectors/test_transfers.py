@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,13 @@ from tillwise.connectors.simulator.replay import Replay, SimEvent
 from tillwise.connectors.simulator.transfers import TRANSIT_DAYS
 from tillwise.domain.proposals import Proposal
 from tillwise.ports.platform import ConnectionContext
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
+from tillwise.ports.writeback import (
+    NotSupported,
+    WriteBackError,
+    WriteProgress,
+    WriteResult,
+    WriteTarget,
+)
 
 from .square._fake import APP, Clock, context, transport
 
@@ -139,29 +146,34 @@ def test_a_transfer_to_the_same_store_or_an_unknown_one_is_refused() -> None:
 
 # -- two adjustments where the platform has no transfer API ------------------------------------
 
+BATCH = "/v2/inventory/changes/batch-create"
 SQ_TARGET = WriteTarget(connection_id="con_sq", platform="square", api_base_url=None)
 SQ_SKU, SQ_FROM, SQ_TO = "W62UWFY35CWMYGVWK6TWJDNI", "C6W5YS5QM06F5", "L2ND"
 
 
-class FailOnce(httpx.AsyncBaseTransport):
-    """The Square fake, refusing the ``n``-th inventory write once with a 400."""
+class Failing(httpx.AsyncBaseTransport):
+    """The Square fake, answering the first ``times`` inventory writes with the idempotency key
+    ``key`` with ``status`` instead (the fake never sees them)."""
 
-    def __init__(self, fake: FakeSquare, n: int) -> None:
+    def __init__(self, fake: FakeSquare, key: str, times: int, status: int) -> None:
         self.inner = transport(fake)
-        self.n, self.seen = n, 0
+        self.key, self.times, self.status = key, times, status
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v2/inventory/changes/batch-create":
-            self.seen += 1
-            if self.seen == self.n:
-                return httpx.Response(
-                    400,
-                    json={"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "BAD_REQUEST"}]},
-                )
+        key = json.loads(request.content or b"{}").get("idempotency_key")
+        if request.url.path == BATCH and self.times > 0 and key == self.key:
+            self.times -= 1
+            code = "BAD_REQUEST" if self.status == 400 else "SERVICE_UNAVAILABLE"
+            return httpx.Response(
+                self.status,
+                json={"errors": [{"category": "INVALID_REQUEST_ERROR", "code": code}]},
+            )
         return await self.inner.handle_async_request(request)
 
 
-def _square(n_fail: int = 0) -> tuple[FakeSquare, TransfersAsAdjustments]:
+def _square(
+    fail: str | None = None, times: int = 1, status: int = 400
+) -> tuple[FakeSquare, TransfersAsAdjustments]:
     from tillwise.connectors.square.writeback import SquareWriteBack
 
     fake = FakeSquare()
@@ -177,7 +189,7 @@ def _square(n_fail: int = 0) -> tuple[FakeSquare, TransfersAsAdjustments]:
     square = SquareWriteBack(
         APP,
         context_for=context_for,
-        transport=FailOnce(fake, n_fail) if n_fail else transport(fake),
+        transport=Failing(fake, fail, times, status) if fail else transport(fake),
         sleep=Clock().sleep,
         jitter=lambda: 0.5,
     )
@@ -217,18 +229,41 @@ def test_square_gets_the_transfer_as_two_adjustments_with_derived_keys() -> None
 
 
 def test_a_failure_between_the_two_is_completed_by_the_retry_moving_once() -> None:
-    fake, wb = _square(n_fail=2)  # the "in" adjustment is refused the first time
+    # the "in" adjustment answers 503 through all the client's own 5 attempts, then recovers
+    fake, wb = _square(fail="k:in", times=5, status=503)
+    target = dataclasses.replace(SQ_TARGET, progress=WriteProgress())
+
+    with pytest.raises(WriteBackError) as info:
+        asyncio.run(wb.apply(target, _sq_transfer(4), idempotency_key="k"))
+    assert info.value.retryable
+    assert f"4 units of {SQ_SKU} left {SQ_FROM}" in info.value.detail
+    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 3)
+    assert set(target.progress.done) == {"out"}  # governance keeps it with the proposal
+
+    asyncio.run(wb.apply(target, _sq_transfer(4), idempotency_key="k"))
+
+    # the retry did not send the out again (a POS without idempotency keys would take it
+    # twice): it completed the in
+    keys = [c["body"]["idempotency_key"] for c in fake.api_requests(BATCH)]
+    assert keys == ["k:out", "k:in"]
+    assert len(fake.writes_applied) == 2
+    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 7)
+
+
+def test_units_the_destination_refuses_are_put_back_at_the_source() -> None:
+    fake, wb = _square(fail="k:in")  # the "in" adjustment is refused (400: for good)
 
     with pytest.raises(WriteBackError) as info:
         asyncio.run(wb.apply(SQ_TARGET, _sq_transfer(4), idempotency_key="k"))
-    assert f"4 units of {SQ_SKU} left {SQ_FROM}" in info.value.detail
-    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 3)
 
-    asyncio.run(wb.apply(SQ_TARGET, _sq_transfer(4), idempotency_key="k"))
-
-    # the retry replayed the out (same key, same answer) and completed the in
-    assert len(fake.writes_applied) == 2
-    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 7)
+    assert not info.value.retryable
+    assert f"{SQ_TO} refused 4 units of {SQ_SKU}" in info.value.detail
+    assert f"they were put back at {SQ_FROM}" in info.value.detail
+    bodies = [c["body"] for c in fake.api_requests(BATCH)]
+    assert [b["idempotency_key"] for b in bodies] == ["k:out", "k:back"]  # the in was refused
+    back = bodies[-1]["changes"][0]["adjustment"]
+    assert (back["location_id"], back["quantity"], back["to_state"]) == (SQ_FROM, "4", "IN_STOCK")
+    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (22, 3)  # as before
 
 
 def test_only_write_backs_that_adjust_stock_gain_transfers(tmp_path: Any) -> None:
