@@ -238,7 +238,9 @@ def test_a_failure_between_the_two_is_completed_by_the_retry_moving_once() -> No
     assert info.value.retryable
     assert f"4 units of {SQ_SKU} left {SQ_FROM}" in info.value.detail
     assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 3)
-    assert set(target.progress.done) == {"out"}  # governance keeps it with the proposal
+    # governance keeps it with the proposal
+    assert target.progress.done["out"]["reference"] == "tr-sq:out"
+    assert "in" not in target.progress.done
 
     asyncio.run(wb.apply(target, _sq_transfer(4), idempotency_key="k"))
 

@@ -6,8 +6,10 @@ Kinds:
   is the item variation's catalog object id (see normalize.py). One ``ADJUSTMENT`` through
   ``POST /v2/inventory/changes/batch-create``: a positive delta moves ``NONE → IN_STOCK``, a
   negative one ``IN_STOCK → WASTE`` [UNVERIFIED which state Square prefers for a count
-  correction]; ``reference_id`` = the proposal id, ``occurred_at`` = the proposal's time, so the
-  body is the same on every attempt. ``revert`` posts the opposite adjustment.
+  correction]; ``reference_id`` = the proposal id, ``occurred_at`` = the write's first attempt
+  (Square refuses an ``occurred_at`` more than 24 hours old, and a proposal may wait for
+  approval for days), kept in the write's progress so the body is the same on every retry under
+  the same key. ``revert`` posts the opposite adjustment, dated when it is asked for.
 * ``discount`` (reversible) — payload ``{name, percentage}`` (e.g. ``10`` or ``"5.4"``) or
   ``{name, amount_minor, currency}``; a catalog ``DISCOUNT`` via ``POST /v2/catalog/object``;
   ``revert`` deletes that catalog object.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -93,8 +96,10 @@ class SquareWriteBack:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.app = dict(app or {})
+        self._clock = clock
         self.context_for = context_for
         self._transport = transport
         self._sleep = sleep
@@ -152,7 +157,8 @@ class SquareWriteBack:
                         _text(payload, "location_external_id"),
                         _int(payload, "delta"),
                     )
-                    return await self._adjust(client, adj, proposal, proposal.id, idempotency_key)
+                    at = self._occurred_at(target, idempotency_key)
+                    return await self._adjust(client, adj, at, proposal.id, idempotency_key)
                 if proposal.kind == DISCOUNT:
                     return await self._discount(client, proposal, idempotency_key)
                 return await self._note(
@@ -182,7 +188,7 @@ class SquareWriteBack:
                         _text(payload, "sku"), _text(payload, "location_external_id"), -done
                     )
                     return await self._adjust(
-                        client, undo, proposal, f"{proposal.id}:revert", idempotency_key
+                        client, undo, self._clock(), f"{proposal.id}:revert", idempotency_key
                     )
                 if proposal.kind == DISCOUNT:
                     return await self._delete_discount(client, applied.reference)
@@ -195,13 +201,25 @@ class SquareWriteBack:
             except ApiError as exc:
                 raise WriteBackError(exc.detail, retryable=exc.retryable) from None
 
+    def _occurred_at(self, target: WriteTarget, key: str) -> datetime:
+        """The time of the write's first attempt (kept in its progress for the retries)."""
+        step = f"occurred_at:{key}"
+        progress = target.progress
+        earlier = progress.done.get(step) if progress is not None else None
+        if isinstance(earlier, str):
+            return datetime.fromisoformat(earlier)
+        now = self._clock()
+        if progress is not None:
+            progress.record(step, now.isoformat())
+        return now
+
     # -- the writes ------------------------------------------------------------------------
 
     async def _adjust(
         self,
         client: SquareClient,
         adj: _Adjustment,
-        proposal: Proposal,
+        occurred_at: datetime,
         reference: str,
         key: str,
     ) -> WriteResult:
@@ -217,7 +235,7 @@ class SquareWriteBack:
                         "from_state": from_state,
                         "to_state": to_state,
                         "quantity": _quantity(adj.delta),
-                        "occurred_at": iso_utc(proposal.created_at),
+                        "occurred_at": iso_utc(occurred_at),
                     },
                 }
             ],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,11 +14,18 @@ from tillwise.connectors.square import make_connector
 from tillwise.connectors.square.writeback import SquareWriteBack
 from tillwise.domain.proposals import Proposal
 from tillwise.ports.platform import ConnectionContext
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
+from tillwise.ports.writeback import (
+    NotSupported,
+    WriteBackError,
+    WriteProgress,
+    WriteResult,
+    WriteTarget,
+)
 
 from ._fake import APP, Clock, context, sync, transport
 
 TARGET = WriteTarget(connection_id="con_sq", platform="square", api_base_url=None)
+APPROVED_AT = datetime(2026, 1, 4, 8, 0, tzinfo=UTC)  # two days after the proposal was made
 SKU, LOC = "W62UWFY35CWMYGVWK6TWJDNI", "C6W5YS5QM06F5"  # 22 on hand in the fake
 
 
@@ -34,7 +42,10 @@ def _proposal(kind: str, payload: dict[str, Any], pid: str = "prop-1") -> Propos
     )
 
 
-def _writeback(fake: FakeSquare, clock: Clock | None = None) -> SquareWriteBack:
+def _writeback(
+    fake: FakeSquare, clock: Clock | None = None, now: list[datetime] | None = None
+) -> SquareWriteBack:
+    wall = now or [APPROVED_AT]
     ctx = context(fake)
 
     async def context_for(target: WriteTarget) -> ConnectionContext:
@@ -48,6 +59,7 @@ def _writeback(fake: FakeSquare, clock: Clock | None = None) -> SquareWriteBack:
         sleep=(clock or Clock()).sleep,
         jitter=lambda: 0.5,
         retry=RetryPolicy(max_attempts=4),
+        clock=lambda: wall[0],
     )
 
 
@@ -87,7 +99,9 @@ async def test_stock_adjustment_sends_the_documented_body_with_the_key_in_it() -
                 "from_state": "NONE",
                 "to_state": "IN_STOCK",
                 "quantity": "5",
-                "occurred_at": "2026-01-02T09:30:00Z",
+                # when it is written: Square refuses one more than 24 hours old, and the
+                # proposal (2026-01-02) waited two days for its approval
+                "occurred_at": "2026-01-04T08:00:00Z",
             },
         }
     ]
@@ -112,6 +126,28 @@ async def test_a_lost_answer_is_retried_with_the_same_key_and_applied_once() -> 
     assert len(fake.writes_applied) == 1 and _on_hand(fake) == "19"
     assert len(clock.waits) == 1
     assert result.details["from_state"] == "IN_STOCK" and result.details["to_state"] == "WASTE"
+
+
+@sync
+async def test_a_deferred_retry_sends_the_first_attempts_time_under_the_same_key() -> None:
+    fake = FakeSquare()
+    fake.throttle(10)  # 429s through the client's own four attempts: governance retries later
+    now = [APPROVED_AT]
+    wb = _writeback(fake, now=now)
+    target = dataclasses.replace(TARGET, progress=WriteProgress())
+    proposal = _proposal("stock_adjustment", {"sku": SKU, "location_external_id": LOC, "delta": 2})
+    with pytest.raises(WriteBackError) as deferred:
+        await wb.apply(target, proposal, idempotency_key="key-9")
+    assert deferred.value.retryable
+    fake.throttle(0)
+    now[0] = APPROVED_AT + timedelta(hours=1)
+    await wb.apply(target, proposal, idempotency_key="key-9")
+    bodies = [c["body"] for c in fake.api_requests("/v2/inventory/changes/batch-create")]
+    # the same body under the same key (Square refuses a key reused with another body)
+    assert {b["changes"][0]["adjustment"]["occurred_at"] for b in bodies} == {
+        "2026-01-04T08:00:00Z"
+    }
+    assert _on_hand(fake) == "24"
 
 
 @sync
