@@ -24,8 +24,10 @@ docs/platforms/shopify.md), from Shopify's documented contracts — no live API 
 * writes: GraphQL ``inventoryAdjustQuantities``; REST ``price_rules.json``,
   ``price_rules/{id}/discount_codes.json`` (a code is unique per shop → 422),
   ``discount_codes/lookup.json`` (303 See Other to the code, or 404), ``DELETE
-  price_rules/{id}.json``, ``PUT customers/{id}.json``; an ``Idempotency-Key`` header seen
-  before replays the first answer [UNVERIFIED: Shopify does not document honouring it];
+  price_rules/{id}.json``, ``PUT customers/{id}.json``; a REST write's ``Idempotency-Key``
+  header seen before replays the first answer [UNVERIFIED: Shopify does not document honouring
+  it]; an inventory adjustment is deduplicated only by its documented ``@idempotent(key:)``
+  directive (API 2026-01 and later; required from 2026-04, at any API version in the path);
   ``fail_after_write(n)`` applies the next ``n`` writes and answers 500 (answer lost).
 
 The store is built from the corpus objects in tests/fixtures/payloads/shopify/.
@@ -220,8 +222,12 @@ class FakeShopify:
             )
         return body, None, headers
 
-    def _write(self, request: Request, apply: Callable[[], tuple[int, Any]]) -> Response:
-        key = request.headers.get("idempotency-key")
+    def _write(
+        self, request: Request, apply: Callable[[], tuple[int, Any]], key: str | None = ""
+    ) -> Response:
+        """A write; ``key`` deduplicates it (``""``: the ``Idempotency-Key`` header's)."""
+        if key == "":
+            key = request.headers.get("idempotency-key")
         if key and key in self._idempotency:
             status, answer = self._idempotency[key]
         else:
@@ -560,9 +566,17 @@ class FakeShopify:
                 }
             )
         if "inventoryAdjustQuantities" in query:
+            version = request.path_params.get("version", VERSION)
+            directive = "@idempotent(key: $idempotencyKey)" in query
+            if version >= "2026-04" and not directive:  # required from 2026-04
+                return JSONResponse(
+                    {"errors": [{"message": "The @idempotent directive is required"}]}
+                )
             return self._write(
                 request,
                 lambda: (200, {"data": self._adjust(variables), "extensions": extensions}),
+                # the documented key: the directive's (the header is not honoured for GraphQL)
+                key=variables.get("idempotencyKey") if directive else None,
             )
         if "inventoryItem(id:" in query:
             data = self._inventory_item(variables)
@@ -622,7 +636,7 @@ class FakeShopify:
         return Starlette(
             routes=[
                 Route("/admin/oauth/access_token", self.access_token, methods=["POST"]),
-                Route(f"{API}/graphql.json", self.graphql, methods=["POST"]),
+                Route("/admin/api/{version}/graphql.json", self.graphql, methods=["POST"]),
                 Route(f"{API}/discount_codes/lookup.json", self.lookup_discount_code),
                 Route(f"{API}/price_rules.json", self.create_price_rule, methods=["POST"]),
                 Route(

@@ -256,6 +256,7 @@ class ShopifyClient:
         variables: Mapping[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
+        replayable: bool = True,
     ) -> dict[str, Any]:
         path = self.rest_path("graphql.json")
         try:
@@ -264,6 +265,7 @@ class ShopifyClient:
                 path,
                 json={"query": query, "variables": dict(variables or {})},
                 idempotency_key=idempotency_key,
+                replayable=replayable,
             )
         except ApiError as exc:
             raise ApiError(

@@ -3,7 +3,11 @@
 Kinds:
 
 * ``stock_adjustment`` (reversible): GraphQL ``inventoryAdjustQuantities`` [UNVERIFIED name,
-  chosen over the legacy REST ``inventory_levels/adjust.json``], quantity name ``available``,
+  chosen over the legacy REST ``inventory_levels/adjust.json``], with the write's key in
+  ``@idempotent(key:)`` from API version 2026-01 (shopify.dev changelog "Adding idempotency for
+  inventory adjustments and refund mutations"; required from 2026-04); on an older version the
+  mutation is never resent by the client itself (a lost answer is left to governance's retry,
+  which may apply it twice — Shopify offers no other way to tell), quantity name ``available``,
   reason ``correction``, ``referenceDocumentUri = gid://tillwise/Proposal/<id>``. The payload is
   ``{sku, location_external_id, delta}`` (+ optional ``inventory_item_id``); without an item id
   the SKU is looked up with ``inventoryItems(query: "sku:<sku>")`` (or ``variant:<id>`` SKUs via
@@ -48,6 +52,15 @@ CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 ADJUST_MUTATION = (
     "mutation Adjust($input: InventoryAdjustQuantitiesInput!) {\n"
     "  inventoryAdjustQuantities(input: $input) {\n"
+    "    inventoryAdjustmentGroup { id reason changes { name delta } }\n"
+    "    userErrors { field message }\n  }\n}"
+)
+# From API version 2026-01 the mutation takes the write's key in an ``@idempotent`` directive
+# (required from 2026-04): Shopify then applies a retried adjustment once.
+IDEMPOTENT_FROM = "2026-01"
+ADJUST_MUTATION_IDEMPOTENT = (
+    "mutation Adjust($input: InventoryAdjustQuantitiesInput!, $idempotencyKey: String!) {\n"
+    "  inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {\n"
     "    inventoryAdjustmentGroup { id reason changes { name delta } }\n"
     "    userErrors { field message }\n  }\n}"
 )
@@ -186,7 +199,7 @@ class ShopifyWriteBack:
         try:
             async with client:
                 item_id = await self._item_id(client, payload)
-                variables = {
+                variables: dict[str, Any] = {
                     "input": {
                         "reason": "correction",
                         "name": "available",
@@ -201,7 +214,15 @@ class ShopifyWriteBack:
                         ],
                     }
                 }
-                data = await client.graphql(ADJUST_MUTATION, variables, idempotency_key=key)
+                if client.version >= IDEMPOTENT_FROM:  # "unstable" sorts after every date
+                    variables["idempotencyKey"] = key
+                    data = await client.graphql(
+                        ADJUST_MUTATION_IDEMPOTENT, variables, idempotency_key=key
+                    )
+                else:  # no way to deduplicate it: never resent by the client on its own
+                    data = await client.graphql(
+                        ADJUST_MUTATION, variables, idempotency_key=key, replayable=False
+                    )
         except ApiError as exc:
             raise WriteBackError(exc.detail, retryable=exc.retryable) from None
         result = data.get("inventoryAdjustQuantities") or {}
