@@ -9,13 +9,19 @@ tests/fixtures/payloads/lightspeed_x/ and the documented contracts (docs/platfor
   and rotates refresh tokens: each is single-use;
 * ``throttle(n)``: the next ``n`` API requests answer 429 ``{"error": "Too Many Requests"}``
   with ``Retry-After`` as an HTTP date and ``X-RateLimit-*`` headers;
-* writes remember their ``Idempotency-Key`` and answer a repeated key with the first result;
-  ``fail_writes(n)`` answers the next ``n`` writes 503 before doing anything.
+* ``Idempotency-Key`` is recorded but, like X-Series (which documents no such key), ignored:
+  a repeated write is done again. ``FakeLightspeedX(honour_idempotency_keys=True)`` answers a
+  repeated key with the first result instead;
+* ``fail_writes(n, on=…)`` answers the next ``n`` writes 503 before doing anything;
+  ``lose_responses(n, on=…)`` does the next ``n`` writes but their answer never arrives (the
+  client sees a read timeout). ``on``, a regular expression matching ``"<METHOD> <path>"``
+  (``r"POST /consignments/.*/products"``), limits them to some writes;
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,8 +72,12 @@ def corpus() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _matches(pattern: str | None, method: str, path: str) -> bool:
+    return pattern is None or re.fullmatch(pattern, f"{method} {path}") is not None
+
+
 class FakeLightspeedX:
-    def __init__(self, *, page_size_cap: int = 200) -> None:
+    def __init__(self, *, page_size_cap: int = 200, honour_idempotency_keys: bool = False) -> None:
         self.store = corpus()
         self.consignment_products: dict[str, list[dict[str, Any]]] = {
             self.store["consignments"][0]["id"]: _data(
@@ -82,6 +93,10 @@ class FakeLightspeedX:
         self.requests: list[dict[str, Any]] = []
         self._throttle = 0
         self._fail_writes = 0
+        self._fail_on: str | None = None
+        self._lose_responses = 0
+        self._lose_on: str | None = None
+        self.honour_idempotency_keys = honour_idempotency_keys
         self._idempotent: dict[str, tuple[int, Any]] = {}
         self._version = 4_000_000_000
         self._issued = 1
@@ -97,8 +112,11 @@ class FakeLightspeedX:
     def throttle(self, n: int) -> None:
         self._throttle = n
 
-    def fail_writes(self, n: int) -> None:
-        self._fail_writes = n
+    def fail_writes(self, n: int, on: str | None = None) -> None:
+        self._fail_writes, self._fail_on = n, on
+
+    def lose_responses(self, n: int, on: str | None = None) -> None:
+        self._lose_responses, self._lose_on = n, on
 
     def api_requests(self, path: str, method: str = "GET") -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path and r["method"] == method]
@@ -174,15 +192,18 @@ class FakeLightspeedX:
                 headers={**limit_headers, "X-RateLimit-Remaining": "0", "Retry-After": retry},
             )
         if request.method != "GET":
-            if self._fail_writes > 0:
+            if self._fail_writes > 0 and _matches(self._fail_on, request.method, path):
                 self._fail_writes -= 1
                 return JSONResponse({"error": "Service Unavailable"}, status_code=503)
-            if key and key in self._idempotent:
+            if self.honour_idempotency_keys and key and key in self._idempotent:
                 status, data = self._idempotent[key]
                 return JSONResponse({"data": data}, status_code=status)
             status, data = self._write(request.method, path, body or {})
             if key and status < 300:
                 self._idempotent[key] = (status, data)
+            if self._lose_responses > 0 and _matches(self._lose_on, request.method, path):
+                self._lose_responses -= 1
+                raise httpx.ReadTimeout(f"the answer to {request.method} {path} was lost")
             if status == 204:
                 return Response(status_code=204)
             return JSONResponse({"data": data} if status < 400 else data, status_code=status)

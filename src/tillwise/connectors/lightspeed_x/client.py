@@ -173,9 +173,17 @@ class LightspeedXClient:
         body: Any = None,
         idempotency_key: str | None = None,
     ) -> Any:
+        """One request; ``data`` of the answer. X-Series documents no idempotency key, so a POST
+        (a create) is not sent again after a timeout or a 5xx: the caller looks up what was
+        created before it creates again. GET, PUT and DELETE are retried as usual."""
         try:
             resp = await self.http.request(
-                method, path, params=params, json=body, idempotency_key=idempotency_key
+                method,
+                path,
+                params=params,
+                json=body,
+                idempotency_key=idempotency_key,
+                replayable=method.upper() != "POST",
             )
         except ApiError as exc:
             raise ApiError(

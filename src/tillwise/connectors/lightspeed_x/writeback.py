@@ -16,10 +16,16 @@
 * ``customer_note`` (reversible) — ``{customer_external_id, note}``: ``PUT /customers/{id}``
   with the note appended; reverting puts back the note as it was.
 
-Idempotency: X-Series documents no idempotency key. Each request carries ``Idempotency-Key``
-(``<key>`` for the consignment, ``<key>:line:<n>`` per line…) [UNVERIFIED whether honoured] and
-the same key on every retry; the consignment's ``name`` ends in ``TW-<key[:12]>`` so a person
-can recognise a duplicate.
+Idempotency: X-Series documents no idempotency key. ``Idempotency-Key`` is still sent
+(``<key>`` for the consignment, ``<key>:line:<n>`` per line…), but nothing relies on it.
+A POST is not sent again after a timeout or a 5xx (it fails as retryable, and governance
+tries the write again later with the same key). A purchase order is found before it is made:
+its consignment's ``name`` ends in ``TW-<key[:12]>``, so each attempt first looks through the
+SUPPLIER consignments (``GET /consignments?type=SUPPLIER``, every page) for that marker,
+reuses the one it finds and adds only the lines whose product is not yet in
+``GET /consignments/{id}/products``. The stock adjustment and the customer note are not looked
+up this way: a retry after a lost answer may leave a second, unfinished stocktake or append the
+note twice.
 """
 
 from __future__ import annotations
@@ -172,31 +178,67 @@ class LightspeedXWriteBack:
                 raise WriteBackError(f"payload.lines[{i}].quantity must be positive")
             cost = line.get("unit_cost", line.get("cost"))
             parsed.append((product, quantity, None if cost in (None, "") else _dec(cost, "cost")))
-        body: dict[str, Any] = {
-            "name": f"{proposal.summary[:60] or 'Purchase order'} TW-{key[:12]}",
-            "type": "SUPPLIER",
-            "status": "OPEN",
-            "outlet_id": str(outlet),
-        }
-        if supplier:
-            body["supplier_id"] = str(supplier)
-        if p.get("expected_on"):
-            body["due_at"] = f"{p['expected_on']}T00:00:00+00:00"
-        created = await client.call("POST", "/consignments", body=body, idempotency_key=key)
-        cid = str((created or {}).get("id") or "")
-        if not cid:
-            raise WriteBackError("POST /consignments answered without an id")
+        marker = f"TW-{key[:12]}"
+        found = await self._consignment_named(client, marker)
+        if found is not None:
+            cid = str(found["id"])
+        else:
+            body: dict[str, Any] = {
+                "name": f"{proposal.summary[:60] or 'Purchase order'} {marker}",
+                "type": "SUPPLIER",
+                "status": "OPEN",
+                "outlet_id": str(outlet),
+            }
+            if supplier:
+                body["supplier_id"] = str(supplier)
+            if p.get("expected_on"):
+                body["due_at"] = f"{p['expected_on']}T00:00:00+00:00"
+            created = await client.call("POST", "/consignments", body=body, idempotency_key=key)
+            cid = str((created or {}).get("id") or "")
+            if not cid:
+                raise WriteBackError("POST /consignments answered without an id")
+        path = f"/consignments/{quote(cid, safe='')}"
+        have: set[str] = set()
+        if found is not None:  # an earlier attempt made it: add only the missing lines
+            have = {
+                str(x.get("product_id"))
+                async for items, _ in client.pages(f"{path}/products")
+                for x in items
+            }
+        written = []
         for i, (product, quantity, cost) in enumerate(parsed):
+            if product in have:
+                continue
             line_body: dict[str, Any] = {"product_id": product, "count": _num(quantity)}
             if cost is not None:
                 line_body["cost"] = _num(cost)
             await client.call(
-                "POST",
-                f"/consignments/{quote(cid, safe='')}/products",
-                body=line_body,
-                idempotency_key=f"{key}:line:{i}",
+                "POST", f"{path}/products", body=line_body, idempotency_key=f"{key}:line:{i}"
             )
-        return WriteResult(reference=cid, details={"consignment_id": cid, "lines": len(parsed)})
+            written.append(product)
+        return WriteResult(
+            reference=cid,
+            details={
+                "consignment_id": cid,
+                "lines": len(parsed),
+                "lines_written": written,
+                "replayed": found is not None,
+            },
+        )
+
+    async def _consignment_named(
+        self, client: LightspeedXClient, marker: str
+    ) -> dict[str, Any] | None:
+        """The SUPPLIER consignment whose name ends in ``marker`` (an earlier attempt's)."""
+        async for items, _ in client.pages("/consignments", params={"type": "SUPPLIER"}):
+            for c in items:
+                if (
+                    str(c.get("type", "")).upper() == "SUPPLIER"  # the filter is a hint
+                    and not c.get("deleted_at")
+                    and str(c.get("name") or "").split()[-1:] == [marker]
+                ):
+                    return c
+        return None
 
     async def _cancel(self, client: LightspeedXClient, cid: str, key: str) -> WriteResult:
         path = f"/consignments/{quote(cid, safe='')}"

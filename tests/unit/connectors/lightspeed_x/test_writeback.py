@@ -14,12 +14,13 @@ from tests.fakes.lightspeed_x import FakeLightspeedX
 from tillwise.connectors._http import RetryPolicy
 from tillwise.connectors.lightspeed_x.writeback import LightspeedXWriteBack
 from tillwise.domain.proposals import Proposal
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteTarget
+from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
 
 from ._fake import APP, Sleeps, context
 
 OUTLET = "b1e04bd8-f019-11e3-a0f5-b8ca3a64f8f4"
 PRODUCT = "b8ca3a65-0183-11e4-fbb5-7988a6ed80f8"
+OTHER_PRODUCT = "b8ca3a65-0183-11e4-fbb5-000000000002"
 
 
 def _setup() -> tuple[FakeLightspeedX, LightspeedXWriteBack, WriteTarget]:
@@ -55,9 +56,35 @@ PO = {
 }
 
 
+def _ours(fake: FakeLightspeedX, key: str) -> list[dict[str, Any]]:
+    """The SUPPLIER consignments written under ``key`` (their name carries its marker)."""
+    return [
+        c
+        for c in fake.store["consignments"]
+        if c.get("type") == "SUPPLIER" and c.get("name", "").endswith(f"TW-{key[:12]}")
+    ]
+
+
+def _apply_until_done(
+    wb: LightspeedXWriteBack, target: WriteTarget, proposal: Proposal, key: str
+) -> WriteResult:
+    """Governance: a write that failed with a retryable error is tried again, same key."""
+    for _ in range(6):
+        try:
+            return asyncio.run(wb.apply(target, proposal, idempotency_key=key))
+        except WriteBackError as exc:
+            assert exc.retryable, exc.detail
+    raise AssertionError("never applied")
+
+
 def test_a_purchase_order_becomes_an_open_supplier_consignment_with_its_lines() -> None:
     fake, wb, target = _setup()
-    fake.fail_writes(1)  # the first POST fails: the retry carries the same key
+    fake.fail_writes(1)  # the first POST fails: not sent again, the write is retried later
+    with pytest.raises(WriteBackError) as failed:
+        asyncio.run(
+            wb.apply(target, _proposal("draft_purchase_order", PO), idempotency_key="key-1")
+        )
+    assert failed.value.retryable
     result = asyncio.run(
         wb.apply(target, _proposal("draft_purchase_order", PO), idempotency_key="key-1")
     )
@@ -72,12 +99,14 @@ def test_a_purchase_order_becomes_an_open_supplier_consignment_with_its_lines() 
     assert created["supplier_id"] == PO["vendor_external_id"]
     assert fake.consignment_products[result.reference][0]["count"] == "12"
     assert fake.consignment_products[result.reference][0]["cost"] == "2.95"
-    # applying again with the same key creates nothing new
+    # applying again with the same key finds it and creates nothing new
     again = asyncio.run(
         wb.apply(target, _proposal("draft_purchase_order", PO), idempotency_key="key-1")
     )
-    assert again.reference == result.reference
+    assert again.reference == result.reference and again.details["replayed"] is True
+    assert again.details["lines_written"] == []
     assert len([c for c in fake.store["consignments"] if c.get("type") == "SUPPLIER"]) == 2
+    assert len(fake.consignment_products[result.reference]) == 1
     # reverting deletes it while OPEN
     asyncio.run(
         wb.revert(
@@ -85,6 +114,47 @@ def test_a_purchase_order_becomes_an_open_supplier_consignment_with_its_lines() 
         )
     )
     assert all(c["id"] != result.reference for c in fake.store["consignments"])
+
+
+def test_a_timeout_after_the_consignment_is_created_does_not_duplicate_it() -> None:
+    fake, wb, target = _setup()  # like X-Series, the fake ignores Idempotency-Key
+    fake.lose_responses(1, on="POST /consignments")
+    proposal = _proposal("draft_purchase_order", PO)
+    result = _apply_until_done(wb, target, proposal, "5b0c9a36-0000-4000-8000-000000000001")
+    [made] = _ours(fake, "5b0c9a36-0000-4000-8000-000000000001")
+    assert result.reference == made["id"] and result.details["replayed"] is True
+    assert [x["product_id"] for x in fake.consignment_products[made["id"]]] == [PRODUCT]
+
+
+def test_a_line_refused_with_503_is_added_once_by_the_retry_in_the_same_consignment() -> None:
+    fake, wb, target = _setup()
+    fake.fail_writes(3, on="POST /consignments/.*/products")  # as many as the client tries
+    proposal = _proposal("draft_purchase_order", PO)
+    result = _apply_until_done(wb, target, proposal, "key-503")
+    [made] = _ours(fake, "key-503")
+    assert result.reference == made["id"]
+    assert [x["product_id"] for x in fake.consignment_products[made["id"]]] == [PRODUCT]
+
+
+def test_a_line_whose_answer_was_lost_is_not_added_twice() -> None:
+    fake, wb, target = _setup()
+    fake.store["products"].append({**fake.store["products"][0], "id": OTHER_PRODUCT})
+    payload = {
+        **PO,
+        "lines": [
+            {"sku": PRODUCT, "quantity": 12, "unit_cost": "2.95"},
+            {"product_id": OTHER_PRODUCT, "quantity": 6},
+        ],
+    }
+    fake.lose_responses(1, on="POST /consignments/.*/products")  # the first line is made
+    result = _apply_until_done(wb, target, _proposal("draft_purchase_order", payload), "k-lost")
+    [made] = _ours(fake, "k-lost")
+    lines = fake.consignment_products[made["id"]]
+    assert [(x["product_id"], x["count"]) for x in lines] == [
+        (PRODUCT, "12"),
+        (OTHER_PRODUCT, "6"),
+    ]
+    assert result.details["lines_written"] == [OTHER_PRODUCT]
 
 
 def test_a_sent_consignment_cannot_be_reverted() -> None:
