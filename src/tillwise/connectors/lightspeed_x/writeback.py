@@ -5,7 +5,8 @@
   ``vendor.external_id``), ``location_external_id`` (the outlet), ``expected_on``, and
   ``lines: [{sku | product_id, quantity, unit_cost | cost}]`` (the canonical sku of an X-Series
   product is its product id). Becomes ``POST /consignments`` ``{type: SUPPLIER, status: OPEN,
-  outlet_id, supplier_id, name, due_at}`` then ``POST /consignments/{id}/products`` per line.
+  outlet_id, supplier_id, name, due_at}`` then ``POST /consignments/{id}/products`` per line;
+  a vendor without an X-Series supplier id is refused before anything is written.
   Reverted by ``DELETE /consignments/{id}`` while it is still OPEN; once sent or received it
   cannot be undone from here.
 * ``stock_adjustment`` (reversible) — ``{sku | product_id, location_external_id, delta}``:
@@ -162,6 +163,9 @@ class LightspeedXWriteBack:
         vendor_obj = p.get("vendor")
         vendor: dict[str, Any] = vendor_obj if isinstance(vendor_obj, dict) else {}
         supplier = p.get("vendor_external_id") or vendor.get("external_id")
+        if not supplier:
+            field = "vendor.external_id" if isinstance(vendor_obj, dict) else "vendor_external_id"
+            raise WriteBackError(f"payload.{field} (the X-Series supplier id) is missing")
         outlet = p.get("location_external_id") or proposal.location_external_id
         if not outlet:
             raise WriteBackError("payload.location_external_id (the outlet) is missing")
@@ -188,9 +192,8 @@ class LightspeedXWriteBack:
                 "type": "SUPPLIER",
                 "status": "OPEN",
                 "outlet_id": str(outlet),
+                "supplier_id": str(supplier),
             }
-            if supplier:
-                body["supplier_id"] = str(supplier)
             if p.get("expected_on"):
                 body["due_at"] = f"{p['expected_on']}T00:00:00+00:00"
             created = await client.call("POST", "/consignments", body=body, idempotency_key=key)

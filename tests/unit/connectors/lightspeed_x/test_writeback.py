@@ -179,6 +179,25 @@ def test_a_purchase_order_without_lines_or_outlet_is_refused_before_any_call() -
     assert not [r for r in fake.requests if r["method"] != "GET"]
 
 
+def test_a_purchase_order_for_a_vendor_known_only_by_name_is_refused_before_any_write() -> None:
+    fake, wb, target = _setup()
+    payload = {k: v for k, v in PO.items() if k != "vendor_external_id"}
+    for vendor, field in (
+        ({"vendor": {"name": "Acme Wholesale"}}, "payload.vendor.external_id"),
+        ({}, "payload.vendor_external_id"),
+    ):
+        with pytest.raises(WriteBackError, match=field) as refused:
+            asyncio.run(
+                wb.apply(
+                    target,
+                    _proposal("draft_purchase_order", {**payload, **vendor}),
+                    idempotency_key="no-vendor",
+                )
+            )
+        assert not refused.value.retryable
+    assert not [r for r in fake.requests if r["method"] != "GET"]
+
+
 def test_a_stock_adjustment_counts_the_new_level_and_reverts() -> None:
     fake, wb, target = _setup()
     payload = {"sku": PRODUCT, "location_external_id": OUTLET, "delta": -4}
