@@ -16,6 +16,7 @@ tests/fixtures/payloads/lightspeed_x/ and the documented contracts (docs/platfor
   ``lose_responses(n, on=…)`` does the next ``n`` writes but their answer never arrives (the
   client sees a read timeout). ``on``, a regular expression matching ``"<METHOD> <path>"``
   (``r"POST /consignments/.*/products"``), limits them to some writes;
+* a consignment line for a product the store does not have answers 422.
 """
 
 from __future__ import annotations
@@ -264,6 +265,8 @@ class FakeLightspeedX:
             if current is None:
                 return 404, {"error": "Not Found"}
             if method == "POST" and parts[2:] == ["products"]:
+                if self._find("products", str(body.get("product_id"))) is None:
+                    return 422, {"error": "product_id is invalid", "field": "product_id"}
                 line = {**body, "version": self._next_version(), "created_at": now}
                 self.consignment_products[parts[1]].append(line)
                 return 201, line

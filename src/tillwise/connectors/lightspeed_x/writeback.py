@@ -24,9 +24,10 @@ tries the write again later with the same key). A purchase order is found before
 its consignment's ``name`` ends in ``TW-<key[:12]>``, so each attempt first looks through the
 SUPPLIER consignments (``GET /consignments?type=SUPPLIER``, every page) for that marker,
 reuses the one it finds and adds only the lines whose product is not yet in
-``GET /consignments/{id}/products``. The stock adjustment and the customer note are not looked
-up this way: a retry after a lost answer may leave a second, unfinished stocktake or append the
-note twice.
+``GET /consignments/{id}/products``. A line refused for good (a 4xx) deletes the OPEN
+consignment made for it; when that delete fails, the error names the consignment. The stock
+adjustment and the customer note are not looked up this way: a retry after a lost answer may
+leave a second, unfinished stocktake or append the note twice.
 """
 
 from __future__ import annotations
@@ -215,9 +216,14 @@ class LightspeedXWriteBack:
             line_body: dict[str, Any] = {"product_id": product, "count": _num(quantity)}
             if cost is not None:
                 line_body["cost"] = _num(cost)
-            await client.call(
-                "POST", f"{path}/products", body=line_body, idempotency_key=f"{key}:line:{i}"
-            )
+            try:
+                await client.call(
+                    "POST", f"{path}/products", body=line_body, idempotency_key=f"{key}:line:{i}"
+                )
+            except ApiError as exc:
+                if exc.retryable:
+                    raise  # the next attempt finds the consignment and adds what is missing
+                raise await self._abandon(client, cid, exc.detail, key) from None
             written.append(product)
         return WriteResult(
             reference=cid,
@@ -242,6 +248,19 @@ class LightspeedXWriteBack:
                 ):
                     return c
         return None
+
+    async def _abandon(
+        self, client: LightspeedXClient, cid: str, detail: str, key: str
+    ) -> WriteBackError:
+        """A line was refused for good: the half-made consignment is deleted, or named."""
+        try:
+            await self._cancel(client, cid, f"{key}:abandon")
+        except (ApiError, WriteBackError) as exc:
+            return WriteBackError(
+                f"{detail}; consignment {cid} is left on the POS without all its lines and "
+                f"could not be deleted ({exc.detail}): delete or complete it there"
+            )
+        return WriteBackError(f"{detail}; the consignment made for it ({cid}) was deleted")
 
     async def _cancel(self, client: LightspeedXClient, cid: str, key: str) -> WriteResult:
         path = f"/consignments/{quote(cid, safe='')}"

@@ -198,6 +198,32 @@ def test_a_purchase_order_for_a_vendor_known_only_by_name_is_refused_before_any_
     assert not [r for r in fake.requests if r["method"] != "GET"]
 
 
+def test_a_line_refused_for_good_deletes_the_consignment_made_for_it() -> None:
+    fake, wb, target = _setup()
+    payload = {**PO, "lines": [*PO["lines"], {"product_id": "no-such-product", "quantity": 1}]}
+    with pytest.raises(WriteBackError, match="product_id is invalid") as refused:
+        asyncio.run(
+            wb.apply(target, _proposal("draft_purchase_order", payload), idempotency_key="k422")
+        )
+    assert not refused.value.retryable
+    assert "was deleted" in refused.value.detail
+    assert _ours(fake, "k422") == []
+    assert len(fake.api_requests("/consignments", "POST")) == 1
+
+
+def test_a_half_made_consignment_that_cannot_be_deleted_is_named_in_the_error() -> None:
+    fake, wb, target = _setup()
+    payload = {**PO, "lines": [*PO["lines"], {"product_id": "no-such-product", "quantity": 1}]}
+    fake.fail_writes(3, on="DELETE /consignments/.*")
+    with pytest.raises(WriteBackError, match="product_id is invalid") as refused:
+        asyncio.run(
+            wb.apply(target, _proposal("draft_purchase_order", payload), idempotency_key="k422")
+        )
+    [left] = _ours(fake, "k422")
+    assert not refused.value.retryable
+    assert f"consignment {left['id']} is left on the POS" in refused.value.detail
+
+
 def test_a_stock_adjustment_counts_the_new_level_and_reverts() -> None:
     fake, wb, target = _setup()
     payload = {"sku": PRODUCT, "location_external_id": OUTLET, "delta": -4}
