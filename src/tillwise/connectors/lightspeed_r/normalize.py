@@ -659,7 +659,8 @@ def _one(entity: str, obj: Obj, ctx: _Ctx, path: str, out: _Out) -> None:
             out.add(sale, EventType.REFUND_CREATED)
         elif sale is not None:
             completed = sale.status is TransactionStatus.COMPLETED
-            out.add(sale, EventType.SALE_COMPLETED if completed else None)
+            # a voided sale withdraws what it added to sales and demand
+            out.add(sale, EventType.SALE_COMPLETED if completed else EventType.SALE_VOIDED)
         for payment in _sale_payments(obj, ctx, path):
             out.add(payment)  # no event of its own: the sale's stands for it
     elif entity == ITEM:

@@ -427,10 +427,9 @@ def _order(o: Json, path: str, ctx: _Ctx) -> _Out:
     )
     txn = txn.model_copy(update={"issues": reconcile_total(txn)})
     out = _Out(records=[txn])
-    if completed:
-        out.events.append(
-            _event(ctx, EventType.SALE_COMPLETED, txn.occurred_at, txn.id, _summary(txn))
-        )
+    # a CANCELED order withdraws what it added to sales and demand
+    kind = EventType.SALE_COMPLETED if completed else EventType.SALE_VOIDED
+    out.events.append(_event(ctx, kind, txn.occurred_at, txn.id, _summary(txn)))
     return out
 
 

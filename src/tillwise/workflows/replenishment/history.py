@@ -50,11 +50,12 @@ def build_frame(
     left out."""
     import pandas as pd
 
-    last = max((d.day for d in demand), default=None)
+    sales = [d for d in demand if d.sold > 0]  # a day with only returns starts no series
+    last = max((d.day for d in sales), default=None)
     if end is None:
         end = last
     sold: dict[str, dict[date, float]] = {}
-    for d in demand:
+    for d in sales:
         if end is not None and d.day > end:
             continue
         sold.setdefault(d.sku, {})[d.day] = sold.get(d.sku, {}).get(d.day, 0.0) + float(d.sold)

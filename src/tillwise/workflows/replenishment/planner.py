@@ -611,6 +611,11 @@ def planning_day(
     return first_day(today, date.fromisoformat(end) if end else None)
 
 
+def last_sale_day(inputs: StoreInputs) -> date | None:
+    """The store's last day with a sale (returns are not sales)."""
+    return max((d.day for d in inputs.demand if d.sold > 0), default=None)
+
+
 def first_day(today: date, history_end: date | None) -> date:
     """The first day a plan forecasts and orders from: the store's today — or, for a history
     that ended longer than :data:`QUIET_DAYS` ago (sales replayed from the past, as the
@@ -739,11 +744,12 @@ def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
     """The store's history frame up to yesterday (local): days since its last sale are days
     without a sale (0) while they are fewer than :data:`QUIET_DAYS`; a history older than that
     (sales replayed from the past, as the demo's) ends on its last day of data. Today is not
-    over: its sales so far are not a day's."""
-    days = [d.day for d in inputs.demand]
-    end = max(days, default=None)
+    over: its sales so far are not a day's (a store whose first sales are today has no
+    history yet). Returns are not sales: a day with only returns neither starts a series nor
+    keeps a quiet store trading."""
+    end = last_sale_day(inputs)
     yesterday = today - timedelta(days=1)
-    if end is not None and end >= yesterday - QUIET_DAYS and yesterday >= min(days):
+    if end is not None and end >= yesterday - QUIET_DAYS:
         end = yesterday
     return build_frame(
         inputs.connection_id, inputs.location_external_id, inputs.demand, inputs.stock_outs, end=end

@@ -70,6 +70,7 @@ class Replenishment:
     subscribes_to = frozenset(
         {
             EventType.SALE_COMPLETED.value,
+            EventType.SALE_VOIDED.value,
             EventType.REFUND_CREATED.value,
             EventType.INVENTORY_UPDATED.value,
         }
@@ -81,6 +82,9 @@ class Replenishment:
             return []
         if event.type == EventType.INVENTORY_UPDATED:
             return self._level(event, ctx)
+        if event.type == EventType.SALE_VOIDED:  # with its contents or bare: never demand
+            ctx.uow.replenishment.set_demand(event.subject, None)
+            return []
         self._demand(event, ctx)
         return []
 

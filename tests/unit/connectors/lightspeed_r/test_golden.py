@@ -143,3 +143,16 @@ def test_every_post_is_refused_because_r_series_sends_no_webhooks() -> None:
     with pytest.raises(SignatureError) as err:
         make_connector({}).verify(body, {"X-Signature": "abc"}, ["secret"], RECEIVED)
     assert "no webhooks" in err.value.detail
+
+
+def test_a_voided_sale_withdraws_what_it_added_to_sales_and_demand() -> None:
+    sale = json.loads(
+        (PAYLOADS / "api__sale_giftcard_load_response__docs_tutorial.json").read_text()
+    )
+    sale["Sale"]["voided"] = "true"
+    batch = make_connector({}).normalize(
+        delivery(json.dumps(sale).encode(), "resource:Sale"), CONFIG
+    )
+    [txn] = [r for r in batch.records if isinstance(r, Transaction)]
+    assert txn.status == "voided"
+    assert [(e.type, e.subject) for e in batch.events] == [("sale.voided", txn.id)]

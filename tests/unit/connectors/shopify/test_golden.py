@@ -120,7 +120,7 @@ def test_api_object_and_webhook_give_the_same_records() -> None:
     assert hook.records == api.records
 
 
-def test_pending_order_is_not_a_sale_but_a_cancelled_one_is_voided() -> None:
+def test_pending_order_is_not_a_sale_but_a_cancelled_one_is_voided_and_says_so() -> None:
     [body] = objects("rest_2024-04__order__test_14", "order")
     order = json.loads(body)
     pending = connector.normalize(
@@ -141,7 +141,9 @@ def test_pending_order_is_not_a_sale_but_a_cancelled_one_is_voided() -> None:
         )
     )
     [txn] = [r for r in cancelled.records if r.kind == "transaction"]
-    assert txn.status == "voided" and not cancelled.events
+    assert txn.status == "voided"
+    # what the order added to sales and demand is withdrawn
+    assert [(e.type, e.subject) for e in cancelled.events] == [("sale.voided", txn.id)]
 
 
 def test_shop_money_wins_over_presentment_money() -> None:

@@ -35,13 +35,13 @@ def _paid_order() -> dict[str, Any]:
     return copy.deepcopy(corpus("api__pay_order_response.json")["order"])
 
 
-def test_a_cancelled_order_is_a_voided_transaction_without_a_sale_event() -> None:
+def test_a_cancelled_order_is_a_voided_transaction_that_withdraws_its_sale() -> None:
     order = _paid_order()
     order["state"] = "CANCELED"
     batch = normalize(_deliver(order, "resource:orders"))
     [txn] = batch.records
     assert isinstance(txn, Transaction) and txn.status is TransactionStatus.VOIDED
-    assert batch.events == ()
+    assert [(e.type, e.subject) for e in batch.events] == [("sale.voided", txn.id)]
 
 
 def test_a_tip_in_the_total_is_kept_and_flagged_not_fixed() -> None:
