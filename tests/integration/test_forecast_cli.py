@@ -268,6 +268,15 @@ def test_predict_applies_the_promotions_planned_in_a_future_file(tmp_path: Path)
     said = " ".join(bad.output.split())  # rich wraps lines
     assert "late.csv" in bad.output.replace("\n", "") and "not after the history" in said
     assert not (tmp_path / "bad.csv").exists()
+    # without a future file the forecast assumes no promotion ahead, and says so
+    plain = runner.invoke(
+        app,
+        ["forecast", "predict", "--sales", str(sales), "--horizon", "7"]
+        + ["--output", str(tmp_path / "plain.csv"), "--executor", "inline"],
+    )
+    assert plain.exit_code == 0, plain.output
+    said = " ".join(plain.output.split())
+    assert "has promotions but no --future file says which are planned" in said
 
 
 def test_planned_promotions_without_any_in_the_history_are_reported_as_ignored(
@@ -668,6 +677,31 @@ def test_a_forecast_scored_against_the_weeks_that_followed_gives_the_backtests_h
     for name in ("rmsse", "mase", "wape", "bias", "coverage_80", "coverage_95"):
         assert scored[name] == pytest.approx(holdout[name], rel=1e-4, abs=1e-6), name
     assert scored["series"] == 9 and len(scored["per_series"]) == 9
+    # a long sales file leaves out the days nothing sold: no row is zero demand there, so it
+    # scores as the wide file with its zeros written out (some days made zero here)
+    quiet = test.with_name("test_quiet.csv")
+    days = [f"d_{i}" for i in range(393, 421)]
+    zeroed = wide[keys + days].copy()
+    zeroed.loc[::2, days[::3]] = 0
+    zeroed.to_csv(quiet, index=False)
+    melted = zeroed.melt(id_vars=keys, var_name="d", value_name="y")
+    melted["ds"] = pd.Timestamp("2014-01-01") + pd.to_timedelta(
+        melted["d"].str[2:].astype(int) - 1, unit="D"
+    )
+    long = test.with_name("test_long.csv")
+    melted[melted["y"] > 0][["item_id", "store_id", "ds", "y"]].to_csv(long, index=False)
+    both = []
+    for actuals in (quiet, long):
+        result = runner.invoke(
+            app,
+            ["forecast", "score", "--forecast", str(out), "--actuals", str(actuals), "--sales"]
+            + [str(train), "--json", *m5],
+        )
+        assert result.exit_code == 0, result.output
+        both.append(json.loads(result.output))
+    for name in ("rmsse", "mase", "wape", "bias", "coverage_80", "coverage_95"):
+        assert both[1][name] == pytest.approx(both[0][name], rel=1e-9), name
+    assert both[0]["wape"] != pytest.approx(scored["wape"])  # the zeros changed the figures
     # the table, and a forecast of periods the history already has, refused
     table = runner.invoke(
         app,
@@ -701,18 +735,22 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path: P
     sales = tmp_path / "sales.csv"
     sales.write_bytes(SAMPLE.read_bytes())
     before = sales.read_bytes()
+    events = tmp_path / "events.csv"
+    events.write_text("ds,name\n2011-09-02,Fair\n")
     cases = [
         (tmp_path / "missing" / "o.csv", "does not exist"),
         (tmp_path, "is a folder"),
         (sales, "is also an input file"),
+        (events, "is also an input file"),
     ]
     for output, why in cases:
-        result = _predict(sales, output)
+        result = _predict(sales, output, "--events", str(events))
         assert result.exit_code == 1, output
         said = " ".join(result.output.split())  # the console wraps long lines
         assert why in said and "Traceback" not in said
     assert sales.read_bytes() == before  # the history was not overwritten
-    assert [p.name for p in tmp_path.iterdir()] == ["sales.csv"]  # and nothing was left
+    assert events.read_text() == "ds,name\n2011-09-02,Fair\n"  # nor the events
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "sales.csv"]
 
 
 def test_intervals_keep_their_order_whatever_the_series_shape(tmp_path: Path) -> None:

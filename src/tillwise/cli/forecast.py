@@ -351,7 +351,8 @@ def predict_cmd(
         read_future,
     )
 
-    _check_output(output, [p for p in (sales, future, calendar, prices) if p is not None])
+    inputs = (sales, future, calendar, prices, events)
+    _check_output(output, [p for p in inputs if p is not None])
     columns = _columns(id_col, time_col, target_col, price_col, promo_col)
     loaded = _history(sales, connection, location, freq, columns, calendar, prices)
     history = loaded.history
@@ -369,6 +370,11 @@ def predict_cmd(
                 f"[yellow]warning:[/] {source} has no promotions to learn their effect from: "
                 f"the promotions in {future} change nothing"
             )
+    elif planned is None and "promo" in history and (history["promo"] > 0).any():
+        console.print(
+            f"[yellow]warning:[/] {source} has promotions but no --future file says which are "
+            "planned: the forecast assumes none over the horizon"
+        )
     days = _calendar(holidays, events, connection, location, time_col, loaded.events)
     ex = _executor(executor, address)
     try:

@@ -206,7 +206,8 @@ def score_forecast(
     """Score ``forecast`` (``unique_id, ds, <model>[, lo-80, hi-80, lo-95, hi-95]``, a
     :func:`.reader.read_forecast` frame) against ``actuals`` (validated like a history) with
     the RMSSE/MASE scales and the weights (units of the last 28 periods) of ``history``, as
-    the backtest scores a window. Periods without an actual (or censored) are skipped.
+    the backtest scores a window. As in a sales file, a period up to the actuals' last one with
+    no row for a series is zero demand; periods after it and censored ones are not scored.
     Raises ValueError for a forecast of a series without history or of a period inside it."""
     from .metrics import aggregate, window_errors
     from .panel import to_panel
@@ -228,9 +229,11 @@ def score_forecast(
         return frame.pivot(index="unique_id", columns="ds", values=column)
 
     f = grid(forecast, model)
-    actual = actuals[~actuals["censored"]] if "censored" in actuals else actuals
-    a = grid(actual, "y").reindex(index=f.index, columns=f.columns)
-    observed = a.notna().to_numpy() & f.notna().to_numpy()
+    a = grid(actuals, "y").reindex(index=f.index, columns=f.columns)
+    observed = f.notna().to_numpy() & np.asarray(f.columns <= actuals["ds"].max())[None, :]
+    if "censored" in actuals:
+        censored = grid(actuals, "censored").reindex(index=f.index, columns=f.columns)
+        observed &= ~censored.fillna(False).astype(bool).to_numpy()
     if not observed.any():
         raise ValueError("no actual for any period of the forecast")
     rows = panel.ids.searchsorted(f.index.to_numpy())

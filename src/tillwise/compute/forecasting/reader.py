@@ -61,7 +61,8 @@ class BadCell(InvalidSalesFile):
     """One cell that cannot be read: its file, row, column, what is wrong and its value."""
 
     def __init__(self, source: str, row: int, column: str, why: str, value: object) -> None:
-        super().__init__(f"{source}: row {row}, column {column!r}: {why} (got {value!r})")
+        shown = value.item() if isinstance(value, np.generic) else value  # 3, not np.int64(3)
+        super().__init__(f"{source}: row {row}, column {column!r}: {why} (got {shown!r})")
         self.source, self.row, self.column, self.why, self.value = source, row, column, why, value
 
     def in_column(self, column: str) -> BadCell:
