@@ -219,6 +219,25 @@ def test_a_clear_weekday_pattern_of_its_own_is_kept_and_a_sparse_series_takes_th
     assert week.mean(axis=1) == pytest.approx(np.ones(panel.n))
 
 
+def test_a_series_that_sells_the_same_every_day_keeps_its_flat_week_among_lumpy_ones() -> None:
+    from tillwise.compute.forecasting.backtest import weekday_levels
+    from tillwise.compute.forecasting.panel import to_panel
+
+    rng = np.random.default_rng(7)
+    ds = pd.date_range("2024-01-01", periods=364, freq="D")
+    weekend = np.where(ds.dayofweek >= 5, 0.2, 1.0)  # the lumpy ones sell little at weekends
+    rows = [
+        pd.DataFrame({"unique_id": f"lumpy{i}", "ds": ds, "y": rng.poisson(0.3 * weekend) * 12})
+        for i in range(12)
+    ]
+    rows.append(pd.DataFrame({"unique_id": "steady", "ds": ds, "y": 5.0}))
+    panel = to_panel(pd.concat(rows, ignore_index=True))
+    week = weekday_levels(panel, panel.periods)
+    assert week is not None
+    steady = list(panel.ids).index("steady")
+    assert week[steady] == pytest.approx(np.ones(7))  # not the panel's quiet weekend
+
+
 def test_the_level_model_learns_the_level_from_the_past_only_and_drives_production() -> None:
     from tillwise.compute.forecasting.backtest import families
     from tillwise.compute.forecasting.methods import level_forecast

@@ -348,7 +348,8 @@ def weekday_levels(
     keeps the share tau² / (tau² + se²), se² the variance of its own weekday mean (its daily
     variance within a weekday, pooled over the weekdays, over the days behind that mean) and
     tau² the spread of the true profiles across the panel. Smooth store-level series keep their own
-    pattern (a store open on Sundays); sparse SKUs take the panel's."""
+    pattern (a store open on Sundays); sparse SKUs take the panel's; a series without any
+    day-to-day variation (se² = 0) keeps its own exactly."""
     if season_length(panel.freq) <= 1:
         return None
     lo = max(0, cutoff - lookback)
@@ -384,8 +385,10 @@ def weekday_levels(
         # the variance pooled over its weekdays: stable for sparse series
         se2 = np.nanmean(within, axis=1)[:, None] / days_behind
         tau2 = np.maximum(np.nanvar(own, axis=0) - np.nanmean(se2, axis=0), 0.0)
-        share = np.where(np.isfinite(own) & np.isfinite(se2), tau2 / (tau2 + se2), 0.0)
-    share = np.nan_to_num(share)
+        finite = np.isfinite(own) & np.isfinite(se2)
+        share = np.where(finite, tau2 / (tau2 + se2), 0.0)
+        # a series that sells the same every such day knows its own profile exactly
+        share = np.where(finite & (se2 <= 0), 1.0, np.nan_to_num(share))
     prof = share * np.nan_to_num(own) + (1 - share) * pool[None, :]
     prof[:, ~known] = 1.0
     norm = prof[:, known].mean(axis=1)
