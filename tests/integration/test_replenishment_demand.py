@@ -1,5 +1,6 @@
 """The demand history a store's forecast is fitted on, built from the webhooks the POS sends
-(generic connector, SQLite): what counts as a day of demand and where the history ends."""
+(generic connector, SQLite): what counts as a day of demand and where the history ends — and
+the daily sales report, which a void changes the same way."""
 
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ class Shop:
             data["voided_at"] = voided_at
         self.send("sale.voided" if voided_at else "sale.completed", data, voided_at or at)
 
+    def sales_report(self) -> list[tuple[date, int, int]]:
+        with self.container.uow() as uow:
+            rows = uow.reporting.daily_sales()
+        return [(r.day, r.sales_count, r.sales_amount) for r in rows]
+
     def history(self) -> list[tuple[date, float]]:
         with self.container.uow() as uow:
             inputs = read_store(uow, self.conn, "ny", self.clock.now())
@@ -75,12 +81,16 @@ def test_a_sale_voided_after_it_completed_is_no_longer_demand(shop: Shop) -> Non
     shop.sale("s2", "2024-05-31T16:00:00Z", 5)
     assert shop.history() == [(date(2024, 5, 30), 3.0), (date(2024, 5, 31), 5.0)]
 
+    assert shop.sales_report() == [(date(2024, 5, 30), 1, 600), (date(2024, 5, 31), 1, 1000)]
+
     shop.sale("s2", "2024-05-31T16:00:00Z", 5, voided_at="2024-05-31T16:10:00Z")
     assert shop.history() == [(date(2024, 5, 30), 3.0), (date(2024, 5, 31), 0.0)]
+    assert shop.sales_report() == [(date(2024, 5, 30), 1, 600), (date(2024, 5, 31), 0, 0)]
 
     # a bare void (the POS sent only the sale's id) withdraws it as well
     shop.send("sale.voided", {"id": "s1", "location_id": "ny", "voided_at": "2024-05-31T17:00:00Z"})
     assert shop.history() == []
+    assert [count for _day, count, _amount in shop.sales_report()] == [0, 0]
 
 
 def test_a_return_neither_starts_the_history_nor_pads_it_with_zeros(shop: Shop) -> None:

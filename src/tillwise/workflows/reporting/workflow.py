@@ -21,13 +21,22 @@ from .rollups import local_day
 class DailySalesRollup:
     name = "reporting"
     version = "1.1"
-    subscribes_to = frozenset({EventType.SALE_COMPLETED.value, EventType.REFUND_CREATED.value})
+    subscribes_to = frozenset(
+        {
+            EventType.SALE_COMPLETED.value,
+            EventType.SALE_VOIDED.value,
+            EventType.REFUND_CREATED.value,
+        }
+    )
     proposes: frozenset[str] = frozenset()
 
     def handle(self, event: Envelope, ctx: WorkflowContext) -> list[Proposal]:
         if event.subject is None:
             return []
         uow = ctx.uow
+        if event.type == EventType.SALE_VOIDED:  # with its contents or bare: not a sale
+            uow.reporting.set_contribution(event.subject, None)
+            return []
         record: Transaction | Refund | None
         if event.type == EventType.SALE_COMPLETED:
             record = uow.records.get(Transaction, event.subject)
