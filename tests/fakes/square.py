@@ -334,18 +334,26 @@ class FakeSquare:
         def apply() -> dict[str, Any]:
             counts = []
             for change in body.get("changes") or []:
-                adj = change["adjustment"]
-                qty = int(adj["quantity"])
-                delta = qty if adj["to_state"] == "IN_STOCK" else -qty
-                for count in self.counts:
-                    if (
-                        count["catalog_object_id"] == adj["catalog_object_id"]
-                        and count["location_id"] == adj["location_id"]
-                        and count["state"] == "IN_STOCK"
-                    ):
-                        count["quantity"] = str(int(count["quantity"]) + delta)
-                        count["calculated_at"] = self.now.isoformat().replace("+00:00", "Z")
-                        counts.append(copy.deepcopy(count))
+                if change["type"] == "TRANSFER":  # IN_STOCK out of one store, into the other
+                    t = change["transfer"]
+                    qty = int(t["quantity"])
+                    moves = [(t["from_location_id"], -qty), (t["to_location_id"], qty)]
+                    item = t["catalog_object_id"]
+                else:
+                    adj = change["adjustment"]
+                    qty = int(adj["quantity"])
+                    moves = [(adj["location_id"], qty if adj["to_state"] == "IN_STOCK" else -qty)]
+                    item = adj["catalog_object_id"]
+                for location, delta in moves:
+                    for count in self.counts:
+                        if (
+                            count["catalog_object_id"] == item
+                            and count["location_id"] == location
+                            and count["state"] == "IN_STOCK"
+                        ):
+                            count["quantity"] = str(int(count["quantity"]) + delta)
+                            count["calculated_at"] = self.now.isoformat().replace("+00:00", "Z")
+                            counts.append(copy.deepcopy(count))
             return {"counts": counts}
 
         return self._idempotent(body, apply)

@@ -3,7 +3,8 @@ stock adjustments, out at the source and in at the destination.
 
 An approved ``transfer`` proposal (payload ``{"sku", "from_location", "to_location",
 "quantity", ...}``, what replenishment proposes) goes to the platform's own transfer write-back
-when it has one (the generic contract's ``POST /transfers``); otherwise — or when a generic POS
+when it has one (the generic contract's ``POST /transfers``, Square's ``TRANSFER`` change);
+otherwise — or when a generic POS
 answers that it serves no such route (:class:`NotSupported`) — it is carried out through the
 platform's ``stock_adjustment`` write-back as two adjustments:
 
@@ -23,8 +24,8 @@ reason ``transfer_back``) and the proposal fails saying so. Both adjustments hap
 the destination's stock rises immediately (no transit time).
 
 Not reversible: stock moved is moved back by another transfer. Platforms record the halves as
-their own adjustments (Square: ``IN_STOCK → WASTE`` out, ``NONE → IN_STOCK`` in; Shopify:
-``correction``), not as a transfer document.
+their own adjustments (Shopify: ``correction``), not as a transfer document; Square writes its
+own ``TRANSFER`` change instead (``square/writeback.py``).
 """
 
 from __future__ import annotations

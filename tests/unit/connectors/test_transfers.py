@@ -1,6 +1,6 @@
 """Transfers written back: the generic contract's ``POST /transfers`` against the simulator POS,
-and the shared two-adjustment path (connectors/_transfers.py) for a platform with stock
-adjustments but no transfer API, against the Square fake."""
+the shared two-adjustment path (connectors/_transfers.py) for a platform with stock
+adjustments but no transfer API, and Square's own transfer change against the Square fake."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import copy
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from tillwise.domain.proposals import Proposal
 from tillwise.ports.platform import ConnectionContext
 from tillwise.ports.writeback import (
     NotSupported,
+    WriteBack,
     WriteBackError,
     WriteProgress,
     WriteResult,
@@ -146,34 +148,113 @@ def test_a_transfer_to_the_same_store_or_an_unknown_one_is_refused() -> None:
 
 # -- two adjustments where the platform has no transfer API ------------------------------------
 
-BATCH = "/v2/inventory/changes/batch-create"
+
+@dataclass
+class StockBook:
+    """A POS with stock adjustments and no transfer API that honours no idempotency key (as
+    R-Series, X-Series or Shopify before API 2026-01): every adjustment sent changes its stock.
+    ``refuse[key]``: the errors the writes under that key answer with first."""
+
+    on_hand: dict[str, int]
+    kinds: frozenset[str] = frozenset({"stock_adjustment"})
+    reversible: frozenset[str] = frozenset({"stock_adjustment"})
+    sent: list[tuple[str, str, int]] = field(default_factory=list)  # key, reason, delta
+    refuse: dict[str, list[WriteBackError]] = field(default_factory=dict)
+
+    async def apply(
+        self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
+    ) -> WriteResult:
+        errors = self.refuse.get(idempotency_key)
+        if errors:
+            raise errors.pop(0)
+        p = proposal.payload
+        self.sent.append((idempotency_key, p["reason"], p["delta"]))
+        self.on_hand[p["location_external_id"]] += p["delta"]
+        return WriteResult(reference=proposal.id, details={"delta": p["delta"]})
+
+    async def revert(
+        self, target: WriteTarget, proposal: Proposal, applied: WriteResult, *, idempotency_key: str
+    ) -> WriteResult:
+        raise NotSupported("not in this test")
+
+
+TARGET = WriteTarget(connection_id="con_1", platform="lightspeed-r", api_base_url=None)
+
+
+def _book(**refuse: list[WriteBackError]) -> tuple[StockBook, TransfersAsAdjustments]:
+    book = StockBook({"shop-1": 22, "shop-2": 3}, refuse=dict(refuse))
+    wrapped = with_transfers(book)
+    assert isinstance(wrapped, TransfersAsAdjustments)
+    return book, wrapped
+
+
+def test_a_pos_without_a_transfer_api_gets_two_adjustments_with_derived_keys() -> None:
+    book, wb = _book()
+    assert "transfer" in wb.kinds and "transfer" not in wb.reversible
+
+    result = asyncio.run(wb.apply(TARGET, _transfer("shop-1", "shop-2", 5), idempotency_key="k"))
+
+    assert book.sent == [("k:out", "transfer_out", -5), ("k:in", "transfer_in", 5)]
+    assert book.on_hand == {"shop-1": 17, "shop-2": 8}
+    assert result.details["via"] == "adjustments" and result.details["moved"] == 5
+    assert result.details["expected_at"] is None  # both at once: no transit
+
+
+def test_a_failure_between_the_two_is_completed_by_the_retry_moving_once() -> None:
+    book, wb = _book(**{"k:in": [WriteBackError("HTTP 503", retryable=True)]})
+    target = dataclasses.replace(TARGET, progress=WriteProgress())
+    transfer = _transfer("shop-1", "shop-2", 4)
+
+    with pytest.raises(WriteBackError) as info:
+        asyncio.run(wb.apply(target, transfer, idempotency_key="k"))
+    assert info.value.retryable
+    assert "4 units of 85123A left shop-1" in info.value.detail
+    assert book.on_hand == {"shop-1": 18, "shop-2": 3}
+    assert target.progress.done["out"]["reference"] == "tr-1:out"  # kept with the proposal
+
+    asyncio.run(wb.apply(target, transfer, idempotency_key="k"))
+
+    # the retry did not take the stock out again (this POS would have): it added it
+    assert [key for key, _, _ in book.sent] == ["k:out", "k:in"]
+    assert book.on_hand == {"shop-1": 18, "shop-2": 7}
+
+
+def test_units_the_destination_refuses_are_put_back_at_the_source() -> None:
+    book, wb = _book(**{"k:in": [WriteBackError("item 12 has no stock record at shop-2")]})
+
+    with pytest.raises(WriteBackError) as info:
+        asyncio.run(wb.apply(TARGET, _transfer("shop-1", "shop-2", 4), idempotency_key="k"))
+
+    assert not info.value.retryable
+    assert "shop-2 refused 4 units of 85123A: item 12 has no stock record" in info.value.detail
+    assert "they were put back at shop-1 (adjustment tr-1:back)" in info.value.detail
+    assert book.sent == [("k:out", "transfer_out", -4), ("k:back", "transfer_back", 4)]
+    assert book.on_hand == {"shop-1": 22, "shop-2": 3}  # as before
+
+
+def test_only_write_backs_that_adjust_stock_gain_transfers(tmp_path: Any) -> None:
+    documents = PurchaseOrderDocuments(tmp_path)
+    assert with_transfers(None) is None
+    assert with_transfers(documents) is documents  # purchase orders only: nothing to adjust
+    both = with_documents(with_transfers(GenericWriteBack()), documents)
+    assert {"transfer", "draft_purchase_order", "stock_adjustment"} <= both.kinds
+    _, wb = _book()
+    with pytest.raises(NotSupported):
+        asyncio.run(
+            wb.revert(
+                TARGET, _transfer("shop-1", "shop-2", 1), WriteResult("r"), idempotency_key="k:r"
+            )
+        )
+
+
+# -- Square: its own transfer change -------------------------------------------------------------
+
 SQ_TARGET = WriteTarget(connection_id="con_sq", platform="square", api_base_url=None)
 SQ_SKU, SQ_FROM, SQ_TO = "W62UWFY35CWMYGVWK6TWJDNI", "C6W5YS5QM06F5", "L2ND"
+WRITTEN = datetime(2026, 1, 4, 8, 0, tzinfo=UTC)
 
 
-class Failing(httpx.AsyncBaseTransport):
-    """The Square fake, answering the first ``times`` inventory writes with the idempotency key
-    ``key`` with ``status`` instead (the fake never sees them)."""
-
-    def __init__(self, fake: FakeSquare, key: str, times: int, status: int) -> None:
-        self.inner = transport(fake)
-        self.key, self.times, self.status = key, times, status
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key = json.loads(request.content or b"{}").get("idempotency_key")
-        if request.url.path == BATCH and self.times > 0 and key == self.key:
-            self.times -= 1
-            code = "BAD_REQUEST" if self.status == 400 else "SERVICE_UNAVAILABLE"
-            return httpx.Response(
-                self.status,
-                json={"errors": [{"category": "INVALID_REQUEST_ERROR", "code": code}]},
-            )
-        return await self.inner.handle_async_request(request)
-
-
-def _square(
-    fail: str | None = None, times: int = 1, status: int = 400
-) -> tuple[FakeSquare, TransfersAsAdjustments]:
+def _square() -> tuple[FakeSquare, WriteBack]:
     from tillwise.connectors.square.writeback import SquareWriteBack
 
     fake = FakeSquare()
@@ -189,12 +270,13 @@ def _square(
     square = SquareWriteBack(
         APP,
         context_for=context_for,
-        transport=Failing(fake, fail, times, status) if fail else transport(fake),
+        transport=transport(fake),
         sleep=Clock().sleep,
         jitter=lambda: 0.5,
+        clock=lambda: WRITTEN,
     )
     wrapped = with_transfers(square)
-    assert isinstance(wrapped, TransfersAsAdjustments)
+    assert wrapped is not None
     return fake, wrapped
 
 
@@ -205,77 +287,34 @@ def _on_hand(fake: FakeSquare, location: str) -> int:
     return int(count["quantity"])
 
 
-def _sq_transfer(quantity: int) -> Proposal:
-    p = _transfer(SQ_FROM, SQ_TO, quantity, "tr-sq")
-    return p.model_copy(update={"payload": {**p.payload, "sku": SQ_SKU}})
-
-
-def test_square_gets_the_transfer_as_two_adjustments_with_derived_keys() -> None:
+def test_square_moves_the_stock_with_one_transfer_change_and_a_retry_moves_it_once() -> None:
     fake, wb = _square()
-    assert "transfer" in wb.kinds and "transfer" not in wb.reversible
+    assert "transfer" in wb.kinds
+    p = _transfer(SQ_FROM, SQ_TO, 5, "tr-sq")
+    transfer = p.model_copy(update={"payload": {**p.payload, "sku": SQ_SKU}})
 
-    result = asyncio.run(wb.apply(SQ_TARGET, _sq_transfer(5), idempotency_key="k"))
+    result = asyncio.run(wb.apply(SQ_TARGET, transfer, idempotency_key="k"))
+    again = asyncio.run(wb.apply(SQ_TARGET, transfer, idempotency_key="k"))
 
-    calls = fake.api_requests("/v2/inventory/changes/batch-create")
-    bodies = [c["body"] for c in calls]
-    assert [b["idempotency_key"] for b in bodies] == ["k:out", "k:in"]
-    out, into = (b["changes"][0]["adjustment"] for b in bodies)
-    assert (out["location_id"], out["quantity"], out["to_state"]) == (SQ_FROM, "5", "WASTE")
-    assert (into["location_id"], into["quantity"], into["to_state"]) == (SQ_TO, "5", "IN_STOCK")
-    assert (out["reference_id"], into["reference_id"]) == ("tr-sq:out", "tr-sq:in")
+    [body, repeat] = [c["body"] for c in fake.api_requests("/v2/inventory/changes/batch-create")]
+    assert body == repeat and body["idempotency_key"] == "k"
+    # Square's InventoryTransfer: no WASTE at the giver, no stock out of nowhere at the taker
+    assert body["changes"] == [
+        {
+            "type": "TRANSFER",
+            "transfer": {
+                "reference_id": "tr-sq",
+                "catalog_object_id": SQ_SKU,
+                "state": "IN_STOCK",
+                "from_location_id": SQ_FROM,
+                "to_location_id": SQ_TO,
+                "quantity": "5",
+                "occurred_at": "2026-01-04T08:00:00Z",
+            },
+        }
+    ]
+    assert len(fake.writes_applied) == 1
     assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (17, 8)
-    assert result.details["via"] == "adjustments" and result.details["moved"] == 5
-    assert result.details["expected_at"] is None  # both at once: no transit
-
-
-def test_a_failure_between_the_two_is_completed_by_the_retry_moving_once() -> None:
-    # the "in" adjustment answers 503 through all the client's own 5 attempts, then recovers
-    fake, wb = _square(fail="k:in", times=5, status=503)
-    target = dataclasses.replace(SQ_TARGET, progress=WriteProgress())
-
-    with pytest.raises(WriteBackError) as info:
-        asyncio.run(wb.apply(target, _sq_transfer(4), idempotency_key="k"))
-    assert info.value.retryable
-    assert f"4 units of {SQ_SKU} left {SQ_FROM}" in info.value.detail
-    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 3)
-    # governance keeps it with the proposal
-    assert target.progress.done["out"]["reference"] == "tr-sq:out"
-    assert "in" not in target.progress.done
-
-    asyncio.run(wb.apply(target, _sq_transfer(4), idempotency_key="k"))
-
-    # the retry did not send the out again (a POS without idempotency keys would take it
-    # twice): it completed the in
-    keys = [c["body"]["idempotency_key"] for c in fake.api_requests(BATCH)]
-    assert keys == ["k:out", "k:in"]
-    assert len(fake.writes_applied) == 2
-    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (18, 7)
-
-
-def test_units_the_destination_refuses_are_put_back_at_the_source() -> None:
-    fake, wb = _square(fail="k:in")  # the "in" adjustment is refused (400: for good)
-
-    with pytest.raises(WriteBackError) as info:
-        asyncio.run(wb.apply(SQ_TARGET, _sq_transfer(4), idempotency_key="k"))
-
-    assert not info.value.retryable
-    assert f"{SQ_TO} refused 4 units of {SQ_SKU}" in info.value.detail
-    assert f"they were put back at {SQ_FROM}" in info.value.detail
-    bodies = [c["body"] for c in fake.api_requests(BATCH)]
-    assert [b["idempotency_key"] for b in bodies] == ["k:out", "k:back"]  # the in was refused
-    back = bodies[-1]["changes"][0]["adjustment"]
-    assert (back["location_id"], back["quantity"], back["to_state"]) == (SQ_FROM, "4", "IN_STOCK")
-    assert (_on_hand(fake, SQ_FROM), _on_hand(fake, SQ_TO)) == (22, 3)  # as before
-
-
-def test_only_write_backs_that_adjust_stock_gain_transfers(tmp_path: Any) -> None:
-    documents = PurchaseOrderDocuments(tmp_path)
-    assert with_transfers(None) is None
-    assert with_transfers(documents) is documents  # purchase orders only: nothing to adjust
-    both = with_documents(with_transfers(GenericWriteBack()), documents)
-    assert {"transfer", "draft_purchase_order", "stock_adjustment"} <= both.kinds
-    _, wb = _square()
-    with pytest.raises(NotSupported):
-        asyncio.run(
-            wb.revert(SQ_TARGET, _sq_transfer(1), WriteResult("r"), idempotency_key="k:revert")
-        )
+    assert result.details["via"] == "transfer" and result.details["moved"] == 5
+    assert result.details["expected_at"] is None  # Square moves it at once
+    assert again.details == result.details

@@ -10,6 +10,11 @@ Kinds:
   (Square refuses an ``occurred_at`` more than 24 hours old, and a proposal may wait for
   approval for days), kept in the write's progress so the body is the same on every retry under
   the same key. ``revert`` posts the opposite adjustment, dated when it is asked for.
+* ``transfer`` — payload ``{sku, from_location, to_location, quantity}`` (what replenishment
+  proposes): one ``TRANSFER`` change (Square's InventoryTransfer, ``IN_STOCK`` at both stores)
+  through the same batch-create, so the giver records a transfer, not waste, and the taker no
+  stock from nowhere; ``occurred_at`` and the key as for an adjustment. Not reversible (stock
+  moved is moved back by another transfer).
 * ``discount`` (reversible) — payload ``{name, percentage}`` (e.g. ``10`` or ``"5.4"``) or
   ``{name, amount_minor, currency}``; a catalog ``DISCOUNT`` via ``POST /v2/catalog/object``;
   ``revert`` deletes that catalog object.
@@ -45,6 +50,7 @@ from tillwise.ports.platform import ConnectionContext, Credentials
 from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
 
 from .._http import ApiError, RetryPolicy
+from .._transfers import Transfer
 from .client import SquareClient
 from .normalize import PLATFORM, iso_utc
 from .oauth import SquareOAuth
@@ -52,6 +58,7 @@ from .oauth import SquareOAuth
 STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 DISCOUNT = ProposalKind.DISCOUNT.value
 CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
+TRANSFER = ProposalKind.TRANSFER.value
 
 ContextFor = Callable[[WriteTarget], Awaitable[ConnectionContext]]
 
@@ -84,7 +91,7 @@ class _Adjustment:
 class SquareWriteBack:
     """Implements :class:`tillwise.ports.writeback.WriteBack` for Square."""
 
-    kinds = frozenset({STOCK_ADJUSTMENT, DISCOUNT, CUSTOMER_NOTE})
+    kinds = frozenset({STOCK_ADJUSTMENT, TRANSFER, DISCOUNT, CUSTOMER_NOTE})
     reversible = frozenset({STOCK_ADJUSTMENT, DISCOUNT, CUSTOMER_NOTE})
 
     def __init__(
@@ -159,6 +166,9 @@ class SquareWriteBack:
                     )
                     at = self._occurred_at(target, idempotency_key)
                     return await self._adjust(client, adj, at, proposal.id, idempotency_key)
+                if proposal.kind == TRANSFER:
+                    at = self._occurred_at(target, idempotency_key)
+                    return await self._transfer(client, proposal, at, idempotency_key)
                 if proposal.kind == DISCOUNT:
                     return await self._discount(client, proposal, idempotency_key)
                 return await self._note(
@@ -261,6 +271,50 @@ class SquareWriteBack:
                 "from_state": from_state,
                 "to_state": to_state,
                 "on_hand": on_hand,
+                "idempotency_key": key,
+            },
+        )
+
+    async def _transfer(
+        self, client: SquareClient, proposal: Proposal, occurred_at: datetime, key: str
+    ) -> WriteResult:
+        t = Transfer.from_proposal(proposal)
+        body = {
+            "changes": [
+                {
+                    "type": "TRANSFER",
+                    "transfer": {
+                        "reference_id": proposal.id,
+                        "catalog_object_id": t.sku,
+                        "state": "IN_STOCK",
+                        "from_location_id": t.from_location,
+                        "to_location_id": t.to_location,
+                        "quantity": _quantity(t.quantity),
+                        "occurred_at": iso_utc(occurred_at),
+                    },
+                }
+            ],
+            "ignore_unchanged_counts": True,
+        }
+        data = await client.write(
+            "POST", "/v2/inventory/changes/batch-create", body, idempotency_key=key
+        )
+        on_hand = {
+            count.get("location_id"): count.get("quantity")
+            for count in data.get("counts") or []
+            if count.get("catalog_object_id") == t.sku and count.get("state") == "IN_STOCK"
+        }
+        return WriteResult(
+            reference=proposal.id,
+            details={
+                "via": "transfer",
+                "sku": t.sku,
+                "from_location_id": t.from_location,
+                "to_location_id": t.to_location,
+                "quantity": t.quantity,
+                "moved": t.quantity,
+                "expected_at": None,  # Square moves it at once
+                "on_hand": {"from": on_hand.get(t.from_location), "to": on_hand.get(t.to_location)},
                 "idempotency_key": key,
             },
         )

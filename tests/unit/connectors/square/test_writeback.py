@@ -71,7 +71,7 @@ def _on_hand(fake: FakeSquare) -> str:
 def test_kinds_without_purchase_orders() -> None:
     wb = make_connector(APP).writeback
     assert wb is not None
-    assert wb.kinds == {"stock_adjustment", "discount", "customer_note"}
+    assert wb.kinds == {"stock_adjustment", "transfer", "discount", "customer_note"}
     assert "draft_purchase_order" not in wb.kinds
 
 
