@@ -53,6 +53,13 @@ class WriteProgress:
         if self.save is not None:
             self.save(dict(self.done))
 
+    def remember(self, step: str, facts: Any) -> Any:
+        """What an earlier attempt recorded for ``step``; else ``facts``, recorded now (the
+        time a write was first made, the stock level it started from ...)."""
+        if step not in self.done:
+            self.record(step, facts)
+        return self.done[step]
+
 
 @dataclass(frozen=True)
 class WriteTarget:

@@ -9,7 +9,9 @@ and each write is made idempotent by reading first:
   is read, and ``qoh`` is set to ``qoh + delta`` with ``PUT /Item/<itemID>.json`` carrying
   ``ItemShops.ItemShop`` [UNVERIFIED]. An absolute quantity makes retries harmless; when the
   proposal says the book quantity and the shelf already shows ``book + delta``, nothing is
-  written again. Revert sets ``qoh - delta`` the same way.
+  written again; without one, the level the write's first attempt read is the book (kept in
+  the write's progress), so a retry after a lost answer does not adjust twice. Revert sets
+  ``qoh - delta`` the same way.
 * ``draft_purchase_order`` (the shape of :mod:`tillwise.connectors._po_documents`:
   ``{vendor: {external_id}, location_external_id, lines: [{sku | item_id, quantity,
   unit_cost}], expected_on?, notes?}``): an R-Series ``Order`` (``POST /Order.json``) whose
@@ -39,7 +41,13 @@ import httpx
 
 from tillwise.domain.proposals import Proposal, ProposalKind
 from tillwise.ports.platform import ConnectionContext, Credentials
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
+from tillwise.ports.writeback import (
+    NotSupported,
+    WriteBackError,
+    WriteProgress,
+    WriteResult,
+    WriteTarget,
+)
 
 from .._http import ApiError, RetryPolicy
 from .client import RSeriesClient
@@ -153,6 +161,8 @@ class LightspeedRWriteBack:
             raise NotSupported(f"R-Series write-back cannot write {proposal.kind!r} proposals")
         client = await self._client(target)
         try:
+            if proposal.kind == STOCK_ADJUSTMENT:
+                return await self._adjust(client, proposal, idempotency_key, target.progress)
             return await handler(client, proposal, idempotency_key)
         except ApiError as exc:
             raise WriteBackError(f"R-Series: {exc.detail}", retryable=exc.retryable) from None
@@ -228,7 +238,13 @@ class LightspeedRWriteBack:
         }
         await client.write("PUT", f"/Item/{item['itemID']}.json", json=body, idempotency_key=key)
 
-    async def _adjust(self, client: RSeriesClient, proposal: Proposal, key: str) -> WriteResult:
+    async def _adjust(
+        self,
+        client: RSeriesClient,
+        proposal: Proposal,
+        key: str,
+        progress: WriteProgress | None = None,
+    ) -> WriteResult:
         payload = proposal.payload
         delta = _decimal(payload.get("delta"), "payload.delta")
         if delta == 0:
@@ -236,6 +252,8 @@ class LightspeedRWriteBack:
         item, shop = await self._item_shop(client, payload)
         before = _decimal(shop.get("qoh", "0"), "ItemShop.qoh")
         book = payload.get("book_on_hand")
+        if book is None and progress is not None:  # the level the first attempt started from
+            book = progress.remember(f"book_on_hand:{key}", _qty(before))
         replayed = (
             book is not None
             and before != _decimal(book, "payload.book_on_hand")

@@ -13,7 +13,9 @@
   read the outlet's level (``GET /products/{id}/inventory``), then record the new level as a
   one-line stocktake: ``POST /consignments {type: STOCKTAKE, status: STOCKTAKE_IN_PROGRESS}``,
   ``POST /consignments/{id}/products {product_id, count}``, ``PUT /consignments/{id}
-  {status: STOCKTAKE_COMPLETE}`` [UNVERIFIED flow]. Reverting counts back by ``-delta``.
+  {status: STOCKTAKE_COMPLETE}`` [UNVERIFIED flow]. The level the first attempt read is kept
+  in the write's progress: a retry that finds it already moved by ``delta`` (the count went
+  through, its answer was lost) counts nothing again. Reverting counts back by ``-delta``.
 * ``customer_note`` (reversible) — ``{customer_external_id, note}``: ``PUT /customers/{id}``
   with the note appended; reverting puts back the note as it was.
 
@@ -42,7 +44,13 @@ import httpx
 
 from tillwise.domain.proposals import Proposal, ProposalKind
 from tillwise.ports.platform import ConnectionContext, Credentials
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
+from tillwise.ports.writeback import (
+    NotSupported,
+    WriteBackError,
+    WriteProgress,
+    WriteResult,
+    WriteTarget,
+)
 
 from .._http import ApiError, RetryPolicy
 from .backfill import make_api
@@ -120,7 +128,7 @@ class LightspeedXWriteBack:
                 if proposal.kind == STOCK_ADJUSTMENT:
                     p = proposal.payload
                     delta = _dec(p.get("delta"), "delta")
-                    return await self._adjust(client, p, delta, idempotency_key)
+                    return await self._adjust(client, p, delta, idempotency_key, target.progress)
                 return await self._note(client, proposal.payload, idempotency_key)
             except ApiError as exc:
                 raise WriteBackError(exc.detail, retryable=exc.retryable) from None
@@ -276,7 +284,12 @@ class LightspeedXWriteBack:
     # -- stock -----------------------------------------------------------------------------
 
     async def _adjust(
-        self, client: LightspeedXClient, p: Mapping[str, Any], delta: Decimal, key: str
+        self,
+        client: LightspeedXClient,
+        p: Mapping[str, Any],
+        delta: Decimal,
+        key: str,
+        progress: WriteProgress | None = None,
     ) -> WriteResult:
         product = _need(p, "product_id", "sku")
         outlet = _need(p, "location_external_id")
@@ -286,6 +299,20 @@ class LightspeedXWriteBack:
             None,
         )
         on_hand = Decimal(str(current.get("inventory_level", 0))) if current else Decimal(0)
+        if progress is not None:  # a retry: the level the first attempt started from
+            book = Decimal(str(progress.remember(f"on_hand:{key}", _num(on_hand))))
+            if on_hand != book and on_hand == book + delta:  # its count went through
+                done = progress.done.get(f"stocktake:{key}")
+                return WriteResult(
+                    reference=str(done or ""),
+                    details={
+                        "product_id": product,
+                        "outlet_id": outlet,
+                        "from": _num(book),
+                        "to": _num(on_hand),
+                        "replayed": True,
+                    },
+                )
         target = on_hand + delta
         created = await client.call(
             "POST",
@@ -301,6 +328,8 @@ class LightspeedXWriteBack:
         cid = str((created or {}).get("id") or "")
         if not cid:
             raise WriteBackError("POST /consignments answered without an id")
+        if progress is not None:
+            progress.record(f"stocktake:{key}", cid)
         path = f"/consignments/{quote(cid, safe='')}"
         await client.call(
             "POST",

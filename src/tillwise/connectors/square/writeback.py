@@ -213,15 +213,12 @@ class SquareWriteBack:
 
     def _occurred_at(self, target: WriteTarget, key: str) -> datetime:
         """The time of the write's first attempt (kept in its progress for the retries)."""
-        step = f"occurred_at:{key}"
-        progress = target.progress
-        earlier = progress.done.get(step) if progress is not None else None
-        if isinstance(earlier, str):
-            return datetime.fromisoformat(earlier)
         now = self._clock()
-        if progress is not None:
-            progress.record(step, now.isoformat())
-        return now
+        if target.progress is None:
+            return now
+        return datetime.fromisoformat(
+            target.progress.remember(f"occurred_at:{key}", now.isoformat())
+        )
 
     # -- the writes ------------------------------------------------------------------------
 

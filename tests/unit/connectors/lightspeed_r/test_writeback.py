@@ -13,7 +13,7 @@ from tillwise.connectors._http import RetryPolicy
 from tillwise.connectors.lightspeed_r.writeback import LightspeedRWriteBack, ref_num
 from tillwise.domain.proposals import Proposal
 from tillwise.ports.platform import ConnectionContext
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteTarget
+from tillwise.ports.writeback import NotSupported, WriteBackError, WriteProgress, WriteTarget
 
 from ._env import APP, Env
 
@@ -163,6 +163,40 @@ async def test_a_create_whose_answer_is_lost_is_not_sent_again() -> None:
             ("12", "6"),
             ("13", "24"),
         ], lost
+
+
+class _LostPutAnswers(httpx.AsyncBaseTransport):
+    """Every PUT is applied by the platform, then its answer is lost (a read timeout)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.lose = inner, True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await self.inner.handle_async_request(request)
+        if request.method == "PUT" and self.lose:
+            await resp.aread()
+            raise httpx.ReadTimeout("read timed out", request=request)
+        return resp
+
+
+async def test_an_adjustment_whose_answers_were_lost_is_not_made_twice_by_the_retry() -> None:
+    env = Env()
+    lossy = _LostPutAnswers(env.transport)
+    env.transport = lossy
+    wb = _writeback(env)
+    prop = _proposal(
+        "stock_adjustment", {"sku": "210000000012", "location_external_id": "1", "delta": 2}
+    )
+    target = replace(TARGET, progress=WriteProgress())  # as governance gives it
+    with pytest.raises(WriteBackError) as lost:
+        await wb.apply(target, prop, idempotency_key="key-3")
+    assert lost.value.retryable and env.fake.item_shop("12", "1")["qoh"] == "5"  # 3 + 2
+    lossy.lose = False
+
+    again = await wb.apply(target, prop, idempotency_key="key-3")  # governance's retry
+
+    assert again.details["replayed"] is True
+    assert env.fake.item_shop("12", "1")["qoh"] == "5"  # not 7
 
 
 async def test_a_received_order_cannot_be_reverted() -> None:

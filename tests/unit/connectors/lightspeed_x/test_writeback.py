@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,13 @@ from tests.fakes.lightspeed_x import FakeLightspeedX
 from tillwise.connectors._http import RetryPolicy
 from tillwise.connectors.lightspeed_x.writeback import LightspeedXWriteBack
 from tillwise.domain.proposals import Proposal
-from tillwise.ports.writeback import NotSupported, WriteBackError, WriteResult, WriteTarget
+from tillwise.ports.writeback import (
+    NotSupported,
+    WriteBackError,
+    WriteProgress,
+    WriteResult,
+    WriteTarget,
+)
 
 from ._fake import APP, Sleeps, context
 
@@ -243,6 +250,27 @@ def test_a_stock_adjustment_counts_the_new_level_and_reverts() -> None:
         )
     )
     assert Decimal(str(level["inventory_level"])) == 19
+
+
+def test_a_stock_adjustment_whose_completion_answer_was_lost_is_not_counted_twice() -> None:
+    fake, wb, target = _setup()
+    target = dataclasses.replace(target, progress=WriteProgress())  # as governance gives it
+    fake.lose_responses(3, on="PUT /consignments/.*")  # the count completes; no answer arrives
+    adjustment = _proposal(
+        "stock_adjustment", {"sku": PRODUCT, "location_external_id": OUTLET, "delta": -4}
+    )
+
+    result = _apply_until_done(wb, target, adjustment, "adj")
+
+    level = next(
+        r
+        for r in fake.store["inventory"]
+        if r["product_id"] == PRODUCT and r["outlet_id"] == OUTLET
+    )
+    assert Decimal(str(level["inventory_level"])) == 15  # 19 - 4, once (not 11)
+    assert result.details["replayed"] is True and result.details["from"] == "19"
+    ours = [c for c in fake.store["consignments"] if c.get("name", "").endswith("TW-adj")]
+    assert len(ours) == 1  # one count
 
 
 def test_a_customer_note_is_appended_and_reverted() -> None:
