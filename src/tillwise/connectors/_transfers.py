@@ -71,6 +71,19 @@ class Transfer:
             raise WriteBackError("proposal payload.to_location is the same store as from_location")
         return cls(quantity=quantity, **texts)
 
+    def moved_at_once(self, via: str, moved: int, **more: Any) -> dict[str, Any]:
+        """A write result's details for a transfer that arrived at once (no transit)."""
+        return {
+            "via": via,
+            "sku": self.sku,
+            "from_location_id": self.from_location,
+            "to_location_id": self.to_location,
+            "quantity": self.quantity,
+            "moved": moved,
+            "expected_at": None,  # arrived at once
+            **more,
+        }
+
 
 def half(proposal: Proposal, transfer: Transfer, side: str, delta: int) -> Proposal:
     """The ``stock_adjustment`` proposal for one side (``out`` / ``in``) of a transfer."""
@@ -151,17 +164,12 @@ class TransfersAsAdjustments:
             ) from None
         return WriteResult(
             reference=out.reference,
-            details={
-                "via": "adjustments",
-                "sku": transfer.sku,
-                "from_location_id": transfer.from_location,
-                "to_location_id": transfer.to_location,
-                "quantity": transfer.quantity,
-                "moved": moved,
-                "expected_at": None,  # arrived at once
-                "out": {"reference": out.reference, **out.details},
-                "in": {"reference": into.reference, **into.details},
-            },
+            details=transfer.moved_at_once(
+                "adjustments",
+                moved,
+                out={"reference": out.reference, **out.details},
+                **{"in": {"reference": into.reference, **into.details}},
+            ),
         )
 
     async def _half(

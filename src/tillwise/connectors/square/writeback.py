@@ -303,17 +303,12 @@ class SquareWriteBack:
         }
         return WriteResult(
             reference=proposal.id,
-            details={
-                "via": "transfer",
-                "sku": t.sku,
-                "from_location_id": t.from_location,
-                "to_location_id": t.to_location,
-                "quantity": t.quantity,
-                "moved": t.quantity,
-                "expected_at": None,  # Square moves it at once
-                "on_hand": {"from": on_hand.get(t.from_location), "to": on_hand.get(t.to_location)},
-                "idempotency_key": key,
-            },
+            details=t.moved_at_once(
+                "transfer",
+                t.quantity,  # Square moves it at once
+                on_hand={"from": on_hand.get(t.from_location), "to": on_hand.get(t.to_location)},
+                idempotency_key=key,
+            ),
         )
 
     async def _discount(self, client: SquareClient, proposal: Proposal, key: str) -> WriteResult:

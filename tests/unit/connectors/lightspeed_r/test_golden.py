@@ -15,7 +15,7 @@ from tillwise.connectors.lightspeed_r import make_connector
 from tillwise.domain.ids import SourceRef
 from tillwise.domain.sales import Transaction
 from tillwise.ports.inbox import RawDelivery
-from tillwise.ports.platform import PayloadError, SignatureError
+from tillwise.ports.platform import NormalizedBatch, PayloadError, SignatureError
 
 from .._coverage import assert_corpus_covered
 
@@ -114,14 +114,19 @@ def test_a_bad_amount_names_its_json_path() -> None:
     assert err.value.field == "Sale.SalePayments.SalePayment[1].amount"
 
 
-def test_an_open_sale_yields_no_transaction() -> None:
+def _tutorial_sale(**flags: str) -> NormalizedBatch:
+    """The docs tutorial's sale, with ``flags`` (``completed``, ``voided``) set, normalized."""
     sale = json.loads(
         (PAYLOADS / "api__sale_giftcard_load_response__docs_tutorial.json").read_text()
     )
-    sale["Sale"]["completed"] = "false"
-    batch = make_connector({}).normalize(
+    sale["Sale"].update(flags)
+    return make_connector({}).normalize(
         delivery(json.dumps(sale).encode(), "resource:Sale"), CONFIG
     )
+
+
+def test_an_open_sale_yields_no_transaction() -> None:
+    batch = _tutorial_sale(completed="false")
     assert [r.kind for r in batch.records] == ["location"]  # only the embedded shop
     assert batch.events == ()
 
@@ -146,13 +151,7 @@ def test_every_post_is_refused_because_r_series_sends_no_webhooks() -> None:
 
 
 def test_a_voided_sale_withdraws_what_it_added_to_sales_and_demand() -> None:
-    sale = json.loads(
-        (PAYLOADS / "api__sale_giftcard_load_response__docs_tutorial.json").read_text()
-    )
-    sale["Sale"]["voided"] = "true"
-    batch = make_connector({}).normalize(
-        delivery(json.dumps(sale).encode(), "resource:Sale"), CONFIG
-    )
+    batch = _tutorial_sale(voided="true")
     [txn] = [r for r in batch.records if isinstance(r, Transaction)]
     assert txn.status == "voided"
     assert [(e.type, e.subject) for e in batch.events] == [("sale.voided", txn.id)]
