@@ -60,7 +60,7 @@ def test_a_period_without_an_actual_is_skipped_and_a_bad_forecast_file_is_named(
     tmp_path: Path,
 ) -> None:
     history = _frame({"a": [1, 3, 2, 4]}, "2024-03-01")
-    actuals = _frame({"a": [3]}, "2024-03-06")  # nothing recorded on 03-05
+    actuals = _frame({"a": [3]}, "2024-03-06")  # they start after 03-05: nothing known of it
     path = tmp_path / "fc.csv"
     path.write_text("unique_id,ds,mean\na,2024-03-05,3\na,2024-03-06,5\n")
     result = score_forecast(history, actuals, read_forecast(path))

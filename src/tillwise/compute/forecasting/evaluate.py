@@ -206,8 +206,9 @@ def score_forecast(
     """Score ``forecast`` (``unique_id, ds, <model>[, lo-80, hi-80, lo-95, hi-95]``, a
     :func:`.reader.read_forecast` frame) against ``actuals`` (validated like a history) with
     the RMSSE/MASE scales and the weights (units of the last 28 periods) of ``history``, as
-    the backtest scores a window. As in a sales file, a period up to the actuals' last one with
-    no row for a series is zero demand; periods after it and censored ones are not scored.
+    the backtest scores a window. As in a sales file, a period within the actuals' span (their
+    first to their last period) with no row for a series is zero demand; periods outside it and
+    censored ones are not scored.
     Raises ValueError for a forecast of a series without history or of a period inside it."""
     from .metrics import aggregate, window_errors
     from .panel import to_panel
@@ -230,7 +231,8 @@ def score_forecast(
 
     f = grid(forecast, model)
     a = grid(actuals, "y").reindex(index=f.index, columns=f.columns)
-    observed = f.notna().to_numpy() & np.asarray(f.columns <= actuals["ds"].max())[None, :]
+    span = (f.columns >= actuals["ds"].min()) & (f.columns <= actuals["ds"].max())
+    observed = f.notna().to_numpy() & np.asarray(span)[None, :]
     if "censored" in actuals:
         censored = grid(actuals, "censored").reindex(index=f.index, columns=f.columns)
         observed &= ~censored.fillna(False).astype(bool).to_numpy()
