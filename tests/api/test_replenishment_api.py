@@ -12,6 +12,7 @@ mean of the uncensored days (tests/replenishment.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -32,6 +33,7 @@ from tests.replenishment import (
     simulator_loop,
 )
 from tillwise.api.app import create_app
+from tillwise.connectors.simulator.dataset import Invoice
 from tillwise.connectors.simulator.pos import AdjustmentIn
 from tillwise.workflows.replenishment.planner import Planner
 
@@ -43,9 +45,11 @@ PO = "draft_purchase_order"
 Check = Callable[[Loop, httpx.AsyncClient, dict[str, Any]], Awaitable[None]]
 
 
-def _run(sqlite_url: str, tmp_path: Path, check: Check, **settings: Any) -> None:
+def _run(
+    sqlite_url: str, tmp_path: Path, check: Check, sales: list[Invoice] = SALES, **settings: Any
+) -> None:
     async def go() -> None:
-        async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False, **settings) as loop:
+        async with simulator_loop(sqlite_url, tmp_path, sales, pos_api=False, **settings) as loop:
             c = loop.container
             Planner(c.uow, MeanForecaster(), c.clock).run(loop.conn, UK)
             await c.approvals.route_new()
@@ -121,6 +125,33 @@ async def _routes(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> No
         "hi_95": 15.0,
     }
     assert len(fc["forecast"]) == 28
+
+
+def test_the_chart_of_an_item_that_stopped_selling_runs_to_the_plans_last_day(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """SKU_B sells for 7 of the 14 days (then its shelf is empty): its chart shows the days
+    since as censored up to the day before the forecast, not a gap."""
+    sales = [
+        dataclasses.replace(inv, lines=tuple(x for x in inv.lines if x.stock_code == SKU))
+        if inv.invoiced_at >= SALES[7].invoiced_at
+        else inv
+        for inv in SALES
+    ]
+
+    async def check(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+        store = f"{loop.conn}:{UK}"
+        resp = await api.get(
+            f"/v1/replenishment/stores/{store}/forecast/{SKU_B}", headers=_token(loop, "viewer")
+        )
+        assert resp.status_code == 200, resp.text
+        fc = resp.json()
+        days = [d["day"] for d in fc["actuals"]]
+        assert days[0] == "2010-12-01" and days[-1] == "2010-12-14"
+        assert fc["forecast"][0]["day"] == "2010-12-15"  # the day after
+        assert all(d["units"] == 0 and d["censored"] for d in fc["actuals"][7:])
+
+    _run(sqlite_url, tmp_path, check, sales)
 
 
 def test_the_forecast_names_the_stores_holidays_and_events_on_the_days_of_its_history(

@@ -131,7 +131,10 @@ def sku_forecast(
         items = uow.replenishment.plan_items(conn, loc, [sku])
         demand = [d for d in uow.replenishment.demand(conn, loc) if d.sku == sku]
         stock_outs = uow.replenishment.stock_outs(conn, loc)
-    frame = build_frame(conn, loc, demand, stock_outs)
+    # the actuals run to the end of the history the plan used (a stock-out since the item's
+    # last sale shows as censored days, not as a gap before the forecast)
+    end = None if plan is None else plan.data.get("history_end")
+    frame = build_frame(conn, loc, demand, stock_outs, end=date.fromisoformat(end) if end else None)
     item = items[0] if items else None
     forecast = {} if item is None else dict(item.data.get("forecast") or {})
     named: dict[date, str] = {}

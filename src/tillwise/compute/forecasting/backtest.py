@@ -208,10 +208,13 @@ def residuals(grid: Grid, name: str, cutoffs: Sequence[int]) -> Residuals:
         f = grid.values[c][name]
         res[:, j, :] = np.where(o & np.isfinite(f), a - f, np.nan)
     last = max(cutoffs) if cutoffs else panel.periods
+    # its level before the last window; a series that started after it: over its history
     level = np.array(
         [
-            np.nanmean(panel.y[i, panel.start[i] : last]) if panel.start[i] < last else np.nan
-            for i in range(panel.n)
+            np.nanmean(panel.y[i, s : last if s < last else panel.periods])
+            if s < panel.periods
+            else np.nan
+            for i, s in enumerate(panel.start)
         ]
     )
     return Residuals(res, np.where(np.isfinite(level) & (level > 0), level, 1.0))

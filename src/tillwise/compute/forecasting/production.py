@@ -35,10 +35,21 @@ forecast``, all steps of all inner windows), or — with fewer than 20 residuals
 residuals scaled by the series' mean level. Lower bounds are floored at 0.
 
 ``lead_time_demand(uid, days, level)`` is the quantile of the *sum* of demand over ``days``
-periods: the forecast sum plus the ``level`` quantile of the backtest errors of ``days``-period
-sums (every offset inside each window; the panel's errors scaled by level·sqrt(days) when the
-series has fewer than 20 such sums), floored at the mean sum. With no backtest at all (a history
-shorter than two horizons) it is the Poisson quantile of the mean sum.
+periods: the forecast sum plus the series' own backtest errors of ``days``-period sums (every
+offset inside each window), read as their mean and spread times the ``level`` quantile of the
+panel's errors standardized the same way (location and scale its own, the shape of the tail
+the panel's). A tail quantile of a few dozen overlapping sums — three windows' worth — jumps
+from one protection period to the next; their mean and spread grow smoothly. When a long
+protection period or stock-outs leave fewer than 5 such sums, the spread of its daily errors
+is grown to ``days`` as its longest sums with enough grew. Above the median the quantile is at
+least the Poisson quantile of the mean sum (the randomness of sales at that rate, which three
+windows of errors can understate) and at least the mean sum. With no backtest at all (a
+history shorter than two horizons, or an item new since the last window) it is the Poisson
+quantile of the mean sum. (An earlier version scaled the panel's errors by level·sqrt(days)
+for a series with fewer than 20 sums: a high-volume item got several times the safety stock
+it needed, and the reorder point jumped where the sums ran short.) A series' level — which
+scales its daily intervals when it has few errors — is its mean before the last inner window,
+or, for one that started after it, over its history.
 """
 
 from __future__ import annotations
@@ -56,7 +67,6 @@ from tillwise.ports.forecasting import DEFAULT_LEVELS, Accuracy, CalendarEffect,
 
 from .backtest import (
     COMBINED,
-    MIN_OWN_RESIDUALS,
     PRODUCTION,
     Residuals,
     actuals,
@@ -159,7 +169,7 @@ class Forecast:
         self._summary = summary
         self._accuracy = accuracy_by_row
         self._row = {uid: i for i, uid in enumerate(panel.ids)}
-        self._pooled: dict[tuple[int, float], float] = {}
+        self._shapes: dict[tuple[int, float], float] = {}
         if residuals is not None:
             self._q = interval_quantiles(residuals, levels)
         else:
@@ -198,21 +208,23 @@ class Forecast:
         p = level / 100 if level > 1 else level
         if not 0 < p < 1:
             raise ValueError("level must be a probability such as 0.95")
-        mean = float(self._mean[i, :days].sum())
-        if self._res is None:
-            from scipy.stats import poisson
+        from scipy.stats import poisson
 
-            q = float(poisson.ppf(p, mean)) if mean > 0 else 0.0
-            how = "Poisson quantile of the mean sum (history too short to backtest)"
-        else:
-            sums = _window_sums(self._res.values[i], days)
-            if sums.size >= MIN_OWN_RESIDUALS:
-                q = mean + float(np.quantile(sums, p))
-                how = f"conformal: {sums.size} backtest errors of {days}-period sums"
-            else:
-                z = self._pooled_quantile(days, p)
-                q = mean + z * float(self._res.scale[i]) * np.sqrt(days)
-                how = f"conformal: panel's scaled errors of {days}-period sums"
+        mean = float(self._mean[i, :days].sum())
+        by_count = float(poisson.ppf(p, mean)) if mean > 0 else 0.0
+        spread = None if self._res is None else _sum_spread(self._res.values[i], days)
+        if spread is None:
+            q = by_count
+            how = "Poisson quantile of the mean sum (" + (
+                "history too short to backtest)" if self._res is None else "no backtest errors)"
+            )
+        else:  # its own errors' location and spread, the panel's shape of their tail
+            location, scale, n = spread
+            q = mean + location + self._pooled_shape(days, p) * scale
+            how = f"conformal: {n} backtest errors of {days}-period sums"
+            if p >= 0.5 and by_count > q:
+                q = by_count
+                how = "Poisson quantile of the mean sum (above its backtest errors' quantile)"
         q = max(q, 0.0)
         if p >= 0.5:
             q = max(q, mean)
@@ -232,23 +244,57 @@ class Forecast:
             if abs(effect - 1.0) >= MIN_CALENDAR_EFFECT
         ]
 
-    def _pooled_quantile(self, days: int, p: float) -> float:
+    def _pooled_shape(self, days: int, p: float) -> float:
+        """The ``p`` quantile of the panel's ``days``-period sum errors, each series' standardized
+        by its own mean and spread (the tail's shape, from every series at once). Sums longer
+        than half the horizon have too few per series: theirs is taken at half the horizon."""
+        days = min(days, max(1, self.horizon // 2))
         key = (days, p)
-        if key not in self._pooled:
+        if key not in self._shapes:
             assert self._res is not None
-            zs = [
-                _window_sums(self._res.values[i], days) / (self._res.scale[i] * np.sqrt(days))
-                for i in range(self._panel.n)
-            ]
+            zs = []
+            for i in range(self._panel.n):
+                sums = _window_sums(self._res.values[i], days)
+                spread = _spread(sums)
+                if spread is not None:
+                    zs.append((sums - spread[0]) / spread[1])
             pool = np.concatenate(zs) if zs else np.zeros(0)
-            self._pooled[key] = float(np.quantile(pool, p)) if pool.size else 1.5
-        return self._pooled[key]
+            self._shapes[key] = float(np.quantile(pool, p)) if pool.size else 1.645
+        return self._shapes[key]
 
     def _index(self, unique_id: str) -> int:
         try:
             return self._row[unique_id]
         except KeyError:
             raise KeyError(f"no forecast for series {unique_id!r}") from None
+
+
+def _sum_spread(res: np.ndarray, days: int) -> tuple[float, float, int] | None:
+    """(mean, standard deviation, count) of a series' errors of ``days``-period sums; with too
+    few such sums (a protection period near the window's length, stock-outs), its daily errors'
+    grown to ``days`` as its longest sums that have enough grew. None without errors."""
+    sums = _window_sums(res, days)
+    own = _spread(sums)
+    if own is not None:
+        return own[0], own[1], sums.size
+    daily = _spread(res[np.isfinite(res)])
+    if daily is None:
+        return None
+    for k in range(days - 1, 0, -1):
+        shorter = _spread(_window_sums(res, k))
+        if shorter is not None:
+            grown = shorter[1] / (daily[1] * np.sqrt(k))
+            return shorter[0] * days / k, grown * daily[1] * np.sqrt(days), sums.size
+    return daily[0] * days, daily[1] * np.sqrt(days), sums.size
+
+
+def _spread(sums: np.ndarray) -> tuple[float, float] | None:
+    """(mean, standard deviation) of a series' sum errors; None with fewer than 5 or none
+    varying (too few to say how they spread)."""
+    if sums.size < 5:
+        return None
+    sd = float(np.std(sums, ddof=1))
+    return (float(np.mean(sums)), sd) if sd > 0 else None
 
 
 def _window_sums(res: np.ndarray, days: int) -> np.ndarray:
