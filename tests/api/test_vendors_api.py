@@ -144,6 +144,12 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
         resp = await api.get("/v1/audit", params=audited_q, headers=reader)
         assert resp.status_code == 200, resp.text
         assert [e["id"] for e in resp.json()["data"]] == [entry.id] * sees
+    # but not the connection's own administration (its creation, its secrets, its API URL)
+    assert c.audit.list(action="connection.created", store=conn)
+    resp = await api.get(
+        "/v1/audit", params={"store": conn}, headers=_token(loop, "regional_manager", [uk, fr])
+    )
+    assert {e["action"] for e in resp.json()["data"]} == {"vendor.terms_imported"}
     assert entry.inputs == {
         "source": "api",
         "vendors": ["ven-06"],

@@ -12,7 +12,7 @@ from tillwise import __version__
 from tillwise.bootstrap import Container
 
 from . import webhooks
-from .problems import install_problem_handlers
+from .problems import RefuseNul, install_problem_handlers
 from .routes import admin, governance, oauth, pipeline, records, replenishment, risk, vendors
 
 
@@ -46,6 +46,7 @@ def create_app(
             route.unique_id = route.operation_id or _operation_id(route)
     app.router.routes[:0] = webhooks.router.routes
     app.add_middleware(webhooks.WebhookFastPath)
+    app.add_middleware(RefuseNul)
     app.include_router(records.router)
     app.include_router(pipeline.router)
     app.include_router(admin.router)

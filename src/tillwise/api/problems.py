@@ -6,13 +6,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -131,7 +137,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
+            {
+                # a body that is not JSON at all is the body's fault, not a character offset's
+                "field": "body"
+                if e.get("type") == "json_invalid"
+                else _field_path(tuple(e.get("loc", ()))),
+                "message": e.get("msg", ""),
+            }
             for e in exc.errors()
         ]
         names = ", ".join(e["field"] for e in errors)
@@ -139,9 +151,91 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, 422, "validation_failed", f"invalid fields: {names}", errors=errors
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not a refusal: logged with its traceback, answered without its details
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return problem_response(request, 500, "internal_error", "the server failed; see its log")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem_response(
             request, exc.status_code, code, str(exc.detail), headers=exc.headers
         )
+
+
+class RefuseNul:
+    """ASGI middleware: a JSON body or a query parameter holding a NUL character — which no
+    database text column stores — is refused with 422 naming the field, before any route runs.
+    Webhook deliveries pass untouched (what a POS sends is kept exactly as sent)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/webhooks/"):
+            await self.app(scope, receive, send)
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+        field = next((k for k, v in query if "\0" in k + v), None)
+        if field is None and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            messages: list[Message] = []
+            more = True
+            while more:
+                message = await receive()
+                messages.append(message)
+                more = message["type"] == "http.request" and message.get("more_body", False)
+            body = b"".join(m.get("body", b"") for m in messages)
+            if b"\\u0000" in body or b"\0" in body:
+                field = _nul_at(body)
+            replay = iter(messages)
+
+            async def receive_again() -> Message:
+                return next(replay, None) or await receive()
+
+            receive = receive_again
+        if field is None:
+            await self.app(scope, receive, send)
+            return
+        detail = f"{field} must not contain NUL characters"
+        body_out = {
+            "type": "urn:tillwise:problem:validation_failed",
+            "title": _TITLES[422],
+            "status": 422,
+            "detail": detail,
+            "instance": scope["path"],
+            "code": "validation_failed",
+            "errors": [{"field": field, "message": "must not contain NUL characters"}],
+        }
+        response = JSONResponse(body_out, status_code=422, media_type=MEDIA_TYPE)
+        await response(scope, receive, send)
+
+
+def _nul_at(body: bytes) -> str | None:
+    """The dotted path of the first JSON string (or key) holding a NUL; ``body`` when the body
+    is not JSON; None when the NUL is only an escaped backslash's text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "body" if b"\0" in body else None
+
+    def walk(value: Any, path: str) -> str | None:
+        if isinstance(value, str):
+            return (path or "body") if "\0" in value else None
+        if isinstance(value, dict):
+            items: Any = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            return None
+        for key, item in items:
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\0" in key:
+                return here
+            found = walk(item, here)
+            if found is not None:
+                return found
+        return None
+
+    return walk(data, "")

@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .errors import InvalidMoney
 
 # ISO 4217 minor-unit exponents that differ from 2 (all others active codes use 2).
+# The largest amount a person or a file may enter (a price, a cost, a threshold): a trillion
+# in any currency. Above it is a typo — and 1e30 would overflow the arithmetic of an order.
+MAX_AMOUNT = Decimal(10**12)
+
 _EXPONENTS: dict[str, int] = {
     # zero-decimal
     "BIF": 0,

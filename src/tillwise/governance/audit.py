@@ -33,7 +33,7 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -42,7 +42,7 @@ from pathlib import Path, PurePath
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, text
 from sqlalchemy.engine import Row
 
 from tillwise.files import write_atomically
@@ -323,12 +323,14 @@ class AuditLog:
         before_id: int | None = None,
         newest_first: bool = False,
         stores: Collection[str] | None = None,
+        connection_entries: Mapping[str, Collection[str]] | None = None,
     ) -> builtins.list[AuditEntry]:
         """Entries matching every given filter, by id (oldest first unless ``newest_first``).
 
         ``since`` is inclusive and ``until`` exclusive; ``after_id`` pages forward (ids greater
         than it), ``before_id`` backward; ``stores`` keeps only entries about those stores (a
-        principal's scope). ``limit`` is capped at 10,000.
+        principal's scope), and ``connection_entries`` (connection id → actions) adds those
+        actions' entries about a whole connection. ``limit`` is capped at 10,000.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -343,7 +345,12 @@ class AuditLog:
         if store is not None:
             query = query.where(audit_log.c.store == store)
         if stores is not None:
-            query = query.where(audit_log.c.store.in_(sorted(stores)))
+            scope: list[ColumnElement[bool]] = [audit_log.c.store.in_(sorted(stores))]
+            scope += [
+                and_(audit_log.c.store == conn, audit_log.c.action.in_(sorted(actions)))
+                for conn, actions in sorted((connection_entries or {}).items())
+            ]
+            query = query.where(or_(*scope))
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
         if since is not None:
@@ -367,6 +374,7 @@ class AuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
         stores: Collection[str] | None = None,
+        connection_entries: Mapping[str, Collection[str]] | None = None,
     ) -> Iterator[str]:
         """Matching entries, oldest first, as JSON Lines or CSV text chunks (with the hashes,
         so an exported copy can be checked against the chain). CSV carries ``inputs`` and
@@ -384,6 +392,7 @@ class AuditLog:
                 since=since,
                 until=until,
                 stores=stores,
+                connection_entries=connection_entries,
                 limit=1000,
                 after_id=after,
             )

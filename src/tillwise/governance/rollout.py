@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.engine import Row
 
-from tillwise.domain.money import Money
+from tillwise.domain.money import MAX_AMOUNT, Money
 from tillwise.governance.audit import AuditLog
 from tillwise.ports.clock import Clock
 from tillwise.store.engine import read_only
@@ -74,6 +74,8 @@ def parse_amount(value: str | Decimal | int | None, field: str) -> Decimal | Non
         raise InvalidSetting(f"{value!r} is not a decimal amount", field=field) from None
     if not amount.is_finite() or amount < 0:
         raise InvalidSetting(f"{value!r} must be a non-negative amount", field=field)
+    if amount > MAX_AMOUNT:
+        raise InvalidSetting(f"{value!r} is above {MAX_AMOUNT:,}", field=field)
     return amount
 
 

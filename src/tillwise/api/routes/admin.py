@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, SecretStr
 
-from tillwise.governance import costs
+from tillwise.governance import costs, vendor_terms
 from tillwise.governance.principal import Principal
 
 from ..deps import ContainerDep, require
@@ -231,17 +231,23 @@ def _audit_filters(
 AuditFilters = Annotated[dict[str, Any], Depends(_audit_filters)]
 
 
-def _scope(container: Any, principal: Principal) -> frozenset[str] | None:
-    """What a caller's audit entries may be about: the stores in its scope, and a whole
-    connection (its vendor terms) when every store of it is in its scope — as setting them
-    needs."""
+def _scope(container: Any, principal: Principal) -> dict[str, Any]:
+    """What a caller's audit entries may be about: the stores in its scope, and — for a
+    connection whose every store is in its scope — the entries about the whole connection that
+    concern them: its vendor terms (which setting needs), or all of them for a caller who may
+    read connections."""
     if principal.stores is None:
-        return None
+        return {"stores": None}
     stores: dict[str, set[str]] = {}
     for s in known_stores(container):
         stores.setdefault(s.connection_id, set()).add(s.store)
-    whole = {conn for conn, theirs in stores.items() if theirs <= principal.stores}
-    return principal.stores | whole
+    whole = sorted(conn for conn, theirs in stores.items() if theirs <= principal.stores)
+    if principal.can("connections:read"):
+        return {"stores": principal.stores | set(whole)}
+    return {
+        "stores": principal.stores,
+        "connection_entries": dict.fromkeys(whole, (vendor_terms.IMPORTED,)),
+    }
 
 
 @router.get(
@@ -254,7 +260,9 @@ def list_audit(
     container: ContainerDep,
     filters: AuditFilters,
     limit: int = Query(100, ge=1, le=1000),
-    before_id: int | None = Query(None, ge=1, description="id of the last entry seen"),
+    before_id: int | None = Query(
+        None, ge=1, le=2**63 - 1, description="id of the last entry seen"
+    ),
     principal: Principal = require("audit:read"),
 ) -> dict[str, Any]:
     """Newest first. A store-scoped caller sees only entries about its stores; a caller
@@ -264,7 +272,7 @@ def list_audit(
         limit=limit,
         before_id=before_id,
         newest_first=True,
-        stores=_scope(container, principal),
+        **_scope(container, principal),
     )
     data = [
         AuditEntryPublic.model_validate(e) for e in costs.audit_entries_shown_to(principal, entries)
@@ -301,7 +309,7 @@ def export_audit(
         action="audit.exported",
         inputs={**{k: v for k, v in filters.items() if v is not None}, "format": format},
     )
-    rows = container.audit.export(format, **filters, stores=_scope(container, principal))
+    rows = container.audit.export(format, **filters, **_scope(container, principal))
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"tillwise-audit.{format}"
     return StreamingResponse(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from tillwise.ai import explain
 from tillwise.domain.locations import Location, store_key
 from tillwise.domain.money import Money
-from tillwise.domain.proposals import Proposal, proposal_id
+from tillwise.domain.proposals import Proposal, ProposalKind, proposal_id
 from tillwise.governance import costs
 from tillwise.governance.approvals import STATUSES, ProposalRecord
 from tillwise.governance.principal import Principal
@@ -27,7 +26,7 @@ from tillwise.workflows.registry import default_workflows
 
 from ..deps import SESSION_COOKIE, ContainerDep, CurrentPrincipal, in_scope, require
 from ..problems import Problem
-from ..schemas.common import ListPublic, MoneyPublic
+from ..schemas.common import Amount, ListPublic, MoneyPublic
 
 router = APIRouter()
 v1 = "/v1"
@@ -482,7 +481,7 @@ class ProposalCreate(BaseModel):
     explanation: str = Field(default="", max_length=4000)
     sku: str = Field(min_length=1, max_length=255)
     delta: int = Field(ge=-1_000_000, le=1_000_000)
-    value: Decimal | None = Field(default=None, ge=0, description="what it is worth")
+    value: Amount | None = Field(default=None, description="what it is worth")
     currency: str | None = Field(default=None, min_length=3, max_length=3)
 
 
@@ -737,7 +736,7 @@ def list_workflows(
 
 class ModeBody(BaseModel):
     mode: Literal["off", "shadow", "draft", "auto"] = Field(description=", ".join(MODES))
-    auto_limit: Decimal | None = Field(default=None, ge=0, description="auto mode: up to")
+    auto_limit: Amount | None = Field(default=None, description="auto mode: up to")
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -768,9 +767,7 @@ def set_mode(
                 403, "forbidden", "only an all-stores role sets the default", field="store"
             )
     else:
-        in_scope(principal, store, "store", store)
-        if store not in {s.store for s in known_stores(container)}:
-            raise Problem(404, "not_found", f"no store {store!r}", field="store")
+        _known_store(container, principal, store)
     m = container.modes.set_mode(
         workflow,
         store,
@@ -813,9 +810,8 @@ class RolloutCreate(BaseModel):
     workflow: str = Field(min_length=1, max_length=64)
     target_mode: Literal["shadow", "draft", "auto"] = "auto"
     fallback_mode: Literal["off", "shadow", "draft"] = "draft"
-    auto_limit: Decimal | None = Field(
+    auto_limit: Amount | None = Field(
         default=None,
-        ge=0,
         description="a rollout to auto: the limit for every store; default: each keeps its own",
     )
     stores: list[str] | None = Field(
@@ -935,10 +931,17 @@ def list_rules(container: ContainerDep, principal: Principal = require("settings
 class RuleBody(BaseModel):
     kind: str = Field(default=ANY, min_length=1, max_length=64)
     store: str = Field(default=ANY, min_length=1, max_length=330)
-    regional_above: Decimal | None = Field(default=None, ge=0)
-    two_approvers_above: Decimal | None = Field(default=None, ge=0)
+    regional_above: Amount | None = None
+    two_approvers_above: Amount | None = None
     new_vendor_needs_regional: bool = True
     expire_after_hours: int = Field(default=72, ge=1, le=24 * 90)
+
+
+def _known_store(container: Any, principal: Principal, store: str) -> None:
+    """404 for a store the principal cannot see or no connection has."""
+    in_scope(principal, store, "store", store)
+    if store not in {s.store for s in known_stores(container)}:
+        raise Problem(404, "not_found", f"no store {store!r}", field="store")
 
 
 @router.put(
@@ -950,6 +953,16 @@ class RuleBody(BaseModel):
 def set_rule(
     body: RuleBody, container: ContainerDep, principal: Principal = require("settings:write")
 ) -> Any:
+    kinds = sorted(k.value for k in ProposalKind)
+    if body.kind != ANY and body.kind not in kinds:
+        raise Problem(
+            422,
+            "invalid",
+            f"no proposal kind {body.kind!r}: one of {', '.join(kinds)}",
+            field="kind",
+        )
+    if body.store != ANY:
+        _known_store(container, principal, body.store)
     rule = container.modes.set_rule(actor=principal.actor, **body.model_dump())
     # what awaits approval answers to the rules as they now stand (never to looser ones)
     container.approvals.apply_rules(None if body.kind == ANY else body.kind, actor=principal.actor)

@@ -28,6 +28,7 @@ from tillwise.workflows.replenishment.terms import EMAIL, changes_of, vendors_pu
 
 from ..deps import ContainerDep, require
 from ..problems import Problem
+from ..schemas.common import Amount
 from .governance import known_stores
 
 router = APIRouter(prefix="/v1/vendors", tags=["vendors"])
@@ -37,7 +38,7 @@ class ItemTermsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(min_length=1, max_length=128)
-    unit_cost: Decimal | None = Field(default=None, ge=0, description="in the body's currency")
+    unit_cost: Amount | None = Field(default=None, description="in the body's currency")
     case_pack: int | None = Field(default=None, ge=1, le=1_000_000)
     moq: int | None = Field(default=None, ge=0, le=1_000_000)
     vendor_sku: str | None = Field(default=None, min_length=1, max_length=128)
@@ -55,7 +56,7 @@ class TermsBody(BaseModel):
     review_period_days: int | None = Field(
         default=None, ge=1, le=90, description="its order cycle: days between orders to it"
     )
-    min_order_value: Decimal | None = Field(default=None, ge=0)
+    min_order_value: Amount | None = None
     currency: str | None = Field(
         default=None, min_length=3, max_length=3, description="of min_order_value and unit costs"
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer
 
-from tillwise.domain.money import Money
+from tillwise.domain.money import MAX_AMOUNT, Money
 
 T = TypeVar("T")
 
@@ -18,6 +18,9 @@ def _quantity(value: Decimal) -> int | str:
 
 
 Quantity = Annotated[Decimal, PlainSerializer(_quantity, return_type=int | str)]
+
+# An amount a person enters (a cost, a minimum order, a threshold): 0 up to MAX_AMOUNT.
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 
 class MoneyPublic(BaseModel):

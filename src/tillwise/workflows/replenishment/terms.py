@@ -44,7 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tillwise.domain.catalog import Cleared, ItemTerms, Vendor, VendorTerms
-from tillwise.domain.money import Money, exponent
+from tillwise.domain.money import MAX_AMOUNT, Money, exponent
 from tillwise.ports.repositories import UnitOfWork
 
 from .planner import vendors_with_terms
@@ -122,8 +122,8 @@ class _Reading:
         except InvalidOperation:
             self.bad(row, column, "not an amount", text)
             return None
-        if not amount.is_finite() or amount < 0:
-            self.bad(row, column, "must be an amount of at least 0", text)
+        if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
+            self.bad(row, column, f"must be an amount from 0 to {MAX_AMOUNT:,}", text)
             return None
         if currency is None:
             self.bad(row, column, "an amount needs a currency column or --currency", text)

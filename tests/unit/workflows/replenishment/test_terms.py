@@ -87,6 +87,7 @@ def test_every_mistake_is_named_by_file_row_and_column_and_nothing_is_read(
         "ven-06,,,,,,GBP,A-5,,2,,",
         "ven-06,,,400,,,,,,,,",
         "ven-06,,,,,,GBP,A-6,0.125,,,",
+        "ven-06,,,,,,GBP,A-7,1e30,,,",
     )
     source = str(path)
     assert errors_of(path) == [
@@ -105,6 +106,8 @@ def test_every_mistake_is_named_by_file_row_and_column_and_nothing_is_read(
         f"{source}: row 10, column 'lead_time_days': must be between 0 and 365 (got '400')",
         f"{source}: row 11, column 'unit_cost': Decimal('0.125') has more than 2 decimal places "
         "for GBP (got '0.125')",
+        f"{source}: row 12, column 'unit_cost': must be an amount from 0 to 1,000,000,000,000 "
+        "(got '1e30')",
     ]
 
 
