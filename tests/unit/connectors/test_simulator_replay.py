@@ -358,36 +358,3 @@ def test_a_count_finds_the_book_less_its_shrink_and_follows_its_change(bundled: 
             assert [e.event for e in sent[:-1]] in ([], ["inventory.updated"])
             seen += 1
     assert seen == len(_of(events, "inventory.counted")) > 100
-
-
-def test_the_stores_own_reorder_refills_a_sku_that_ran_out_after_its_vendors_lead_time() -> None:
-    from tillwise.connectors.simulator.purchasing import vendor_of
-
-    day = 24 * 60
-    lead = vendor_of("22222").lead_time_days
-    invoices = [  # 10 sold over the window: it opens with 5, which the first two sales empty
-        _inv("1", 0, [("22222", 3, "1.00")]),
-        _inv("2", 60, [("22222", 2, "1.00")]),
-        _inv("3", (lead + 1) * day, [("22222", 4, "1.00")]),  # after the reorder arrived
-        _inv("4", (lead + 2) * day, [("22222", 1, "1.00")]),  # empty again: reordered, but
-        _inv("5", (lead + 3) * day, [("33333", 1, "1.00")]),  # the data ends before it comes
-    ]
-    store = store_for("United Kingdom").id
-    plain = build_replay(invoices)
-    replay = build_replay(invoices, restock=True)
-    assert replay.opening == plain.opening and replay.opening[(store, "22222")] == 5
-
-    restocks = [s for s in replay.steps if isinstance(s, StockChange) and s.reason]
-    assert [(s.sku, s.delta, s.at, s.reason) for s in restocks] == [
-        ("22222", 5, T0 + timedelta(minutes=60, days=lead), "receipt")
-    ]
-    assert len(replay.steps) == len(plain.steps) + 1  # nothing else changed
-    stock = Stock(replay.opening)
-    levels = [
-        (e.data["on_hand"], e.data.get("reason"))
-        for step in replay.steps
-        for e in play_step(stock, step)
-        if e.event == "inventory.updated" and e.data["sku"] == "22222"
-    ]
-    assert levels == [(2, None), (0, None), (5, "receipt"), (1, None), (0, None)]
-    assert [s.at for s in replay.steps] == sorted(s.at for s in replay.steps)

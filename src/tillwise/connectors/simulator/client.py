@@ -423,4 +423,4 @@ def _bundled_replay() -> Replay:
     from .dataset import load_invoices
     from .replay import build_replay
 
-    return build_replay(load_invoices(), restock=True)
+    return build_replay(load_invoices())

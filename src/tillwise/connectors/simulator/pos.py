@@ -177,8 +177,7 @@ def play_step(stock: Stock, step: Step) -> list[SimEvent]:
     if isinstance(step, SimEvent):
         return [step]
     level, applied = stock.change((step.location_id, step.sku), step.delta)
-    reason = MovementReason(step.reason) if step.reason else None
-    events = [level_event(level, step.at, reason)] if applied else []
+    events = [level_event(level, step.at)] if applied else []
     if step.count_shrink is not None:
         events.append(count_event(step, max(0, level.on_hand - step.count_shrink)))
     return events

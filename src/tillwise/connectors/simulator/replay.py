@@ -41,14 +41,6 @@ purchase orders in the data: the orders Tillwise sends the live POS deliver stoc
 after the vendor's lead time (:mod:`.purchasing`), reported as ``inventory.updated`` with
 ``reason: receipt``.
 
-The store's own ordering (``build_replay(..., restock=True)``, as the demo replays the bundled
-data). Before Tillwise the stores reordered the way many small shops do: when a SKU runs out,
-its opening quantity is ordered from its vendor (:mod:`.purchasing`) and arrives after the
-vendor's lead time — so the history has real stock-outs (censored days), and the stores end
-the replay with stock instead of empty shelves. Each arrival is a stock change step of its own
-(``inventory.updated`` with ``reason: receipt``) at its due time; orders still on their way
-when the data ends are left out (from there on Tillwise orders).
-
 Cycle counts. Stores count their shelves now and then, and a count finds less than the book
 says (shrinkage: theft, damage, mis-scans). About one stock change in :data:`COUNT_ONE_IN` is
 followed by a count of that SKU at that store, chosen by a stable hash of (store, SKU,
@@ -66,7 +58,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -129,9 +121,8 @@ class StockChange:
     sku: str
     delta: int  # units: negative for sales and the data's own adjustments
     at: datetime  # simulated time (UTC)
-    cause: str  # the invoice number (a store restock: ``restock:<store>:<sku>:<due>``)
+    cause: str  # the invoice number
     count_shrink: int | None = None  # a cycle count follows, finding this many units fewer
-    reason: str | None = None  # the inventory.updated reason (``receipt`` for a restock)
 
     @property
     def count_id(self) -> str:
@@ -171,59 +162,10 @@ def opening_levels(invoices: Sequence[Invoice], stores: dict[str, Store]) -> dic
     return {key: opening_stock(units) for key, units in sorted(sold.items())}
 
 
-def store_restocks(steps: Sequence[Step], opening: dict[StockKey, int]) -> list[Step]:
-    """``steps`` with the store's own reorders when a SKU runs out (the module docstring),
-    played on the stock as nobody else adjusts it."""
-    import heapq
-
-    from .purchasing import vendor_of  # it builds on this module's events
-
-    on_hand = dict(opening)
-    pending: list[tuple[datetime, str, str, int]] = []  # (due, store, sku, quantity)
-    waiting: set[StockKey] = set()
-    out: list[Step] = []
-    for step in steps:
-        while pending and pending[0][0] <= step.at:
-            due, store, sku, quantity = heapq.heappop(pending)
-            waiting.discard((store, sku))
-            on_hand[(store, sku)] = on_hand.get((store, sku), 0) + quantity
-            out.append(
-                StockChange(
-                    store,
-                    sku,
-                    quantity,
-                    due,
-                    f"restock:{store}:{sku}:{due:%Y%m%d}",
-                    None,
-                    "receipt",
-                )
-            )
-        out.append(step)
-        if not isinstance(step, StockChange):
-            continue
-        key = (step.location_id, step.sku)
-        on_hand[key] = max(0, on_hand.get(key, 0) + step.delta)
-        if on_hand[key] == 0 and key not in waiting and opening.get(key, 0) > 0:
-            due = step.at + timedelta(days=vendor_of(step.sku).lead_time_days)
-            heapq.heappush(pending, (due, step.location_id, step.sku, opening[key]))
-            waiting.add(key)
-    return out
-
-
-def build_replay(
-    invoices: Sequence[Invoice], *, seed: int = DEFAULT_SEED, restock: bool = False
-) -> Replay:
-    """The whole replay, in order (see the module docstring); ``seed`` fixes the till scheme;
-    ``restock``: with the store's own reorders when a SKU runs out."""
+def build_replay(invoices: Sequence[Invoice], *, seed: int = DEFAULT_SEED) -> Replay:
+    """The whole replay, in order (see the module docstring); ``seed`` fixes the till scheme."""
     if not invoices:
         return Replay(steps=[])
-    replay = _replay(invoices, seed)
-    if restock:
-        return Replay(steps=store_restocks(replay.steps, replay.opening), opening=replay.opening)
-    return replay
-
-
-def _replay(invoices: Sequence[Invoice], seed: int) -> Replay:
     stores = {country: store_for(country) for country in sorted({i.country for i in invoices})}
     start = min(inv.invoiced_at for inv in invoices)
     from .purchasing import vendor_events  # it builds on this module's events
