@@ -389,6 +389,13 @@ async def _edit_below_terms(loop: Loop, api: httpx.AsyncClient, ids: dict[str, A
     ]
     assert body["payload"]["edit_warnings"] == warnings
     assert body["summary"].endswith(f"worth £10.71 ({'; '.join(warnings)})")
+    # and the order's explanation speaks of it as edited first, then as the plan proposed it
+    proposed = body["payload"]["proposed_explanation"]
+    assert proposed.startswith("Purchase order to Far East Homewares")
+    assert body["payload"]["explanation"] == (
+        f"As edited: 7 units in 1 line, worth £10.71 ({'; '.join(warnings)}). "
+        f"As the plan proposed it: {proposed}"
+    )
 
 
 # -- stopping the reordering of an item ----------------------------------------------------------

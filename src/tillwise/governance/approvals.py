@@ -1147,6 +1147,10 @@ def _with_totals(proposal: Proposal, payload: dict[str, Any]) -> Proposal:
     payload["edit_warnings"] = warnings
     if warnings:
         summary += f" ({'; '.join(warnings)})"
+    if isinstance(payload.get("explanation"), str):  # the order as a whole, as it now stands
+        proposed = payload.setdefault("proposed_explanation", payload["explanation"])
+        edited = summary.split(" — as edited: ", 1)[-1]
+        payload["explanation"] = f"As edited: {edited}. As the plan proposed it: {proposed}"
     return proposal.model_copy(update={"payload": payload, "value": value, "summary": summary})
 
 
