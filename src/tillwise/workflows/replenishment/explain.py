@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .orders import DraftOrder, PlannedLine
 
 DASH = "\u2013"  # en dash for ranges: "11–26"
+LUMPY_COVER_WEEKS = 26.0  # below its reorder point with more cover than this: say why
 
 
 def amount(x: float) -> str:
@@ -254,7 +255,17 @@ def _cover(line: PlannedLine) -> str:
         return f"Cover: {_weeks(d.weeks_of_cover)}."
     after = d.weeks_of_cover_after
     later = f", {_weeks(after)} with this order" if after is not None else ""
-    return f"Cover: {_weeks(d.weeks_of_cover)} now{later}."
+    return f"Cover: {_weeks(d.weeks_of_cover)} now{_lumpy(d.weeks_of_cover)}{later}."
+
+
+def _lumpy(weeks: float) -> str:
+    """Why an item below its reorder point can show months of cover: its average is low, but
+    it sells in rare large orders, which the reorder point allows for."""
+    if weeks <= LUMPY_COVER_WEEKS:
+        return ""
+    return (
+        " at its average rate (it sells in rare large orders, which the reorder point allows for)"
+    )
 
 
 def _accuracy(accuracy: Any) -> str:
@@ -386,7 +397,11 @@ def explain_transfer(
     giver, taker = _stores(t, stores)
     if t.to_position is None or t.from_position is None or t.from_order_up_to is None:
         return f"{text} {t.reason}."
-    cover = f"; {_weeks(t.to_weeks_of_cover)} of cover" if t.to_weeks_of_cover is not None else ""
+    cover = (
+        f"; {_weeks(t.to_weeks_of_cover)} of cover{_lumpy(t.to_weeks_of_cover)}"
+        if t.to_weeks_of_cover is not None
+        else ""
+    )
     spare = t.from_position - t.from_order_up_to
     giver_cover = (
         "no demand is forecast there"

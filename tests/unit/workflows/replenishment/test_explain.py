@@ -329,3 +329,30 @@ def test_demand_figures_read_like_a_buyer_would_say_them() -> None:
     ]
     # a slow seller's demand is small, not nothing
     assert [amount(x) for x in (0.0, 0.04, 0.051, 0.004)] == ["0", "0.04", "0.1", "<0.01"]
+
+
+def test_an_item_below_its_reorder_point_with_months_of_cover_says_why() -> None:
+    # sells 0.01 a day on average, but in rare orders of dozens: s = 30 from the quantile
+    lumpy = planned("L-1", on_hand=5, daily=0.01, q95=30.0, review=1)
+    assert lumpy.decision.reorder_point == 30 and lumpy.quantity > 0
+    text = explain_line(lumpy)
+    assert (
+        "Cover: 71.4 weeks now at its average rate (it sells in rare large orders, which the "
+        "reorder point allows for)" in text
+    )
+    assert "average rate" not in explain_line(line_a())  # 0.36 weeks: nothing to explain
+    t = Transfer(
+        sku="L-1",
+        from_location="shop-2",
+        to_location="shop-1",
+        quantity=20,
+        reason="excess cover",
+        from_position=90,
+        from_order_up_to=40,
+        from_weeks_of_cover=None,
+        to_position=5,
+        to_reorder_point=30,
+        to_order_up_to=31,
+        to_weeks_of_cover=71.4,
+    )
+    assert "71.4 weeks of cover at its average rate (it sells in rare" in explain_transfer(t)
