@@ -35,11 +35,12 @@ forecast``, all steps of all inner windows), or — with fewer than 20 residuals
 residuals scaled by the series' mean level. Lower bounds are floored at 0.
 
 ``lead_time_demand(uid, days, level)`` is the quantile of the *sum* of demand over ``days``
-periods: the forecast sum plus the series' own backtest errors of ``days``-period sums (every
-offset inside each window), read as their mean and spread times the ``level`` quantile of the
-panel's errors standardized the same way (location and scale its own, the shape of the tail
-the panel's). A tail quantile of a few dozen overlapping sums — three windows' worth — jumps
-from one protection period to the next; their mean and spread grow smoothly. When a long
+periods: the forecast sum corrected by the series' own mean error of ``days``-period sums
+(every offset inside each window; never below zero), plus their spread times the ``level``
+quantile of the panel's errors standardized the same way (location and scale its own, the
+shape of the tail the panel's, taken once at half the horizon). A tail quantile of a few dozen
+overlapping sums — three windows' worth — jumps from one protection period to the next; their
+mean and spread grow smoothly. When a long
 protection period or stock-outs leave fewer than 5 such sums, the spread of its daily errors
 is grown to ``days`` as its longest sums with enough grew. Above the median the quantile is at
 least the Poisson quantile of the mean sum (the randomness of sales at that rate, which three
@@ -169,7 +170,7 @@ class Forecast:
         self._summary = summary
         self._accuracy = accuracy_by_row
         self._row = {uid: i for i, uid in enumerate(panel.ids)}
-        self._shapes: dict[tuple[int, float], float] = {}
+        self._shapes: dict[float, float] = {}
         if residuals is not None:
             self._q = interval_quantiles(residuals, levels)
         else:
@@ -220,7 +221,8 @@ class Forecast:
             )
         else:  # its own errors' location and spread, the panel's shape of their tail
             location, scale, n = spread
-            q = mean + location + self._pooled_shape(days, p) * scale
+            # its bias-corrected mean sum (never below nothing) and spread, the panel's shape
+            q = max(mean + location, 0.0) + self._pooled_shape(p) * scale
             how = f"conformal: {n} backtest errors of {days}-period sums"
             if p >= 0.5 and by_count > q:
                 q = by_count
@@ -244,14 +246,14 @@ class Forecast:
             if abs(effect - 1.0) >= MIN_CALENDAR_EFFECT
         ]
 
-    def _pooled_shape(self, days: int, p: float) -> float:
-        """The ``p`` quantile of the panel's ``days``-period sum errors, each series' standardized
-        by its own mean and spread (the tail's shape, from every series at once). Sums longer
-        than half the horizon have too few per series: theirs is taken at half the horizon."""
-        days = min(days, max(1, self.horizon // 2))
-        key = (days, p)
-        if key not in self._shapes:
+    def _pooled_shape(self, p: float) -> float:
+        """The ``p`` quantile of the panel's sum errors, each series' standardized by its own
+        mean and spread: the tail's shape, from every series at once. Taken once, for sums of
+        half the horizon (enough of them per series), so that it does not jump from one
+        protection period to the next; the normal quantile when no series has enough."""
+        if p not in self._shapes:
             assert self._res is not None
+            days = max(1, self.horizon // 2)
             zs = []
             for i in range(self._panel.n):
                 sums = _window_sums(self._res.values[i], days)
@@ -259,8 +261,13 @@ class Forecast:
                 if spread is not None:
                     zs.append((sums - spread[0]) / spread[1])
             pool = np.concatenate(zs) if zs else np.zeros(0)
-            self._shapes[key] = float(np.quantile(pool, p)) if pool.size else 1.645
-        return self._shapes[key]
+            if pool.size:
+                self._shapes[p] = float(np.quantile(pool, p))
+            else:
+                from scipy.stats import norm
+
+                self._shapes[p] = float(norm.ppf(p))
+        return self._shapes[p]
 
     def _index(self, unique_id: str) -> int:
         try:

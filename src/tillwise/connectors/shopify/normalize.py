@@ -473,7 +473,9 @@ def _order(o: Json, path: str, ctx: _Ctx) -> _Out:
     out.records.append(txn)
     if txn_status is TransactionStatus.COMPLETED:
         out.events.append(_event(ctx, EventType.SALE_COMPLETED, occurred, txn))
-    else:  # cancelled or voided: what it added to sales and demand is withdrawn
+    elif status not in ("refunded", "partially_refunded"):
+        # cancelled or voided with no money given back: what it added to sales and demand is
+        # withdrawn (a refunded one stays a sale, and its refunds net it out)
         out.events.append(_event(ctx, EventType.SALE_VOIDED, occurred, txn))
     for i, r in enumerate(_list(o, "refunds", path)):
         embedded = _refund_out(r, f"{path}.refunds[{i}]", ctx, currency)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -59,6 +59,7 @@ STOCK_ADJUSTMENT = ProposalKind.STOCK_ADJUSTMENT.value
 DISCOUNT = ProposalKind.DISCOUNT.value
 CUSTOMER_NOTE = ProposalKind.CUSTOMER_NOTE.value
 TRANSFER = ProposalKind.TRANSFER.value
+STALE_AFTER = timedelta(hours=23)  # Square refuses an occurred_at more than 24 hours old
 
 ContextFor = Callable[[WriteTarget], Awaitable[ConnectionContext]]
 
@@ -212,13 +213,23 @@ class SquareWriteBack:
                 raise WriteBackError(exc.detail, retryable=exc.retryable) from None
 
     def _occurred_at(self, target: WriteTarget, key: str) -> datetime:
-        """The time of the write's first attempt (kept in its progress for the retries)."""
+        """The time of the write's first attempt (kept in its progress for the retries). Square
+        refuses one more than 24 hours old, and a fresh one would need a new key, which could
+        apply a first attempt that did go through a second time: past 23 hours the write
+        fails, saying so."""
         now = self._clock()
         if target.progress is None:
             return now
-        return datetime.fromisoformat(
+        first = datetime.fromisoformat(
             target.progress.remember(f"occurred_at:{key}", now.isoformat())
         )
+        if now - first > STALE_AFTER:
+            raise WriteBackError(
+                f"first tried at {iso_utc(first)}, more than {STALE_AFTER.seconds // 3600} hours "
+                "ago: Square refuses an inventory change dated so long ago. Check in Square "
+                "whether it was made, and propose it again if not"
+            )
+        return first
 
     # -- the writes ------------------------------------------------------------------------
 

@@ -191,7 +191,8 @@ def from_canonical(
     record; ``None`` for anything the scorer does not score (a refund's payment: the refund is
     scored; a payment's later change — voided, refunded, pending — is not a new attempt).
     ``location`` gives the store's time zone (UTC when unknown). A bare ``sale.voided`` (no
-    record) is read from the envelope's data."""
+    record) is read from the envelope's data; one of a sale with no void time (a platform
+    reporting a cancelled order by its status) is not a till void and is not scored."""
     zone = location.time_zone if location is not None else "UTC"
     conn = envelope.connectionid
     etype = envelope.type
@@ -199,9 +200,9 @@ def from_canonical(
         data = envelope.data
         if isinstance(record, Transaction):
             loc = record.location_external_id
-            voided: datetime = (
-                record.voided_at or _parse_time(data.get("voided_at")) or record.occurred_at
-            )
+            voided = record.voided_at or _parse_time(data.get("voided_at"))
+            if voided is None:  # a cancellation the POS reported by the sale's status (an
+                return None  # online order cancelled, a refunded one): not a void at a till
             facts = _sale_facts(record)
             return make_event(
                 id=record.external_id,

@@ -132,18 +132,23 @@ def test_pending_order_is_not_a_sale_but_a_cancelled_one_is_voided_and_says_so()
         )
     )
     assert [r.kind for r in pending.records] == ["customer"] and not pending.events
-    cancelled = connector.normalize(
-        deliver(
-            json.dumps({**order, "cancelled_at": "2024-04-02T10:00:00-05:00"}).encode(),
-            "orders/cancelled",
-            "c",
-            "w2",
+
+    def cancel(financial_status: str, webhook: str) -> Any:
+        body = {**order, "cancelled_at": "2024-04-02T10:00:00-05:00"}
+        body["financial_status"] = financial_status
+        return connector.normalize(
+            deliver(json.dumps(body).encode(), "orders/cancelled", "c", webhook)
         )
-    )
+
+    cancelled = cancel("paid", "w2")
     [txn] = [r for r in cancelled.records if r.kind == "transaction"]
     assert txn.status == "voided"
-    # what the order added to sales and demand is withdrawn
+    # no money given back: what the order added to sales and demand is withdrawn
     assert [(e.type, e.subject) for e in cancelled.events] == [("sale.voided", txn.id)]
+    # cancelled and refunded: it stays a sale, and its refunds net it out
+    refunded = cancel("refunded", "w3")
+    assert [r.status for r in refunded.records if r.kind == "transaction"] == ["voided"]
+    assert not [e for e in refunded.events if e.type == "sale.voided"]
 
 
 def test_shop_money_wins_over_presentment_money() -> None:

@@ -151,6 +151,25 @@ async def test_a_deferred_retry_sends_the_first_attempts_time_under_the_same_key
 
 
 @sync
+async def test_a_write_still_deferred_after_a_day_fails_saying_why_rather_than_risk_twice() -> None:
+    fake = FakeSquare()
+    fake.throttle(10)
+    now = [APPROVED_AT]
+    wb = _writeback(fake, now=now)
+    target = dataclasses.replace(TARGET, progress=WriteProgress())
+    proposal = _proposal("stock_adjustment", {"sku": SKU, "location_external_id": LOC, "delta": 2})
+    with pytest.raises(WriteBackError):
+        await wb.apply(target, proposal, idempotency_key="key-10")
+    fake.throttle(0)
+    now[0] = APPROVED_AT + timedelta(hours=25)
+    with pytest.raises(WriteBackError) as stale:
+        await wb.apply(target, proposal, idempotency_key="key-10")
+    assert not stale.value.retryable
+    assert "Square refuses an inventory change dated so long ago" in stale.value.detail
+    assert _on_hand(fake) == "22"  # nothing written
+
+
+@sync
 async def test_rate_limited_write_is_retried_with_the_same_key() -> None:
     fake = FakeSquare()
     fake.throttle(2)

@@ -17,6 +17,7 @@ from tillwise.domain.sales import (
     TenderType,
     Transaction,
     TransactionLine,
+    TransactionStatus,
 )
 from tillwise.domain.till import TillEvent
 from tillwise.workflows.risk import from_canonical
@@ -147,6 +148,24 @@ def test_till_events_and_a_bare_void() -> None:
     assert void is not None
     assert (void.kind, void.id, void.after_tender, void.amount) == ("void", "S-1", True, 0)
     assert void.occurred_at == datetime(2024, 7, 1, 22, 40, tzinfo=UTC)
+
+
+def test_a_sale_cancelled_by_its_status_is_not_a_till_void() -> None:
+    # Shopify, Square and R-Series report a cancelled order by its status: no void time, no
+    # till facts — it withdraws the sale from demand and the report, it is not an employee's void
+    cancelled = Transaction(
+        source=ref("S-9"),
+        location_external_id="loc-1",
+        employee_external_id="emp-1",
+        occurred_at=AT,
+        status=TransactionStatus.VOIDED,
+        currency="GBP",
+        total=gbp(500),
+    )
+    assert from_canonical(env("sale.voided", {"external_id": "S-9"}), cancelled, LONDON) is None
+    at_the_till = cancelled.model_copy(update={"voided_at": AT})
+    void = from_canonical(env("sale.voided", {"external_id": "S-9"}), at_the_till, LONDON)
+    assert void is not None and void.kind == "void" and void.employee_id == "emp-1"
 
 
 def test_other_events_are_not_scored() -> None:
