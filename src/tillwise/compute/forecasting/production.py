@@ -37,20 +37,20 @@ residuals scaled by the series' mean level. Lower bounds are floored at 0.
 ``lead_time_demand(uid, days, level)`` is the quantile of the *sum* of demand over ``days``
 periods: the forecast sum corrected by the series' own mean error of ``days``-period sums
 (every offset inside each window; never below zero), plus their spread times the ``level``
-quantile of the panel's errors standardized the same way (location and scale its own, the
-shape of the tail the panel's, taken once at half the horizon). A tail quantile of a few dozen
+quantile of the panel's errors standardized the same way (location and scale its own, the shape
+of the tail the panel's, taken once at half the horizon). A tail quantile of a few dozen
 overlapping sums — three windows' worth — jumps from one protection period to the next; their
-mean and spread grow smoothly. When a long
-protection period or stock-outs leave fewer than 5 such sums, the spread of its daily errors
-is grown to ``days`` as its longest sums with enough grew. Above the median the quantile is at
-least the Poisson quantile of the mean sum (the randomness of sales at that rate, which three
-windows of errors can understate) and at least the mean sum. With no backtest at all (a
-history shorter than two horizons, or an item new since the last window) it is the Poisson
-quantile of the mean sum. (An earlier version scaled the panel's errors by level·sqrt(days)
-for a series with fewer than 20 sums: a high-volume item got several times the safety stock
-it needed, and the reorder point jumped where the sums ran short.) A series' level — which
-scales its daily intervals when it has few errors — is its mean before the last inner window,
-or, for one that started after it, over its history.
+mean and spread grow smoothly. When a long protection period or stock-outs leave fewer than 5
+such sums, the mean and spread of its longest sums that have enough are grown to ``days`` (the
+spread by the square root of the ratio; its daily errors', when none has). Above the median the
+quantile is at least the Poisson quantile of the mean sum (the randomness of sales at that
+rate, which three windows of errors can understate) and at least the mean sum. With no backtest
+at all (a history shorter than two horizons, or an item new since the last window) it is the
+Poisson quantile of the mean sum. (An earlier version scaled the panel's errors by
+level·sqrt(days) for a series with fewer than 20 sums: a high-volume item got several times the
+safety stock it needed, and the reorder point jumped where the sums ran short.) A series' level
+— which scales its daily intervals when it has few errors — is its mean before the last inner
+window, or, for one that started after it, over its history.
 """
 
 from __future__ import annotations
@@ -219,9 +219,8 @@ class Forecast:
             how = "Poisson quantile of the mean sum (" + (
                 "history too short to backtest)" if self._res is None else "no backtest errors)"
             )
-        else:  # its own errors' location and spread, the panel's shape of their tail
+        else:  # its bias-corrected mean sum (never below zero) and spread, the panel's shape
             location, scale, n = spread
-            # its bias-corrected mean sum (never below nothing) and spread, the panel's shape
             q = max(mean + location, 0.0) + self._pooled_shape(p) * scale
             how = f"conformal: {n} backtest errors of {days}-period sums"
             if p >= 0.5 and by_count > q:
@@ -289,9 +288,8 @@ def _sum_spread(res: np.ndarray, days: int) -> tuple[float, float, int] | None:
         return None
     for k in range(days - 1, 0, -1):
         shorter = _spread(_window_sums(res, k))
-        if shorter is not None:
-            grown = shorter[1] / (daily[1] * np.sqrt(k))
-            return shorter[0] * days / k, grown * daily[1] * np.sqrt(days), sums.size
+        if shorter is not None:  # the longest sums with enough, grown to ``days``
+            return shorter[0] * days / k, shorter[1] * np.sqrt(days / k), sums.size
     return daily[0] * days, daily[1] * np.sqrt(days), sums.size
 
 

@@ -37,6 +37,11 @@ def sku_of(unique_id: str) -> str:
     return unique_id.split(":", 2)[2]
 
 
+def last_sale_day(demand: Sequence[DemandDay]) -> date | None:
+    """The last day with a sale (returns are not sales: a day with only returns is not one)."""
+    return max((d.day for d in demand if d.sold > 0), default=None)
+
+
 def build_frame(
     connection_id: str,
     location_external_id: str,
@@ -51,9 +56,8 @@ def build_frame(
     import pandas as pd
 
     sales = [d for d in demand if d.sold > 0]  # a day with only returns starts no series
-    last = max((d.day for d in sales), default=None)
     if end is None:
-        end = last
+        end = last_sale_day(demand)
     sold: dict[str, dict[date, float]] = {}
     for d in sales:
         if end is not None and d.day > end:

@@ -64,7 +64,7 @@ from tillwise.ports.repositories import (
 )
 
 from .explain import explain_transfer, transfer_title
-from .history import build_frame, series_id, sku_of
+from .history import build_frame, last_sale_day, series_id, sku_of
 from .orders import DraftOrder, PlannedLine, VendorInfo, draft_orders, unorderable
 from .policy import (
     DEFAULT_MIN_EXCESS_WEEKS,
@@ -611,11 +611,6 @@ def planning_day(
     return first_day(today, date.fromisoformat(end) if end else None)
 
 
-def last_sale_day(inputs: StoreInputs) -> date | None:
-    """The store's last day with a sale (returns are not sales)."""
-    return max((d.day for d in inputs.demand if d.sold > 0), default=None)
-
-
 def first_day(today: date, history_end: date | None) -> date:
     """The first day a plan forecasts and orders from: the store's today — or, for a history
     that ended longer than :data:`QUIET_DAYS` ago (sales replayed from the past, as the
@@ -747,7 +742,7 @@ def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
     over: its sales so far are not a day's (a store whose first sales are today has no
     history yet). Returns are not sales: a day with only returns neither starts a series nor
     keeps a quiet store trading."""
-    end = last_sale_day(inputs)
+    end = last_sale_day(inputs.demand)
     yesterday = today - timedelta(days=1)
     if end is not None and end >= yesterday - QUIET_DAYS:
         end = yesterday
