@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     # POS platform apps (OAuth client credentials; one app per platform). Secrets stay SecretStr.
     shopify_client_id: str | None = None
     shopify_client_secret: SecretStr | None = None
-    shopify_api_version: str = "2024-04"
+    shopify_api_version: str = "2026-10"
     square_application_id: str | None = None
     square_application_secret: SecretStr | None = None
     square_environment: Literal["production", "sandbox"] = "production"

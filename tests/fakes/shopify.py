@@ -58,7 +58,7 @@ CLIENT_SECRET = "shpss_test_secret"
 AUTH_CODE = "shopify-test-code"
 VERSION = "2024-04"
 SCOPES = "read_orders,read_products,read_inventory,write_inventory"
-API = f"/admin/api/{VERSION}"
+API = "/admin/api/{version}"  # any version, as Shopify serves every supported one
 
 
 def corpus(name: str) -> Any:
@@ -288,7 +288,7 @@ class FakeShopify:
             objects = [o for o in objects if datetime.fromisoformat(o["updated_at"]) >= floor]
         chunk = objects[start : start + size]
         links = []
-        url = f"https://{SHOP}{API}/{resource}.json"
+        url = f"https://{SHOP}/admin/api/{request.path_params['version']}/{resource}.json"
 
         def link(offset: int, rel: str) -> str:
             info = base64.urlsafe_b64encode(json.dumps({"o": offset, "q": filters}).encode())
@@ -380,7 +380,8 @@ class FakeShopify:
         for code in self.discount_codes.values():
             if code["code"].lower() == wanted:  # documented: 303 to the code's own URL
                 location = (
-                    f"https://{SHOP}{API}/price_rules/{code['price_rule_id']}"
+                    f"https://{SHOP}/admin/api/{request.path_params['version']}"
+                    f"/price_rules/{code['price_rule_id']}"
                     f"/discount_codes/{code['id']}.json"
                 )
                 return Response(status_code=303, headers={**headers, "Location": location})

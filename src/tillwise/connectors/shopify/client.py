@@ -2,7 +2,9 @@
 
 * base URL ``https://{shop}`` (``config["shop"]``; ``config["api_base_url"]`` overrides it),
   REST under ``/admin/api/{version}/…json``, GraphQL at ``/admin/api/{version}/graphql.json``;
-  the version is ``config["api_version"]``, else the app's ``api_version``, else 2024-04;
+  the version is ``config["api_version"]``, else the app's ``api_version``, else 2026-10 (the
+  stable version of October 2026, supported to October 2027; Shopify answers a retired version
+  with the oldest one it still supports, so an old default would change under the client);
 * ``X-Shopify-Access-Token: <token>``; expiring offline tokens are refreshed through
   ``oauth.refresh`` (persisted with ``ctx.save_credentials`` before use) shortly before they
   expire and once on a 401;
@@ -41,7 +43,7 @@ from .._http import (
     retry_after_seconds,
 )
 
-DEFAULT_API_VERSION = "2024-04"
+DEFAULT_API_VERSION = "2026-10"
 TOKEN_HEADER = "X-Shopify-Access-Token"
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 REFRESH_MARGIN = timedelta(minutes=5)

@@ -111,6 +111,24 @@ async def test_a_lost_answer_is_retried_with_the_same_key_and_applied_once() -> 
 
 
 @sync
+async def test_with_no_version_configured_a_lost_answer_is_still_applied_once() -> None:
+    # an app set up without TILLWISE_SHOPIFY_API_VERSION: the client's own default must be a
+    # version Shopify still serves as asked and whose adjustments carry the key (2026-01 on)
+    fake = fake_shop()
+    fake.fail_after_write(1)  # applied, then the answer is lost (500)
+    app = {k: v for k, v in APP.items() if k != "api_version"}
+    target = _target(fake)
+    target = dataclasses.replace(target, context=dataclasses.replace(target.context, app=app))
+    wb = ShopifyWriteBack(app, transport=transport(fake), sleep=Clock().sleep, jitter=lambda: 0.5)
+    await wb.apply(target, _stock(-2, inventory_item_id=PINK), idempotency_key="key-3")
+    calls = fake.api_requests("/graphql.json")
+    versions = {c["path"].split("/")[3] for c in calls}
+    assert len(versions) == 1 and min(versions) >= "2026-04"
+    assert all("@idempotent(key: $idempotencyKey)" in c["body"]["query"] for c in calls)
+    assert fake.levels[(PINK, BERLIN)]["available"] == 4  # 6 - 2, once
+
+
+@sync
 async def test_before_api_2026_01_a_lost_answer_is_not_sent_again_by_the_client() -> None:
     fake = fake_shop()
     fake.fail_after_write(1)  # applied, then the answer is lost (500)
