@@ -7,9 +7,10 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -560,5 +561,114 @@ def test_after_a_replay_the_clock_races_only_while_an_order_is_on_its_way() -> N
             before = pos.now()
             wall[0] += 600
             assert pos.now() - before == timedelta(seconds=600)
+
+    asyncio.run(go())
+
+
+def _order_body(location_id: str = STORE, vendor_id: str = "ven-01") -> bytes:
+    return json.dumps(
+        {
+            "reference": "prop-1",
+            "vendor_id": vendor_id,
+            "location_id": location_id,
+            "currency": "GBP",
+            "lines": [{"sku": "85123A", "quantity": 10}],
+        }
+    ).encode()
+
+
+async def _order(api: httpx.AsyncClient, body: bytes, t: float = WALL) -> httpx.Response:
+    headers = {**_signed(body, t=t), "Idempotency-Key": "po-1"}
+    return await api.post("/purchase-orders", content=body, headers=headers)
+
+
+def test_an_orders_expected_day_is_the_stores_own_day_of_its_delivery() -> None:
+    # a store in Sydney (UTC+11 in summer): at 17:04 UTC on 28 Feb it is 04:04 on 1 Mar there
+    at = datetime(2011, 2, 28, 17, 4, tzinfo=UTC)
+    sydney = "store-australia"
+
+    async def go() -> tuple[Tillwise, list[SimEvent]]:
+        tillwise = Tillwise()
+        async with _pos(tillwise) as pos, _api(pos) as api:
+            store = {"id": sydney, "name": "Australia", "time_zone": "Australia/Sydney"}
+            pos.play(SimEvent(f"sim:location.updated:{sydney}", "location.updated", at, store))
+            # when an order from a 2-day vendor is booked there
+            resp = await _order(api, _order_body(sydney))
+            assert resp.status_code == 201, resp.text
+            [order] = pos.orders.open_orders()
+            delivered = pos.deliveries(order.due_at)
+        return tillwise, delivered
+
+    tillwise, delivered = asyncio.run(go())
+    # then it arrives at 04:04 on 3 Mar, Sydney time: the day the order says, booked and
+    # received (not 2 Mar, the day in UTC: delivered the day after it was expected)
+    [receipt] = [e.data for e in delivered if e.event == "inventory.updated"]
+    arrived = datetime.fromisoformat(receipt["updated_at"]).astimezone(ZoneInfo("Australia/Sydney"))
+    assert arrived.date() == date(2011, 3, 3)
+    [booked] = [p["data"] for p in tillwise.received if p["event"] == "purchase_order.updated"]
+    [received] = [e.data for e in delivered if e.event == "purchase_order.updated"]
+    assert (booked["status"], booked["expected_on"]) == ("open", "2011-03-03")
+    assert (received["status"], received["expected_on"]) == ("received", "2011-03-03")
+
+
+def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives() -> None:
+    wall = [WALL]
+    tillwise = Tillwise(wall_clock=lambda: wall[0])
+    down = [False]
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        if down[0] and json.loads(request.content)["event"] == "purchase_order.updated":
+            return httpx.Response(503, json={"detail": "restarting"})
+        return await tillwise(request)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    def received() -> list[str]:
+        return [
+            p["event_id"]
+            for p in tillwise.received
+            if p["event"] == "purchase_order.updated" and p["data"]["status"] == "received"
+        ]
+
+    async def go() -> None:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(flaky))
+        pos = SimulatorPos(
+            TILLWISE,
+            CONN,
+            SECRET,
+            client=client,
+            wall_clock=lambda: wall[0],
+            max_attempts=2,
+            sleep=no_wait,
+        )
+        async with pos, _api(pos) as api:
+            pos.play(_store_event())
+            pos.speed = 86_400.0
+            resp = await _order(api, _order_body(), t=wall[0])
+            assert resp.status_code == 201, resp.text
+            await pos.drain()
+            [order] = pos.orders.open_orders()
+            # given the order is delivered while Tillwise is down: its status report is lost
+            down[0] = True
+            wall[0] += 3  # three days on the POS's racing clock: the 2-day order is due
+            assert await pos.deliver_due() > 0
+            await pos.drain()
+            assert received() == []
+            assert pos.undelivered[-1].event.event_id == (
+                f"sim:purchase_order.updated:{order.id}:v2"
+            )
+            assert await pos.deliver_due() == 0  # still down: kept for the next pass
+            await pos.drain()
+            assert received() == []
+            # when Tillwise is back, the delivery loop's next pass reports it received
+            down[0] = False
+            await pos.deliver_due()
+            await pos.drain()
+            assert received() == [f"sim:purchase_order.updated:{order.id}:v2"]
+            # and once delivered it is not sent again
+            await pos.deliver_due()
+            await pos.drain()
+            assert len(received()) == 1
 
     asyncio.run(go())

@@ -44,7 +44,11 @@ After a change (replayed or written back) the POS sends ``inventory.updated`` wi
 and a per-level ``version`` that only goes up, through its :class:`WebhookSender`; write-backs
 are reported in the background after the answer, as a POS's webhooks are (:meth:`drain` waits
 for them). A report that cannot be delivered is kept in :attr:`SimulatorPos.undelivered`; the
-next change of that level sends the whole level again, so the copy catches up.
+next change of that level sends the whole level again, so the copy catches up. An order's
+status has no next change once it is received, so a ``purchase_order.updated`` that could not
+be delivered (Tillwise unreachable, 429 or 5xx: not refused) is sent again (its latest
+version, same event id) by the delivery loop (:meth:`SimulatorPos.deliver_due`) until it is:
+otherwise Tillwise would hold the order open, its units on order, for ever.
 
 Thread-safe: the stock and the idempotency records are guarded by locks, so the replay and the
 API may run on different threads.
@@ -311,6 +315,8 @@ class SimulatorPos:
         self._wall_clock = wall_clock
         self._lock = threading.Lock()  # locations, simulated time, idempotency records
         self._locations: set[str] = set()
+        self._zones: dict[str, str] = {}  # store -> its time zone (IANA name)
+        self._unreported: dict[str, SimEvent] = {}  # order id -> its lost status report
         self._sim_now: datetime | None = None
         self._sim_wall: float = 0.0  # wall-clock time of the latest replayed moment
         self._busy = False  # an order or a transfer is on its way: the clock runs at speed
@@ -352,6 +358,7 @@ class SimulatorPos:
                 self._sim_wall = self._wall_clock()
             if isinstance(step, SimEvent) and step.event == "location.updated":
                 self._locations.add(str(step.data["id"]))
+                self._zones[str(step.data["id"])] = str(step.data.get("time_zone") or "UTC")
         delivered = self.deliveries(step.at)
         return delivered + play_step(self.stock, step)
 
@@ -407,9 +414,13 @@ class SimulatorPos:
         return events
 
     async def deliver_due(self) -> int:
-        """Deliver what is due by the POS's clock now, reporting it in the background."""
+        """Deliver what is due by the POS's clock now, reporting it in the background, and
+        report again the order statuses that could not be delivered before; returns the
+        number of new events."""
         events = self.deliveries(self.now())
-        for event in events:
+        with self._lock:
+            again, self._unreported = list(self._unreported.values()), {}
+        for event in again + events:
             self._report(event)
         return len(events)
 
@@ -432,9 +443,10 @@ class SimulatorPos:
             if known is not None:
                 return known, True
             self._known_store(request.location_id, "location_id")
+            time_zone = self._zones.get(request.location_id, "UTC")
         self._set_busy(True)
         now = self.now()
-        order: Order = self.orders.book(f"po_{uuid.uuid4().hex[:16]}", request, now)
+        order: Order = self.orders.book(f"po_{uuid.uuid4().hex[:16]}", request, now, time_zone)
         answer = order.answer()
         with self._lock:
             self._answers[idempotency_key] = _Answer(fingerprint, answer)
@@ -519,6 +531,9 @@ class SimulatorPos:
             )
 
     def _report(self, event: SimEvent) -> None:
+        if event.event == "purchase_order.updated":  # it supersedes a lost status report
+            with self._lock:
+                self._unreported.pop(str(event.data["id"]), None)
         task = asyncio.get_running_loop().create_task(self._deliver(event))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -529,9 +544,19 @@ class SimulatorPos:
         except SimulatorError as exc:
             log.warning("simulator POS could not report %s: %s", event.event_id, exc)
             self.undelivered.append(exc)
+            if event.event == "purchase_order.updated" and _transient(exc.status):
+                self._report_again(event)
         except RuntimeError as exc:  # the POS was not opened: nowhere to send from
             log.warning("simulator POS could not report %s: %s", event.event_id, exc)
             self.undelivered.append(SimulatorError(str(exc), event=event))
+
+    def _report_again(self, event: SimEvent) -> None:
+        """Keep a lost order status for :meth:`deliver_due` to send again — unless the order
+        has moved on since (its newer status is reported, or kept, instead)."""
+        order = self.orders.orders.get(str(event.data["id"]))
+        if order is not None and order.version == event.data["version"]:
+            with self._lock:
+                self._unreported[order.id] = event
 
     async def drain(self) -> None:
         """Wait until every change reported so far has been delivered (or given up on)."""
@@ -612,6 +637,11 @@ class SimulatorPos:
         status = getattr(exc, "status_code", 500)
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         return _problem(request, status, code, str(getattr(exc, "detail", exc)))
+
+
+def _transient(status: int | None) -> bool:
+    """Whether a report failed for a while (unreachable, 429, 5xx), not refused for good."""
+    return status is None or status == 429 or status >= 500
 
 
 def _fingerprint(kind: bytes, request: BaseModel) -> str:

@@ -34,7 +34,9 @@ orders are dated near the replay's end as the plans that made them) passes ``ord
 the vendor's lead time``: each line's stock
 is added at the store and reported with ``inventory.updated`` (``reason: receipt``), and the
 order's status is reported with ``purchase_order.updated`` (``open`` when booked, ``received``
-when delivered).
+when delivered). Its ``expected_on`` is the store's local day of that moment (the store's
+``time_zone``, as every store-local day), not the UTC one: a store east of UTC would otherwise
+get its delivery the day after the order said.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -188,8 +191,14 @@ class Order:
     ordered_at: datetime  # POS (simulated) time
     due_at: datetime
     lead_time_days: int
+    time_zone: str = "UTC"  # the store's: its expected day is a local day
     status: str = "open"
     version: int = 1
+
+    @property
+    def expected_on(self) -> str:
+        """The store's local day of delivery (YYYY-MM-DD)."""
+        return self.due_at.astimezone(zone(self.time_zone)).date().isoformat()
 
     def event(self, at: datetime) -> SimEvent:
         """``purchase_order.updated`` for the order's current status."""
@@ -205,7 +214,7 @@ class Order:
                 "location_id": self.request.location_id,
                 "status": self.status,
                 "currency": self.request.currency,
-                "expected_on": self.due_at.date().isoformat(),
+                "expected_on": self.expected_on,
                 "lines": [
                     {
                         "sku": ln.sku,
@@ -238,10 +247,12 @@ class OrderBook:
     orders: dict[str, Order] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def book(self, order_id: str, request: OrderIn, now: datetime) -> Order:
+    def book(self, order_id: str, request: OrderIn, now: datetime, time_zone: str = "UTC") -> Order:
+        """Book an order for a store whose time zone is ``time_zone``."""
         vendor = VENDORS_BY_ID.get(request.vendor_id)
-        lead = vendor.lead_time_days if vendor is not None else _lead_from(request, now)
-        order = Order(order_id, request, now, now + timedelta(days=lead), lead)
+        local_now = now.astimezone(zone(time_zone))
+        lead = vendor.lead_time_days if vendor is not None else _lead_from(request, local_now)
+        order = Order(order_id, request, now, now + timedelta(days=lead), lead, time_zone)
         with self._lock:
             self.orders[order_id] = order
         return order
@@ -261,8 +272,17 @@ class OrderBook:
             return [o for o in self.orders.values() if o.status == "open"]
 
 
+def zone(name: str) -> ZoneInfo:
+    """A store's time zone (UTC when the name is not one)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def _lead_from(request: OrderIn, now: datetime) -> int:
-    """A vendor this POS does not know: the order's own expected date, else a week."""
+    """A vendor this POS does not know: the order's own expected date (a day of the store,
+    ``now`` in its time zone), else a week."""
     if request.expected_on:
         try:
             days = (datetime.fromisoformat(request.expected_on).date() - now.date()).days
