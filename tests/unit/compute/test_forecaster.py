@@ -8,7 +8,7 @@ import pytest
 
 from tillwise.compute import make_executor
 from tillwise.compute.forecasting import ProductionForecaster
-from tillwise.compute.forecasting.backtest import Grid, actuals
+from tillwise.compute.forecasting.backtest import Grid, Stack, actuals
 from tillwise.compute.forecasting.panel import Panel
 
 DAYS = 200
@@ -480,3 +480,44 @@ def test_production_says_how_it_forecast_in_a_buyers_words_and_in_the_analysts()
         "a model that learned, from all the items forecast with this one, how sales go on "
         "after a history like this item's, shaped by the day of the week"
     )
+
+
+def test_an_item_between_two_sales_is_not_forecast_zero_whichever_member_the_weights_favour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stack's weights are the panel's, fitted mostly on its high-volume series. On small
+    panels they sat all on the 28-day window average, which reads an item that sells 8 units a
+    month — its last sale 29 days ago — as no demand: a zero forecast, never reordered. For
+    each series the stack holds at least ``MIN_WEIGHT_SUM`` of its members' plain mean."""
+    import importlib
+
+    from tillwise.compute.forecasting.backtest import LEVEL_MEMBERS
+
+    backtest = importlib.import_module("tillwise.compute.forecasting.backtest")
+    days = 180
+    ds = pd.date_range("2024-01-01", periods=days, freq="D")
+    rng = np.random.default_rng(5)
+    history = pd.concat(
+        [
+            *(
+                pd.DataFrame({"unique_id": f"steady{i}", "ds": ds, "y": rng.poisson(3 + i, days)})
+                for i in range(4)
+            ),
+            pd.DataFrame(
+                {"unique_id": "rare", "ds": ds, "y": np.where(np.arange(days) % 30 == 0, 8, 0)}
+            ),
+        ]
+    )
+
+    def on_the_window_average(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
+        weights = np.array([m == "WindowAverage|uncapped" for m in LEVEL_MEMBERS], dtype=float)
+        return Stack(weights, 3, LEVEL_MEMBERS)
+
+    monkeypatch.setattr(backtest, "fit_stack", on_the_window_average)
+    fc = ProductionForecaster().fit_predict(history, 28)
+    assert fc.method("rare").startswith("stacked combination (fitted on 3 earlier windows")
+    rare = fc.frame().query("unique_id == 'rare'")
+    rate = 8 / 30
+    assert rare["mean"].min() > 0 and rare["mean"].mean() > 0.15 * rate  # was 0
+    assert (rare["hi-95"] > 0).all()
+    assert fc.lead_time_demand("rare", 8, 0.5).mean > 0

@@ -412,15 +412,20 @@ def member_forecasts(grid: Grid, cutoff: int, members: Sequence[str]) -> np.ndar
     return np.stack([here[m] * (1.0 if m == SEASONAL else profile) for m in members], axis=-1)
 
 
-def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
-    """The stacked forecast at ``cutoff`` (NaN rows: series not started)."""
-    return np.asarray(
-        np.einsum("nhk,k->nh", member_forecasts(grid, cutoff, stack.members), stack.weights)
-    )
-
-
 MIN_STACK_WINDOWS = 2  # fewer inner windows: the plain mean (see fit_stack)
 MIN_WEIGHT_SUM = 0.5  # the stack never forecasts less than half its members' level
+
+
+def stack_values(grid: Grid, stack: Stack, cutoff: int) -> np.ndarray:
+    """The stacked forecast at ``cutoff`` (NaN rows: series not started), for each series never
+    below ``MIN_WEIGHT_SUM`` times its members' plain mean. The weights are the panel's, fitted
+    mostly on its high-volume series, where the members agree; they can all sit on one member
+    (the 28-day window average, TSB) that reads an intermittent item between two sales as no
+    demand — a zero forecast for an item that sells every few weeks."""
+    x = member_forecasts(grid, cutoff, stack.members)
+    values = np.einsum("nhk,k->nh", x, stack.weights)
+    plain = np.einsum("nhk,k->nh", x, plain_mean(stack.members).weights)
+    return np.asarray(np.maximum(values, MIN_WEIGHT_SUM * plain))
 
 
 def fit_stack(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
@@ -433,7 +438,8 @@ def fit_stack(grid: Grid, cutoff: int, leave_out: int | None = None) -> Stack:
     an anecdote — three months of a gift shop fitted on January after the Christmas peak gave
     every weight 0, a zero forecast for the whole store. And the weights sum to at least
     ``MIN_WEIGHT_SUM`` (scaled up when they sum to less): RMSSE's optimum already sits below
-    the mean for lumpy series, and a replenishment forecast cut further runs shelves empty."""
+    the mean for lumpy series, and a replenishment forecast cut further runs shelves empty.
+    (:func:`stack_values` holds the same floor for each series.)"""
     from scipy.optimize import minimize
 
     from .metrics import naive_scales

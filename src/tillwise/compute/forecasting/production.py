@@ -86,8 +86,9 @@ from .metrics import window_errors
 from .panel import Panel, history_panel
 
 MIN_CALENDAR_EFFECT = 0.05  # a holiday that moves demand less is not worth a buyer's reading
-VERSION = "2026.6"  # .3: holidays, last-year features; .4: promotions; .5: weekly seasonal;
-# .6: stack weights need two windows and sum to at least a half; events
+VERSION = "2026.7"  # .3: holidays, last-year features; .4: promotions; .5: weekly seasonal;
+# .6: stack weights need two windows and sum to at least a half; events; .7: the stack never
+# below half its members' plain mean per series
 
 
 class ProductionForecaster:
