@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.forecast
 	$(BIN)/python -m bench.forecast_stores
+	$(BIN)/python -m bench.reorder_points
 	$(BIN)/python -m bench.risk
 	$(BIN)/python -m bench.risk_http
 

@@ -198,15 +198,19 @@ class Residuals:
 
     values: np.ndarray
     scale: np.ndarray  # (n,) the series' mean level (scales pooled residuals)
+    actual: np.ndarray | None = None  # (n, windows, h) what sold where ``values`` is finite
 
 
 def residuals(grid: Grid, name: str, cutoffs: Sequence[int]) -> Residuals:
     panel, h = grid.panel, grid.horizon
     res = np.full((panel.n, len(cutoffs), h), np.nan)
+    sold = np.full_like(res, np.nan)
     for j, c in enumerate(cutoffs):
         a, o = actuals(panel, c, h)
         f = grid.values[c][name]
-        res[:, j, :] = np.where(o & np.isfinite(f), a - f, np.nan)
+        kept = o & np.isfinite(f)
+        res[:, j, :] = np.where(kept, a - f, np.nan)
+        sold[:, j, :] = np.where(kept, a, np.nan)
     last = max(cutoffs) if cutoffs else panel.periods
     # its level before the last window; a series that started after it: over its history
     level = np.array(
@@ -217,7 +221,7 @@ def residuals(grid: Grid, name: str, cutoffs: Sequence[int]) -> Residuals:
             for i, s in enumerate(panel.start)
         ]
     )
-    return Residuals(res, np.where(np.isfinite(level) & (level > 0), level, 1.0))
+    return Residuals(res, np.where(np.isfinite(level) & (level > 0), level, 1.0), sold)
 
 
 def interval_quantiles(
