@@ -661,6 +661,7 @@ def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives
             assert await pos.deliver_due() == 0  # still down: kept for the next pass
             await pos.drain()
             assert received() == []
+            assert len(pos.undelivered) == 1  # recorded once, not once per pass
             # when Tillwise is back, the delivery loop's next pass reports it received
             down[0] = False
             await pos.deliver_due()
@@ -672,3 +673,81 @@ def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives
             assert len(received()) == 1
 
     asyncio.run(go())
+
+
+def test_a_lost_status_the_order_has_moved_on_from_is_not_sent_again() -> None:
+    wall = [WALL]
+    tillwise = Tillwise(wall_clock=lambda: wall[0])
+    down = [False]
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        if down[0] and json.loads(request.content)["event"] == "purchase_order.updated":
+            return httpx.Response(503, json={"detail": "restarting"})
+        return await tillwise(request)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    async def go() -> list[str]:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(flaky))
+        pos = SimulatorPos(
+            TILLWISE,
+            CONN,
+            SECRET,
+            client=client,
+            wall_clock=lambda: wall[0],
+            max_attempts=2,
+            sleep=no_wait,
+        )
+        async with pos, _api(pos) as api:
+            pos.play(_store_event())
+            # given the order's "open" status is lost while Tillwise is down
+            down[0] = True
+            resp = await _order(api, _order_body(), t=wall[0])
+            assert resp.status_code == 201, resp.text
+            await pos.drain()
+            [order] = pos.orders.open_orders()
+            # and the replay then delivers it (its "received" status goes out with the replay)
+            pos.deliveries(order.due_at)
+            down[0] = False
+            await pos.deliver_due()
+            await pos.drain()
+        return [
+            p["data"]["status"] for p in tillwise.received if p["event"] == "purchase_order.updated"
+        ]
+
+    # then the stale "open" is not sent after the order was received
+    assert asyncio.run(go()) == []
+
+
+def test_an_order_keeps_its_days_on_the_stores_clock_across_a_dst_change() -> None:
+    # 23:30 in Berlin on Saturday 28 March 2026; clocks go forward that night
+    at = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)
+    berlin = "store-germany"
+
+    async def go() -> list[SimEvent]:
+        tillwise = Tillwise()
+        async with _pos(tillwise) as pos, _api(pos) as api:
+            store = {"id": berlin, "name": "Germany", "time_zone": "Europe/Berlin"}
+            pos.play(SimEvent(f"sim:location.updated:{berlin}", "location.updated", at, store))
+            assert (await _order(api, _order_body(berlin))).status_code == 201
+            [order] = pos.orders.open_orders()
+            return pos.deliveries(order.due_at)
+
+    [received] = [e.data for e in asyncio.run(go()) if e.event == "purchase_order.updated"]
+    # two days on the store's calendar: Monday 30 March (not 00:30 on the 31st)
+    assert received["expected_on"] == "2026-03-30"
+
+
+def test_a_store_whose_time_zone_is_not_one_books_orders_in_utc() -> None:
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    store_id = "store-odd"
+
+    async def go() -> int:
+        tillwise = Tillwise()
+        async with _pos(tillwise) as pos, _api(pos) as api:
+            store = {"id": store_id, "name": "Odd", "time_zone": "Europe"}  # a tzdata folder
+            pos.play(SimEvent(f"sim:location.updated:{store_id}", "location.updated", at, store))
+            return (await _order(api, _order_body(store_id))).status_code
+
+    assert asyncio.run(go()) == 201

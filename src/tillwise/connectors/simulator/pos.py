@@ -419,8 +419,12 @@ class SimulatorPos:
         number of new events."""
         events = self.deliveries(self.now())
         with self._lock:
-            again, self._unreported = list(self._unreported.values()), {}
-        for event in again + events:
+            kept, self._unreported = list(self._unreported.values()), {}
+        for event in kept:  # the order's latest status only (a newer one went out since)
+            order = self.orders.orders.get(str(event.data["id"]))
+            if order is not None and order.version == event.data["version"]:
+                self._report(event, again=True)
+        for event in events:
             self._report(event)
         return len(events)
 
@@ -530,20 +534,21 @@ class SimulatorPos:
                 422, "unknown_location", f"{field}: this POS has no store {location_id!r}", field
             )
 
-    def _report(self, event: SimEvent) -> None:
+    def _report(self, event: SimEvent, *, again: bool = False) -> None:
         if event.event == "purchase_order.updated":  # it supersedes a lost status report
             with self._lock:
                 self._unreported.pop(str(event.data["id"]), None)
-        task = asyncio.get_running_loop().create_task(self._deliver(event))
+        task = asyncio.get_running_loop().create_task(self._deliver(event, again=again))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _deliver(self, event: SimEvent) -> None:
+    async def _deliver(self, event: SimEvent, *, again: bool = False) -> None:
         try:
             await self.webhooks.send(event)
         except SimulatorError as exc:
-            log.warning("simulator POS could not report %s: %s", event.event_id, exc)
-            self.undelivered.append(exc)
+            if not again:  # recorded (and logged) once, however often it is sent again
+                log.warning("simulator POS could not report %s: %s", event.event_id, exc)
+                self.undelivered.append(exc)
             if event.event == "purchase_order.updated" and _transient(exc.status):
                 self._report_again(event)
         except RuntimeError as exc:  # the POS was not opened: nowhere to send from

@@ -252,7 +252,9 @@ class OrderBook:
         vendor = VENDORS_BY_ID.get(request.vendor_id)
         local_now = now.astimezone(zone(time_zone))
         lead = vendor.lead_time_days if vendor is not None else _lead_from(request, local_now)
-        order = Order(order_id, request, now, now + timedelta(days=lead), lead, time_zone)
+        # days on the store's clock: the same time of day ``lead`` days on, across a DST change
+        due = (local_now + timedelta(days=lead)).astimezone(now.tzinfo)
+        order = Order(order_id, request, now, due, lead, time_zone)
         with self._lock:
             self.orders[order_id] = order
         return order
@@ -276,7 +278,7 @@ def zone(name: str) -> ZoneInfo:
     """A store's time zone (UTC when the name is not one)."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # e.g. "Europe", tzdata's folder
         return ZoneInfo("UTC")
 
 
