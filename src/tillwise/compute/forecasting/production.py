@@ -37,23 +37,27 @@ residuals scaled by the series' mean level. Lower bounds are floored at 0.
 ``lead_time_demand(uid, days, level)`` is the quantile of the *sum* of demand over ``days``
 periods: the forecast sum corrected by the series' own mean error of ``days``-period sums
 (every offset inside each window; never below zero), plus their spread times a multiple learned
-on held-out windows: for each inner window, the mean and spread from the *other* windows, the
+on held-out windows — for each inner window, mean and spread from the *other* windows, the
 multiple whose quantiles lose least (pinball at ``level``) on that window's first ``days``
-periods, never below a shorter period's (location and scale the series' own, the tail the
-panel's). A tail quantile of a few dozen overlapping sums — three windows' worth — jumps from
-one protection period to the next; their mean and spread grow smoothly. (The panel's errors
-standardized by their own mean and spread — the multiple until version 2026.7, ×1.77 at 95 %
-on Online Retail — look tighter than the next window's: the 95 % quantile covered 92 % of the
-next 5 days' demand and 83 % of the next 26 days'. Held out, the multiple grows from ×2.2 at 5
-days to ×3.55 at 26: 93.5 % and 91.1 % covered, pinball loss 0.3-6 % lower at every period.) When a long protection period or stock-outs leave fewer than 5
-such sums, the mean and spread of its longest sums that have enough are grown to ``days`` (the
-spread by the square root of the ratio; its daily errors', when none has). Above the median the
-quantile is at least the Poisson quantile of the mean sum (the randomness of sales at that
-rate, which three windows of errors can understate) and at least the mean sum. With no backtest
-at all (a history shorter than two horizons, or an item new since the last window) it is the
-Poisson quantile of the mean sum. (An earlier version scaled the panel's errors by
-level·sqrt(days) for a series with fewer than 20 sums: a high-volume item got several times the
-safety stock it needed, and the reorder point jumped where the sums ran short.) A series' level
+periods; above the median never below a shorter period's, below it never above. Location and
+scale are the series' own, the multiple the panel's: a tail quantile of a few dozen overlapping
+sums — three windows' worth — jumps from one protection period to the next; their mean and
+spread grow smoothly. (The panel's errors standardized by their own mean and spread — the
+multiple until version 2026.6, x1.77 at 95 % on Online Retail — look tighter than the next
+window's: the 95 % quantile covered 92 % of the next 5 days' demand and 84 % of the next 26.
+Held out, the multiple grows from x2.2 at 5 days to x3.55 at 26: 93 % and 91.5 % covered, the
+pinball loss lower from 8 days on; ``python -m bench.reorder_points``. That standardized tail
+remains where too few windows say.) When a long protection period or stock-outs leave fewer
+than 5 such sums, the mean and spread of its longest sums that have enough are grown to
+``days`` (the spread by the square root of the ratio). Above the median the quantile is at
+least the Poisson quantile of the mean sum (the randomness of sales at that rate, which three
+windows of errors can understate) and at least the mean sum. With no backtest at all (a history
+shorter than two horizons, or an item new since the last window) it is the Poisson quantile of
+the mean sum. A longer period's quantile is never below a shorter one's. All of it is computed
+once per level for every series and period (a table), then read. (An earlier version scaled the
+panel's errors by level·sqrt(days) for a series with fewer than 20 sums: a high-volume item got
+several times the safety stock it needed, and the reorder point jumped where the sums ran
+short.) A series' level
 — which scales its daily intervals when it has few errors — is its mean before the last inner
 window, or, for one that started after it, over its history.
 """
@@ -62,6 +66,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -176,8 +181,8 @@ class Forecast:
         self._summary = summary
         self._accuracy = accuracy_by_row
         self._row = {uid: i for i, uid in enumerate(panel.ids)}
-        self._shapes: dict[float, float] = {}
-        self._calibrated: dict[tuple[float, int], float | None] = {}
+        self._spreads: SumSpreads | None = None
+        self._tables: dict[float, QuantileTable] = {}
         if residuals is not None:
             self._q = interval_quantiles(residuals, levels)
         else:
@@ -216,27 +221,23 @@ class Forecast:
         p = level / 100 if level > 1 else level
         if not 0 < p < 1:
             raise ValueError("level must be a probability such as 0.95")
-        from scipy.stats import poisson
-
+        if p not in self._tables:
+            self._tables[p] = self._table(p)
+        table = self._tables[p]
+        d = days - 1
         mean = float(self._mean[i, :days].sum())
-        by_count = float(poisson.ppf(p, mean)) if mean > 0 else 0.0
-        spread = None if self._res is None else _sum_spread(self._res.values[i], days)
-        if spread is None:
-            q = by_count
+        if self._res is None or not np.isfinite(table.rule[i, d]):
             how = "Poisson quantile of the mean sum (" + (
                 "history too short to backtest)" if self._res is None else "no backtest errors)"
             )
-        else:  # its bias-corrected mean sum (never below zero) and spread, the panel's shape
-            location, scale, n = spread
-            q = max(mean + location, 0.0) + self._shape(p, days) * scale
-            how = f"conformal: {n} backtest errors of {days}-period sums"
-            if p >= 0.5 and by_count > q:
-                q = by_count
-                how = "Poisson quantile of the mean sum (above its backtest errors' quantile)"
-        q = max(q, 0.0)
-        if p >= 0.5:
-            q = max(q, mean)
-        return LeadTimeDemand(unique_id, days, mean, q, p, how)
+        elif p >= 0.5 and table.by_count[i, d] > table.rule[i, d]:
+            how = "Poisson quantile of the mean sum (above its backtest errors' quantile)"
+        else:
+            assert self._spreads is not None
+            how = (
+                f"conformal: {int(self._spreads.count[i, d])} backtest errors of {days}-period sums"
+            )
+        return LeadTimeDemand(unique_id, days, mean, float(table.quantile[i, d]), p, how)
 
     def observed_periods(self, unique_id: str) -> int:
         return int(self._panel.observed[self._index(unique_id)].sum())
@@ -252,43 +253,29 @@ class Forecast:
             if abs(effect - 1.0) >= MIN_CALENDAR_EFFECT
         ]
 
-    def _shape(self, p: float, days: int) -> float:
-        """The multiple of a series' spread of ``days``-period sums its ``p`` quantile adds:
-        the one with the least pinball loss on held-out windows (:func:`_held_out_shape`),
-        never below a shorter period's, so the quantile grows with the period; the panel's
-        standardized tail (:meth:`_pooled_shape`) where too few windows or series say."""
-        shapes = []
-        for d in range(1, days + 1):
-            if (p, d) not in self._calibrated:
-                assert self._res is not None
-                self._calibrated[(p, d)] = _held_out_shape(self._res, d, p)
-            shape = self._calibrated[(p, d)]
-            if shape is not None:
-                shapes.append(shape)
-        return max(shapes) if shapes else self._pooled_shape(p)
+    def _table(self, p: float) -> QuantileTable:
+        """The ``p`` quantiles of every series' demand over 1 … horizon periods (see the module
+        docstring): the bias-corrected mean sum (never below zero) plus the spread times the
+        held-out multiple of each period; above the median at least the Poisson quantile of the
+        mean sum and the mean sum; never below a shorter period's quantile."""
+        from scipy.stats import poisson
 
-    def _pooled_shape(self, p: float) -> float:
-        """The ``p`` quantile of the panel's sum errors, each series' standardized by its own
-        mean and spread: the tail's shape, from every series at once. Taken once, for sums of
-        half the horizon (enough of them per series), so that it does not jump from one
-        protection period to the next; the normal quantile when no series has enough."""
-        if p not in self._shapes:
-            assert self._res is not None
-            days = max(1, self.horizon // 2)
-            zs = []
-            for i in range(self._panel.n):
-                sums = _window_sums(self._res.values[i], days)
-                spread = _spread(sums)
-                if spread is not None:
-                    zs.append((sums - spread[0]) / spread[1])
-            pool = np.concatenate(zs) if zs else np.zeros(0)
-            if pool.size:
-                self._shapes[p] = float(np.quantile(pool, p))
-            else:
-                from scipy.stats import norm
-
-                self._shapes[p] = float(norm.ppf(p))
-        return self._shapes[p]
+        sums = np.cumsum(self._mean, axis=1)  # (n, horizon) mean demand over 1 … h periods
+        by_count = np.where(sums > 0, poisson.ppf(p, np.maximum(sums, 1e-12)), 0.0)
+        rule = np.full_like(sums, np.nan)
+        if self._res is not None:
+            if self._spreads is None:
+                self._spreads = _sum_spreads(self._res.values)
+            spreads = self._spreads
+            shapes = _held_out_shapes(self._res, p)
+            if shapes is None:
+                shapes = np.full(self.horizon, _pooled_shape(self._res.values, p))
+            rule = np.maximum(sums + spreads.location, 0.0) + shapes[None, :] * spreads.scale
+        q = np.where(np.isfinite(rule), rule, by_count)
+        if p >= 0.5:
+            q = np.maximum(np.maximum(q, by_count), sums)
+        q = np.maximum.accumulate(np.maximum(q, 0.0), axis=1)
+        return QuantileTable(q, rule, by_count)
 
     def _index(self, unique_id: str) -> int:
         try:
@@ -299,35 +286,125 @@ class Forecast:
 
 SHAPES = np.round(np.arange(-4.0, 8.0 + 1e-9, 0.05), 2)  # the multiples tried
 MIN_HELD_OUT = 50  # fewer series-windows to judge by: the panel's standardized tail instead
+MIN_SUMS = 5  # fewer sums than this say too little of how they spread
+CHUNK = 4096  # series-windows scored at once (bounds the memory of the multiples' losses)
 
 
-def _held_out_shape(res: Residuals, days: int, p: float) -> float | None:
-    """The spread multiple whose ``p`` quantiles of ``days``-period demand, set as
-    :meth:`Forecast.lead_time_demand` sets them (location, floors and all), lose least (pinball)
-    on each inner window's first ``days`` periods when mean and spread come from the *other*
-    windows. Standardized by their own errors, as the panel's tail is, the sums of a few
-    windows look tighter than they are: that tail (×1.77 at 95 % on Online Retail) covered
-    83-92 % of the next 5-26 days' demand, less the longer the period; held out, the multiple
-    grows from ×2.2 at 5 days to ×3.4 at 26. None with fewer than two windows or
-    ``MIN_HELD_OUT`` series-windows with enough sums."""
-    if res.actual is None or res.values.shape[1] < 2 or days > res.values.shape[2]:
+@dataclass(frozen=True)
+class SumSpreads:
+    """Each series' errors of sums over 1 … h periods (n, h): their mean, their standard
+    deviation (NaN: fewer than ``MIN_SUMS`` sums, or none varying, and no shorter sums that
+    have enough to grow) and how many there were."""
+
+    location: np.ndarray
+    scale: np.ndarray
+    count: np.ndarray
+
+
+@dataclass(frozen=True)
+class QuantileTable:
+    quantile: np.ndarray  # (n, h) what lead_time_demand answers
+    rule: np.ndarray  # (n, h) the conformal rule alone (NaN: no spread)
+    by_count: np.ndarray  # (n, h) the Poisson quantile of the mean sum
+
+
+def _sum_spreads(res: np.ndarray) -> SumSpreads:
+    """:class:`SumSpreads` of residuals (n, windows, h) — every offset inside each window. With
+    too few sums of ``d`` periods (a protection period near the window's length, stock-outs),
+    the mean and spread of the longest shorter sums that have enough, grown to ``d`` (the
+    spread by the square root of the ratio)."""
+    n, _, h = res.shape
+    location = np.full((n, h), np.nan)
+    scale = np.full((n, h), np.nan)
+    count = np.zeros((n, h))
+    unit_loc = np.full(n, np.nan)  # per period, of the longest sums so far that had enough
+    unit_var = np.full(n, np.nan)
+    for d in range(1, h + 1):
+        m, sd, c = _spread_of(_offset_sums(res, d).reshape(n, -1))
+        count[:, d - 1] = c
+        own = np.isfinite(sd)
+        unit_loc = np.where(own, m / d, unit_loc)
+        unit_var = np.where(own, sd * sd / d, unit_var)
+        location[:, d - 1] = unit_loc * d
+        scale[:, d - 1] = np.sqrt(unit_var * d)
+    return SumSpreads(location, scale, count)
+
+
+def _spread_of(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, standard deviation, count) of each row's finite sums; the deviation NaN with
+    fewer than ``MIN_SUMS`` or none varying."""
+    ok = np.isfinite(sums)
+    c = ok.sum(axis=1)
+    x = np.where(ok, sums, 0.0)
+    with np.errstate(all="ignore"):
+        m = x.sum(axis=1) / c
+        var = np.where(ok, (sums - m[:, None]) ** 2, 0.0).sum(axis=1) / (c - 1)
+    sd = np.where((c >= MIN_SUMS) & (var > 1e-12), np.sqrt(var), np.nan)
+    return m, sd, c
+
+
+def _pooled_shape(res: np.ndarray, p: float) -> float:
+    """The ``p`` quantile of the panel's sum errors, each series' standardized by its own mean
+    and spread, for sums of half the horizon; the normal quantile when no series has enough.
+    (The multiple until forecaster version 2026.6; now only where too few windows say.)"""
+    n, _, h = res.shape
+    sums = _offset_sums(res, max(1, h // 2)).reshape(n, -1)
+    m, sd, _ = _spread_of(sums)
+    z = (sums - m[:, None]) / sd[:, None]
+    pool = z[np.isfinite(z)]
+    if pool.size:
+        return float(np.quantile(pool, p))
+    from scipy.stats import norm
+
+    return float(norm.ppf(p))
+
+
+def _held_out_shapes(res: Residuals, p: float) -> np.ndarray | None:
+    """The spread multiple for sums of 1 … h periods (h,): for each ``d``, the one whose ``p``
+    quantiles, set as :meth:`Forecast._table` sets them (location, floors and all), lose least
+    (pinball) on each inner window's first ``d`` periods when mean and spread come from the
+    *other* windows; above the median never below a shorter period's, below it never above
+    (the quantiles spread out as the period grows). Standardized by their own errors, as the
+    panel's tail is, the sums of a few windows look tighter than they are: that tail (x1.77 at
+    95 % on Online Retail) covered 83-92 % of the next 5-26 days' demand, less the longer the
+    period; held out, the multiple grows from x2.2 at 5 days to x3.55 at 26. A period without
+    ``MIN_HELD_OUT`` series-windows to judge by takes a shorter period's multiple; None when
+    none has (fewer than two windows, a small panel)."""
+    values = res.values
+    n, w, h = values.shape
+    if res.actual is None or w < 2:
         return None
-    sums = _offset_sums(res.values, days)  # (n, windows, offsets)
+    out = np.full(h, np.nan)
+    for d in range(1, h + 1):
+        out[d - 1] = _held_out_shape(values, res.actual, d, p)
+    if not np.isfinite(out).any():
+        return None
+    # a period with too few cases takes the shorter periods' (the first judged, before it)
+    if p >= 0.5:
+        out = np.maximum.accumulate(np.where(np.isfinite(out), out, -np.inf))
+    else:
+        out = np.minimum.accumulate(np.where(np.isfinite(out), out, np.inf))
+    return np.where(np.isfinite(out), out, out[np.isfinite(out)][0])
+
+
+def _held_out_shape(values: np.ndarray, actual: np.ndarray, days: int, p: float) -> float:
+    """The multiple for ``days``-period sums (see :func:`_held_out_shapes`); NaN with fewer
+    than ``MIN_HELD_OUT`` series-windows. Among multiples that lose the same, the widest."""
+    sums = _offset_sums(values, days)  # (n, windows, offsets)
     ok = np.isfinite(sums)
     count = ok.sum(axis=2)
     total = np.where(ok, sums, 0.0).sum(axis=2)
     squares = np.where(ok, sums * sums, 0.0).sum(axis=2)
-    # each window's sums against the mean and spread of the other windows' (as _spread does)
+    # each window's sums against the mean and spread of the other windows' (as _spread_of)
     c = count.sum(axis=1, keepdims=True) - count
     with np.errstate(all="ignore"):
         location = (total.sum(axis=1, keepdims=True) - total) / c
         var = (squares.sum(axis=1, keepdims=True) - squares - c * location**2) / (c - 1)
-    first = res.values[:, :, :days]
-    whole = np.isfinite(first).all(axis=2)
-    case = whole & (c >= 5) & (var > 1e-12)
+    first = values[:, :, :days]
+    case = np.isfinite(first).all(axis=2) & (c >= MIN_SUMS) & (var > 1e-12)
     if case.sum() < MIN_HELD_OUT:
-        return None
-    sold = res.actual[:, :, :days].sum(axis=2)[case]
+        return float("nan")
+    sold = actual[:, :, :days].sum(axis=2)[case]
     mean = sold - first.sum(axis=2)[case]  # what the forecast said for that window
     base = np.maximum(mean + location[case], 0.0)
     spread = np.sqrt(var[case])
@@ -336,11 +413,15 @@ def _held_out_shape(res: Residuals, days: int, p: float) -> float | None:
         from scipy.stats import poisson
 
         floor = np.maximum(np.where(mean > 0, poisson.ppf(p, np.maximum(mean, 1e-12)), 0), mean)
-    q = np.maximum(base[None, :] + SHAPES[:, None] * spread[None, :], floor[None, :])
-    q = np.maximum(q, 0.0)
-    miss = sold[None, :] - q
-    loss = np.where(miss > 0, p * miss, (p - 1) * miss).mean(axis=1)
-    return float(SHAPES[int(np.argmin(loss))])
+    loss = np.zeros(SHAPES.size)
+    for k in range(0, sold.size, CHUNK):
+        part = slice(k, k + CHUNK)
+        q = base[None, part] + SHAPES[:, None] * spread[None, part]
+        q = np.maximum(np.maximum(q, floor[None, part]), 0.0)
+        miss = sold[None, part] - q
+        loss += np.where(miss > 0, p * miss, (p - 1) * miss).sum(axis=1)
+    tied = np.flatnonzero(loss <= loss.min() * (1 + 1e-12) + 1e-12)
+    return float(SHAPES[tied[-1] if p >= 0.5 else tied[0]])
 
 
 def _offset_sums(res: np.ndarray, days: int) -> np.ndarray:
@@ -352,49 +433,6 @@ def _offset_sums(res: np.ndarray, days: int) -> np.ndarray:
     sums = filled[:, :, days:] - filled[:, :, : h - days + 1]
     full = (seen[:, :, days:] - seen[:, :, : h - days + 1]) == days
     return np.where(full, sums, np.nan)
-
-
-def _sum_spread(res: np.ndarray, days: int) -> tuple[float, float, int] | None:
-    """(mean, standard deviation, count) of a series' errors of ``days``-period sums; with too
-    few such sums (a protection period near the window's length, stock-outs), its daily errors'
-    grown to ``days`` as its longest sums that have enough grew. None without errors."""
-    sums = _window_sums(res, days)
-    own = _spread(sums)
-    if own is not None:
-        return own[0], own[1], sums.size
-    daily = _spread(res[np.isfinite(res)])
-    if daily is None:
-        return None
-    for k in range(days - 1, 0, -1):
-        shorter = _spread(_window_sums(res, k))
-        if shorter is not None:  # the longest sums with enough, grown to ``days``
-            return shorter[0] * days / k, shorter[1] * np.sqrt(days / k), sums.size
-    return daily[0] * days, daily[1] * np.sqrt(days), sums.size
-
-
-def _spread(sums: np.ndarray) -> tuple[float, float] | None:
-    """(mean, standard deviation) of a series' sum errors; None with fewer than 5 or none
-    varying (too few to say how they spread)."""
-    if sums.size < 5:
-        return None
-    sd = float(np.std(sums, ddof=1))
-    return (float(np.mean(sums)), sd) if sd > 0 else None
-
-
-def _window_sums(res: np.ndarray, days: int) -> np.ndarray:
-    """Errors of ``days``-period sums at every offset of every window (NaN steps skipped)."""
-    out = []
-    for row in res:
-        if not np.isfinite(row).any():
-            continue
-        filled = np.nan_to_num(row)
-        ok = np.isfinite(row).astype(float)
-        c = np.concatenate([[0.0], np.cumsum(filled)])
-        n = np.concatenate([[0.0], np.cumsum(ok)])
-        for o in range(0, len(row) - days + 1):
-            if n[o + days] - n[o] == days:
-                out.append(c[o + days] - c[o])
-    return np.asarray(out)
 
 
 def _poisson_quantiles(
