@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, make_url, text
 
 from tillwise.store.engine import make_engine
 from tillwise.store.migrate import upgrade
@@ -53,27 +53,70 @@ def sqlite_url(tmp_path: Path, _migrated_sqlite: Path) -> str:
     return f"sqlite:///{target}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL schema per test (dropped afterwards)."""
-    base = service_url("TILLWISE_TEST_POSTGRES_URL", "PostgreSQL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
+def _postgres_admin(base: str) -> Engine:
+    """An autocommit engine on the configured database (CREATE/DROP DATABASE need one); skips
+    (fails in CI) when the service is down."""
+    admin = make_engine(base, isolation_level="AUTOCOMMIT")
     try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        with admin.connect():
+            pass
     except Exception as exc:  # service down
         admin.dispose()
         if REQUIRE_SERVICES:
             pytest.fail(f"PostgreSQL at {base} unavailable: {exc}")
         pytest.skip(f"PostgreSQL at {base} unavailable: {exc}")
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    return admin
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str | None]:
+    """One database migrated to head for the session, the template each test's database is
+    created from (a migration run costs about a second; a copy, a twentieth of that). None when
+    the configured role may not create databases: each test then migrates a schema of its own."""
+    base = service_url("TILLWISE_TEST_POSTGRES_URL", "PostgreSQL")
+    admin = _postgres_admin(base)
+    name = f"tw_template_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:  # no CREATEDB: a schema per test instead
+        admin.dispose()
+        yield None
+        return
+    try:
+        upgrade(make_url(base).set(database=name).render_as_string(hide_password=False))
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(_postgres_template: str | None) -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head, this test's own (dropped afterwards): a
+    copy of the session's template, or a schema migrated for it."""
+    base = service_url("TILLWISE_TEST_POSTGRES_URL", "PostgreSQL")
+    admin = _postgres_admin(base)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        if _postgres_template is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template}"'))
+            yield make_url(base).set(database=name).render_as_string(hide_password=False)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{name}"'))
+            sep = "&" if "?" in base else "?"
+            url = f"{base}{sep}options=-csearch_path%3D{name}"
+            upgrade(url)
+            yield url
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
