@@ -127,6 +127,25 @@ async def _routes(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> No
     assert len(fc["forecast"]) == 28
 
 
+def test_the_plan_shows_the_level_the_pos_reports_now_beside_the_planned_one(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _level_now)
+
+
+async def _level_now(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    # a delivery of 300 A lands at the UK store after the plan was made
+    loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=300), "delivery")
+    await loop.settle()
+    store = f"{loop.conn}:{UK}"
+    resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=_token(loop, "viewer"))
+    assert resp.status_code == 200, resp.text
+    items = {i["sku"]: i for i in resp.json()["items"]}
+    # the plan's figures stay those it was made with; the shelf's level is the POS's now
+    assert (items[SKU]["on_hand"], items[SKU]["on_hand_now"]) == (0, 300)
+    assert (items[SKU_B]["on_hand"], items[SKU_B]["on_hand_now"]) == (0, 0)
+
+
 def test_the_chart_of_an_item_that_stopped_selling_runs_to_the_plans_last_day(
     sqlite_url: str, tmp_path: Path
 ) -> None:

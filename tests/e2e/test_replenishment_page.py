@@ -378,6 +378,16 @@ def test_a_store_manager_reads_the_reasons_and_the_forecast_then_approves_the_or
     after = server.get(f"/v1/proposals/{order['id']}").json()
     assert after["status"] == "applied" and after["value"]["amount"] == value
     assert after["approvals"][0]["name"] == "Maya Shah" and after["approvals"][0]["edited"]
+
+    # when the order arrives (the POS reports the receipt) and the page is opened again
+    for event in server.pos.deliveries(booked.due_at):
+        server.deliver(event)
+    wait_for(lambda: pipeline_idle(server), "the receipt to be handled")
+    page.reload()
+    # then the hearts' row shows the level the POS reports now under the plan's 6
+    row = page.locator(f"#risk-table tbody tr[data-sku='{HEART}']")
+    expect(row.locator("[data-col='on_hand']")).to_contain_text("6")
+    expect(row.locator("[data-col='on_hand_now']")).to_have_text(f"now {6 + fewer}")
     assert page.errors == []
 
 

@@ -22,6 +22,7 @@ from tillwise.ports.repositories import ForecastAdjustment, ReorderStop
 from tillwise.workflows.replenishment.history import build_frame
 from tillwise.workflows.replenishment.planner import (
     item_public,
+    on_hand_now,
     overstock,
     planning_day,
     sold_or_planned,
@@ -88,13 +89,15 @@ def store_plan(
     store: str, container: ContainerDep, principal: Principal = require("inventory:read")
 ) -> Any:
     """The store's latest plan, most at-risk items first, with its overstock in total and its
-    open proposals."""
+    open proposals; each item's ``on_hand`` as planned and ``on_hand_now`` as the POS last
+    reported it (a delivery since the plan shows at once; the plan follows at its next run)."""
     in_scope(principal, store, "store", store)
     conn, loc = _split(store)
     with container.uow() as uow:
         plan = uow.replenishment.plan(conn, loc)
         items = uow.replenishment.plan_items(conn, loc)
         stops = uow.replenishment.reorder_stops(conn, loc)
+        now = on_hand_now(uow, conn, loc)
     proposals = [
         ProposalPublic.of(r, principal)
         for kind in KINDS
@@ -102,7 +105,11 @@ def store_plan(
         if r.status in (*OPEN, "shadow")
     ]
     shown = plan_items_shown_to(
-        principal, [item_public(i) for i in sorted_items(with_stops(items, stops))]
+        principal,
+        [
+            {**item_public(i), "on_hand_now": now.get(i.sku)}
+            for i in sorted_items(with_stops(items, stops))
+        ],
     )
     return {
         "store": store,

@@ -205,6 +205,15 @@ def all_records(
         after = page[-1].id
 
 
+def on_hand_now(uow: UnitOfWork, connection_id: str, location_external_id: str) -> dict[str, int]:
+    """Each SKU's on-hand units at the store as the POS last reported them (a plan shows the
+    levels it was made with; deliveries and sales since move these)."""
+    levels = all_records(
+        uow, InventoryLevel, connection_id, stores=[(connection_id, location_external_id)]
+    )
+    return {level.sku: _units(level.on_hand) for level in levels}
+
+
 def _units(value: Decimal | int) -> int:
     """Whole units of a stock figure (fractions round down: never count stock not there)."""
     return math.floor(value)

@@ -1,5 +1,6 @@
-// Replenishment, one store at a time: the items at risk (most at risk first, with on hand, on
-// order, reorder point, order-up-to level and weeks of cover), the purchase orders and transfers
+// Replenishment, one store at a time: the items at risk (most at risk first, with on hand —
+// as planned, and "now" under it when the POS reported another level since — on order,
+// reorder point, order-up-to level and weeks of cover), the purchase orders and transfers
 // the nightly plan proposed — each line with its justification in plain words and the facts
 // behind it — with Approve, Edit quantities then approve, and Reject (with a reason) for roles
 // that may decide, and a forecast chart per SKU: the daily units sold (days out of stock marked:
@@ -318,7 +319,7 @@ class Replenishment {
         h("span", { class: "sub" }, `SKU ${item.sku}`, item.at_risk ? " · " : "", item.at_risk ? pill("At risk", "bad") : null),
         this.stopNote(item),
         this.adjustmentNote(item, () => row)),
-      h("td", { class: "num", "data-col": "on_hand" }, count0(item.on_hand)),
+      h("td", { class: "num", "data-col": "on_hand" }, count0(item.on_hand), nowNote(item)),
       h("td", { class: "num", "data-col": "on_order" }, count0(item.on_order)),
       h("td", { class: "num", "data-col": "reorder_point" }, count0(item.reorder_point)),
       h("td", { class: "num", "data-col": "order_up_to" }, count0(item.order_up_to)),
@@ -910,14 +911,22 @@ class Replenishment {
 
 function storeOption(s) {
   const bits = [];
-  if (s.at_risk) bits.push(`${s.at_risk} at risk`);
-  if (s.proposed_orders) bits.push(`${s.proposed_orders} order${s.proposed_orders === 1 ? "" : "s"} proposed`);
+  if (s.at_risk) bits.push(`${formatCount(s.at_risk)} at risk`);
+  if (s.proposed_orders) bits.push(`${formatCount(s.proposed_orders)} order${s.proposed_orders === 1 ? "" : "s"} proposed`);
   return bits.length ? `${s.name} (${bits.join(", ")})` : s.name;
 }
 
 function rank(p) {
   const i = STATUS_ORDER.indexOf(p.status);
   return i < 0 ? STATUS_ORDER.length : i;
+}
+
+/** The POS's level now, under the plan's, when a delivery or sales moved it since the plan. */
+function nowNote(item) {
+  const now = item.on_hand_now;
+  if (now === null || now === undefined || now === item.on_hand) return null;
+  return h("span", { class: "sub", "data-col": "on_hand_now", title: "on hand as the POS last reported it; the plan follows at its next run" },
+    `now ${formatCount(now)}`);
 }
 
 function count0(n) {
