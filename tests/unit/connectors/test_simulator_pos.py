@@ -611,18 +611,38 @@ def test_an_orders_expected_day_is_the_stores_own_day_of_its_delivery() -> None:
     assert (received["status"], received["expected_on"]) == ("received", "2011-03-03")
 
 
-def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives() -> None:
-    wall = [WALL]
-    tillwise = Tillwise(wall_clock=lambda: wall[0])
-    down = [False]
+class _StatusOutage:
+    """A Tillwise that answers 503 to order statuses while ``down``, and a simulator POS that
+    reports to it (two attempts, no waiting between them)."""
 
-    async def flaky(request: httpx.Request) -> httpx.Response:
-        if down[0] and json.loads(request.content)["event"] == "purchase_order.updated":
+    def __init__(self) -> None:
+        self.wall = [WALL]
+        self.tillwise = Tillwise(wall_clock=lambda: self.wall[0])
+        self.down = False
+
+    async def _flaky(self, request: httpx.Request) -> httpx.Response:
+        if self.down and json.loads(request.content)["event"] == "purchase_order.updated":
             return httpx.Response(503, json={"detail": "restarting"})
-        return await tillwise(request)
+        return await self.tillwise(request)
 
-    async def no_wait(_: float) -> None:
-        return None
+    def pos(self) -> SimulatorPos:
+        async def no_wait(_: float) -> None:
+            return None
+
+        return SimulatorPos(
+            TILLWISE,
+            CONN,
+            SECRET,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(self._flaky)),
+            wall_clock=lambda: self.wall[0],
+            max_attempts=2,
+            sleep=no_wait,
+        )
+
+
+def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives() -> None:
+    outage = _StatusOutage()
+    wall, tillwise = outage.wall, outage.tillwise
 
     def received() -> list[str]:
         return [
@@ -632,16 +652,7 @@ def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives
         ]
 
     async def go() -> None:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(flaky))
-        pos = SimulatorPos(
-            TILLWISE,
-            CONN,
-            SECRET,
-            client=client,
-            wall_clock=lambda: wall[0],
-            max_attempts=2,
-            sleep=no_wait,
-        )
+        pos = outage.pos()
         async with pos, _api(pos) as api:
             pos.play(_store_event())
             pos.speed = 86_400.0
@@ -650,7 +661,7 @@ def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives
             await pos.drain()
             [order] = pos.orders.open_orders()
             # given the order is delivered while Tillwise is down: its status report is lost
-            down[0] = True
+            outage.down = True
             wall[0] += 3  # three days on the POS's racing clock: the 2-day order is due
             assert await pos.deliver_due() > 0
             await pos.drain()
@@ -663,7 +674,7 @@ def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives
             assert received() == []
             assert len(pos.undelivered) == 1  # recorded once, not once per pass
             # when Tillwise is back, the delivery loop's next pass reports it received
-            down[0] = False
+            outage.down = False
             await pos.deliver_due()
             await pos.drain()
             assert received() == [f"sim:purchase_order.updated:{order.id}:v2"]
@@ -676,40 +687,22 @@ def test_a_lost_order_status_is_sent_again_by_the_delivery_loop_until_it_arrives
 
 
 def test_a_lost_status_the_order_has_moved_on_from_is_not_sent_again() -> None:
-    wall = [WALL]
-    tillwise = Tillwise(wall_clock=lambda: wall[0])
-    down = [False]
-
-    async def flaky(request: httpx.Request) -> httpx.Response:
-        if down[0] and json.loads(request.content)["event"] == "purchase_order.updated":
-            return httpx.Response(503, json={"detail": "restarting"})
-        return await tillwise(request)
-
-    async def no_wait(_: float) -> None:
-        return None
+    outage = _StatusOutage()
+    wall, tillwise = outage.wall, outage.tillwise
 
     async def go() -> list[str]:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(flaky))
-        pos = SimulatorPos(
-            TILLWISE,
-            CONN,
-            SECRET,
-            client=client,
-            wall_clock=lambda: wall[0],
-            max_attempts=2,
-            sleep=no_wait,
-        )
+        pos = outage.pos()
         async with pos, _api(pos) as api:
             pos.play(_store_event())
             # given the order's "open" status is lost while Tillwise is down
-            down[0] = True
+            outage.down = True
             resp = await _order(api, _order_body(), t=wall[0])
             assert resp.status_code == 201, resp.text
             await pos.drain()
             [order] = pos.orders.open_orders()
             # and the replay then delivers it (its "received" status goes out with the replay)
             pos.deliveries(order.due_at)
-            down[0] = False
+            outage.down = False
             await pos.deliver_due()
             await pos.drain()
         return [
