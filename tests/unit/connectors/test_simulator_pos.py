@@ -4,6 +4,7 @@ webhooks it sends after a change, and a replay that keeps what was written back 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -744,3 +745,23 @@ def test_a_store_whose_time_zone_is_not_one_books_orders_in_utc() -> None:
             return (await _order(api, _order_body(store_id))).status_code
 
     assert asyncio.run(go()) == 201
+
+
+def test_an_order_asking_for_a_later_day_arrives_that_day_and_never_before_the_lead_time() -> None:
+    at = datetime(2011, 2, 28, 17, 4, tzinfo=UTC)  # London keeps UTC in February
+
+    async def booked_for(expected_on: str) -> str:
+        async with _pos(Tillwise()) as pos, _api(pos) as api:
+            pos.play(dataclasses.replace(_store_event(), at=at))
+            body = {**json.loads(_order_body()), "expected_on": expected_on}
+            assert (await _order(api, json.dumps(body).encode())).status_code == 201
+            [order] = pos.orders.open_orders()
+            [received] = [
+                e.data for e in pos.deliveries(order.due_at) if e.event == "purchase_order.updated"
+            ]
+            return str(received["expected_on"])
+
+    # a 2-day vendor asked for Thursday 3 March delivers then, not on Wednesday
+    assert asyncio.run(booked_for("2011-03-03")) == "2011-03-03"
+    # asked for the next day, it still needs its two
+    assert asyncio.run(booked_for("2011-03-01")) == "2011-03-02"

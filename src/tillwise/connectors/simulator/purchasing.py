@@ -31,7 +31,9 @@ Purchase orders. ``POST /purchase-orders`` (the generic write-back contract) boo
 it is delivered when the POS's clock (the replay's simulated time; after the replay it runs
 on at the replay speed while an order or a transfer is on its way, else at real time, so
 orders are dated near the replay's end as the plans that made them) passes ``ordered at +
-the vendor's lead time``: each line's stock
+the vendor's lead time`` — or, when the order asks for a later day (``expected_on``, the
+store's), that day at the same time: a vendor does not deliver before the day it was asked
+for. Each line's stock
 is added at the store and reported with ``inventory.updated`` (``reason: receipt``), and the
 order's status is reported with ``purchase_order.updated`` (``open`` when booked, ``received``
 when delivered). Its ``expected_on`` is the store's local day of that moment (the store's
@@ -251,7 +253,11 @@ class OrderBook:
         """Book an order for a store whose time zone is ``time_zone``."""
         vendor = VENDORS_BY_ID.get(request.vendor_id)
         local_now = now.astimezone(zone(time_zone))
-        lead = vendor.lead_time_days if vendor is not None else _lead_from(request, local_now)
+        asked = _days_until(request.expected_on, local_now)
+        if vendor is not None:  # by its lead time, not before the day the order asks for
+            lead = max(vendor.lead_time_days, asked or 0)
+        else:  # a vendor this POS does not know: the day asked for, else in a week
+            lead = 7 if asked is None else max(1, asked)
         # days on the store's clock: the same time of day ``lead`` days on, across a DST change
         due = (local_now + timedelta(days=lead)).astimezone(now.tzinfo)
         order = Order(order_id, request, now, due, lead, time_zone)
@@ -282,13 +288,12 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _lead_from(request: OrderIn, now: datetime) -> int:
-    """A vendor this POS does not know: the order's own expected date (a day of the store,
-    ``now`` in its time zone), else a week."""
-    if request.expected_on:
-        try:
-            days = (datetime.fromisoformat(request.expected_on).date() - now.date()).days
-        except ValueError:
-            days = 7
-        return max(1, days)
-    return 7
+def _days_until(expected_on: str | None, now: datetime) -> int | None:
+    """Days from ``now``'s date (the store's) to the day an order asks for; None: none asked
+    (or not a date)."""
+    if not expected_on:
+        return None
+    try:
+        return (datetime.fromisoformat(expected_on).date() - now.date()).days
+    except ValueError:
+        return None
