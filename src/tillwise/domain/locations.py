@@ -13,7 +13,7 @@ from .ids import SourceRecord
 def check_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe", a folder
         raise InvalidTimeZone(f"{name!r} is not an IANA time zone") from exc
     return name
 

@@ -17,6 +17,9 @@ from tillwise.domain.sales import Refund, Transaction
 def test_location_rejects_a_bad_time_zone() -> None:
     with pytest.raises(ValidationError, match="'Mars/Olympus_Mons' is not an IANA time zone"):
         make(Location, time_zone="Mars/Olympus_Mons")
+    # a region's name (a folder of tzdata, not a zone) is refused the same way, not a crash
+    with pytest.raises(ValidationError, match="'Europe' is not an IANA time zone"):
+        make(Location, time_zone="Europe")
     assert make(Location, time_zone="Asia/Tokyo").zone.key == "Asia/Tokyo"
 
 

@@ -40,16 +40,15 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tillwise.connectors._normalizing import level_summary
 from tillwise.domain.catalog import Product, Variant, Vendor, normalize_gtin
 from tillwise.domain.customers import Customer
-from tillwise.domain.errors import InvalidGtin, InvalidMoney
+from tillwise.domain.errors import DomainError, InvalidGtin, InvalidMoney
 from tillwise.domain.events import Envelope, EventType, connection_source
 from tillwise.domain.ids import SourceRecord, SourceRef
 from tillwise.domain.inventory import InventoryLevel
-from tillwise.domain.locations import Location
+from tillwise.domain.locations import Location, check_time_zone
 from tillwise.domain.money import Money, exponent, sum_money
 from tillwise.domain.normalized import CanonicalRecord, NormalizedBatch
 from tillwise.domain.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
@@ -268,8 +267,8 @@ class _Ctx:
 def _shop(obj: Obj, ctx: _Ctx, path: str) -> Location:
     zone = _text(obj, "timeZone") or "UTC"
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+        check_time_zone(zone)
+    except DomainError:
         raise PayloadError(
             f"{path}.timeZone {zone!r} is not an IANA time zone", field=f"{path}.timeZone"
         ) from None

@@ -51,9 +51,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from tillwise.domain.errors import InvalidTimeZone
+from tillwise.domain.locations import check_time_zone
 
 from .dataset import Invoice
 from .replay import SimEvent, is_merchandise, iso_utc
@@ -283,8 +286,8 @@ class OrderBook:
 def zone(name: str) -> ZoneInfo:
     """A store's time zone (UTC when the name is not one)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # e.g. "Europe", tzdata's folder
+        return ZoneInfo(check_time_zone(name))
+    except InvalidTimeZone:
         return ZoneInfo("UTC")
 
 
