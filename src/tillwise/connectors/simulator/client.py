@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._http import is_retryable
 from .._signatures import SIGNATURE_HEADER, sign
 from ..generic.webhooks import EVENT_ID_HEADER
 from .replay import Replay, SimEvent, Step, StockChange
@@ -79,9 +80,7 @@ class SimulationCounts:
 
 def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
     """Pure retry decision: connection errors (``status`` None), 429 and 5xx, within limits."""
-    if attempt >= max_attempts:
-        return False
-    return status is None or status == 429 or status >= 500
+    return attempt < max_attempts and is_retryable(status)
 
 
 def retry_delay(attempt: int, retry_after: float | None = None, *, jitter: float = 0.0) -> float:

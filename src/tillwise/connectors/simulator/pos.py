@@ -80,6 +80,7 @@ from starlette.routing import Route
 from tillwise.domain.inventory import MovementReason
 from tillwise.ports.platform import SignatureError
 
+from .._http import is_retryable
 from .._signatures import DEFAULT_TOLERANCE, SIGNATURE_HEADER, verify_headers
 from .client import SimulatorError, WebhookSender
 from .purchasing import Order, OrderBook, OrderIn
@@ -421,8 +422,7 @@ class SimulatorPos:
         with self._lock:
             kept, self._unreported = list(self._unreported.values()), {}
         for event in kept:  # the order's latest status only (a newer one went out since)
-            order = self.orders.orders.get(str(event.data["id"]))
-            if order is not None and order.version == event.data["version"]:
+            if self._latest_status(event):
                 self._report(event, again=True)
         for event in events:
             self._report(event)
@@ -549,7 +549,7 @@ class SimulatorPos:
             if not again:  # recorded (and logged) once, however often it is sent again
                 log.warning("simulator POS could not report %s: %s", event.event_id, exc)
                 self.undelivered.append(exc)
-            if event.event == "purchase_order.updated" and _transient(exc.status):
+            if event.event == "purchase_order.updated" and is_retryable(exc.status):
                 self._report_again(event)
         except RuntimeError as exc:  # the POS was not opened: nowhere to send from
             log.warning("simulator POS could not report %s: %s", event.event_id, exc)
@@ -558,10 +558,14 @@ class SimulatorPos:
     def _report_again(self, event: SimEvent) -> None:
         """Keep a lost order status for :meth:`deliver_due` to send again — unless the order
         has moved on since (its newer status is reported, or kept, instead)."""
-        order = self.orders.orders.get(str(event.data["id"]))
-        if order is not None and order.version == event.data["version"]:
+        if self._latest_status(event):
             with self._lock:
-                self._unreported[order.id] = event
+                self._unreported[str(event.data["id"])] = event
+
+    def _latest_status(self, event: SimEvent) -> bool:
+        """Whether a ``purchase_order.updated`` is its order's current version."""
+        order = self.orders.orders.get(str(event.data["id"]))
+        return order is not None and order.version == event.data["version"]
 
     async def drain(self) -> None:
         """Wait until every change reported so far has been delivered (or given up on)."""
@@ -642,11 +646,6 @@ class SimulatorPos:
         status = getattr(exc, "status_code", 500)
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         return _problem(request, status, code, str(getattr(exc, "detail", exc)))
-
-
-def _transient(status: int | None) -> bool:
-    """Whether a report failed for a while (unreachable, 429, 5xx), not refused for good."""
-    return status is None or status == 429 or status >= 500
 
 
 def _fingerprint(kind: bytes, request: BaseModel) -> str:
