@@ -258,10 +258,8 @@ class Forecast:
         docstring): the bias-corrected mean sum (never below zero) plus the spread times the
         held-out multiple of each period; above the median at least the Poisson quantile of the
         mean sum and the mean sum; never below a shorter period's quantile."""
-        from scipy.stats import poisson
-
         sums = np.cumsum(self._mean, axis=1)  # (n, horizon) mean demand over 1 … h periods
-        by_count = np.where(sums > 0, poisson.ppf(p, np.maximum(sums, 1e-12)), 0.0)
+        by_count = _by_count(sums, p)
         rule = np.full_like(sums, np.nan)
         if self._res is not None:
             if self._spreads is None:
@@ -271,9 +269,7 @@ class Forecast:
             if shapes is None:
                 shapes = np.full(self.horizon, _pooled_shape(self._res.values, p))
             rule = np.maximum(sums + spreads.location, 0.0) + shapes[None, :] * spreads.scale
-        q = np.where(np.isfinite(rule), rule, by_count)
-        if p >= 0.5:
-            q = np.maximum(np.maximum(q, by_count), sums)
+        q = np.maximum(np.where(np.isfinite(rule), rule, by_count), _floor(sums, p))
         q = np.maximum.accumulate(np.maximum(q, 0.0), axis=1)
         return QuantileTable(q, rule, by_count)
 
@@ -408,11 +404,7 @@ def _held_out_shape(values: np.ndarray, actual: np.ndarray, days: int, p: float)
     mean = sold - first.sum(axis=2)[case]  # what the forecast said for that window
     base = np.maximum(mean + location[case], 0.0)
     spread = np.sqrt(var[case])
-    floor = np.zeros_like(mean)
-    if p >= 0.5:
-        from scipy.stats import poisson
-
-        floor = np.maximum(np.where(mean > 0, poisson.ppf(p, np.maximum(mean, 1e-12)), 0), mean)
+    floor = _floor(mean, p)
     loss = np.zeros(SHAPES.size)
     for k in range(0, sold.size, CHUNK):
         part = slice(k, k + CHUNK)
@@ -422,6 +414,21 @@ def _held_out_shape(values: np.ndarray, actual: np.ndarray, days: int, p: float)
         loss += np.where(miss > 0, p * miss, (p - 1) * miss).sum(axis=1)
     tied = np.flatnonzero(loss <= loss.min() * (1 + 1e-12) + 1e-12)
     return float(SHAPES[tied[-1] if p >= 0.5 else tied[0]])
+
+
+def _by_count(mean: np.ndarray, p: float) -> np.ndarray:
+    """The ``p`` quantile of a Poisson count with these means (0 where the mean is 0)."""
+    from scipy.stats import poisson
+
+    return np.asarray(np.where(mean > 0, poisson.ppf(p, np.maximum(mean, 1e-12)), 0.0))
+
+
+def _floor(mean: np.ndarray, p: float) -> np.ndarray:
+    """What a ``p`` quantile of demand with these means is never below: above the median the
+    Poisson quantile and the mean itself; below it, nothing."""
+    if p < 0.5:
+        return np.zeros_like(mean)
+    return np.maximum(_by_count(mean, p), mean)
 
 
 def _offset_sums(res: np.ndarray, days: int) -> np.ndarray:
