@@ -146,6 +146,57 @@ async def _level_now(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) ->
     assert (items[SKU_B]["on_hand"], items[SKU_B]["on_hand_now"]) == (0, 0)
 
 
+def test_a_written_order_stays_on_the_plan_with_its_progress_on_the_pos(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Approved and written, the order is still on the store's plan with what the POS reports
+    of it: open with nothing received, then received in full after the vendor's lead time."""
+
+    async def go() -> None:
+        async with simulator_loop(sqlite_url, tmp_path, SALES) as loop:
+            c = loop.container
+            Planner(c.uow, MeanForecaster(), c.clock).run(loop.conn, UK)
+            await c.approvals.route_new()
+            [draft] = c.approvals.list(kind=PO, status="pending")
+            ordered = sum(ln["quantity"] for ln in draft.proposal.payload["lines"])
+            store = f"{loop.conn}:{UK}"
+            transport = httpx.ASGITransport(app=create_app(c))
+            async with httpx.AsyncClient(transport=transport, base_url="http://tw") as api:
+
+                async def shown() -> dict[str, Any]:
+                    resp = await api.get(
+                        f"/v1/replenishment/stores/{store}/plan", headers=_token(loop, "viewer")
+                    )
+                    assert resp.status_code == 200, resp.text
+                    [p] = [p for p in resp.json()["proposals"] if p["id"] == draft.id]
+                    return p
+
+                assert "pos_order" not in await shown()  # pending: nothing written yet
+                done = await c.approvals.approve(draft.id, person("regional_manager"))
+                assert done.status == "applied", done.result
+                assert done.result is not None
+                await loop.settle()
+                p = await shown()
+                assert p["status"] == "applied"
+                order = p["pos_order"]
+                assert order["reference"] == done.result["reference"]
+                assert (order["status"], order["ordered"], order["received"]) == (
+                    "open",
+                    ordered,
+                    0,
+                )
+                assert order["expected_on"]
+
+                loop.pos.speed = 86_400.0  # a day per second: the lead time passes
+                loop.advance(LEAD + 1)
+                await loop.pos.deliver_due()
+                await loop.settle()
+                order = (await shown())["pos_order"]
+                assert (order["status"], order["received"]) == ("received", ordered)
+
+    asyncio.run(go())
+
+
 def test_the_chart_of_an_item_that_stopped_selling_runs_to_the_plans_last_day(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -9,13 +9,15 @@ a SKU's forecast over some days: ``PUT`` / ``DELETE .../adjustments/{sku}``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from tillwise.domain.locations import store_key
+from tillwise.domain.purchasing import PurchaseOrder
+from tillwise.governance.approvals import ProposalRecord
 from tillwise.governance.costs import plan_items_shown_to
 from tillwise.governance.principal import Principal
 from tillwise.ports.repositories import ForecastAdjustment, ReorderStop
@@ -23,8 +25,10 @@ from tillwise.workflows.replenishment.history import build_frame
 from tillwise.workflows.replenishment.planner import (
     item_public,
     on_hand_now,
+    orders_on_pos,
     overstock,
     planning_day,
+    pos_order_public,
     sold_or_planned,
     sorted_items,
     stop_public,
@@ -36,8 +40,10 @@ from ..problems import Problem
 from .governance import ProposalPublic
 
 router = APIRouter(prefix="/v1/replenishment", tags=["replenishment"])
-KINDS = ("draft_purchase_order", "transfer")
+ORDER = "draft_purchase_order"
+KINDS = (ORDER, "transfer")
 OPEN = ("new", "pending", "approved")
+SHOWN_AFTER_WRITE = timedelta(days=14)  # a written order stays on the plan's page this long
 
 
 def _split(store: str) -> tuple[str, str]:
@@ -98,11 +104,19 @@ def store_plan(
         items = uow.replenishment.plan_items(conn, loc)
         stops = uow.replenishment.reorder_stops(conn, loc)
         now = on_hand_now(uow, conn, loc)
+        orders = orders_on_pos(uow, conn, loc)
+    recent = container.clock.now() - SHOWN_AFTER_WRITE
     proposals = [
-        ProposalPublic.of(r, principal)
+        _with_pos_order(ProposalPublic.of(r, principal), r, orders)
         for kind in KINDS
         for r in container.approvals.list(principal, store=store, kind=kind, limit=200)
         if r.status in (*OPEN, "shadow")
+        or (
+            r.status == "applied"
+            and kind == ORDER
+            and r.decided_at is not None
+            and r.decided_at >= recent
+        )
     ]
     shown = plan_items_shown_to(
         principal,
@@ -118,8 +132,21 @@ def store_plan(
         "version": None if plan is None else plan.version,
         "items": shown,
         "overstock": overstock(shown),
-        "proposals": [p.model_dump(mode="json") for p in proposals],
+        "proposals": proposals,
     }
+
+
+def _with_pos_order(
+    public: ProposalPublic, record: ProposalRecord, orders: dict[str, PurchaseOrder]
+) -> dict[str, Any]:
+    """A proposal as the plan shows it; a written purchase order with ``pos_order``: how far
+    it has got on the POS (open, partly or wholly received), ``None`` until the POS reports it."""
+    out = public.model_dump(mode="json")
+    if record.status == "applied":
+        reference = (record.result or {}).get("reference")
+        po = orders.get(record.id) or (orders.get(reference) if reference else None)
+        out["pos_order"] = None if po is None else pos_order_public(po)
+    return out
 
 
 @router.get("/stores/{store}/forecast/{sku}", operation_id="replenishment-forecast")

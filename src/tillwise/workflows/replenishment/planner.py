@@ -214,6 +214,34 @@ def on_hand_now(uow: UnitOfWork, connection_id: str, location_external_id: str) 
     return {level.sku: _units(level.on_hand) for level in levels}
 
 
+def orders_on_pos(
+    uow: UnitOfWork, connection_id: str, location_external_id: str
+) -> dict[str, PurchaseOrder]:
+    """The store's purchase orders as the POS last reported them, under both names a written
+    proposal knows them by: the proposal id they were ordered under (``reference``) and the
+    POS's own id (the write's result reference)."""
+    orders = [
+        po
+        for po in all_records(uow, PurchaseOrder, connection_id)
+        if po.location_external_id == location_external_id
+    ]
+    out = {po.external_id: po for po in orders}
+    out.update({po.reference: po for po in orders if po.reference})
+    return out
+
+
+def pos_order_public(po: PurchaseOrder) -> dict[str, Any]:
+    """How far a written order has got on the POS, as the plan's page shows it."""
+    return {
+        "reference": po.external_id,
+        "status": po.status.value,
+        "expected_on": None if po.expected_on is None else po.expected_on.isoformat(),
+        "ordered": _units(sum((ln.quantity for ln in po.lines), Decimal(0))),
+        "received": _units(sum((ln.received for ln in po.lines), Decimal(0))),
+        "reported_at": None if po.source_updated_at is None else po.source_updated_at.isoformat(),
+    }
+
+
 def _units(value: Decimal | int) -> int:
     """Whole units of a stock figure (fractions round down: never count stock not there)."""
     return math.floor(value)

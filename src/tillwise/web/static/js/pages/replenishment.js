@@ -744,6 +744,7 @@ class Replenishment {
           ["To", pay.to_name || this.ctx.storeName(`${p.connection_id}:${pay.to_location}`)],
           ["Quantity", pay.quantity],
         ], { class: "facts po-facts" }),
+      "pos_order" in p ? posOrder(p.pos_order) : null,
       p.decided_by ? h("p", { class: "muted small" },
         `${humanize(p.status)} by ${this.ctx.actorName(p.decided_by)}`,
         p.decided_at ? ` · ${formatDateTime(p.decided_at)}` : "",
@@ -1156,3 +1157,14 @@ export default {
     return done.then(() => () => view.stop());
   },
 };
+
+// How far a written purchase order has got on the POS (the plan route's `pos_order`).
+function posOrder(order) {
+  if (!order) return h("p", { class: "po-progress muted small" }, "Written to the POS; it has not reported the order back yet.");
+  const received = order.status === "received"
+    ? `all ${formatCount(order.ordered)} units received`
+    : `${formatCount(order.received)} of ${formatCount(order.ordered)} units received`;
+  return h("p", { class: "po-progress small", dataset: { status: order.status } },
+    `On the POS: ${humanize(order.status)} (${order.reference}) · ${received}`,
+    order.expected_on && order.status !== "received" ? ` · expected ${formatDay(order.expected_on)}` : "");
+}
