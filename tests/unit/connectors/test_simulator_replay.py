@@ -152,6 +152,25 @@ def test_rows_group_into_invoices_in_time_order() -> None:
     assert second.customer_id is None and second.lines[1].price == Decimal("2.10")
 
 
+def test_a_product_whose_code_the_data_writes_in_both_cases_is_one_sku(bundled: Bundled) -> None:
+    """Online Retail writes some codes in both cases (15056BL and 15056bl, both EDWARDIAN
+    PARASOL BLACK): one product, one SKU, so its sales and stock are not split in two."""
+    row = {
+        "invoice": "1",
+        "description": "EDWARDIAN PARASOL BLACK",
+        "quantity": 1,
+        "invoice_date": datetime(2011, 1, 1, 9),
+        "price": "4.95",
+        "customer_id": None,
+        "country": "France",
+    }
+    [inv] = invoices_from_rows([{**row, "stock_code": "15056BL"}, {**row, "stock_code": "15056bl"}])
+    assert [line.stock_code for line in inv.lines] == ["15056BL", "15056BL"]
+    invoices, _ = bundled
+    codes = {line.stock_code for inv in invoices for line in inv.lines}
+    assert "15056BL" in codes and not [c for c in codes if c != c.upper()]
+
+
 def test_bundled_subset(bundled: Bundled) -> None:
     invoices, _ = bundled
     assert bundled_path().stat().st_size <= 2 * 1024 * 1024

@@ -3,7 +3,10 @@
 ``data/online_retail_subset.parquet`` is made by ``scripts/make_demo_subset.py`` (see
 ``DATA_LICENSES.md``: Chen, D. (2019), Online Retail II, UCI ML Repository id 502, CC BY 4.0).
 Runtime code reads only this bundled file. Prices are exact decimal strings in sterling;
-``invoice_date`` is UK wall-clock time (Europe/London) and is converted to UTC here.
+``invoice_date`` is UK wall-clock time (Europe/London) and is converted to UTC here. Stock
+codes are upper-cased: the data writes some products' codes in both cases (``15056BL`` and
+``15056bl``, both EDWARDIAN PARASOL BLACK; 79 products in the bundled window), which would
+split one product's sales and stock over two SKUs.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def invoices_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Invoice]:
             lines[number] = []
         lines[number].append(
             InvoiceLine(
-                stock_code=str(row["stock_code"]),
+                stock_code=str(row["stock_code"]).upper(),
                 description=row["description"],
                 quantity=int(row["quantity"]),
                 price=Decimal(str(row["price"])),
