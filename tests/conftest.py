@@ -8,13 +8,16 @@ skip with a reason — unless ``TILLWISE_REQUIRE_SERVICES=1`` (CI), where they f
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Connection, Engine, make_url, text
 
 from tillwise.store.engine import make_engine
 from tillwise.store.migrate import upgrade
@@ -68,41 +71,76 @@ def _postgres_admin(base: str) -> Engine:
     return admin
 
 
+ORPHAN = re.compile(r"tw_(\d+)_\w+")  # what a test run names its databases and schemas
+
+
+def _drop_orphans(conn: Connection) -> None:
+    """Drop what killed test runs left on the server: each run names its databases (schemas
+    without CREATEDB) ``tw_<key>_…`` and holds the advisory lock ``<key>`` while it lives, so a
+    name whose lock is free is an orphan — never another run's that is still going."""
+    names = [
+        *((n, "DATABASE") for n in conn.execute(text("SELECT datname FROM pg_database")).scalars()),
+        *((n, "SCHEMA") for n in conn.execute(text("SELECT nspname FROM pg_namespace")).scalars()),
+    ]
+    for name, what in names:
+        m = ORPHAN.fullmatch(name)
+        if m is None:
+            continue
+        key = int(m.group(1))
+        if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            try:
+                tail = " WITH (FORCE)" if what == "DATABASE" else " CASCADE"
+                conn.execute(text(f'DROP {what} IF EXISTS "{name}"{tail}'))
+            except Exception:  # not ours to drop (another role's): left alone
+                pass
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+@dataclass(frozen=True)
+class _PostgresRun:
+    key: int  # this run's advisory lock, held for the session; its names start tw_<key>_
+    template: str | None  # a database migrated to head to copy, None without CREATEDB
+
+
 @pytest.fixture(scope="session")
-def _postgres_template() -> Iterator[str | None]:
-    """One database migrated to head for the session, the template each test's database is
-    created from (a migration run costs about a second; a copy, a twentieth of that). None when
-    the configured role may not create databases: each test then migrates a schema of its own."""
+def _postgres_run() -> Iterator[_PostgresRun]:
+    """This run's claim on the server (see :func:`_drop_orphans`, run first) and one database
+    migrated to head for the session, the template each test's database is created from (a
+    migration run costs about a second; a copy, a twentieth of that). No template when the
+    configured role may not create databases: each test then migrates a schema of its own."""
     base = service_url("TILLWISE_TEST_POSTGRES_URL", "PostgreSQL")
     admin = _postgres_admin(base)
-    name = f"tw_template_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:  # no CREATEDB: a schema per test instead
-        admin.dispose()
-        yield None
-        return
-    try:
-        upgrade(make_url(base).set(database=name).render_as_string(hide_password=False))
-        yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    key = secrets.randbits(62)
+    with admin.connect() as held:
+        held.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        _drop_orphans(held)
+        name = f"tw_{key}_template"
+        try:
+            held.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception:  # no CREATEDB: a schema per test instead
+            yield _PostgresRun(key, None)
+            admin.dispose()
+            return
+        try:
+            upgrade(make_url(base).set(database=name).render_as_string(hide_password=False))
+            yield _PostgresRun(key, name)
+        finally:
+            held.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture
-def postgres_url(_postgres_template: str | None) -> Iterator[str]:
+def postgres_url(_postgres_run: _PostgresRun) -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head, this test's own (dropped afterwards): a
     copy of the session's template, or a schema migrated for it."""
     base = service_url("TILLWISE_TEST_POSTGRES_URL", "PostgreSQL")
     admin = _postgres_admin(base)
-    name = f"t_{uuid.uuid4().hex[:12]}"
+    name = f"tw_{_postgres_run.key}_{uuid.uuid4().hex[:12]}"
     try:
-        if _postgres_template is not None:
+        if _postgres_run.template is not None:
             with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template}"'))
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_run.template}"'))
             yield make_url(base).set(database=name).render_as_string(hide_password=False)
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
