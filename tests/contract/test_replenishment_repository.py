@@ -65,6 +65,15 @@ def test_a_record_counts_once_and_a_correction_replaces_it(uow: SqlUnitOfWorkFac
     ]
     assert stores == [("c1", "loc-1")]
     with uow() as w:
+        # the connection's last day with a sale: D1 (D2 has only a return); none elsewhere
+        assert w.replenishment.last_sale_day("c1") == D1
+        assert w.replenishment.last_sale_day("c2") is None
+        w.replenishment.set_demand(
+            "r4", DemandContribution("c1", "loc-2", D5, (DemandLine("A", sold=Decimal(1)),))
+        )
+        assert w.replenishment.last_sale_day("c1") == D5  # another store of it sold later
+        w.replenishment.set_demand("r4", None)
+    with uow() as w:
         w.replenishment.set_demand("r2", None)  # voided
         assert [d.sold for d in w.replenishment.demand("c1", "loc-1") if d.day == D1] == [3, 1]
 

@@ -248,6 +248,11 @@ class ReplenishmentRepository(Protocol):
         absent)."""
         ...
 
+    def last_sale_day(self, connection_id: str) -> date | None:
+        """The latest day with a sale at any of the connection's stores (each its own local
+        day; None: no sale yet)."""
+        ...
+
     def stock_outs(self, connection_id: str, location_external_id: str) -> StockOuts: ...
 
     def demand_stores(self) -> list[tuple[str, str]]:

@@ -101,6 +101,12 @@ class SqlReplenishmentRepository:
             for sku, day, sold, returned in self._session.connection().execute(query)
         ]
 
+    def last_sale_day(self, connection_id: str) -> date | None:
+        c = demand_contributions.c
+        query = select(func.max(c.day)).where(c.connection_id == connection_id).where(c.sold > 0)
+        day = self._session.connection().execute(query).scalar()
+        return day if day is None or isinstance(day, date) else date.fromisoformat(str(day))
+
     def demand_stores(self) -> list[tuple[str, str]]:
         c = demand_contributions.c
         query = (

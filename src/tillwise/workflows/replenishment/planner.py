@@ -157,6 +157,9 @@ class StoreInputs:
     stops: dict[str, ReorderStop] = field(default_factory=dict)  # SKUs not to reorder here
     adjustments: dict[str, ForecastAdjustment] = field(default_factory=dict)  # sku → a buyer's
     store_names: dict[str, str] = field(default_factory=dict)  # other stores' ids → names
+    # the latest day with a sale at any of the connection's stores: the data's own present
+    # (yesterday's or today's while it trades; long ago for sales replayed from the past)
+    connection_last_sale: date | None = None
 
     def __post_init__(self) -> None:
         # orders are in the store's currency: a draft in another takes no new lines
@@ -472,6 +475,7 @@ def read_store(
         store_names=others.names,
         stops=uow.replenishment.reorder_stops(connection_id, location_external_id),
         adjustments=uow.replenishment.forecast_adjustments(connection_id, location_external_id),
+        connection_last_sale=uow.replenishment.last_sale_day(connection_id),
     )
 
 
@@ -774,12 +778,16 @@ def horizon_for(inputs: StoreInputs, settings: PlanSettings) -> int:
 
 def history_for(inputs: StoreInputs, today: date) -> pd.DataFrame:
     """The store's history frame up to yesterday (local): days since its last sale are days
-    without a sale (0) while they are fewer than :data:`QUIET_DAYS`; a history older than that
-    (sales replayed from the past, as the demo's) ends on its last day of data. Today is not
-    over: its sales so far are not a day's (a store whose first sales are today has no
-    history yet). Returns are not sales: a day with only returns neither starts a series nor
-    keeps a quiet store trading."""
+    without a sale (0). Where the connection's data stop longer than :data:`QUIET_DAYS` ago
+    (sales replayed from the past, as the demo's), every store's history ends on the data's
+    last day instead — the same day for all its stores, so a store that stopped selling weeks
+    before the others is planned from the same day, its silent weeks as days without a sale.
+    Today is not over: its sales so far are not a day's (a store whose first sales are today
+    has no history yet). Returns are not sales: a day with only returns neither starts a
+    series nor keeps a store trading."""
     end = last_sale_day(inputs.demand)
+    if end is not None and inputs.connection_last_sale is not None:
+        end = max(end, inputs.connection_last_sale)
     yesterday = today - timedelta(days=1)
     if end is not None and end >= yesterday - QUIET_DAYS:
         end = yesterday

@@ -29,8 +29,13 @@ OUTLOOK = Outlook(
 TERMS = Terms(vendor_external_id="v", lead_time_days=7, moq=12)
 
 
-def _store(draft_currency: str = "USD", demand: list[DemandDay] | None = None) -> StoreInputs:
-    """A store in USD (no location, no costs) with a pending draft of 10 units of X from v."""
+def _store(
+    draft_currency: str = "USD",
+    demand: list[DemandDay] | None = None,
+    connection_last_sale: date | None = None,
+) -> StoreInputs:
+    """A store in USD (no location, no costs) with a pending draft of 10 units of X from v;
+    ``connection_last_sale``: its connection's last day with a sale (default: its own)."""
     draft = {"currency": draft_currency, "lines": [{"sku": "X", "quantity": 10}]}
     supply = Supply(on_order={"X": 10}, drafts={"v": ("p-1", draft)}, in_draft={("v", "X"): 10})
     return StoreInputs(
@@ -45,6 +50,8 @@ def _store(draft_currency: str = "USD", demand: list[DemandDay] | None = None) -
         variant_vendor={},
         supply=supply,
         others={},
+        connection_last_sale=connection_last_sale
+        or max((d.day for d in demand or []), default=None),
     )
 
 
@@ -93,6 +100,27 @@ def test_the_history_ends_yesterday_while_the_store_trades(days_ago: range, last
     assert frame["ds"].max().date() == last_day
     since_last_sale = frame[frame["ds"].dt.date > TODAY - timedelta(days=min(days_ago))]
     assert (since_last_sale["y"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("connection_last_sale", "last_day"),
+    [
+        # replayed: the other stores sold until 30 days later than this one (the demo's small
+        # countries) — its history runs to the data's last day, its silent month as zeros
+        (TODAY - timedelta(days=30), TODAY - timedelta(days=30)),
+        # live: the others sold yesterday; this store, silent for 60 days, is not replayed data
+        # but a store not selling now — its history runs to yesterday
+        (TODAY - timedelta(days=1), TODAY - timedelta(days=1)),
+    ],
+)
+def test_a_store_that_stopped_selling_before_the_others_is_planned_from_the_same_day(
+    connection_last_sale: date, last_day: date
+) -> None:
+    store = _store(demand=_sold(*range(60, 80)), connection_last_sale=connection_last_sale)
+    frame = history_for(store, TODAY)
+    assert frame["ds"].max().date() == last_day
+    assert (frame[frame["ds"].dt.date > TODAY - timedelta(days=60)]["y"] == 0).all()
+    assert first_day(TODAY, last_day) == min(last_day + timedelta(days=1), TODAY)
 
 
 @pytest.mark.parametrize(
