@@ -180,6 +180,7 @@ def test_a_written_order_stays_on_the_plan_with_its_progress_on_the_pos(
                 assert p["status"] == "applied"
                 order = p["pos_order"]
                 assert order["reference"] == done.result["reference"]
+                assert order["document"] is False
                 assert (order["status"], order["ordered"], order["received"]) == (
                     "open",
                     ordered,
@@ -195,6 +196,26 @@ def test_a_written_order_stays_on_the_plan_with_its_progress_on_the_pos(
                 assert (order["status"], order["received"]) == ("received", ordered)
 
     asyncio.run(go())
+
+
+def test_an_order_sent_as_a_document_stays_on_the_plan_as_sent_to_the_vendor(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A POS without a purchase-order API: the approved order goes to the vendor as a document;
+    the plan shows it as such (the POS will never report it), not as an order open on the POS."""
+
+    async def check(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+        done = await loop.container.approvals.approve(ids["draft"], person("regional_manager"))
+        assert done.status == "applied", done.result
+        resp = await api.get(
+            f"/v1/replenishment/stores/{loop.conn}:{UK}/plan", headers=_token(loop, "viewer")
+        )
+        [p] = [p for p in resp.json()["proposals"] if p["id"] == ids["draft"]]
+        order = p["pos_order"]
+        assert order["document"] is True and order["status"] == "open"
+        assert order["ordered"] == sum(ln["quantity"] for ln in p["payload"]["lines"])
+
+    _run(sqlite_url, tmp_path, check)
 
 
 def test_the_chart_of_an_item_that_stopped_selling_runs_to_the_plans_last_day(

@@ -16,18 +16,17 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from tillwise.domain.locations import store_key
-from tillwise.domain.purchasing import PurchaseOrder
 from tillwise.governance.approvals import ProposalRecord
 from tillwise.governance.costs import plan_items_shown_to
 from tillwise.governance.principal import Principal
-from tillwise.ports.repositories import ForecastAdjustment, ReorderStop
+from tillwise.ports.repositories import ForecastAdjustment, ReorderStop, UnitOfWork
 from tillwise.workflows.replenishment.history import build_frame
 from tillwise.workflows.replenishment.planner import (
     item_public,
     on_hand_now,
-    orders_on_pos,
     overstock,
     planning_day,
+    pos_order_of,
     pos_order_public,
     sold_or_planned,
     sorted_items,
@@ -104,10 +103,9 @@ def store_plan(
         items = uow.replenishment.plan_items(conn, loc)
         stops = uow.replenishment.reorder_stops(conn, loc)
         now = on_hand_now(uow, conn, loc)
-        orders = orders_on_pos(uow, conn, loc)
     recent = container.clock.now() - SHOWN_AFTER_WRITE
-    proposals = [
-        _with_pos_order(ProposalPublic.of(r, principal), r, orders)
+    records = [
+        r
         for kind in KINDS
         for r in container.approvals.list(principal, store=store, kind=kind, limit=200)
         if r.status in (*OPEN, "shadow")
@@ -118,6 +116,8 @@ def store_plan(
             and r.decided_at >= recent
         )
     ]
+    with container.uow() as uow:
+        proposals = [_with_pos_order(uow, ProposalPublic.of(r, principal), r) for r in records]
     shown = plan_items_shown_to(
         principal,
         [
@@ -137,14 +137,14 @@ def store_plan(
 
 
 def _with_pos_order(
-    public: ProposalPublic, record: ProposalRecord, orders: dict[str, PurchaseOrder]
+    uow: UnitOfWork, public: ProposalPublic, record: ProposalRecord
 ) -> dict[str, Any]:
     """A proposal as the plan shows it; a written purchase order with ``pos_order``: how far
     it has got on the POS (open, partly or wholly received), ``None`` until the POS reports it."""
     out = public.model_dump(mode="json")
     if record.status == "applied":
         reference = (record.result or {}).get("reference")
-        po = orders.get(record.id) or (orders.get(reference) if reference else None)
+        po = pos_order_of(uow, record.proposal.connection_id, record.id, reference)
         out["pos_order"] = None if po is None else pos_order_public(po)
     return out
 

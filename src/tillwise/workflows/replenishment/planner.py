@@ -217,26 +217,28 @@ def on_hand_now(uow: UnitOfWork, connection_id: str, location_external_id: str) 
     return {level.sku: _units(level.on_hand) for level in levels}
 
 
-def orders_on_pos(
-    uow: UnitOfWork, connection_id: str, location_external_id: str
-) -> dict[str, PurchaseOrder]:
-    """The store's purchase orders as the POS last reported them, under both names a written
-    proposal knows them by: the proposal id they were ordered under (``reference``) and the
-    POS's own id (the write's result reference)."""
-    orders = [
-        po
-        for po in all_records(uow, PurchaseOrder, connection_id)
-        if po.location_external_id == location_external_id
-    ]
-    out = {po.external_id: po for po in orders}
-    out.update({po.reference: po for po in orders if po.reference})
-    return out
+def pos_order_of(
+    uow: UnitOfWork, connection_id: str, proposal_id: str, reference: str | None
+) -> PurchaseOrder | None:
+    """A written order as the POS last reported it: the record under the POS's id for it (the
+    write's result reference), else under the proposal id it was ordered under (documents)."""
+    for external_id in (reference, proposal_id):
+        if external_id:
+            found = uow.records.find(
+                PurchaseOrder, connection_id=connection_id, external_id=external_id
+            )
+            if found:
+                return found[0]
+    return None
 
 
 def pos_order_public(po: PurchaseOrder) -> dict[str, Any]:
     """How far a written order has got on the POS, as the plan's page shows it."""
     return {
         "reference": po.external_id,
+        # sent to the vendor as a document (a POS without a purchase-order API): the POS never
+        # reports it, its receipt shows only as the stock it brings
+        "document": po.source.platform == DOCUMENT_PLATFORM,
         "status": po.status.value,
         "expected_on": None if po.expected_on is None else po.expected_on.isoformat(),
         "ordered": _units(sum((ln.quantity for ln in po.lines), Decimal(0))),

@@ -1161,6 +1161,11 @@ export default {
 // How far a written purchase order has got on the POS (the plan route's `pos_order`).
 function posOrder(order) {
   if (!order) return h("p", { class: "po-progress muted small" }, "Written to the POS; it has not reported the order back yet.");
+  if (order.document) {
+    return h("p", { class: "po-progress small", dataset: { status: "document" } },
+      "Sent to the vendor as a document; its receipt shows as the stock it brings",
+      order.expected_on ? ` · expected ${formatDay(order.expected_on)}` : "");
+  }
   const received = order.status === "received"
     ? `all ${formatCount(order.ordered)} units received`
     : `${formatCount(order.received)} of ${formatCount(order.ordered)} units received`;
