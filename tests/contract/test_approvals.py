@@ -4,6 +4,7 @@ approve, decisions are written back exactly once and audited, guardrails roll ba
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -81,7 +82,13 @@ class World:
         return f"{self.connection_id}:{location}"
 
     def propose(
-        self, key: str, *, delta: int = -3, value: str | None = "12.00", loc: str = "a"
+        self,
+        key: str,
+        *,
+        delta: int = -3,
+        value: str | None = "12.00",
+        loc: str = "a",
+        route: bool = True,
     ) -> str:
         p = Proposal(
             id=proposal_id(WF, "stock_adjustment", key),
@@ -98,7 +105,8 @@ class World:
         )
         with self.container.uow() as uow:
             assert uow.proposals.add(p)
-        run(self.approvals.route_new())
+        if route:
+            run(self.approvals.route_new())
         return p.id
 
     def person(self, role: str, name: str, *stores: str) -> Principal:
@@ -434,6 +442,39 @@ def test_the_sweep_leaves_a_proposal_alone_while_its_approver_writes_it(world: W
     assert swept == [0, 0]  # the approver's claim kept both sweeps off it
     assert world.pos.applies == [pid]  # the POS was asked once
     assert len(world.container.audit.list(action="proposal.applied")) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_sweep_waits_for_a_busy_database_without_stopping_the_server(world: World) -> None:
+    """SQLite has one writer at a time. While a long write holds it (a store's plan being
+    saved), the governance sweep's routing waits for it in a worker thread: the server's event
+    loop goes on answering meanwhile — here, it is the loop that lets the long write finish."""
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    pid = world.propose("p1", route=False)
+    holding, release = threading.Event(), threading.Event()
+    released_by: list[str] = []
+
+    def long_write() -> None:
+        with world.container.engine.begin():  # SQLite's writer, held until released
+            holding.set()
+            released_by.append("the loop" if release.wait(timeout=20) else "the timeout")
+
+    async def go() -> dict[str, int]:
+        writer = threading.Thread(target=long_write)
+        writer.start()
+        await asyncio.to_thread(holding.wait)
+        sweep = asyncio.create_task(world.approvals.sweep())
+        for _ in range(50):  # other work of the loop: it runs while the sweep waits
+            await asyncio.sleep(0)
+        assert not sweep.done()  # the sweep cannot route while the write is held
+        release.set()
+        swept = await sweep
+        await asyncio.to_thread(writer.join)
+        return swept
+
+    swept = run(go())
+    assert released_by == ["the loop"]
+    assert swept["routed"] == 1 and world.status(pid) == "pending"
 
 
 def test_a_claim_left_by_a_crashed_writer_lapses(world: World) -> None:

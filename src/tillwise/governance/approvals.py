@@ -284,9 +284,23 @@ class Approvals:
 
     async def route_new(self, limit: int = 500) -> int:
         """Route proposals that workflows stored as ``new``; then write back those that auto
-        mode approved. Returns how many were routed."""
+        mode approved. Returns how many were routed. The database work runs in worker threads:
+        waiting for a busy database (SQLite's one writer, saving a store's plan) must not stop
+        the server's event loop."""
+        ids = await asyncio.to_thread(self._new_ids, limit)
+        routed = 0
+        for pid in ids:
+            record = await asyncio.to_thread(self._route_new_one, pid)
+            if record is None:
+                continue
+            routed += 1
+            if record.status == APPROVED:  # auto mode: claimed by routing, written here
+                await self._write(record)
+        return routed
+
+    def _new_ids(self, limit: int) -> builtins.list[str]:
         with read_only(self._engine) as db:
-            ids = list(
+            return list(
                 db.execute(
                     select(proposals.c.id)
                     .where(proposals.c.status == NEW)
@@ -294,21 +308,18 @@ class Approvals:
                     .limit(limit)
                 ).scalars()
             )
-        routed = 0
-        for pid in ids:
-            with self._engine.begin() as db:
-                row = self._lock(db, pid)
-                if row.status != NEW:
-                    continue
-                target = _record(row).proposal.inputs.get(MERGE_INTO)
-                if isinstance(target, str) and target:
-                    record = self._merge(db, row, target)
-                else:
-                    record = self._route(db, row)
-                routed += 1
-            if record.status == APPROVED:  # auto mode: claimed by routing, written here
-                await self._write(record)
-        return routed
+
+    def _route_new_one(self, pid: str) -> ProposalRecord | None:
+        """Route one ``new`` proposal (merged into its target draft, or routed by its mode);
+        None when someone routed it meanwhile."""
+        with self._engine.begin() as db:
+            row = self._lock(db, pid)
+            if row.status != NEW:
+                return None
+            target = _record(row).proposal.inputs.get(MERGE_INTO)
+            if isinstance(target, str) and target:
+                return self._merge(db, row, target)
+            return self._route(db, row)
 
     def _route(
         self, db: Connection, row: Row[Any], *, force_mode: str | None = None
@@ -782,19 +793,10 @@ class Approvals:
         """Retry write-backs of approved proposals (after a crash or a transient failure), oldest
         first, each claimed before the POS is asked — a deferred one once its retry is due;
         returns how many were written or tried."""
-        now = self._clock.now()
-        with read_only(self._engine) as db:
-            ids = list(
-                db.execute(
-                    select(proposals.c.id)
-                    .where(proposals.c.status == APPROVED)
-                    .where(or_(proposals.c.write_after.is_(None), proposals.c.write_after <= now))
-                    .order_by(proposals.c.updated_at, proposals.c.id)
-                ).scalars()
-            )
+        ids = await asyncio.to_thread(self._approved_due)
         tried = 0
         for pid in ids:
-            record = self._claim_write(pid)
+            record = await asyncio.to_thread(self._claim_write, pid)
             if record is None:  # written meanwhile, or another caller is writing it
                 continue
             tried += 1
@@ -804,11 +806,25 @@ class Approvals:
                 log.exception("writing approved proposal %s failed; retrying later", pid)
         return tried
 
+    def _approved_due(self) -> builtins.list[str]:
+        """Approved proposals whose write is due, oldest first."""
+        now = self._clock.now()
+        with read_only(self._engine) as db:
+            return list(
+                db.execute(
+                    select(proposals.c.id)
+                    .where(proposals.c.status == APPROVED)
+                    .where(or_(proposals.c.write_after.is_(None), proposals.c.write_after <= now))
+                    .order_by(proposals.c.updated_at, proposals.c.id)
+                ).scalars()
+            )
+
     async def sweep(self) -> dict[str, int]:
-        """One pass of the background duties: route, expire, retry writes."""
+        """One pass of the background duties: route, expire, retry writes (their database work
+        in worker threads, see :meth:`route_new`)."""
         return {
             "routed": await self.route_new(),
-            "expired": self.expire_due(),
+            "expired": await asyncio.to_thread(self.expire_due),
             "retried": await self.write_approved(),
         }
 
