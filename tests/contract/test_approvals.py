@@ -445,12 +445,17 @@ def test_the_sweep_leaves_a_proposal_alone_while_its_approver_writes_it(world: W
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_sweep_waits_for_a_busy_database_without_stopping_the_server(world: World) -> None:
+@pytest.mark.parametrize("action", ["sweep", "approve"])
+def test_governance_waits_for_a_busy_database_without_stopping_the_server(
+    world: World, action: str
+) -> None:
     """SQLite has one writer at a time. While a long write holds it (a store's plan being
-    saved), the governance sweep's routing waits for it in a worker thread: the server's event
-    loop goes on answering meanwhile — here, it is the loop that lets the long write finish."""
+    saved), the governance sweep's routing and a manager's approval wait for it in worker
+    threads: the server's event loop goes on answering meanwhile — here, it is the loop that
+    lets the long write finish."""
     world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
-    pid = world.propose("p1", route=False)
+    pid = world.propose("p1", route=action != "sweep")
+    manager = world.person("store_manager", "mia", "a")
     holding, release = threading.Event(), threading.Event()
     released_by: list[str] = []
 
@@ -459,22 +464,24 @@ def test_the_sweep_waits_for_a_busy_database_without_stopping_the_server(world: 
             holding.set()
             released_by.append("the loop" if release.wait(timeout=20) else "the timeout")
 
-    async def go() -> dict[str, int]:
+    async def go() -> None:
         writer = threading.Thread(target=long_write)
         writer.start()
         await asyncio.to_thread(holding.wait)
-        sweep = asyncio.create_task(world.approvals.sweep())
-        for _ in range(50):  # other work of the loop: it runs while the sweep waits
+        if action == "sweep":
+            task: asyncio.Task[Any] = asyncio.create_task(world.approvals.sweep())
+        else:
+            task = asyncio.create_task(world.approvals.approve(pid, manager))
+        for _ in range(50):  # other work of the loop: it runs while governance waits
             await asyncio.sleep(0)
-        assert not sweep.done()  # the sweep cannot route while the write is held
+        assert not task.done()  # nothing is recorded while the write is held
         release.set()
-        swept = await sweep
+        await task
         await asyncio.to_thread(writer.join)
-        return swept
 
-    swept = run(go())
+    run(go())
     assert released_by == ["the loop"]
-    assert swept["routed"] == 1 and world.status(pid) == "pending"
+    assert world.status(pid) == ("pending" if action == "sweep" else "applied")
 
 
 def test_a_claim_left_by_a_crashed_writer_lapses(world: World) -> None:

@@ -496,7 +496,25 @@ class Approvals:
         comment: str | None = None,
     ) -> ProposalRecord:
         """Add ``principal``'s approval (after applying ``edits`` to the payload, if any);
-        when the approvals are complete, write the proposal back to the POS."""
+        when the approvals are complete, write the proposal back to the POS. The database
+        steps run in worker threads (see :meth:`route_new`)."""
+        after, complete = await asyncio.to_thread(
+            self._add_approval, proposal_id, principal, edits, comment
+        )
+        if complete:
+            after = await self._write(after)
+            await asyncio.to_thread(self._modes.check_guardrails, after.proposal.workflow)
+        return after
+
+    def _add_approval(
+        self,
+        proposal_id: str,
+        principal: Principal,
+        edits: Mapping[str, Any] | None,
+        comment: str | None,
+    ) -> tuple[ProposalRecord, bool]:
+        """Record ``principal``'s approval; (the proposal after it, whether it is complete —
+        then claimed for this caller's write)."""
         now = self._clock.now()
         with self._engine.begin() as db:
             row = self._lock(db, proposal_id)
@@ -578,10 +596,7 @@ class Approvals:
                 },
                 outputs={"payload": proposal.payload, **after.trail()},
             )
-        if complete:
-            after = await self._write(after)
-            self._modes.check_guardrails(after.proposal.workflow)
-        return after
+        return after, complete
 
     def apply_rules(self, kind: str | None, *, actor: str) -> int:
         """Hold the proposals of ``kind`` (None: every kind) awaiting approval to the approval
@@ -985,6 +1000,12 @@ class Approvals:
             status, outcome, action = APPLIED, {"recorded": True}, "proposal.applied"
         else:
             status, outcome, action = await self._apply(record)
+        return await asyncio.to_thread(self._record_write, proposal, status, outcome, action)
+
+    def _record_write(
+        self, proposal: Proposal, status: str, outcome: dict[str, Any], action: str
+    ) -> ProposalRecord:
+        """Keep what the write did: the proposal's new status and outcome, audited."""
         now = self._clock.now()
         with self._engine.begin() as db:
             row = self._lock(db, proposal.id)
