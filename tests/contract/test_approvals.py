@@ -445,17 +445,19 @@ def test_the_sweep_leaves_a_proposal_alone_while_its_approver_writes_it(world: W
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("action", ["sweep", "approve"])
+@pytest.mark.parametrize("action", ["sweep", "approve", "revert"])
 def test_governance_waits_for_a_busy_database_without_stopping_the_server(
     world: World, action: str
 ) -> None:
     """SQLite has one writer at a time. While a long write holds it (a store's plan being
-    saved), the governance sweep's routing and a manager's approval wait for it in worker
-    threads: the server's event loop goes on answering meanwhile — here, it is the loop that
+    saved), the governance sweep's routing, a manager's approval and a revert wait for it in
+    worker threads: the server's event loop goes on answering meanwhile — here, it is the loop that
     lets the long write finish."""
     world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
     pid = world.propose("p1", route=action != "sweep")
     manager = world.person("store_manager", "mia", "a")
+    if action == "revert":
+        assert run(world.approvals.approve(pid, manager)).status == "applied"
     holding, release = threading.Event(), threading.Event()
     released_by: list[str] = []
 
@@ -468,10 +470,13 @@ def test_governance_waits_for_a_busy_database_without_stopping_the_server(
         writer = threading.Thread(target=long_write)
         writer.start()
         await asyncio.to_thread(holding.wait)
-        if action == "sweep":
-            task: asyncio.Task[Any] = asyncio.create_task(world.approvals.sweep())
-        else:
-            task = asyncio.create_task(world.approvals.approve(pid, manager))
+        task: asyncio.Task[Any] = asyncio.create_task(
+            world.approvals.sweep()
+            if action == "sweep"
+            else world.approvals.approve(pid, manager)
+            if action == "approve"
+            else world.approvals.revert(pid, manager, reason="counted again")
+        )
         for _ in range(50):  # other work of the loop: it runs while governance waits
             await asyncio.sleep(0)
         assert not task.done()  # nothing is recorded while the write is held
@@ -481,7 +486,7 @@ def test_governance_waits_for_a_busy_database_without_stopping_the_server(
 
     run(go())
     assert released_by == ["the loop"]
-    assert world.status(pid) == ("pending" if action == "sweep" else "applied")
+    assert world.status(pid) == {"sweep": "pending", "approve": "applied"}.get(action, "reverted")
 
 
 def test_a_claim_left_by_a_crashed_writer_lapses(world: World) -> None:

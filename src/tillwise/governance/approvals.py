@@ -695,11 +695,36 @@ class Approvals:
         self, proposal_id: str, principal: Principal, *, reason: str
     ) -> ProposalRecord:
         """Undo an applied proposal on the POS, where the platform allows it: claimed first, so
-        that of simultaneous reverts only one asks the POS (module docstring)."""
+        that of simultaneous reverts only one asks the POS (module docstring). The database
+        steps run in worker threads (see :meth:`route_new`)."""
         if not isinstance(reason, str) or not reason.strip():
             raise ApprovalError(
                 "say why it is reverted", status=422, code="invalid", field="reason"
             )
+        record, target, writeback = await asyncio.to_thread(
+            self._claim_revert, proposal_id, principal
+        )
+        applied = WriteResult(
+            reference=str((record.result or {}).get("reference", "")),
+            details=dict((record.result or {}).get("details") or {}),
+        )
+        try:
+            result = await writeback.revert(
+                target, record.proposal, applied, idempotency_key=f"{proposal_id}:revert"
+            )
+        except BaseException:  # the POS did not undo it: release the claim for a retry
+            await asyncio.to_thread(self._release_revert, proposal_id)
+            raise
+        after = await asyncio.to_thread(
+            self._record_revert, record, principal, reason.strip(), result
+        )
+        await asyncio.to_thread(self._modes.check_guardrails, after.proposal.workflow)
+        return after
+
+    def _claim_revert(
+        self, proposal_id: str, principal: Principal
+    ) -> tuple[ProposalRecord, WriteTarget, WriteBack]:
+        """Check who may revert what, and claim it (status ``reverting``)."""
         with read_only(self._engine) as db:
             row = db.execute(select(proposals).where(proposals.c.id == proposal_id)).first()
         if row is None or not principal.sees(row.store):
@@ -728,24 +753,21 @@ class Approvals:
                 .where(proposals.c.id == proposal_id)
                 .values(status=REVERTING, updated_at=now)
             )
-        record = _record(row)
-        applied = WriteResult(
-            reference=str((record.result or {}).get("reference", "")),
-            details=dict((record.result or {}).get("details") or {}),
-        )
-        try:
-            result = await writeback.revert(
-                target, record.proposal, applied, idempotency_key=f"{proposal_id}:revert"
+        return _record(row), target, writeback
+
+    def _release_revert(self, proposal_id: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id)
+                .where(proposals.c.status == REVERTING)
+                .values(status=APPLIED, updated_at=self._clock.now())
             )
-        except BaseException:  # the POS did not undo it: release the claim for a retry
-            with self._engine.begin() as db:
-                db.execute(
-                    update(proposals)
-                    .where(proposals.c.id == proposal_id)
-                    .where(proposals.c.status == REVERTING)
-                    .values(status=APPLIED, updated_at=self._clock.now())
-                )
-            raise
+
+    def _record_revert(
+        self, record: ProposalRecord, principal: Principal, reason: str, result: WriteResult
+    ) -> ProposalRecord:
+        proposal_id = record.id
         now = self._clock.now()
         with self._engine.begin() as db:
             if self._lock(db, proposal_id).status != REVERTING:  # a lapsed claim, finished
@@ -757,7 +779,7 @@ class Approvals:
                     status=REVERTED,
                     decided_by=principal.actor,
                     decided_at=now,
-                    reason=reason.strip()[:1000],
+                    reason=reason[:1000],
                     updated_at=now,
                     result={**(record.result or {}), "reverted": _result(result)},
                 )
@@ -768,10 +790,9 @@ class Approvals:
                 actor=principal.actor,
                 action="proposal.reverted",
                 store=after.store,
-                inputs={"proposal_id": proposal_id, "reason": reason.strip()},
+                inputs={"proposal_id": proposal_id, "reason": reason},
                 outputs={"result": _result(result), **after.trail()},
             )
-        self._modes.check_guardrails(after.proposal.workflow)
         return after
 
     def expire_due(self) -> int:
