@@ -46,10 +46,19 @@ Check = Callable[[Loop, httpx.AsyncClient, dict[str, Any]], Awaitable[None]]
 
 
 def _run(
-    sqlite_url: str, tmp_path: Path, check: Check, sales: list[Invoice] = SALES, **settings: Any
+    sqlite_url: str,
+    tmp_path: Path,
+    check: Check,
+    sales: list[Invoice] = SALES,
+    *,
+    pos_api: bool = False,
+    **settings: Any,
 ) -> None:
+    """``check`` on the seeded store planned once, its draft order pending; ``pos_api``: the
+    connection writes to the simulator POS's API (else orders go to the vendor as documents)."""
+
     async def go() -> None:
-        async with simulator_loop(sqlite_url, tmp_path, sales, pos_api=False, **settings) as loop:
+        async with simulator_loop(sqlite_url, tmp_path, sales, pos_api=pos_api, **settings) as loop:
             c = loop.container
             Planner(c.uow, MeanForecaster(), c.clock).run(loop.conn, UK)
             await c.approvals.route_new()
@@ -152,50 +161,41 @@ def test_a_written_order_stays_on_the_plan_with_its_progress_on_the_pos(
     """Approved and written, the order is still on the store's plan with what the POS reports
     of it: open with nothing received, then received in full after the vendor's lead time."""
 
-    async def go() -> None:
-        async with simulator_loop(sqlite_url, tmp_path, SALES) as loop:
-            c = loop.container
-            Planner(c.uow, MeanForecaster(), c.clock).run(loop.conn, UK)
-            await c.approvals.route_new()
-            [draft] = c.approvals.list(kind=PO, status="pending")
-            ordered = sum(ln["quantity"] for ln in draft.proposal.payload["lines"])
-            store = f"{loop.conn}:{UK}"
-            transport = httpx.ASGITransport(app=create_app(c))
-            async with httpx.AsyncClient(transport=transport, base_url="http://tw") as api:
+    async def check(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+        c = loop.container
+        draft = c.approvals.get(ids["draft"])
+        ordered = sum(ln["quantity"] for ln in draft.proposal.payload["lines"])
+        store = f"{loop.conn}:{UK}"
 
-                async def shown() -> dict[str, Any]:
-                    resp = await api.get(
-                        f"/v1/replenishment/stores/{store}/plan", headers=_token(loop, "viewer")
-                    )
-                    assert resp.status_code == 200, resp.text
-                    [p] = [p for p in resp.json()["proposals"] if p["id"] == draft.id]
-                    return p
+        async def shown() -> dict[str, Any]:
+            resp = await api.get(
+                f"/v1/replenishment/stores/{store}/plan", headers=_token(loop, "viewer")
+            )
+            assert resp.status_code == 200, resp.text
+            [p] = [p for p in resp.json()["proposals"] if p["id"] == draft.id]
+            return p
 
-                assert "pos_order" not in await shown()  # pending: nothing written yet
-                done = await c.approvals.approve(draft.id, person("regional_manager"))
-                assert done.status == "applied", done.result
-                assert done.result is not None
-                await loop.settle()
-                p = await shown()
-                assert p["status"] == "applied"
-                order = p["pos_order"]
-                assert order["reference"] == done.result["reference"]
-                assert order["document"] is False
-                assert (order["status"], order["ordered"], order["received"]) == (
-                    "open",
-                    ordered,
-                    0,
-                )
-                assert order["expected_on"]
+        assert "pos_order" not in await shown()  # pending: nothing written yet
+        done = await c.approvals.approve(draft.id, person("regional_manager"))
+        assert done.status == "applied", done.result
+        assert done.result is not None
+        await loop.settle()
+        p = await shown()
+        assert p["status"] == "applied"
+        order = p["pos_order"]
+        assert order["reference"] == done.result["reference"]
+        assert order["document"] is False
+        assert (order["status"], order["ordered"], order["received"]) == ("open", ordered, 0)
+        assert order["expected_on"]
 
-                loop.pos.speed = 86_400.0  # a day per second: the lead time passes
-                loop.advance(LEAD + 1)
-                await loop.pos.deliver_due()
-                await loop.settle()
-                order = (await shown())["pos_order"]
-                assert (order["status"], order["received"]) == ("received", ordered)
+        loop.pos.speed = 86_400.0  # a day per second: the lead time passes
+        loop.advance(LEAD + 1)
+        await loop.pos.deliver_due()
+        await loop.settle()
+        order = (await shown())["pos_order"]
+        assert (order["status"], order["received"]) == ("received", ordered)
 
-    asyncio.run(go())
+    _run(sqlite_url, tmp_path, check, pos_api=True)
 
 
 def test_an_order_sent_as_a_document_stays_on_the_plan_as_sent_to_the_vendor(
