@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ class RecordingWriteBack:
     fail_revert: list[WriteBackError] = field(default_factory=list)
     step: str | None = None  # a step of the write recorded as done before it fails or ends
     progress_seen: list[dict[str, Any]] = field(default_factory=list)  # what each try was given
+    before_step: Callable[[], Awaitable[None]] | None = None  # runs as the step completes
 
     async def apply(
         self, target: WriteTarget, proposal: Proposal, *, idempotency_key: str
@@ -49,7 +50,9 @@ class RecordingWriteBack:
         if target.progress is not None:
             self.progress_seen.append(dict(target.progress.done))
             if self.step is not None and self.step not in target.progress.done:
-                target.progress.record(self.step, {"reference": f"{self.step}-1"})
+                if self.before_step is not None:
+                    await self.before_step()
+                await target.progress.record(self.step, {"reference": f"{self.step}-1"})
         await asyncio.sleep(0)  # a real POS answers over the network: others run meanwhile
         if self.fail_next:
             raise self.fail_next.pop(0)
@@ -445,14 +448,15 @@ def test_the_sweep_leaves_a_proposal_alone_while_its_approver_writes_it(world: W
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("action", ["sweep", "approve", "revert"])
+@pytest.mark.parametrize("action", ["sweep", "approve", "revert", "step"])
 def test_governance_waits_for_a_busy_database_without_stopping_the_server(
     world: World, action: str
 ) -> None:
     """SQLite has one writer at a time. While a long write holds it (a store's plan being
-    saved), the governance sweep's routing, a manager's approval and a revert wait for it in
-    worker threads: the server's event loop goes on answering meanwhile — here, it is the loop that
-    lets the long write finish."""
+    saved), the governance sweep's routing, a manager's approval, a revert and the record of a
+    step a write-back completed (a transfer's first adjustment) wait for it in worker threads:
+    the server's event loop goes on answering meanwhile — here, it is the loop that lets the
+    long write finish."""
     world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
     pid = world.propose("p1", route=action != "sweep")
     manager = world.person("store_manager", "mia", "a")
@@ -466,17 +470,26 @@ def test_governance_waits_for_a_busy_database_without_stopping_the_server(
             holding.set()
             released_by.append("the loop" if release.wait(timeout=20) else "the timeout")
 
-    async def go() -> None:
-        writer = threading.Thread(target=long_write)
+    writer = threading.Thread(target=long_write)
+
+    async def hold_the_writer() -> None:
         writer.start()
         await asyncio.to_thread(holding.wait)
+
+    if action == "step":  # the POS has done the write's first step when the long write starts
+        world.pos.step, world.pos.before_step = "out", hold_the_writer
+
+    async def go() -> None:
+        if action != "step":
+            await hold_the_writer()
         task: asyncio.Task[Any] = asyncio.create_task(
             world.approvals.sweep()
             if action == "sweep"
-            else world.approvals.approve(pid, manager)
-            if action == "approve"
             else world.approvals.revert(pid, manager, reason="counted again")
+            if action == "revert"
+            else world.approvals.approve(pid, manager)
         )
+        await asyncio.to_thread(holding.wait)
         for _ in range(50):  # other work of the loop: it runs while governance waits
             await asyncio.sleep(0)
         assert not task.done()  # nothing is recorded while the write is held
@@ -486,7 +499,7 @@ def test_governance_waits_for_a_busy_database_without_stopping_the_server(
 
     run(go())
     assert released_by == ["the loop"]
-    assert world.status(pid) == {"sweep": "pending", "approve": "applied"}.get(action, "reverted")
+    assert world.status(pid) == {"sweep": "pending", "revert": "reverted"}.get(action, "applied")
 
 
 def test_a_claim_left_by_a_crashed_writer_lapses(world: World) -> None:

@@ -190,7 +190,7 @@ class TransfersAsAdjustments:
             target, half(proposal, transfer, side, delta), idempotency_key=f"{key}:{side}"
         )
         if progress is not None:
-            progress.record(side, {"reference": result.reference, "details": result.details})
+            await progress.record(side, {"reference": result.reference, "details": result.details})
         return result
 
     async def _put_back(

@@ -1064,12 +1064,13 @@ class Approvals:
     async def _apply(self, record: ProposalRecord) -> tuple[str, dict[str, Any], str]:
         """Write one approved proposal: its new status, the outcome and the audit action. The
         steps earlier attempts completed (``result.progress``) are handed to the write-back,
-        and each step it completes now is kept with the proposal at once."""
+        and each step it completes now is kept with the proposal (in a worker thread) before it
+        goes on."""
         proposal = record.proposal
         earlier = (record.result or {}).get("progress")
         progress = WriteProgress(
             done=dict(earlier) if isinstance(earlier, dict) else {},
-            save=lambda done: self._save_progress(proposal.id, done),
+            save=lambda done: asyncio.to_thread(self._save_progress, proposal.id, done),
         )
         try:
             target, writeback = self._target(proposal, progress)

@@ -13,7 +13,7 @@ Errors::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,23 +41,25 @@ class WriteProgress:
     """The steps of one write already done on the POS, kept across its attempts.
 
     A write made of several requests that the POS cannot deduplicate (a transfer's two stock
-    adjustments) records each step as it completes (:meth:`record`, saved at once by
-    governance with the proposal); a retry finds it in ``done`` and goes on from there
-    instead of doing it again."""
+    adjustments) records each step as it completes (:meth:`record`, saved by governance with
+    the proposal before the write goes on); a retry finds it in ``done`` and goes on from there
+    instead of doing it again. Saving is awaited: governance keeps the database work off the
+    server's event loop."""
 
     done: dict[str, Any] = field(default_factory=dict)
-    save: Callable[[dict[str, Any]], None] | None = None  # governance: keep with the proposal
+    # governance: keep with the proposal
+    save: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
-    def record(self, step: str, facts: Any) -> None:
+    async def record(self, step: str, facts: Any) -> None:
         self.done[step] = facts
         if self.save is not None:
-            self.save(dict(self.done))
+            await self.save(dict(self.done))
 
-    def remember(self, step: str, facts: Any) -> Any:
+    async def remember(self, step: str, facts: Any) -> Any:
         """What an earlier attempt recorded for ``step``; else ``facts``, recorded now (the
         time a write was first made, the stock level it started from ...)."""
         if step not in self.done:
-            self.record(step, facts)
+            await self.record(step, facts)
         return self.done[step]
 
 

@@ -253,7 +253,7 @@ class LightspeedRWriteBack:
         before = _decimal(shop.get("qoh", "0"), "ItemShop.qoh")
         book = payload.get("book_on_hand")
         if book is None and progress is not None:  # the level the first attempt started from
-            book = progress.remember(f"book_on_hand:{key}", _qty(before))
+            book = await progress.remember(f"book_on_hand:{key}", _qty(before))
         replayed = (
             book is not None
             and before != _decimal(book, "payload.book_on_hand")

@@ -300,7 +300,7 @@ class LightspeedXWriteBack:
         )
         on_hand = Decimal(str(current.get("inventory_level", 0))) if current else Decimal(0)
         if progress is not None:  # a retry: the level the first attempt started from
-            book = Decimal(str(progress.remember(f"on_hand:{key}", _num(on_hand))))
+            book = Decimal(str(await progress.remember(f"on_hand:{key}", _num(on_hand))))
             if on_hand != book and on_hand == book + delta:  # its count went through
                 done = progress.done.get(f"stocktake:{key}")
                 return WriteResult(
@@ -329,7 +329,7 @@ class LightspeedXWriteBack:
         if not cid:
             raise WriteBackError("POST /consignments answered without an id")
         if progress is not None:
-            progress.record(f"stocktake:{key}", cid)
+            await progress.record(f"stocktake:{key}", cid)
         path = f"/consignments/{quote(cid, safe='')}"
         await client.call(
             "POST",

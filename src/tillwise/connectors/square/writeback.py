@@ -165,10 +165,10 @@ class SquareWriteBack:
                         _text(payload, "location_external_id"),
                         _int(payload, "delta"),
                     )
-                    at = self._occurred_at(target, idempotency_key)
+                    at = await self._occurred_at(target, idempotency_key)
                     return await self._adjust(client, adj, at, proposal.id, idempotency_key)
                 if proposal.kind == TRANSFER:
-                    at = self._occurred_at(target, idempotency_key)
+                    at = await self._occurred_at(target, idempotency_key)
                     return await self._transfer(client, proposal, at, idempotency_key)
                 if proposal.kind == DISCOUNT:
                     return await self._discount(client, proposal, idempotency_key)
@@ -212,7 +212,7 @@ class SquareWriteBack:
             except ApiError as exc:
                 raise WriteBackError(exc.detail, retryable=exc.retryable) from None
 
-    def _occurred_at(self, target: WriteTarget, key: str) -> datetime:
+    async def _occurred_at(self, target: WriteTarget, key: str) -> datetime:
         """The time of the write's first attempt (kept in its progress for the retries). Square
         refuses one more than 24 hours old, and a fresh one would need a new key, which could
         apply a first attempt that did go through a second time: past 23 hours the write
@@ -221,7 +221,7 @@ class SquareWriteBack:
         if target.progress is None:
             return now
         first = datetime.fromisoformat(
-            target.progress.remember(f"occurred_at:{key}", now.isoformat())
+            await target.progress.remember(f"occurred_at:{key}", now.isoformat())
         )
         if now - first > STALE_AFTER:
             raise WriteBackError(
