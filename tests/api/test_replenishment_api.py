@@ -417,6 +417,10 @@ async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     await refused({"vendor": "ven-01"}, "edits.vendor")
     # dropping every line is not an edit: reject the order instead
     await refused({f"lines.{SKU}.quantity": 0, f"lines.{SKU_B}.quantity": 0}, "edits")
+    # a misspelt key is refused, not ignored: the order is not approved and written unedited
+    resp = await api.post(url, json={"edit": {f"lines.{SKU}.quantity": 700}}, headers=rita)
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "edit", resp.text
+    assert loop.container.approvals.get(pid).status == "pending"
 
     # when A is raised to 700 and B dropped
     resp = await api.post(
@@ -441,7 +445,7 @@ async def _edits(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     assert len(body["approvals"]) == 1 and body["approvals"][0]["edited"] is True
 
     # a second approver completes it: the order written is the edited one
-    resp = await api.post(url, json={}, headers=rob)
+    resp = await api.post(url, headers=rob)  # no body: approved as it stands
     assert resp.status_code == 200, resp.text
     done = resp.json()
     assert done["status"] == "applied", done["result"]

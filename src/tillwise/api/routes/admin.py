@@ -14,13 +14,13 @@ from tillwise.governance.principal import Principal
 
 from ..deps import ContainerDep, require
 from ..problems import Problem
-from ..schemas.common import ListPublic
+from ..schemas.common import ListPublic, RequestBody
 from .governance import known_stores
 
 router = APIRouter(prefix="/v1")
 
 
-class ConnectionCreate(BaseModel):
+class ConnectionCreate(RequestBody):
     platform: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
     secret: SecretStr = Field(description="webhook signing secret (stored encrypted)")
@@ -90,7 +90,7 @@ def create_connection(
     return _connection_public(created)
 
 
-class ConnectionChange(BaseModel):
+class ConnectionChange(RequestBody):
     api_base_url: str | None = Field(
         max_length=500, description="the POS API that approved write-backs go to; null: none"
     )
@@ -150,7 +150,7 @@ def list_platforms(container: ContainerDep) -> dict[str, Any]:
     return {"data": data, "count": len(data)}
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(RequestBody):
     role: str
     name: str = Field(min_length=1, max_length=200)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)

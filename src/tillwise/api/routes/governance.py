@@ -26,7 +26,7 @@ from tillwise.workflows.registry import default_workflows
 
 from ..deps import SESSION_COOKIE, ContainerDep, CurrentPrincipal, in_scope, require
 from ..problems import Problem
-from ..schemas.common import Amount, ListPublic, MoneyPublic
+from ..schemas.common import Amount, ListPublic, MoneyPublic, RequestBody
 
 router = APIRouter()
 v1 = "/v1"
@@ -34,7 +34,7 @@ v1 = "/v1"
 # ---------------------------------------------------------------------------- sessions
 
 
-class LoginBody(BaseModel):
+class LoginBody(RequestBody):
     username: str = Field(min_length=1, max_length=100)
     password: SecretStr = Field(min_length=1, max_length=1024)
 
@@ -165,7 +165,7 @@ def list_users(container: ContainerDep, principal: Principal = require("users:re
 RoleName = Annotated[str, Field(description=f"one of: {', '.join(ROLES)}")]
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     username: str = Field(min_length=1, max_length=100)
     password: SecretStr = Field(min_length=1, max_length=1024)
     role: RoleName
@@ -196,7 +196,7 @@ def create_user(
     return UserPublic.of(user, principal, container.users.regions())
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestBody):
     role: RoleName | None = None
     display_name: str | None = Field(default=None, max_length=200)
     stores: list[str] | None = Field(default=None, max_length=10_000)
@@ -305,7 +305,7 @@ def list_regions(container: ContainerDep, principal: Principal = require("settin
     return {"data": data, "count": len(data)}
 
 
-class RegionBody(BaseModel):
+class RegionBody(RequestBody):
     stores: list[str] = Field(max_length=10_000)
 
 
@@ -473,7 +473,7 @@ def get_proposal(
     return ProposalPublic.of(container.approvals.get(proposal_id, principal), principal)
 
 
-class ProposalCreate(BaseModel):
+class ProposalCreate(RequestBody):
     kind: Literal["stock_adjustment"] = Field(description="kinds people may propose by hand")
     connection_id: str = Field(min_length=1, max_length=64)
     location_id: str = Field(min_length=1, max_length=255)
@@ -574,7 +574,7 @@ async def explain_proposal(
     return ExplanationPublic(text=result.text, model=result.model)
 
 
-class ApproveBody(BaseModel):
+class ApproveBody(RequestBody):
     edits: dict[str, Any] | None = Field(
         default=None, description="payload changes to apply before approving (edit then approve)"
     )
@@ -589,17 +589,18 @@ class ApproveBody(BaseModel):
 )
 async def approve_proposal(
     proposal_id: str,
-    body: ApproveBody,
     container: ContainerDep,
+    body: ApproveBody | None = None,
     principal: Principal = require("proposals:approve"),
 ) -> Any:
+    body = body or ApproveBody()
     record = await container.approvals.approve(
         proposal_id, principal, edits=body.edits, comment=body.comment
     )
     return ProposalPublic.of(record, principal)
 
 
-class ReasonBody(BaseModel):
+class ReasonBody(RequestBody):
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -734,7 +735,7 @@ def list_workflows(
     return {"data": data, "count": len(data)}
 
 
-class ModeBody(BaseModel):
+class ModeBody(RequestBody):
     mode: Literal["off", "shadow", "draft", "auto"] = Field(description=", ".join(MODES))
     auto_limit: Amount | None = Field(default=None, description="auto mode: up to")
     reason: str | None = Field(default=None, max_length=500)
@@ -800,13 +801,13 @@ def list_rollouts(container: ContainerDep, principal: Principal = require("workf
     return {"data": data, "count": len(data)}
 
 
-class GuardrailBody(BaseModel):
+class GuardrailBody(RequestBody):
     max_override_share: float = Field(0.3, gt=0, lt=1)
     window_hours: int = Field(168, ge=1, le=24 * 90)
     min_decisions: int = Field(5, ge=1, le=10_000)
 
 
-class RolloutCreate(BaseModel):
+class RolloutCreate(RequestBody):
     workflow: str = Field(min_length=1, max_length=64)
     target_mode: Literal["shadow", "draft", "auto"] = "auto"
     fallback_mode: Literal["off", "shadow", "draft"] = "draft"
@@ -928,7 +929,7 @@ def list_rules(container: ContainerDep, principal: Principal = require("settings
     return {"data": data, "count": len(data)}
 
 
-class RuleBody(BaseModel):
+class RuleBody(RequestBody):
     kind: str = Field(default=ANY, min_length=1, max_length=64)
     store: str = Field(default=ANY, min_length=1, max_length=330)
     regional_above: Amount | None = None

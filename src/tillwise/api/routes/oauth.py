@@ -24,6 +24,7 @@ from tillwise.ports.platform import ConnectorError
 
 from ..deps import ContainerDep, require
 from ..problems import Problem
+from ..schemas.common import RequestBody
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -88,7 +89,7 @@ async def oauth_callback(
     return RedirectResponse(f"/#/connections?installed={conn.id}", status_code=303)
 
 
-class BackfillBody(BaseModel):
+class BackfillBody(RequestBody):
     since: datetime | None = Field(default=None, description="only objects changed since")
     resources: list[str] | None = None
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tillwise.domain.locations import store_key
 from tillwise.governance.approvals import ProposalRecord
@@ -36,6 +36,7 @@ from tillwise.workflows.replenishment.planner import (
 
 from ..deps import ContainerDep, in_scope, require
 from ..problems import Problem
+from ..schemas.common import RequestBody
 from .governance import ProposalPublic
 
 router = APIRouter(prefix="/v1/replenishment", tags=["replenishment"])
@@ -202,7 +203,7 @@ def sku_forecast(
 # -- reorder stops ----------------------------------------------------------------------------
 
 
-class StopBody(BaseModel):
+class StopBody(RequestBody):
     reason: str = Field(
         min_length=1, max_length=500, description="why: discontinued, phased out, bought locally"
     )
@@ -262,7 +263,7 @@ def resume_reordering(
 # -- forecast adjustments ---------------------------------------------------------------------
 
 
-class AdjustmentBody(BaseModel):
+class AdjustmentBody(RequestBody):
     factor: float = Field(
         ge=0, le=10, description="the forecast times this on those days: 1.5 = +50%, 0 = none"
     )

@@ -37,6 +37,7 @@ from tillwise.workflows.risk.events import LineFact, TenderFact, make_event
 
 from ..deps import ContainerDep, in_scope, require
 from ..problems import Problem
+from ..schemas.common import RequestBody
 
 router = APIRouter(prefix="/v1/risk", tags=["risk"])
 
@@ -44,7 +45,7 @@ router = APIRouter(prefix="/v1/risk", tags=["risk"])
 # ---------------------------------------------------------------------------- scoring
 
 
-class _Body(BaseModel):
+class _Body(RequestBody):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

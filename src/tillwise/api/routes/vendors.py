@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tillwise.domain.catalog import ITEM_TERMS, VENDOR_TERMS, Cleared, ItemTerms, VendorTerms
 from tillwise.domain.errors import InvalidMoney
@@ -28,15 +28,13 @@ from tillwise.workflows.replenishment.terms import EMAIL, changes_of, vendors_pu
 
 from ..deps import ContainerDep, require
 from ..problems import Problem
-from ..schemas.common import Amount
+from ..schemas.common import Amount, RequestBody
 from .governance import known_stores
 
 router = APIRouter(prefix="/v1/vendors", tags=["vendors"])
 
 
-class ItemTermsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ItemTermsBody(RequestBody):
     sku: str = Field(min_length=1, max_length=128)
     unit_cost: Amount | None = Field(default=None, description="in the body's currency")
     case_pack: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -44,11 +42,9 @@ class ItemTermsBody(BaseModel):
     vendor_sku: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-class TermsBody(BaseModel):
+class TermsBody(RequestBody):
     """Some of a vendor's terms; a field left out keeps what plans use now, a field given as
     null goes back to the POS's value."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
     email: str | None = Field(default=None, max_length=320, pattern=EMAIL.pattern)

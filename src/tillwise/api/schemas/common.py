@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from tillwise.domain.money import MAX_AMOUNT, Money
 
@@ -21,6 +21,13 @@ Quantity = Annotated[Decimal, PlainSerializer(_quantity, return_type=int | str)]
 
 # An amount a person enters (a cost, a minimum order, a threshold): 0 up to MAX_AMOUNT.
 Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+
+
+class RequestBody(BaseModel):
+    """What a client sends: a key the route does not know is refused (422 naming it), never
+    ignored — a misspelt ``edits`` must not approve the unedited proposal."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class MoneyPublic(BaseModel):
