@@ -27,6 +27,7 @@ from tillwise.domain.catalog import Variant
 from tillwise.domain.inventory import InventoryLevel
 from tillwise.domain.purchasing import PurchaseOrder
 from tillwise.workflows.replenishment.planner import Planner
+from tillwise.workflows.replenishment.schedule import run_due
 
 # UK sells 10 a day and is empty from day 7; France sells 1 a day (opening 7, 0 left)
 SALES = daily_sales(14, {("United Kingdom", SKU): 10, ("France", SKU): 1})
@@ -231,3 +232,32 @@ async def _delivery_on_its_way(sqlite_url: str, tmp_path: Path) -> None:
         # its way, is not counted as a store still short of it
         plan = planner.plan(loop.conn, UK)
         assert [(t.from_location, t.quantity) for t in plan.transfers] == [(FRANCE, need)]
+
+
+def test_the_first_nights_batch_moves_stock_from_a_store_planned_after_the_one_short_of_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """No store has a plan yet. France, planned first, is out of the item; the UK, planned
+    after it, holds months of it. France's plan moves the UK's spare stock rather than buying,
+    as it does on every later night."""
+
+    async def go() -> None:
+        async with simulator_loop(sqlite_url, tmp_path, SALES, pos_api=False) as loop:
+            c = loop.container
+            loop.pos.adjust(AdjustmentIn(location_id=UK, sku=SKU, delta=SURPLUS), "delivery")
+            await loop.settle()
+            planner = Planner(c.uow, MeanForecaster(), c.clock)
+            assert await run_due(planner) == 2
+            with c.uow() as uow:
+                moves = uow.proposals.in_play(loop.conn, None, kinds=("transfer",))
+                orders = uow.proposals.in_play(loop.conn, FRANCE, kinds=("purchase_order",))
+            [move] = [m.proposal.payload for m in moves]
+            assert (move["from_location"], move["to_location"]) == (UK, FRANCE)
+            assert move["sku"] == SKU and move["quantity"] > 0
+            # what the UK can spare is not bought for France as well
+            lines = [ln for o in orders for ln in o.proposal.payload["lines"]]
+            assert not [ln for ln in lines if ln["sku"] == SKU]
+            # the kept forecasts are let go once the batch is done
+            assert planner.previewed == {}
+
+    asyncio.run(go())

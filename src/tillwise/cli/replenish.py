@@ -130,16 +130,21 @@ def run(
     from rich.progress import Progress
 
     with open_container() as c:
-        stores = _stores(c, location, connection)
+        planner = c.planner()
+        steps = planner.batch(_stores(c, location, connection))
         results: list[dict[str, Any]] = []
         with Progress(console=console) as progress:
-            task = progress.add_task("planning stores", total=len(stores))
-            for conn, loc in stores:
-                progress.update(task, description=f"planning {conn}:{loc}")
-                result, new = c.planner().run(conn, loc)
-                results.append(
-                    {"store": result.store, "proposals": len(result.proposals), "new": new}
-                )
+            task = progress.add_task("planning stores", total=len(steps))
+            for conn, loc, preview in steps:
+                what = "forecasting" if preview else "planning"
+                progress.update(task, description=f"{what} {conn}:{loc}")
+                if preview:
+                    planner.preview(conn, loc)
+                else:
+                    result, new = planner.run(conn, loc)
+                    results.append(
+                        {"store": result.store, "proposals": len(result.proposals), "new": new}
+                    )
                 progress.advance(task)
         asyncio.run(c.approvals.route_new())
         for r in results:

@@ -208,16 +208,21 @@ async def _plan_demo_stores(container: Container) -> None:
     stores = await asyncio.to_thread(plan_stores, container.uow)
     planner = container.planner()
     proposed = 0
+    steps = await asyncio.to_thread(planner.batch, [(conn, loc) for conn, loc, _tz in stores])
     with Progress(console=console) as progress:
-        task = progress.add_task("replenishment plan", total=len(stores))
-        for conn, loc, _tz in stores:
-            progress.update(task, description=f"planning {loc}")
+        task = progress.add_task("replenishment plan", total=len(steps))
+        for conn, loc, preview in steps:
+            progress.update(task, description=f"{'forecasting' if preview else 'planning'} {loc}")
             try:
-                result, _new = await asyncio.to_thread(planner.run, conn, loc)
-                proposed += len(result.proposals)
+                if preview:
+                    await asyncio.to_thread(planner.preview, conn, loc)
+                else:
+                    result, _new = await asyncio.to_thread(planner.run, conn, loc)
+                    proposed += len(result.proposals)
             except Exception as exc:  # one store's failure does not stop the demo
                 console.print(f"[red]plan of {loc} failed: {exc}[/]")
             progress.advance(task)
+    planner.previewed.clear()
     await container.approvals.route_new()
     console.print(
         f"replenishment: {proposed} proposals for {len(stores)} stores — approve them on the "

@@ -1440,6 +1440,8 @@ class Planner:
     settings: PlanSettings = PlanSettings()
     # the retailer's events of a store (connection, location) → {date: name}; None: none
     events: Callable[[str, str], Mapping[date, str]] | None = None
+    # stores previewed in the running batch → their plan, forecast kept for their run
+    previewed: dict[tuple[str, str], Plan] = field(default_factory=dict, repr=False, compare=False)
 
     def plan(
         self,
@@ -1478,30 +1480,67 @@ class Planner:
         return self._save(plan)[1]
 
     def run(self, connection_id: str, location_external_id: str) -> tuple[Plan, int]:
-        return self._save(self.plan(connection_id, location_external_id))
+        """Plan the store and save it (see :meth:`save`); a store :meth:`preview`-ed in this
+        batch is decided again from its kept forecast on what its peers now hold and plan."""
+        kept = self.previewed.pop((connection_id, location_external_id), None)
+        if kept is None:
+            return self._save(self.plan(connection_id, location_external_id))
+        with self.uow() as work:
+            inputs = read_store(work, connection_id, location_external_id, self.clock.now())
+        return self._save(_decided_again(kept, inputs))
+
+    def batch(self, stores: Sequence[tuple[str, str]]) -> list[tuple[str, str, bool]]:
+        """The steps of a batch over ``stores`` (connection id, location id), in order, as
+        (connection id, location id, preview): first a :meth:`preview` of every store with no
+        stored plan whose connection has another store in the batch, then a :meth:`run` of
+        every store. A store looks for transfers in its peers' stored plans, so on the first
+        night a store planned early would see none of those planned after it and buy what a
+        later store could spare."""
+        with self.uow() as work:
+            planned = {
+                (p.connection_id, p.location_external_id) for p in work.replenishment.plans()
+            }
+        peers = Counter(conn for conn, _loc in stores)
+        first = [(c, loc, True) for c, loc in stores if peers[c] > 1 and (c, loc) not in planned]
+        return first + [(c, loc, False) for c, loc in stores]
+
+    def preview(self, connection_id: str, location_external_id: str) -> Plan:
+        """Plan the store and save its items only — what its peers read of it — proposing
+        nothing; its :meth:`run` in the same batch decides it again from the kept forecast."""
+        plan = self.plan(connection_id, location_external_id)
+        bare = replace(plan, orders=[], held=[], transfers=[], proposals=[])
+        with self.uow() as work:
+            work.replenishment.save_plan(bare.snapshot(), plan.items)
+        self.previewed[(connection_id, location_external_id)] = plan
+        return bare
 
     def _save(self, plan: Plan) -> tuple[Plan, int]:
         """Save the plan — decided again (cheap: the forecast is kept) when what the store has
         on order changed while it was forecast: the event trigger drafted an order meanwhile,
         or a draft was decided. Otherwise the same shortfall would be ordered twice."""
         with self.uow() as work:
-            if plan.inputs is not None and plan.first_day is not None:
+            if plan.inputs is not None:
                 supply = read_supply(
                     work, plan.connection_id, plan.location_external_id, self.clock.now()
                 )
-                inputs = replace(plan.inputs, supply=supply)
-                if inputs.supply != plan.inputs.supply:
-                    plan = build_plan(
-                        inputs,
-                        plan.forecast,
-                        planned_at=plan.planned_at,
-                        today=plan.first_day,
-                        run_key=plan.run_key,
-                        settings=plan.settings,
-                        history_end=plan.history_end,
-                    )
+                if supply != plan.inputs.supply:
+                    plan = _decided_again(plan, replace(plan.inputs, supply=supply))
             work.replenishment.save_plan(plan.snapshot(), plan.items)
             return plan, sum(1 for p in plan.proposals if work.proposals.add(p))
+
+
+def _decided_again(plan: Plan, inputs: StoreInputs) -> Plan:
+    """The plan decided again on ``inputs`` read later, its forecast kept."""
+    assert plan.first_day is not None  # a plan built by Planner.plan
+    return build_plan(
+        inputs,
+        plan.forecast,
+        planned_at=plan.planned_at,
+        today=plan.first_day,
+        run_key=plan.run_key,
+        settings=plan.settings,
+        history_end=plan.history_end,
+    )
 
 
 def plan_stores(uow: Callable[[], UnitOfWork]) -> list[tuple[str, str, str]]:

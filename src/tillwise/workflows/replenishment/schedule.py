@@ -2,8 +2,9 @@
 
 A store is due when its latest plan is older than its most recent local ``hour`` o'clock (a
 store never planned is due at once). :func:`run_nightly` checks every ``interval`` seconds and
-plans the due stores one at a time, the forecast in a worker thread (it is the heavy part),
-then lets governance route the proposals (``on_proposals``).
+plans the due stores one at a time (:meth:`Planner.batch`: stores never planned are previewed
+first, so that each store's transfers see all its peers), the forecast in a worker thread (it
+is the heavy part), then lets governance route the proposals (``on_proposals``).
 """
 
 from __future__ import annotations
@@ -82,10 +83,14 @@ async def run_due(
         return due_stores(stores, planned, planner.clock.now(), hour)
 
     planned = 0
-    for conn, loc in await asyncio.to_thread(due):
+    stores = await asyncio.to_thread(due)
+    for conn, loc, preview in await asyncio.to_thread(planner.batch, stores):
         if stop is not None and stop.is_set():
             break
         try:
+            if preview:
+                await asyncio.to_thread(planner.preview, conn, loc)
+                continue
             _plan, new = await asyncio.to_thread(planner.run, conn, loc)
         except Exception:
             log.exception("replenishment plan of %s:%s failed", conn, loc)
@@ -93,4 +98,5 @@ async def run_due(
         planned += 1
         if new and on_proposals is not None:
             await on_proposals()
+    planner.previewed.clear()  # a store whose run failed or was stopped is planned afresh
     return planned
