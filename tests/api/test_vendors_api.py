@@ -115,6 +115,7 @@ async def _terms(loop: Loop, api: httpx.AsyncClient) -> None:
     await refused({"items": [{"sku": SKU}, {"sku": SKU}]}, "items")
     await refused({"leadtime": 3}, "leadtime")
     await refused({"lead_time_days": 3}, "name", f"/v1/vendors/{conn}/vendor:new/terms")
+    await refused({"name": "Long"}, "vendor_id", f"/v1/vendors/{conn}/{'v' * 300}/terms")
     # an integration's token narrowed to writing terms, without costs:read, sets no cost
     _, narrow = c.tokens.create(
         "buyer", name="packs", actor="t", stores=[uk, fr], scopes=["replenishment:write"]

@@ -56,7 +56,8 @@ def import_terms(
         except InvalidTermsFile as exc:
             for line in exc.errors:
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
-            fail(f"{len(exc.errors)} error(s); nothing imported")
+            shown = "" if exc.total == len(exc.errors) else f" (the first {len(exc.errors)} shown)"
+            fail(f"{exc.total} error(s){shown}; nothing imported")
         changes = changes_of(read.terms, vendors)  # an export imported back changes nothing
         new = sum(1 for t in changes if t.vendor_external_id not in known)
         back = sum(len(c.fields) + sum(map(len, c.items.values())) for c in read.cleared.values())

@@ -13,9 +13,10 @@ of the whole chain, an admin).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from tillwise.domain.catalog import ITEM_TERMS, VENDOR_TERMS, Cleared, ItemTerms, VendorTerms
@@ -89,7 +90,7 @@ def list_vendors(
 @router.patch("/{connection_id}/{vendor_id}/terms", operation_id="vendors-set-terms")
 def set_terms(
     connection_id: str,
-    vendor_id: str,
+    vendor_id: Annotated[str, PathParam(min_length=1, max_length=255)],
     body: TermsBody,
     container: ContainerDep,
     principal: Principal = require("replenishment:write"),

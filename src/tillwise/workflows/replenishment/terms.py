@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +61,33 @@ VENDOR_COLUMNS = (
 ITEM_COLUMNS = ("sku", "unit_cost", "case_pack", "moq", "vendor_sku")
 COLUMNS = (*VENDOR_COLUMNS, "currency", *ITEM_COLUMNS)
 MAX_ERRORS = 20
+SHOWN = 60  # characters of a bad cell an error message repeats
+MAX_VENDOR_ID = 255
+# characters a cell may hold, per column (as the terms keep them); other columns: numbers
+TEXT_LIMITS = {
+    "vendor": MAX_VENDOR_ID,
+    "vendor_name": 255,
+    "email": 320,
+    "sku": 128,
+    "vendor_sku": 128,
+}
+DEFAULT_LIMIT = 64
+WHOLE = re.compile(r"[-+]?[0-9]+")
+AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
 BACK = "POS"  # a term's cell that takes it back to the POS's value (compared ignoring case)
 CLEARABLE = VENDOR_COLUMNS[2:]  # the vendor's terms: not its id or name
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class InvalidTermsFile(ValueError):
-    """What is wrong with a terms file, cell by cell (``errors``: one message each)."""
+    """What is wrong with a terms file, cell by cell (``errors``: one message each, the first
+    ``MAX_ERRORS``; ``total``: how many there were)."""
 
-    def __init__(self, errors: list[str]) -> None:
-        more = "" if len(errors) < MAX_ERRORS else f"\n(stopped after {MAX_ERRORS} errors)"
-        super().__init__("\n".join(errors) + more)
+    def __init__(self, errors: list[str], total: int | None = None) -> None:
         self.errors = errors
+        self.total = len(errors) if total is None else total
+        more = "" if self.total <= len(errors) else f"\n(the first {len(errors)} shown)"
+        super().__init__("\n".join(errors) + more)
 
 
 @dataclass(frozen=True)
@@ -98,30 +114,46 @@ class _Reading:
     source: str
     currency: str | None
     errors: list[str] = field(default_factory=list)
+    total: int = 0
 
     def bad(self, row: int, column: str, why: str, value: object) -> None:
+        self.total += 1
         if len(self.errors) < MAX_ERRORS:
+            if isinstance(value, str) and len(value) > SHOWN:
+                value = value[:SHOWN] + "…"
             self.errors.append(
                 f"{self.source}: row {row}, column {column!r}: {why} (got {value!r})"
             )
 
+    def text(self, row: int, cell: Mapping[str, str]) -> bool:
+        """Whether every cell of the row fits its column: no control characters (a NUL ends
+        up nowhere good), no more characters than the column holds."""
+        fits = True
+        for column, value in cell.items():
+            limit = TEXT_LIMITS.get(column, DEFAULT_LIMIT)
+            if any(unicodedata.category(ch) == "Cc" for ch in value):
+                self.bad(row, column, "contains a control character", value)
+                fits = False
+            elif len(value) > limit:
+                self.bad(row, column, f"at most {limit} characters (got {len(value)})", value)
+                fits = False
+        return fits
+
     def whole(self, row: int, column: str, text: str, low: int, high: int) -> int | None:
-        try:
-            value = int(text)
-        except ValueError:
+        if not WHOLE.fullmatch(text):  # int() would take "1_0" as 10
             self.bad(row, column, "not a whole number", text)
             return None
+        value = int(text)
         if not low <= value <= high:
             self.bad(row, column, f"must be between {low} and {high}", text)
             return None
         return value
 
     def money(self, row: int, column: str, text: str, currency: str | None) -> Money | None:
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
+        if not AMOUNT.fullmatch(text):  # Decimal() would take "1_0", "1e3", "NaN"
             self.bad(row, column, "not an amount", text)
             return None
+        amount = Decimal(text)
         if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
             self.bad(row, column, f"must be an amount from 0 to {MAX_AMOUNT:,}", text)
             return None
@@ -178,10 +210,17 @@ def read_terms(path: Path, *, known: Mapping[str, str], currency: str | None = N
             reading.bad(number, "*", f"{len(raw)} cells for {len(header)} columns", ",".join(raw))
             continue
         cell = {h: v.strip() for h, v in zip(header, raw, strict=True)}
+        if not reading.text(number, cell):
+            continue
         if not cell["vendor"]:
             reading.bad(number, "vendor", "required", "")
             continue
         vid = _resolve(cell["vendor"], known, by_name)
+        if len(vid) > MAX_VENDOR_ID:  # a new vendor's id is its name, prefixed
+            most = MAX_VENDOR_ID - len(new_vendor_id(""))
+            why = f"a new vendor's name is at most {most} characters"
+            reading.bad(number, "vendor", why, cell["vendor"])
+            continue
         row_currency = (cell.get("currency") or "").upper() or reading.currency
         terms = vendors.setdefault(vid, {"vendor_external_id": vid})
         if vid not in known:  # a new vendor: named by its first row unless vendor_name says
@@ -236,7 +275,7 @@ def read_terms(path: Path, *, known: Mapping[str, str], currency: str | None = N
             if given:
                 reading.bad(number, given[0], "an item's term needs the row's sku", cell[given[0]])
     if reading.errors:
-        raise InvalidTermsFile(reading.errors)
+        raise InvalidTermsFile(reading.errors, reading.total)
     return TermsFile(
         terms=[
             VendorTerms(**terms, items=tuple(items.get(vid, {}).values()))
@@ -263,8 +302,6 @@ def _item(
 ) -> ItemTerms | None:
     before = len(reading.errors)
     sku = cell["sku"]
-    if len(sku) > 128:
-        reading.bad(row, "sku", "at most 128 characters", sku)
     cost = cell.get("unit_cost")
     pack, moq = cell.get("case_pack"), cell.get("moq")
     item = {

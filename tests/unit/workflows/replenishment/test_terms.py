@@ -88,6 +88,8 @@ def test_every_mistake_is_named_by_file_row_and_column_and_nothing_is_read(
         "ven-06,,,400,,,,,,,,",
         "ven-06,,,,,,GBP,A-6,0.125,,,",
         "ven-06,,,,,,GBP,A-7,1e30,,,",
+        "ven-06,,,,,,GBP,A-8,9999999999999,,,",
+        "ven-06,,,,,,,A-9,,1_0,,",  # Python's int() would read 10
     )
     source = str(path)
     assert errors_of(path) == [
@@ -106,9 +108,42 @@ def test_every_mistake_is_named_by_file_row_and_column_and_nothing_is_read(
         f"{source}: row 10, column 'lead_time_days': must be between 0 and 365 (got '400')",
         f"{source}: row 11, column 'unit_cost': Decimal('0.125') has more than 2 decimal places "
         "for GBP (got '0.125')",
-        f"{source}: row 12, column 'unit_cost': must be an amount from 0 to 1,000,000,000,000 "
-        "(got '1e30')",
+        f"{source}: row 12, column 'unit_cost': not an amount (got '1e30')",
+        f"{source}: row 13, column 'unit_cost': must be an amount from 0 to 1,000,000,000,000 "
+        "(got '9999999999999')",
+        f"{source}: row 14, column 'case_pack': not a whole number (got '1_0')",
     ]
+
+
+def test_a_cell_too_long_for_its_column_or_with_a_control_character_is_named(
+    tmp_path: Path,
+) -> None:
+    path = csv_file(
+        tmp_path,
+        f"ven-06,,,,,,GBP,A-1,1.00,,,{'V' * 200}",
+        f"ven-06,{'N' * 300},,,,,,,,,,",
+        f"{'W' * 250},,,,,,,,,,,",  # a new vendor's id is 'vendor:' + its name
+        "ven-06,,orders@fe.example\x00,,,,,,,,,",
+    )
+    source = str(path)
+    assert errors_of(path) == [
+        f"{source}: row 2, column 'vendor_sku': at most 128 characters (got 200) "
+        f"(got '{'V' * 60}…')",
+        f"{source}: row 3, column 'vendor_name': at most 255 characters (got 300) "
+        f"(got '{'N' * 60}…')",
+        f"{source}: row 4, column 'vendor': a new vendor's name is at most 248 characters "
+        f"(got '{'W' * 60}…')",
+        f"{source}: row 5, column 'email': contains a control character "
+        "(got 'orders@fe.example\\x00')",
+    ]
+
+
+def test_past_the_first_errors_the_file_says_how_many_there_were(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, *[f"ven-06,,,x{k},,,,,,,," for k in range(25)])
+    with pytest.raises(InvalidTermsFile) as err:
+        read_terms(path, known=KNOWN)
+    assert len(err.value.errors) == 20 and err.value.total == 25
+    assert str(err.value).endswith("(the first 20 shown)")
 
 
 def test_a_column_named_twice_is_refused_at_the_header(tmp_path: Path) -> None:
