@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -802,3 +804,41 @@ def test_backtest_says_when_the_history_holds_fewer_windows_than_asked() -> None
     assert "of the 40 windows asked for" in result.stderr
     report = json.loads(result.stdout)
     assert report["windows_requested"] == 40 and 0 < len(report["cutoffs"]) < 40
+
+
+def test_predict_writes_the_format_its_output_is_named_for_and_the_files_permissions(
+    tmp_path: Path,
+) -> None:
+    plain = tmp_path / "fc.csv"
+    assert _predict(SAMPLE, plain).exit_code == 0
+    expected = pd.read_csv(plain)
+    # a new file gets what the umask gives (as any file the user writes), not a private 0600
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o666 & ~umask
+    for name, read in (("fc.csv.gz", pd.read_csv), ("fc.parquet", pd.read_parquet)):
+        result = _predict(SAMPLE, tmp_path / name)
+        assert result.exit_code == 0, result.output
+        got = read(tmp_path / name)
+        pd.testing.assert_frame_equal(got.astype(expected.dtypes), expected, atol=1e-4)
+    # a link is written through: the link stays, its target gets the forecasts
+    target, link = tmp_path / "target.csv", tmp_path / "link.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    link.symlink_to(target)
+    assert _predict(SAMPLE, link).exit_code == 0
+    assert link.is_symlink() and pd.read_csv(target).equals(expected)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # an existing file keeps its mode
+
+
+def test_weekly_totals_read_as_days_are_pointed_out(tmp_path: Path) -> None:
+    weeks = pd.date_range("2024-01-01", periods=30, freq="W-MON")
+    sales = tmp_path / "weekly.csv"
+    pd.DataFrame({"unique_id": "A", "ds": weeks, "y": 30.0}).to_csv(sales, index=False)
+    result = _predict(sales, tmp_path / "daily.csv")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert f"every date in {sales} is a Monday, as in weekly data" in said
+    assert "pass --freq W" in said
+    weekly = _predict(sales, tmp_path / "weekly_fc.csv", "--freq", "W")
+    assert weekly.exit_code == 0 and "as in weekly data" not in weekly.output

@@ -3,6 +3,9 @@ sales file, and score a forecast file against what was then sold."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -73,7 +76,7 @@ def _load(sales: Path, freq: str, columns: Any, calendar: Path | None, prices: P
     if freq.upper() not in FREQS:
         fail(f"--freq must be D or W, not {freq!r}")
     try:
-        return read_sales_file(sales, columns, calendar, prices, freq.upper())
+        read = read_sales_file(sales, columns, calendar, prices, freq.upper())
     except MissingColumns as exc:
         fail(
             f"{exc} — name the file's own with --id-col, --time-col, --target-col "
@@ -81,6 +84,21 @@ def _load(sales: Path, freq: str, columns: Any, calendar: Path | None, prices: P
         )
     except InvalidSalesFile as exc:
         fail(str(exc))
+    days = read.history["ds"]
+    if (
+        freq.upper() == "D"
+        and days.nunique() >= WEEKLY_LOOKING
+        and days.dt.dayofweek.nunique() == 1
+    ):
+        err_console.print(
+            f"[yellow]warning:[/] every date in {sales} is a {days.iloc[0]:%A}, as in weekly "
+            "data: read as days, the six days between are days without a sale. If these are "
+            "weekly totals, pass --freq W"
+        )
+    return read
+
+
+WEEKLY_LOOKING = 8  # dates, all on one weekday: a daily file that looks weekly
 
 
 def _history(
@@ -323,7 +341,9 @@ def predict_cmd(
     ),
     location: str | None = typer.Option(None, "--location", help="only this store (location)"),
     horizon: int = typer.Option(..., "--horizon", min=1, help="periods to forecast"),
-    output: Path = typer.Option(..., "--output", help="CSV to write"),
+    output: Path = typer.Option(
+        ..., "--output", help="CSV to write (a name ending .gz: gzipped; .parquet: Parquet)"
+    ),
     freq: str = typer.Option("D", "--freq", help="D (days) or W (weeks)"),
     executor: str = typer.Option("processes", "--executor", help="inline, processes or dask"),
     address: str | None = typer.Option(None, "--dask-address", help="Dask scheduler address"),
@@ -391,12 +411,24 @@ def predict_cmd(
     frame = fc.frame()
     frame["ds"] = frame["ds"].dt.strftime("%Y-%m-%d")
     try:
-        write_atomically(output, frame.to_csv(index=False, float_format="%.4f").encode())
+        write_atomically(output, _encoded(frame, output))
     except OSError as exc:
         fail(f"--output {output}: cannot be written: {exc.strerror or exc}")
     console.print(
         f"wrote {len(frame)} rows ({frame['unique_id'].nunique()} series x {horizon}) to {output}"
     )
+
+
+def _encoded(frame: Any, output: Path) -> bytes:
+    """The forecasts in the format ``output``'s name asks for: Parquet (``.parquet``), gzipped
+    CSV (``.gz``), else CSV — each one ``--sales`` reads back."""
+    name = output.name.lower()
+    if name.endswith(".parquet"):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    text = frame.to_csv(index=False, float_format="%.4f").encode()
+    return gzip.compress(text, mtime=0) if name.endswith(".gz") else text
 
 
 def _check_output(output: Path, inputs: list[Path]) -> None:
@@ -406,6 +438,8 @@ def _check_output(output: Path, inputs: list[Path]) -> None:
         fail(f"--output {output} is a folder; name the CSV file to write")
     if output.exists() and not output.is_file():
         fail(f"--output {output} is not a regular file")
+    if output.exists() and not os.access(output, os.W_OK):
+        fail(f"--output {output} is read-only")
     if not output.parent.is_dir():
         fail(f"--output {output}: the folder {output.parent} does not exist")
     for given in inputs:

@@ -270,7 +270,7 @@ class PurchaseOrderDocuments:
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             for path, data in ((csv_path, to_csv(order).encode()), (pdf_path, to_pdf(order))):
                 if not path.exists():
-                    write_atomically(path, data)
+                    write_atomically(path, data, mode=0o600)  # the retailer's costs
         except OSError as exc:
             raise WriteBackError(
                 f"could not write the purchase-order documents in {csv_path.parent}: {exc}",

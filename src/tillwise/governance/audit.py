@@ -218,7 +218,7 @@ class AuditLog:
         if head is None or (current is not None and current[0] >= head.id):
             return current
         anchor = json.dumps({"id": head.id, "hash": head.hash}).encode("utf-8")
-        write_atomically(self._anchor_path, anchor)
+        write_atomically(self._anchor_path, anchor, mode=0o600)
         return head.id, head.hash
 
     async def run_anchor(self, stop: asyncio.Event, *, interval: float = 10.0) -> None:

@@ -229,6 +229,16 @@ def test_a_date_off_the_frequencys_calendar_is_named_by_row(tmp_path: Path) -> N
     path.write_text("unique_id,ds,y\na,2024-01-01,1\na,2024-01-02 13:00,1\n")
     with pytest.raises(InvalidSalesFile, match=r"row 3, column 'ds': not on the D calendar"):
         read_sales_file(path, freq="D")
+    # every row at the same hour (local midnights written as UTC instants) is no daily file
+    # either: the first row already says so, whatever the later ones do
+    path.write_text(
+        "unique_id,ds,y\na,2023-12-31T23:00:00Z,1\na,2024-01-01T23:00:00Z,1\n"
+        "a,2024-03-31T22:00:00Z,1\n"
+    )
+    with pytest.raises(InvalidSalesFile) as err:
+        read_sales_file(path, freq="D")
+    assert "row 2, column 'ds': not on the D calendar" in str(err.value)
+    assert "the store's local date" in str(err.value)
 
 
 def test_a_price_below_zero_or_infinite_is_refused_naming_the_row(tmp_path: Path) -> None:

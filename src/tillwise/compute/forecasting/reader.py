@@ -797,6 +797,14 @@ def _on_calendar(
 ) -> None:
     from .panel import build_calendar  # here: panel imports this module
 
+    if freq.upper() == "D":  # a time of day (a UTC instant of a local midnight) is no day
+        timed = out["ds"] != out["ds"].dt.normalize()
+        if timed.any():
+            why = (
+                "not on the D calendar: expected a whole day, got a time of day (give each "
+                "row the store's local date)"
+            )
+            raise _bad(df, source, first_row, timed, "ds", why)
     calendar = build_calendar(out["ds"], freq)
     off = calendar.get_indexer(out["ds"]) < 0
     if off.any():
