@@ -285,6 +285,22 @@ async def _scope(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     london = _token(loop, "store_manager", [store])
     resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=london)
     assert resp.status_code == 200 and len(resp.json()["items"]) == 2
+    # a store nobody knows is no empty plan, for the admin either: 404 naming it
+    admin = _token(loop, "admin")
+    for path in ("plan", "stops", "adjustments", f"forecast/{SKU}"):
+        for nowhere in (f"{loop.conn}:nowhere", "garbage"):
+            resp = await api.get(f"/v1/replenishment/stores/{nowhere}/{path}", headers=admin)
+            assert resp.status_code == 404, (path, resp.text)
+            assert resp.json()["errors"][0]["field"] == "store_id"
+    resp = await api.put(
+        f"/v1/replenishment/stores/{loop.conn}:nowhere/stops/{SKU}",
+        json={"reason": "gone"},
+        headers=admin,
+    )
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "store_id"
+    # nor is an item the store never sold or planned
+    resp = await api.get(f"/v1/replenishment/stores/{store}/forecast/NOPE", headers=admin)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["field"] == "sku"
 
 
 def test_an_associate_sees_what_is_ordered_and_why_but_not_what_it_costs(

@@ -51,6 +51,23 @@ def _split(store: str) -> tuple[str, str]:
     return connection_id, location
 
 
+def _store(container: Any, principal: Principal, store: str) -> tuple[str, str]:
+    """(connection id, location id) of a store in ``principal``'s scope that Tillwise knows
+    (the POS named it, or it has a plan or sales); else 404 naming ``store_id`` — alike for
+    one out of scope (existence is not disclosed)."""
+    in_scope(principal, store, "store", store)
+    conn, loc = _split(store)
+    with container.uow() as uow:
+        known = (
+            uow.records.location(conn, loc) is not None
+            or uow.replenishment.plan(conn, loc) is not None
+            or bool(uow.replenishment.demand(conn, loc))
+        )
+    if not known:
+        raise Problem(404, "not_found", f"no store {store!r}", field="store_id")
+    return conn, loc
+
+
 @router.get("/stores", operation_id="replenishment-stores")
 def stores(container: ContainerDep, principal: Principal = require("inventory:read")) -> Any:
     """Every store in scope with demand history: its latest plan and open proposals."""
@@ -97,8 +114,7 @@ def store_plan(
     """The store's latest plan, most at-risk items first, with its overstock in total and its
     open proposals; each item's ``on_hand`` as planned and ``on_hand_now`` as the POS last
     reported it (a delivery since the plan shows at once; the plan follows at its next run)."""
-    in_scope(principal, store, "store", store)
-    conn, loc = _split(store)
+    conn, loc = _store(container, principal, store)
     with container.uow() as uow:
         plan = uow.replenishment.plan(conn, loc)
         items = uow.replenishment.plan_items(conn, loc)
@@ -159,8 +175,7 @@ def sku_forecast(
 ) -> Any:
     """The SKU's actuals (censored days and the store's holidays and events marked) and the
     latest plan's forecast with intervals (a day a holiday or event moves: its learned effect)."""
-    in_scope(principal, store, "store", store)
-    conn, loc = _split(store)
+    conn, loc = _store(container, principal, store)
     with container.uow() as uow:
         plan = uow.replenishment.plan(conn, loc)
         items = uow.replenishment.plan_items(conn, loc, [sku])
@@ -171,6 +186,8 @@ def sku_forecast(
     end = None if plan is None else plan.data.get("history_end")
     frame = build_frame(conn, loc, demand, stock_outs, end=date.fromisoformat(end) if end else None)
     item = items[0] if items else None
+    if item is None and not demand:
+        raise Problem(404, "not_found", f"{sku!r} is not an item of store {store}", field="sku")
     forecast = {} if item is None else dict(item.data.get("forecast") or {})
     named: dict[date, str] = {}
     if not frame.empty:  # the holidays and events of the history (a closure explains a zero)
@@ -218,9 +235,9 @@ def list_stops(
     store: str, container: ContainerDep, principal: Principal = require("inventory:read")
 ) -> Any:
     """The SKUs whose reordering a person stopped at the store, with why, who and when."""
-    in_scope(principal, store, "store", store)
+    conn, loc = _store(container, principal, store)
     with container.uow() as uow:
-        stops = uow.replenishment.reorder_stops(*_split(store))
+        stops = uow.replenishment.reorder_stops(conn, loc)
     return [{**_stop(s), **(stop_public(s) or {})} for _, s in sorted(stops.items())]
 
 
@@ -235,8 +252,7 @@ def stop_reordering(
     """Stop reordering an item of the store (planned or sold there): from the next plan on, no
     purchase or transfer is proposed for it (audited; a stop already set takes the new
     reason)."""
-    in_scope(principal, store, "store", store)
-    conn, loc = _split(store)
+    conn, loc = _store(container, principal, store)
     with container.uow() as uow:
         known = sold_or_planned(uow, conn, loc, sku)
     if not known:
@@ -255,8 +271,8 @@ def resume_reordering(
     principal: Principal = require("replenishment:write"),
 ) -> Response:
     """Reorder the item again from the next plan on (audited); 404 when it is not stopped."""
-    in_scope(principal, store, "store", store)
-    container.reorder_stops.resume(*_split(store), sku, actor=principal.actor)
+    conn, loc = _store(container, principal, store)
+    container.reorder_stops.resume(conn, loc, sku, actor=principal.actor)
     return Response(status_code=204)
 
 
@@ -287,9 +303,9 @@ def list_adjustments(
     store: str, container: ContainerDep, principal: Principal = require("inventory:read")
 ) -> Any:
     """The store's forecast adjustments: the SKU, the factor, the days, why, who and when."""
-    in_scope(principal, store, "store", store)
+    conn, loc = _store(container, principal, store)
     with container.uow() as uow:
-        found = uow.replenishment.forecast_adjustments(*_split(store))
+        found = uow.replenishment.forecast_adjustments(conn, loc)
     return [_adjustment(a) for _, a in sorted(found.items())]
 
 
@@ -303,8 +319,7 @@ def adjust_forecast(
 ) -> Any:
     """Adjust an item's forecast at the store over some of its days (audited; an adjustment
     already there is replaced). The next plan orders by it."""
-    in_scope(principal, store, "store", store)
-    conn, loc = _split(store)
+    conn, loc = _store(container, principal, store)
     with container.uow() as uow:
         known = sold_or_planned(uow, conn, loc, sku)
         today = planning_day(uow, conn, loc, container.clock.now())
@@ -337,6 +352,6 @@ def remove_adjustment(
 ) -> Response:
     """Forecast the item as it is again from the next plan on (audited); 404 when it has no
     adjustment."""
-    in_scope(principal, store, "store", store)
-    container.forecast_adjustments.remove(*_split(store), sku, actor=principal.actor)
+    conn, loc = _store(container, principal, store)
+    container.forecast_adjustments.remove(conn, loc, sku, actor=principal.actor)
     return Response(status_code=204)
