@@ -591,6 +591,46 @@ async def _stops(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> Non
     assert sorted(ln["sku"] for ln in order.payload["lines"]) == sorted([SKU, SKU_B])
 
 
+def test_a_draft_still_ordering_an_item_stopped_since_shows_its_approver_the_line_to_drop(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    _run(sqlite_url, tmp_path, _stopped_on_a_draft)
+
+
+async def _stopped_on_a_draft(loop: Loop, api: httpx.AsyncClient, ids: dict[str, Any]) -> None:
+    c, store, pid = loop.container, f"{loop.conn}:{UK}", ids["draft"]
+    manager = _token(loop, "store_manager", [store])
+    # the draft orders A and B; the buyer then stops reordering A, the draft still pending
+    why = {"reason": "Discontinued by the vendor"}
+    resp = await api.put(
+        f"/v1/replenishment/stores/{store}/stops/{SKU}",
+        json=why,
+        headers=_token(loop, "buyer", [store]),
+    )
+    assert resp.status_code == 200, resp.text
+
+    def lines(order: dict[str, Any]) -> dict[str, Any]:
+        return {ln["sku"]: ln.get("reorder_stopped") for ln in order["payload"]["lines"]}
+
+    resp = await api.get(f"/v1/replenishment/stores/{store}/plan", headers=manager)
+    [draft] = [p for p in resp.json()["proposals"] if p["id"] == pid]
+    marked = lines(draft)
+    assert marked[SKU] is not None and marked[SKU]["reason"] == why["reason"]
+    assert marked[SKU_B] is None  # still reordered
+    resp = await api.get(f"/v1/proposals/{pid}", headers=manager)
+    assert lines(resp.json()) == marked
+    # the stored order is what it was: the mark is what the approver is shown
+    assert all("reorder_stopped" not in ln for ln in c.approvals.get(pid).proposal.payload["lines"])
+    # dropping the line is an edit the approver makes; the order written has B alone
+    resp = await api.post(
+        f"/v1/proposals/{pid}/approve",
+        json={"edits": {f"lines.{SKU}.quantity": 0}},
+        headers=_token(loop, "regional_manager", [store]),
+    )
+    assert resp.status_code == 200, resp.text
+    assert list(lines(resp.json())) == [SKU_B]
+
+
 def test_a_buyer_adjusts_an_items_forecast_and_the_next_plan_orders_by_it(
     sqlite_url: str, tmp_path: Path
 ) -> None:

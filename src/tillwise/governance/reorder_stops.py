@@ -9,8 +9,10 @@ again after every rejection.
 
 Each stop carries its reason, who set it and when. Setting, changing (a new reason) and lifting
 a stop are audited as ``replenishment.reorder_stopped`` / ``replenishment.reorder_resumed`` on
-the store, in the same transaction as the change. A proposal already pending is left as it is:
-the person deciding it sees it and can edit or reject it.
+the store, in the same transaction as the change. A draft order already pending is left as it
+is — changing it is its approver's decision — but its line for the item is shown marked
+``reorder_stopped`` (the plan's page and ``GET /v1/proposals/{id}``), so the person deciding it
+sees the line to drop (an edit to 0) or rejects the order.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ change is audited by the governance services it calls."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -470,7 +471,28 @@ def proposal_counts(
 def get_proposal(
     proposal_id: str, container: ContainerDep, principal: Principal = require("proposals:read")
 ) -> Any:
-    return ProposalPublic.of(container.approvals.get(proposal_id, principal), principal)
+    record = container.approvals.get(proposal_id, principal)
+    public = ProposalPublic.of(record, principal)
+    if record.proposal.kind != "draft_purchase_order" or record.status not in OPEN_STATUSES:
+        return public
+    with container.uow() as uow:
+        stops = uow.replenishment.reorder_stops(
+            record.proposal.connection_id, record.proposal.location_external_id or ""
+        )
+    return with_stops_marked(public, stops)
+
+
+OPEN_STATUSES = ("new", "pending")
+
+
+def with_stops_marked(public: ProposalPublic, stops: Mapping[str, Any]) -> ProposalPublic:
+    """An open purchase order with its lines for items whose reordering was since stopped at
+    its store marked (:func:`~tillwise.workflows.replenishment.planner.with_stopped_lines`)."""
+    from tillwise.workflows.replenishment.planner import with_stopped_lines
+
+    if public.kind != "draft_purchase_order" or public.status not in OPEN_STATUSES or not stops:
+        return public
+    return public.model_copy(update={"payload": with_stopped_lines(public.payload, stops)})
 
 
 class ProposalCreate(RequestBody):

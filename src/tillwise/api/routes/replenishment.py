@@ -37,7 +37,7 @@ from tillwise.workflows.replenishment.planner import (
 from ..deps import ContainerDep, in_scope, require
 from ..problems import Problem
 from ..schemas.common import RequestBody
-from .governance import ProposalPublic
+from .governance import ProposalPublic, with_stops_marked
 
 router = APIRouter(prefix="/v1/replenishment", tags=["replenishment"])
 ORDER = "draft_purchase_order"
@@ -134,7 +134,10 @@ def store_plan(
         )
     ]
     with container.uow() as uow:
-        proposals = [_with_pos_order(uow, ProposalPublic.of(r, principal), r) for r in records]
+        proposals = [
+            _with_pos_order(uow, with_stops_marked(ProposalPublic.of(r, principal), stops), r)
+            for r in records
+        ]
     shown = plan_items_shown_to(
         principal,
         [

@@ -675,6 +675,26 @@ def stop_public(stop: ReorderStop | None) -> dict[str, Any] | None:
     }
 
 
+def with_stopped_lines(
+    payload: Mapping[str, Any], stops: Mapping[str, ReorderStop]
+) -> dict[str, Any]:
+    """An open purchase order's payload with each line for an item whose reordering was
+    stopped at the store since it was drafted marked ``reorder_stopped`` (:func:`stop_public`):
+    the stop proposes no more of it, and the person deciding the draft sees the line to drop."""
+    lines = payload.get("lines")
+    if not isinstance(lines, list) or not any(
+        isinstance(ln, dict) and ln.get("sku") in stops for ln in lines
+    ):
+        return dict(payload)
+    marked = [
+        {**ln, "reorder_stopped": stop_public(stops[ln["sku"]])}
+        if isinstance(ln, dict) and ln.get("sku") in stops
+        else ln
+        for ln in lines
+    ]
+    return {**payload, "lines": marked}
+
+
 def item_public(item: PlanItem) -> dict[str, Any]:
     """A plan item as the API and the CLI show it."""
     d = item.data

@@ -162,6 +162,10 @@ export function orderLines(p, { onForecast = null } = {}) {
             line.already_in_draft ? h("span", { class: "sub" }, `${line.already_in_draft} already on the draft`) : null,
             line.edited_from != null
               ? h("span", { class: "sub edited-from" }, `edited from ${formatCount(line.edited_from)}: the reason below is for that`)
+              : null,
+            line.reorder_stopped
+              ? h("span", { class: "sub reorder-stopped" },
+                `Reordering stopped since this was drafted (${line.reorder_stopped.reason}): edit the line to 0 to drop it`)
               : null),
           costs ? h("td", { class: "num nowrap" }, formatDecimal(line.unit_cost, currency)) : null,
           costs ? h("td", { class: "num nowrap" }, formatDecimal(line.line_total, currency)) : null,
