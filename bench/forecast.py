@@ -252,9 +252,12 @@ def add_method(table: Any, name: str, m: Any) -> None:
 
 def ratio_line(report: Any, label: str = "production") -> str:
     r = report.ratios()
+    by_wape = report.wape_baseline or report.baseline
     return (
         f"{label} / {report.baseline.name}: RMSSE holdout {fmt(r['rmsse_holdout'])}, avg "
         f"{fmt(r['rmsse_mean'])}; WAPE holdout {fmt(r['wape_holdout'])}, avg {fmt(r['wape_mean'])}"
+        f"\n{label} / {by_wape.name} (best single by mean WAPE): WAPE holdout "
+        f"{fmt(r['wape_holdout_best'])}, avg {fmt(r['wape_mean_best'])}"
     )
 
 

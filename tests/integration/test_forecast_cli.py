@@ -51,6 +51,15 @@ def test_backtest_json_has_every_method_the_production_forecaster_and_the_baseli
         ratio["rmsse_holdout"]
         == report["production"]["holdout"]["rmsse"] / (report["baseline"]["holdout"]["rmsse"])
     )
+    # the baseline is the best single method by RMSSE; WAPE is also set against the best by WAPE
+    singles = [m for m in report["methods"] if m["method"] != "LightGBM"]
+    best_rmsse = min(singles, key=lambda m: m["mean"]["rmsse"])
+    best_wape = min(singles, key=lambda m: m["mean"]["wape"])
+    assert report["baseline"]["method"] == best_rmsse["method"]
+    assert report["baseline_by_wape"] == best_wape["method"]
+    assert (
+        ratio["wape_mean_best"] == report["production"]["mean"]["wape"] / best_wape["mean"]["wape"]
+    )
 
 
 def test_backtest_prints_a_table_with_the_baseline_ratio() -> None:

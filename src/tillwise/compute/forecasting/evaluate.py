@@ -4,7 +4,9 @@ Windows: the last ``horizon`` periods (the holdout) and ``windows - 1`` earlier 
 every ``horizon`` periods. Every candidate is scored on each; its intervals come from the (up to
 three) windows before it. The production forecaster at each origin fits its stacking weights
 on those earlier windows only. The baseline is the single statsforecast method with the best
-mean volume-weighted RMSSE over the windows (chosen after the fact, in its favour).
+mean volume-weighted RMSSE over the windows (chosen after the fact, in its favour); WAPE is also
+compared with the single method that has the best mean WAPE (``wape_baseline``), which may be
+another: a method with a poor WAPE would flatter production's WAPE ratio.
 """
 
 from __future__ import annotations
@@ -64,17 +66,24 @@ class BacktestReport:
     baseline: MethodReport
     seconds: float
     windows_requested: int = 0  # asked for; ``cutoffs`` says how many the history allowed
+    wape_baseline: MethodReport | None = None  # the single method best by mean WAPE
 
     def ratios(self) -> dict[str, float | None]:
+        """Production over the baseline; ``wape_*_best``: over the best single method by
+        WAPE (``wape_baseline``)."""
+
         def r(a: float | None, b: float | None) -> float | None:
             return None if a is None or b is None or b == 0 else a / b
 
         p, b = self.production, self.baseline
+        w = self.wape_baseline or b
         return {
             "rmsse_holdout": r(p.holdout.rmsse, b.holdout.rmsse),
             "wape_holdout": r(p.holdout.wape, b.holdout.wape),
             "rmsse_mean": r(p.mean.rmsse, b.mean.rmsse),
             "wape_mean": r(p.mean.wape, b.mean.wape),
+            "wape_holdout_best": r(p.holdout.wape, w.holdout.wape),
+            "wape_mean_best": r(p.mean.wape, w.mean.wape),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,6 +97,7 @@ class BacktestReport:
             "methods": [m.as_dict() for m in self.methods],
             "production": {**self.production.as_dict(), "chosen": self.production_method},
             "baseline": self.baseline.as_dict(),
+            "baseline_by_wape": (self.wape_baseline or self.baseline).name,
             "ratio_to_baseline": self.ratios(),
         }
 
@@ -164,6 +174,7 @@ def backtest(
     production.name = "production"
     single = [reports[m] for m in singles]
     baseline = min(single, key=lambda r: (r.mean.rmsse is None, r.mean.rmsse or 0.0))
+    by_wape = min(single, key=lambda r: (r.mean.wape is None, r.mean.wape or 0.0))
     return BacktestReport(
         horizon=horizon,
         freq=str(freq) if isinstance(freq, str) else type(freq).__name__,
@@ -175,6 +186,7 @@ def backtest(
         baseline=baseline,
         seconds=time.perf_counter() - t0,
         windows_requested=windows,
+        wape_baseline=by_wape,
     )
 
 
