@@ -297,3 +297,14 @@ def test_a_parquet_file_saved_with_its_keys_as_the_index_reads_them(tmp_path: Pa
     )
     frame.set_index(["unique_id", "ds"]).to_parquet(tmp_path / "sales.parquet")
     assert read_sales(tmp_path / "sales.parquet")["y"].tolist() == [1, 2]
+
+
+def test_a_file_in_a_spreadsheets_own_code_page_is_named_as_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes("unique_id,ds,y\nCaf\u00e9,2024-01-01,1\n".encode("cp1252"))
+    with pytest.raises(InvalidSalesFile) as err:
+        read_sales(path)
+    assert str(err.value) == (
+        f"{path}: cannot be read: it is not UTF-8 text (byte 0xe9 at offset 18); save it as "
+        "CSV UTF-8"
+    )

@@ -455,6 +455,11 @@ def _read_frame(
             # each row's place in the file, so errors name the row an editor shows
             frame.index = frame.index.rename(FILE_ROW)
             return frame[~frame.isna().all(axis=1).to_numpy()], str(p), 2
+    except UnicodeDecodeError as exc:  # a spreadsheet's export in its own code page
+        raise InvalidSalesFile(
+            f"{p}: cannot be read: it is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); save it as CSV UTF-8"
+        ) from exc
     except Exception as exc:  # the parser's own words say what is wrong
         raise InvalidSalesFile(f"{p}: cannot be read: {exc}") from exc
     raise InvalidSalesFile(f"{p}: unknown format {suffix!r} (use .csv, .csv.gz, .parquet or .rda)")
