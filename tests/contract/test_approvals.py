@@ -502,6 +502,26 @@ def test_governance_waits_for_a_busy_database_without_stopping_the_server(
     assert world.status(pid) == {"sweep": "pending", "revert": "reverted"}.get(action, "applied")
 
 
+def test_a_list_continued_from_another_stores_proposal_says_no_more_than_an_unknown_id(
+    world: World,
+) -> None:
+    world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
+    ours = []
+    for key in ("a1", "a2"):
+        ours.append(world.propose(key))
+        world.clock.advance(minutes=1)
+    theirs = world.propose("b1", loc="b")  # the newest
+    manager = world.person("store_manager", "mia", "a")
+    assert [r.id for r in world.approvals.list(manager)] == ours[::-1]
+    assert [r.id for r in world.approvals.list(manager, before=ours[1])] == [ours[0]]
+    # a cursor naming store b's proposal reads as one naming nothing
+    assert world.approvals.list(manager, before=theirs) == []
+    assert world.approvals.list(manager, before="nope") == []
+    # while whoever sees store b continues from it
+    admin = world.person("admin", "boss")
+    assert [r.id for r in world.approvals.list(admin, before=theirs)] == ours[::-1]
+
+
 def test_a_claim_left_by_a_crashed_writer_lapses(world: World) -> None:
     world.container.modes.set_mode(WF, "*", "draft", actor="user:boss")
     pid = world.propose("p1")

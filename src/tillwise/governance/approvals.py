@@ -249,7 +249,12 @@ class Approvals:
         if principal is not None and principal.stores is not None:
             query = query.where(p.store.in_(sorted(principal.stores)))
         if before is not None:
-            anchor = select(p.created_at).where(p.id == before).scalar_subquery()
+            # the anchor as the caller may see it: another store's proposal is no anchor (as
+            # an unknown id is not), so the cursor tells nobody which ids exist elsewhere
+            seen = select(p.created_at).where(p.id == before)
+            if principal is not None and principal.stores is not None:
+                seen = seen.where(p.store.in_(sorted(principal.stores)))
+            anchor = seen.scalar_subquery()
             query = query.where(
                 or_(p.created_at < anchor, and_(p.created_at == anchor, p.id < before))
             )
