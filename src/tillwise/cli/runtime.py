@@ -222,7 +222,6 @@ async def _plan_demo_stores(container: Container) -> None:
             except Exception as exc:  # one store's failure does not stop the demo
                 console.print(f"[red]plan of {loc} failed: {exc}[/]")
             progress.advance(task)
-    planner.previewed.clear()
     await container.approvals.route_new()
     console.print(
         f"replenishment: {proposed} proposals for {len(stores)} stores — approve them on the "

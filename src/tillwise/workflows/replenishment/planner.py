@@ -1460,8 +1460,6 @@ class Planner:
     settings: PlanSettings = PlanSettings()
     # the retailer's events of a store (connection, location) → {date: name}; None: none
     events: Callable[[str, str], Mapping[date, str]] | None = None
-    # stores previewed in the running batch → their plan, forecast kept for their run
-    previewed: dict[tuple[str, str], Plan] = field(default_factory=dict, repr=False, compare=False)
 
     def plan(
         self,
@@ -1500,14 +1498,7 @@ class Planner:
         return self._save(plan)[1]
 
     def run(self, connection_id: str, location_external_id: str) -> tuple[Plan, int]:
-        """Plan the store and save it (see :meth:`save`); a store :meth:`preview`-ed in this
-        batch is decided again from its kept forecast on what its peers now hold and plan."""
-        kept = self.previewed.pop((connection_id, location_external_id), None)
-        if kept is None:
-            return self._save(self.plan(connection_id, location_external_id))
-        with self.uow() as work:
-            inputs = read_store(work, connection_id, location_external_id, self.clock.now())
-        return self._save(_decided_again(kept, inputs))
+        return self._save(self.plan(connection_id, location_external_id))
 
     def batch(self, stores: Sequence[tuple[str, str]]) -> list[tuple[str, str, bool]]:
         """The steps of a batch over ``stores`` (connection id, location id), in order, as
@@ -1526,12 +1517,13 @@ class Planner:
 
     def preview(self, connection_id: str, location_external_id: str) -> Plan:
         """Plan the store and save its items only — what its peers read of it — proposing
-        nothing; its :meth:`run` in the same batch decides it again from the kept forecast."""
+        nothing; its :meth:`run` in the same batch plans it again. (Keeping its forecast for
+        that run saves little — the demo's 31 stores: 2 min 30 s against 2 min 37 s — and holds
+        every store's forecast at once: 2.9 GB against 0.8 GB.)"""
         plan = self.plan(connection_id, location_external_id)
         bare = replace(plan, orders=[], held=[], transfers=[], proposals=[])
         with self.uow() as work:
             work.replenishment.save_plan(bare.snapshot(), plan.items)
-        self.previewed[(connection_id, location_external_id)] = plan
         return bare
 
     def _save(self, plan: Plan) -> tuple[Plan, int]:
@@ -1539,28 +1531,23 @@ class Planner:
         on order changed while it was forecast: the event trigger drafted an order meanwhile,
         or a draft was decided. Otherwise the same shortfall would be ordered twice."""
         with self.uow() as work:
-            if plan.inputs is not None:
+            if plan.inputs is not None and plan.first_day is not None:
                 supply = read_supply(
                     work, plan.connection_id, plan.location_external_id, self.clock.now()
                 )
-                if supply != plan.inputs.supply:
-                    plan = _decided_again(plan, replace(plan.inputs, supply=supply))
+                inputs = replace(plan.inputs, supply=supply)
+                if inputs.supply != plan.inputs.supply:
+                    plan = build_plan(
+                        inputs,
+                        plan.forecast,
+                        planned_at=plan.planned_at,
+                        today=plan.first_day,
+                        run_key=plan.run_key,
+                        settings=plan.settings,
+                        history_end=plan.history_end,
+                    )
             work.replenishment.save_plan(plan.snapshot(), plan.items)
             return plan, sum(1 for p in plan.proposals if work.proposals.add(p))
-
-
-def _decided_again(plan: Plan, inputs: StoreInputs) -> Plan:
-    """The plan decided again on ``inputs`` read later, its forecast kept."""
-    assert plan.first_day is not None  # a plan built by Planner.plan
-    return build_plan(
-        inputs,
-        plan.forecast,
-        planned_at=plan.planned_at,
-        today=plan.first_day,
-        run_key=plan.run_key,
-        settings=plan.settings,
-        history_end=plan.history_end,
-    )
 
 
 def plan_stores(uow: Callable[[], UnitOfWork]) -> list[tuple[str, str, str]]:

@@ -98,5 +98,4 @@ async def run_due(
         planned += 1
         if new and on_proposals is not None:
             await on_proposals()
-    planner.previewed.clear()  # a store whose run failed or was stopped is planned afresh
     return planned
