@@ -851,3 +851,16 @@ def test_weekly_totals_read_as_days_are_pointed_out(tmp_path: Path) -> None:
     assert "pass --freq W" in said
     weekly = _predict(sales, tmp_path / "weekly_fc.csv", "--freq", "W")
     assert weekly.exit_code == 0 and "as in weekly data" not in weekly.output
+
+
+def test_a_day_the_shop_never_trades_on_has_no_interval(tmp_path: Path) -> None:
+    # the Online Retail sample: the shop trades Sunday to Friday; on Saturdays the forecast is
+    # 0 for every item, and so are its bounds, while the other days keep their intervals
+    out = tmp_path / "fc.csv"
+    assert _predict(SAMPLE, out).exit_code == 0
+    f = pd.read_csv(out, parse_dates=["ds"])
+    saturday = f["ds"].dt.dayofweek == 5
+    assert saturday.any() and (f.loc[saturday, "mean"] == 0).all()
+    bounds = ["lo-80", "hi-80", "lo-95", "hi-95"]
+    assert (f.loc[saturday, bounds] == 0).all().all()
+    assert (f.loc[~saturday, "hi-95"] > f.loc[~saturday, "mean"]).any()

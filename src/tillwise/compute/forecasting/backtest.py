@@ -259,13 +259,18 @@ def apply_intervals(
     """``mean`` plus the residual quantiles, floored at 0 and never on the wrong side of the
     mean (a series whose backtest errors all point one way, a steady climb, has a positive
     lower quantile); for whole-unit demand the lower bound is rounded down to a whole unit (so
-    ``[0.02, 1.5]`` becomes ``[0, 1.5]`` and an actual of 0 counts as inside)."""
+    ``[0.02, 1.5]`` becomes ``[0, 1.5]`` and an actual of 0 counts as inside). A period the
+    whole panel is forecast to sell nothing in while it sells on others — a day the shop is
+    closed (a weekday it never trades, a public holiday it shuts on) — has no interval: the
+    residuals' spread belongs to the days it trades."""
+    closed = (mean <= 0).all(axis=0) & (mean > 0).any()
     out = {}
     for lv, (lo, hi) in q.items():
         low = np.minimum(np.maximum(mean + lo[:, None], 0.0), mean)
         high = np.maximum(mean + hi[:, None], mean)
         if integer:
             low = np.floor(low + 1e-9)
+        high[:, closed] = 0.0
         out[lv] = (low, high)
     return out
 
