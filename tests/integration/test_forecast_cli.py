@@ -864,3 +864,22 @@ def test_a_day_the_shop_never_trades_on_has_no_interval(tmp_path: Path) -> None:
     bounds = ["lo-80", "hi-80", "lo-95", "hi-95"]
     assert (f.loc[saturday, bounds] == 0).all().all()
     assert (f.loc[~saturday, "hi-95"] > f.loc[~saturday, "mean"]).any()
+
+
+def test_backtest_warns_when_its_earliest_window_has_almost_no_history(tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    sales = tmp_path / "short.csv"
+    pd.DataFrame({"unique_id": "A", "ds": days, "y": np.arange(60) % 5}).to_csv(sales, index=False)
+
+    def run(windows: str) -> str:
+        result = runner.invoke(
+            app,
+            ["forecast", "backtest", "--sales", str(sales), "--horizon", "14"]
+            + ["--windows", windows, "--executor", "inline"],
+        )
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    # four windows of 14 days leave the earliest 4 days to be fitted on
+    assert "the earliest window is fitted on 4 periods of history" in run("4")
+    assert "the earliest window" not in run("2")  # 32 days: enough

@@ -290,6 +290,7 @@ def backtest_cmd(
             f"{windows} windows asked for (each needs {horizon} more periods before it)",
             highlight=False,
         )
+    _short_windows(report, loaded.history, freq, horizon, source)
     if as_json:
         print_json(report.as_dict())
         return
@@ -339,6 +340,22 @@ def backtest_cmd(
         )
         + f"; total {report.seconds:.1f}s"
     )
+
+
+def _short_windows(report: Any, history: Any, freq: str, horizon: int, source: Any) -> None:
+    """Warn (on stderr) when the earliest window is fitted on less than two horizons of
+    history: its scores, averaged with the others, say little."""
+    import pandas as pd
+
+    days = 7 if freq.upper() == "W" else 1
+    fitted = (pd.Timestamp(report.cutoffs[-1]) - history["ds"].min()).days // days + 1
+    if fitted < 2 * horizon:
+        err_console.print(
+            f"[yellow]warning:[/] {source}: the earliest window is fitted on {fitted} "
+            f"period{'s' if fitted != 1 else ''} of history, less than two horizons: its "
+            "scores say little (ask for fewer --windows)",
+            highlight=False,
+        )
 
 
 @forecast_app.command("predict")

@@ -151,9 +151,8 @@ def backtest(
         if panel.periods - k * horizon > 1 and (panel.start < panel.periods - k * horizon).any()
     ]
     if not outer:
-        raise ValueError(
-            f"the history ({panel.periods} periods) is too short for a {horizon}-period backtest"
-        )
+        periods = f"{panel.periods} period{'s' if panel.periods != 1 else ''}"
+        raise ValueError(f"the history ({periods}) is too short for a {horizon}-period backtest")
     cutoffs = sorted({c for o in outer for c in [o, *inner_cutoffs(o, horizon, panel)]})
     grid = run_grid(
         panel, horizon, cutoffs, executor, singles, lightgbm, groups=groups, progress=progress
