@@ -308,3 +308,18 @@ def test_a_file_in_a_spreadsheets_own_code_page_is_named_as_not_utf8(tmp_path: P
         f"{path}: cannot be read: it is not UTF-8 text (byte 0xe9 at offset 18); save it as "
         "CSV UTF-8"
     )
+
+
+def test_a_file_read_as_one_column_says_what_its_header_reads_and_why(tmp_path: Path) -> None:
+    path = tmp_path / "semicolons.csv"
+    path.write_text("unique_id;ds;y\na;2024-01-01;1\n")
+    with pytest.raises(InvalidSalesFile) as err:
+        read_sales(path)
+    said = str(err.value)
+    assert "missing column(s) unique_id, ds, y" in said
+    assert "its header reads 'unique_id;ds;y'" in said
+    assert "is the file separated by semicolons?" in said
+    path.write_text("unique_id ,ds,y\na,2024-01-01,1\n")
+    with pytest.raises(InvalidSalesFile) as err:
+        read_sales(path)
+    assert "'unique_id ' has spaces around its name" in str(err.value)

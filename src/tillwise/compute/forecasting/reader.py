@@ -554,9 +554,24 @@ def _columns(
     missing = [c for c in required if c not in df.columns]
     if missing:
         also = f" (optional: {', '.join(optional)})" if optional else ""
+        found = [str(c) for c in df.columns]
+        read = f"; its header reads {', '.join(repr(c) for c in found[:8])}"
+        if len(found) > 8:
+            read += ", …"
+        hint = next(
+            (
+                f" — one column: is the file separated by {name}? Save it comma-separated"
+                for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
+                if len(found) == 1 and sep in found[0]
+            ),
+            "",
+        )
+        spaced = [c for c in found if c != c.strip() and c.strip() in required]
+        if spaced:
+            hint += f" — {spaced[0]!r} has spaces around its name"
         raise MissingColumns(
             f"{source}: missing column(s) {', '.join(missing)}; "
-            f"expected {', '.join(required)}{also}"
+            f"expected {', '.join(required)}{also}{read}{hint}"
         )
     if df.empty:
         raise InvalidSalesFile(f"{source}: no rows")
