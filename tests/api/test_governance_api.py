@@ -197,6 +197,11 @@ def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api:
     created = api.client.post("/v1/proposals", json=body, headers=manager)
     assert created.status_code == 201, created.text
     proposal = created.json()
+    # listed whether a filter is left out or left empty, as a form sends it
+    for params in ({}, {"store": "", "kind": "", "status": "", "workflow": "", "before": ""}):
+        listed = api.client.get("/v1/proposals", params=params, headers=manager)
+        assert listed.status_code == 200, listed.text
+        assert [p["id"] for p in listed.json()["data"]] == [proposal["id"]]
     assert proposal["status"] == "pending" and proposal["value"] == {
         "amount": 1000,
         "currency": "GBP",

@@ -431,16 +431,16 @@ def list_proposals(
     before: str | None = Query(None, max_length=36, description="id of the last item seen"),
     principal: Principal = require("proposals:read"),
 ) -> Any:
-    if status is not None and status not in STATUSES:
+    if status and status not in STATUSES:
         raise Problem(422, "invalid_status", f"status must be one of {STATUSES}", field="status")
-    records = container.approvals.list(
+    records = container.approvals.list(  # a filter left empty (a form's ?store=) is none
         principal,
-        status=status,
-        kind=kind,
-        workflow=workflow,
-        store=store,
+        status=status or None,
+        kind=kind or None,
+        workflow=workflow or None,
+        store=store or None,
         limit=limit,
-        before=before,
+        before=before or None,
     )
     data = [ProposalPublic.of(r, principal) for r in records]
     return {
