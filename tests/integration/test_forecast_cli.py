@@ -272,6 +272,16 @@ def test_predict_applies_the_promotions_planned_in_a_future_file(tmp_path: Path)
     assert ok.exit_code == 0, ok.output
     s00 = pd.read_csv(tmp_path / "out.csv").query("unique_id == 's00'")["mean"].to_numpy()
     assert s00[2] / s00[1] == pytest.approx(UPLIFT, rel=0.1)  # Wednesday planned, Tuesday not
+    assert "after the horizon" not in ok.output
+    # a promotion planned past the horizon changes nothing, and the forecast says so
+    beyond = tmp_path / "beyond.csv"
+    after = (days[-1] + pd.Timedelta(days=3)).date()
+    beyond.write_text(f"unique_id,ds,promo\ns00,{days[2].date()},1\ns00,{after},1\n")
+    far = predict(beyond, tmp_path / "far.csv")
+    assert far.exit_code == 0, far.output
+    said = " ".join(far.output.split())
+    assert "1 row(s) of" in said and "fall after the horizon" in said
+    assert f"its last period is {days[-1].date()}" in said
     late = tmp_path / "late.csv"
     late.write_text(f"unique_id,ds,promo\ns00,{history['ds'].max().date()},1\n")
     bad = predict(late, tmp_path / "bad.csv")

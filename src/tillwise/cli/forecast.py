@@ -434,6 +434,13 @@ def predict_cmd(
     finally:
         ex.close()
     frame = fc.frame()
+    end = frame["ds"].max()
+    if future is not None and planned is not None and (late := planned["ds"] > end).any():
+        err_console.print(
+            f"[yellow]warning:[/] {late.sum()} row(s) of {future} fall after the horizon (its "
+            f"last period is {end:%Y-%m-%d}): they change nothing",
+            highlight=False,
+        )
     frame["ds"] = frame["ds"].dt.strftime("%Y-%m-%d")
     try:
         write_atomically(output, _encoded(frame, output))
