@@ -246,6 +246,9 @@ def test_a_price_below_zero_or_infinite_is_refused_naming_the_row(tmp_path: Path
     path.write_text("unique_id,ds,y,price\na,2024-01-01,1,2.5\na,2024-01-02,1,-1\n")
     with pytest.raises(InvalidSalesFile, match=r"row 3, column 'price': a price below zero"):
         read_sales(path)
+    path.write_text("unique_id,ds,y,promo\na,2024-01-01,1,1\na,2024-01-02,1,-1\n")
+    with pytest.raises(InvalidSalesFile, match=r"row 3, column 'promo': a promotion below zero"):
+        read_sales(path)
     path.write_text("unique_id,ds,y,price\na,2024-01-01,1,inf\na,2024-01-02,1,\n")
     with pytest.raises(InvalidSalesFile, match=r"row 2, column 'price': not a finite number"):
         read_sales(path)

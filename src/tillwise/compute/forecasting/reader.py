@@ -696,8 +696,9 @@ def _numbers(
                 raise _bad(df, source, first_row, num.isna() & v.notna(), col, "not a number")
             if np.isinf(num.to_numpy(dtype=float)).any():
                 raise _bad(df, source, first_row, np.isinf(num), col, "not a finite number")
-            if col == "price" and (num < 0).any():
-                raise _bad(df, source, first_row, num < 0, col, "a price below zero")
+            if (num < 0).any():
+                why = "a price below zero" if col == "price" else "a promotion below zero"
+                raise _bad(df, source, first_row, num < 0, col, why)
             out[col] = num.astype(float)
 
 
