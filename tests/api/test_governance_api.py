@@ -212,6 +212,10 @@ def test_a_proposal_made_by_hand_waits_for_someone_else_and_explains_itself(api:
     other_store = bearer(api, "store_manager", stores=[f"{api.connection_id}:loc-b"])
     hidden = api.client.get(f"/v1/proposals/{proposal['id']}", headers=other_store)
     assert hidden.status_code == 404
+    # an id no proposal could have is refused by its length, not echoed back in full
+    long = api.client.get(f"/v1/proposals/{'x' * 5000}", headers=manager)
+    assert long.status_code == 422 and long.json()["errors"][0]["field"] == "proposal_id"
+    assert "x" * 100 not in long.json()["detail"] + str(long.json()["errors"])
     assert [e["field"] for e in hidden.json()["errors"]] == ["proposal_id"]
     for action in ("approve", "reject"):
         refused = api.client.post(

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field, SecretStr
 
 from tillwise.ai import explain
@@ -410,6 +411,8 @@ class ProposalList(BaseModel):
     next_before: str | None = None
 
 
+# a proposal id (a UUID) in the path: a longer one is refused, never echoed back in full
+ProposalIdPath = Annotated[str, PathParam(min_length=1, max_length=64)]
 StatusQuery = Annotated[
     str | None, Query(description=f"one of: {', '.join(STATUSES)}", max_length=16)
 ]
@@ -469,7 +472,9 @@ def proposal_counts(
     operation_id="proposals-get",
 )
 def get_proposal(
-    proposal_id: str, container: ContainerDep, principal: Principal = require("proposals:read")
+    proposal_id: ProposalIdPath,
+    container: ContainerDep,
+    principal: Principal = require("proposals:read"),
 ) -> Any:
     record = container.approvals.get(proposal_id, principal)
     public = ProposalPublic.of(record, principal)
@@ -562,7 +567,9 @@ EXPLAIN_PAYLOAD_CHARS = 8_000  # of a proposal's payload given to the language m
     operation_id="proposals-explain",
 )
 async def explain_proposal(
-    proposal_id: str, container: ContainerDep, principal: Principal = require("proposals:read")
+    proposal_id: ProposalIdPath,
+    container: ContainerDep,
+    principal: Principal = require("proposals:read"),
 ) -> Any:
     """Why the workflow proposed this, in plain words: the configured language model rewords
     the deterministic explanation (given the payload as JSON too; personal data replaced by
@@ -610,7 +617,7 @@ class ApproveBody(RequestBody):
     operation_id="proposals-approve",
 )
 async def approve_proposal(
-    proposal_id: str,
+    proposal_id: ProposalIdPath,
     container: ContainerDep,
     body: ApproveBody | None = None,
     principal: Principal = require("proposals:approve"),
@@ -633,7 +640,7 @@ class ReasonBody(RequestBody):
     operation_id="proposals-reject",
 )
 def reject_proposal(
-    proposal_id: str,
+    proposal_id: ProposalIdPath,
     body: ReasonBody,
     container: ContainerDep,
     principal: Principal = require("proposals:approve"),
@@ -650,7 +657,7 @@ def reject_proposal(
     operation_id="proposals-revert",
 )
 async def revert_proposal(
-    proposal_id: str,
+    proposal_id: ProposalIdPath,
     body: ReasonBody,
     container: ContainerDep,
     principal: Principal = require("proposals:approve"),
