@@ -926,3 +926,82 @@ def test_a_store_with_thousands_at_risk_lists_them_fifty_at_a_time(
     expect(rows).to_have_count(120)
     expect(more).to_be_hidden()
     assert page.errors == []
+
+
+def test_a_manager_approves_every_transfer_from_one_store_at_once(
+    live_server: LiveServer, planned: Any, new_page: Any
+) -> None:
+    """Three transfers from the same store wait (the first night proposes one per item): one
+    button approves them all, each as its own approval; the one the server refuses is named
+    and stays pending. The plan and the server's answers are served on the way (the approvals
+    themselves are tested in the governance suites)."""
+    import json
+
+    from playwright.sync_api import Route, expect
+
+    server = live_server
+    store = server.store_key(LOC)
+    plan = server.get(f"/v1/replenishment/stores/{store}/plan").json()
+    # the plan's order as a template (an earlier test of this module may have decided it)
+    template = {k: v for k, v in _order(plan).items() if k != "pos_order"}
+    transfers = [
+        {
+            **template,
+            "id": f"00000000-0000-5000-8000-00000000000{n}",
+            "kind": "transfer",
+            "status": "pending",
+            "decided_by": None,
+            "decided_at": None,
+            "reason": None,
+            "approvals": [],
+            "value": None,
+            "summary": f"Move {qty} units of {sku} from Leeds to this store",
+            "explanation": None,
+            "payload": {
+                "sku": sku,
+                "from_location": "leeds",
+                "to_location": LOC,
+                "quantity": qty,
+                "from_name": "Leeds",
+                "to_name": "This store",
+            },
+        }
+        for n, (sku, qty) in enumerate((("SKU-A", 12), ("SKU-B", 5), ("SKU-C", 8)), start=1)
+    ]
+    served = {**plan, "proposals": transfers}
+    asked: list[tuple[str, Any]] = []
+
+    def serve_plan(route: Route) -> None:
+        route.fulfill(json=served)
+
+    def serve_approval(route: Route) -> None:
+        pid = route.request.url.split("/v1/proposals/")[1].split("/")[0]
+        asked.append((pid, route.request.post_data_json))
+        [p] = [t for t in transfers if t["id"] == pid]
+        if p["payload"]["sku"] == "SKU-C":
+            problem = {"status": 403, "code": "forbidden", "detail": "Leeds is outside your scope"}
+            route.fulfill(
+                status=403, content_type="application/problem+json", body=json.dumps(problem)
+            )
+        else:
+            route.fulfill(json={**p, "status": "applied", "decided_by": "user:x"})
+
+    password = server.add_user("tmgr", "store_manager", stores=[store], display_name="T")
+    page = new_page()
+    page.route(lambda url: "/v1/replenishment/stores/" in url and url.endswith("/plan"), serve_plan)
+    page.route(re.compile(r"/v1/proposals/[^/]+/approve$"), serve_approval)
+    log_in(page, server, "tmgr", password)
+    page.goto(f"{server.url}/#/replenishment/{store}")
+    batch = page.locator("#transfer-batches .transfer-batch[data-from='leeds']")
+    expect(batch).to_contain_text("3 transfers from Leeds wait (25 units).")
+    batch.get_by_role("button", name="Approve all 3").click()
+    result = page.locator("#orders .notice").first
+    expect(result).to_contain_text("Approved 2 of 3 transfers from Leeds.")
+    expect(result).to_contain_text("Refused: SKU-C: Leeds is outside your scope")
+    assert [pid for pid, _ in asked] == [t["id"] for t in transfers]
+    assert all(body == {} for _, body in asked)  # each approved as it stands
+    cards = page.locator("#orders article.po")
+    expect(cards.locator(".po-status[data-status='applied']")).to_have_count(2)
+    expect(cards.locator(".po-status[data-status='pending']")).to_have_count(1)
+    expect(page.locator("#transfer-batches")).to_have_count(0)  # one left: no batch
+    assert page.errors == []

@@ -696,7 +696,57 @@ class Replenishment {
       return;
     }
     setCardState(this.root, "orders", "empty");
-    replaceChildren(list, proposals.map((p, i) => this.proposalCard(p, `p${i}-`, null)));
+    replaceChildren(list, this.transferBatches(proposals), proposals.map((p, i) => this.proposalCard(p, `p${i}-`, null)));
+  }
+
+  /* Two or more pending transfers from one store: one button approves them all — each still its
+   * own approval on the server (scope, rules and audit as one by one); a refused one is named. */
+  transferBatches(proposals) {
+    if (!this.ctx.can("proposals:approve")) return null;
+    const groups = new Map();
+    for (const p of proposals) {
+      if (p.kind !== "transfer" || p.status !== "pending" || !p.payload) continue;
+      const from = p.payload.from_location;
+      if (!groups.has(from)) groups.set(from, []);
+      groups.get(from).push(p);
+    }
+    const rows = [...groups].filter(([, waiting]) => waiting.length > 1).map(([from, waiting]) => {
+      const name = waiting[0].payload.from_name || this.ctx.storeName(`${waiting[0].connection_id}:${from}`);
+      const units = waiting.reduce((n, p) => n + (Number(p.payload.quantity) || 0), 0);
+      const button = h("button", {
+        class: "btn btn-small btn-primary", type: "button", "data-action": "approve-transfers",
+      }, `Approve all ${formatCount(waiting.length)}`);
+      button.addEventListener("click", () => this.approveAll(button, waiting, name));
+      return h("div", { class: "transfer-batch", dataset: { from } },
+        h("p", {}, `${formatCount(waiting.length)} transfers from ${name} wait (${formatCount(units)} units).`),
+        button);
+    });
+    return rows.length ? h("div", { class: "transfer-batches", id: "transfer-batches" }, rows) : null;
+  }
+
+  async approveAll(button, waiting, name) {
+    let approved = 0;
+    const refused = [];
+    await busy(button, "Approving…", async () => {
+      for (const p of waiting) {
+        try {
+          const after = await api(`/v1/proposals/${encodeURIComponent(p.id)}/approve`, { method: "POST", body: {} });
+          const list = this.plan.proposals || [];
+          const at = list.findIndex((q) => q.id === after.id);
+          if (at >= 0) list[at] = after;
+          approved += 1;
+        } catch (err) {
+          if (err.name === "AbortError") return;
+          refused.push(`${p.payload.sku}: ${err.message}`);
+        }
+      }
+    });
+    this.ctx.refreshCounts();
+    this.drawOrders();
+    const said = `Approved ${formatCount(approved)} of ${formatCount(waiting.length)} transfers from ${name}.`;
+    this.$("#orders").prepend(refused.length
+      ? notice("error", `${said} Refused: ${refused.join("; ")}`)
+      : notice("ok", said));
   }
 
   proposalCard(p, prefix, message) {
