@@ -254,7 +254,7 @@ def add_method(table: Any, name: str, m: Any) -> None:
 
 def ratio_line(report: Any, label: str = "production") -> str:
     r = report.ratios()
-    by_wape = report.wape_baseline or report.baseline
+    by_wape = report.wape_baseline
     return (
         f"{label} / {report.baseline.name}: RMSSE holdout {fmt(r['rmsse_holdout'])}, avg "
         f"{fmt(r['rmsse_mean'])}; WAPE holdout {fmt(r['wape_holdout'])}, avg {fmt(r['wape_mean'])}"

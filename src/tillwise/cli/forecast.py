@@ -326,7 +326,7 @@ def backtest_cmd(
         )
     print_table(table, width=130)
     r = report.ratios()
-    by_wape = report.wape_baseline or report.baseline
+    by_wape = report.wape_baseline
     console.print(
         f"production = {report.production_method[0]}\n"
         f"vs baseline {report.baseline.name} (the best single method by mean RMSSE): RMSSE "

@@ -476,18 +476,17 @@ def get_proposal(
     container: ContainerDep,
     principal: Principal = require("proposals:read"),
 ) -> Any:
-    record = container.approvals.get(proposal_id, principal)
-    public = ProposalPublic.of(record, principal)
-    if record.proposal.kind != "draft_purchase_order" or record.status not in OPEN_STATUSES:
+    public = ProposalPublic.of(container.approvals.get(proposal_id, principal), principal)
+    if not _open_order(public):
         return public
     with container.uow() as uow:
-        stops = uow.replenishment.reorder_stops(
-            record.proposal.connection_id, record.proposal.location_external_id or ""
-        )
+        stops = uow.replenishment.reorder_stops(public.connection_id, public.location_id or "")
     return with_stops_marked(public, stops)
 
 
-OPEN_STATUSES = ("new", "pending")
+def _open_order(public: ProposalPublic) -> bool:
+    """A purchase order still to be decided (new or pending)."""
+    return public.kind == ProposalKind.DRAFT_PURCHASE_ORDER and public.status in ("new", "pending")
 
 
 def with_stops_marked(public: ProposalPublic, stops: Mapping[str, Any]) -> ProposalPublic:
@@ -495,7 +494,7 @@ def with_stops_marked(public: ProposalPublic, stops: Mapping[str, Any]) -> Propo
     its store marked (:func:`~tillwise.workflows.replenishment.planner.with_stopped_lines`)."""
     from tillwise.workflows.replenishment.planner import with_stopped_lines
 
-    if public.kind != "draft_purchase_order" or public.status not in OPEN_STATUSES or not stops:
+    if not stops or not _open_order(public):
         return public
     return public.model_copy(update={"payload": with_stopped_lines(public.payload, stops)})
 

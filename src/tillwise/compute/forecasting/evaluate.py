@@ -64,9 +64,9 @@ class BacktestReport:
     production: MethodReport
     production_method: list[str]  # what production chose at each window
     baseline: MethodReport
+    wape_baseline: MethodReport  # the single method best by mean WAPE (may be the baseline)
     seconds: float
     windows_requested: int = 0  # asked for; ``cutoffs`` says how many the history allowed
-    wape_baseline: MethodReport | None = None  # the single method best by mean WAPE
 
     def ratios(self) -> dict[str, float | None]:
         """Production over the baseline; ``wape_*_best``: over the best single method by
@@ -76,7 +76,7 @@ class BacktestReport:
             return None if a is None or b is None or b == 0 else a / b
 
         p, b = self.production, self.baseline
-        w = self.wape_baseline or b
+        w = self.wape_baseline
         return {
             "rmsse_holdout": r(p.holdout.rmsse, b.holdout.rmsse),
             "wape_holdout": r(p.holdout.wape, b.holdout.wape),
@@ -97,7 +97,7 @@ class BacktestReport:
             "methods": [m.as_dict() for m in self.methods],
             "production": {**self.production.as_dict(), "chosen": self.production_method},
             "baseline": self.baseline.as_dict(),
-            "baseline_by_wape": (self.wape_baseline or self.baseline).name,
+            "baseline_by_wape": self.wape_baseline.name,
             "ratio_to_baseline": self.ratios(),
         }
 
@@ -183,9 +183,9 @@ def backtest(
         production=production,
         production_method=[chosen[c] for c in outer],
         baseline=baseline,
+        wape_baseline=by_wape,
         seconds=time.perf_counter() - t0,
         windows_requested=windows,
-        wape_baseline=by_wape,
     )
 
 
