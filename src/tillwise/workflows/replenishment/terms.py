@@ -73,7 +73,7 @@ TEXT_LIMITS = {
 }
 DEFAULT_LIMIT = 64
 WHOLE = re.compile(r"[-+]?[0-9]+")
-AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
+AMOUNT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")  # 12, 12.5, 12., .5
 BACK = "POS"  # a term's cell that takes it back to the POS's value (compared ignoring case)
 CLEARABLE = VENDOR_COLUMNS[2:]  # the vendor's terms: not its id or name
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
