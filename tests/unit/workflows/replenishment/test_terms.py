@@ -297,3 +297,9 @@ def test_pos_in_a_terms_cell_takes_it_back_and_sets_nothing(tmp_path: Path) -> N
     assert errors_of(path) == [
         f"{path}: row 3, column 'lead_time_days': differs from row 2 (POS) (got 21)"
     ]
+
+
+def test_amounts_are_read_as_spreadsheets_write_them(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "ven-06,,,,,12.,GBP,A-1,.5,,,")
+    [terms] = read_terms(path, known=KNOWN).terms
+    assert terms.min_order_value == gbp("12") and terms.items[0].unit_cost == gbp("0.50")
